@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IMembership} from "./interfaces/IMembership.sol";
+import {Roles} from "./base/Roles.sol";
+
+/// @title Membership
+/// @notice The permission layer of CarbonLedger. Members are addresses bound to an
+/// organisation and to roles; organisations form a hierarchy (a park contains
+/// enterprises). Regulators admit, suspend, reinstate and revoke members and freeze
+/// or unfreeze accounts. Every other CarbonLedger contract asks this one before acting.
+/// @dev Also implements the account-rules call that Hyperledger Besu (up to 25.5)
+/// makes from its transaction pool, so a network can gate transactions on this registry.
+contract Membership is AccessControl, IMembership {
+    bytes32 public constant REGULATOR_ROLE = Roles.REGULATOR;
+    bytes32 public constant VERIFIER_ROLE = Roles.VERIFIER;
+    bytes32 public constant ORACLE_ROLE = Roles.ORACLE;
+    bytes32 public constant ENTERPRISE_ROLE = Roles.ENTERPRISE;
+    bytes32 public constant TRADER_ROLE = Roles.TRADER;
+    bytes32 public constant SETTLEMENT_BANK_ROLE = Roles.SETTLEMENT_BANK;
+
+    struct Organisation {
+        uint64 parentId;
+        OrgKind kind;
+        bool exists;
+        string name;
+    }
+
+    struct Member {
+        uint64 orgId;
+        MemberStatus status;
+        bool frozen;
+    }
+
+    mapping(uint64 orgId => Organisation) private _orgs;
+    mapping(address account => Member) private _members;
+    /// @notice Contracts of the suite (and the deployer) that may send transactions
+    /// on a permissioned network without being members.
+    mapping(address account => bool) public systemAccount;
+    /// @notice Suite contracts (the market) that may hold members' assets in escrow.
+    mapping(address account => bool) private _escrowAgents;
+
+    error UnknownOrganisation(uint64 orgId);
+    error OrganisationExists(uint64 orgId);
+    error InvalidParent(uint64 orgId, uint64 parentId);
+    error InvalidRole(bytes32 role);
+    error AlreadyMember(address account);
+    error NotMember(address account);
+    error MemberNotActive(address account, MemberStatus status);
+    error MemberNotSuspended(address account, MemberStatus status);
+    error AlreadyFrozen(address account);
+    error NotFrozen(address account);
+    error ZeroAddress();
+    error RolesOnlyThroughMembership();
+
+    event OrganisationRegistered(uint64 indexed orgId, uint64 indexed parentId, OrgKind kind, string name);
+    event MemberAdmitted(address indexed account, uint64 indexed orgId, bytes32[] roles);
+    event MemberSuspended(address indexed account, bytes32 reasonHash);
+    event MemberReinstated(address indexed account);
+    event MemberRevoked(address indexed account, bytes32 reasonHash);
+    event AccountFrozen(address indexed account, bytes32 reasonHash);
+    event AccountUnfrozen(address indexed account);
+    event SystemAccountSet(address indexed account, bool allowed);
+    event EscrowAgentSet(address indexed account, bool allowed);
+
+    /// @param regulator The first regulator; it is admitted as a member of `authorityOrgId`.
+    /// @param authorityOrgId Organisation id of the regulating authority.
+    /// @param authorityName Human-readable name of the authority.
+    constructor(address regulator, uint64 authorityOrgId, string memory authorityName) {
+        if (regulator == address(0)) revert ZeroAddress();
+        _setRoleAdmin(REGULATOR_ROLE, REGULATOR_ROLE);
+        _setRoleAdmin(VERIFIER_ROLE, REGULATOR_ROLE);
+        _setRoleAdmin(ORACLE_ROLE, REGULATOR_ROLE);
+        _setRoleAdmin(ENTERPRISE_ROLE, REGULATOR_ROLE);
+        _setRoleAdmin(TRADER_ROLE, REGULATOR_ROLE);
+        _setRoleAdmin(SETTLEMENT_BANK_ROLE, REGULATOR_ROLE);
+        _registerOrganisation(authorityOrgId, 0, OrgKind.Authority, authorityName);
+        bytes32[] memory roles = new bytes32[](1);
+        roles[0] = REGULATOR_ROLE;
+        _admit(regulator, authorityOrgId, roles);
+        systemAccount[msg.sender] = true;
+        emit SystemAccountSet(msg.sender, true);
+    }
+
+    // ------------------------------------------------------------------ organisations
+
+    /// @notice Register an organisation, optionally under a parent (e.g. an enterprise in a park).
+    /// @param orgId New, non-zero organisation id.
+    /// @param parentId Parent organisation id, or 0 for a top-level organisation.
+    /// @param kind What the organisation is.
+    /// @param name Human-readable name.
+    function registerOrganisation(uint64 orgId, uint64 parentId, OrgKind kind, string calldata name)
+        external
+        onlyRole(REGULATOR_ROLE)
+    {
+        _registerOrganisation(orgId, parentId, kind, name);
+    }
+
+    /// @notice An organisation's parent, kind and name.
+    /// @param orgId Organisation id.
+    function organisation(uint64 orgId)
+        external
+        view
+        returns (uint64 parentId, OrgKind kind, string memory name)
+    {
+        Organisation storage org = _orgs[orgId];
+        if (!org.exists) revert UnknownOrganisation(orgId);
+        return (org.parentId, org.kind, org.name);
+    }
+
+    /// @inheritdoc IMembership
+    function organisationExists(uint64 orgId) external view returns (bool) {
+        return _orgs[orgId].exists;
+    }
+
+    /// @inheritdoc IMembership
+    function parentOf(uint64 orgId) external view returns (uint64) {
+        if (!_orgs[orgId].exists) revert UnknownOrganisation(orgId);
+        return _orgs[orgId].parentId;
+    }
+
+    // ------------------------------------------------------------------ members
+
+    /// @notice Admit an account as an active member of an organisation with the given roles.
+    /// @param account The member's address.
+    /// @param orgId The organisation the member acts for.
+    /// @param roles Roles to grant (any of the six member roles).
+    function admit(address account, uint64 orgId, bytes32[] calldata roles) external onlyRole(REGULATOR_ROLE) {
+        _admit(account, orgId, roles);
+    }
+
+    /// @notice Suspend an active member: it can no longer act until reinstated.
+    /// @param account The member.
+    /// @param reasonHash Hash of the decision document.
+    function suspend(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
+        Member storage m = _requireMember(account);
+        if (m.status != MemberStatus.Active) revert MemberNotActive(account, m.status);
+        m.status = MemberStatus.Suspended;
+        emit MemberSuspended(account, reasonHash);
+    }
+
+    /// @notice Reinstate a suspended member.
+    /// @param account The member.
+    function reinstate(address account) external onlyRole(REGULATOR_ROLE) {
+        Member storage m = _requireMember(account);
+        if (m.status != MemberStatus.Suspended) revert MemberNotSuspended(account, m.status);
+        m.status = MemberStatus.Active;
+        emit MemberReinstated(account);
+    }
+
+    /// @notice Revoke a membership for good; all of the member's roles are removed.
+    /// @param account The member.
+    /// @param reasonHash Hash of the decision document.
+    function revoke(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
+        Member storage m = _requireMember(account);
+        if (m.status == MemberStatus.Revoked) revert MemberNotActive(account, m.status);
+        m.status = MemberStatus.Revoked;
+        bytes32[6] memory all = _memberRoles();
+        for (uint256 i = 0; i < all.length; i++) {
+            _revokeRole(all[i], account);
+        }
+        emit MemberRevoked(account, reasonHash);
+    }
+
+    /// @notice Freeze an account (e.g. a judicial freeze): its assets cannot move.
+    /// @param account The account.
+    /// @param reasonHash Hash of the freeze order.
+    function freeze(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
+        Member storage m = _requireMember(account);
+        if (m.frozen) revert AlreadyFrozen(account);
+        m.frozen = true;
+        emit AccountFrozen(account, reasonHash);
+    }
+
+    /// @notice Lift a freeze.
+    /// @param account The account.
+    function unfreeze(address account) external onlyRole(REGULATOR_ROLE) {
+        Member storage m = _requireMember(account);
+        if (!m.frozen) revert NotFrozen(account);
+        m.frozen = false;
+        emit AccountUnfrozen(account);
+    }
+
+    /// @notice Allow or disallow a non-member system account (a suite contract, an
+    /// operator) to send transactions on a permissioned network.
+    /// @param account The account.
+    /// @param allowed Whether it may transact.
+    function setSystemAccount(address account, bool allowed) external onlyRole(REGULATOR_ROLE) {
+        if (account == address(0)) revert ZeroAddress();
+        systemAccount[account] = allowed;
+        emit SystemAccountSet(account, allowed);
+    }
+
+    /// @notice Allow or disallow a suite contract to hold members' assets in escrow.
+    /// @param account The contract.
+    /// @param allowed Whether it may hold assets.
+    function setEscrowAgent(address account, bool allowed) external onlyRole(REGULATOR_ROLE) {
+        if (account == address(0)) revert ZeroAddress();
+        _escrowAgents[account] = allowed;
+        emit EscrowAgentSet(account, allowed);
+    }
+
+    /// @notice Roles are granted only through `admit` and removed through `revoke`, so a
+    /// role never exists without a membership.
+    function grantRole(bytes32, address) public pure override {
+        revert RolesOnlyThroughMembership();
+    }
+
+    /// @notice See `grantRole`.
+    function revokeRole(bytes32, address) public pure override {
+        revert RolesOnlyThroughMembership();
+    }
+
+    /// @notice See `grantRole`.
+    function renounceRole(bytes32, address) public pure override {
+        revert RolesOnlyThroughMembership();
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IMembership
+    function memberOf(address account) external view returns (uint64 orgId, MemberStatus status, bool frozen) {
+        Member storage m = _members[account];
+        return (m.orgId, m.status, m.frozen);
+    }
+
+    /// @inheritdoc IMembership
+    function isActive(address account) public view returns (bool) {
+        return _members[account].status == MemberStatus.Active;
+    }
+
+    /// @inheritdoc IMembership
+    function isFrozen(address account) external view returns (bool) {
+        return _members[account].frozen;
+    }
+
+    /// @inheritdoc IMembership
+    function canTransact(address account) external view returns (bool) {
+        Member storage m = _members[account];
+        return m.status == MemberStatus.Active && !m.frozen;
+    }
+
+    /// @inheritdoc IMembership
+    function hasActiveRole(bytes32 role, address account) external view returns (bool) {
+        return isActive(account) && hasRole(role, account);
+    }
+
+    /// @inheritdoc IMembership
+    function isEscrowAgent(address account) external view returns (bool) {
+        return _escrowAgents[account];
+    }
+
+    /// @inheritdoc IMembership
+    function orgOf(address account) external view returns (uint64) {
+        return _members[account].orgId;
+    }
+
+    /// @notice Account rules for Hyperledger Besu's transaction pool: true only for
+    /// active members and allowed system accounts.
+    /// @param sender The transaction's sender.
+    function transactionAllowed(
+        address sender,
+        address, /* target */
+        uint256, /* value */
+        uint256, /* gasPrice */
+        uint256, /* gasLimit */
+        bytes calldata /* payload */
+    ) external view returns (bool) {
+        return systemAccount[sender] || isActive(sender);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _registerOrganisation(uint64 orgId, uint64 parentId, OrgKind kind, string memory name) private {
+        if (orgId == 0) revert UnknownOrganisation(orgId);
+        if (_orgs[orgId].exists) revert OrganisationExists(orgId);
+        if (parentId != 0 && (!_orgs[parentId].exists || parentId == orgId)) revert InvalidParent(orgId, parentId);
+        _orgs[orgId] = Organisation({parentId: parentId, kind: kind, exists: true, name: name});
+        emit OrganisationRegistered(orgId, parentId, kind, name);
+    }
+
+    function _admit(address account, uint64 orgId, bytes32[] memory roles) private {
+        if (account == address(0)) revert ZeroAddress();
+        if (!_orgs[orgId].exists) revert UnknownOrganisation(orgId);
+        if (_members[account].status != MemberStatus.None) revert AlreadyMember(account);
+        _members[account] = Member({orgId: orgId, status: MemberStatus.Active, frozen: false});
+        for (uint256 i = 0; i < roles.length; i++) {
+            if (!_isMemberRole(roles[i])) revert InvalidRole(roles[i]);
+            _grantRole(roles[i], account);
+        }
+        emit MemberAdmitted(account, orgId, roles);
+    }
+
+    function _requireMember(address account) private view returns (Member storage m) {
+        m = _members[account];
+        if (m.status == MemberStatus.None) revert NotMember(account);
+    }
+
+    function _memberRoles() private pure returns (bytes32[6] memory) {
+        return [REGULATOR_ROLE, VERIFIER_ROLE, ORACLE_ROLE, ENTERPRISE_ROLE, TRADER_ROLE, SETTLEMENT_BANK_ROLE];
+    }
+
+    function _isMemberRole(bytes32 role) private pure returns (bool) {
+        bytes32[6] memory all = _memberRoles();
+        for (uint256 i = 0; i < all.length; i++) {
+            if (all[i] == role) return true;
+        }
+        return false;
+    }
+}

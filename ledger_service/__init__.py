@@ -1,0 +1,1 @@
+"""CarbonLedger ledger service: chain access, storage, indexing and the HTTP API."""

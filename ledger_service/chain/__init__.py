@@ -1,0 +1,1 @@
+"""Chain access: compiler pipeline, contract registry, deployment, signers and revert decoding."""
