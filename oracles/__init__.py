@@ -1,0 +1,1 @@
+"""Oracles: signed meter data in, verified emissions and Merkle-sum commitments out."""
