@@ -47,10 +47,18 @@ def build() -> dict[str, Any]:
                 leaves = [ms.leaf(_digest(f"{d_name}/{i}"), v) for i, v in enumerate(values)]
                 devices.append((d_name, ms.LabelledTree.build(ms.LEVEL_DEVICE, ms.labelled_id(d_name), leaves), values))
             workshops.append(
-                (w_name, ms.LabelledTree.build(ms.LEVEL_WORKSHOP, ms.labelled_id(w_name), [d[1].node for d in devices]), devices)
+                (
+                    w_name,
+                    ms.LabelledTree.build(ms.LEVEL_WORKSHOP, ms.labelled_id(w_name), [d[1].node for d in devices]),
+                    devices,
+                )
             )
         facilities.append(
-            (f_name, ms.LabelledTree.build(ms.LEVEL_FACILITY, ms.labelled_id(f_name), [w[1].node for w in workshops]), workshops)
+            (
+                f_name,
+                ms.LabelledTree.build(ms.LEVEL_FACILITY, ms.labelled_id(f_name), [w[1].node for w in workshops]),
+                workshops,
+            )
         )
     ent = ms.LabelledTree.build(ms.LEVEL_ENTERPRISE, enterprise, [f[1].node for f in facilities])
     for fi, (_f_name, f_tree, workshops) in enumerate(facilities):
@@ -66,11 +74,18 @@ def build() -> dict[str, Any]:
                             "digest": _hex(digest),
                             "value": str(value),
                             "proof": [
-                                {"kind": s.kind, "level": s.level, "data": _hex(s.data), "sum": str(s.sum), "count": s.count}
+                                {
+                                    "kind": s.kind,
+                                    "level": s.level,
+                                    "data": _hex(s.data),
+                                    "sum": str(s.sum),
+                                    "count": s.count,
+                                }
                                 for s in steps
                             ],
                             "subtotals": [
-                                {"level": t.level, "id": _hex(t.id), "sum": str(t.sum), "count": t.count} for t in subtotals
+                                {"level": t.level, "id": _hex(t.id), "sum": str(t.sum), "count": t.count}
+                                for t in subtotals
                             ],
                         }
                     )
@@ -83,7 +98,14 @@ def build() -> dict[str, Any]:
             for x, v in (("a", 1), ("b", 2), ("c", 3), ("zero", 0), ("max", ms.MAX_U128))
         ],
         "pairs": [{"left": _node(a), "right": _node(b), "node": _node(ms.pair(a, b))}],
-        "levels": [{"level": 1, "id": _hex(ms.labelled_id("D1")), "child": _node(c), "node": _node(ms.level_node(1, ms.labelled_id("D1"), c))}],
+        "levels": [
+            {
+                "level": 1,
+                "id": _hex(ms.labelled_id("D1")),
+                "child": _node(c),
+                "node": _node(ms.level_node(1, ms.labelled_id("D1"), c)),
+            }
+        ],
         "roots": [
             {"nodes": [_node(n) for n in ns], "root": _node(ms.root(ns))}
             for ns in ([a], [a, b], [a, b, c], [a, b, c, a, b])
