@@ -272,6 +272,13 @@ contract Membership is AccessControl, IMembership {
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev A suspended member keeps its roles (so reinstating restores them) but may not use them.
+    function _checkRole(bytes32 role, address account) internal view override {
+        super._checkRole(role, account);
+        MemberStatus status = _members[account].status;
+        if (status != MemberStatus.Active) revert MemberNotActive(account, status);
+    }
+
     function _registerOrganisation(uint64 orgId, uint64 parentId, OrgKind kind, string memory name) private {
         if (orgId == 0) revert UnknownOrganisation(orgId);
         if (_orgs[orgId].exists) revert OrganisationExists(orgId);

@@ -8,9 +8,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-ROLES = {
-    name: keccak(text=name) for name in ("REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLEMENT_BANK")
-}
+ROLE_NAMES = ("REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLEMENT_BANK")
+ROLES = {name: keccak(text=name) for name in ROLE_NAMES}
 
 # OrgKind enum of IMembership.
 AUTHORITY, PARK, ENTERPRISE, VERIFICATION_BODY, TRADING_FIRM, BANK, OPERATOR = range(7)

@@ -74,8 +74,10 @@ class Ledger:
 
     def events(self, receipt: TxReceipt, contract: str, event: str) -> list[dict[str, Any]]:
         """Decoded arguments of every `event` that `contract` emitted in the receipt."""
-        ev = getattr(self.contracts[contract].events, event)()
-        return [dict(log["args"]) for log in ev.process_receipt(receipt, errors=DISCARD)]
+        target = self.contracts[contract]
+        ev = getattr(target.events, event)()
+        own_logs = {**receipt, "logs": [log for log in receipt["logs"] if log["address"] == target.address]}
+        return [dict(log["args"]) for log in ev.process_receipt(own_logs, errors=DISCARD)]  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ snapshots
 
