@@ -47,12 +47,23 @@ class FeePolicy:
 class TransactionSender:
     """Sends transactions for one local account; safe to share between threads."""
 
-    def __init__(self, w3: Web3, account: LocalAccount, decoder: RevertDecoder, fees: FeePolicy | None = None):
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        decoder: RevertDecoder,
+        fees: FeePolicy | None = None,
+        gas_limit: int | None = None,
+    ):
+        """`gas_limit` skips estimation (one EVM run instead of a search): right where gas is free
+        or plentiful (embedded chain, QBFT with zero gas price). A transaction that then fails is
+        replayed with eth_call to recover its custom error."""
         self.w3 = w3
         self.account = account
         self.decoder = decoder
         self.chain_id = w3.eth.chain_id
         self.fees = fees or FeePolicy.detect(w3)
+        self.gas_limit = gas_limit
         self._lock = threading.Lock()
         self._nonce = w3.eth.get_transaction_count(account.address, "pending")
 
@@ -79,7 +90,7 @@ class TransactionSender:
         if to is not None:
             tx["to"] = to
         if gas is None:
-            gas = int(self.estimate(tx) * GAS_HEADROOM)
+            gas = self.gas_limit or int(self.estimate(tx) * GAS_HEADROOM)
         with self._lock:
             tx["nonce"] = self._nonce
             tx["gas"] = gas
@@ -97,7 +108,24 @@ class TransactionSender:
     def transact(self, fn: ContractFunction, gas: int | None = None, value: int = 0) -> TxReceipt:
         """Call a contract function in a transaction and wait for its receipt."""
         data = fn._encode_transaction_data()
-        return self.wait(self.send_raw(fn.address, data, gas=gas, value=value))
+        tx_hash = self.send_raw(fn.address, data, gas=gas, value=value)
+        try:
+            return self.wait(tx_hash)
+        except TransactionFailedOnChain:
+            self._raise_replayed_revert(fn.address, data, value, tx_hash)
+            raise
+
+    def _raise_replayed_revert(self, to: str, data: bytes | str, value: int, tx_hash: HexBytes) -> None:
+        """Re-run a failed transaction as a call on the state it met, to decode why it failed."""
+        receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        call = {"from": self.account.address, "to": to, "data": HexBytes(data), "value": value}
+        try:
+            self.w3.eth.call(call, block_identifier=max(receipt["blockNumber"] - 1, 0))  # type: ignore[arg-type]
+        except Exception as exc:
+            revert = self.decoder.from_exception(exc)
+            if revert is not None:
+                raise revert from None
+            raise
 
     def deploy(self, contract_factory: Any, *args: Any) -> TxReceipt:
         data = contract_factory.constructor(*args).data_in_transaction
