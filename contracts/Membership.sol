@@ -53,6 +53,8 @@ contract Membership is AccessControl, IMembership {
     error NotFrozen(address account);
     error ZeroAddress();
     error RolesOnlyThroughMembership();
+    error InvalidOrganisationId();
+    error CannotActOnSelf(address account);
 
     event OrganisationRegistered(uint64 indexed orgId, uint64 indexed parentId, OrgKind kind, string name);
     event MemberAdmitted(address indexed account, uint64 indexed orgId, bytes32[] roles);
@@ -134,6 +136,7 @@ contract Membership is AccessControl, IMembership {
     /// @param account The member.
     /// @param reasonHash Hash of the decision document.
     function suspend(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
+        _requireNotSelf(account);
         Member storage m = _requireMember(account);
         if (m.status != MemberStatus.Active) revert MemberNotActive(account, m.status);
         m.status = MemberStatus.Suspended;
@@ -153,6 +156,7 @@ contract Membership is AccessControl, IMembership {
     /// @param account The member.
     /// @param reasonHash Hash of the decision document.
     function revoke(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
+        _requireNotSelf(account);
         Member storage m = _requireMember(account);
         if (m.status == MemberStatus.Revoked) revert MemberNotActive(account, m.status);
         m.status = MemberStatus.Revoked;
@@ -167,6 +171,7 @@ contract Membership is AccessControl, IMembership {
     /// @param account The account.
     /// @param reasonHash Hash of the freeze order.
     function freeze(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
+        _requireNotSelf(account);
         Member storage m = _requireMember(account);
         if (m.frozen) revert AlreadyFrozen(account);
         m.frozen = true;
@@ -280,7 +285,7 @@ contract Membership is AccessControl, IMembership {
     }
 
     function _registerOrganisation(uint64 orgId, uint64 parentId, OrgKind kind, string memory name) private {
-        if (orgId == 0) revert UnknownOrganisation(orgId);
+        if (orgId == 0) revert InvalidOrganisationId();
         if (_orgs[orgId].exists) revert OrganisationExists(orgId);
         if (parentId != 0 && (!_orgs[parentId].exists || parentId == orgId)) revert InvalidParent(orgId, parentId);
         _orgs[orgId] = Organisation({parentId: parentId, kind: kind, exists: true, name: name});
@@ -297,6 +302,12 @@ contract Membership is AccessControl, IMembership {
             _grantRole(roles[i], account);
         }
         emit MemberAdmitted(account, orgId, roles);
+    }
+
+    /// @dev A regulator cannot suspend, revoke or freeze itself, so the last active regulator
+    /// can never lock the registry out of governance.
+    function _requireNotSelf(address account) private view {
+        if (account == msg.sender) revert CannotActOnSelf(account);
     }
 
     function _requireMember(address account) private view returns (Member storage m) {

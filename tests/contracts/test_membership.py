@@ -134,7 +134,7 @@ def test_an_organisation_id_is_registered_once(ledger: Ledger) -> None:
 
 
 def test_organisation_zero_cannot_be_registered(ledger: Ledger) -> None:
-    with reverts("UnknownOrganisation", 0):
+    with reverts("InvalidOrganisationId"):
         ledger.tx("regulator", "Membership", "registerOrganisation", 0, 0, PARK, "Nowhere")
 
 
@@ -420,3 +420,12 @@ def test_system_accounts_may_send_transactions_without_membership(ledger: Ledger
     assert allowed(ledger, operator)
     ledger.tx("regulator", "Membership", "setSystemAccount", operator, False)
     assert not allowed(ledger, operator)
+
+
+@pytest.mark.parametrize("function", ["suspend", "revoke", "freeze"])
+def test_a_regulator_cannot_suspend_revoke_or_freeze_itself(ledger: Ledger, function: str) -> None:
+    """Otherwise the last active regulator could lock the registry out of governance."""
+    me = ledger.address("regulator")
+    with reverts("CannotActOnSelf", me):
+        ledger.tx("regulator", "Membership", function, me, reason("self"))
+    assert list(ledger.call("Membership", "memberOf", me)) == [1, ACTIVE, False]
