@@ -1,0 +1,199 @@
+"""Gas used by each CarbonLedger operation, measured from receipts on the embedded chain.
+
+    .venv/bin/python bench/gas.py
+
+Prints a table, then one JSON line with the figures keyed as the issues name them.
+Views (proof verification) are measured as a transaction calling the view, so the
+figure includes the 21,000 intrinsic gas and the calldata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ledger_service.chain.compiler import build
+from ledger_service.chain.deploy import deploy_suite
+from ledger_service.chain.embedded import start_embedded
+from ledger_service.chain.errors import RevertDecoder
+from ledger_service.chain.sender import TransactionSender
+from ledger_service.chain.suite import Suite
+from oracles import merkle_sum as ms
+
+YEAR = 2025
+PARK, ENT_A, ENT_B, VERIFIER_ORG, ORACLE_ORG, TRADING_ORG, BANK_ORG = 10, 11, 12, 20, 50, 30, 40
+ORG_KIND = {"park": 1, "enterprise": 2, "verification": 3, "trading": 4, "bank": 5, "operator": 6}
+GAS_LIMIT = 25_000_000
+
+
+def role(name: str) -> bytes:
+    return keccak(text=name)
+
+
+def h(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.chain = start_embedded()
+        artifacts = build()
+        decoder = RevertDecoder.from_artifacts(artifacts.values())
+        self.accounts: dict[str, LocalAccount] = {}
+        self.senders: dict[str, TransactionSender] = {}
+        names = ["regulator", "verifier", "oracle", "ent_a", "ent_b", "trader", "bank"]
+        for name in names:
+            acct = Account.from_key(keccak(text=f"bench:{name}"))
+            self.accounts[name] = acct
+        self.chain.fund(a.address for a in self.accounts.values())
+        for name, acct in self.accounts.items():
+            self.senders[name] = TransactionSender(self.chain.w3, acct, decoder, gas_limit=GAS_LIMIT)
+        deployment = deploy_suite(self.senders["regulator"], artifacts, "embedded")
+        self.suite = Suite(self.chain.w3, artifacts, deployment)
+        self.gas: dict[str, int] = {}
+
+    def addr(self, name: str) -> str:
+        return str(self.accounts[name].address)
+
+    def tx(self, actor: str, contract: str, function: str, *args: object, key: str | None = None) -> dict:
+        receipt = self.suite.transact(self.senders[actor], contract, function, *args)
+        if key:
+            self.gas[key] = int(receipt["gasUsed"])
+        return dict(receipt)
+
+    def setup_members(self) -> None:
+        orgs = [
+            (PARK, 0, "park", "Park"),
+            (ENT_A, PARK, "enterprise", "Enterprise A"),
+            (ENT_B, PARK, "enterprise", "Enterprise B"),
+            (VERIFIER_ORG, 0, "verification", "Verifier"),
+            (ORACLE_ORG, PARK, "operator", "Oracle"),
+            (TRADING_ORG, 0, "trading", "Trader"),
+            (BANK_ORG, 0, "bank", "Bank"),
+        ]
+        for org_id, parent, kind, name in orgs:
+            self.tx("regulator", "Membership", "registerOrganisation", org_id, parent, ORG_KIND[kind], name)
+        self.tx("regulator", "Membership", "admit", self.addr("ent_a"), ENT_A, [role("ENTERPRISE")], key="admit_member")
+        for name, org, r in [
+            ("ent_b", ENT_B, "ENTERPRISE"),
+            ("verifier", VERIFIER_ORG, "VERIFIER"),
+            ("oracle", ORACLE_ORG, "ORACLE"),
+            ("trader", TRADING_ORG, "TRADER"),
+            ("bank", BANK_ORG, "SETTLEMENT_BANK"),
+        ]:
+            self.tx("regulator", "Membership", "admit", self.addr(name), org, [role(r)])
+
+    def allowances(self) -> None:
+        holders = [Account.from_key(keccak(text=f"bench:holder:{i}")).address for i in range(100)]
+        for holder in holders:
+            self.tx("regulator", "Membership", "admit", holder, ENT_A, [role("ENTERPRISE")])
+        self.tx("regulator", "AllowanceRegistry", "allocate", YEAR, holders, [1_000] * 100, key="allocate_100")
+        self.tx(
+            "regulator",
+            "AllowanceRegistry",
+            "allocate",
+            YEAR,
+            [self.addr("ent_a"), self.addr("ent_b")],
+            [50_000, 50_000],
+        )
+        self.tx(
+            "ent_a",
+            "AllowanceRegistry",
+            "safeTransferFrom",
+            self.addr("ent_a"),
+            self.addr("ent_b"),
+            YEAR,
+            100,
+            b"",
+            key="transfer_allowance",
+        )
+
+    def meters_and_reports(self) -> None:
+        # A device with 2^16 readings in the window: its proof has 16 pair steps and 4 level wraps.
+        leaves = [ms.leaf(h(f"reading-{i}"), 1_000 + i) for i in range(1 << 16)]
+        device = ms.LabelledTree.build(ms.LEVEL_DEVICE, ms.labelled_id("D1"), leaves)
+        workshop = ms.LabelledTree.build(ms.LEVEL_WORKSHOP, ms.labelled_id("W1"), [device.node])
+        facility = ms.LabelledTree.build(ms.LEVEL_FACILITY, ms.labelled_id("F1"), [workshop.node])
+        enterprise = ms.LabelledTree.build(ms.LEVEL_ENTERPRISE, ms.enterprise_id(ENT_A), [facility.node])
+        proof = device.steps(12345) + workshop.steps(0) + facility.steps(0) + enterprise.steps(0)
+        assert len(proof) == 20
+
+        self.tx(
+            "ent_a",
+            "MeterAnchor",
+            "registerDevice",
+            ms.labelled_id("D1"),
+            ENT_A,
+            ms.labelled_id("F1"),
+            ms.labelled_id("W1"),
+            h("public key"),
+        )
+        self.tx("regulator", "MeterAnchor", "setOracleAuthorisation", self.addr("oracle"), ENT_A, True)
+        start = 1_735_689_600  # 2025-01-01T00:00:00Z
+        receipt = self.tx(
+            "oracle",
+            "MeterAnchor",
+            "anchor",
+            ENT_A,
+            start,
+            start + 86_400,
+            h("CN-2023-v1"),
+            facility.node.hash,
+            facility.node.sum,
+            facility.node.count,
+            key="anchor",
+        )
+        anchor_id = self.suite.events(receipt, "MeterAnchor", "Anchored")[0]["anchorId"]  # type: ignore[arg-type]
+        args = (anchor_id, h("reading-12345"), 1_000 + 12345, [s.as_tuple() for s in proof])
+        valid, _ = self.suite.call("MeterAnchor", "verifyReading", *args)
+        assert valid, "the depth-20 proof must verify"
+        self.tx("oracle", "MeterAnchor", "verifyReading", *args, key="verify_proof_depth20")
+
+        report_root = ms.level_node(ms.LEVEL_PERIOD, ms.enterprise_id(ENT_A), enterprise.node)
+        receipt = self.tx(
+            "ent_a",
+            "EmissionRegistry",
+            "submitReport",
+            YEAR,
+            h("report.pdf"),
+            40_000_400,
+            report_root.hash,
+            report_root.sum,
+            report_root.count,
+            key="submit_report",
+        )
+        report_id = self.suite.events(receipt, "EmissionRegistry", "ReportSubmitted")[0]["reportId"]  # type: ignore[arg-type]
+        self.tx(
+            "verifier", "EmissionRegistry", "verifyReport", report_id, 40_000_400, h("statement"), key="verify_report"
+        )
+        self.tx("regulator", "EmissionRegistry", "finalizeReport", report_id, key="finalize_report")
+        self.tx("regulator", "ComplianceLedger", "openComplianceWindow", YEAR)
+        self.tx("ent_a", "AllowanceRegistry", "surrender", YEAR, [YEAR], [30_000], key="surrender")
+        self.tx("ent_a", "Notary", "notarize", h("contract.pdf"), h("contract"), h("ref-1"), key="notarize")
+
+    def run(self) -> dict[str, int]:
+        self.setup_members()
+        self.allowances()
+        self.meters_and_reports()
+        return self.gas
+
+
+def main() -> None:
+    gas = Bench().run()
+    width = max(map(len, gas))
+    print(f"{'operation':<{width}}  {'gas used':>10}")
+    for key, value in gas.items():
+        print(f"{key:<{width}}  {value:>10,}")
+    print(json.dumps(gas))
+
+
+if __name__ == "__main__":
+    main()
