@@ -97,6 +97,7 @@ def checked_messages(
             yield checker.check(message)
         return
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["oracles.verification"])
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
@@ -141,13 +142,14 @@ class _Ingestion:
                 raise IngestConfigurationError(
                     f"batch {batch.id} collects readings valued with {batch.factor_set}, not {factor_set.id}")
             self.open_batches[(batch.enterprise_org_id, batch.window_start)] = batch.id
-        self.closed_until: dict[int, int] = dict(
-            session.execute(  # type: ignore[arg-type]
+        self.closed_until: dict[int, int] = {
+            org: end
+            for org, end in session.execute(
                 select(MeterBatch.enterprise_org_id, func.max(MeterBatch.window_end))
                 .where(MeterBatch.status != BatchStatus.OPEN)
                 .group_by(MeterBatch.enterprise_org_id)
-            ).tuples()
-        )
+            )
+        }
 
     def _batch_id(self, org: int, window_start: int) -> int:
         key = (org, window_start)

@@ -169,12 +169,10 @@ class MessageChecker:
 _worker_checker: MessageChecker | None = None
 
 
-def init_worker(keys: dict[str, DeviceKey], factor_set_id: str) -> None:
+def init_worker(keys: dict[str, DeviceKey], factor_set: FactorSet) -> None:
     """Process-pool initializer: one checker per worker process."""
-    from oracles.factors import get_factor_set
-
     global _worker_checker
-    _worker_checker = MessageChecker(keys, get_factor_set(factor_set_id))
+    _worker_checker = MessageChecker(keys, factor_set)
 
 
 def check_chunk(messages: Sequence[SignedMessage | MalformedMessage]) -> list[CheckedMessage]:
