@@ -62,7 +62,7 @@ def build_batch(
         select(Reading.device_pk, Reading.leaf_hash, Reading.value_mg)
         .where(Reading.batch_id == batch.id)
         .order_by(Reading.device_pk, Reading.timestamp, Reading.sequence)
-    ).tuples()
+    )
     device_nodes: list[DeviceNode] = []
     current_pk: int | None = None
     leaves: list[Node] = []

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ledger_service.db.bulk import bulk_insert
 from ledger_service.db.models import BatchStatus, IngestRun, MeterBatch, MeterDevice, QuarantinedReading, Reading
 from oracles.canonical import MessageReading, SignedMessage
 from oracles.devices import device_keys
@@ -38,6 +39,9 @@ from oracles.verification import (
 
 InputMessage = SignedMessage | MalformedMessage
 FLUSH_ROWS = 50_000
+# Row layout of `readings` inserts: the run, batch and device, then `Candidate` fields up to the leaf hash.
+READING_COLUMNS = ("run_id", "batch_id", "device_pk", "sequence", "timestamp", "quantity", "unit", "carrier", "scope",
+                   "value_mg", "digest", "leaf_hash")
 CHUNK_MESSAGES = 100
 
 
@@ -96,8 +100,9 @@ def checked_messages(
         for message in messages:
             yield checker.check(message)
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["oracles.verification"])
+    # fork: workers start in milliseconds and share the parent's pages; they touch no
+    # SQL connection or chain state, only their own chunks.
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
@@ -123,7 +128,7 @@ class _Ingestion:
         self.window = window_seconds
         self.latest_ok = latest_ok
         self.summary = IngestSummary(run_id)
-        self.readings: list[dict[str, Any]] = []
+        self.readings: list[tuple[Any, ...]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.devices = {
             device_id: _DeviceState(pk, org, seq, ts)
@@ -186,6 +191,7 @@ class _Ingestion:
         window = self.window
         closed_until = self.closed_until.get(state.org, -1)
         rows = self.readings
+        run_id = self.run_id
         for c in checked.candidates:
             reason = None
             if state.last_seq is not None and c.sequence <= state.last_seq:
@@ -201,11 +207,7 @@ class _Ingestion:
                 self._refuse(reason, detail, device, c.sequence, c.timestamp, reading_payload(device, raw, b""))
                 continue
             batch_id = self._batch_id(state.org, c.timestamp - c.timestamp % window)
-            rows.append({
-                "run_id": self.run_id, "batch_id": batch_id, "device_pk": state.pk, "sequence": c.sequence,
-                "timestamp": c.timestamp, "quantity": c.quantity, "unit": c.unit, "carrier": c.carrier,
-                "scope": c.scope, "value_mg": c.value_mg, "digest": c.digest, "leaf_hash": c.leaf_hash,
-            })
+            rows.append((run_id, batch_id, state.pk, *c[:9]))
             state.last_seq, state.last_ts, state.changed = c.sequence, c.timestamp, True
             self.summary.batch_ids.add(batch_id)
         if len(rows) >= FLUSH_ROWS:
@@ -213,7 +215,7 @@ class _Ingestion:
 
     def flush(self) -> None:
         if self.readings:
-            self.session.execute(insert(Reading.__table__), self.readings)
+            bulk_insert(self.session.connection(), Reading.__table__, READING_COLUMNS, self.readings)
             self.summary.accepted += len(self.readings)
             self.readings = []
         if self.quarantine:

@@ -92,7 +92,7 @@ def prove_reading(session: Session, reading_id: int) -> ReadingProof:
     ).first()
     if found is None:
         raise ReadingNotCommitted(f"no reading {reading_id}")
-    reading, device, batch = found.tuple()
+    reading, device, batch = found
     if batch.status == BatchStatus.OPEN or batch.root is None:
         raise ReadingNotCommitted(f"reading {reading_id} is in batch {batch.id}, which is still open")
     record = ReadingRecord(
