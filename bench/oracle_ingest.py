@@ -24,24 +24,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eth_account import Account  # noqa: E402
-from eth_utils import keccak  # noqa: E402
+from eth_account import Account
+from eth_utils import keccak
 
-from ledger_service.chain.compiler import build  # noqa: E402
-from ledger_service.chain.deploy import bind, deploy_suite  # noqa: E402
-from ledger_service.chain.embedded import start_embedded  # noqa: E402
-from ledger_service.chain.errors import RevertDecoder  # noqa: E402
-from ledger_service.chain.sender import TransactionSender  # noqa: E402
-from ledger_service.config import WINDOW_SECONDS  # noqa: E402
-from ledger_service.db.migrate import upgrade_to_head  # noqa: E402
-from ledger_service.db.session import make_engine, session_factory  # noqa: E402
-from oracles.anchoring import MeterAnchorClient, anchor_pending, register_devices_on_chain  # noqa: E402
-from oracles.batches import build_closed_batches  # noqa: E402
-from oracles.devices import register_devices  # noqa: E402
-from oracles.factors import get_factor_set  # noqa: E402
-from oracles.ingest import ingest_messages  # noqa: E402
-from oracles.proofs import prove_reading  # noqa: E402
-from oracles.simulator import ParkLayout, simulate_messages, simulate_park  # noqa: E402
+from ledger_service.chain.compiler import build
+from ledger_service.chain.deploy import bind, deploy_suite
+from ledger_service.chain.embedded import start_embedded
+from ledger_service.chain.errors import RevertDecoder
+from ledger_service.chain.sender import TransactionSender
+from ledger_service.config import WINDOW_SECONDS
+from ledger_service.db.migrate import upgrade_to_head
+from ledger_service.db.session import make_engine, session_factory
+from oracles.anchoring import MeterAnchorClient, anchor_pending, register_devices_on_chain
+from oracles.batches import build_closed_batches
+from oracles.devices import register_devices
+from oracles.factors import get_factor_set
+from oracles.ingest import ingest_messages
+from oracles.proofs import prove_reading
+from oracles.simulator import ParkLayout, simulate_messages, simulate_park
 
 PARK_KIND, ENTERPRISE_KIND, OPERATOR_KIND = 1, 2, 6
 START = 1_704_067_200  # 2024-01-01T00:00:00Z
@@ -160,9 +160,10 @@ def main() -> None:
         "build_s": round(t_build, 2),
         "anchor_s": round(t_anchor, 2),
         "windows": len(built),
-        "db_mb": round(db_path.stat().st_size / 2**20, 1),
+        "db_mb": round(sum(p.stat().st_size for p in db_path.parent.glob(db_path.name + "*")) / 2**20, 1),
     }
-    print(f"{total} readings in {seconds:.2f} s: {total / seconds:,.0f} readings/s; peak RSS {result['peak_rss_mb']} MB; "
+    print(f"{total} readings in {seconds:.2f} s: {total / seconds:,.0f} readings/s; "
+          f"peak RSS {result['peak_rss_mb']} MB; "
           f"proof {result['proof_ms']} ms (median of {len(timings)}, from SQL); verified on chain: {valid}")
     print(json.dumps(result))
 

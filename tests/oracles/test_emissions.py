@@ -24,7 +24,8 @@ def test_megawatt_hours_convert_to_kilowatt_hours(factor_set):
 
 def test_grid_factor_follows_the_factor_set_year():
     """100 kWh: 2021 x 0.5568 = 55.68 kg; 2022 x 0.5366 = 53.66 kg; 2023 x 0.5306 = 53.06 kg."""
-    values = [value_reading("100", "kWh", "electricity", get_factor_set(f"CN-{y}-v1")).value_mg for y in (2021, 2022, 2023)]
+    sets = [get_factor_set(f"CN-{year}-v1") for year in (2021, 2022, 2023)]
+    values = [value_reading("100", "kWh", "electricity", fs).value_mg for fs in sets]
     assert values == [55_680_000, 53_660_000, 53_060_000]
 
 

@@ -118,7 +118,8 @@ def test_a_repeated_sequence_number_is_refused_within_and_across_runs(session, f
 
 
 def test_a_timestamp_before_the_devices_previous_reading_is_refused(session, factor_set, registered, dev):
-    summary = ingest(session, factor_set, [signed(registered, dev, kwh(1, START + 60), kwh(2, START), kwh(3, START + 60))])
+    message = signed(registered, dev, kwh(1, START + 60), kwh(2, START), kwh(3, START + 60))
+    summary = ingest(session, factor_set, [message])
     assert summary.accepted == 2
     assert summary.quarantined == {QuarantineReason.TIMESTAMP_REGRESSED: 1}
 
