@@ -39,7 +39,7 @@ from oracles.verification import (
 
 InputMessage = SignedMessage | MalformedMessage
 FLUSH_ROWS = 50_000
-# Row layout of `readings` inserts: the run, batch and device, then `Candidate` fields up to the leaf hash.
+# Row layout of `readings` inserts.
 READING_COLUMNS = ("run_id", "batch_id", "device_pk", "sequence", "timestamp", "quantity", "unit", "carrier", "scope",
                    "value_mg", "digest", "leaf_hash")
 CHUNK_MESSAGES = 100
@@ -192,23 +192,24 @@ class _Ingestion:
         closed_until = self.closed_until.get(state.org, -1)
         rows = self.readings
         run_id = self.run_id
-        for c in checked.candidates:
+        for candidate in checked.candidates:
+            seq, ts, quantity, unit, carrier, scope, value, digest, leaf, raw_quantity = candidate
             reason = None
-            if state.last_seq is not None and c.sequence <= state.last_seq:
-                reason, detail = QuarantineReason.SEQUENCE_REPEATED, f"sequence {c.sequence} <= last {state.last_seq}"
-            elif state.last_ts is not None and c.timestamp < state.last_ts:
-                reason, detail = QuarantineReason.TIMESTAMP_REGRESSED, f"{c.timestamp} < last {state.last_ts}"
-            elif c.timestamp > self.latest_ok:
-                reason, detail = QuarantineReason.TIMESTAMP_IN_FUTURE, f"{c.timestamp} > {self.latest_ok}"
-            elif c.timestamp - c.timestamp % window < closed_until:
+            if state.last_seq is not None and seq <= state.last_seq:
+                reason, detail = QuarantineReason.SEQUENCE_REPEATED, f"sequence {seq} <= last {state.last_seq}"
+            elif state.last_ts is not None and ts < state.last_ts:
+                reason, detail = QuarantineReason.TIMESTAMP_REGRESSED, f"{ts} < last {state.last_ts}"
+            elif ts > self.latest_ok:
+                reason, detail = QuarantineReason.TIMESTAMP_IN_FUTURE, f"{ts} > {self.latest_ok}"
+            elif ts - ts % window < closed_until:
                 reason, detail = QuarantineReason.WINDOW_CLOSED, f"windows before {closed_until} are committed"
             if reason is not None:
-                raw = MessageReading(c.sequence, c.timestamp, c.raw_quantity, c.unit, c.carrier)
-                self._refuse(reason, detail, device, c.sequence, c.timestamp, reading_payload(device, raw, b""))
+                raw = MessageReading(seq, ts, raw_quantity, unit, carrier)
+                self._refuse(reason, detail, device, seq, ts, reading_payload(device, raw, b""))
                 continue
-            batch_id = self._batch_id(state.org, c.timestamp - c.timestamp % window)
-            rows.append((run_id, batch_id, state.pk, *c[:9]))
-            state.last_seq, state.last_ts, state.changed = c.sequence, c.timestamp, True
+            batch_id = self._batch_id(state.org, ts - ts % window)
+            rows.append((run_id, batch_id, state.pk, seq, ts, quantity, unit, carrier, scope, value, digest, leaf))
+            state.last_seq, state.last_ts, state.changed = seq, ts, True
             self.summary.batch_ids.add(batch_id)
         if len(rows) >= FLUSH_ROWS:
             self.flush()

@@ -176,6 +176,13 @@ def init_worker(keys: dict[str, DeviceKey], factor_set: FactorSet) -> None:
 
 
 def check_chunk(messages: Sequence[SignedMessage | MalformedMessage]) -> list[CheckedMessage]:
-    """Check a chunk in a worker process set up by `init_worker`."""
+    """Check a chunk in a worker process set up by `init_worker`.
+
+    Candidates travel back as plain tuples (same field order as `Candidate`): unpickling a
+    named tuple calls its class once per reading, which the receiving process cannot afford.
+    """
     assert _worker_checker is not None, "init_worker was not run"
-    return _worker_checker.check_all(messages)
+    return [
+        CheckedMessage(m.device, [tuple(c) for c in m.candidates], m.rejections)  # type: ignore[misc]
+        for m in _worker_checker.check_all(messages)
+    ]
