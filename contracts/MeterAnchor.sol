@@ -47,8 +47,9 @@ contract MeterAnchor is MembershipGated {
     mapping(uint64 enterpriseOrgId => uint256 anchorId) private _latestAnchor;
     uint256 private _anchorCount;
 
-    /// @dev A device id or public key hash of zero was given.
+    /// @dev A device id of zero was given.
     error InvalidDeviceId();
+    /// @dev A public key hash of zero was given.
     error InvalidPublicKeyHash();
     /// @dev No device is registered under `deviceId`.
     error UnknownDevice(bytes32 deviceId);
@@ -73,6 +74,7 @@ contract MeterAnchor is MembershipGated {
     /// @dev No anchor has this id.
     error UnknownAnchor(uint256 anchorId);
 
+    /// @notice A device was registered, active, by `registeredBy`.
     event DeviceRegistered(
         bytes32 indexed deviceId,
         uint64 indexed enterpriseOrgId,
@@ -81,11 +83,16 @@ contract MeterAnchor is MembershipGated {
         bytes32 publicKeyHash,
         address registeredBy
     );
+    /// @notice A device was activated or deactivated by `setBy`.
     event DeviceActiveSet(bytes32 indexed deviceId, uint64 indexed enterpriseOrgId, bool active, address setBy);
+    /// @notice A device's public key hash was replaced by `rotatedBy`.
     event DeviceKeyRotated(
         bytes32 indexed deviceId, uint64 indexed enterpriseOrgId, bytes32 previousKeyHash, bytes32 newKeyHash, address rotatedBy
     );
+    /// @notice A regulator authorised an oracle for an enterprise, or withdrew the authorisation.
     event OracleAuthorisationSet(address indexed oracle, uint64 indexed enterpriseOrgId, bool authorised, address setBy);
+    /// @notice An oracle anchored an enterprise's meter data for `[windowStart, windowEnd)`;
+    /// `root` is the level-4 node over the facilities' root, `previousAnchorId` the enterprise's prior anchor.
     event Anchored(
         uint256 indexed anchorId,
         uint64 indexed enterpriseOrgId,

@@ -1,0 +1,471 @@
+"""MeterAnchor: the device registry, oracle authorisation, chained anchors and reading proofs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from eth_utils import keccak
+
+from oracles import merkle_sum as ms
+from tests.contracts.proofs import ENTERPRISE, as_abi, b32, deep_proof, steps, subtotals
+from tests.contracts.structs import view
+from tests.support.cast import ROLES
+from tests.support.ledger import Ledger
+from tests.support.reverts import reverts
+
+MA = "MeterAnchor"
+DEVICE = ms.labelled_id("ENT11-F1-W2-D07")
+FACILITY = ms.labelled_id("ENT11-F1")
+WORKSHOP = ms.labelled_id("ENT11-F1-W2")
+KEY = keccak(text="device key 1")
+KEY2 = keccak(text="device key 2")
+FACTORS = ms.labelled_id("CN-2023-v1")
+ZERO = b"\x00" * 32
+REASON = keccak(text="decision")
+
+FACILITIES_ROOT = b32(ENTERPRISE["facilitiesRoot"]["hash"])
+TOTAL_MG = int(ENTERPRISE["facilitiesRoot"]["sum"])
+COUNT = int(ENTERPRISE["facilitiesRoot"]["count"])
+T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
+HOUR = 3_600
+
+
+def _register(ledger: Ledger, actor: str = "enterprise_a", device: bytes = DEVICE, org: int = 11) -> Any:
+    return ledger.tx(actor, MA, "registerDevice", device, org, FACILITY, WORKSHOP, KEY)
+
+
+def _authorise(ledger: Ledger, org: int = 11, oracle: str = "oracle") -> None:
+    ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address(oracle), org, True)
+
+
+def _anchor(ledger: Ledger, start: int = T0, end: int = T0 + HOUR, org: int = 11, actor: str = "oracle") -> Any:
+    return ledger.tx(actor, MA, "anchor", org, start, end, FACTORS, FACILITIES_ROOT, TOTAL_MG, COUNT)
+
+
+# ====================================================================== devices
+
+
+class TestRegisterDevice:
+    def test_an_enterprise_member_registers_a_device_of_its_own_organisation(self, ledger: Ledger) -> None:
+        receipt = _register(ledger)
+        assert ledger.events(receipt, MA, "DeviceRegistered") == [
+            {
+                "deviceId": DEVICE,
+                "enterpriseOrgId": 11,
+                "facilityId": FACILITY,
+                "workshopId": WORKSHOP,
+                "publicKeyHash": KEY,
+                "registeredBy": ledger.address("enterprise_a"),
+            }
+        ]
+        assert view(ledger, MA, "getDevice", DEVICE) == {
+            "enterpriseOrgId": 11,
+            "facilityId": FACILITY,
+            "workshopId": WORKSHOP,
+            "publicKeyHash": KEY,
+            "active": True,
+        }
+
+    def test_a_regulator_registers_a_device_for_any_enterprise(self, ledger: Ledger) -> None:
+        _register(ledger, actor="regulator", org=12)
+        assert view(ledger, MA, "getDevice", DEVICE)["enterpriseOrgId"] == 12
+
+    def test_a_frozen_enterprise_member_still_registers_devices(self, ledger: Ledger) -> None:
+        ledger.tx("regulator", "Membership", "freeze", ledger.address("enterprise_a"), REASON)
+        _register(ledger)
+        assert view(ledger, MA, "getDevice", DEVICE)["active"]
+
+    def test_an_enterprise_member_cannot_register_for_another_enterprise(self, ledger: Ledger) -> None:
+        with reverts("NotOrganisationMember", ledger.address("enterprise_a"), 12):
+            _register(ledger, org=12)
+
+    @pytest.mark.parametrize("actor", ["stranger", "trader", "oracle", "verifier"])
+    def test_non_enterprise_accounts_cannot_register(self, ledger: Ledger, actor: str) -> None:
+        with reverts("MissingRole", ledger.address(actor), ROLES["ENTERPRISE"]):
+            _register(ledger, actor=actor)
+
+    @pytest.mark.parametrize("action", ["suspend", "revoke"])
+    def test_a_suspended_or_revoked_enterprise_member_cannot_register(self, ledger: Ledger, action: str) -> None:
+        ledger.tx("regulator", "Membership", action, ledger.address("enterprise_a"), REASON)
+        with reverts("MissingRole", ledger.address("enterprise_a"), ROLES["ENTERPRISE"]):
+            _register(ledger)
+
+    def test_a_suspended_regulator_cannot_register(self, ledger: Ledger) -> None:
+        ledger.tx("regulator", "Membership", "suspend", ledger.address("regulator2"), REASON)
+        with reverts("MissingRole", ledger.address("regulator2"), ROLES["ENTERPRISE"]):
+            _register(ledger, actor="regulator2")
+
+    def test_a_device_id_is_registered_once(self, ledger: Ledger) -> None:
+        _register(ledger)
+        with reverts("DeviceAlreadyRegistered", DEVICE, 11):
+            _register(ledger, actor="enterprise_a2")
+        with reverts("DeviceAlreadyRegistered", DEVICE, 11):
+            _register(ledger, actor="enterprise_b", org=12)
+
+    def test_zero_device_id_and_zero_key_are_refused(self, ledger: Ledger) -> None:
+        with reverts("InvalidDeviceId"):
+            _register(ledger, device=ZERO)
+        with reverts("InvalidPublicKeyHash"):
+            ledger.tx("enterprise_a", MA, "registerDevice", DEVICE, 11, FACILITY, WORKSHOP, ZERO)
+
+    def test_a_regulator_cannot_register_for_an_unknown_organisation(self, ledger: Ledger) -> None:
+        with reverts("UnknownOrganisation", 999):
+            _register(ledger, actor="regulator", org=999)
+
+    def test_an_unknown_device_cannot_be_read(self, ledger: Ledger) -> None:
+        with reverts("UnknownDevice", DEVICE):
+            ledger.call(MA, "getDevice", DEVICE)
+
+
+class TestSetDeviceActive:
+    def test_members_of_the_owning_enterprise_deactivate_and_reactivate(self, ledger: Ledger) -> None:
+        _register(ledger)
+        receipt = ledger.tx("enterprise_a2", MA, "setDeviceActive", DEVICE, False)
+        assert ledger.events(receipt, MA, "DeviceActiveSet") == [
+            {"deviceId": DEVICE, "enterpriseOrgId": 11, "active": False, "setBy": ledger.address("enterprise_a2")}
+        ]
+        assert not view(ledger, MA, "getDevice", DEVICE)["active"]
+        ledger.tx("enterprise_a", MA, "setDeviceActive", DEVICE, True)
+        assert view(ledger, MA, "getDevice", DEVICE)["active"]
+
+    def test_a_regulator_deactivates_any_device(self, ledger: Ledger) -> None:
+        _register(ledger)
+        ledger.tx("regulator2", MA, "setDeviceActive", DEVICE, False)
+        assert not view(ledger, MA, "getDevice", DEVICE)["active"]
+
+    def test_another_enterprise_cannot_touch_the_device(self, ledger: Ledger) -> None:
+        _register(ledger)
+        with reverts("NotOrganisationMember", ledger.address("enterprise_b"), 11):
+            ledger.tx("enterprise_b", MA, "setDeviceActive", DEVICE, False)
+
+    @pytest.mark.parametrize("actor", ["stranger", "oracle"])
+    def test_non_enterprise_accounts_cannot_touch_the_device(self, ledger: Ledger, actor: str) -> None:
+        _register(ledger)
+        with reverts("MissingRole", ledger.address(actor), ROLES["ENTERPRISE"]):
+            ledger.tx(actor, MA, "setDeviceActive", DEVICE, False)
+
+    def test_a_suspended_member_of_the_owning_enterprise_cannot_touch_the_device(self, ledger: Ledger) -> None:
+        _register(ledger)
+        ledger.tx("regulator", "Membership", "suspend", ledger.address("enterprise_a2"), REASON)
+        with reverts("MissingRole", ledger.address("enterprise_a2"), ROLES["ENTERPRISE"]):
+            ledger.tx("enterprise_a2", MA, "setDeviceActive", DEVICE, False)
+
+    def test_an_unknown_device_is_refused(self, ledger: Ledger) -> None:
+        with reverts("UnknownDevice", DEVICE):
+            ledger.tx("regulator", MA, "setDeviceActive", DEVICE, False)
+
+
+class TestRotateDeviceKey:
+    def test_the_owning_enterprise_rotates_the_key(self, ledger: Ledger) -> None:
+        _register(ledger)
+        receipt = ledger.tx("enterprise_a2", MA, "rotateDeviceKey", DEVICE, KEY2)
+        assert ledger.events(receipt, MA, "DeviceKeyRotated") == [
+            {
+                "deviceId": DEVICE,
+                "enterpriseOrgId": 11,
+                "previousKeyHash": KEY,
+                "newKeyHash": KEY2,
+                "rotatedBy": ledger.address("enterprise_a2"),
+            }
+        ]
+        assert view(ledger, MA, "getDevice", DEVICE)["publicKeyHash"] == KEY2
+
+    def test_an_inactive_device_can_be_rekeyed_and_stays_inactive(self, ledger: Ledger) -> None:
+        _register(ledger)
+        ledger.tx("enterprise_a", MA, "setDeviceActive", DEVICE, False)
+        ledger.tx("regulator", MA, "rotateDeviceKey", DEVICE, KEY2)
+        device = view(ledger, MA, "getDevice", DEVICE)
+        assert (device["publicKeyHash"], device["active"]) == (KEY2, False)
+
+    def test_another_enterprise_cannot_rotate(self, ledger: Ledger) -> None:
+        _register(ledger)
+        with reverts("NotOrganisationMember", ledger.address("enterprise_b"), 11):
+            ledger.tx("enterprise_b", MA, "rotateDeviceKey", DEVICE, KEY2)
+
+    def test_a_stranger_cannot_rotate(self, ledger: Ledger) -> None:
+        _register(ledger)
+        with reverts("MissingRole", ledger.address("stranger"), ROLES["ENTERPRISE"]):
+            ledger.tx("stranger", MA, "rotateDeviceKey", DEVICE, KEY2)
+
+    def test_a_revoked_member_cannot_rotate(self, ledger: Ledger) -> None:
+        _register(ledger)
+        ledger.tx("regulator", "Membership", "revoke", ledger.address("enterprise_a"), REASON)
+        with reverts("MissingRole", ledger.address("enterprise_a"), ROLES["ENTERPRISE"]):
+            ledger.tx("enterprise_a", MA, "rotateDeviceKey", DEVICE, KEY2)
+
+    def test_the_same_or_a_zero_key_is_refused(self, ledger: Ledger) -> None:
+        _register(ledger)
+        with reverts("DeviceKeyUnchanged", DEVICE):
+            ledger.tx("enterprise_a", MA, "rotateDeviceKey", DEVICE, KEY)
+        with reverts("InvalidPublicKeyHash"):
+            ledger.tx("enterprise_a", MA, "rotateDeviceKey", DEVICE, ZERO)
+
+    def test_an_unknown_device_is_refused(self, ledger: Ledger) -> None:
+        with reverts("UnknownDevice", DEVICE):
+            ledger.tx("regulator", MA, "rotateDeviceKey", DEVICE, KEY2)
+
+
+# ====================================================================== oracle authorisation
+
+
+class TestOracleAuthorisation:
+    def test_a_regulator_authorises_an_oracle_per_enterprise_and_withdraws_it(self, ledger: Ledger) -> None:
+        oracle = ledger.address("oracle")
+        assert not ledger.call(MA, "isOracleAuthorised", oracle, 11)
+        receipt = ledger.tx("regulator", MA, "setOracleAuthorisation", oracle, 11, True)
+        assert ledger.events(receipt, MA, "OracleAuthorisationSet") == [
+            {"oracle": oracle, "enterpriseOrgId": 11, "authorised": True, "setBy": ledger.address("regulator")}
+        ]
+        assert ledger.call(MA, "isOracleAuthorised", oracle, 11)
+        assert not ledger.call(MA, "isOracleAuthorised", oracle, 12)
+        receipt = ledger.tx("regulator2", MA, "setOracleAuthorisation", oracle, 11, False)
+        assert ledger.events(receipt, MA, "OracleAuthorisationSet")[0]["authorised"] is False
+        assert not ledger.call(MA, "isOracleAuthorised", oracle, 11)
+
+    @pytest.mark.parametrize("actor", ["stranger", "enterprise_a", "oracle", "verifier"])
+    def test_only_a_regulator_sets_authorisations(self, ledger: Ledger, actor: str) -> None:
+        with reverts("MissingRole", ledger.address(actor), ROLES["REGULATOR"]):
+            ledger.tx(actor, MA, "setOracleAuthorisation", ledger.address("oracle"), 11, True)
+
+    def test_a_suspended_regulator_cannot_set_authorisations(self, ledger: Ledger) -> None:
+        ledger.tx("regulator", "Membership", "suspend", ledger.address("regulator2"), REASON)
+        with reverts("MissingRole", ledger.address("regulator2"), ROLES["REGULATOR"]):
+            ledger.tx("regulator2", MA, "setOracleAuthorisation", ledger.address("oracle"), 11, True)
+
+    @pytest.mark.parametrize("account", ["trader", "enterprise_a", "stranger"])
+    def test_only_oracle_members_can_be_authorised(self, ledger: Ledger, account: str) -> None:
+        with reverts("MissingRole", ledger.address(account), ROLES["ORACLE"]):
+            ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address(account), 11, True)
+
+    def test_a_suspended_oracle_cannot_be_authorised_but_can_be_withdrawn(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        ledger.tx("regulator", "Membership", "suspend", ledger.address("oracle"), REASON)
+        with reverts("MissingRole", ledger.address("oracle"), ROLES["ORACLE"]):
+            _authorise(ledger, org=12)
+        ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address("oracle"), 11, False)
+        assert not ledger.call(MA, "isOracleAuthorised", ledger.address("oracle"), 11)
+
+    def test_an_unknown_enterprise_cannot_be_authorised(self, ledger: Ledger) -> None:
+        with reverts("UnknownOrganisation", 999):
+            _authorise(ledger, org=999)
+
+
+# ====================================================================== anchors
+
+
+class TestAnchor:
+    def test_an_authorised_oracle_anchors_a_window_and_the_contract_computes_the_enterprise_root(
+        self, ledger: Ledger
+    ) -> None:
+        _authorise(ledger)
+        assert ledger.call(MA, "anchorIdOf", 11, T0, T0 + HOUR) == 0
+        receipt = _anchor(ledger)
+        root = b32(ENTERPRISE["root"]["hash"])
+        oracle = ledger.address("oracle")
+        assert ledger.events(receipt, MA, "Anchored") == [
+            {
+                "anchorId": 1,
+                "enterpriseOrgId": 11,
+                "windowStart": T0,
+                "windowEnd": T0 + HOUR,
+                "root": root,
+                "totalMg": TOTAL_MG,
+                "readingCount": COUNT,
+                "factorSetId": FACTORS,
+                "previousAnchorId": 0,
+                "oracle": oracle,
+            }
+        ]
+        block = ledger.w3.eth.get_block(receipt["blockNumber"])
+        assert view(ledger, MA, "getAnchor", 1) == {
+            "enterpriseOrgId": 11,
+            "windowStart": T0,
+            "windowEnd": T0 + HOUR,
+            "root": root,
+            "factorSetId": FACTORS,
+            "totalMg": TOTAL_MG,
+            "readingCount": COUNT,
+            "previousAnchorId": 0,
+            "oracle": oracle,
+            "anchoredAt": block["timestamp"],
+        }
+        assert ledger.call(MA, "anchorIdOf", 11, T0, T0 + HOUR) == 1
+        assert ledger.call(MA, "latestAnchorId", 11) == 1
+        assert ledger.call(MA, "anchorCount") == 1
+
+    def test_the_anchored_root_is_the_level_four_node_of_the_reference_implementation(self, ledger: Ledger) -> None:
+        _authorise(ledger, org=12)
+        _anchor(ledger, org=12)
+        expected = ms.level_node(ms.LEVEL_ENTERPRISE, ms.enterprise_id(12), ms.Node(FACILITIES_ROOT, TOTAL_MG, COUNT))
+        assert view(ledger, MA, "getAnchor", 1)["root"] == expected.hash
+
+    def test_anchors_of_an_enterprise_form_a_chain_and_ids_are_global(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _authorise(ledger, org=12)
+        _anchor(ledger)  # 1
+        _anchor(ledger, org=12)  # 2: another enterprise may anchor the same window
+        receipt = _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)  # 3: adjacent window
+        assert ledger.events(receipt, MA, "Anchored")[0]["previousAnchorId"] == 1
+        _anchor(ledger, start=T0 + 5 * HOUR, end=T0 + 6 * HOUR)  # 4: a gap is allowed
+        assert view(ledger, MA, "getAnchor", 4)["previousAnchorId"] == 3
+        assert view(ledger, MA, "getAnchor", 2)["previousAnchorId"] == 0
+        assert ledger.call(MA, "latestAnchorId", 11) == 4
+        assert ledger.call(MA, "latestAnchorId", 12) == 2
+        assert ledger.call(MA, "anchorCount") == 4
+        assert ledger.call(MA, "anchorIdOf", 11, T0 + HOUR, T0 + 2 * HOUR) == 3
+
+    def test_a_frozen_oracle_still_anchors(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        ledger.tx("regulator", "Membership", "freeze", ledger.address("oracle"), REASON)
+        _anchor(ledger)
+        assert ledger.call(MA, "anchorCount") == 1
+
+    def test_a_duplicate_window_is_refused_with_the_existing_anchor(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _anchor(ledger)
+        _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)
+        with reverts("DuplicateWindow", 11, T0, T0 + HOUR, 1):
+            _anchor(ledger)
+        with reverts("DuplicateWindow", 11, T0 + HOUR, T0 + 2 * HOUR, 2):
+            _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)
+
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [
+            (T0 + HOUR // 2, T0 + 2 * HOUR),  # starts inside the latest window
+            (T0, T0 + 2 * HOUR),  # same start, longer
+            (T0 + 60, T0 + 120),  # inside the latest window
+            (T0 - HOUR, T0),  # before the latest window, even though it does not intersect it
+        ],
+    )
+    def test_a_window_starting_before_the_end_of_the_latest_is_refused(
+        self, ledger: Ledger, start: int, end: int
+    ) -> None:
+        _authorise(ledger)
+        _anchor(ledger)
+        with reverts("WindowOverlap", 11, start, 1, T0 + HOUR):
+            _anchor(ledger, start=start, end=end)
+
+    @pytest.mark.parametrize(("start", "end"), [(T0, T0), (T0 + 1, T0)])
+    def test_an_empty_or_inverted_window_is_refused(self, ledger: Ledger, start: int, end: int) -> None:
+        _authorise(ledger)
+        with reverts("InvalidWindow", start, end):
+            _anchor(ledger, start=start, end=end)
+
+    def test_an_anchor_without_readings_is_refused(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        with reverts("EmptyAnchor"):
+            ledger.tx("oracle", MA, "anchor", 11, T0, T0 + HOUR, FACTORS, FACILITIES_ROOT, 0, 0)
+
+    def test_an_oracle_not_authorised_for_the_enterprise_is_refused(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        with reverts("OracleNotAuthorised", ledger.address("oracle"), 12):
+            _anchor(ledger, org=12)
+
+    def test_a_withdrawn_authorisation_stops_anchoring(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address("oracle"), 11, False)
+        with reverts("OracleNotAuthorised", ledger.address("oracle"), 11):
+            _anchor(ledger)
+
+    @pytest.mark.parametrize("action", ["suspend", "revoke"])
+    def test_a_suspended_or_revoked_oracle_is_refused_despite_its_authorisation(
+        self, ledger: Ledger, action: str
+    ) -> None:
+        _authorise(ledger)
+        ledger.tx("regulator", "Membership", action, ledger.address("oracle"), REASON)
+        with reverts("MissingRole", ledger.address("oracle"), ROLES["ORACLE"]):
+            _anchor(ledger)
+
+    @pytest.mark.parametrize("actor", ["stranger", "enterprise_a", "regulator"])
+    def test_non_oracles_cannot_anchor(self, ledger: Ledger, actor: str) -> None:
+        with reverts("MissingRole", ledger.address(actor), ROLES["ORACLE"]):
+            _anchor(ledger, actor=actor)
+
+    def test_an_unknown_anchor_cannot_be_read(self, ledger: Ledger) -> None:
+        with reverts("UnknownAnchor", 1):
+            ledger.call(MA, "getAnchor", 1)
+        assert ledger.call(MA, "latestAnchorId", 11) == 0
+
+
+# ====================================================================== reading proofs
+
+
+@pytest.fixture
+def anchored(ledger: Ledger) -> Ledger:
+    """Enterprise 11's vector tree anchored as anchor 1."""
+    _authorise(ledger)
+    _anchor(ledger)
+    return ledger
+
+
+def _verify(ledger: Ledger, anchor_id: int, reading: dict[str, Any], value: int | None = None) -> tuple[bool, list]:
+    value = int(reading["value"]) if value is None else value
+    return view(ledger, MA, "verifyReading", anchor_id, b32(reading["digest"]), value, steps(reading["proof"]))
+
+
+class TestVerifyReading:
+    def test_every_reading_of_the_anchored_tree_verifies_with_its_subtotals(self, anchored: Ledger) -> None:
+        for reading in ENTERPRISE["readings"]:
+            assert _verify(anchored, 1, reading) == (True, subtotals(reading["subtotals"]))
+
+    def test_the_subtotals_open_the_device_workshop_facility_and_enterprise_totals(self, anchored: Ledger) -> None:
+        reading = next(r for r in ENTERPRISE["readings"] if r["device"] == "F1-W1-D1")
+        valid, got = _verify(anchored, 1, reading)
+        assert valid
+        assert [t["level"] for t in got] == [1, 2, 3, 4]
+        assert got[0]["id"] == ms.labelled_id("F1-W1-D1")
+        assert (got[0]["sum"], got[0]["count"]) == (557_000 + 0 + 1_113_600, 3)
+        assert got[-1] == {"level": 4, "id": ms.enterprise_id(11), "sum": TOTAL_MG, "count": COUNT}
+
+    def test_a_forged_value_does_not_verify_and_opens_no_subtotals(self, anchored: Ledger) -> None:
+        reading = ENTERPRISE["readings"][0]
+        assert _verify(anchored, 1, reading, value=int(reading["value"]) + 1) == (False, [])
+
+    def test_a_forged_sibling_does_not_verify(self, anchored: Ledger) -> None:
+        reading = ENTERPRISE["readings"][3]
+        proof = steps(reading["proof"])
+        i = next(i for i, s in enumerate(proof) if s[0] != ms.STEP_LEVEL)
+        kind, level, data, total, count = proof[i]
+        for forged_step in ((kind, level, data, total + 1, count), (kind, level, b"\x00" * 32, total, count)):
+            forged = [*proof[:i], forged_step, *proof[i + 1 :]]
+            valid, _ = anchored.call(MA, "verifyReading", 1, b32(reading["digest"]), int(reading["value"]), forged)
+            assert not valid
+
+    def test_a_proof_into_another_enterprise_does_not_verify(self, anchored: Ledger) -> None:
+        _authorise(anchored, org=12)
+        _anchor(anchored, org=12)  # anchor 2: the same facilities root, but enterprise 12
+        assert _verify(anchored, 2, ENTERPRISE["readings"][0]) == (False, [])
+
+    def test_a_proof_that_goes_beyond_the_enterprise_level_does_not_verify(self, anchored: Ledger) -> None:
+        reading = ENTERPRISE["readings"][0]
+        proof = [*steps(reading["proof"]), (ms.STEP_LEVEL, ms.LEVEL_PERIOD, ms.enterprise_id(11), 0, 0)]
+        valid, _ = anchored.call(MA, "verifyReading", 1, b32(reading["digest"]), int(reading["value"]), proof)
+        assert not valid
+
+    def test_a_malformed_proof_is_refused(self, anchored: Ledger) -> None:
+        reading = ENTERPRISE["readings"][0]
+        proof = steps(reading["proof"])
+        last = len(proof) - 1
+        reordered = [*proof[:last], (ms.STEP_LEVEL, ms.LEVEL_DEVICE, proof[last][2], 0, 0)]
+        with reverts("LevelOutOfOrder", last, 1, 3):
+            anchored.call(MA, "verifyReading", 1, b32(reading["digest"]), int(reading["value"]), reordered)
+        with reverts("UnknownStepKind", 0, 7):
+            anchored.call(MA, "verifyReading", 1, b32(reading["digest"]), 1, [(7, 0, ZERO, 0, 0)])
+
+    def test_an_unknown_anchor_is_refused(self, anchored: Ledger) -> None:
+        with reverts("UnknownAnchor", 2):
+            _verify(anchored, 2, ENTERPRISE["readings"][0])
+
+    def test_a_twenty_step_proof_verifies(self, ledger: Ledger) -> None:
+        digest, value, proof, facilities = deep_proof()
+        assert len(proof) == 20
+        _authorise(ledger)
+        ledger.tx("oracle", MA, "anchor", 11, T0, T0 + HOUR, FACTORS, facilities.hash, facilities.sum, facilities.count)
+        valid, got = view(ledger, MA, "verifyReading", 1, digest, value, as_abi(proof))
+        _, expected = ms.fold(ms.leaf(digest, value), proof)
+        assert valid
+        assert got == [t._asdict() for t in expected]
+        gas = ledger.contract(MA).functions.verifyReading(1, digest, value, as_abi(proof)).estimate_gas()
+        assert gas < 150_000, gas
