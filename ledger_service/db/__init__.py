@@ -1,0 +1,1 @@
+"""The relational store: declarative base, engine and sessions, models, migrations."""

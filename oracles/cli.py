@@ -1,0 +1,122 @@
+"""`python -m oracles simulate|ingest|anchor|prove`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from oracles import commands
+from oracles.ingest import IngestSummary
+
+app = typer.Typer(help="Meter-data oracle: signed readings in, verified emissions and anchored commitments out.",
+                  no_args_is_help=True)
+console = Console()
+
+DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: CARBONLEDGER_DATABASE_URL).")]
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+def print_summary(summary: IngestSummary) -> None:
+    table = Table(title=f"Ingestion run {summary.run_id}")
+    table.add_column("outcome")
+    table.add_column("readings", justify="right")
+    table.add_row("accepted", str(summary.accepted))
+    for reason, count in sorted(summary.quarantined.items()):
+        table.add_row(f"quarantined: {reason}", str(count))
+    table.add_row("messages", str(summary.messages))
+    console.print(table)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Messages file (.jsonl or .csv).")] = Path("messages.jsonl"),
+    layout: Annotated[Path, typer.Option(help="Park layout with device public keys.")] = Path("park.json"),
+    enterprises: int = 2,
+    devices: Annotated[int, typer.Option(help="Devices per enterprise.")] = 10,
+    readings: Annotated[int, typer.Option(help="Readings per device.")] = 1440,
+    interval: Annotated[int, typer.Option(help="Seconds between readings.")] = 60,
+    per_message: Annotated[int, typer.Option(help="Readings per signed message.")] = 60,
+    seed: int = 0,
+    start: Annotated[str, typer.Option(help="First timestamp (ISO 8601 or epoch s).")] = "2024-01-01T00:00:00Z",
+) -> None:
+    """Simulate a park and write its signed meter messages."""
+    result = commands.simulate(out, layout, enterprises, devices, readings, interval, per_message, seed,
+                               commands.parse_utc(start))
+    console.print(f"wrote {result.readings} readings in {result.messages} messages to {out}; layout in {layout}")
+
+
+@app.command()
+def ingest(
+    path: Path,
+    layout: Annotated[Path | None, typer.Option(help="Register this layout's devices first.")] = None,
+    db: DbOption = None,
+    factor_set: Annotated[str | None, typer.Option(help="Factor set id (default: configured).")] = None,
+    window: Annotated[str | None, typer.Option(help="hour or day (default: configured).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Verification processes.")] = None,
+) -> None:
+    """Verify, value, hash and store the messages of a JSONL or CSV file."""
+    from ledger_service.config import WINDOW_SECONDS
+
+    database = commands.open_database(db)
+    with _progress() as bar:
+        task = bar.add_task(f"ingesting {path.name}", total=None)
+        summary = commands.ingest_file(
+            database, path, layout, factor_set, WINDOW_SECONDS[window] if window else None, workers,
+            progress=lambda n: bar.advance(task, n),
+        )
+    print_summary(summary)
+
+
+@app.command()
+def anchor(
+    db: DbOption = None,
+    build_only: Annotated[bool, typer.Option(help="Build ended windows, do not anchor.")] = False,
+    closed_before: Annotated[str | None, typer.Option(help="Build windows ending by then (default now).")] = None,
+    rpc: Annotated[str | None, typer.Option(help="Node URL.")] = None,
+    network: Annotated[str, typer.Option(help="Deployment record name.")] = "local",
+) -> None:
+    """Build the trees of ended windows and anchor them in MeterAnchor (one transaction per window)."""
+    database = commands.open_database(db)
+    with _progress() as bar:
+        task = bar.add_task("building windows", total=None)
+        built = commands.build_windows(
+            database, commands.parse_utc(closed_before) if closed_before else None,
+            progress=lambda _b: bar.advance(task),
+        )
+    console.print(f"built {len(built)} windows")
+    if build_only:
+        return
+    if rpc is None:
+        console.print("[red]--rpc is needed to anchor (or pass --build-only)[/red]")
+        raise typer.Exit(2)
+    client = commands.connect_meter_anchor(rpc, network)
+    outcomes = commands.anchor_windows(database, client, progress=lambda o: console.print(
+        f"enterprise {o.enterprise_org_id} [{o.window_start}, {o.window_end}): anchor {o.anchor_id} ({o.action})"))
+    console.print(f"{len(outcomes)} windows anchored or confirmed")
+
+
+@app.command()
+def prove(
+    reading_id: int,
+    db: DbOption = None,
+    rpc: Annotated[str | None, typer.Option(help="Also verify through MeterAnchor.verifyReading.")] = None,
+    network: str = "local",
+) -> None:
+    """Print the proof of a reading, with the device, workshop, facility and enterprise subtotals."""
+    database = commands.open_database(db)
+    client = commands.connect_meter_anchor(rpc, network) if rpc else None
+    console.print_json(json.dumps(commands.prove(database, reading_id, client)))
+
+
+def main() -> None:
+    app()

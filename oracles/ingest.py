@@ -1,0 +1,278 @@
+"""Ingestion: checked messages in, accepted readings and quarantined readings stored, a summary out.
+
+Signature checks, valuation and hashing (`oracles.verification`) run in worker processes
+per chunk of messages; the checks that depend on a device's history (sequence, timestamp,
+closed windows) run here, in input order, while the workers go on. Accepted readings are
+assigned to the open batch of their enterprise and window and bulk-inserted. One run is
+one transaction: a failed run stores nothing, and re-running it is safe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger_service.db.bulk import bulk_insert
+from ledger_service.db.models import BatchStatus, IngestRun, MeterBatch, MeterDevice, QuarantinedReading, Reading
+from oracles.canonical import MessageReading, SignedMessage
+from oracles.devices import device_keys
+from oracles.factors import FactorSet
+from oracles.quarantine import QuarantineReason
+from oracles.verification import (
+    CheckedMessage,
+    MalformedMessage,
+    MessageChecker,
+    check_chunk,
+    init_worker,
+    reading_payload,
+)
+
+InputMessage = SignedMessage | MalformedMessage
+FLUSH_ROWS = 50_000
+# Row layout of `readings` inserts.
+READING_COLUMNS = ("run_id", "batch_id", "device_pk", "sequence", "timestamp", "quantity", "unit", "carrier", "scope",
+                   "value_mg", "digest", "leaf_hash")
+CHUNK_MESSAGES = 100
+
+
+class IngestConfigurationError(RuntimeError):
+    """The run's settings contradict the stored state (factor set or window size of open batches)."""
+
+
+@dataclass
+class IngestSummary:
+    """The outcome of one run: accepted readings, and quarantined ones by reason."""
+
+    run_id: int
+    messages: int = 0
+    accepted: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    batch_ids: set[int] = field(default_factory=set)
+    seconds: float = 0.0
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "messages": self.messages,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined_total,
+            "quarantined_by_reason": dict(sorted(self.quarantined.items())),
+            "batches": len(self.batch_ids),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _DeviceState:
+    __slots__ = ("changed", "last_seq", "last_ts", "org", "pk")
+
+    def __init__(self, pk: int, org: int, last_seq: int | None, last_ts: int | None) -> None:
+        self.pk, self.org, self.last_seq, self.last_ts, self.changed = pk, org, last_seq, last_ts, False
+
+
+def _chunks(items: Iterable[InputMessage], size: int) -> Iterator[list[InputMessage]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def checked_messages(
+    messages: Iterable[InputMessage],
+    checker: MessageChecker,
+    workers: int = 1,
+    chunk_messages: int = CHUNK_MESSAGES,
+) -> Iterator[CheckedMessage]:
+    """Stateless checks of every message, in input order; in `workers` processes when more than one."""
+    if workers <= 1:
+        for message in messages:
+            yield checker.check(message)
+        return
+    # fork: workers start in milliseconds and share the parent's pages; they touch no
+    # SQL connection or chain state, only their own chunks.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=init_worker,
+        initargs=(dict(checker.keys), checker.factor_set),
+    ) as pool:
+        pending: deque[Future[list[CheckedMessage]]] = deque()
+        for chunk in _chunks(messages, chunk_messages):
+            pending.append(pool.submit(check_chunk, chunk))
+            if len(pending) >= 4 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+class _Ingestion:
+    """The stateful half of a run: device history, batches, buffered rows."""
+
+    def __init__(self, session: Session, run_id: int, factor_set: FactorSet, window_seconds: int, latest_ok: int):
+        self.session = session
+        self.run_id = run_id
+        self.factor_set = factor_set
+        self.window = window_seconds
+        self.latest_ok = latest_ok
+        self.summary = IngestSummary(run_id)
+        self.readings: list[tuple[Any, ...]] = []
+        self.quarantine: list[dict[str, Any]] = []
+        self.devices = {
+            device_id: _DeviceState(pk, org, seq, ts)
+            for pk, device_id, org, seq, ts in session.execute(
+                select(MeterDevice.id, MeterDevice.device_id, MeterDevice.enterprise_org_id,
+                       MeterDevice.last_sequence, MeterDevice.last_timestamp)
+            )
+        }
+        self.open_batches: dict[tuple[int, int], int] = {}
+        for batch in session.scalars(select(MeterBatch).where(MeterBatch.status == BatchStatus.OPEN)):
+            if batch.window_end - batch.window_start != window_seconds:
+                raise IngestConfigurationError(
+                    f"batch {batch.id} is an open window of {batch.window_end - batch.window_start} s, "
+                    f"not {window_seconds} s; build and anchor it before changing the window size")
+            if batch.factor_set != factor_set.id:
+                raise IngestConfigurationError(
+                    f"batch {batch.id} collects readings valued with {batch.factor_set}, not {factor_set.id}")
+            self.open_batches[(batch.enterprise_org_id, batch.window_start)] = batch.id
+        self.closed_until: dict[int, int] = {
+            org: end
+            for org, end in session.execute(
+                select(MeterBatch.enterprise_org_id, func.max(MeterBatch.window_end))
+                .where(MeterBatch.status != BatchStatus.OPEN)
+                .group_by(MeterBatch.enterprise_org_id)
+            )
+        }
+
+    def _batch_id(self, org: int, window_start: int) -> int:
+        key = (org, window_start)
+        batch_id = self.open_batches.get(key)
+        if batch_id is None:
+            batch = MeterBatch(
+                enterprise_org_id=org,
+                window_start=window_start,
+                window_end=window_start + self.window,
+                factor_set=self.factor_set.id,
+                status=BatchStatus.OPEN,
+            )
+            self.session.add(batch)
+            self.session.flush()
+            batch_id = self.open_batches[key] = batch.id
+        return batch_id
+
+    def _refuse(self, reason: QuarantineReason, detail: str, device: str | None, seq: int | None, ts: int | None,
+                payload: str) -> None:
+        self.summary.quarantined[reason] += 1
+        self.quarantine.append({"run_id": self.run_id, "reason": str(reason), "detail": detail[:500],
+                                "device_id": device, "sequence": seq, "timestamp": ts, "payload": payload})
+
+    def take(self, checked: CheckedMessage) -> None:
+        self.summary.messages += 1
+        for rej in checked.rejections:
+            self._refuse(QuarantineReason(rej.reason), rej.detail, rej.device, rej.sequence, rej.timestamp,
+                         rej.payload)
+        if not checked.candidates:
+            return
+        device = checked.device
+        assert device is not None
+        state = self.devices[device]
+        window = self.window
+        closed_until = self.closed_until.get(state.org, -1)
+        rows = self.readings
+        run_id = self.run_id
+        for candidate in checked.candidates:
+            seq, ts, quantity, unit, carrier, scope, value, digest, leaf, raw_quantity = candidate
+            reason = None
+            if state.last_seq is not None and seq <= state.last_seq:
+                reason, detail = QuarantineReason.SEQUENCE_REPEATED, f"sequence {seq} <= last {state.last_seq}"
+            elif state.last_ts is not None and ts < state.last_ts:
+                reason, detail = QuarantineReason.TIMESTAMP_REGRESSED, f"{ts} < last {state.last_ts}"
+            elif ts > self.latest_ok:
+                reason, detail = QuarantineReason.TIMESTAMP_IN_FUTURE, f"{ts} > {self.latest_ok}"
+            elif ts - ts % window < closed_until:
+                reason, detail = QuarantineReason.WINDOW_CLOSED, f"windows before {closed_until} are committed"
+            if reason is not None:
+                raw = MessageReading(seq, ts, raw_quantity, unit, carrier)
+                self._refuse(reason, detail, device, seq, ts, reading_payload(device, raw, b""))
+                continue
+            batch_id = self._batch_id(state.org, ts - ts % window)
+            rows.append((run_id, batch_id, state.pk, seq, ts, quantity, unit, carrier, scope, value, digest, leaf))
+            state.last_seq, state.last_ts, state.changed = seq, ts, True
+            self.summary.batch_ids.add(batch_id)
+        if len(rows) >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.readings:
+            bulk_insert(self.session.connection(), Reading.__table__, READING_COLUMNS, self.readings)
+            self.summary.accepted += len(self.readings)
+            self.readings = []
+        if self.quarantine:
+            self.session.execute(insert(QuarantinedReading.__table__), self.quarantine)
+            self.quarantine = []
+
+    def finish(self) -> None:
+        self.flush()
+        changed = [
+            {"pk": s.pk, "seq": s.last_seq, "ts": s.last_ts} for s in self.devices.values() if s.changed
+        ]
+        if changed:
+            table = MeterDevice.__table__
+            self.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("pk"))
+                .values(last_sequence=bindparam("seq"), last_timestamp=bindparam("ts")),
+                changed,
+            )
+
+
+def ingest_messages(
+    session: Session,
+    messages: Iterable[InputMessage],
+    *,
+    factor_set: FactorSet,
+    window_seconds: int,
+    now: int | None = None,
+    future_skew_seconds: int = 300,
+    workers: int = 1,
+    source: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Check, value, hash and store a stream of messages; returns the run's summary.
+
+    The caller commits `session` (one transaction per run). `now` (seconds, UTC) bounds
+    timestamps from above with `future_skew_seconds` of tolerance for device clocks.
+    """
+    started = time.perf_counter()
+    now = int(time.time()) if now is None else now
+    run = IngestRun(source=source[:256])
+    session.add(run)
+    session.flush()
+    ingestion = _Ingestion(session, run.id, factor_set, window_seconds, now + future_skew_seconds)
+    checker = MessageChecker(device_keys(session), factor_set)
+    for checked in checked_messages(messages, checker, workers=workers):
+        ingestion.take(checked)
+        if progress is not None:
+            progress(len(checked.candidates) + len(checked.rejections))
+    ingestion.finish()
+    summary = ingestion.summary
+    summary.seconds = time.perf_counter() - started
+    run.finished_at = datetime.now(UTC)
+    run.messages = summary.messages
+    run.accepted = summary.accepted
+    run.quarantined = summary.quarantined_total
+    run.quarantined_by_reason = dict(summary.quarantined)
+    session.flush()
+    return summary

@@ -1,0 +1,131 @@
+"""Anchoring built windows in MeterAnchor: one transaction per enterprise window, idempotent,
+recoverable after a crash, and every reading's proof accepted by the contract's view."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from ledger_service.db.models import BatchStatus, MeterBatch
+from oracles import merkle_sum as ms
+from oracles.anchoring import AnchorConflict, MeterAnchorClient, anchor_pending, register_devices_on_chain
+from oracles.batches import build_closed_batches
+from oracles.canonical import factor_set_hash
+from oracles.ingest import ingest_messages
+from oracles.proofs import prove_reading
+from oracles.simulator import simulate_messages
+from tests.oracles.conftest import HOUR, LATER, START
+
+
+@pytest.fixture
+def client(ledger, registered) -> MeterAnchorClient:
+    for org, _ in registered.enterprises:
+        ledger.tx("regulator", "MeterAnchor", "setOracleAuthorisation", ledger.address("oracle"), org, True)
+    return MeterAnchorClient(ledger.contract("MeterAnchor"), ledger.senders["oracle"])
+
+
+@pytest.fixture
+def built(session, factor_set, registered):
+    """Two hours of one-minute readings of both enterprises' four devices: four windows of 240 readings, built."""
+    messages = simulate_messages(registered, START, 120, readings_per_message=30)
+    ingest_messages(session, messages, factor_set=factor_set, window_seconds=HOUR, now=LATER)
+    session.commit()
+    return build_closed_batches(session, LATER)
+
+
+def batches(session):
+    return session.scalars(select(MeterBatch).order_by(MeterBatch.id)).all()
+
+
+def test_each_enterprise_window_is_anchored_once_with_its_root_total_and_count(ledger, session, client, built):
+    outcomes = anchor_pending(session, client)
+    assert [o.action for o in outcomes] == ["anchored"] * 4
+    assert ledger.call("MeterAnchor", "anchorCount") == 4
+    anchor_ids = {o.batch_id: o.anchor_id for o in outcomes}
+    for batch in batches(session):
+        assert batch.status == BatchStatus.ANCHORED and batch.anchor_id == anchor_ids[batch.id] and batch.tx_hash
+        on_chain = client.get_anchor(batch.anchor_id)
+        assert (on_chain.enterprise_org_id, on_chain.window_start, on_chain.window_end) == (
+            batch.enterprise_org_id, batch.window_start, batch.window_end)
+        assert (on_chain.root, on_chain.total_mg, on_chain.reading_count) == (batch.root, batch.total_mg, 240)
+        assert on_chain.factor_set_id == factor_set_hash("CN-2023-v1")
+        assert on_chain.oracle == ledger.address("oracle")
+
+
+def test_a_readings_proof_verifies_through_the_contract_with_its_subtotals(ledger, session, client, built):
+    anchor_pending(session, client)
+    for reading_id in (1, 250, 777, 960):
+        proof = prove_reading(session, reading_id)
+        python_subtotals = proof.verify()
+        assert python_subtotals is not None
+        valid, subtotals = client.verify_reading(proof.anchor_id, proof.digest, proof.value_mg, proof.steps)
+        assert valid
+        assert subtotals == python_subtotals
+        assert [t.level for t in subtotals] == [ms.LEVEL_DEVICE, ms.LEVEL_WORKSHOP, ms.LEVEL_FACILITY,
+                                                ms.LEVEL_ENTERPRISE]
+        assert [(s.sum_mg, s.count) for s in proof.subtotals] == [(t.sum, t.count) for t in subtotals]
+        device = proof.subtotals[0].label
+        assert [s.label for s in proof.subtotals] == [
+            device, device.rsplit("-", 1)[0], device.rsplit("-", 2)[0], str(proof.enterprise_org_id)]
+        forged = proof.steps[:-1]
+        assert client.verify_reading(proof.anchor_id, proof.digest, proof.value_mg + 1, proof.steps)[0] is False
+        assert client.verify_reading(proof.anchor_id, proof.digest, proof.value_mg, forged)[0] is False
+
+
+def test_re_running_anchors_nothing_twice(ledger, session, client, built):
+    first = anchor_pending(session, client)
+    assert anchor_pending(session, client) == []
+    batch = batches(session)[0]
+    batch.status = BatchStatus.BUILT  # as if the anchored state had never been recorded
+    session.commit()
+    (again,) = anchor_pending(session, client)
+    assert (again.action, again.anchor_id) == ("recovered", first[0].anchor_id)
+    assert ledger.call("MeterAnchor", "anchorCount") == 4
+
+
+def test_a_crash_after_building_and_before_sending_is_anchored_on_the_next_run(ledger, session, client, built):
+    assert {b.status for b in batches(session)} == {BatchStatus.BUILT}
+    outcomes = anchor_pending(session, client)
+    assert [o.action for o in outcomes] == ["anchored"] * 4
+
+
+def test_a_crash_after_sending_and_before_recording_is_recovered_without_a_second_anchor(
+    ledger, session, client, built
+):
+    first = built[0]
+    tx = client.send_anchor(first.enterprise_org_id, first.window_start, first.window_end, first.factor_set,
+                            first.facilities_root)
+    anchor_id = client.anchored_id(tx)  # mined, but the oracle died before writing "sent"
+    outcomes = anchor_pending(session, client)
+    assert (outcomes[0].action, outcomes[0].anchor_id) == ("recovered", anchor_id)
+    assert [o.action for o in outcomes[1:]] == ["anchored"] * 3
+    assert ledger.call("MeterAnchor", "anchorCount") == 4
+
+
+def test_a_sent_transaction_the_node_never_saw_is_sent_again(ledger, session, client, built):
+    batch = batches(session)[0]
+    batch.status, batch.tx_hash = BatchStatus.SENT, "0x" + "ab" * 32
+    session.commit()
+    outcomes = anchor_pending(session, client)
+    assert outcomes[0].action == "anchored"
+    assert batches(session)[0].tx_hash != "0x" + "ab" * 32
+
+
+def test_an_anchored_window_with_another_root_is_a_loud_conflict(ledger, session, client, built):
+    first = built[0]
+    other = ms.Node(b"\x42" * 32, first.facilities_root.sum, first.facilities_root.count)
+    client.anchored_id(client.send_anchor(first.enterprise_org_id, first.window_start, first.window_end,
+                                          first.factor_set, other))
+    with pytest.raises(AnchorConflict, match="anchored as 1"):
+        anchor_pending(session, client)
+    assert batches(session)[0].status == BatchStatus.BUILT
+
+
+def test_devices_are_registered_on_chain_with_the_hash_of_their_public_key(ledger, registered):
+    contract = ledger.contract("MeterAnchor")
+    devices = [d.info for d in registered.devices if d.enterprise_org_id == 11]
+    assert register_devices_on_chain(contract, ledger.senders["enterprise_a"], devices) == len(devices)
+    assert register_devices_on_chain(contract, ledger.senders["enterprise_a"], devices) == 0
+    org, facility, workshop, key_hash, active = ledger.call("MeterAnchor", "getDevice", devices[0].device_hash)
+    assert (org, facility, workshop, key_hash, active) == (
+        11, devices[0].facility_id, devices[0].workshop_id, devices[0].public_key_hash, True)
