@@ -1,11 +1,323 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ERC165Checker} from "@openzeppelin/contracts/utils/introspection/ERC165Checker.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
-import {IComplianceLedger} from "./interfaces/IComplianceLedger.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
 
-/// @title CarbonMarket (skeleton: to be completed)
-contract CarbonMarket is MembershipGated {
-    constructor(IMembership membership_, address settlementToken_) MembershipGated(membership_) {}
+/// @title CarbonMarket
+/// @notice An escrow market for carbon assets held as ERC-1155 tokens (allowances, offset
+/// credits), settled delivery versus payment in the settlement token. A seller lists an
+/// amount of one token at a fixed price per tonne; the units move into escrow at listing.
+/// Buyers fill all or part of an order: payment to the seller and delivery from escrow
+/// happen in the same transaction or not at all.
+/// @dev Price limits follow China's national carbon market: every order and every fill must
+/// lie within a band around the regulator's reference price for the token (e.g. the
+/// previous close): `ordinaryBandBps` (±10%) for ordinary trades and `blockBandBps` (±30%)
+/// for block trades, i.e. trades of at least `blockTradeThreshold` tonnes. The band is
+/// chosen by the size of the trade: the order's amount at listing and the fill's amount at
+/// execution, both against the reference price current at that moment. Bounds round
+/// inwards (lower up, upper down), so an accepted price never lies outside the band.
+/// An order is live while `block.timestamp < expiry`.
+contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
+    using SafeERC20 for IERC20;
+
+    enum OrderStatus {
+        None,
+        Open,
+        Filled,
+        Cancelled,
+        Expired
+    }
+
+    struct Order {
+        address seller;
+        uint64 expiry;
+        OrderStatus status;
+        address asset;
+        uint256 tokenId;
+        uint256 amount;
+        uint256 remaining;
+        uint256 price;
+    }
+
+    uint16 public constant MAX_BPS = 10_000;
+
+    /// @notice The ERC-20 token trades are paid in.
+    IERC20 public immutable settlementToken;
+
+    /// @notice Band around the reference price for ordinary trades, in basis points.
+    uint16 public ordinaryBandBps = 1000;
+    /// @notice Band around the reference price for block trades, in basis points.
+    uint16 public blockBandBps = 3000;
+    /// @notice Smallest trade, in tonnes, that counts as a block trade.
+    uint256 public blockTradeThreshold = 100_000;
+    /// @notice Number of orders listed; order ids run from 1 to `orderCount`.
+    uint256 public orderCount;
+
+    /// @notice Asset contracts the regulator has enabled for trading.
+    mapping(address asset => bool) public assetEnabled;
+    /// @notice Reference price per tonne of a token, in settlement-token units (0 = none).
+    mapping(address asset => mapping(uint256 tokenId => uint256)) public referencePrice;
+    /// @notice Units of a token held in escrow for open orders.
+    mapping(address asset => mapping(uint256 tokenId => uint256)) public escrowed;
+
+    mapping(uint256 orderId => Order) private _orders;
+
+    error ZeroAddress();
+    error ZeroAmount();
+    error ZeroPrice();
+    error NotERC1155(address asset);
+    error AssetNotEnabled(address asset);
+    error NoReferencePrice(address asset, uint256 tokenId);
+    error PriceOutOfBand(uint256 price, uint256 lower, uint256 upper);
+    error InvalidBands(uint16 ordinaryBps, uint16 blockBps);
+    error ExpiryInPast(uint64 expiry, uint256 timestamp);
+    error UnknownOrder(uint256 orderId);
+    error OrderNotOpen(uint256 orderId, OrderStatus status);
+    error OrderExpired(uint256 orderId, uint64 expiry);
+    error OrderNotExpired(uint256 orderId, uint64 expiry);
+    error NotOrderSeller(uint256 orderId, address account);
+    error SelfFill(uint256 orderId);
+    error FillExceedsRemaining(uint256 orderId, uint256 requested, uint256 remaining);
+    error UnsolicitedTransfer(address operator);
+
+    event AssetEnabled(address indexed asset, bool enabled);
+    event ReferencePriceSet(address indexed asset, uint256 indexed tokenId, uint256 price);
+    event PriceBandsSet(uint16 ordinaryBps, uint16 blockBps);
+    event BlockTradeThresholdSet(uint256 tonnes);
+    event OrderListed(
+        uint256 indexed orderId,
+        address indexed seller,
+        address indexed asset,
+        uint256 tokenId,
+        uint256 amount,
+        uint256 price,
+        uint64 expiry
+    );
+    event OrderFilled(
+        uint256 indexed orderId,
+        address indexed seller,
+        address indexed buyer,
+        address asset,
+        uint256 tokenId,
+        uint256 amount,
+        uint256 price,
+        uint256 payment,
+        uint256 remaining
+    );
+    event OrderCancelled(uint256 indexed orderId, address indexed seller, uint256 returned);
+    event OrderExpiredReclaimed(
+        uint256 indexed orderId, address indexed seller, address indexed caller, uint256 returned
+    );
+
+    constructor(IMembership membership_, address settlementToken_) MembershipGated(membership_) {
+        if (settlementToken_ == address(0)) revert ZeroAddress();
+        settlementToken = IERC20(settlementToken_);
+    }
+
+    // ------------------------------------------------------------------ parameters (regulator)
+
+    /// @notice Enable or disable an ERC-1155 asset contract for trading. Disabling stops
+    /// listings and fills; open orders can still be cancelled or reclaimed.
+    /// @param asset The asset contract.
+    /// @param enabled Whether it may trade.
+    function setAssetEnabled(address asset, bool enabled) external onlyRegulator {
+        if (enabled && !ERC165Checker.supportsInterface(asset, type(IERC1155).interfaceId)) {
+            revert NotERC1155(asset);
+        }
+        assetEnabled[asset] = enabled;
+        emit AssetEnabled(asset, enabled);
+    }
+
+    /// @notice Set the reference price of a token (e.g. the previous close); 0 halts its trading.
+    /// @param asset The asset contract.
+    /// @param tokenId The token id.
+    /// @param price Price per tonne in settlement-token units.
+    function setReferencePrice(address asset, uint256 tokenId, uint256 price) external onlyRegulator {
+        referencePrice[asset][tokenId] = price;
+        emit ReferencePriceSet(asset, tokenId, price);
+    }
+
+    /// @notice Set the price bands for ordinary and block trades.
+    /// @param ordinaryBps Band for ordinary trades, in basis points (at most `blockBps`).
+    /// @param blockBps Band for block trades, in basis points (at most 10,000).
+    function setPriceBands(uint16 ordinaryBps, uint16 blockBps) external onlyRegulator {
+        if (ordinaryBps > blockBps || blockBps > MAX_BPS) revert InvalidBands(ordinaryBps, blockBps);
+        ordinaryBandBps = ordinaryBps;
+        blockBandBps = blockBps;
+        emit PriceBandsSet(ordinaryBps, blockBps);
+    }
+
+    /// @notice Set the smallest trade, in tonnes, that counts as a block trade.
+    /// @param tonnes The threshold (non-zero).
+    function setBlockTradeThreshold(uint256 tonnes) external onlyRegulator {
+        if (tonnes == 0) revert ZeroAmount();
+        blockTradeThreshold = tonnes;
+        emit BlockTradeThresholdSet(tonnes);
+    }
+
+    // ------------------------------------------------------------------ trading
+
+    /// @notice List units for sale at a fixed price; they move into escrow now. The caller
+    /// must have approved this market as an operator on the asset contract.
+    /// @param asset An enabled ERC-1155 asset contract.
+    /// @param tokenId The token id (a credit batch, an allowance year).
+    /// @param amount Units (tonnes) to sell.
+    /// @param price Price per tonne in settlement-token units, within the band for `amount`.
+    /// @param expiry Time from which the order can no longer be filled.
+    /// @return orderId The new order.
+    function list(address asset, uint256 tokenId, uint256 amount, uint256 price, uint64 expiry)
+        external
+        nonReentrant
+        returns (uint256 orderId)
+    {
+        _requireCanTransact(msg.sender);
+        if (!assetEnabled[asset]) revert AssetNotEnabled(asset);
+        if (amount == 0) revert ZeroAmount();
+        if (price == 0) revert ZeroPrice();
+        if (expiry <= block.timestamp) revert ExpiryInPast(expiry, block.timestamp);
+        _requireWithinBand(asset, tokenId, amount, price);
+
+        orderId = ++orderCount;
+        _orders[orderId] = Order({
+            seller: msg.sender,
+            expiry: expiry,
+            status: OrderStatus.Open,
+            asset: asset,
+            tokenId: tokenId,
+            amount: amount,
+            remaining: amount,
+            price: price
+        });
+        escrowed[asset][tokenId] += amount;
+        emit OrderListed(orderId, msg.sender, asset, tokenId, amount, price, expiry);
+        IERC1155(asset).safeTransferFrom(msg.sender, address(this), tokenId, amount, "");
+    }
+
+    /// @notice Buy all or part of an open order: the payment (`amount * price`) goes from the
+    /// caller to the seller and the units from escrow to the caller, atomically. The caller
+    /// must have approved this market for the payment on the settlement token.
+    /// @param orderId The order.
+    /// @param amount Units (tonnes) to buy, at most what remains.
+    /// @return payment Settlement-token units paid to the seller.
+    function fill(uint256 orderId, uint256 amount) external nonReentrant returns (uint256 payment) {
+        Order storage o = _order(orderId);
+        if (o.status != OrderStatus.Open) revert OrderNotOpen(orderId, o.status);
+        if (block.timestamp >= o.expiry) revert OrderExpired(orderId, o.expiry);
+        if (msg.sender == o.seller) revert SelfFill(orderId);
+        _requireCanTransact(msg.sender);
+        _requireCanTransact(o.seller);
+        if (!assetEnabled[o.asset]) revert AssetNotEnabled(o.asset);
+        if (amount == 0) revert ZeroAmount();
+        if (amount > o.remaining) revert FillExceedsRemaining(orderId, amount, o.remaining);
+        _requireWithinBand(o.asset, o.tokenId, amount, o.price);
+
+        payment = amount * o.price;
+        uint256 remaining = o.remaining - amount;
+        o.remaining = remaining;
+        if (remaining == 0) o.status = OrderStatus.Filled;
+        escrowed[o.asset][o.tokenId] -= amount;
+        emit OrderFilled(orderId, o.seller, msg.sender, o.asset, o.tokenId, amount, o.price, payment, remaining);
+
+        settlementToken.safeTransferFrom(msg.sender, o.seller, payment);
+        IERC1155(o.asset).safeTransferFrom(address(this), msg.sender, o.tokenId, amount, "");
+    }
+
+    /// @notice Cancel an open order; the units left in escrow return to the seller.
+    /// @param orderId The order (the caller must be its seller).
+    function cancel(uint256 orderId) external nonReentrant {
+        Order storage o = _order(orderId);
+        if (msg.sender != o.seller) revert NotOrderSeller(orderId, msg.sender);
+        if (o.status != OrderStatus.Open) revert OrderNotOpen(orderId, o.status);
+        o.status = OrderStatus.Cancelled;
+        uint256 returned = _release(o);
+        emit OrderCancelled(orderId, o.seller, returned);
+        IERC1155(o.asset).safeTransferFrom(address(this), o.seller, o.tokenId, returned, "");
+    }
+
+    /// @notice Return the escrow of an expired order to its seller; anyone may ask.
+    /// @param orderId The order.
+    function reclaimExpired(uint256 orderId) external nonReentrant {
+        Order storage o = _order(orderId);
+        if (o.status != OrderStatus.Open) revert OrderNotOpen(orderId, o.status);
+        if (block.timestamp < o.expiry) revert OrderNotExpired(orderId, o.expiry);
+        o.status = OrderStatus.Expired;
+        uint256 returned = _release(o);
+        emit OrderExpiredReclaimed(orderId, o.seller, msg.sender, returned);
+        IERC1155(o.asset).safeTransferFrom(address(this), o.seller, o.tokenId, returned, "");
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice An order: seller, expiry, status, asset, token id, listed and remaining amounts, price.
+    /// @param orderId The order.
+    function order(uint256 orderId) external view returns (Order memory) {
+        return _order(orderId);
+    }
+
+    /// @notice The prices accepted for a trade of `amount` units of a token now.
+    /// @param asset The asset contract.
+    /// @param tokenId The token id.
+    /// @param amount Size of the trade in tonnes (decides ordinary or block band).
+    /// @return lower Lowest accepted price per tonne.
+    /// @return upper Highest accepted price per tonne.
+    function priceBand(address asset, uint256 tokenId, uint256 amount)
+        public
+        view
+        returns (uint256 lower, uint256 upper)
+    {
+        uint256 ref = referencePrice[asset][tokenId];
+        if (ref == 0) revert NoReferencePrice(asset, tokenId);
+        uint256 bps = amount >= blockTradeThreshold ? blockBandBps : ordinaryBandBps;
+        lower = (ref * (MAX_BPS - bps) + MAX_BPS - 1) / MAX_BPS;
+        upper = (ref * (MAX_BPS + bps)) / MAX_BPS;
+    }
+
+    // ------------------------------------------------------------------ ERC-1155 receiver
+
+    /// @notice Accepts units only when this market moves them itself (listing), so nothing
+    /// can be stranded in escrow outside an order.
+    function onERC1155Received(address operator, address, uint256, uint256, bytes memory)
+        public
+        view
+        override
+        returns (bytes4)
+    {
+        if (operator != address(this)) revert UnsolicitedTransfer(operator);
+        return this.onERC1155Received.selector;
+    }
+
+    /// @notice Batch transfers into escrow are never solicited.
+    function onERC1155BatchReceived(address operator, address, uint256[] memory, uint256[] memory, bytes memory)
+        public
+        pure
+        override
+        returns (bytes4)
+    {
+        revert UnsolicitedTransfer(operator);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _requireWithinBand(address asset, uint256 tokenId, uint256 amount, uint256 price) private view {
+        (uint256 lower, uint256 upper) = priceBand(asset, tokenId, amount);
+        if (price < lower || price > upper) revert PriceOutOfBand(price, lower, upper);
+    }
+
+    function _release(Order storage o) private returns (uint256 returned) {
+        returned = o.remaining;
+        o.remaining = 0;
+        escrowed[o.asset][o.tokenId] -= returned;
+    }
+
+    function _order(uint256 orderId) private view returns (Order storage o) {
+        o = _orders[orderId];
+        if (o.status == OrderStatus.None) revert UnknownOrder(orderId);
+    }
 }

@@ -1,11 +1,500 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {ERC1155Supply} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155Supply.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IComplianceLedger} from "./interfaces/IComplianceLedger.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
+import {Roles} from "./base/Roles.sol";
 
-/// @title CreditRegistry (skeleton: to be completed)
-contract CreditRegistry is MembershipGated {
-    constructor(IMembership membership_, IComplianceLedger compliance_) MembershipGated(membership_) {}
+/// @title CreditRegistry
+/// @notice Offset credits (CCER, Verra VCUs and the like) as ERC-1155 tokens, one token id
+/// per issuance batch, 1 unit = 1 tCO2e. Regulators register emission-reduction projects;
+/// a verifier records its statement for a monitoring period; a regulator then issues one
+/// batch for that period to the project owner, with a contiguous serial range. Credits move
+/// only between active, unfrozen members and the market escrow. They leave circulation by
+/// retirement (voluntary, with a certificate record), cancellation (regulator, invalidated
+/// units) or surrender towards a compliance obligation; each burns the units and records
+/// the serial sub-range consumed.
+/// @dev Serial numbers are unique across the registry by a single O(1) rule: a batch's range
+/// must start above the end of the last range issued (`lastSerialEnd`), so ranges are issued
+/// in increasing order and can never overlap; serials therefore start at 1. Within a batch,
+/// serials are consumed first-in first-out from a per-batch cursor shared by retirement,
+/// cancellation and surrender. Monitoring periods of a project are issued in increasing order
+/// by the same kind of rule (`periodStart` above the project's last issued `periodEnd`, bounds
+/// inclusive), which refuses duplicate and overlapping issuance for a project.
+contract CreditRegistry is ERC1155Supply, MembershipGated {
+    enum ProjectStatus {
+        None,
+        Active,
+        Suspended
+    }
+
+    struct Project {
+        address owner;
+        ProjectStatus status;
+        uint64 lastPeriodEnd;
+        bytes32 documentHash;
+        string methodology;
+        string location;
+    }
+
+    struct Verification {
+        address verifier;
+        bool issued;
+        uint64 submittedAt;
+        uint256 verifiedTonnes;
+        bytes32 statementHash;
+    }
+
+    struct Batch {
+        bytes32 projectId;
+        uint16 vintage;
+        uint64 periodStart;
+        uint64 periodEnd;
+        address verifier;
+        bytes32 statementHash;
+        uint256 amount;
+        uint256 serialStart;
+        uint256 serialEnd;
+        uint256 nextSerial;
+        uint256 retired;
+        uint256 cancelled;
+        uint256 surrendered;
+    }
+
+    struct Retirement {
+        uint256 batchId;
+        address holder;
+        uint64 retiredAt;
+        uint64 consumptionStart;
+        uint64 consumptionEnd;
+        uint256 amount;
+        uint256 serialStart;
+        uint256 serialEnd;
+        string beneficiary;
+        string purpose;
+        string jurisdiction;
+    }
+
+    /// @notice The compliance ledger that surrendered credits count towards.
+    IComplianceLedger public immutable compliance;
+
+    /// @notice The last serial number issued (0 before the first batch).
+    uint256 public lastSerialEnd;
+    /// @notice Number of batches issued; batch ids run from 1 to `batchCount`.
+    uint256 public batchCount;
+    /// @notice Number of retirements; retirement ids run from 1 to `retirementCount`.
+    uint256 public retirementCount;
+
+    mapping(bytes32 projectId => Project) private _projects;
+    mapping(bytes32 periodKey => Verification) private _verifications;
+    mapping(uint256 batchId => Batch) private _batches;
+    mapping(uint256 retirementId => Retirement) private _retirements;
+
+    error ZeroProjectId();
+    error ProjectExists(bytes32 projectId);
+    error UnknownProject(bytes32 projectId);
+    error ProjectNotActive(bytes32 projectId);
+    error ProjectNotSuspended(bytes32 projectId);
+    error InvalidPeriod(uint64 periodStart, uint64 periodEnd);
+    error VerificationExists(bytes32 projectId, uint64 periodStart, uint64 periodEnd);
+    error NoVerification(bytes32 projectId, uint64 periodStart, uint64 periodEnd);
+    error PeriodAlreadyIssued(bytes32 projectId, uint64 periodStart, uint64 periodEnd);
+    error MonitoringPeriodOverlap(bytes32 projectId, uint64 periodStart, uint64 lastPeriodEnd);
+    error ExceedsVerifiedAmount(uint256 amount, uint256 verifiedTonnes);
+    error SerialRangeOverlap(uint256 serialStart, uint256 lastSerialEnd);
+    error UnknownBatch(uint256 batchId);
+    error UnknownRetirement(uint256 retirementId);
+    error CannotCancelEscrow(address holder);
+    error ZeroAmount();
+
+    event ProjectRegistered(
+        bytes32 indexed projectId, address indexed owner, string methodology, bytes32 documentHash, string location
+    );
+    event ProjectSuspended(bytes32 indexed projectId, bytes32 reasonHash);
+    event ProjectReinstated(bytes32 indexed projectId);
+    event VerificationSubmitted(
+        bytes32 indexed projectId,
+        address indexed verifier,
+        uint64 periodStart,
+        uint64 periodEnd,
+        uint256 verifiedTonnes,
+        bytes32 statementHash
+    );
+    event BatchIssued(
+        uint256 indexed batchId,
+        bytes32 indexed projectId,
+        address indexed owner,
+        uint16 vintage,
+        uint256 amount,
+        uint256 serialStart,
+        uint256 serialEnd,
+        uint64 periodStart,
+        uint64 periodEnd,
+        bytes32 statementHash
+    );
+    event CreditsRetired(
+        uint256 indexed retirementId,
+        uint256 indexed batchId,
+        address indexed holder,
+        bytes32 projectId,
+        uint16 vintage,
+        uint256 amount,
+        uint256 serialStart,
+        uint256 serialEnd,
+        string beneficiary,
+        string purpose,
+        string jurisdiction,
+        uint64 consumptionStart,
+        uint64 consumptionEnd
+    );
+    event CreditsCancelled(
+        uint256 indexed batchId,
+        address indexed holder,
+        uint256 amount,
+        uint256 serialStart,
+        uint256 serialEnd,
+        bytes32 reasonHash
+    );
+    event CreditsSurrendered(
+        uint256 indexed batchId,
+        address indexed holder,
+        uint64 indexed orgId,
+        uint16 year,
+        uint256 amount,
+        uint256 serialStart,
+        uint256 serialEnd
+    );
+
+    constructor(IMembership membership_, IComplianceLedger compliance_) ERC1155("") MembershipGated(membership_) {
+        compliance = compliance_;
+    }
+
+    // ------------------------------------------------------------------ projects (regulator)
+
+    /// @notice Register an emission-reduction project.
+    /// @param projectId Non-zero project id (e.g. a hash of the programme's project code).
+    /// @param owner The active member that receives the project's credits.
+    /// @param methodology Methodology id (e.g. "CCER-14-001-V01").
+    /// @param documentHash Hash of the project design document.
+    /// @param location Location / jurisdiction code (e.g. "CN-GD").
+    function registerProject(
+        bytes32 projectId,
+        address owner,
+        string calldata methodology,
+        bytes32 documentHash,
+        string calldata location
+    ) external onlyRegulator {
+        if (projectId == bytes32(0)) revert ZeroProjectId();
+        if (_projects[projectId].status != ProjectStatus.None) revert ProjectExists(projectId);
+        _requireActive(owner);
+        _projects[projectId] = Project({
+            owner: owner,
+            status: ProjectStatus.Active,
+            lastPeriodEnd: 0,
+            documentHash: documentHash,
+            methodology: methodology,
+            location: location
+        });
+        emit ProjectRegistered(projectId, owner, methodology, documentHash, location);
+    }
+
+    /// @notice Suspend a project: no credits are issued for it until it is reinstated.
+    /// @param projectId The project.
+    /// @param reasonHash Hash of the decision document.
+    function suspendProject(bytes32 projectId, bytes32 reasonHash) external onlyRegulator {
+        Project storage p = _project(projectId);
+        if (p.status != ProjectStatus.Active) revert ProjectNotActive(projectId);
+        p.status = ProjectStatus.Suspended;
+        emit ProjectSuspended(projectId, reasonHash);
+    }
+
+    /// @notice Reinstate a suspended project.
+    /// @param projectId The project.
+    function reinstateProject(bytes32 projectId) external onlyRegulator {
+        Project storage p = _project(projectId);
+        if (p.status != ProjectStatus.Suspended) revert ProjectNotSuspended(projectId);
+        p.status = ProjectStatus.Active;
+        emit ProjectReinstated(projectId);
+    }
+
+    // ------------------------------------------------------------------ verification and issuance
+
+    /// @notice Record a verifier's statement on a project's emission reductions for a
+    /// monitoring period. One statement per project and period.
+    /// @param projectId The project.
+    /// @param periodStart First second of the monitoring period (inclusive, non-zero).
+    /// @param periodEnd Last second of the monitoring period (inclusive).
+    /// @param verifiedTonnes Verified reductions in tCO2e: the most that may be issued for the period.
+    /// @param statementHash Hash of the verification statement.
+    function submitVerification(
+        bytes32 projectId,
+        uint64 periodStart,
+        uint64 periodEnd,
+        uint256 verifiedTonnes,
+        bytes32 statementHash
+    ) external onlyActiveRole(Roles.VERIFIER) {
+        _project(projectId);
+        if (periodStart == 0 || periodStart > periodEnd) revert InvalidPeriod(periodStart, periodEnd);
+        Verification storage v = _verifications[_periodKey(projectId, periodStart, periodEnd)];
+        if (v.verifier != address(0)) revert VerificationExists(projectId, periodStart, periodEnd);
+        v.verifier = msg.sender;
+        v.submittedAt = uint64(block.timestamp);
+        v.verifiedTonnes = verifiedTonnes;
+        v.statementHash = statementHash;
+        emit VerificationSubmitted(projectId, msg.sender, periodStart, periodEnd, verifiedTonnes, statementHash);
+    }
+
+    /// @notice Issue a batch of credits for a verified monitoring period to the project owner.
+    /// @dev Refused for a suspended project, a period without a statement, a period already
+    /// issued or overlapping one issued before, more than was verified, and a serial range
+    /// that does not start above `lastSerialEnd`.
+    /// @param projectId The project.
+    /// @param periodStart Start of the verified monitoring period.
+    /// @param periodEnd End of the verified monitoring period.
+    /// @param vintage Vintage year of the reductions.
+    /// @param amount Credits to issue, in tCO2e.
+    /// @param serialStart First serial number of the batch; the batch holds `serialStart`
+    /// to `serialStart + amount - 1`.
+    /// @return batchId The new batch, which is also its token id.
+    function issueBatch(
+        bytes32 projectId,
+        uint64 periodStart,
+        uint64 periodEnd,
+        uint16 vintage,
+        uint256 amount,
+        uint256 serialStart
+    ) external onlyRegulator returns (uint256 batchId) {
+        Project storage p = _project(projectId);
+        if (p.status != ProjectStatus.Active) revert ProjectNotActive(projectId);
+        Verification storage v = _verifications[_periodKey(projectId, periodStart, periodEnd)];
+        if (v.verifier == address(0)) revert NoVerification(projectId, periodStart, periodEnd);
+        if (v.issued) revert PeriodAlreadyIssued(projectId, periodStart, periodEnd);
+        if (periodStart <= p.lastPeriodEnd) revert MonitoringPeriodOverlap(projectId, periodStart, p.lastPeriodEnd);
+        if (amount == 0) revert ZeroAmount();
+        if (amount > v.verifiedTonnes) revert ExceedsVerifiedAmount(amount, v.verifiedTonnes);
+        if (serialStart <= lastSerialEnd) revert SerialRangeOverlap(serialStart, lastSerialEnd);
+
+        uint256 serialEnd = serialStart + amount - 1;
+        batchId = ++batchCount;
+        v.issued = true;
+        p.lastPeriodEnd = periodEnd;
+        lastSerialEnd = serialEnd;
+        Batch storage b = _batches[batchId];
+        b.projectId = projectId;
+        b.vintage = vintage;
+        b.periodStart = periodStart;
+        b.periodEnd = periodEnd;
+        b.verifier = v.verifier;
+        b.statementHash = v.statementHash;
+        b.amount = amount;
+        b.serialStart = serialStart;
+        b.serialEnd = serialEnd;
+        b.nextSerial = serialStart;
+
+        _emitIssued(batchId, b, p.owner);
+        _mint(p.owner, batchId, amount, "");
+    }
+
+    // ------------------------------------------------------------------ leaving circulation
+
+    /// @notice Retire credits on behalf of a beneficiary: the units are burned for good and a
+    /// retirement record (the certificate's content) is kept.
+    /// @param batchId The batch (token id).
+    /// @param amount Credits to retire, in tCO2e.
+    /// @param beneficiary Name of the person or organisation the retirement is for.
+    /// @param purpose Purpose or reason of the retirement.
+    /// @param jurisdiction Jurisdiction the claim is made in (e.g. "CN").
+    /// @param consumptionStart Start of the period whose emissions are offset (0 if none).
+    /// @param consumptionEnd End of that period (0 if none).
+    /// @return retirementId The retirement record's id.
+    function retire(
+        uint256 batchId,
+        uint256 amount,
+        string calldata beneficiary,
+        string calldata purpose,
+        string calldata jurisdiction,
+        uint64 consumptionStart,
+        uint64 consumptionEnd
+    ) external returns (uint256 retirementId) {
+        _requireCanTransact(msg.sender);
+        if (consumptionStart > consumptionEnd) revert InvalidPeriod(consumptionStart, consumptionEnd);
+        retirementId = ++retirementCount;
+        Retirement storage r = _retirements[retirementId];
+        r.consumptionStart = consumptionStart;
+        r.consumptionEnd = consumptionEnd;
+        r.beneficiary = beneficiary;
+        r.purpose = purpose;
+        r.jurisdiction = jurisdiction;
+        _completeRetirement(retirementId, r, batchId, amount);
+    }
+
+    /// @notice Cancel invalidated credits held by an account (e.g. after a reversal or a
+    /// finding against the project). The units are burned.
+    /// @param holder The account holding the units (a member; not the market escrow).
+    /// @param batchId The batch (token id).
+    /// @param amount Credits to cancel.
+    /// @param reasonHash Hash of the decision document.
+    /// @return serialStart First serial cancelled.
+    /// @return serialEnd Last serial cancelled.
+    function cancelCredits(address holder, uint256 batchId, uint256 amount, bytes32 reasonHash)
+        external
+        onlyRegulator
+        returns (uint256 serialStart, uint256 serialEnd)
+    {
+        if (membership.isEscrowAgent(holder)) revert CannotCancelEscrow(holder);
+        Batch storage b = _batch(batchId);
+        (serialStart, serialEnd) = _consume(b, amount);
+        b.cancelled += amount;
+        _burn(holder, batchId, amount);
+        emit CreditsCancelled(batchId, holder, amount, serialStart, serialEnd, reasonHash);
+    }
+
+    /// @notice Surrender credits towards the caller's organisation's obligation for a
+    /// compliance year. The units are burned and the surrender is recorded with the
+    /// compliance ledger, which enforces the window, the outstanding obligation and the
+    /// offset cap.
+    /// @param batchId The batch (token id).
+    /// @param amount Credits to surrender, in tCO2e.
+    /// @param year The compliance year.
+    /// @return serialStart First serial surrendered.
+    /// @return serialEnd Last serial surrendered.
+    function surrender(uint256 batchId, uint256 amount, uint16 year)
+        external
+        onlyActiveRole(Roles.ENTERPRISE)
+        returns (uint256 serialStart, uint256 serialEnd)
+    {
+        _requireCanTransact(msg.sender);
+        Batch storage b = _batch(batchId);
+        (serialStart, serialEnd) = _consume(b, amount);
+        b.surrendered += amount;
+        uint64 orgId = membership.orgOf(msg.sender);
+        _burn(msg.sender, batchId, amount);
+        emit CreditsSurrendered(batchId, msg.sender, orgId, year, amount, serialStart, serialEnd);
+        compliance.recordSurrender(orgId, year, amount);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice A project's owner, status, last issued period end, document hash, methodology and location.
+    /// @param projectId The project.
+    function project(bytes32 projectId) external view returns (Project memory) {
+        return _project(projectId);
+    }
+
+    /// @notice The verification statement recorded for a project and monitoring period.
+    /// @param projectId The project.
+    /// @param periodStart Start of the monitoring period.
+    /// @param periodEnd End of the monitoring period.
+    function verification(bytes32 projectId, uint64 periodStart, uint64 periodEnd)
+        external
+        view
+        returns (Verification memory v)
+    {
+        v = _verifications[_periodKey(projectId, periodStart, periodEnd)];
+        if (v.verifier == address(0)) revert NoVerification(projectId, periodStart, periodEnd);
+    }
+
+    /// @notice A batch: project, vintage, period, statement, serial range, FIFO cursor and
+    /// the amounts retired, cancelled and surrendered.
+    /// @param batchId The batch (token id).
+    function batch(uint256 batchId) external view returns (Batch memory) {
+        return _batch(batchId);
+    }
+
+    /// @notice A retirement record: everything a retirement certificate states.
+    /// @param retirementId The retirement.
+    function retirement(uint256 retirementId) external view returns (Retirement memory r) {
+        r = _retirements[retirementId];
+        if (r.batchId == 0) revert UnknownRetirement(retirementId);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev Every balance change: mints go to an account that may hold; transfers need the
+    /// sender, the receiver and the operator to be active unfrozen members or an escrow
+    /// agent. Burns are gated by the functions that make them.
+    function _update(address from, address to, uint256[] memory ids, uint256[] memory values)
+        internal
+        override
+    {
+        if (to != address(0)) {
+            _requireCanHold(to);
+            if (from != address(0)) {
+                _requireCanHold(from);
+                if (_msgSender() != from) _requireCanHold(_msgSender());
+            }
+        }
+        super._update(from, to, ids, values);
+    }
+
+    function _consume(Batch storage b, uint256 amount) private returns (uint256 first, uint256 last) {
+        if (amount == 0) revert ZeroAmount();
+        first = b.nextSerial;
+        last = first + amount - 1;
+        b.nextSerial = last + 1;
+    }
+
+    function _completeRetirement(uint256 retirementId, Retirement storage r, uint256 batchId, uint256 amount)
+        private
+    {
+        Batch storage b = _batch(batchId);
+        (r.serialStart, r.serialEnd) = _consume(b, amount);
+        b.retired += amount;
+        r.batchId = batchId;
+        r.holder = msg.sender;
+        r.retiredAt = uint64(block.timestamp);
+        r.amount = amount;
+        _burn(msg.sender, batchId, amount);
+        _emitRetired(retirementId, b, r);
+    }
+
+    function _emitIssued(uint256 batchId, Batch storage b, address owner) private {
+        emit BatchIssued(
+            batchId,
+            b.projectId,
+            owner,
+            b.vintage,
+            b.amount,
+            b.serialStart,
+            b.serialEnd,
+            b.periodStart,
+            b.periodEnd,
+            b.statementHash
+        );
+    }
+
+    function _emitRetired(uint256 retirementId, Batch storage b, Retirement storage r) private {
+        emit CreditsRetired(
+            retirementId,
+            r.batchId,
+            r.holder,
+            b.projectId,
+            b.vintage,
+            r.amount,
+            r.serialStart,
+            r.serialEnd,
+            r.beneficiary,
+            r.purpose,
+            r.jurisdiction,
+            r.consumptionStart,
+            r.consumptionEnd
+        );
+    }
+
+    function _project(bytes32 projectId) private view returns (Project storage p) {
+        p = _projects[projectId];
+        if (p.status == ProjectStatus.None) revert UnknownProject(projectId);
+    }
+
+    function _batch(uint256 batchId) private view returns (Batch storage b) {
+        b = _batches[batchId];
+        if (b.amount == 0) revert UnknownBatch(batchId);
+    }
+
+    function _periodKey(bytes32 projectId, uint64 periodStart, uint64 periodEnd) private pure returns (bytes32) {
+        return keccak256(abi.encode(projectId, periodStart, periodEnd));
+    }
 }
