@@ -57,6 +57,7 @@ WIRING: tuple[tuple[str, str, Callable[[Addresses], list[Any]]], ...] = (
     ("ComplianceLedger", "setAssetRegistry", lambda a: [a["CreditRegistry"], 2]),  # AssetKind.Credit
     ("Membership", "setEscrowAgent", lambda a: [a["CarbonMarket"], True]),
     ("CarbonMarket", "setAssetEnabled", lambda a: [a["CreditRegistry"], True]),
+    ("CarbonMarket", "setAssetEnabled", lambda a: [a["AllowanceRegistry"], True]),
 )
 
 
