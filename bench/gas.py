@@ -179,10 +179,65 @@ class Bench:
         self.tx("ent_a", "AllowanceRegistry", "surrender", YEAR, [YEAR], [30_000], key="surrender")
         self.tx("ent_a", "Notary", "notarize", h("contract.pdf"), h("contract"), h("ref-1"), key="notarize")
 
+    def credits_and_market(self) -> None:
+        project = h("project:wind-farm-7")
+        period = (1_704_067_200, 1_735_689_599)  # calendar 2024, inclusive bounds
+        self.tx(
+            "regulator",
+            "CreditRegistry",
+            "registerProject",
+            project,
+            self.addr("trader"),
+            "CM-001-V01",
+            h("pdd.pdf"),
+            "CN-NM",
+        )
+        self.tx("verifier", "CreditRegistry", "submitVerification", project, *period, 100_000, h("verification"))
+        receipt = self.tx(
+            "regulator", "CreditRegistry", "issueBatch", project, *period, 2024, 100_000, 1, key="issue_credits"
+        )
+        batch_id = self.suite.events(receipt, "CreditRegistry", "BatchIssued")[0]["batchId"]  # type: ignore[arg-type]
+        self.tx(
+            "trader",
+            "CreditRegistry",
+            "safeTransferFrom",
+            self.addr("trader"),
+            self.addr("ent_b"),
+            batch_id,
+            500,
+            b"",
+            key="transfer_credit",
+        )
+        self.tx(
+            "trader",
+            "CreditRegistry",
+            "retire",
+            batch_id,
+            100,
+            "Harbour Logistics",
+            "voluntary offset 2024",
+            "CN",
+            *period,
+            key="retire_credit",
+        )
+
+        market = self.suite.contract("CarbonMarket").address
+        registry = self.suite.contract("CreditRegistry").address
+        self.tx("regulator", "CarbonMarket", "setReferencePrice", registry, batch_id, 3_500)  # 35.00 CNY/t
+        self.tx("trader", "CreditRegistry", "setApprovalForAll", market, True)
+        self.tx("bank", "SettlementToken", "mint", self.addr("ent_b"), 10_000_000)
+        self.tx("ent_b", "SettlementToken", "approve", market, 2**256 - 1)
+        expiry = int(self.chain.w3.eth.get_block("latest")["timestamp"]) + 86_400
+        receipt = self.tx("trader", "CarbonMarket", "list", registry, batch_id, 1_000, 3_500, expiry, key="list_order")
+        order_id = self.suite.events(receipt, "CarbonMarket", "OrderListed")[0]["orderId"]  # type: ignore[arg-type]
+        self.tx("ent_b", "CarbonMarket", "fill", order_id, 400, key="fill_order")
+        self.tx("trader", "CarbonMarket", "cancel", order_id, key="cancel_order")
+
     def run(self) -> dict[str, int]:
         self.setup_members()
         self.allowances()
         self.meters_and_reports()
+        self.credits_and_market()
         return self.gas
 
 

@@ -118,5 +118,21 @@ def prove(
     console.print_json(json.dumps(commands.prove(database, reading_id, client)))
 
 
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: int = 8600,
+) -> None:
+    """Accept pushed batches of signed messages over HTTP (POST /v1/messages)."""
+    import uvicorn
+
+    from ledger_service.config import get_settings
+    from oracles.http_push import create_app
+
+    database = commands.open_database(db)
+    uvicorn.run(create_app(database.sessions, get_settings()), host=host, port=port)
+
+
 def main() -> None:
     app()

@@ -45,11 +45,15 @@ YEAR = 2025
 YEAR_START = 1_735_689_600  # 2025-01-01T00:00:00Z
 YEAR_END = 1_767_225_600  # 2026-01-01T00:00:00Z
 PARK_ORG = 10
-VERIFIER_ORG, ORACLE_ORG, TRADING_ORG, BANK_ORG = 20, 50, 30, 40
+VERIFIER_ORG, ORACLE_ORG, TRADING_ORG, BANK_ORG, FORESTRY_ORG = 20, 50, 30, 40, 31
+CNY = 100  # the settlement token has 2 decimals
+ALLOWANCE_REFERENCE = 60 * CNY
+CREDIT_REFERENCE = 35 * CNY
+MAX_UINT = 2**256 - 1
 ORG_KIND = {"park": 1, "enterprise": 2, "verification": 3, "trading": 4, "bank": 5, "operator": 6}
 EMBEDDED_GAS_LIMIT = 15_000_000
 
-console = Console(width=110)
+console = Console(width=110, soft_wrap=True)
 
 
 def sha(text: str) -> bytes:
@@ -87,9 +91,8 @@ def deploy(layout: ParkLayout) -> Park:
     artifacts = build()
     chain = start_embedded()
     decoder = RevertDecoder.from_artifacts(artifacts.values())
-    actors = ["regulator", "verifier", "oracle", "trader", "bank"] + [
-        f"enterprise-{org}" for org, _ in layout.enterprises
-    ]
+    actors = ["regulator", "verifier", "oracle", "trader", "forestry", "bank"]
+    actors += [f"enterprise-{org}" for org, _ in layout.enterprises]
     accounts = {name: Account.from_key(keccak(text=f"carbonledger-demo:{name}")) for name in actors}
     chain.fund(a.address for a in accounts.values())
     senders = {
@@ -114,6 +117,7 @@ def admit_members(park: Park) -> None:
         (ORACLE_ORG, PARK_ORG, "operator", "Park Metering Oracle"),
         (TRADING_ORG, 0, "trading", "Harbour Carbon Trading"),
         (BANK_ORG, 0, "bank", "Settlement Bank"),
+        (FORESTRY_ORG, 0, "trading", "Green Hills Forestry Carbon"),
     ]
     for org_id, parent, kind, name in orgs:
         park.tx("regulator", "Membership", "registerOrganisation", org_id, parent, ORG_KIND[kind], name)
@@ -122,6 +126,7 @@ def admit_members(park: Park) -> None:
         ("oracle", ORACLE_ORG, "ORACLE"),
         ("trader", TRADING_ORG, "TRADER"),
         ("bank", BANK_ORG, "SETTLEMENT_BANK"),
+        ("forestry", FORESTRY_ORG, "TRADER"),
     ]
     members += [(park.enterprise_actor(org), org, "ENTERPRISE") for org, _ in park.layout.enterprises]
     table = Table("member", "organisation", "role")
@@ -207,44 +212,125 @@ def reports(park: Park, session: Any) -> dict[int, int]:
     return obligations
 
 
-def allowances_and_compliance(park: Park, obligations: dict[int, int]) -> None:
-    step("Allowances: allocation, a transfer, surrender with the compliance window open")
-    orgs = [org for org, _ in park.layout.enterprises]
-    # The first enterprise gets a surplus, the others fall short by 10%.
-    amounts = [obligations[orgs[0]] * 12 // 10] + [obligations[o] * 9 // 10 for o in orgs[1:]]
+def offset_credits(park: Park) -> int:
+    step("Offset credits: a forestry project verified, issued with serials, partly retired")
+    project = sha("project:green-hills-afforestation")
+    period = (1_704_067_200, 1_735_689_599)  # calendar 2024, inclusive bounds
     park.tx(
         "regulator",
-        "AllowanceRegistry",
-        "allocate",
-        YEAR,
-        [park.address(park.enterprise_actor(o)) for o in orgs],
-        amounts,
+        "CreditRegistry",
+        "registerProject",
+        project,
+        park.address("forestry"),
+        "CCER-14-001-V01",
+        sha("project design document"),
+        "CN-ZJ",
     )
-    surplus = amounts[0] - obligations[orgs[0]]
-    buyer = orgs[1]
-    transfer = min(surplus, obligations[buyer] - amounts[1])
+    park.tx("verifier", "CreditRegistry", "submitVerification", project, *period, 5_000, sha("monitoring report 2024"))
+    receipt = park.tx("regulator", "CreditRegistry", "issueBatch", project, *period, 2024, 5_000, 1_000_001)
+    issued = park.suite.events(receipt, "CreditRegistry", "BatchIssued")[0]
+    console.print(
+        f"batch {issued['batchId']}: vintage {issued['vintage']}, {issued['amount']:,} t, "
+        f"serials {issued['serialStart']:,}-{issued['serialEnd']:,}"
+    )
+    receipt = park.tx(
+        "forestry",
+        "CreditRegistry",
+        "retire",
+        issued["batchId"],
+        120,
+        "Harbour Logistics Ltd",
+        "voluntary offset of 2024 business travel",
+        "CN",
+        *period,
+    )
+    cert = park.suite.events(receipt, "CreditRegistry", "CreditsRetired")[0]
+    table = Table("field", "value", title=f"retirement certificate #{cert['retirementId']}")
+    for name in ("batchId", "vintage", "amount", "serialStart", "serialEnd", "beneficiary", "purpose", "jurisdiction"):
+        table.add_row(name, str(cert[name]))
+    table.add_row("transaction", receipt["transactionHash"].hex())
+    console.print(table)
+    return int(issued["batchId"])
+
+
+def market_and_compliance(park: Park, obligations: dict[int, int], batch_id: int) -> None:
+    step("Allowances: allocation, a direct transfer, market trades within the price band, surrender")
+    orgs = [org for org, _ in park.layout.enterprises]
+    seller, direct_buyer, market_buyer = orgs[0], orgs[1], orgs[-1]
+    actor = park.enterprise_actor
+    cap_bps = park.call("ComplianceLedger", "creditCapBps")
+    # Everyone but the seller is allocated 90% of its verified emissions; the seller gets enough
+    # to cover its own obligation and sell the others' shortfall (less the market buyer's credit use).
+    short = {o: obligations[o] - obligations[o] * 9 // 10 for o in orgs[1:]}
+    credit_use = obligations[market_buyer] * cap_bps // 10_000
+    amounts = [obligations[o] * 9 // 10 for o in orgs[1:]]
+    amounts.insert(0, obligations[seller] + sum(short.values()) - credit_use)
+    park.tx("regulator", "AllowanceRegistry", "allocate", YEAR, [park.address(actor(o)) for o in orgs], amounts)
+    transfer = short[direct_buyer]
     park.tx(
-        park.enterprise_actor(orgs[0]),
+        actor(seller),
         "AllowanceRegistry",
         "safeTransferFrom",
-        park.address(park.enterprise_actor(orgs[0])),
-        park.address(park.enterprise_actor(buyer)),
+        park.address(actor(seller)),
+        park.address(actor(direct_buyer)),
         YEAR,
         transfer,
         b"",
     )
-    console.print(f"enterprise {orgs[0]} sold {transfer:,} t of surplus to enterprise {buyer}")
+    console.print(f"enterprise {seller} transferred {transfer:,} t of its surplus to enterprise {direct_buyer}")
+
+    market = park.suite.contract("CarbonMarket").address
+    allowances, credits = (park.suite.contract(n).address for n in ("AllowanceRegistry", "CreditRegistry"))
+    park.tx("regulator", "CarbonMarket", "setReferencePrice", allowances, YEAR, ALLOWANCE_REFERENCE)
+    park.tx("regulator", "CarbonMarket", "setReferencePrice", credits, batch_id, CREDIT_REFERENCE)
+    park.tx(actor(seller), "AllowanceRegistry", "setApprovalForAll", market, True)
+    park.tx("forestry", "CreditRegistry", "setApprovalForAll", market, True)
+    park.tx("bank", "SettlementToken", "mint", park.address(actor(market_buyer)), 100_000 * CNY)
+    park.tx(actor(market_buyer), "SettlementToken", "approve", market, MAX_UINT)
+    expiry = int(park.suite.w3.eth.get_block("latest")["timestamp"]) + 7 * 86_400
+    try:
+        park.tx(actor(seller), "CarbonMarket", "list", allowances, YEAR, 10, ALLOWANCE_REFERENCE * 12 // 10, expiry)
+    except ContractRevert as refusal:
+        console.print(f"an order 20% above the reference price is refused: {refusal}")
+    to_buy = short[market_buyer] - credit_use
+    trades = Table("order", "asset", "seller", "buyer", "tonnes", "price CNY/t", "paid CNY")
+    for asset, token, seller_actor, tonnes, price in (
+        (allowances, YEAR, actor(seller), to_buy, ALLOWANCE_REFERENCE * 105 // 100),
+        # A few credits more than the cap allows: the surplus beyond the cap cannot count.
+        (credits, batch_id, "forestry", credit_use + 4, CREDIT_REFERENCE * 97 // 100),
+    ):
+        receipt = park.tx(seller_actor, "CarbonMarket", "list", asset, token, tonnes, price, expiry)
+        order_id = park.suite.events(receipt, "CarbonMarket", "OrderListed")[0]["orderId"]
+        receipt = park.tx(actor(market_buyer), "CarbonMarket", "fill", order_id, tonnes)
+        fill = park.suite.events(receipt, "CarbonMarket", "OrderFilled")[0]
+        kind = "allowance" if asset == allowances else "credit"
+        trades.add_row(
+            str(order_id),
+            f"{kind} {token}",
+            seller_actor,
+            actor(market_buyer),
+            f"{tonnes:,}",
+            f"{price / CNY:.2f}",
+            f"{fill['payment'] / CNY:,.2f}",
+        )
+    console.print(trades)
+
     park.tx("regulator", "ComplianceLedger", "openComplianceWindow", YEAR)
+    try:
+        park.tx(actor(market_buyer), "CreditRegistry", "surrender", batch_id, credit_use + 1, YEAR)
+    except ContractRevert as refusal:
+        console.print(f"credits beyond the {cap_bps / 100:g}% cap are refused: {refusal}")
+    if credit_use:
+        park.tx(actor(market_buyer), "CreditRegistry", "surrender", batch_id, credit_use, YEAR)
     for org in orgs:
-        actor = park.enterprise_actor(org)
-        held = park.call("AllowanceRegistry", "balanceOf", park.address(actor), YEAR)
+        held = park.call("AllowanceRegistry", "balanceOf", park.address(actor(org)), YEAR)
         due = park.call("ComplianceLedger", "complianceStatus", org, YEAR)[3]
         if min(held, due):
-            park.tx(actor, "AllowanceRegistry", "surrender", YEAR, [YEAR], [min(held, due)])
+            park.tx(actor(org), "AllowanceRegistry", "surrender", YEAR, [YEAR], [min(held, due)])
     try:
-        park.tx(park.enterprise_actor(orgs[0]), "AllowanceRegistry", "surrender", YEAR, [YEAR + 1], [1])
+        park.tx(actor(seller), "AllowanceRegistry", "surrender", YEAR, [YEAR + 1], [1])
     except ContractRevert as refusal:
-        console.print(f"banking runs forward only: surrendering a 2026 allowance for 2025 is refused: {refusal}")
+        console.print(f"banking runs forward only: a 2026 allowance cannot count for 2025: {refusal}")
 
 
 def compliance_table(park: Park) -> None:
@@ -284,7 +370,8 @@ def main(argv: list[str] | None = None) -> None:
         session = meter_data(park, args.hours, Path(workdir))
         obligations = reports(park, session)
         session.close()
-    allowances_and_compliance(park, obligations)
+    batch_id = offset_credits(park)
+    market_and_compliance(park, obligations, batch_id)
     notarize(park)
     compliance_table(park)
 

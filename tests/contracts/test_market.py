@@ -429,3 +429,24 @@ def test_anyone_returns_an_expired_orders_escrow_to_the_seller(ledger: Ledger, m
     assert order(ledger, order_id)["status"] == EXPIRED
     with reverts("OrderNotOpen", order_id, EXPIRED):
         ledger.tx("stranger", "CarbonMarket", "reclaimExpired", order_id)
+
+
+def test_allowances_trade_on_the_market_with_delivery_versus_payment(ledger: Ledger) -> None:
+    """Allowances (ERC-1155, id = year) are enabled at deployment like credits."""
+    allowances = ledger.contract("AllowanceRegistry").address
+    assert ledger.call("CarbonMarket", "assetEnabled", allowances) is True
+    ledger.tx("regulator", "AllowanceRegistry", "allocate", 2025, [ledger.address("enterprise_a")], [5_000])
+    ledger.tx("regulator", "CarbonMarket", "setReferencePrice", allowances, 2025, REFERENCE)
+    ledger.tx("enterprise_a", "AllowanceRegistry", "setApprovalForAll", ledger.contract("CarbonMarket").address, True)
+    approve_market(ledger, "enterprise_b")
+    fund(ledger, "enterprise_b", 1_000_000 * CNY)
+    receipt = ledger.tx("enterprise_a", "CarbonMarket", "list", allowances, 2025, 2_000, REFERENCE, now(ledger) + DAY)
+    (listed,) = ledger.events(receipt, "CarbonMarket", "OrderListed")
+    assert ledger.call("AllowanceRegistry", "balanceOf", ledger.contract("CarbonMarket").address, 2025) == 2_000
+
+    receipt = ledger.tx("enterprise_b", "CarbonMarket", "fill", listed["orderId"], 1_500)
+    (filled,) = ledger.events(receipt, "CarbonMarket", "OrderFilled")
+    assert filled["payment"] == 1_500 * REFERENCE
+    assert ledger.call("AllowanceRegistry", "balanceOf", ledger.address("enterprise_b"), 2025) == 1_500
+    assert ledger.call("AllowanceRegistry", "balanceOf", ledger.address("enterprise_a"), 2025) == 3_000
+    assert cash(ledger, "enterprise_a") == 1_500 * REFERENCE
