@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from ledger_service.db.base import table_of
 from ledger_service.db.models import BatchStatus, CommittedNode, MeterBatch, MeterDevice, Reading
 from oracles import merkle_sum as ms
 from oracles.merkle_sum import Node
@@ -83,7 +84,7 @@ def build_batch(
     if tree.root.sum > MAX_BATCH_MG:
         raise OverflowError(f"batch {batch.id} totals {tree.root.sum} mg, beyond the stored range")
     session.execute(
-        insert(CommittedNode.__table__),
+        insert(table_of(CommittedNode)),
         [
             {"batch_id": batch.id, "level": n.level, "label": n.label, "facility": n.facility, "workshop": n.workshop,
              "node_id": n.node_id, "hash": n.node.hash, "sum_mg": n.node.sum, "count": n.node.count}

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ledger_service.db.base import table_of
 from ledger_service.db.bulk import bulk_insert
 from ledger_service.db.models import BatchStatus, IngestRun, MeterBatch, MeterDevice, QuarantinedReading, Reading
 from oracles.canonical import MessageReading, SignedMessage
@@ -216,11 +217,11 @@ class _Ingestion:
 
     def flush(self) -> None:
         if self.readings:
-            bulk_insert(self.session.connection(), Reading.__table__, READING_COLUMNS, self.readings)
+            bulk_insert(self.session.connection(), table_of(Reading), READING_COLUMNS, self.readings)
             self.summary.accepted += len(self.readings)
             self.readings = []
         if self.quarantine:
-            self.session.execute(insert(QuarantinedReading.__table__), self.quarantine)
+            self.session.execute(insert(table_of(QuarantinedReading)), self.quarantine)
             self.quarantine = []
 
     def finish(self) -> None:
@@ -229,7 +230,7 @@ class _Ingestion:
             {"pk": s.pk, "seq": s.last_seq, "ts": s.last_ts} for s in self.devices.values() if s.changed
         ]
         if changed:
-            table = MeterDevice.__table__
+            table = table_of(MeterDevice)
             self.session.execute(
                 update(table)
                 .where(table.c.id == bindparam("pk"))

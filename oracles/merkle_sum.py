@@ -30,10 +30,11 @@ MAX_U64 = (1 << 64) - 1
 _sha256 = hashlib.sha256
 
 
+# `sum` and `count` are the spec's names; as NamedTuple fields they shadow tuple.count, which is intended.
 class Node(NamedTuple):
     hash: bytes
     sum: int
-    count: int
+    count: int  # type: ignore[assignment]
 
 
 class Step(NamedTuple):
@@ -41,7 +42,7 @@ class Step(NamedTuple):
     level: int
     data: bytes
     sum: int
-    count: int
+    count: int  # type: ignore[assignment]
 
     def as_tuple(self) -> tuple[int, int, bytes, int, int]:
         """The ABI form of `MerkleSum.Step`."""
@@ -52,7 +53,7 @@ class Subtotal(NamedTuple):
     level: int
     id: bytes
     sum: int
-    count: int
+    count: int  # type: ignore[assignment]
 
 
 class InvalidProof(ValueError):

@@ -96,8 +96,10 @@ def parse_message(payload: str | bytes | dict[str, Any]) -> SignedMessage | Malf
             return MessageIn.model_validate(payload).to_signed()
         return MessageIn.model_validate_json(payload).to_signed()
     except ValidationError as exc:
-        raw = payload if isinstance(payload, dict) else None
-        if raw is None:
+        raw: Any = None
+        if isinstance(payload, dict):
+            raw = payload
+        else:
             try:
                 raw = json.loads(payload)
             except ValueError:

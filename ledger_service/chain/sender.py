@@ -65,7 +65,7 @@ class TransactionSender:
         self.fees = fees or FeePolicy.detect(w3)
         self.gas_limit = gas_limit
         self._lock = threading.Lock()
-        self._nonce = w3.eth.get_transaction_count(account.address, "pending")
+        self._nonce: int = int(w3.eth.get_transaction_count(account.address, "pending"))
 
     @property
     def address(self) -> str:
@@ -73,11 +73,11 @@ class TransactionSender:
 
     def resync_nonce(self) -> None:
         with self._lock:
-            self._nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
+            self._nonce = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
 
     def estimate(self, tx: dict[str, Any]) -> int:
         try:
-            return int(self.w3.eth.estimate_gas({**tx, "from": self.account.address}))  # type: ignore[arg-type]
+            return int(self.w3.eth.estimate_gas({**tx, "from": self.account.address}))  # type: ignore[arg-type, typeddict-item]
         except Exception as exc:
             revert = self.decoder.from_exception(exc)
             if revert is None:
