@@ -1,0 +1,18 @@
+"""The code base stays ruff-clean (the style rules in pyproject.toml)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from ledger_service.paths import REPO_ROOT
+
+
+def test_ruff_finds_nothing():
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it comes with the dev extras)")
+    result = subprocess.run([ruff, "check", "--quiet", str(REPO_ROOT)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
