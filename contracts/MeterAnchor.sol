@@ -64,6 +64,7 @@ contract MeterAnchor is MembershipGated {
     /// @dev `oracle` is not authorised to anchor data for `enterpriseOrgId`.
     error OracleNotAuthorised(address oracle, uint64 enterpriseOrgId);
     /// @dev A window must end after it starts.
+    error WindowNotClosed(uint64 windowEnd, uint64 blockTime);
     error InvalidWindow(uint64 windowStart, uint64 windowEnd);
     /// @dev An anchor commits to at least one reading.
     error EmptyAnchor();
@@ -312,6 +313,8 @@ contract MeterAnchor is MembershipGated {
         returns (bytes32 key, uint256 previousAnchorId)
     {
         if (windowEnd <= windowStart) revert InvalidWindow(windowStart, windowEnd);
+        // Only a closed window is committed: readings of a window still open could be missing.
+        if (windowEnd > block.timestamp) revert WindowNotClosed(windowEnd, uint64(block.timestamp));
         key = _windowKey(enterpriseOrgId, windowStart, windowEnd);
         uint256 existing = _anchorByWindow[key];
         if (existing != 0) revert DuplicateWindow(enterpriseOrgId, windowStart, windowEnd, existing);

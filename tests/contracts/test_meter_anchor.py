@@ -353,6 +353,12 @@ class TestAnchor:
         with reverts("InvalidWindow", start, end):
             _anchor(ledger, start=start, end=end)
 
+    def test_a_window_that_has_not_closed_yet_is_refused(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        now = int(ledger.chain.tester.get_block_by_number("pending")["timestamp"])
+        with reverts("WindowNotClosed", windowEnd=now + HOUR):
+            _anchor(ledger, start=now, end=now + HOUR)
+
     def test_an_anchor_without_readings_is_refused(self, ledger: Ledger) -> None:
         _authorise(ledger)
         with reverts("EmptyAnchor"):
