@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from scripts import scenario
+from ledger_service.demo import scenario
 
 
 def test_the_scenario_runs_a_compliance_year_and_prints_the_park_table(capsys: pytest.CaptureFixture[str]):

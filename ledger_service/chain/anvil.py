@@ -8,8 +8,11 @@ came after the last dump.
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -61,7 +64,7 @@ class AnvilNode:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> AnvilNode:
+    def command(self) -> list[str]:
         cmd = [
             str(anvil_binary()),
             "--host",
@@ -78,29 +81,20 @@ class AnvilNode:
                 cmd += ["--state-interval", str(self.state_interval)]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
-        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise AnvilUnavailable(f"anvil exited with {self.process.returncode}: {err.strip()}")
-            try:
-                httpx.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        self.stop()
-        raise AnvilUnavailable(f"anvil did not answer on {self.url} within {timeout} s")
+        return cmd
+
+    def start(self, timeout: float = 20.0) -> AnvilNode:
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_until_answering(self.url, timeout, self.process)
+        except AnvilUnavailable:
+            self.stop()
+            raise
+        return self
 
     def fund(self, address: str, wei: int = 10**21) -> None:
         """Set an account's balance (anvil's development RPC; local nodes only)."""
-        reply = httpx.post(
-            self.url,
-            json={"jsonrpc": "2.0", "id": 1, "method": "anvil_setBalance", "params": [address, hex(wei)]},
-            timeout=10,
-        ).json()
-        if "error" in reply:
-            raise RuntimeError(f"anvil_setBalance failed: {reply['error']}")
+        fund(self.url, address, wei)
 
     def stop(self, hard: bool = False) -> None:
         """Stop the node; `hard` kills it without letting it dump its state."""
@@ -121,3 +115,106 @@ class AnvilNode:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def fund(url: str, address: str, wei: int = 10**21) -> None:
+    """Set an account's balance on an anvil node (its development RPC; local nodes only)."""
+    reply = httpx.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_setBalance", "params": [address, hex(wei)]}, timeout=10
+    ).json()
+    if "error" in reply:
+        raise RuntimeError(f"anvil_setBalance failed: {reply['error']}")
+
+
+def answers(url: str) -> bool:
+    try:
+        httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def wait_until_answering(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            err = process.stderr.read().decode() if process.stderr else ""
+            raise AnvilUnavailable(f"anvil exited with {process.returncode}: {err.strip()}")
+        if answers(url):
+            return
+        time.sleep(0.05)
+    raise AnvilUnavailable(f"anvil did not answer on {url} within {timeout} s")
+
+
+# ---------------------------------------------------------------------- a node that outlives the command
+
+
+@dataclass(frozen=True)
+class LocalNode:
+    """A detached anvil process recorded in the data directory (`node.json`, `anvil-state.json`)."""
+
+    data_dir: Path
+
+    @property
+    def record_path(self) -> Path:
+        return self.data_dir / "node.json"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "anvil-state.json"
+
+    def record(self) -> dict[str, int | str] | None:
+        if not self.record_path.exists():
+            return None
+        data: dict[str, int | str] = json.loads(self.record_path.read_text())
+        return data
+
+    def running(self) -> bool:
+        rec = self.record()
+        return rec is not None and _alive(int(rec["pid"])) and answers(str(rec["url"]))
+
+    def start(self, port: int = 8545, state_interval: int = 1, timeout: float = 20.0) -> str:
+        """Start the node (loading its saved state) unless it already runs; returns its URL."""
+        rec = self.record()
+        if rec is not None and self.running():
+            return str(rec["url"])
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        node = AnvilNode(port, state_file=self.state_file, state_interval=state_interval)
+        log = (self.data_dir / "anvil.log").open("ab")
+        process = subprocess.Popen(node.command(), stdout=log, stderr=log, start_new_session=True)
+        wait_until_answering(node.url, timeout, process)
+        self.record_path.write_text(json.dumps({"pid": process.pid, "url": node.url, "port": port}))
+        return node.url
+
+    def stop(self, hard: bool = False, timeout: float = 15.0) -> bool:
+        """Stop the node; it saves its state on a normal stop. `hard` kills it without saving
+        (as a crash would: what came after the last periodic dump is lost). False if none ran."""
+        rec = self.record()
+        if rec is None:
+            return False
+        pid = int(rec["pid"])
+        stopped = False
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL if hard else signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stopped = True
+        self.record_path.unlink(missing_ok=True)
+        return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -180,3 +180,54 @@ def write_deployment(deployment: Deployment, directory: Path = DEPLOYMENTS_DIR, 
     path.write_text(json.dumps(deployment.to_json(), indent=2) + "\n")
     return path
 
+
+
+class DeployError(Exception):
+    """Deployment could not go ahead; the message says why and what to do."""
+
+
+def deploy_network(
+    network: str,
+    rpc_url: str | None,
+    deployer_key: str | None,
+    deployments_dir: Path = DEPLOYMENTS_DIR,
+    redeploy: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Deployment, Path | None]:
+    """Compile, deploy and (for a persistent network) record the suite; the record's path or None.
+
+    `network` "embedded" deploys to a new in-process chain with a fresh funded deployer,
+    which lives only as long as this process. Otherwise `rpc_url` and `deployer_key` are needed.
+    """
+    from eth_account import Account
+
+    from ledger_service.chain.compiler import CompilationError, build
+    from ledger_service.chain.connect import EMBEDDED, connect
+    from ledger_service.chain.errors import ContractRevert, RevertDecoder
+
+    embedded = network == EMBEDDED
+    if not embedded:
+        if not rpc_url:
+            raise DeployError("a persistent network needs --rpc-url")
+        if deployment_path(network, deployments_dir).exists() and not redeploy:
+            raise DeploymentExists(f"{deployment_path(network, deployments_dir)} exists; pass --redeploy to replace it")
+        if not deployer_key:
+            raise DeployError("the deployer's private key is missing")
+    try:
+        artifacts = build()
+    except CompilationError as exc:
+        raise DeployError(f"contracts do not compile\n{exc}") from None
+    w3, chain = connect(EMBEDDED if embedded else str(rpc_url))
+    if chain is not None:
+        account = Account.create()
+        chain.fund([account.address])
+    else:
+        account = Account.from_key(deployer_key)
+    sender = TransactionSender(w3, account, RevertDecoder.from_artifacts(artifacts.values()))
+    try:
+        deployment = deploy_suite(sender, artifacts, network, progress=progress)
+    except ContractRevert as exc:
+        raise DeployError(f"deployment reverted: {exc}") from None
+    if embedded:
+        return deployment, None
+    return deployment, write_deployment(deployment, deployments_dir, overwrite=redeploy)

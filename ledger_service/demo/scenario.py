@@ -1,6 +1,6 @@
 """A compliance year in one industrial park, told on the embedded chain.
 
-    ./run demo            (or: .venv/bin/python -m scripts.scenario [--hours 24])
+    ./run demo            (or: carbonledger demo [--hours 24])
 
 Compiles and deploys the suite, admits the park's members, registers meters, ingests
 a day of signed simulated readings, anchors them, proves one reading on chain,

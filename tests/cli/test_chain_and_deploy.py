@@ -1,0 +1,83 @@
+"""`carbonledger chain` keeps a local node whose state survives a restart; `deploy` records the suite on it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from typer.testing import CliRunner
+
+from ledger_service.chain.anvil import AnvilUnavailable, anvil_binary, free_port
+from ledger_service.chain.compiler import build
+from ledger_service.chain.connect import connect_rpc
+from ledger_service.chain.deploy import load_deployment
+from ledger_service.chain.errors import RevertDecoder
+from ledger_service.chain.sender import TransactionSender
+from ledger_service.cli import app
+from ledger_service.config import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    try:
+        anvil_binary()
+    except AnvilUnavailable as exc:
+        pytest.skip(f"anvil cannot run here: {exc}")
+    monkeypatch.setenv("CARBONLEDGER_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    runner.invoke(app, ["chain", "stop"])
+    get_settings.cache_clear()
+
+
+def invoke(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output[result.output.index("{") :])
+
+
+def test_a_deployment_on_the_local_node_survives_stopping_and_starting_it(data_dir: Path, tmp_path: Path):
+    port = str(free_port())
+    assert invoke("chain", "start", "--port", port)["running"] is True
+    records = tmp_path / "deployments"
+    deployed = invoke("deploy", "--network", "local", "--dev-key", "--deployments-dir", str(records))
+    assert deployed["chainId"] == 31337 and (records / "local.json").exists()
+    assert (data_dir / "keys" / "deployer.key").stat().st_mode & 0o077 == 0  # owner-only
+
+    deployment = load_deployment("local", records)
+    w3 = connect_rpc(invoke("chain", "status")["url"])
+    artifacts = build()
+    regulator = Account.from_key((data_dir / "keys" / "deployer.key").read_text())
+    sender = TransactionSender(w3, regulator, RevertDecoder.from_artifacts(artifacts.values()))
+    membership = w3.eth.contract(address=deployment.addresses["Membership"], abi=artifacts["Membership"].abi)
+    sender.transact(membership.functions.registerOrganisation(10, 0, 1, "Green Valley Industrial Park"))
+    head = w3.eth.get_block("latest")
+
+    assert invoke("chain", "stop")["stopped"] is True
+    assert invoke("chain", "status")["running"] is False
+    invoke("chain", "start", "--port", port)
+
+    w3 = connect_rpc(invoke("chain", "status")["url"])
+    assert w3.eth.get_block(head["number"])["hash"] == head["hash"]
+    membership = w3.eth.contract(address=deployment.addresses["Membership"], abi=artifacts["Membership"].abi)
+    assert membership.functions.organisation(10).call()[2] == "Green Valley Industrial Park"
+
+
+def test_deploying_to_a_network_with_a_record_needs_redeploy(data_dir: Path, tmp_path: Path):
+    invoke("chain", "start", "--port", str(free_port()))
+    records = tmp_path / "deployments"
+    invoke("deploy", "--network", "local", "--dev-key", "--deployments-dir", str(records))
+    again = runner.invoke(app, ["deploy", "--network", "local", "--dev-key", "--deployments-dir", str(records)])
+    assert again.exit_code == 1
+    assert "exists" in again.output and "hint: pass --redeploy" in again.output
+
+
+def test_deploy_without_a_node_says_how_to_start_one(data_dir: Path):
+    result = runner.invoke(app, ["deploy", "--network", "local"])
+    assert result.exit_code == 1
+    assert "no local node running" in result.output and "carbonledger chain start" in result.output
