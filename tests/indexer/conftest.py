@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 import ledger_service.db.models  # noqa: F401
 from ledger_service.db.base import Base
-from ledger_service.db.session import make_engine
+from ledger_service.db.session import make_engine, session_factory
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import EventIndexer
 from ledger_service.indexer.source import Web3Source
@@ -40,3 +41,10 @@ def make_indexer(ledger: Ledger, index_engine: Engine) -> MakeIndexer:
         return indexer_for(ledger, index_engine, **options)
 
     return make
+
+
+@pytest.fixture
+def session(index_engine: Engine) -> Iterator[Session]:
+    """A session on the index database, which also holds the oracle's meter data."""
+    with session_factory(index_engine)() as s:
+        yield s
