@@ -4,6 +4,7 @@ and a park down to its devices, on the story's year."""
 from __future__ import annotations
 
 import pytest
+from eth_utils import keccak
 from sqlalchemy import update
 
 from ledger_service.audit.access import (
@@ -15,10 +16,13 @@ from ledger_service.audit.access import (
     viewer_of,
 )
 from ledger_service.audit.asset_trace import trace_asset
+from ledger_service.audit.commitment import report_commitment
 from ledger_service.audit.drilldown import drill_down_year
 from ledger_service.audit.report_trace import trace_report
 from ledger_service.db.models import CommittedNode, MeterBatch
-from tests.support.story import YEAR
+from oracles import merkle_sum as ms
+from tests.indexer.conftest import indexer_for
+from tests.support.story import YEAR, anchor_meter_data
 
 
 def test_a_report_traces_to_its_steps_anchors_readings_and_devices(ledger, story, session):
@@ -115,13 +119,6 @@ def test_a_regulator_sees_everything_and_a_member_only_its_own_organisation(ledg
 
 
 def test_a_rejected_report_and_its_resubmission_are_traced_as_versions(ledger, session, index_engine):
-    from eth_utils import keccak
-
-    from ledger_service.audit.commitment import report_commitment
-    from oracles import merkle_sum as ms
-    from tests.indexer.conftest import indexer_for
-    from tests.support.story import anchor_meter_data
-
     story = anchor_meter_data(ledger, session, hours=1)
     batch = session.query(MeterBatch).filter(MeterBatch.anchor_id == story.anchor_ids[12][0]).one()
     period = report_commitment(12, [ms.Node(batch.root, batch.total_mg, batch.reading_count)])
