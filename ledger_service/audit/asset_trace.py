@@ -19,6 +19,7 @@ from ledger_service.db.models import (
 ALLOWANCES = "AllowanceRegistry"
 CREDITS = "CreditRegistry"
 MARKET = "CarbonMarket"
+TRANSFERS = ChainTransfer.__table__
 
 
 def _market_address(session: Session) -> str | None:
@@ -27,15 +28,15 @@ def _market_address(session: Session) -> str | None:
 
 def trace_asset(session: Session, token: str, token_id: int, limit: int | None = None) -> AssetTrace:
     """Every movement of `token` id `token_id` in chain order (the first `limit` if given) and its holders."""
-    transfers = session.execute(
-        select(ChainTransfer.kind, ChainTransfer.operator, ChainTransfer.from_address, ChainTransfer.to_address,
-               ChainTransfer.amount, ChainTransfer.tx_hash, ChainTransfer.block_number, ChainTransfer.log_index,
-               ChainTransfer.block_time, ChainTransfer.pending)
-        .where(ChainTransfer.token == token, ChainTransfer.token_id == token_id)
-        .order_by(ChainTransfer.block_number, ChainTransfer.log_index, ChainTransfer.sub_index)
+    t = TRANSFERS.c
+    transfers = session.connection().execute(
+        select(t.kind, t.operator, t.from_address, t.to_address, t.amount, t.tx_hash, t.block_number, t.log_index,
+               t.block_time, t.pending)
+        .where(t.token == token, t.token_id == token_id)
+        .order_by(t.block_number, t.log_index, t.sub_index)
         .limit(limit)
     ).all()
-    txs = list({t.tx_hash for t in transfers if t.kind != "transfer"})
+    txs = list({row.tx_hash for row in transfers if row.kind != "transfer"})
     allocation_txs: dict[str, int] = {}
     surrenders: dict[tuple[str, str], int] = {}
     if txs and token == ALLOWANCES:
@@ -49,22 +50,22 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
     market = _market_address(session)
     hops: list[AssetHop] = []
     issued = surrendered = 0
-    for t in transfers:
+    for kind, operator, src, dst, amount, tx_hash, block, log_index, block_time, pending in transfers:
         year = None
-        if t.kind == "mint":
-            kind = "allocation" if t.tx_hash in allocation_txs else "issuance"
-            issued += t.amount
-        elif t.kind == "burn":
-            year = surrenders.get((t.tx_hash, t.from_address))
+        if kind == "mint":
+            kind = "allocation" if tx_hash in allocation_txs else "issuance"
+            issued += amount
+        elif kind == "burn":
+            year = surrenders.get((tx_hash, src))
             if year is not None:
                 kind = "surrender"
-                surrendered += t.amount
+                surrendered += amount
             else:
                 kind = "retraction" if token == ALLOWANCES else "retirement"
-        else:
-            kind = "trade" if market is not None and t.operator == market else "transfer"
-        hops.append(AssetHop(kind, t.from_address, t.to_address, t.amount,
-                             OnChain(t.tx_hash, t.block_number, t.log_index, utc(t.block_time), t.pending), year))
+        elif market is not None and operator == market:
+            kind = "trade"
+        hops.append(AssetHop(kind, src, dst, amount, OnChain(tx_hash, block, log_index, utc(block_time), pending),
+                             year))
     holders = [Holding(h, org, amount) for h, org, amount in session.execute(
         select(ChainBalance.holder, ChainMember.org_id, ChainBalance.amount)
         .outerjoin(ChainMember, ChainMember.account == ChainBalance.holder)

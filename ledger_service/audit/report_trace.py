@@ -88,14 +88,19 @@ def _anchor_facts(session: Session, anchors: list[ChainAnchor]) -> tuple[list[An
 
 
 def _readings(session: Session, anchors: list[ChainAnchor], batch_of: dict[int, int],
-              per_anchor: int) -> list[ReadingEvidence]:
+              sample: int) -> list[ReadingEvidence]:
+    """Up to `sample` readings, spread evenly over the anchors (first readings of each chosen window)."""
     out = []
     roots = {a.anchor_id: a.root for a in anchors}
-    for anchor_id, batch_id in batch_of.items():
-        if per_anchor <= 0:
-            break
+    chosen = list(batch_of.items())
+    if sample <= 0 or not chosen:
+        return []
+    step = max(1, len(chosen) // sample)
+    picks = chosen[::step][:sample]
+    per_anchor = -(-sample // len(picks))
+    for anchor_id, batch_id in picks:
         ids = session.scalars(select(Reading.id).where(Reading.batch_id == batch_id).order_by(Reading.id)
-                              .limit(per_anchor)).all()
+                              .limit(min(per_anchor, sample - len(out)))).all()
         for reading_id in ids:
             proof = prove_reading(session, reading_id)
             valid = proof.root == roots[anchor_id] and proof.verify() is not None
@@ -117,8 +122,9 @@ def _devices(session: Session, org_id: int) -> list[DeviceFact]:
                        OnChain.of(ev) if ev is not None else None) for d, active, ev in rows]
 
 
-def trace_report(session: Session, report_id: int, readings_per_anchor: int = 1) -> ReportTrace:
-    """The report's whole story; `readings_per_anchor` readings of each anchor come with proofs."""
+def trace_report(session: Session, report_id: int, sample_readings: int = 4) -> ReportTrace:
+    """The report's whole story; `sample_readings` readings (spread over its anchors) come with proofs,
+    any other reading is proved on demand with `oracles.proofs.prove_reading`."""
     report = session.get(ChainReport, report_id)
     if report is None:
         raise UnknownReport(f"no report {report_id} in the index")
@@ -137,7 +143,7 @@ def trace_report(session: Session, report_id: int, readings_per_anchor: int = 1)
     return ReportTrace(
         report_id=report_id, org_id=report.org_id, year=report.year,
         versions=_versions(session, report.org_id, report.year), commitment=commitment, anchors=facts,
-        readings=_readings(session, anchors, batch_of, readings_per_anchor),
+        readings=_readings(session, anchors, batch_of, sample_readings),
         devices=_devices(session, report.org_id),
         notarizations=[NotarizationFact(_hex(n.document_hash), n.notary, n.org_id, OnChain.of(n)) for n in notes],
     )

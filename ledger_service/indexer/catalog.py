@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode
@@ -58,19 +59,46 @@ class EventDecoder:
     def decode(self, topics: tuple[bytes, ...], data: bytes) -> dict[str, Any]:
         args: dict[str, Any] = {}
         for (name, typ), topic in zip(self.indexed, topics[1:], strict=True):
-            args[name] = topic if _is_dynamic(typ) else decode([typ], topic)[0]
+            args[name] = topic if _is_dynamic(typ) else _word(typ, topic)
         if self.data_types:
-            args.update(zip(self.data_names, decode(list(self.data_types), data), strict=True))
-        return {k: _normalise(v) for k, v in args.items()}
+            if all(_is_static_word(t) for t in self.data_types):
+                words = (data[i:i + 32] for i in range(0, 32 * len(self.data_types), 32))
+                args.update((n, _word(t, w)) for n, t, w in zip(self.data_names, self.data_types, words, strict=True))
+            else:
+                values = decode(list(self.data_types), data)
+                args.update((n, _normalise(v)) for n, v in zip(self.data_names, values, strict=True))
+        return args
 
 
 def _is_dynamic(typ: str) -> bool:
     return typ in ("string", "bytes") or typ.endswith("]") or typ.startswith("(")
 
 
+def _is_static_word(typ: str) -> bool:
+    return not _is_dynamic(typ) and (typ in ("address", "bool") or typ.startswith(("uint", "bytes")))
+
+
+@lru_cache(maxsize=65536)
+def checksum(raw: bytes) -> str:
+    return to_checksum_address(raw)
+
+
+def _word(typ: str, word: bytes) -> Any:
+    """One 32-byte ABI word of a static type (the fast path for topics and static data)."""
+    if typ == "address":
+        return checksum(word[12:])
+    if typ.startswith("uint"):
+        return int.from_bytes(word, "big")
+    if typ == "bool":
+        return word[-1] != 0
+    if typ.startswith("bytes"):
+        return word[: int(typ[5:])]
+    return decode([typ], word)[0]
+
+
 def _normalise(value: Any) -> Any:
     if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
-        return to_checksum_address(value)
+        return checksum(bytes.fromhex(value[2:]))
     if isinstance(value, tuple):
         return [_normalise(v) for v in value]
     return value

@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
-from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 
-from ledger_service.indexer.catalog import RawLog
+from ledger_service.indexer.catalog import RawLog, checksum
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def _int(value: Any) -> int:
 
 def raw_log(entry: Any) -> RawLog:
     return RawLog(
-        address=to_checksum_address(entry["address"]),
+        address=checksum(_hex_bytes(entry["address"])),
         topics=tuple(_hex_bytes(t) for t in entry["topics"]),
         data=_hex_bytes(entry["data"]),
         block_number=_int(entry["blockNumber"]),
