@@ -56,21 +56,23 @@ def _enterprise(session: Session, org_id: int, start: int, end: int, verify_root
         .where(CommittedNode.batch_id.in_([b.id for b in batches]), CommittedNode.level < ms.LEVEL_ENTERPRISE)
     ).all()
     facilities: dict[str, LevelTotal] = {}
-    workshops: dict[tuple[str, str], LevelTotal] = {}
+    workshops: dict[tuple[str | None, str], LevelTotal] = {}
     devices: dict[str, LevelTotal] = {}
     for level, label, facility, workshop, s, c in sorted(rows, key=lambda r: r[0], reverse=True):
+        node: LevelTotal | None
         if level == ms.LEVEL_FACILITY:
             node = facilities.setdefault(label, LevelTotal("facility", label, 0, 0))
         elif level == ms.LEVEL_WORKSHOP:
             node = workshops.get((facility, label))
             if node is None:
                 node = workshops[(facility, label)] = LevelTotal("workshop", label, 0, 0)
-                facilities.setdefault(facility, LevelTotal("facility", facility, 0, 0)).children.append(node)
+                facilities.setdefault(facility or "", LevelTotal("facility", facility or "", 0, 0)).children.append(
+                    node)
         else:
             node = devices.get(label)
             if node is None:
                 node = devices[label] = LevelTotal("device", label, 0, 0)
-                workshops[(facility, workshop)].children.append(node)
+                workshops[(facility, workshop or "")].children.append(node)
         node.sum_mg += s
         node.count += c
     total = LevelTotal("enterprise", str(org_id), sum(f.sum_mg for f in facilities.values()),

@@ -90,7 +90,7 @@ def _anchor_facts(session: Session, anchors: list[ChainAnchor]) -> tuple[list[An
 def _readings(session: Session, anchors: list[ChainAnchor], batch_of: dict[int, int],
               sample: int) -> list[ReadingEvidence]:
     """Up to `sample` readings, spread evenly over the anchors (first readings of each chosen window)."""
-    out = []
+    out: list[ReadingEvidence] = []
     roots = {a.anchor_id: a.root for a in anchors}
     chosen = list(batch_of.items())
     if sample <= 0 or not chosen:

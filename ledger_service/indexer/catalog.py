@@ -80,7 +80,7 @@ def _is_static_word(typ: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def checksum(raw: bytes) -> str:
-    return to_checksum_address(raw)
+    return str(to_checksum_address(raw))
 
 
 def _word(typ: str, word: bytes) -> Any:
@@ -108,13 +108,15 @@ class EventCatalog:
     """Decoders of every event of the suite's contracts, by (address, topic0)."""
 
     def __init__(self, artifacts: Mapping[str, Artifact], addresses: Mapping[str, str]) -> None:
-        self.addresses = {name: to_checksum_address(addr) for name, addr in addresses.items() if name in artifacts}
-        self.contract_at = {addr: name for name, addr in self.addresses.items()}
+        self.addresses: dict[str, str] = {
+            name: str(to_checksum_address(addr)) for name, addr in addresses.items() if name in artifacts}
+        self.contract_at: dict[str, str] = {addr: name for name, addr in self.addresses.items()}
         self._decoders: dict[tuple[str, bytes], EventDecoder] = {}
         for name, addr in self.addresses.items():
             for entry in artifacts[name].abi:
                 if entry.get("type") == "event" and not entry.get("anonymous"):
-                    self._decoders[(addr, bytes(event_abi_to_log_topic(entry)))] = EventDecoder.from_abi(entry)
+                    topic = bytes(event_abi_to_log_topic(entry))  # type: ignore[arg-type]
+                    self._decoders[(addr, topic)] = EventDecoder.from_abi(entry)
 
     def events_of(self, contract: str) -> list[str]:
         addr = self.addresses[contract]

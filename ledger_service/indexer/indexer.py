@@ -156,6 +156,9 @@ class EventIndexer:
         final_block = head - self.confirmations
         report = SyncReport(head=head, final_block=final_block, indexed_block=-1, rolled_back_to=rolled_back)
         by_event: dict[str, int] = defaultdict(int)
+        self.checkpoints()
+        with self.engine.connect() as conn:
+            since = store.final_mark(conn)
         while True:
             checkpoints = self.checkpoints()
             start = min(checkpoints.values()) + 1
@@ -173,7 +176,7 @@ class EventIndexer:
             report.events += events
             report.rows += rows
         with self.engine.begin() as conn:
-            store.finalize(conn, final_block)
+            store.finalize(conn, final_block, since)
         report.indexed_block = min(self.checkpoints().values())
         report.seconds = time.perf_counter() - started
         report.by_event = dict(by_event)

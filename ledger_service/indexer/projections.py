@@ -28,10 +28,14 @@ from ledger_service.indexer.handlers import ZERO_ADDRESS
 
 Values = Mapping[str, Any]
 
-MEMBERS = ChainMember.__table__
-BALANCES = ChainBalance.__table__
-REPORTS = ChainReport.__table__
-DEVICES = ChainDevice.__table__
+MEMBERS: Table = ChainMember.__table__  # type: ignore[assignment]
+BALANCES: Table = ChainBalance.__table__  # type: ignore[assignment]
+REPORTS: Table = ChainReport.__table__  # type: ignore[assignment]
+DEVICES: Table = ChainDevice.__table__  # type: ignore[assignment]
+MEMBER_EVENTS: Table = ChainMemberEvent.__table__  # type: ignore[assignment]
+REPORT_EVENTS: Table = ChainReportEvent.__table__  # type: ignore[assignment]
+DEVICE_EVENTS: Table = ChainDeviceEvent.__table__  # type: ignore[assignment]
+TRANSFERS: Table = ChainTransfer.__table__  # type: ignore[assignment]
 
 
 def apply_member(conn: Connection, e: Values) -> None:
@@ -42,14 +46,14 @@ def apply_member(conn: Connection, e: Values) -> None:
         conn.execute(insert(MEMBERS).values(account=account, org_id=e["org_id"], roles=e["roles"] or [],
                                             status="active", frozen=False, admitted_block=e["block_number"], **stamp))
         return
-    changes: dict[str, Any] = {
+    changes: dict[str, dict[str, Any]] = {
         "suspended": {"status": "suspended"},
         "reinstated": {"status": "active"},
         "revoked": {"status": "revoked", "roles": []},
         "frozen": {"frozen": True},
         "unfrozen": {"frozen": False},
-    }[kind]
-    conn.execute(update(MEMBERS).where(where).values(**changes, **stamp))
+    }
+    conn.execute(update(MEMBERS).where(where).values(**changes[kind], **stamp))
 
 
 def apply_report(conn: Connection, e: Values) -> None:
@@ -79,7 +83,8 @@ def apply_device(conn: Connection, e: Values) -> None:
             workshop_id=e["workshop_id"], public_key_hash=e["public_key_hash"], active=True,
             registered_block=e["block_number"], registered_tx=e["tx_hash"]))
         return
-    changes = {"active": e["active"]} if kind == "active_set" else {"public_key_hash": e["public_key_hash"]}
+    changes: dict[str, Any] = (
+        {"active": e["active"]} if kind == "active_set" else {"public_key_hash": e["public_key_hash"]})
     conn.execute(update(DEVICES).where(DEVICES.c.device_id == e["device_id"]).values(**changes))
 
 
@@ -113,9 +118,9 @@ def apply_transfers(conn: Connection, transfers: Sequence[Values]) -> None:
 
 # event table -> (state table, apply one row); rows are applied in log order.
 ROW_PROJECTIONS: dict[str, tuple[Table, Callable[[Connection, Values], None], Table]] = {
-    "chain_member_events": (MEMBERS, apply_member, ChainMemberEvent.__table__),
-    "chain_report_events": (REPORTS, apply_report, ChainReportEvent.__table__),
-    "chain_device_events": (DEVICES, apply_device, ChainDeviceEvent.__table__),
+    "chain_member_events": (MEMBERS, apply_member, MEMBER_EVENTS),
+    "chain_report_events": (REPORTS, apply_report, REPORT_EVENTS),
+    "chain_device_events": (DEVICES, apply_device, DEVICE_EVENTS),
 }
 
 
@@ -132,9 +137,9 @@ def rebuild(conn: Connection) -> None:
     for state, fn, events in ROW_PROJECTIONS.values():
         conn.execute(delete(state))
         for row in conn.execute(select(events).order_by(events.c.block_number, events.c.log_index)).mappings():
-            fn(conn, row)
+            fn(conn, dict(row))
     conn.execute(delete(BALANCES))
-    t = ChainTransfer.__table__
+    t = TRANSFERS
     legs = union_all(
         select(t.c.token, t.c.token_id, t.c.to_address.label("holder"), t.c.amount.label("amount"))
         .where(t.c.to_address != ZERO_ADDRESS),

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Table, delete, select, update
+from sqlalchemy import JSON, Connection, DateTime, Table, delete, func, select, update
 
 from ledger_service.db.bulk import bulk_insert
 from ledger_service.db.models import (
@@ -101,10 +101,18 @@ def write_range(
         indexed_block=to_block, final_block=min(to_block, final_block), updated_at=datetime.now(UTC)))
 
 
-def finalize(conn: Connection, final_block: int) -> None:
-    """Rows and blocks at or below `final_block` are no longer pending."""
+def final_mark(conn: Connection) -> int:
+    """The lowest final block of the checkpoints: no row at or below it is pending."""
+    previous = conn.scalar(select(func.min(CHECKPOINTS.c.final_block)))
+    return -1 if previous is None else int(previous)
+
+
+def finalize(conn: Connection, final_block: int, since: int = -1) -> None:
+    """Rows and blocks at or below `final_block` are no longer pending; `since` is a `final_mark`
+    taken before the run's ranges were written (rows at or below it need no visit)."""
     for table in EVENT_TABLES.values():
-        conn.execute(update(table).where(table.c.pending, table.c.block_number <= final_block).values(pending=False))
+        conn.execute(update(table).where(table.c.block_number > since, table.c.block_number <= final_block,
+                                         table.c.pending).values(pending=False))
     conn.execute(update(BLOCKS).where(~BLOCKS.c.final, BLOCKS.c.number <= final_block).values(final=True))
     for contract, indexed in conn.execute(select(CHECKPOINTS.c.contract, CHECKPOINTS.c.indexed_block)).all():
         conn.execute(update(CHECKPOINTS).where(CHECKPOINTS.c.contract == contract).values(
