@@ -26,7 +26,7 @@ from tests.support.story import YEAR, anchor_meter_data
 
 
 def test_a_report_traces_to_its_steps_anchors_readings_and_devices(ledger, story, session):
-    trace = trace_report(session, story.report_id, readings_per_anchor=2)
+    trace = trace_report(session, story.report_id, sample_readings=4)
     (version,) = trace.versions
     assert [s.kind for s in version.steps] == ["submitted", "verified", "finalized"]
     assert [s.at.tx_hash for s in version.steps] == [story.tx["submit"], story.tx["verify"], story.tx["finalize"]]
