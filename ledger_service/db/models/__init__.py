@@ -1,11 +1,47 @@
 """Every model, imported so that `Base.metadata` knows all tables (Alembic, tests)."""
 
+from ledger_service.db.models.chain_assets import (
+    ChainAllocation,
+    ChainBalance,
+    ChainComplianceRecord,
+    ChainSurrender,
+    ChainTransfer,
+)
+from ledger_service.db.models.chain_members import ChainMember, ChainMemberEvent, ChainOrganisation, ChainOtherEvent
+from ledger_service.db.models.chain_records import (
+    ChainAnchor,
+    ChainDevice,
+    ChainDeviceEvent,
+    ChainNotarization,
+    ChainOracleAuthorisation,
+    ChainReport,
+    ChainReportEvent,
+)
 from ledger_service.db.models.commitments import BatchStatus, CommittedNode, MeterBatch
+from ledger_service.db.models.index_state import IndexCheckpoint, IndexedBlock
 from ledger_service.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
 
 __all__ = [
     "BatchStatus",
+    "ChainAllocation",
+    "ChainAnchor",
+    "ChainBalance",
+    "ChainComplianceRecord",
+    "ChainDevice",
+    "ChainDeviceEvent",
+    "ChainMember",
+    "ChainMemberEvent",
+    "ChainNotarization",
+    "ChainOracleAuthorisation",
+    "ChainOrganisation",
+    "ChainOtherEvent",
+    "ChainReport",
+    "ChainReportEvent",
+    "ChainSurrender",
+    "ChainTransfer",
     "CommittedNode",
+    "IndexCheckpoint",
+    "IndexedBlock",
     "IngestRun",
     "MeterBatch",
     "MeterDevice",

@@ -1,0 +1,317 @@
+"""Benchmark: index a large history from a local anvil node, then time report and asset traces.
+
+    python bench/trace_latency.py                          # 1,000,000 readings, 100,000 transfers
+    python bench/trace_latency.py --readings 50000 --transfers 5000 --samples 300
+
+Set-up (not timed): the suite is deployed on a local anvil node; a park of `--enterprises`
+enterprises with `--devices` devices each is admitted, its devices registered; simulated
+signed readings go through the oracle (ingest, hourly windows, trees) and every window is
+anchored; each enterprise submits its year's report committing to its anchors, which is
+verified and finalized; allowances of `--years` vintages are allocated to enterprises and
+traders, then `--transfers` random allowance transfers are mined. Bulk transactions are
+sent unsigned from impersonated member accounts (`anvil_impersonateAccount`) in JSON-RPC
+batch arrays with automine off, a few thousand per block.
+
+Timed: (1) indexing the whole history over JSON-RPC (`eth_getLogs` ranges, batched headers)
+into SQLite: events/s; (2) `--samples` traces over random targets, alternating report traces
+(versions, steps, level-5 commitment recomputed over the anchors, 4 readings proved, devices)
+and asset traces (every hop of one vintage and its holders): p50/p99 in ms.
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from eth_abi import encode
+from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector, keccak
+from sqlalchemy import func, select
+from web3 import HTTPProvider, Web3
+
+from ledger_service.audit.asset_trace import trace_asset
+from ledger_service.audit.commitment import report_commitment
+from ledger_service.audit.report_trace import trace_report
+from ledger_service.chain.anvil import AnvilNode, free_port
+from ledger_service.chain.compiler import build
+from ledger_service.chain.deploy import deploy_suite
+from ledger_service.chain.errors import RevertDecoder
+from ledger_service.chain.sender import TransactionSender
+from ledger_service.chain.suite import Suite
+from ledger_service.db.migrate import upgrade_to_head
+from ledger_service.db.models import ChainReport, MeterBatch
+from ledger_service.db.session import make_engine, session_factory
+from ledger_service.indexer.catalog import EventCatalog
+from ledger_service.indexer.indexer import EventIndexer
+from ledger_service.indexer.source import RpcSource
+from oracles import merkle_sum as ms
+from oracles.anchoring import MeterAnchorClient, anchor_pending
+from oracles.batches import build_closed_batches
+from oracles.devices import register_devices
+from oracles.factors import get_factor_set
+from oracles.ingest import ingest_messages
+from oracles.simulator import simulate_messages, simulate_park
+
+PARK_KIND, ENTERPRISE_KIND, VERIFICATION_KIND, TRADING_KIND, OPERATOR_KIND = 1, 2, 3, 4, 6
+START = 1_704_067_200  # 2024-01-01T00:00:00Z
+YEAR = 2024
+HOUR = 3600
+BULK_GAS = 300_000
+SETUP_GAS = 10_000_000
+TRANSFER_SELECTOR = function_signature_to_4byte_selector("safeTransferFrom(address,address,uint256,uint256,bytes)")
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class Rpc:
+    """Raw JSON-RPC to anvil: single calls and batch arrays."""
+
+    def __init__(self, url: str) -> None:
+        self.client = httpx.Client(base_url=url, timeout=600)
+
+    def call(self, method: str, *params: Any) -> Any:
+        reply = self.client.post("", json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).json()
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        reply = self.client.post("", json=body).json()
+        if not isinstance(reply, list):
+            raise RuntimeError(f"batch of {len(calls)} refused: {reply}")
+        replies = sorted(reply, key=lambda r: r["id"])
+        errors = [r["error"] for r in replies if "error" in r]
+        if errors:
+            raise RuntimeError(f"{len(errors)} failed, first: {errors[0]}")
+        return [r["result"] for r in replies]
+
+    def send_all(self, txs: list[dict[str, Any]], chunk: int = 2000, check: bool = True) -> int:
+        """Send `txs` (from impersonated accounts) with automine off, mine until the pool is empty;
+        returns how many were mined successfully (-1 without `check`: anvil builds receipts of
+        blocks with thousands of transactions slowly)."""
+        first_block = int(self.call("eth_blockNumber"), 16) + 1
+        self.call("evm_setAutomine", False)
+        senders = sorted({t["from"] for t in txs})
+        counts = self.batch([("eth_getTransactionCount", [a, "pending"]) for a in senders])
+        nonces = {a: int(n, 16) for a, n in zip(senders, counts, strict=True)}
+        for t in txs:
+            t["nonce"] = hex(nonces[t["from"]])
+            nonces[t["from"]] += 1
+        hashes: list[str] = []
+        t_send = t_mine = 0.0
+        for start in range(0, len(txs), chunk):
+            t0 = time.perf_counter()
+            hashes += self.batch([("eth_sendTransaction", [tx]) for tx in txs[start:start + chunk]])
+            t1 = time.perf_counter()
+            self.call("evm_mine")
+            t_send, t_mine = t_send + t1 - t0, t_mine + time.perf_counter() - t1
+        t0 = time.perf_counter()
+        rounds = 0
+        while int(self.call("txpool_status")["pending"], 16):
+            self.call("evm_mine")
+            rounds += 1
+        self.call("evm_setAutomine", True)
+        if len(txs) > 1000:
+            log(f"  {len(txs)} transactions: sent in {t_send:.1f} s, mined in {t_mine:.1f} s, "
+                f"then {rounds} more blocks in {time.perf_counter() - t0:.1f} s")
+        if not check:
+            return -1
+        wanted = set(hashes)
+        ok = 0
+        head = int(self.call("eth_blockNumber"), 16)
+        for block in range(first_block, head + 1):
+            for r in self.call("eth_getBlockReceipts", hex(block)) or []:
+                ok += r["transactionHash"] in wanted and r["status"] == "0x1"
+        return ok
+
+
+def tx(suite: Suite, sender: str, contract: str, function: str, *args: Any) -> dict[str, Any]:
+    data = suite.function(contract, function, *args)._encode_transaction_data()
+    return {"from": sender, "to": suite.deployment.addresses[contract], "data": data, "gas": hex(SETUP_GAS)}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--readings", type=int, default=1_000_000)
+    parser.add_argument("--transfers", type=int, default=100_000)
+    parser.add_argument("--enterprises", type=int, default=20)
+    parser.add_argument("--devices", type=int, default=50, help="devices per enterprise")
+    parser.add_argument("--traders", type=int, default=20)
+    parser.add_argument("--years", type=int, default=50, help="allowance vintages (asset trace targets)")
+    parser.add_argument("--samples", type=int, default=2000, help="traces timed")
+    parser.add_argument("--range", type=int, default=20_000, help="blocks per eth_getLogs range")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--db", help="SQLite file (default: a temporary file)")
+    args = parser.parse_args()
+    rng = random.Random(11)
+
+    tmp = tempfile.TemporaryDirectory()
+    db_path = Path(args.db) if args.db else Path(tmp.name) / "trace.db"
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade_to_head(engine)
+    sessions = session_factory(engine)
+
+    node = AnvilNode(free_port()).start()
+    try:
+        w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 600}))
+        rpc = Rpc(node.url)
+        rpc.call("evm_setBlockGasLimit", hex(2_000_000_000))
+        artifacts = build()
+        decoder = RevertDecoder.from_artifacts(artifacts.values())
+        regulator = Account.from_key(keccak(text="bench-trace-regulator"))
+        oracle = Account.from_key(keccak(text="bench-trace-oracle"))
+        node.fund(regulator.address)
+        node.fund(oracle.address)
+        log("deploying the suite on anvil ...")
+        deployment = deploy_suite(TransactionSender(w3, regulator, decoder), artifacts, network="bench")
+        suite = Suite(w3, artifacts, deployment)
+
+        layout = simulate_park(args.enterprises, args.devices, seed=5)
+        enterprise = {org: Account.from_key(keccak(text=f"bench-trace-enterprise-{org}")).address
+                      for org, _ in layout.enterprises}
+        traders = [Account.from_key(keccak(text=f"bench-trace-trader-{i}")).address for i in range(args.traders)]
+        verifier = Account.from_key(keccak(text="bench-trace-verifier")).address
+        for account in [regulator.address, *enterprise.values(), *traders, verifier]:
+            rpc.call("anvil_impersonateAccount", account)
+            node.fund(account)
+        reg = regulator.address
+        setup = [tx(suite, reg, "Membership", "registerOrganisation", layout.park_org_id, 0, PARK_KIND, "Park"),
+                 tx(suite, reg, "Membership", "registerOrganisation", 9000, 0, OPERATOR_KIND, "Oracle"),
+                 tx(suite, reg, "Membership", "registerOrganisation", 8000, 0, VERIFICATION_KIND, "Verifier"),
+                 tx(suite, reg, "Membership", "registerOrganisation", 7000, 0, TRADING_KIND, "Traders"),
+                 tx(suite, reg, "Membership", "admit", oracle.address, 9000, [keccak(text="ORACLE")]),
+                 tx(suite, reg, "Membership", "admit", verifier, 8000, [keccak(text="VERIFIER")])]
+        for org, name in layout.enterprises:
+            setup += [tx(suite, reg, "Membership", "registerOrganisation", org, layout.park_org_id, ENTERPRISE_KIND,
+                         name),
+                      tx(suite, reg, "Membership", "admit", enterprise[org], org, [keccak(text="ENTERPRISE")]),
+                      tx(suite, reg, "MeterAnchor", "setOracleAuthorisation", oracle.address, org, True)]
+        setup += [tx(suite, reg, "Membership", "admit", t, 7000, [keccak(text="TRADER")]) for t in traders]
+        setup += [tx(suite, enterprise[d.enterprise_org_id], "MeterAnchor", "registerDevice", d.info.device_hash,
+                     d.enterprise_org_id, d.info.facility_id, d.info.workshop_id, d.info.public_key_hash)
+                  for d in layout.devices]
+        assert rpc.send_all(setup) == len(setup)
+
+        devices = args.enterprises * args.devices
+        per_device = max(1, args.readings // devices)
+        log(f"ingesting {devices} devices x {per_device} readings ...")
+        now = START + per_device * 60 + 2 * HOUR
+        with sessions() as session:
+            register_devices(session, layout.device_infos())
+            session.commit()
+            ingest_messages(session, simulate_messages(layout, START, per_device, 60, 60),
+                            factor_set=get_factor_set("CN-2023-v1"), window_seconds=HOUR, now=now,
+                            workers=args.workers, source="bench")
+            session.commit()
+            built = build_closed_batches(session, now)
+            log(f"anchoring {len(built)} windows ...")
+            anchor_pending(session, MeterAnchorClient(suite.contract("MeterAnchor"),
+                                                      TransactionSender(w3, oracle, decoder)))
+            reports = []
+            for org, account in enterprise.items():
+                batches = session.scalars(select(MeterBatch).where(MeterBatch.enterprise_org_id == org)
+                                          .order_by(MeterBatch.anchor_id)).all()
+                period = report_commitment(org, [ms.Node(b.root, b.total_mg, b.reading_count) for b in batches])
+                reports.append(tx(suite, account, "EmissionRegistry", "submitReport", YEAR, keccak(text=f"r{org}"),
+                                  period.sum // 10**6, period.hash, period.sum, period.count))
+        assert rpc.send_all(reports) == len(reports)
+        review = [tx(suite, verifier, "EmissionRegistry", "verifyReport", i, 1, keccak(text="ok"))
+                  for i in range(1, len(reports) + 1)]
+        review += [tx(suite, reg, "EmissionRegistry", "finalizeReport", i) for i in range(1, len(reports) + 1)]
+        assert rpc.send_all(review[: len(reports)]) == len(reports)
+        assert rpc.send_all(review[len(reports):]) == len(reports)
+
+        holders = [*enterprise.values(), *traders]
+        years = list(range(YEAR - args.years + 1, YEAR + 1))
+        allocations = [tx(suite, reg, "AllowanceRegistry", "allocate", y, list(enterprise.values()),
+                          [10**9] * len(enterprise)) for y in years]
+        seeding = [tx(suite, e, "AllowanceRegistry", "safeTransferFrom", e, t, y, 10**6, b"")
+                   for y in years for i, t in enumerate(traders)
+                   for e in [list(enterprise.values())[i % len(enterprise)]]]
+        assert rpc.send_all(allocations) == len(allocations)
+        assert rpc.send_all(seeding) == len(seeding)
+        log(f"mining {args.transfers} transfers ...")
+        started = time.perf_counter()
+        transfers = []
+        for _ in range(args.transfers):
+            src, dst = rng.sample(holders, 2)
+            data = "0x" + (TRANSFER_SELECTOR + encode(["address", "address", "uint256", "uint256", "bytes"],
+                                                      [src, dst, rng.choice(years), rng.randint(1, 9), b""])).hex()
+            transfers.append({"from": src, "to": deployment.addresses["AllowanceRegistry"], "data": data,
+                              "gas": hex(BULK_GAS)})
+        rpc.send_all(transfers, check=False)
+        log(f"{len(transfers)} transfers sent and mined in {time.perf_counter() - started:.1f} s; "
+            f"head {w3.eth.block_number}")
+
+        log("indexing ...")
+        catalog = EventCatalog(artifacts, deployment.addresses)
+        indexer = EventIndexer(engine, RpcSource(node.url), catalog, confirmations=0, range_size=args.range,
+                               start_block=deployment.block)
+        report = indexer.sync()
+        mined = report.by_event.get("AllowanceRegistry.TransferSingle", 0) - len(seeding) - len(
+            allocations) * len(enterprise)
+        log(f"indexed {report.events} events ({report.rows} rows) in {report.seconds:.2f} s: "
+            f"{report.events_per_second:,.0f} events/s over {report.ranges} ranges")
+    finally:
+        node.stop()
+
+    gc.collect()
+    gc.freeze()  # the set-up's long-lived objects are not rescanned by every collection while timing
+    with sessions() as session:
+        report_ids = list(session.scalars(select(ChainReport.report_id)))
+        readings = session.scalar(select(func.sum(MeterBatch.reading_count)))
+        kinds: dict[str, list[float]] = {"report": [], "asset": []}
+        for i in range(args.samples):
+            kind = "report" if i % 2 == 0 else "asset"
+            t0 = time.perf_counter()
+            if kind == "report":
+                trace = trace_report(session, rng.choice(report_ids))
+                assert trace.verified
+            else:
+                trace_asset(session, "AllowanceRegistry", rng.choice(years))
+            kinds[kind].append((time.perf_counter() - t0) * 1000)
+            session.expunge_all()
+    every = kinds["report"] + kinds["asset"]
+    hops = args.transfers / len(years)
+    print(f"{'trace':<8} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for kind, values in (*kinds.items(), ("all", every)):
+        print(f"{kind:<8} {len(values):>6} {statistics.median(values):>8.2f} {percentile(values, 99):>8.2f} "
+              f"{max(values):>8.2f}")
+    print(json.dumps({
+        "trace_p50_ms": round(statistics.median(every), 2),
+        "trace_p99_ms": round(percentile(every, 99), 2),
+        "report_trace_p50_ms": round(statistics.median(kinds["report"]), 2),
+        "report_trace_p99_ms": round(percentile(kinds["report"], 99), 2),
+        "asset_trace_p50_ms": round(statistics.median(kinds["asset"]), 2),
+        "asset_trace_p99_ms": round(percentile(kinds["asset"], 99), 2),
+        "index_events_per_s": round(report.events_per_second),
+        "indexed_events": report.events,
+        "readings": readings,
+        "transfers_mined": mined,
+        "hops_per_asset_trace": round(hops),
+        "samples": args.samples,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Compare the index with the chain's own views and report every difference.
+
+The chain is read at the block the index has reached (the lowest checkpoint), so a
+consistent index shows no difference whatever was mined since. Checked: balances per holder
+and token id, total supplies per id, organisations, member statuses and freezes, devices,
+anchors (root, total, count, window), reports (status and figures), notarizations.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from ledger_service.chain.suite import Suite
+from ledger_service.db.models import (
+    ChainAnchor,
+    ChainBalance,
+    ChainDevice,
+    ChainMember,
+    ChainNotarization,
+    ChainOrganisation,
+    ChainReport,
+    IndexCheckpoint,
+)
+
+MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
+REPORT_STATUS = {0: "none", 1: "submitted", 2: "verified", 3: "rejected", 4: "finalized"}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One fact on which index and chain disagree: `index` is None for a fact missing from the index."""
+
+    kind: str
+    key: str
+    field: str
+    index: Any
+    chain: Any
+
+
+@dataclass
+class ReconcileReport:
+    block: int
+    checked: dict[str, int] = field(default_factory=dict)
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+class _Reconciler:
+    def __init__(self, conn: Connection, suite: Suite, block: int) -> None:
+        self.conn = conn
+        self.suite = suite
+        self.block = block
+        self.report = ReconcileReport(block)
+
+    def view(self, contract: str, function: str, *args: Any) -> Any:
+        return self.suite.function(contract, function, *args).call(block_identifier=self.block)
+
+    def compare(self, kind: str, key: Any, index: dict[str, Any], chain: dict[str, Any]) -> None:
+        self.report.checked[kind] = self.report.checked.get(kind, 0) + 1
+        for name, value in index.items():
+            if value != chain[name]:
+                self.report.differences.append(Difference(kind, str(key), name, value, chain[name]))
+
+    def has(self, contract: str, function: str) -> bool:
+        abi = self.suite.contract(contract).abi
+        return any(e.get("type") == "function" and e.get("name") == function for e in abi)
+
+    def balances(self) -> None:
+        supplies: dict[tuple[str, int], int] = defaultdict(int)
+        for token, token_id, holder, amount in self.conn.execute(
+            select(ChainBalance.token, ChainBalance.token_id, ChainBalance.holder, ChainBalance.amount)
+        ):
+            if token not in self.suite.contracts or not self.has(token, "balanceOf"):
+                continue
+            erc20 = self.has(token, "decimals")
+            args = (holder,) if erc20 else (holder, token_id)
+            on_chain = self.view(token, "balanceOf", *args)
+            self.compare("balance", f"{token}/{token_id}/{holder}", {"amount": amount}, {"amount": on_chain})
+            supplies[(token, token_id)] += amount
+        for (token, token_id), total in supplies.items():
+            erc20 = self.has(token, "decimals")
+            on_chain = self.view(token, "totalSupply") if erc20 else self.view(token, "totalSupply(uint256)", token_id)
+            self.compare("total_supply", f"{token}/{token_id}", {"amount": total}, {"amount": on_chain})
+
+    def members(self) -> None:
+        for m in self.conn.execute(select(ChainMember)).mappings():
+            org_id, status, frozen = self.view("Membership", "memberOf", m["account"])
+            self.compare("member", m["account"], {"org_id": m["org_id"], "status": m["status"], "frozen": m["frozen"]},
+                         {"org_id": org_id, "status": MEMBER_STATUS[status], "frozen": frozen})
+
+    def organisations(self) -> None:
+        for o in self.conn.execute(select(ChainOrganisation)).mappings():
+            parent, kind, name = self.view("Membership", "organisation", o["org_id"])
+            self.compare("organisation", o["org_id"],
+                         {"parent_id": o["parent_id"], "kind": o["kind"], "name": o["name"]},
+                         {"parent_id": parent, "kind": kind, "name": name})
+
+    def devices(self) -> None:
+        for d in self.conn.execute(select(ChainDevice)).mappings():
+            org, facility, workshop, key_hash, active = self.view("MeterAnchor", "getDevice", d["device_id"])
+            self.compare("device", "0x" + d["device_id"].hex(),
+                         {"enterprise_org_id": d["enterprise_org_id"], "facility_id": d["facility_id"],
+                          "workshop_id": d["workshop_id"], "public_key_hash": d["public_key_hash"],
+                          "active": d["active"]},
+                         {"enterprise_org_id": org, "facility_id": facility, "workshop_id": workshop,
+                          "public_key_hash": key_hash, "active": active})
+
+    def anchors(self) -> None:
+        count = self.conn.scalar(select(func.count()).select_from(ChainAnchor))
+        self.compare("anchor_count", "MeterAnchor", {"count": count},
+                     {"count": self.view("MeterAnchor", "anchorCount")})
+        for a in self.conn.execute(select(ChainAnchor)).mappings():
+            c = self.view("MeterAnchor", "getAnchor", a["anchor_id"])
+            self.compare("anchor", a["anchor_id"],
+                         {"enterprise_org_id": a["enterprise_org_id"], "window_start": a["window_start"],
+                          "window_end": a["window_end"], "root": a["root"], "total_mg": a["total_mg"],
+                          "reading_count": a["reading_count"]},
+                         {"enterprise_org_id": c[0], "window_start": c[1], "window_end": c[2], "root": c[3],
+                          "total_mg": c[5], "reading_count": c[6]})
+
+    def reports(self) -> None:
+        count = self.conn.scalar(select(func.count()).select_from(ChainReport))
+        self.compare("report_count", "EmissionRegistry", {"count": count},
+                     {"count": self.view("EmissionRegistry", "reportCount")})
+        for r in self.conn.execute(select(ChainReport)).mappings():
+            c = self.view("EmissionRegistry", "getReport", r["report_id"])
+            self.compare("report", r["report_id"],
+                         {"org_id": r["org_id"], "year": r["year"], "version": r["version"],
+                          "status": r["status"], "anchors_root": r["anchors_root"], "anchored_mg": r["anchored_mg"],
+                          "reading_count": r["reading_count"], "reported_kg": r["reported_kg"],
+                          "verified_kg": r["verified_kg"] or 0, "obligation_tonnes": r["obligation_tonnes"] or 0},
+                         {"org_id": c[0], "year": c[1], "version": c[2], "status": REPORT_STATUS[c[10]],
+                          "anchors_root": c[7], "anchored_mg": c[8], "reading_count": c[9], "reported_kg": c[6],
+                          "verified_kg": c[12], "obligation_tonnes": c[16]})
+
+    def notarizations(self) -> None:
+        count = self.conn.scalar(select(func.count()).select_from(ChainNotarization))
+        self.compare("notarization_count", "Notary", {"count": count},
+                     {"count": self.view("Notary", "notarizationCount")})
+        for n in self.conn.execute(select(ChainNotarization)).mappings():
+            notary, org_id, _kind, _ref, timestamp, _block = self.view("Notary", "getNotarization", n["document_hash"])
+            self.compare("notarization", "0x" + n["document_hash"].hex(),
+                         {"notary": n["notary"], "org_id": n["org_id"], "timestamp": n["timestamp"]},
+                         {"notary": notary, "org_id": org_id, "timestamp": timestamp})
+
+
+def reconcile(engine: Engine, suite: Suite, block: int | None = None) -> ReconcileReport:
+    """Every difference between the index and the chain at `block` (default: where the index stands)."""
+    with engine.connect() as conn:
+        if block is None:
+            block = conn.scalar(select(func.min(IndexCheckpoint.indexed_block)))
+            if block is None:
+                raise LookupError("the index is empty: nothing to reconcile")
+        r = _Reconciler(conn, suite, block)
+        r.organisations()
+        r.members()
+        r.balances()
+        r.devices()
+        r.anchors()
+        r.reports()
+        r.notarizations()
+        return r.report

@@ -1,0 +1,206 @@
+"""Typed results of the audit functions. Every on-chain fact carries its `OnChain` position:
+transaction hash, block number, log index and block time (UTC), and whether it is still pending."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class OnChain:
+    tx_hash: str
+    block_number: int
+    log_index: int
+    block_time: datetime
+    pending: bool
+
+    @classmethod
+    def of(cls, row: Any) -> OnChain:
+        """From any indexed event row (ORM object or mapping with the meta columns)."""
+        get = row.__getitem__ if isinstance(row, Mapping) else (lambda k: getattr(row, k))
+        return cls(get("tx_hash"), get("block_number"), get("log_index"), utc(get("block_time")),
+                   bool(get("pending")))
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes for UTC columns; make them aware."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ reports
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStep:
+    """`submitted`, `verified`, `rejected` or `finalized`, by `actor`."""
+
+    kind: str
+    actor: str
+    at: OnChain
+    verified_kg: int | None = None
+    obligation_tonnes: int | None = None
+    statement_or_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportVersion:
+    report_id: int
+    version: int
+    previous_report_id: int
+    status: str
+    document_hash: str
+    reported_kg: int
+    anchors_root: str
+    anchored_mg: int
+    reading_count: int
+    steps: list[ReportStep]
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorFact:
+    """An anchor from MeterAnchor's `Anchored` event, and whether the SQL batch reproduces it."""
+
+    anchor_id: int
+    enterprise_org_id: int
+    window_start: int
+    window_end: int
+    root: str
+    total_mg: int
+    reading_count: int
+    oracle: str
+    at: OnChain
+    batch_id: int | None
+    sql_matches: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentCheck:
+    """The report's level-5 commitment recomputed from the anchors' roots, against what it recorded."""
+
+    anchor_ids: list[int]
+    expected_root: str
+    expected_mg: int
+    expected_count: int
+    committed_root: str
+    committed_mg: int
+    committed_count: int
+
+    @property
+    def matches(self) -> bool:
+        return (self.expected_root, self.expected_mg, self.expected_count) == (
+            self.committed_root, self.committed_mg, self.committed_count)
+
+
+@dataclass(frozen=True, slots=True)
+class Subtotal:
+    level: str
+    label: str
+    sum_mg: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingEvidence:
+    """A committed reading and its Merkle-sum proof up to its anchor's root."""
+
+    reading_id: int
+    device_id: str
+    timestamp: int
+    value_mg: int
+    anchor_id: int | None
+    proof_valid: bool
+    subtotals: list[Subtotal]
+    proof: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFact:
+    device_id: str
+    device_hash: str
+    facility: str
+    workshop: str
+    active_on_chain: bool | None
+    registered: OnChain | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotarizationFact:
+    document_hash: str
+    notary: str
+    org_id: int
+    at: OnChain
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTrace:
+    report_id: int
+    org_id: int
+    year: int
+    versions: list[ReportVersion]
+    commitment: CommitmentCheck
+    anchors: list[AnchorFact]
+    readings: list[ReadingEvidence]
+    devices: list[DeviceFact]
+    notarizations: list[NotarizationFact]
+
+    @property
+    def verified(self) -> bool:
+        """The commitment matches the anchors, every anchor matches SQL, every sampled proof holds."""
+        return (self.commitment.matches and all(a.sql_matches for a in self.anchors)
+                and all(r.proof_valid for r in self.readings))
+
+
+# ------------------------------------------------------------------ assets
+
+
+@dataclass(frozen=True, slots=True)
+class AssetHop:
+    """`allocation`, `issuance`, `transfer`, `trade`, `surrender`, `retraction`, `retirement` or `burn`."""
+
+    kind: str
+    from_address: str
+    to_address: str
+    amount: int
+    at: OnChain
+    compliance_year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    holder: str
+    org_id: int | None
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTrace:
+    token: str
+    token_id: int
+    issued: int
+    surrendered: int
+    hops: list[AssetHop]
+    holders: list[Holding]
+
+    @property
+    def outstanding(self) -> int:
+        return sum(h.amount for h in self.holders)
+
+
+# ------------------------------------------------------------------ drill-down
+
+
+@dataclass(slots=True)
+class LevelTotal:
+    """A node of the park tree with its total; `anchored_mg` is set where an anchored sum is known."""
+
+    level: str
+    label: str
+    sum_mg: int
+    count: int
+    children: list[LevelTotal] = field(default_factory=list)
+    anchored_mg: int | None = None
+    anchored_count: int | None = None
+    matches_anchored: bool | None = None

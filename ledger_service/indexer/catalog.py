@@ -1,0 +1,134 @@
+"""The events of a deployed suite: topic -> (contract, event, decoder), from the compiled ABIs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from eth_abi import decode
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+
+from ledger_service.chain.compiler import Artifact
+
+
+@dataclass(frozen=True)
+class RawLog:
+    """A log as the indexer needs it, independent of the RPC client."""
+
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+    block_number: int
+    block_hash: bytes
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """A decoded event with its position on chain."""
+
+    contract: str
+    event: str
+    args: dict[str, Any]
+    block_number: int
+    block_hash: bytes
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class EventDecoder:
+    name: str
+    indexed: tuple[tuple[str, str], ...]
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+
+    @classmethod
+    def from_abi(cls, abi: Mapping[str, Any]) -> EventDecoder:
+        inputs = abi["inputs"]
+        return cls(
+            name=abi["name"],
+            indexed=tuple((i["name"], i["type"]) for i in inputs if i["indexed"]),
+            data_names=tuple(i["name"] for i in inputs if not i["indexed"]),
+            data_types=tuple(i["type"] for i in inputs if not i["indexed"]),
+        )
+
+    def decode(self, topics: tuple[bytes, ...], data: bytes) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        for (name, typ), topic in zip(self.indexed, topics[1:], strict=True):
+            args[name] = topic if _is_dynamic(typ) else _word(typ, topic)
+        if self.data_types:
+            if all(_is_static_word(t) for t in self.data_types):
+                words = (data[i:i + 32] for i in range(0, 32 * len(self.data_types), 32))
+                args.update((n, _word(t, w)) for n, t, w in zip(self.data_names, self.data_types, words, strict=True))
+            else:
+                values = decode(list(self.data_types), data)
+                args.update((n, _normalise(v)) for n, v in zip(self.data_names, values, strict=True))
+        return args
+
+
+def _is_dynamic(typ: str) -> bool:
+    return typ in ("string", "bytes") or typ.endswith("]") or typ.startswith("(")
+
+
+def _is_static_word(typ: str) -> bool:
+    return not _is_dynamic(typ) and (typ in ("address", "bool") or typ.startswith(("uint", "bytes")))
+
+
+@lru_cache(maxsize=65536)
+def checksum(raw: bytes) -> str:
+    return str(to_checksum_address(raw))
+
+
+def _word(typ: str, word: bytes) -> Any:
+    """One 32-byte ABI word of a static type (the fast path for topics and static data)."""
+    if typ == "address":
+        return checksum(word[12:])
+    if typ.startswith("uint"):
+        return int.from_bytes(word, "big")
+    if typ == "bool":
+        return word[-1] != 0
+    if typ.startswith("bytes"):
+        return word[: int(typ[5:])]
+    return decode([typ], word)[0]
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
+        return checksum(bytes.fromhex(value[2:]))
+    if isinstance(value, tuple):
+        return [_normalise(v) for v in value]
+    return value
+
+
+class EventCatalog:
+    """Decoders of every event of the suite's contracts, by (address, topic0)."""
+
+    def __init__(self, artifacts: Mapping[str, Artifact], addresses: Mapping[str, str]) -> None:
+        self.addresses: dict[str, str] = {
+            name: str(to_checksum_address(addr)) for name, addr in addresses.items() if name in artifacts}
+        self.contract_at: dict[str, str] = {addr: name for name, addr in self.addresses.items()}
+        self._decoders: dict[tuple[str, bytes], EventDecoder] = {}
+        for name, addr in self.addresses.items():
+            for entry in artifacts[name].abi:
+                if entry.get("type") == "event" and not entry.get("anonymous"):
+                    topic = bytes(event_abi_to_log_topic(entry))  # type: ignore[arg-type]
+                    self._decoders[(addr, topic)] = EventDecoder.from_abi(entry)
+
+    def events_of(self, contract: str) -> list[str]:
+        addr = self.addresses[contract]
+        return sorted(d.name for (a, _), d in self._decoders.items() if a == addr)
+
+    def decode(self, log: RawLog) -> ChainEvent | None:
+        """The decoded event, or None for a log of another contract or an unknown event."""
+        contract = self.contract_at.get(log.address)
+        if contract is None or not log.topics:
+            return None
+        decoder = self._decoders.get((log.address, log.topics[0]))
+        if decoder is None:
+            return None
+        return ChainEvent(contract, decoder.name, decoder.decode(log.topics, log.data), log.block_number,
+                          log.block_hash, log.tx_hash, log.log_index)

@@ -1,0 +1,229 @@
+"""The table of handlers: each (contract, event) maps to a function giving rows of the index tables.
+
+Extend it by adding entries to `HANDLERS` (or calling `register`); `"*"` as contract matches
+any contract of the suite, so the token standards (ERC-1155 `TransferSingle`/`TransferBatch`,
+ERC-20 `Transfer`) are indexed for every token contract, allowances, credits and the
+settlement token alike. An event without a handler is kept in `chain_other_events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eth_utils import keccak
+
+from ledger_service.indexer.catalog import ChainEvent
+
+Row = tuple[str, dict[str, Any]]
+Handler = Callable[[ChainEvent], list[Row]]
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+ROLE_NAMES = {keccak(text=n): n for n in ("REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER",
+                                          "SETTLEMENT_BANK")}
+MEMBER_EVENT_KINDS = {
+    "MemberAdmitted": "admitted",
+    "MemberSuspended": "suspended",
+    "MemberReinstated": "reinstated",
+    "MemberRevoked": "revoked",
+    "AccountFrozen": "frozen",
+    "AccountUnfrozen": "unfrozen",
+}
+REPORT_EVENT_KINDS = {
+    "ReportSubmitted": "submitted",
+    "ReportVerified": "verified",
+    "ReportRejected": "rejected",
+    "ReportFinalized": "finalized",
+}
+# ComplianceLedger.AssetKind -> the registry contract whose units were surrendered.
+ASSET_KINDS = {1: "AllowanceRegistry", 2: "CreditRegistry"}
+
+
+def _transfer_kind(src: str, dst: str) -> str:
+    if src == ZERO_ADDRESS:
+        return "mint"
+    if dst == ZERO_ADDRESS:
+        return "burn"
+    return "transfer"
+
+
+def transfer_single(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_transfers", {
+        "token": ev.contract, "token_id": a["id"], "kind": _transfer_kind(a["from"], a["to"]),
+        "operator": a["operator"], "from_address": a["from"], "to_address": a["to"], "amount": a["value"],
+        "sub_index": 0,
+    })]
+
+
+def transfer_batch(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    kind = _transfer_kind(a["from"], a["to"])
+    return [("chain_transfers", {
+        "token": ev.contract, "token_id": token_id, "kind": kind, "operator": a["operator"],
+        "from_address": a["from"], "to_address": a["to"], "amount": value, "sub_index": i,
+    }) for i, (token_id, value) in enumerate(zip(a["ids"], a["values"], strict=True))]
+
+
+def erc20_transfer(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_transfers", {
+        "token": ev.contract, "token_id": 0, "kind": _transfer_kind(a["from"], a["to"]), "operator": None,
+        "from_address": a["from"], "to_address": a["to"], "amount": a["value"], "sub_index": 0,
+    })]
+
+
+def organisation_registered(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_organisations", {"org_id": a["orgId"], "parent_id": a["parentId"], "kind": a["kind"],
+                                     "name": a["name"]})]
+
+
+def member_event(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    roles = [ROLE_NAMES.get(bytes(r), "0x" + bytes(r).hex()) for r in a["roles"]] if "roles" in a else None
+    return [("chain_member_events", {"account": a["account"], "kind": MEMBER_EVENT_KINDS[ev.event],
+                                     "org_id": a.get("orgId"), "roles": roles, "reason_hash": a.get("reasonHash")})]
+
+
+def allocated(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_allocations", {"year": a["year"], "holder": a["holder"], "org_id": a["orgId"],
+                                   "amount": a["amount"], "reason_hash": None})]
+
+
+def retracted(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_allocations", {"year": a["year"], "holder": a["holder"], "org_id": a["orgId"],
+                                   "amount": -a["amount"], "reason_hash": a["reasonHash"]})]
+
+
+def allowances_surrendered(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_surrenders", {"token": ev.contract, "org_id": a["orgId"], "compliance_year": a["complianceYear"],
+                                  "holder": a["holder"], "token_id": a["vintage"], "amount": a["amount"]})]
+
+
+def obligation_set(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_compliance_records", {"kind": "obligation", "org_id": a["orgId"], "year": a["year"],
+                                          "asset_kind": None, "registry_address": None, "tonnes": a["tonnes"]})]
+
+
+def surrender_recorded(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_compliance_records", {"kind": "surrender", "org_id": a["orgId"], "year": a["year"],
+                                          "asset_kind": a["kind"], "registry_address": a["registry"],
+                                          "tonnes": a["tonnes"]})]
+
+
+def report_event(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    actor = a.get("submitter") or a.get("verifier") or a.get("finalizer")
+    return [("chain_report_events", {
+        "report_id": a["reportId"], "kind": REPORT_EVENT_KINDS[ev.event], "org_id": a["orgId"], "year": a["year"],
+        "actor": actor, "version": a.get("version"), "previous_report_id": a.get("previousReportId"),
+        "document_hash": a.get("documentHash"), "reported_kg": a.get("reportedKgCO2e"),
+        "anchors_root": a.get("anchorsRoot"), "anchored_mg": a.get("anchoredMg"),
+        "reading_count": a.get("readingCount"), "verified_kg": a.get("verifiedKgCO2e"),
+        "statement_hash": a.get("statementHash"), "reason_hash": a.get("reasonHash"),
+        "obligation_tonnes": a.get("obligationTonnes"),
+    })]
+
+
+def device_registered(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_device_events", {
+        "device_id": a["deviceId"], "kind": "registered", "enterprise_org_id": a["enterpriseOrgId"],
+        "facility_id": a["facilityId"], "workshop_id": a["workshopId"], "public_key_hash": a["publicKeyHash"],
+        "active": True, "actor": a["registeredBy"],
+    })]
+
+
+def device_active_set(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_device_events", {
+        "device_id": a["deviceId"], "kind": "active_set", "enterprise_org_id": a["enterpriseOrgId"],
+        "facility_id": None, "workshop_id": None, "public_key_hash": None, "active": a["active"], "actor": a["setBy"],
+    })]
+
+
+def device_key_rotated(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_device_events", {
+        "device_id": a["deviceId"], "kind": "key_rotated", "enterprise_org_id": a["enterpriseOrgId"],
+        "facility_id": None, "workshop_id": None, "public_key_hash": a["newKeyHash"], "active": None,
+        "actor": a["rotatedBy"],
+    })]
+
+
+def oracle_authorisation_set(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_oracle_authorisations", {"oracle": a["oracle"], "enterprise_org_id": a["enterpriseOrgId"],
+                                             "authorised": a["authorised"], "actor": a["setBy"]})]
+
+
+def anchored(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_anchors", {
+        "anchor_id": a["anchorId"], "enterprise_org_id": a["enterpriseOrgId"], "window_start": a["windowStart"],
+        "window_end": a["windowEnd"], "root": a["root"], "total_mg": a["totalMg"], "reading_count": a["readingCount"],
+        "factor_set_id": a["factorSetId"], "previous_anchor_id": a["previousAnchorId"], "oracle": a["oracle"],
+    })]
+
+
+def notarized(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_notarizations", {
+        "document_hash": a["documentHash"], "notary": a["notary"], "org_id": a["orgId"], "kind": a["kind"],
+        "reference_id": a["referenceId"], "timestamp": a["timestamp"], "notarized_block": a["blockNumber"],
+    })]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1 << 53:
+        return str(value)
+    return value
+
+
+def other_event(ev: ChainEvent) -> list[Row]:
+    return [("chain_other_events", {"contract": ev.contract, "event": ev.event,
+                                    "args": {k: _jsonable(v) for k, v in ev.args.items()}})]
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("*", "TransferSingle"): transfer_single,
+    ("*", "TransferBatch"): transfer_batch,
+    ("*", "Transfer"): erc20_transfer,
+    ("Membership", "OrganisationRegistered"): organisation_registered,
+    **{("Membership", name): member_event for name in MEMBER_EVENT_KINDS},
+    ("AllowanceRegistry", "Allocated"): allocated,
+    ("AllowanceRegistry", "Retracted"): retracted,
+    ("AllowanceRegistry", "Surrendered"): allowances_surrendered,
+    ("ComplianceLedger", "ObligationSet"): obligation_set,
+    ("ComplianceLedger", "SurrenderRecorded"): surrender_recorded,
+    **{("EmissionRegistry", name): report_event for name in REPORT_EVENT_KINDS},
+    ("MeterAnchor", "DeviceRegistered"): device_registered,
+    ("MeterAnchor", "DeviceActiveSet"): device_active_set,
+    ("MeterAnchor", "DeviceKeyRotated"): device_key_rotated,
+    ("MeterAnchor", "OracleAuthorisationSet"): oracle_authorisation_set,
+    ("MeterAnchor", "Anchored"): anchored,
+    ("Notary", "Notarized"): notarized,
+}
+
+
+def register(contract: str, event: str, handler: Handler) -> None:
+    """Add or replace the handler of `contract`'s `event` ("*" for any contract)."""
+    HANDLERS[(contract, event)] = handler
+
+
+def handler_for(contract: str, event: str) -> Handler:
+    return HANDLERS.get((contract, event)) or HANDLERS.get(("*", event)) or other_event
+
+
+def rows_of(ev: ChainEvent) -> list[Row]:
+    return handler_for(ev.contract, ev.event)(ev)
