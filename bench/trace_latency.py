@@ -42,7 +42,6 @@ from sqlalchemy import func, select
 from web3 import HTTPProvider, Web3
 
 from ledger_service.audit.asset_trace import trace_asset
-from ledger_service.audit.commitment import report_commitment
 from ledger_service.audit.report_trace import trace_report
 from ledger_service.chain.anvil import AnvilNode, free_port
 from ledger_service.chain.compiler import build
@@ -62,6 +61,7 @@ from oracles.batches import build_closed_batches
 from oracles.devices import register_devices
 from oracles.factors import get_factor_set
 from oracles.ingest import ingest_messages
+from oracles.reports import period_node
 from oracles.simulator import simulate_messages, simulate_park
 
 PARK_KIND, ENTERPRISE_KIND, VERIFICATION_KIND, TRADING_KIND, OPERATOR_KIND = 1, 2, 3, 4, 6
@@ -231,7 +231,7 @@ def main() -> None:
             for org, account in enterprise.items():
                 batches = session.scalars(select(MeterBatch).where(MeterBatch.enterprise_org_id == org)
                                           .order_by(MeterBatch.anchor_id)).all()
-                period = report_commitment(org, [ms.Node(b.root, b.total_mg, b.reading_count) for b in batches])
+                period = period_node(org, [ms.Node(b.root, b.total_mg, b.reading_count) for b in batches])
                 reports.append(tx(suite, account, "EmissionRegistry", "submitReport", YEAR, keccak(text=f"r{org}"),
                                   period.sum // 10**6, period.hash, period.sum, period.count))
         assert rpc.send_all(reports) == len(reports)

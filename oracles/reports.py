@@ -40,6 +40,13 @@ class ReportCommitment:
         return self.tree.steps(self.anchor_ids.index(anchor_id))
 
 
+def period_node(enterprise_org_id: int, anchor_nodes: Sequence[ms.Node]) -> ms.Node:
+    """The level-5 node over anchor roots already in anchor order (what a report stores as its root)."""
+    if not anchor_nodes:
+        raise ValueError("a report commits to at least one anchor")
+    return ms.LabelledTree.build(ms.LEVEL_PERIOD, ms.enterprise_id(enterprise_org_id), anchor_nodes).node
+
+
 def report_commitment(enterprise_org_id: int, anchors: Sequence[tuple[int, ms.Node]]) -> ReportCommitment:
     """The commitment over `(anchor id, anchor root node)` pairs, taken in anchor-id order."""
     if not anchors:

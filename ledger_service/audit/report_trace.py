@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.audit.commitment import report_commitment
 from ledger_service.audit.results import (
     AnchorFact,
     CommitmentCheck,
@@ -34,6 +33,7 @@ from ledger_service.db.models import (
 )
 from oracles import merkle_sum as ms
 from oracles.proofs import prove_reading
+from oracles.reports import period_node
 
 
 class UnknownReport(LookupError):
@@ -130,7 +130,7 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4) -> 
         raise UnknownReport(f"no report {report_id} in the index")
     anchors = report_anchors(session, report.org_id, report.year)
     if anchors:
-        node = report_commitment(report.org_id, [ms.Node(a.root, a.total_mg, a.reading_count) for a in anchors])
+        node = period_node(report.org_id, [ms.Node(a.root, a.total_mg, a.reading_count) for a in anchors])
         expected = (_hex(node.hash), node.sum, node.count)
     else:
         expected = ("", 0, 0)

@@ -16,11 +16,11 @@ from ledger_service.audit.access import (
     viewer_of,
 )
 from ledger_service.audit.asset_trace import trace_asset
-from ledger_service.audit.commitment import report_commitment
 from ledger_service.audit.drilldown import drill_down_year
 from ledger_service.audit.report_trace import trace_report
 from ledger_service.db.models import CommittedNode, MeterBatch
 from oracles import merkle_sum as ms
+from oracles.reports import period_node
 from tests.indexer.conftest import indexer_for
 from tests.support.story import YEAR, anchor_meter_data
 
@@ -121,7 +121,7 @@ def test_a_regulator_sees_everything_and_a_member_only_its_own_organisation(ledg
 def test_a_rejected_report_and_its_resubmission_are_traced_as_versions(ledger, session, index_engine):
     story = anchor_meter_data(ledger, session, hours=1)
     batch = session.query(MeterBatch).filter(MeterBatch.anchor_id == story.anchor_ids[12][0]).one()
-    period = report_commitment(12, [ms.Node(batch.root, batch.total_mg, batch.reading_count)])
+    period = period_node(12, [ms.Node(batch.root, batch.total_mg, batch.reading_count)])
     submit = ("enterprise_b", "EmissionRegistry", "submitReport", YEAR)
     ledger.tx(*submit, keccak(text="v1"), 1, b"\x07" * 32, period.sum, period.count)
     ledger.tx("verifier", "EmissionRegistry", "rejectReport", 1, keccak(text="root does not match"))

@@ -9,7 +9,6 @@ from eth_utils import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.audit.commitment import report_commitment
 from ledger_service.db.models import MeterBatch
 from oracles import merkle_sum as ms
 from oracles.anchoring import MeterAnchorClient, anchor_pending, register_devices_on_chain
@@ -17,6 +16,7 @@ from oracles.batches import build_closed_batches
 from oracles.devices import register_devices
 from oracles.factors import get_factor_set
 from oracles.ingest import ingest_messages
+from oracles.reports import period_node
 from oracles.simulator import ParkLayout, simulate_messages, simulate_park
 from tests.support.ledger import Ledger
 
@@ -69,7 +69,7 @@ def tell_story(ledger: Ledger, session: Session) -> Story:
     story = anchor_meter_data(ledger, session)
     anchors = [session.scalars(select(MeterBatch).where(MeterBatch.anchor_id == a)).one()
                for a in story.anchor_ids[11]]
-    period = report_commitment(11, [ms.Node(b.root, b.total_mg, b.reading_count) for b in anchors])
+    period = period_node(11, [ms.Node(b.root, b.total_mg, b.reading_count) for b in anchors])
     reported_kg = period.sum // 1_000_000
     receipt = ledger.tx("enterprise_a", "EmissionRegistry", "submitReport", YEAR, REPORT_DOCUMENT, reported_kg,
                         period.hash, period.sum, period.count)
