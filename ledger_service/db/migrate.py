@@ -19,7 +19,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade_to_head(target: Engine | str | None = None) -> None:
-    """Migrate `target` (an engine, a URL, or the configured database) to every head revision (parallel branches of migrations may coexist until merged)."""
+    """Migrate `target` (an engine, a URL, or the configured database) to every head revision
+    (parallel branches of migrations may coexist until merged)."""
     if isinstance(target, Engine):
         cfg = alembic_config()
         with target.begin() as connection:
