@@ -118,6 +118,7 @@ def get_balances(address: Annotated[str, Path(pattern=ADDRESS)], caller: Annotat
 
 @router.post("/allowances/transfers", response_model=TxOut)
 def transfer(body: TransferIn, caller: Trader, runtime: RuntimeDep, response: Response, wait: Wait = True) -> TxOut:
+    require_custodial(runtime, caller)
     transfers = [allowances.Transfer(to_checksum_address(body.to), body.year, body.amount)]
     allowances.check_transfers(runtime.chain, runtime.suite, runtime.directory, caller.address, transfers)
     (record,) = send(runtime, caller, allowances.transfer_intents(caller.address, transfers, caller.address),
