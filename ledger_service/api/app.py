@@ -31,8 +31,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
-        route = request.scope.get("route")
-        runtime.metrics.observe(request.method, getattr(route, "path", "unmatched"), response.status_code)
+        route = getattr(request.scope.get("route"), "path", None)
+        if route is None:
+            route = "unmatched"
+        elif request.url.path.startswith(API_PREFIX) and not route.startswith(API_PREFIX):
+            route = API_PREFIX + route
+        runtime.metrics.observe(request.method, route, response.status_code)
         return response
 
     return app

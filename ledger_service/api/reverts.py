@@ -80,6 +80,13 @@ REVERTS: dict[str, tuple[int, str]] = {
     "ERC1155InvalidArrayLength": (422, "lists of different lengths ({idsLength} and {valuesLength})"),
     "ERC1155InvalidApprover": (422, "{approver} cannot approve"),
     "ERC1155InvalidOperator": (422, "{operator} cannot be an operator"),
+    "EmptyAnchor": (422, "an anchor must commit to at least one reading"),
+    "InvalidDeviceId": (422, "a device id is required"),
+    "InvalidPublicKeyHash": (422, "a device public-key hash is required"),
+    "InvalidWindow": (422, "the window [{windowStart}, {windowEnd}) is empty or reversed"),
+    "LevelOutOfOrder": (422, "proof step {index} is at level {level}, after level {previousLevel}"),
+    "SumOverflow": (422, "the proof's sums overflow"),
+    "UnknownStepKind": (422, "proof step {index} has an unknown kind {kind}"),
     "Panic": (422, "the contract stopped: {meaning}"),
     "Error": (422, "{reason}"),
 }
