@@ -270,6 +270,7 @@ class Outbox:
         """Send signed transactions; those the node refuses for a reason other than knowing them
         already are checked for a receipt and otherwise kept `signed` with the node's message."""
         results = self.chain.send_raw([r.raw_tx or "" for r in records], [r.tx_hash or "" for r in records])
+        self._fault("broadcast")
         changes, unsure = [], []
         for record, result in zip(records, results, strict=True):
             if result.accepted or result.already_known:
