@@ -16,8 +16,9 @@ from tests.service.cast import Cast, admit_cast
 
 
 def service_settings(directory: Path, **overrides: object) -> Settings:
-    return Settings(database_url=f"sqlite:///{directory / 'service.db'}", chain="embedded",
-                    retry_backoff_seconds=0.01, retry_backoff_max_seconds=0.02, **overrides)  # type: ignore[arg-type]
+    values: dict[str, object] = {"database_url": f"sqlite:///{directory / 'service.db'}", "chain": "embedded",
+                                 "retry_backoff_seconds": 0.01, "retry_backoff_max_seconds": 0.02, **overrides}
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
