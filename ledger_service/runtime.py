@@ -21,7 +21,7 @@ from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.chain.calldata import CallEncoder
-from ledger_service.chain.client import ChainClient, ChainUnavailable, RetryPolicy
+from ledger_service.chain.client import EMBEDDED_GAS_LIMIT, ChainClient, ChainUnavailable, RetryPolicy
 from ledger_service.chain.compiler import Artifact, build
 from ledger_service.chain.connect import EMBEDDED, connect_rpc
 from ledger_service.chain.deploy import Deployment, deploy_suite, load_deployment
@@ -98,7 +98,7 @@ class Runtime:
             regulator: LocalAccount = Account.create()
             embedded.fund([regulator.address])
             sender = TransactionSender(embedded.w3, regulator, RevertDecoder.from_artifacts(artifacts.values()),
-                                       gas_limit=chain.gas_limit)
+                                       gas_limit=EMBEDDED_GAS_LIMIT)
             deployment = deploy_suite(sender, artifacts, network=EMBEDDED)
         else:
             w3 = connect_rpc(settings.chain, timeout=settings.rpc_timeout_seconds)
@@ -204,4 +204,5 @@ class Runtime:
         with self.sessions.begin() as session:
             session.execute(delete(OutboxTransaction).where(OutboxTransaction.id > last_id))
         self.outbox.nonces.forget()
+        self.chain.forget_receipts()
         self.directory.forget()

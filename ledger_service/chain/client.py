@@ -94,6 +94,7 @@ class ChainClient:
         self._lock: threading.RLock | None = threading.RLock() if embedded is not None else None
         self._http = httpx.Client(timeout=timeout) if url else None
         self._ids = itertools.count(1)
+        self._mined: dict[str, dict[str, Any]] = {}
         self.gas_limit = gas_limit if gas_limit is not None else (EMBEDDED_GAS_LIMIT if embedded else None)
         self.chain_id: int = self.request(lambda: int(w3.eth.chain_id))
         self.fees: FeePolicy = self.request(lambda: FeePolicy.detect(w3))
@@ -171,6 +172,8 @@ class ChainClient:
                     if _is_transport_error(exc):
                         raise
                     out.append(SendResult(tx_hash, str(exc)))
+                    continue
+                self._remember_mined_receipt(tx_hash)
             return out
 
         return self.request(send_each)
@@ -195,6 +198,10 @@ class ChainClient:
         def fetch() -> list[dict[str, Any] | None]:
             found: list[dict[str, Any] | None] = []
             for h in hashes:
+                known = self._mined.pop(h, None)
+                if known is not None:
+                    found.append(known)
+                    continue
                 try:
                     r = self.w3.eth.get_transaction_receipt(HexBytes(h))
                 except Exception as exc:
@@ -207,6 +214,29 @@ class ChainClient:
             return found
 
         return self.request(fetch)
+
+    def _remember_mined_receipt(self, tx_hash: str) -> None:
+        """The embedded chain mines each transaction as it arrives, and eth-tester finds a receipt by
+        scanning every block; the receipt is read here from the new head block instead."""
+        if self.embedded is None:
+            return
+        chain = self.embedded.tester.backend.chain
+        head = chain.get_canonical_head()
+        block = chain.get_canonical_block_by_number(head.block_number)
+        wanted = bytes.fromhex(tx_hash[2:])
+        for index, tx in enumerate(block.transactions):
+            if tx.hash == wanted:
+                receipt = block.get_receipts(chain.chaindb)[index]
+                previous = block.get_receipts(chain.chaindb)[index - 1].gas_used if index else 0
+                self._mined[tx_hash] = {"blockNumber": int(head.block_number), "gasUsed": receipt.gas_used - previous,
+                                        "status": 1 if receipt.state_root == b"\x01" else 0}
+                if len(self._mined) > 100_000:
+                    self._mined.clear()
+                return
+
+    def forget_receipts(self) -> None:
+        """Drop remembered receipts (after the embedded chain was reverted to a snapshot)."""
+        self._mined.clear()
 
     def call(self, tx: dict[str, Any], block: int | str = "latest") -> bytes:
         """eth_call; raises the node's exception on a revert (decode it with a RevertDecoder)."""
