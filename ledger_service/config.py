@@ -28,7 +28,7 @@ class Settings(BaseSettings):
 
     # Chain access.
     chain: str = Field(default="embedded", description='"embedded" (in-process chain) or a JSON-RPC URL.')
-    network: str = Field(default="local", description="Network name: the suite is read from deployments/<network>.json.")
+    network: str = Field(default="local", description="Network name: the suite is read from deployments/<name>.json.")
     deployments_dir: Path = Field(default=DEPLOYMENTS_DIR, description="Where deployment records live.")
     gas_limit: int | None = Field(
         default=None, ge=21000, description="Fixed gas limit per transaction; unset: 15M on the embedded chain, "
@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     )
     signed_request_window_seconds: int = Field(default=300, ge=1, description="Accepted clock skew of signed requests.")
     member_cache_seconds: float = Field(
-        default=2.0, ge=0, description="How long an on-chain member view is reused (the service drops it on its own changes)."
+        default=2.0, ge=0,
+        description="How long an on-chain member view is reused (the service drops it on its own changes).",
     )
     api_key_days: int = Field(default=90, ge=1, description="Default lifetime of an issued API key.")
 

@@ -72,7 +72,9 @@ class SendResult:
 
 
 def _is_transport_error(exc: BaseException) -> bool:
-    return isinstance(exc, httpx.TransportError | requests.ConnectionError | requests.Timeout | ConnectionError | TimeoutError)
+    return isinstance(
+        exc, httpx.TransportError | requests.ConnectionError | requests.Timeout | ConnectionError | TimeoutError
+    )
 
 
 class ChainClient:

@@ -163,7 +163,8 @@ def enterprise_status(org_id: Annotated[int, Path(ge=1)], year: Annotated[int, P
     org = runtime.directory.organisation(org_id)
     if org is None or org.kind != OrgKind.ENTERPRISE:
         raise not_found(f"organisation {org_id} is not a registered enterprise", "UnknownOrganisation", orgId=org_id)
-    if not (caller.is_regulator or caller.member.has_role("VERIFIER") or caller.member.org_id in (org_id, org.parent_id)):
+    own_or_park = caller.member.org_id in (org_id, org.parent_id)
+    if not (caller.is_regulator or caller.member.has_role("VERIFIER") or own_or_park):
         raise forbidden("compliance status is visible to the enterprise, its park, verifiers and regulators",
                         "NotYourData", orgId=org_id)
     return StatusOut.of(allowances.compliance_status(runtime.chain, runtime.suite, org_id, year))

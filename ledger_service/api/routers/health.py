@@ -48,5 +48,6 @@ def metrics(runtime: RuntimeDep) -> PlainTextResponse:
         lines.append(f'carbonledger_outbox_transactions{{status="{status.value}"}} {by_status.get(status.value, 0)}')
     head = runtime.chain_head()
     lines += ["# HELP carbonledger_chain_head_block Latest block number of the chain (-1 if unreachable).",
-              "# TYPE carbonledger_chain_head_block gauge", f"carbonledger_chain_head_block {-1 if head is None else head}"]
+              "# TYPE carbonledger_chain_head_block gauge",
+              f"carbonledger_chain_head_block {-1 if head is None else head}"]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -56,7 +56,8 @@ def list_transactions(caller: AnyMember, runtime: RuntimeDep, page: PageDep,
         own = or_(OutboxTransaction.requested_by == caller.address, OutboxTransaction.signer == caller.address)
         query, count = query.where(own), count.where(own)
     if status_ is not None:
-        query, count = query.where(OutboxTransaction.status == status_), count.where(OutboxTransaction.status == status_)
+        wanted = OutboxTransaction.status == status_
+        query, count = query.where(wanted), count.where(wanted)
     with runtime.sessions() as session:
         rows = session.scalars(query.order_by(OutboxTransaction.id.desc()).offset(page.offset).limit(page.limit)).all()
         total = int(session.scalar(count) or 0)
