@@ -188,7 +188,7 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transfers", type=int, default=1000, help="transfers per measurement (embedded)")
-    parser.add_argument("--anvil-transfers", type=int, default=4000, help="transfers per measurement (anvil)")
+    parser.add_argument("--anvil-transfers", type=int, default=2000, help="transfers per measurement (anvil)")
     parser.add_argument("--skip-anvil", action="store_true")
     args = parser.parse_args()
     artifacts = build()
