@@ -6,10 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger_service.paths import REPO_ROOT
+from ledger_service.paths import DEPLOYMENTS_DIR, REPO_ROOT
 
 WINDOW_SECONDS = {"hour": 3600, "day": 86400}
 
@@ -25,6 +25,50 @@ class Settings(BaseSettings):
     factor_set: str = Field(default="CN-2023-v1", description="Emission factor set used to value readings.")
     future_skew_seconds: int = Field(default=300, ge=0, description="How far ahead of now a reading may be stamped.")
     ingest_workers: int = Field(default=2, ge=1, description="Processes that verify signatures and hash readings.")
+
+    # Chain access.
+    chain: str = Field(default="embedded", description='"embedded" (in-process chain) or a JSON-RPC URL.')
+    network: str = Field(default="local", description="Network name: the suite is read from deployments/<name>.json.")
+    deployments_dir: Path = Field(default=DEPLOYMENTS_DIR, description="Where deployment records live.")
+    gas_limit: int | None = Field(
+        default=None, ge=21000, description="Fixed gas limit per transaction; unset: 15M on the embedded chain, "
+        "estimated on a node."
+    )
+    preflight: Literal["single", "all", "none"] = Field(
+        default="single",
+        description="Which sends are first run as eth_call, so a revert costs no nonce: single-transaction "
+        "requests, every transaction, or none (mined failures are then replayed to decode them).",
+    )
+    rpc_timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_attempts: int = Field(default=4, ge=1, description="Tries of a chain request before answering 503.")
+    retry_backoff_seconds: float = Field(default=0.2, ge=0, description="First wait between tries; doubles.")
+    retry_backoff_max_seconds: float = Field(default=2.0, ge=0)
+    receipt_timeout_seconds: float = Field(default=60.0, gt=0, description="How long a waiting request waits.")
+    outbox_interval_seconds: float = Field(default=0.5, gt=0, description="Pace of the background outbox pump.")
+
+    # Keys and identity.
+    key_secret: SecretStr = Field(
+        default=SecretStr("carbonledger-development-secret"),
+        description="Secret from which the key-encryption key of custodial keys is derived (scrypt).",
+    )
+    bootstrap_api_key: SecretStr | None = Field(
+        default=None, description="API key granted to the bootstrap regulator; a random one is made if unset."
+    )
+    bootstrap_regulator_key: SecretStr | None = Field(
+        default=None, description="On a node: the private key of a regulator the service acts for at start-up."
+    )
+    signed_request_window_seconds: int = Field(default=300, ge=1, description="Accepted clock skew of signed requests.")
+    member_cache_seconds: float = Field(
+        default=2.0, ge=0,
+        description="How long an on-chain member view is reused (the service drops it on its own changes).",
+    )
+    api_key_days: int = Field(default=90, ge=1, description="Default lifetime of an issued API key.")
+
+    # HTTP API.
+    api_host: str = Field(default="127.0.0.1")
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    page_size_max: int = Field(default=500, ge=1)
+    batch_max: int = Field(default=1000, ge=1, description="Most transfers in one batch request.")
 
     @property
     def window_seconds(self) -> int:

@@ -29,4 +29,4 @@ def test_upgrading_twice_is_harmless_and_sqlite_uses_wal(tmp_path):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         versions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
-    assert versions == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        assert versions == set(ScriptDirectory.from_config(alembic_config()).get_heads())

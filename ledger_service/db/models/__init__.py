@@ -19,9 +19,12 @@ from ledger_service.db.models.chain_records import (
 )
 from ledger_service.db.models.commitments import BatchStatus, CommittedNode, MeterBatch
 from ledger_service.db.models.index_state import IndexCheckpoint, IndexedBlock
+from ledger_service.db.models.identity import ApiKey, CustodialKey, RequestNonce
 from ledger_service.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
+from ledger_service.db.models.outbox import OutboxOrigin, OutboxStatus, OutboxTransaction
 
 __all__ = [
+    "ApiKey",
     "BatchStatus",
     "ChainAllocation",
     "ChainAnchor",
@@ -42,9 +45,14 @@ __all__ = [
     "CommittedNode",
     "IndexCheckpoint",
     "IndexedBlock",
+    "CustodialKey",
     "IngestRun",
     "MeterBatch",
     "MeterDevice",
+    "OutboxOrigin",
+    "OutboxStatus",
+    "OutboxTransaction",
     "QuarantinedReading",
     "Reading",
+    "RequestNonce",
 ]

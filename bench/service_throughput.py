@@ -1,0 +1,216 @@
+"""Benchmark: allowance transfers per second through the HTTP API against raw sends on the same chain.
+
+    python bench/service_throughput.py                    # embedded chain and a local anvil node
+    python bench/service_throughput.py --transfers 400 --skip-anvil
+
+The API is the ASGI app served in-process through Starlette's TestClient (httpx; no
+sockets), so the figures are the service's own cost: authentication and membership
+checks, the balance check, the outbox rows (SQLite, WAL), signing, sending and
+receipts. Every measured transfer is mined before its clock stops.
+
+- embedded: the service (single endpoint, then the batch endpoint with 200 transfers a
+  request) against raw web3 on the same chain: transactions signed locally from
+  pre-encoded calldata and sent one by one with `send_raw_transaction`.
+- anvil: the service's batch endpoint against raw batched JSON-RPC: signed transactions
+  posted as arrays of 200 `eth_sendRawTransaction`, then the last receipt awaited.
+Signing is timed on both sides. The last line printed is one JSON object; further
+measurements (the indexer's trace latencies) add keys to `results`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from ledger_service.api.app import create_app
+from ledger_service.chain.anvil import AnvilNode, AnvilUnavailable, free_port
+from ledger_service.chain.compiler import Artifact, build
+from ledger_service.chain.deploy import deploy_suite, write_deployment
+from ledger_service.chain.errors import RevertDecoder
+from ledger_service.chain.outbox import Intent
+from ledger_service.chain.sender import FeePolicy, TransactionSender
+from ledger_service.config import Settings
+from ledger_service.membership import ROLE_IDS, OrgKind
+from ledger_service.runtime import Runtime
+
+YEAR = 2025
+BATCH = 200
+PARK, ENTERPRISE = 10, 11
+GAS = 400_000
+
+
+def prepare(runtime: Runtime, fund: Callable[[list[str]], None], total: int) -> dict[str, Any]:
+    """An enterprise whose key the service keeps (`service`), one that sends raw (`raw`), and a receiver."""
+    accounts = {name: Account.create() for name in ("service", "raw", "receiver")}
+    fund([a.address for a in accounts.values()])
+    runtime.keystore.store(accounts["service"], label="bench")
+    regulator = runtime.bootstrap_regulator
+    assert regulator is not None
+    intents = [Intent("Membership", "registerOrganisation", (PARK, 0, int(OrgKind.PARK), "Bench Park"), regulator),
+               Intent("Membership", "registerOrganisation", (ENTERPRISE, PARK, int(OrgKind.ENTERPRISE), "Bench Steel"),
+                      regulator)]
+    intents += [Intent("Membership", "admit", (a.address, ENTERPRISE, [ROLE_IDS["ENTERPRISE"]]), regulator)
+                for a in accounts.values()]
+    intents.append(Intent("AllowanceRegistry", "allocate",
+                          (YEAR, [accounts["service"].address, accounts["raw"].address], [10 * total, 10 * total]),
+                          regulator))
+    records = runtime.outbox.submit(intents)
+    assert all(r.status == "mined" for r in records), [r.error_name for r in records]
+    token = runtime.api_keys.issue(accounts["service"].address, timedelta(hours=1), label="bench").token
+    return {"accounts": accounts, "headers": {"Authorization": f"Bearer {token}"}}
+
+
+def service_single(client: TestClient, setup: dict[str, Any], n: int) -> float:
+    body = {"to": setup["accounts"]["receiver"].address, "year": YEAR, "amount": 1}
+    start = time.perf_counter()
+    for _ in range(n):
+        reply = client.post("/api/v1/allowances/transfers", json=body, headers=setup["headers"])
+        assert reply.status_code == 200, reply.text
+    return n / (time.perf_counter() - start)
+
+
+def service_batch(client: TestClient, setup: dict[str, Any], n: int) -> float:
+    item = {"to": setup["accounts"]["receiver"].address, "year": YEAR, "amount": 1}
+    start = time.perf_counter()
+    for first in range(0, n, BATCH):
+        count = min(BATCH, n - first)
+        reply = client.post("/api/v1/allowances/transfers/batch", json={"transfers": [item] * count},
+                            headers=setup["headers"])
+        assert reply.status_code == 200 and reply.json()["mined"] == count, reply.text[:500]
+    return n / (time.perf_counter() - start)
+
+
+def transfer_calldata(runtime: Runtime, sender: str, receiver: str) -> bytes:
+    return runtime.encoder.encode("AllowanceRegistry", "safeTransferFrom", (sender, receiver, YEAR, 1, b""))
+
+
+def signed_transfers(runtime: Runtime, account: LocalAccount, receiver: str, n: int, nonce: int,
+                     fees: dict[str, int]) -> list[bytes]:
+    data = transfer_calldata(runtime, account.address, receiver)
+    to = runtime.deployment.addresses["AllowanceRegistry"]
+    chain_id = runtime.chain.chain_id
+    return [bytes(account.sign_transaction({"to": to, "data": data, "value": 0, "chainId": chain_id,
+                                            "nonce": nonce + i, "gas": GAS, **fees}).raw_transaction)
+            for i in range(n)]
+
+
+def raw_embedded(runtime: Runtime, setup: dict[str, Any], n: int) -> float:
+    account, receiver = setup["accounts"]["raw"], setup["accounts"]["receiver"].address
+    w3 = runtime.chain.w3
+    nonce = w3.eth.get_transaction_count(account.address)
+    fees = FeePolicy.detect(w3).fields
+    start = time.perf_counter()
+    for raw in signed_transfers(runtime, account, receiver, n, nonce, fees):
+        w3.eth.send_raw_transaction(raw)
+    elapsed = time.perf_counter() - start
+    assert w3.eth.get_transaction_count(account.address) == nonce + n
+    return n / elapsed
+
+
+def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int) -> float:
+    account, receiver = setup["accounts"]["raw"], setup["accounts"]["receiver"].address
+    w3 = runtime.chain.w3
+    nonce = w3.eth.get_transaction_count(account.address)
+    fees = FeePolicy.detect(w3).fields
+    with httpx.Client(timeout=60) as http:
+        start = time.perf_counter()
+        raws = signed_transfers(runtime, account, receiver, n, nonce, fees)
+        for first in range(0, n, BATCH):
+            payload = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x" + r.hex()]}
+                       for i, r in enumerate(raws[first:first + BATCH], start=first)]
+            replies = http.post(url, json=payload).json()
+            assert all("result" in r for r in replies), replies[:2]
+        last = replies[-1]["result"]
+        while True:
+            receipt = http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionReceipt",
+                                           "params": [last]}).json()["result"]
+            if receipt:
+                break
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - start
+    assert w3.eth.get_transaction_count(account.address) == nonce + n
+    return n / elapsed
+
+
+def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any]) -> None:
+    settings = Settings(database_url=f"sqlite:///{workdir / 'embedded.db'}", chain="embedded", gas_limit=GAS)
+    runtime = Runtime.start(settings, artifacts=artifacts)
+    embedded = runtime.chain.embedded
+    assert embedded is not None
+    setup = prepare(runtime, lambda addrs: embedded.fund(addrs), n)
+    client = TestClient(create_app(runtime))
+    service_batch(client, setup, BATCH)  # warm-up: caches, SQLite pages
+    single = service_single(client, setup, max(n // 5, 20))
+    batch = service_batch(client, setup, n)
+    raw = raw_embedded(runtime, setup, n)
+    runtime.close()
+    results.update(service_single_tx_per_s_embedded=round(single, 1), service_tx_per_s_embedded=round(batch, 1),
+                   raw_tx_per_s_embedded=round(raw, 1), ratio_embedded=round(batch / raw, 3))
+
+
+def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any]) -> None:
+    with AnvilNode(free_port()) as node:
+        deployer: LocalAccount = Account.create()
+        node.fund(deployer.address)
+        from ledger_service.chain.connect import connect_rpc
+
+        sender = TransactionSender(connect_rpc(node.url), deployer, RevertDecoder.from_artifacts(artifacts.values()))
+        write_deployment(deploy_suite(sender, artifacts, network="bench"), workdir, overwrite=True)
+        settings = Settings(database_url=f"sqlite:///{workdir / 'anvil.db'}", chain=node.url, network="bench",
+                            deployments_dir=workdir, gas_limit=GAS,
+                            bootstrap_regulator_key="0x" + bytes(deployer.key).hex())  # type: ignore[arg-type]
+        runtime = Runtime.start(settings, artifacts=artifacts)
+        setup = prepare(runtime, lambda addrs: [node.fund(a) for a in addrs], n)
+        client = TestClient(create_app(runtime))
+        service_batch(client, setup, BATCH)
+        single = service_single(client, setup, max(n // 5, 20))
+        batch = service_batch(client, setup, n)
+        raw = raw_anvil(runtime, setup, node.url, n)
+        runtime.close()
+    results.update(service_single_tx_per_s_anvil=round(single, 1), service_tx_per_s_anvil=round(batch, 1),
+                   raw_tx_per_s_anvil=round(raw, 1), ratio_anvil=round(batch / raw, 3))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transfers", type=int, default=1000, help="transfers per measurement (embedded)")
+    parser.add_argument("--anvil-transfers", type=int, default=2000, help="transfers per measurement (anvil)")
+    parser.add_argument("--skip-anvil", action="store_true")
+    args = parser.parse_args()
+    artifacts = build()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="carbonledger-bench-") as tmp:
+        run_embedded(artifacts, args.transfers, Path(tmp), results)
+        if not args.skip_anvil:
+            try:
+                run_anvil(artifacts, args.anvil_transfers, Path(tmp), results)
+            except AnvilUnavailable as exc:
+                print(f"anvil skipped: {exc}", file=sys.stderr)
+    print(f"{'measurement':38} {'tx/s':>10}")
+    for key, value in results.items():
+        if not key.startswith("ratio"):
+            print(f"{key:38} {value:>10}")
+    for key in ("ratio_embedded", "ratio_anvil"):
+        if key in results:
+            print(f"{key:38} {results[key]:>10}  (service batch endpoint / raw)")
+    keys = ("service_tx_per_s_embedded", "raw_tx_per_s_embedded", "ratio_embedded", "service_tx_per_s_anvil",
+            "raw_tx_per_s_anvil", "ratio_anvil")
+    print(json.dumps({**{k: results.get(k) for k in keys}, **results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Custom errors of the suite as HTTP answers: a status and a plain-language message each.
+
+403: the caller lacks a role or membership, or an account is frozen; 404: an unknown
+id; 409: a duplicate or a conflict with the current state; 422: invalid input. An
+error not listed is classed by its name (Unknown* -> 404, Already*/Duplicate* -> 409,
+Invalid*/Zero*/Empty* -> 422) and otherwise answered with 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ledger_service.membership import ROLE_IDS, MemberStatus
+
+_ROLE_BY_ID = {v: k for k, v in ROLE_IDS.items()}
+
+# error name -> (status, message; {name} fields are the error's arguments)
+REVERTS: dict[str, tuple[int, str]] = {
+    # permissions
+    "MissingRole": (403, "{account} does not hold the {role} role as an active member"),
+    "AccountCannotTransact": (403, "{account} cannot move assets: it is not an active member or it is frozen"),
+    "InactiveMember": (403, "{account} is not an active member"),
+    "AccessControlUnauthorizedAccount": (403, "{account} does not hold the {neededRole} role"),
+    "AccessControlBadConfirmation": (403, "roles cannot be renounced"),
+    "RolesOnlyThroughMembership": (403, "roles are granted by admission and removed by revocation only"),
+    "NotObligationSource": (403, "{caller} may not set obligations"),
+    "NotAssetRegistry": (403, "{caller} is not an asset registry"),
+    "ConflictOfInterest": (403, "verifier {verifier} may not review organisation {orgId}"),
+    "OracleNotAuthorised": (403, "oracle {oracle} is not authorised for organisation {enterpriseOrgId}"),
+    "NotOrganisationMember": (403, "{account} is not a member of organisation {orgId}"),
+    "ERC1155MissingApprovalForAll": (403, "{operator} is not approved to move the assets of {owner}"),
+    # unknown ids
+    "UnknownOrganisation": (404, "organisation {orgId} is not registered"),
+    "NotMember": (404, "{account} is not a member"),
+    "NotNotarized": (404, "document {documentHash} has not been notarized"),
+    "UnknownReport": (404, "report {reportId} does not exist"),
+    "UnknownDevice": (404, "device {deviceId} is not registered"),
+    "UnknownAnchor": (404, "anchor {anchorId} does not exist"),
+    # duplicates and state conflicts
+    "OrganisationExists": (409, "organisation {orgId} is already registered"),
+    "AlreadyMember": (409, "{account} is already a member"),
+    "MemberNotActive": (409, "{account} is not active (status: {status})"),
+    "MemberNotSuspended": (409, "{account} is not suspended (status: {status})"),
+    "AlreadyFrozen": (409, "{account} is already frozen"),
+    "NotFrozen": (409, "{account} is not frozen"),
+    "CannotActOnSelf": (409, "a regulator cannot suspend, revoke or freeze itself"),
+    "AlreadyNotarized": (409, "document {documentHash} was already notarized by {notary}"),
+    "ERC1155InsufficientBalance": (409, "{sender} holds {balance} of vintage {tokenId}, fewer than {needed}"),
+    "RetractExceedsAllocation": (409, "only {allocated} of vintage {year} can be retracted from {holder}"),
+    "ObligationAlreadySet": (409, "the obligation of organisation {orgId} for {year} is already set"),
+    "ObligationNotFinalized": (409, "the obligation of organisation {orgId} for {year} is not finalized yet"),
+    "ComplianceWindowNotOpen": (409, "the compliance window of {year} is not open"),
+    "ComplianceWindowAlreadyOpen": (409, "the compliance window of {year} is already open"),
+    "SurrenderExceedsObligation": (
+        409, "surrendering {requested} exceeds the {outstanding} outstanding for organisation {orgId} in {year}"),
+    "CreditCapExceeded": (409, "only {remainingCap} more credits may count for organisation {orgId} in {year}"),
+    "ReportAlreadyOpen": (409, "organisation {orgId} already has report {latestReportId} open for {year}"),
+    "InvalidReportStatus": (409, "report {reportId} is {status}, it must be {required}"),
+    "DeviceAlreadyRegistered": (409, "device {deviceId} is already registered"),
+    "DeviceKeyUnchanged": (409, "device {deviceId} already has this key"),
+    "DuplicateWindow": (409, "organisation {enterpriseOrgId} already anchored this window"),
+    "WindowOverlap": (409, "the window overlaps anchor {latestAnchorId}"),
+    "TransactionFailed": (409, "the transaction failed on chain"),
+    # validation
+    "InvalidParent": (422, "organisation {orgId} cannot have parent {parentId}"),
+    "InvalidRole": (422, "{role} is not a member role"),
+    "InvalidOrganisationId": (422, "organisation id 0 is reserved"),
+    "ZeroAddress": (422, "the zero address is not allowed here"),
+    "LengthMismatch": (422, "lists of different lengths ({left} and {right})"),
+    "EmptyBatch": (422, "the batch is empty"),
+    "EmptyList": (422, "the list is empty"),
+    "InvalidYear": (422, "{year} is not a compliance year"),
+    "ZeroAmount": (422, "amounts must be positive"),
+    "VintageAfterComplianceYear": (422, "vintage {vintage} cannot count towards {complianceYear}"),
+    "MissingDocumentHash": (422, "a document hash is required"),
+    "InvalidBps": (422, "{bps} basis points is out of range"),
+    "ERC1155InvalidReceiver": (422, "{receiver} cannot receive allowances"),
+    "ERC1155InvalidSender": (422, "{sender} cannot send allowances"),
+    "ERC1155InvalidArrayLength": (422, "lists of different lengths ({idsLength} and {valuesLength})"),
+    "ERC1155InvalidApprover": (422, "{approver} cannot approve"),
+    "ERC1155InvalidOperator": (422, "{operator} cannot be an operator"),
+    "EmptyAnchor": (422, "an anchor must commit to at least one reading"),
+    "InvalidDeviceId": (422, "a device id is required"),
+    "InvalidPublicKeyHash": (422, "a device public-key hash is required"),
+    "InvalidWindow": (422, "the window [{windowStart}, {windowEnd}) is empty or reversed"),
+    "LevelOutOfOrder": (422, "proof step {index} is at level {level}, after level {previousLevel}"),
+    "SumOverflow": (422, "the proof's sums overflow"),
+    "UnknownStepKind": (422, "proof step {index} has an unknown kind {kind}"),
+    "Panic": (422, "the contract stopped: {meaning}"),
+    "Error": (422, "{reason}"),
+}
+
+
+def _by_name(error: str) -> int:
+    if error.startswith("Unknown"):
+        return 404
+    if error.startswith(("Already", "Duplicate")):
+        return 409
+    if error.startswith(("Invalid", "Zero", "Empty", "Missing")):
+        return 422
+    return 409
+
+
+def _shown(name: str, value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value)
+        if value in _ROLE_BY_ID:
+            return _ROLE_BY_ID[value]
+        return "0x" + value.hex()
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 66:
+        role = _ROLE_BY_ID.get(bytes.fromhex(value[2:]))
+        if role:
+            return role
+    if name == "status" and isinstance(value, int) and 0 <= value <= 3:
+        return MemberStatus(value).label
+    return str(value)
+
+
+def http_status(error: str, args: Mapping[str, Any], caller: str | None = None) -> int:
+    """The HTTP status of a revert; a membership-status error about the caller itself is a 403."""
+    if error == "MemberNotActive" and caller is not None and str(args.get("account", "")).lower() == caller.lower():
+        return 403
+    if error in REVERTS:
+        return REVERTS[error][0]
+    return _by_name(error)
+
+
+def describe(error: str, args: Mapping[str, Any]) -> str:
+    """A sentence for people."""
+    template = REVERTS.get(error, (0, ""))[1]
+    if not template:
+        return f"the ledger refused the transaction ({error})"
+    try:
+        return template.format(**{k: _shown(k, v) for k, v in args.items()})
+    except (KeyError, IndexError):
+        return template

@@ -1,0 +1,252 @@
+"""One chain client for the three modes: embedded eth-tester, a local node, any JSON-RPC URL.
+
+The client holds what does not change while the service runs (chain id, fee fields,
+the suite's contracts) and wraps every request to the chain in retries with
+exponential backoff: a node that is down or slow makes a request wait and retry,
+then fail with `ChainUnavailable`, which the API answers with 503. On a node, many
+raw transactions, receipts or calls go out as one JSON-RPC batch. The embedded chain
+is not thread-safe, so requests to it are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import requests
+from hexbytes import HexBytes
+from web3 import Web3
+
+from ledger_service.chain.embedded import EmbeddedChain
+from ledger_service.chain.sender import FeePolicy
+
+T = TypeVar("T")
+
+EMBEDDED_GAS_LIMIT = 15_000_000
+# Messages with which nodes refuse a raw transaction they already hold or have mined.
+KNOWN_TX_MARKERS = ("already known", "known transaction", "already imported", "transaction already exists")
+NONCE_TOO_LOW_MARKERS = ("nonce too low", "nonce is too low", "oldnonce", "nonce too small")
+
+
+class ChainUnavailable(RuntimeError):
+    """The chain did not answer after every retry."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    backoff: float = 0.2
+    backoff_max: float = 2.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.backoff
+        for _ in range(self.attempts - 1):
+            yield delay
+            delay = min(delay * 2, self.backoff_max)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the node said to one raw transaction: accepted (hash) or refused (message)."""
+
+    tx_hash: str
+    error: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.error is None
+
+    @property
+    def already_known(self) -> bool:
+        return self.error is not None and any(m in self.error.lower() for m in KNOWN_TX_MARKERS)
+
+    @property
+    def nonce_too_low(self) -> bool:
+        return self.error is not None and any(m in self.error.lower() for m in NONCE_TOO_LOW_MARKERS)
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    return isinstance(
+        exc, httpx.TransportError | requests.ConnectionError | requests.Timeout | ConnectionError | TimeoutError
+    )
+
+
+class ChainClient:
+    """The chain the service talks to."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        embedded: EmbeddedChain | None = None,
+        url: str | None = None,
+        retry: RetryPolicy | None = None,
+        gas_limit: int | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.w3 = w3
+        self.embedded = embedded
+        self.url = url
+        self.retry = retry or RetryPolicy()
+        self._lock: threading.RLock | None = threading.RLock() if embedded is not None else None
+        self._http = httpx.Client(timeout=timeout) if url else None
+        self._ids = itertools.count(1)
+        self._mined: dict[str, dict[str, Any]] = {}
+        self.gas_limit = gas_limit if gas_limit is not None else (EMBEDDED_GAS_LIMIT if embedded else None)
+        self.chain_id: int = self.request(lambda: int(w3.eth.chain_id))
+        self.fees: FeePolicy = self.request(lambda: FeePolicy.detect(w3))
+
+    @property
+    def mode(self) -> str:
+        return "embedded" if self.embedded is not None else "node"
+
+    def exclusive(self) -> AbstractContextManager[Any]:
+        """Held around anything that must not interleave with other requests (the embedded chain)."""
+        return self._lock if self._lock is not None else nullcontext()
+
+    def request(self, fn: Callable[[], T]) -> T:
+        """Run `fn` against the chain, retrying transport failures with backoff."""
+        delays = self.retry.delays()
+        while True:
+            try:
+                with self.exclusive():
+                    return fn()
+            except Exception as exc:
+                if not _is_transport_error(exc):
+                    raise
+                delay = next(delays, None)
+                if delay is None:
+                    raise ChainUnavailable(f"chain not reachable: {exc}") from exc
+                time.sleep(delay)
+
+    def refresh_fees(self) -> None:
+        self.fees = self.request(lambda: FeePolicy.detect(self.w3))
+
+    def block_number(self) -> int:
+        return self.request(lambda: int(self.w3.eth.block_number))
+
+    def pending_nonce(self, address: str) -> int:
+        return self.request(lambda: int(self.w3.eth.get_transaction_count(address, "pending")))  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ JSON-RPC batches (nodes)
+
+    def _rpc_batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        assert self._http is not None and self.url is not None
+        http, url = self._http, self.url
+        payload = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": p} for m, p in calls]
+
+        def post() -> list[dict[str, Any]]:
+            reply = http.post(url, json=payload)
+            reply.raise_for_status()
+            return list(reply.json())
+
+        replies = self.request(post)
+        by_id = {r.get("id"): r for r in replies}
+        return [by_id.get(p["id"], {"error": {"message": "no reply"}}) for p in payload]
+
+    # ------------------------------------------------------------------ raw transactions
+
+    def send_raw(self, raw_txs: Sequence[str], hashes: Sequence[str]) -> list[SendResult]:
+        """Broadcast signed transactions (hashes already known), in order."""
+        if not raw_txs:
+            return []
+        if self._http is not None:
+            results = []
+            for reply, tx_hash in zip(
+                self._rpc_batch([("eth_sendRawTransaction", [raw]) for raw in raw_txs]), hashes, strict=True
+            ):
+                error = reply.get("error")
+                results.append(SendResult(tx_hash, None if error is None else str(error.get("message", error))))
+            return results
+
+        def send_each() -> list[SendResult]:
+            out = []
+            for raw, tx_hash in zip(raw_txs, hashes, strict=True):
+                try:
+                    self.w3.eth.send_raw_transaction(HexBytes(raw))
+                    out.append(SendResult(tx_hash))
+                except Exception as exc:
+                    if _is_transport_error(exc):
+                        raise
+                    out.append(SendResult(tx_hash, str(exc)))
+                    continue
+                self._remember_mined_receipt(tx_hash)
+            return out
+
+        return self.request(send_each)
+
+    def receipts(self, hashes: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Receipts of transactions (None where not mined yet), normalised to plain values."""
+        if not hashes:
+            return []
+        if self._http is not None:
+            replies = self._rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+            out: list[dict[str, Any] | None] = []
+            for reply in replies:
+                r = reply.get("result")
+                out.append(
+                    None
+                    if not r
+                    else {"blockNumber": int(r["blockNumber"], 16), "gasUsed": int(r["gasUsed"], 16),
+                          "status": int(r["status"], 16)}
+                )
+            return out
+
+        def fetch() -> list[dict[str, Any] | None]:
+            found: list[dict[str, Any] | None] = []
+            for h in hashes:
+                known = self._mined.pop(h, None)
+                if known is not None:
+                    found.append(known)
+                    continue
+                try:
+                    r = self.w3.eth.get_transaction_receipt(HexBytes(h))
+                except Exception as exc:
+                    if _is_transport_error(exc):
+                        raise
+                    found.append(None)
+                    continue
+                found.append({"blockNumber": int(r["blockNumber"]), "gasUsed": int(r["gasUsed"]),
+                              "status": int(r["status"])})
+            return found
+
+        return self.request(fetch)
+
+    def _remember_mined_receipt(self, tx_hash: str) -> None:
+        """The embedded chain mines each transaction as it arrives, and eth-tester finds a receipt by
+        scanning every block; the receipt is read here from the new head block instead."""
+        if self.embedded is None:
+            return
+        chain = self.embedded.tester.backend.chain
+        head = chain.get_canonical_head()
+        block = chain.get_canonical_block_by_number(head.block_number)
+        wanted = bytes.fromhex(tx_hash[2:])
+        for index, tx in enumerate(block.transactions):
+            if tx.hash == wanted:
+                receipt = block.get_receipts(chain.chaindb)[index]
+                previous = block.get_receipts(chain.chaindb)[index - 1].gas_used if index else 0
+                self._mined[tx_hash] = {"blockNumber": int(head.block_number), "gasUsed": receipt.gas_used - previous,
+                                        "status": 1 if receipt.state_root == b"\x01" else 0}
+                if len(self._mined) > 100_000:
+                    self._mined.clear()
+                return
+
+    def forget_receipts(self) -> None:
+        """Drop remembered receipts (after the embedded chain was reverted to a snapshot)."""
+        self._mined.clear()
+
+    def call(self, tx: dict[str, Any], block: int | str = "latest") -> bytes:
+        """eth_call; raises the node's exception on a revert (decode it with a RevertDecoder)."""
+        return bytes(self.request(lambda: self.w3.eth.call(tx, block_identifier=block)))  # type: ignore[arg-type]
+
+    def estimate_gas(self, tx: dict[str, Any]) -> int:
+        return self.request(lambda: int(self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()

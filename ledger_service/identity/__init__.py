@@ -1,0 +1,1 @@
+"""Keys and identity: custodial member keys, API keys, signed requests."""

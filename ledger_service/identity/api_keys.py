@@ -1,0 +1,129 @@
+"""API keys: scoped to one member, stored only as SHA-256 hashes, with expiry, rotation and revocation.
+
+A token reads `clk_<key id>_<secret>`; the key id finds the row, the secret's hash must
+match it (compared in constant time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger_service.db.models.identity import ApiKey
+from ledger_service.db.models.types import utc_now
+
+PREFIX = "clk"
+
+
+class ApiKeyInvalid(PermissionError):
+    """Unknown, malformed, expired or revoked key; `reason` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key_id: str
+    token: str  # shown once
+    member: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: str
+    member: str
+    label: str
+    issued_by: str | None
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    replaced_by: str | None
+
+    @classmethod
+    def of(cls, row: ApiKey) -> KeyInfo:
+        return cls(row.id, row.member, row.label, row.issued_by, row.created_at, row.expires_at, row.revoked_at,
+                   row.replaced_by)
+
+
+def _hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes; every stored moment is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utc_now().tzinfo)
+
+
+class ApiKeys:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def issue(self, member: str, lifetime: timedelta, label: str = "", issued_by: str | None = None,
+              secret: str | None = None, key_id: str | None = None) -> IssuedKey:
+        with self.sessions.begin() as session:
+            return self._issue(session, member, lifetime, label, issued_by, secret, key_id)
+
+    def _issue(self, session: Session, member: str, lifetime: timedelta, label: str, issued_by: str | None,
+               secret: str | None = None, key_id: str | None = None) -> IssuedKey:
+        key_id = key_id or secrets.token_hex(8)
+        secret = secret or secrets.token_urlsafe(32)
+        expires_at = utc_now() + lifetime
+        session.add(ApiKey(id=key_id, member=member, secret_hash=_hash(secret), label=label, issued_by=issued_by,
+                           expires_at=expires_at))
+        return IssuedKey(key_id, f"{PREFIX}_{key_id}_{secret}", member, expires_at)
+
+    def authenticate(self, token: str) -> KeyInfo:
+        """The key's record if the token is valid now; raises ApiKeyInvalid otherwise."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            raise ApiKeyInvalid("malformed API key")
+        with self.sessions() as session:
+            row = session.get(ApiKey, parts[1])
+            if row is None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
+                raise ApiKeyInvalid("unknown API key")
+            if row.revoked_at is not None:
+                raise ApiKeyInvalid("API key revoked")
+            if _aware(row.expires_at) <= utc_now():
+                raise ApiKeyInvalid("API key expired")
+            return KeyInfo.of(row)
+
+    def get(self, key_id: str) -> KeyInfo | None:
+        with self.sessions() as session:
+            row = session.get(ApiKey, key_id)
+            return None if row is None else KeyInfo.of(row)
+
+    def list(self, member: str | None, offset: int, limit: int) -> list[KeyInfo]:
+        with self.sessions() as session:
+            query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id).offset(offset).limit(limit)
+            if member is not None:
+                query = query.where(ApiKey.member == member)
+            return [KeyInfo.of(r) for r in session.scalars(query)]
+
+    def revoke(self, key_id: str) -> KeyInfo | None:
+        with self.sessions.begin() as session:
+            row = session.get(ApiKey, key_id)
+            if row is None:
+                return None
+            if row.revoked_at is None:
+                row.revoked_at = utc_now()
+            return KeyInfo.of(row)
+
+    def rotate(self, key_id: str, lifetime: timedelta, issued_by: str | None) -> IssuedKey | None:
+        """Revoke a key and issue its successor for the same member, in one transaction."""
+        with self.sessions.begin() as session:
+            row = session.get(ApiKey, key_id)
+            if row is None:
+                return None
+            issued = self._issue(session, row.member, lifetime, row.label, issued_by)
+            row.revoked_at = row.revoked_at or utc_now()
+            row.replaced_by = issued.key_id
+            return issued

@@ -1,0 +1,155 @@
+"""Members and organisations as the chain records them, read through a short-lived cache.
+
+A member's view (organisation, status, freeze, roles) is reused for
+`member_cache_seconds`; the service drops a member's entry itself whenever it sends a
+Membership transaction about it, so only changes made outside the service can be
+seen late, and the contracts check every transaction again anyway. Organisations
+never change once registered and are cached for good. Children of an organisation
+and members of one are read from the registry's indexed events.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+
+from eth_utils import keccak, to_checksum_address
+from web3.contract import Contract
+
+from ledger_service.chain.client import ChainClient
+
+ROLE_NAMES = ("REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLEMENT_BANK")
+ROLE_IDS = {name: keccak(text=name) for name in ROLE_NAMES}
+
+
+class MemberStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+    REVOKED = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class OrgKind(IntEnum):
+    AUTHORITY = 0
+    PARK = 1
+    ENTERPRISE = 2
+    VERIFICATION_BODY = 3
+    TRADING_FIRM = 4
+    BANK = 5
+    OPERATOR = 6
+
+
+@dataclass(frozen=True)
+class MemberView:
+    address: str
+    org_id: int
+    status: MemberStatus
+    frozen: bool
+    roles: frozenset[str]
+
+    @property
+    def active(self) -> bool:
+        return self.status == MemberStatus.ACTIVE
+
+    @property
+    def can_transact(self) -> bool:
+        return self.active and not self.frozen
+
+    def has_role(self, role: str) -> bool:
+        return self.active and role in self.roles
+
+
+@dataclass(frozen=True)
+class OrgView:
+    org_id: int
+    parent_id: int
+    kind: OrgKind
+    name: str
+
+
+class Directory:
+    def __init__(self, chain: ChainClient, membership: Contract, from_block: int, ttl: float) -> None:
+        self.chain = chain
+        self.membership = membership
+        self.from_block = from_block
+        self.ttl = ttl
+        self._members: dict[str, tuple[float, MemberView]] = {}
+        self._orgs: dict[int, OrgView] = {}
+        self._lock = threading.Lock()
+
+    def member(self, address: str) -> MemberView:
+        address = to_checksum_address(address)
+        cached = self._members.get(address)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        view = self._read_member(address)
+        with self._lock:
+            self._members[address] = (time.monotonic(), view)
+        return view
+
+    def _read_member(self, address: str) -> MemberView:
+        fns = self.membership.functions
+
+        def read() -> MemberView:
+            org_id, status, frozen = fns.memberOf(address).call()
+            roles = frozenset(
+                name for name, role in ROLE_IDS.items() if status != 0 and fns.hasRole(role, address).call()
+            )
+            return MemberView(address, int(org_id), MemberStatus(status), bool(frozen), roles)
+
+        return self.chain.request(read)
+
+    def forget(self, address: str | None = None) -> None:
+        with self._lock:
+            if address is None:
+                self._members.clear()
+            else:
+                self._members.pop(to_checksum_address(address), None)
+
+    def organisation(self, org_id: int) -> OrgView | None:
+        cached = self._orgs.get(org_id)
+        if cached is not None:
+            return cached
+        fns = self.membership.functions
+
+        def read() -> OrgView | None:
+            if not fns.organisationExists(org_id).call():
+                return None
+            parent_id, kind, name = fns.organisation(org_id).call()
+            return OrgView(org_id, int(parent_id), OrgKind(kind), str(name))
+
+        view = self.chain.request(read)
+        if view is not None:
+            self._orgs[org_id] = view
+        return view
+
+    def ancestors(self, org_id: int) -> list[OrgView]:
+        """From the organisation's parent up to the top-level organisation."""
+        chain: list[OrgView] = []
+        org = self.organisation(org_id)
+        while org is not None and org.parent_id != 0 and len(chain) < 64:
+            org = self.organisation(org.parent_id)
+            if org is not None:
+                chain.append(org)
+        return chain
+
+    def children(self, org_id: int) -> list[OrgView]:
+        events = self.membership.events.OrganisationRegistered
+        logs = self.chain.request(
+            lambda: events.get_logs(from_block=self.from_block, argument_filters={"parentId": org_id})
+        )
+        ids = sorted({int(log["args"]["orgId"]) for log in logs})
+        return [org for org in (self.organisation(i) for i in ids) if org is not None]
+
+    def member_addresses(self, org_id: int) -> list[str]:
+        events = self.membership.events.MemberAdmitted
+        logs = self.chain.request(
+            lambda: events.get_logs(from_block=self.from_block, argument_filters={"orgId": org_id})
+        )
+        return [to_checksum_address(log["args"]["account"]) for log in logs]

@@ -1,0 +1,56 @@
+"""Notarized documents: the SHA-256 of a document recorded once on the Notary contract."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from eth_utils import keccak
+
+from ledger_service.chain.client import ChainClient
+from ledger_service.chain.outbox import Intent
+from ledger_service.chain.suite import Suite
+
+NOTARY = "Notary"
+
+
+@dataclass(frozen=True)
+class Notarization:
+    document_hash: str
+    notary: str
+    org_id: int
+    kind: str
+    reference: str
+    timestamp: int
+    block_number: int
+
+
+def document_hash(content: bytes) -> bytes:
+    return hashlib.sha256(content).digest()
+
+
+def label_hash(label: str) -> bytes:
+    """A document kind or reference as the contract stores it: keccak256 of the text (zero if empty),
+    or the value itself if it is already 32 bytes of hex."""
+    if not label:
+        return b"\0" * 32
+    if label.startswith("0x") and len(label) == 66:
+        return bytes.fromhex(label[2:])
+    return keccak(text=label)
+
+
+def notarize_intent(signer: str, digest: bytes, kind: str, reference: str) -> Intent:
+    return Intent(NOTARY, "notarize", (digest, label_hash(kind), label_hash(reference)), signer, requested_by=signer)
+
+
+def lookup(chain: ChainClient, suite: Suite, digest: bytes) -> Notarization | None:
+    fns = suite.contract(NOTARY).functions
+
+    def read() -> Notarization | None:
+        if not fns.isNotarized(digest).call():
+            return None
+        notary, org_id, kind, reference, timestamp, block = fns.getNotarization(digest).call()
+        return Notarization("0x" + digest.hex(), notary, int(org_id), "0x" + bytes(kind).hex(),
+                            "0x" + bytes(reference).hex(), int(timestamp), int(block))
+
+    return chain.request(read)

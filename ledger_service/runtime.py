@@ -1,0 +1,208 @@
+"""The running service: settings, database, chain client, suite, keys, outbox and directory, wired once.
+
+`Runtime.start` opens everything. On the embedded chain it compiles and deploys the
+suite with a fresh bootstrap regulator whose key goes to the custodial key store; on
+a node it reads `deployments/<network>.json` (and, if `bootstrap_regulator_key` is
+set, keeps that regulator's key). The bootstrap regulator gets an API key: the one in
+settings, or a random one shown once in `bootstrap_api_key`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger_service.chain.calldata import CallEncoder
+from ledger_service.chain.client import EMBEDDED_GAS_LIMIT, ChainClient, ChainUnavailable, RetryPolicy
+from ledger_service.chain.compiler import Artifact, build
+from ledger_service.chain.connect import EMBEDDED, connect_rpc
+from ledger_service.chain.deploy import Deployment, deploy_suite, load_deployment
+from ledger_service.chain.embedded import EmbeddedChain, start_embedded
+from ledger_service.chain.errors import RevertDecoder
+from ledger_service.chain.outbox import Faults, Outbox
+from ledger_service.chain.sender import TransactionSender
+from ledger_service.chain.suite import Suite
+from ledger_service.config import Settings
+from ledger_service.db.migrate import upgrade_to_head
+from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_service.db.session import make_engine, session_factory
+from ledger_service.identity.api_keys import ApiKeys, IssuedKey
+from ledger_service.identity.keystore import KeyStore
+from ledger_service.identity.signed_requests import SignedRequests
+from ledger_service.membership import Directory
+
+log = logging.getLogger(__name__)
+BOOTSTRAP_KEY_ID = "bootstrap"
+BOOTSTRAP_LIFETIME = timedelta(days=3650)
+
+
+@dataclass
+class RequestMetrics:
+    counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe(self, method: str, route: str, status: int) -> None:
+        with self.lock:
+            self.counts[(method, route, status)] += 1
+
+
+class Runtime:
+    """Everything a request needs; one per process (or per test module)."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, chain: ChainClient, artifacts: dict[str, Artifact],
+        deployment: Deployment, faults: Faults | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = session_factory(engine)
+        self.chain = chain
+        self.artifacts = artifacts
+        self.deployment = deployment
+        self.suite = Suite(chain.w3, artifacts, deployment)
+        self.decoder: RevertDecoder = self.suite.decoder
+        self.encoder = CallEncoder(artifacts, list(deployment.addresses))
+        self.keystore = KeyStore(self.sessions, settings.key_secret.get_secret_value())
+        self.api_keys = ApiKeys(self.sessions)
+        self.signed_requests = SignedRequests(self.sessions, settings.signed_request_window_seconds)
+        self.directory = Directory(chain, self.suite.contract("Membership"), deployment.block,
+                                   settings.member_cache_seconds)
+        self.outbox = Outbox(chain, self.sessions, self.encoder, deployment.addresses, self.decoder,
+                             self.keystore.account, faults)
+        self.metrics = RequestMetrics()
+        self.bootstrap_regulator: str | None = None
+        self.bootstrap_api_key: IssuedKey | None = None
+        self._pump: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ start-up
+
+    @classmethod
+    def start(cls, settings: Settings, faults: Faults | None = None, artifacts: dict[str, Artifact] | None = None,
+              embedded: EmbeddedChain | None = None) -> Runtime:
+        engine = make_engine(settings.resolved_database_url())
+        upgrade_to_head(engine)
+        artifacts = artifacts or build()
+        retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
+        if settings.chain == EMBEDDED:
+            embedded = embedded or start_embedded()
+            chain = ChainClient(embedded.w3, embedded=embedded, retry=retry, gas_limit=settings.gas_limit)
+            regulator: LocalAccount = Account.create()
+            embedded.fund([regulator.address])
+            sender = TransactionSender(embedded.w3, regulator, RevertDecoder.from_artifacts(artifacts.values()),
+                                       gas_limit=EMBEDDED_GAS_LIMIT)
+            deployment = deploy_suite(sender, artifacts, network=EMBEDDED)
+        else:
+            w3 = connect_rpc(settings.chain, timeout=settings.rpc_timeout_seconds)
+            chain = ChainClient(w3, url=settings.chain, retry=retry, gas_limit=settings.gas_limit,
+                                timeout=settings.rpc_timeout_seconds)
+            deployment = load_deployment(settings.network, settings.deployments_dir)
+            if deployment.chain_id != chain.chain_id:
+                raise RuntimeError(f"deployment {settings.network!r} is for chain {deployment.chain_id}, "
+                                   f"the node is chain {chain.chain_id}")
+            key = settings.bootstrap_regulator_key
+            regulator = Account.from_key(key.get_secret_value()) if key else None  # type: ignore[assignment]
+        runtime = cls(settings, engine, chain, artifacts, deployment, faults)
+        if regulator is not None:
+            runtime._bootstrap(regulator)
+        runtime.outbox.recover(wait=False)
+        return runtime
+
+    def _bootstrap(self, regulator: LocalAccount) -> None:
+        if not self.keystore.has(regulator.address):
+            self.keystore.store(regulator, label="bootstrap regulator")
+        self.bootstrap_regulator = regulator.address
+        if self.api_keys.get(BOOTSTRAP_KEY_ID) is None:
+            wanted = self.settings.bootstrap_api_key
+            secret = None
+            if wanted is not None:
+                secret = wanted.get_secret_value().split("_", 2)[-1]
+            self.bootstrap_api_key = self.api_keys.issue(
+                regulator.address, BOOTSTRAP_LIFETIME, label="bootstrap regulator", secret=secret,
+                key_id=BOOTSTRAP_KEY_ID,
+            )
+            if wanted is None:
+                log.warning("bootstrap regulator %s; API key (shown once): %s", regulator.address,
+                            self.bootstrap_api_key.token)
+
+    # ------------------------------------------------------------------ background pump
+
+    def start_pump(self) -> None:
+        """Send queued and re-broadcast signed transactions and collect receipts, in the background."""
+        if self._pump is not None:
+            return
+        self._stop.clear()
+        self._pump = threading.Thread(target=self._run_pump, name="outbox-pump", daemon=True)
+        self._pump.start()
+
+    def _run_pump(self) -> None:
+        while not self._stop.wait(self.settings.outbox_interval_seconds):
+            try:
+                self.outbox.recover(wait=True, timeout=self.settings.outbox_interval_seconds)
+            except ChainUnavailable as exc:
+                log.warning("outbox pump: %s", exc)
+            except Exception:
+                log.exception("outbox pump failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._pump is not None:
+            self._pump.join(timeout=10)
+            self._pump = None
+        self.chain.close()
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ health
+
+    def database_ok(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def chain_head(self) -> int | None:
+        try:
+            return self.chain.block_number()
+        except Exception:
+            return None
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.sessions() as session:
+            rows = session.execute(
+                select(OutboxTransaction.status, func.count()).group_by(OutboxTransaction.status)
+            ).all()
+        return {str(status): int(count) for status, count in rows}
+
+    # ------------------------------------------------------------------ tests
+
+    def snapshot(self) -> tuple[int, int]:
+        """A chain snapshot and the outbox's last id (for tests on the embedded chain)."""
+        assert self.chain.embedded is not None, "snapshots need the embedded chain"
+        with self.chain.exclusive():
+            chain_snapshot = self.chain.embedded.snapshot()
+        with self.sessions() as session:
+            last_id = session.scalar(select(func.max(OutboxTransaction.id))) or 0
+        return chain_snapshot, int(last_id)
+
+    def revert(self, snapshot: tuple[int, int]) -> None:
+        """Back to a snapshot: the chain's state and the outbox rows written since; cached nonces and
+        member views are dropped."""
+        assert self.chain.embedded is not None, "snapshots need the embedded chain"
+        chain_snapshot, last_id = snapshot
+        with self.chain.exclusive():
+            self.chain.embedded.revert(chain_snapshot)
+        with self.sessions.begin() as session:
+            session.execute(delete(OutboxTransaction).where(OutboxTransaction.id > last_id))
+        self.outbox.nonces.forget()
+        self.chain.forget_receipts()
+        self.directory.forget()

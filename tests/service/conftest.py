@@ -1,0 +1,50 @@
+"""One service runtime (embedded chain, SQLite file) per test session; each test starts from the same snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger_service.api.app import create_app
+from ledger_service.chain.compiler import Artifact
+from ledger_service.config import Settings
+from ledger_service.runtime import Runtime
+from tests.service.cast import Cast, admit_cast
+
+
+def service_settings(directory: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"database_url": f"sqlite:///{directory / 'service.db'}", "chain": "embedded",
+                                 "retry_backoff_seconds": 0.01, "retry_backoff_max_seconds": 0.02, **overrides}
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def _service(artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        tuple[Runtime, Cast]]:
+    runtime = Runtime.start(service_settings(tmp_path_factory.mktemp("service")), artifacts=artifacts)
+    cast = admit_cast(runtime)
+    yield runtime, cast
+    runtime.close()
+
+
+@pytest.fixture
+def runtime(_service: tuple[Runtime, Cast]) -> Iterator[Runtime]:
+    """The service runtime; chain state and outbox rows written by the test are undone after it."""
+    runtime = _service[0]
+    snapshot = runtime.snapshot()
+    yield runtime
+    runtime.outbox.faults = None
+    runtime.revert(snapshot)
+
+
+@pytest.fixture
+def cast(_service: tuple[Runtime, Cast]) -> Cast:
+    return _service[1]
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> TestClient:
+    return TestClient(create_app(runtime), raise_server_exceptions=True)

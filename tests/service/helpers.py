@@ -1,0 +1,36 @@
+"""Small steps the API tests share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.service.cast import YEAR, Cast
+
+V1 = "/api/v1"
+
+
+def allocate(client: TestClient, cast: Cast, grants: dict[str, int], year: int = YEAR) -> dict[str, Any]:
+    reply = client.post(f"{V1}/allowances/allocations", headers=cast.auth("regulator"), json={
+        "year": year, "allocations": [{"holder": cast.addresses[n], "amount": a} for n, a in grants.items()]})
+    assert reply.status_code == 200, reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def balance(client: TestClient, cast: Cast, name: str, year: int = YEAR) -> int:
+    reply = client.get(f"{V1}/allowances/balances/{cast.addresses[name]}", params={"years": [year]},
+                       headers=cast.auth("regulator"))
+    assert reply.status_code == 200, reply.text
+    return int(reply.json()["balances"][str(year)])
+
+
+def sanction(client: TestClient, cast: Cast, name: str, action: str) -> None:
+    body = {"reason": f"{action} {name}"} if action in ("suspend", "revoke", "freeze") else None
+    reply = client.post(f"{V1}/members/{cast.addresses[name]}/{action}", headers=cast.auth("regulator"), json=body)
+    assert reply.status_code == 200, reply.text
+
+
+def transfer(client: TestClient, cast: Cast, sender: str, receiver: str, amount: int, year: int = YEAR) -> Any:
+    return client.post(f"{V1}/allowances/transfers", headers=cast.auth(sender),
+                       json={"to": cast.addresses[receiver], "year": year, "amount": amount})

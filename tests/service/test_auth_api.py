@@ -1,0 +1,146 @@
+"""Authentication: API keys (issued, rotated, revoked, expiring) and signed requests (EIP-191, no replays)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger_service.db.models.identity import ApiKey
+from ledger_service.identity.signed_requests import sign_request
+from ledger_service.runtime import Runtime
+from tests.service.cast import PARK, YEAR, Cast
+from tests.service.helpers import V1, allocate, balance
+
+ORG_PATH = f"{V1}/organisations/{PARK}"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_no_credentials_is_unauthenticated(client: TestClient):
+    reply = client.get(ORG_PATH)
+    assert reply.status_code == 401
+    assert reply.json()["error"] == "Unauthenticated"
+
+
+@pytest.mark.parametrize("token", ["nonsense", "clk_nokey_secret", "clk_bootstrap_wrongsecret"])
+def test_an_unknown_or_malformed_key_is_unauthenticated(client: TestClient, token: str):
+    assert client.get(ORG_PATH, headers=bearer(token)).status_code == 401
+
+
+def test_a_key_also_works_in_the_x_api_key_header(client: TestClient, cast: Cast):
+    assert client.get(ORG_PATH, headers={"X-API-Key": cast.tokens["trader"]}).status_code == 200
+
+
+def test_the_regulator_issues_a_key_for_a_member(client: TestClient, cast: Cast, runtime: Runtime):
+    reply = client.post(f"{V1}/api-keys", headers=cast.auth("regulator"),
+                        json={"member": cast.addresses["trader"], "label": "desk", "expires_in_days": 7})
+    assert reply.status_code == 201
+    issued = reply.json()
+    assert issued["member"] == cast.addresses["trader"]
+    assert client.get(ORG_PATH, headers=bearer(issued["token"])).status_code == 200
+    with runtime.sessions() as session:
+        row = session.get(ApiKey, issued["key_id"])
+        assert row is not None and issued["token"].split("_")[-1].encode() not in row.secret_hash
+
+
+def test_keys_are_issued_only_for_members(client: TestClient, cast: Cast):
+    reply = client.post(f"{V1}/api-keys", headers=cast.auth("regulator"), json={"member": cast.addresses["stranger"]})
+    assert reply.status_code == 404
+
+
+def test_only_a_regulator_manages_keys(client: TestClient, cast: Cast):
+    reply = client.post(f"{V1}/api-keys", headers=cast.auth("trader"), json={"member": cast.addresses["trader"]})
+    assert reply.status_code == 403
+    assert client.get(f"{V1}/api-keys", headers=cast.auth("trader")).status_code == 403
+
+
+def test_keys_of_a_member_are_listed(client: TestClient, cast: Cast):
+    reply = client.get(f"{V1}/api-keys", params={"member": cast.addresses["trader"]}, headers=cast.auth("regulator"))
+    keys = reply.json()["items"]
+    assert "trader" in [k["label"] for k in keys]
+    assert {k["member"] for k in keys} == {cast.addresses["trader"]}
+
+
+def test_a_revoked_key_is_refused(client: TestClient, cast: Cast, runtime: Runtime):
+    issued = runtime.api_keys.issue(cast.addresses["trader"], timedelta(days=1))
+    reply = client.post(f"{V1}/api-keys/{issued.key_id}/revoke", headers=cast.auth("regulator"))
+    assert reply.status_code == 200 and reply.json()["revoked_at"] is not None
+    refused = client.get(ORG_PATH, headers=bearer(issued.token))
+    assert refused.status_code == 401
+    assert refused.json()["message"] == "API key revoked"
+
+
+def test_rotation_revokes_the_old_key_and_issues_a_new_one(client: TestClient, cast: Cast, runtime: Runtime):
+    issued = runtime.api_keys.issue(cast.addresses["trader"], timedelta(days=1))
+    reply = client.post(f"{V1}/api-keys/{issued.key_id}/rotate", headers=cast.auth("regulator"))
+    assert reply.status_code == 201
+    assert client.get(ORG_PATH, headers=bearer(issued.token)).status_code == 401
+    assert client.get(ORG_PATH, headers=bearer(reply.json()["token"])).status_code == 200
+    assert runtime.api_keys.get(issued.key_id).replaced_by == reply.json()["key_id"]  # type: ignore[union-attr]
+
+
+def test_rotating_or_revoking_an_unknown_key_is_not_found(client: TestClient, cast: Cast):
+    assert client.post(f"{V1}/api-keys/nope/rotate", headers=cast.auth("regulator")).status_code == 404
+    assert client.post(f"{V1}/api-keys/nope/revoke", headers=cast.auth("regulator")).status_code == 404
+
+
+def test_an_expired_key_is_refused(client: TestClient, cast: Cast, runtime: Runtime):
+    issued = runtime.api_keys.issue(cast.addresses["trader"], timedelta(seconds=-1))
+    refused = client.get(ORG_PATH, headers=bearer(issued.token))
+    assert refused.status_code == 401
+    assert refused.json()["message"] == "API key expired"
+
+
+def signed(cast: Cast, name: str, method: str, path: str, body: bytes = b"", nonce: str = "n-1",
+           timestamp: int | None = None) -> dict[str, str]:
+    headers = sign_request(cast.accounts[name], method, path, body, timestamp or int(time.time()), nonce)
+    return headers.as_dict()
+
+
+def test_a_member_signs_a_request_with_its_own_key(client: TestClient, cast: Cast):
+    reply = client.get(ORG_PATH, headers=signed(cast, "self_signer", "GET", ORG_PATH))
+    assert reply.status_code == 200
+
+
+def test_a_signed_request_covers_the_body(client: TestClient, cast: Cast):
+    allocate(client, cast, {"enterprise_a": 10})
+    path = f"{V1}/allowances/transfers"
+    body = json.dumps({"to": cast.addresses["trader"], "year": YEAR, "amount": 3}).encode()
+    headers = {**signed(cast, "enterprise_a", "POST", path, body), "Content-Type": "application/json"}
+    assert client.post(path, content=body, headers=headers).status_code == 200
+    assert balance(client, cast, "trader") == 3
+    tampered = json.dumps({"to": cast.addresses["trader"], "year": YEAR, "amount": 7}).encode()
+    headers = {**signed(cast, "enterprise_a", "POST", path, body, nonce="n-2"), "Content-Type": "application/json"}
+    assert client.post(path, content=tampered, headers=headers).status_code == 401
+
+
+def test_a_replayed_signed_request_is_refused(client: TestClient, cast: Cast):
+    headers = signed(cast, "self_signer", "GET", ORG_PATH, nonce="once")
+    assert client.get(ORG_PATH, headers=headers).status_code == 200
+    replay = client.get(ORG_PATH, headers=headers)
+    assert replay.status_code == 401
+    assert replay.json()["message"] == "request nonce already used"
+
+
+def test_a_stale_signed_request_is_refused(client: TestClient, cast: Cast):
+    an_hour_ago = int(time.time()) - 3600
+    reply = client.get(ORG_PATH, headers=signed(cast, "self_signer", "GET", ORG_PATH, timestamp=an_hour_ago))
+    assert reply.status_code == 401
+    assert "window" in reply.json()["message"]
+
+
+def test_a_request_signed_by_someone_else_is_refused(client: TestClient, cast: Cast):
+    headers = signed(cast, "stranger", "GET", ORG_PATH)
+    headers["X-CL-Address"] = cast.addresses["self_signer"]
+    assert client.get(ORG_PATH, headers=headers).status_code == 401
+
+
+def test_a_signature_for_another_path_is_refused(client: TestClient, cast: Cast):
+    headers = signed(cast, "self_signer", "GET", f"{V1}/organisations/1")
+    assert client.get(ORG_PATH, headers=headers).status_code == 401
