@@ -18,8 +18,8 @@ from ledger_service.db.models.chain_records import (
     ChainReportEvent,
 )
 from ledger_service.db.models.commitments import BatchStatus, CommittedNode, MeterBatch
-from ledger_service.db.models.index_state import IndexCheckpoint, IndexedBlock
 from ledger_service.db.models.identity import ApiKey, CustodialKey, RequestNonce
+from ledger_service.db.models.index_state import IndexCheckpoint, IndexedBlock
 from ledger_service.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
 from ledger_service.db.models.outbox import OutboxOrigin, OutboxStatus, OutboxTransaction
 
@@ -43,9 +43,9 @@ __all__ = [
     "ChainSurrender",
     "ChainTransfer",
     "CommittedNode",
+    "CustodialKey",
     "IndexCheckpoint",
     "IndexedBlock",
-    "CustodialKey",
     "IngestRun",
     "MeterBatch",
     "MeterDevice",
