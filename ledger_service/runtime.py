@@ -10,10 +10,11 @@ settings, or a random one shown once in `bootstrap_api_key`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -88,7 +89,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings, faults: Faults | None = None, artifacts: dict[str, Artifact] | None = None,
               embedded: EmbeddedChain | None = None) -> Runtime:
-        engine = make_engine(settings.resolved_database_url())
+        engine = make_engine(_database_url(settings))
         upgrade_to_head(engine)
         artifacts = artifacts or build()
         retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
@@ -206,3 +207,15 @@ class Runtime:
         self.outbox.nonces.forget()
         self.chain.forget_receipts()
         self.directory.forget()
+
+
+def _database_url(settings: Settings) -> str:
+    """The configured database; on the embedded chain without one, a fresh database for this run.
+
+    The embedded chain lives only as long as its process. A database kept across runs would meet
+    outbox rows, custodial keys and an index of a chain that no longer exists.
+    """
+    if settings.database_url or settings.chain != EMBEDDED:
+        return settings.resolved_database_url()
+    run_dir = settings.data_dir / "embedded" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
+    return f"sqlite:///{run_dir / 'carbonledger.db'}"

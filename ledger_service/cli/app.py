@@ -8,6 +8,7 @@ import typer
 
 from ledger_service.cli import besu, chain
 from ledger_service.cli.deploy import deploy
+from ledger_service.cli.serve import serve
 from oracles.cli import app as oracle_app
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(chain.app, name="chain")
 app.command()(deploy)
+app.command()(serve)
 app.add_typer(oracle_app, name="oracle", help="Meter data: simulate, ingest, anchor, prove, serve.")
 app.add_typer(besu.app, name="besu")
 
@@ -31,6 +33,14 @@ def demo(
     from ledger_service.demo import scenario
 
     scenario.main(["--hours", str(hours), "--enterprises", str(enterprises), "--devices", str(devices)])
+
+
+@app.command()
+def version() -> None:
+    """Print the package version."""
+    from importlib.metadata import version as pkg_version
+
+    typer.echo(pkg_version("carbonledger"))
 
 
 def main() -> None:

@@ -1,0 +1,34 @@
+"""`carbonledger serve`: the HTTP service (embedded chain unless CARBONLEDGER_CHAIN is a URL)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from ledger_service.config import get_settings
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+) -> None:
+    """Start the runtime (deploying the suite on the embedded chain) and serve the API with uvicorn."""
+    import uvicorn
+
+    from ledger_service.api.app import create_app
+    from ledger_service.runtime import Runtime
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    runtime = Runtime.start(settings)
+    if runtime.bootstrap_api_key is not None and settings.bootstrap_api_key is None:
+        typer.echo(f"bootstrap regulator {runtime.bootstrap_regulator}\nAPI key: {runtime.bootstrap_api_key.token}")
+    bound_host, bound_port = host or settings.api_host, port or settings.api_port
+    typer.echo(f"OpenAPI docs: http://{bound_host}:{bound_port}/docs")
+    runtime.start_pump()
+    try:
+        uvicorn.run(create_app(runtime), host=bound_host, port=bound_port, log_level="info")
+    finally:
+        runtime.close()
