@@ -247,10 +247,11 @@ class Outbox:
                 fees = self.chain.fees.fields
                 changes = []
                 for offset, record in enumerate(signable):
-                    signed = account.sign_transaction({
+                    tx: dict[str, Any] = {
                         "to": record.to, "data": record.calldata, "value": record.value, "chainId": self.chain.chain_id,
                         "nonce": first + offset, "gas": record.gas_limit, **fees,
-                    })
+                    }
+                    signed = account.sign_transaction(tx)  # type: ignore[arg-type]
                     record.nonce = first + offset
                     record.raw_tx = "0x" + bytes(signed.raw_transaction).hex()
                     record.tx_hash = "0x" + bytes(signed.hash).hex()
@@ -413,7 +414,7 @@ class Outbox:
             existing = session.scalar(select(OutboxTransaction).where(OutboxTransaction.tx_hash == row["tx_hash"]))
             if existing is not None:
                 return TxRecord.from_row(existing)
-            row_id = session.scalar(insert(OutboxTransaction).returning(OutboxTransaction.id), [row])
+            row_id = session.execute(insert(OutboxTransaction).returning(OutboxTransaction.id), [row]).scalar_one()
         record = self.record(int(row_id or 0))
         assert record is not None
         try:

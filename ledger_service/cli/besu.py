@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from eth_utils import to_checksum_address
 
 from ledger_service.chain.besu_allowlist import AllowlistError, BesuPermRpc, sync_allowlists
 from ledger_service.chain.compiler import build
@@ -27,7 +28,7 @@ def allowlist_sync(
     """Allow exactly the active members (and system accounts) to send transactions on each node."""
     deployment = load_deployment(network)
     membership = connect_rpc(rpc_url).eth.contract(
-        address=deployment.addresses["Membership"], abi=build()["Membership"].abi
+        address=to_checksum_address(deployment.addresses["Membership"]), abi=build()["Membership"].abi
     )
     with explained({AllowlistError: "enable the PERM API and --permissions-accounts-config-file-enabled"}):
         changes = sync_allowlists(membership, deployment.block, [BesuPermRpc(u) for u in node], keep or [], dry_run)

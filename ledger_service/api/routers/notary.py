@@ -13,6 +13,7 @@ from ledger_service.api.deps import AnyMember, RuntimeDep
 from ledger_service.api.errors import ApiError, not_found
 from ledger_service.api.schemas import TxOut
 from ledger_service.api.sending import send
+from ledger_service.notary import Notarization
 
 router = APIRouter(prefix="/notary", tags=["notary"])
 MAX_DOCUMENT_BYTES = 50 * 2**20
@@ -28,7 +29,7 @@ class NotarizationOut(BaseModel):
     block_number: int
 
     @classmethod
-    def of(cls, n: notary.Notarization) -> NotarizationOut:
+    def of(cls, n: Notarization) -> NotarizationOut:
         return cls(**n.__dict__)
 
 
