@@ -13,6 +13,7 @@ from ledger_service.api.routers import (
     emissions,
     health,
     members,
+    meters,
     notary,
     organisations,
     transactions,
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for module in (organisations, members, api_keys, allowances, notary, transactions):
         v1.include_router(module.router)
     v1.include_router(emissions.router)
+    v1.include_router(meters.router)
     app.include_router(v1)
     app.include_router(health.router)
 
