@@ -35,6 +35,7 @@ from ledger_service.config import Settings
 from ledger_service.db.migrate import upgrade_to_head
 from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.db.session import make_engine, session_factory
+from ledger_service.documents import DocumentVault
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey
 from ledger_service.identity.keystore import KeyStore
 from ledger_service.identity.signed_requests import SignedRequests
@@ -72,6 +73,7 @@ class Runtime:
         self.decoder: RevertDecoder = self.suite.decoder
         self.encoder = CallEncoder(artifacts, list(deployment.addresses))
         self.keystore = KeyStore(self.sessions, settings.key_secret.get_secret_value())
+        self.documents = DocumentVault(self.sessions, settings.key_secret.get_secret_value())
         self.api_keys = ApiKeys(self.sessions)
         self.signed_requests = SignedRequests(self.sessions, settings.signed_request_window_seconds)
         self.directory = Directory(chain, self.suite.contract("Membership"), deployment.block,

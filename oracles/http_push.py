@@ -35,30 +35,38 @@ class PushResult(BaseModel):
     quarantined: dict[str, int]
 
 
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def ingest_batch(sessions: sessionmaker[Session], settings: Settings, batch: PushBatch,
+                 source: str = "http-push") -> PushResult:
+    """Ingest one pushed batch in its own transaction (one batch at a time in this process)."""
+    with _ONE_AT_A_TIME, sessions() as session:
+        summary = ingest_messages(
+            session,
+            messages_from_payload(batch.messages),
+            factor_set=get_factor_set(settings.factor_set),
+            window_seconds=settings.window_seconds,
+            future_skew_seconds=settings.future_skew_seconds,
+            source=source,
+        )
+        session.commit()
+    return PushResult(
+        run_id=summary.run_id,
+        messages=summary.messages,
+        accepted=summary.accepted,
+        quarantined=dict(summary.quarantined),
+    )
+
+
 def push_router(sessions: sessionmaker[Session], settings: Settings) -> APIRouter:
     """`POST /messages`: ingest a batch; the answer counts accepted and quarantined readings by reason."""
     router = APIRouter()
-    factor_set = get_factor_set(settings.factor_set)
-    one_at_a_time = threading.Lock()
+    get_factor_set(settings.factor_set)  # an unknown factor set fails at start-up, not on the first push
 
     @router.post("/messages", response_model=PushResult, summary="Push a batch of signed meter messages")
     def push(batch: PushBatch) -> PushResult:
-        with one_at_a_time, sessions() as session:
-            summary = ingest_messages(
-                session,
-                messages_from_payload(batch.messages),
-                factor_set=factor_set,
-                window_seconds=settings.window_seconds,
-                future_skew_seconds=settings.future_skew_seconds,
-                source="http-push",
-            )
-            session.commit()
-        return PushResult(
-            run_id=summary.run_id,
-            messages=summary.messages,
-            accepted=summary.accepted,
-            quarantined=dict(summary.quarantined),
-        )
+        return ingest_batch(sessions, settings, batch)
 
     return router
 

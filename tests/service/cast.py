@@ -15,6 +15,7 @@ from ledger_service.runtime import Runtime
 
 YEAR = 2025
 PARK, ENTERPRISE_A, ENTERPRISE_B, VERIFIERS, TRADERS, OTHER_PARK, ENTERPRISE_C = 10, 11, 12, 20, 30, 60, 61
+ORACLES = 40
 
 ORGS = (
     (PARK, 0, OrgKind.PARK, "Green Valley Industrial Park"),
@@ -24,6 +25,7 @@ ORGS = (
     (TRADERS, 0, OrgKind.TRADING_FIRM, "Harbour Carbon Trading"),
     (OTHER_PARK, 0, OrgKind.PARK, "Lakeside Park"),
     (ENTERPRISE_C, OTHER_PARK, OrgKind.ENTERPRISE, "Lakeside Glass"),
+    (ORACLES, 0, OrgKind.OPERATOR, "Park Metering Oracle"),
 )
 
 # name -> (organisation, roles, custodial)
@@ -35,6 +37,7 @@ MEMBERS: dict[str, tuple[int, tuple[str, ...], bool]] = {
     "enterprise_c": (ENTERPRISE_C, ("ENTERPRISE",), True),
     "verifier": (VERIFIERS, ("VERIFIER",), True),
     "trader": (TRADERS, ("TRADER",), True),
+    "oracle": (ORACLES, ("ORACLE",), True),
     "self_signer": (ENTERPRISE_B, ("ENTERPRISE",), False),
 }
 

@@ -18,6 +18,7 @@ from ledger_service.db.models.chain_records import (
     ChainReportEvent,
 )
 from ledger_service.db.models.commitments import BatchStatus, CommittedNode, MeterBatch
+from ledger_service.db.models.documents import StoredDocument
 from ledger_service.db.models.identity import ApiKey, CustodialKey, RequestNonce
 from ledger_service.db.models.index_state import IndexCheckpoint, IndexedBlock
 from ledger_service.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
@@ -55,4 +56,5 @@ __all__ = [
     "QuarantinedReading",
     "Reading",
     "RequestNonce",
+    "StoredDocument",
 ]
