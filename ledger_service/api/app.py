@@ -8,6 +8,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from ledger_service.api import errors
 from ledger_service.api.routers import allowances, api_keys, health, members, notary, organisations, transactions
+from ledger_service.api.routers import credits as credits_router
+from ledger_service.api.routers import market as market_router
+from ledger_service.api.routers import settlement as settlement_router
 from ledger_service.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -25,6 +28,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (organisations, members, api_keys, allowances, notary, transactions):
         v1.include_router(module.router)
+    v1.include_router(credits_router.router)
+    v1.include_router(market_router.router)
+    v1.include_router(settlement_router.router)
     app.include_router(v1)
     app.include_router(health.router)
 
