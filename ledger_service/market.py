@@ -218,8 +218,8 @@ def closes(session: Session, asset: str, token_id: int, since: date, until: date
         .where(*_fills(asset, token_id), ChainOrderEvent.block_time < end)
     ):
         day = utc(at).date()
-        volume[day] += amount
-        value[day] += amount * price
+        volume[day] += int(amount or 0)
+        value[day] += int(amount or 0) * int(price or 0)
         count[day] += 1
     previous: int | None = None
     out: list[Close] = []
