@@ -15,7 +15,7 @@ from ledger_service.chain.outbox import RelayedTx
 from ledger_service.chain.rawtx import DecodedTx
 from ledger_service.membership import MemberView
 
-REG, VER, ORA, ENT, TRA = "REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER"
+REG, VER, ORA, ENT, TRA, BANK = "REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLEMENT_BANK"
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,25 @@ RELAYABLE: dict[tuple[str, str], Rule] = {
     ("MeterAnchor", "setOracleAuthorisation"): Rule((REG,)),
     ("ComplianceLedger", "openComplianceWindow"): Rule((REG,)),
     ("ComplianceLedger", "closeComplianceWindow"): Rule((REG,)),
+    ("CreditRegistry", "safeTransferFrom"): Rule((ENT, TRA), moves_assets=True, owner_arg=0),
+    ("CreditRegistry", "safeBatchTransferFrom"): Rule((ENT, TRA), moves_assets=True, owner_arg=0),
+    ("CreditRegistry", "setApprovalForAll"): Rule((ENT, TRA)),
+    ("CreditRegistry", "retire"): Rule((ENT, TRA), moves_assets=True),
+    ("CreditRegistry", "surrender"): Rule((ENT,), moves_assets=True),
+    ("CreditRegistry", "submitVerification"): Rule((VER,)),
+    **{("CreditRegistry", f): Rule((REG,)) for f in ("registerProject", "suspendProject", "reinstateProject",
+                                                  "issueBatch", "cancelCredits")},
+    ("AllowanceRegistry", "setApprovalForAll"): Rule((ENT, TRA)),
+    ("SettlementToken", "transfer"): Rule(moves_assets=True),
+    ("SettlementToken", "transferFrom"): Rule(moves_assets=True, owner_arg=0),
+    ("SettlementToken", "approve"): Rule(),
+    **{("SettlementToken", f): Rule((BANK,), moves_assets=True) for f in ("mint", "burn", "burnFrom")},
+    ("CarbonMarket", "list"): Rule((ENT, TRA), moves_assets=True),
+    ("CarbonMarket", "fill"): Rule((ENT, TRA), moves_assets=True),
+    ("CarbonMarket", "cancel"): Rule(),
+    ("CarbonMarket", "reclaimExpired"): Rule(),
+    **{("CarbonMarket", f): Rule((REG,)) for f in ("setAssetEnabled", "setReferencePrice", "setPriceBands",
+                                                "setBlockTradeThreshold")},
     **{("Membership", f): Rule((REG,)) for f in ("registerOrganisation", "admit", "suspend", "reinstate", "revoke",
                                               "freeze", "unfreeze")},
 }

@@ -18,6 +18,9 @@ from ledger_service.api.routers import (
     organisations,
     transactions,
 )
+from ledger_service.api.routers import credits as credits_router
+from ledger_service.api.routers import market as market_router
+from ledger_service.api.routers import settlement as settlement_router
 from ledger_service.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -37,6 +40,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         v1.include_router(module.router)
     v1.include_router(emissions.router)
     v1.include_router(meters.router)
+    v1.include_router(credits_router.router)
+    v1.include_router(market_router.router)
+    v1.include_router(settlement_router.router)
     app.include_router(v1)
     app.include_router(health.router)
 

@@ -1,7 +1,16 @@
 """Trace an allowance year or a credit batch (a token id of an ERC-1155 registry) from its
-issuance or allocation through every transfer, trade, surrender or retirement to its holders."""
+issuance or allocation through every transfer, listing, trade, surrender, retirement and
+cancellation to its holders.
+
+Token movements come from the transfers; each is explained by the event of the same
+transaction: a fill (`OrderFilled`: order, price, payment; shown from the seller to the
+buyer), a retirement, cancellation or surrender of credits (with the serial range consumed),
+an allocation or a surrender of allowances.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,7 +19,11 @@ from ledger_service.audit.results import AssetHop, AssetTrace, Holding, OnChain,
 from ledger_service.db.models import (
     ChainAllocation,
     ChainBalance,
+    ChainCreditCancellation,
+    ChainCreditRetirement,
+    ChainCreditSurrender,
     ChainMember,
+    ChainOrderEvent,
     ChainSurrender,
     ChainTransfer,
     IndexCheckpoint,
@@ -22,8 +35,26 @@ MARKET = "CarbonMarket"
 TRANSFERS = ChainTransfer.__table__
 
 
-def _market_address(session: Session) -> str | None:
-    return session.scalar(select(IndexCheckpoint.address).where(IndexCheckpoint.contract == MARKET))
+def _address(session: Session, contract: str) -> str | None:
+    return session.scalar(select(IndexCheckpoint.address).where(IndexCheckpoint.contract == contract))
+
+
+def _credit_burns(session: Session, txs: list[str], token_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """(tx, holder) -> what a burn of the batch was: retirement, cancellation or surrender."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in session.scalars(select(ChainCreditRetirement).where(
+            ChainCreditRetirement.tx_hash.in_(txs), ChainCreditRetirement.batch_id == token_id)):
+        out[(r.tx_hash, r.holder)] = {"kind": "retirement", "serial_start": r.serial_start,
+                                      "serial_end": r.serial_end, "retirement_id": r.retirement_id}
+    for c in session.scalars(select(ChainCreditCancellation).where(
+            ChainCreditCancellation.tx_hash.in_(txs), ChainCreditCancellation.batch_id == token_id)):
+        out[(c.tx_hash, c.holder)] = {"kind": "cancellation", "serial_start": c.serial_start,
+                                      "serial_end": c.serial_end}
+    for s in session.scalars(select(ChainCreditSurrender).where(
+            ChainCreditSurrender.tx_hash.in_(txs), ChainCreditSurrender.batch_id == token_id)):
+        out[(s.tx_hash, s.holder)] = {"kind": "surrender", "serial_start": s.serial_start,
+                                      "serial_end": s.serial_end, "compliance_year": s.year}
+    return out
 
 
 def trace_asset(session: Session, token: str, token_id: int, limit: int | None = None) -> AssetTrace:
@@ -36,9 +67,14 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
         .order_by(t.block_number, t.log_index, t.sub_index)
         .limit(limit)
     ).all()
+    market = _address(session, MARKET)
     txs = list({row.tx_hash for row in transfers if row.kind != "transfer"})
+    market_txs = list({row.tx_hash for row in transfers if market is not None and market in (
+        row.from_address, row.to_address)})
     allocation_txs: dict[str, int] = {}
     surrenders: dict[tuple[str, str], int] = {}
+    credit_burns: dict[tuple[str, str], dict[str, Any]] = {}
+    fills: dict[tuple[str, str], ChainOrderEvent] = {}
     if txs and token == ALLOWANCES:
         allocation_txs = dict(session.execute(select(ChainAllocation.tx_hash, ChainAllocation.amount).where(
             ChainAllocation.tx_hash.in_(txs), ChainAllocation.year == token_id)).all())
@@ -47,29 +83,51 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
             select(ChainSurrender.tx_hash, ChainSurrender.holder, ChainSurrender.compliance_year).where(
                 ChainSurrender.tx_hash.in_(txs), ChainSurrender.token == token,
                 ChainSurrender.token_id == token_id))}
-    market = _market_address(session)
+    if txs and token == CREDITS:
+        credit_burns = _credit_burns(session, txs, token_id)
+    if market_txs:
+        fills = {(f.tx_hash, f.buyer or ""): f for f in session.scalars(select(ChainOrderEvent).where(
+            ChainOrderEvent.tx_hash.in_(market_txs), ChainOrderEvent.kind == "filled",
+            ChainOrderEvent.token_id == token_id))}
     hops: list[AssetHop] = []
-    issued = surrendered = 0
-    for kind, operator, src, dst, amount, tx_hash, block, log_index, block_time, pending in transfers:
-        year = None
+    totals = {"issued": 0, "surrendered": 0, "retired": 0, "cancelled": 0}
+    for kind, _operator, src, dst, amount, tx_hash, block, log_index, block_time, pending in transfers:
+        extra: dict[str, Any] = {}
         if kind == "mint":
             kind = "allocation" if tx_hash in allocation_txs else "issuance"
-            issued += amount
+            totals["issued"] += amount
         elif kind == "burn":
             year = surrenders.get((tx_hash, src))
-            if year is not None:
-                kind = "surrender"
-                surrendered += amount
+            burn = credit_burns.get((tx_hash, src))
+            if burn is not None:
+                extra = dict(burn)
+                kind = extra.pop("kind")
+            elif year is not None:
+                kind, extra = "surrender", {"compliance_year": year}
             else:
-                kind = "retraction" if token == ALLOWANCES else "retirement"
-        elif market is not None and operator == market:
-            kind = "trade"
+                kind = "retraction" if token == ALLOWANCES else "burn"
+            if kind == "surrender":
+                totals["surrendered"] += amount
+            elif kind == "retirement":
+                totals["retired"] += amount
+            elif kind == "cancellation":
+                totals["cancelled"] += amount
+        elif market is not None and dst == market:
+            kind = "listing"
+        elif market is not None and src == market:
+            fill = fills.get((tx_hash, dst))
+            if fill is not None:
+                kind, src = "trade", fill.seller
+                extra = {"order_id": fill.order_id, "price": fill.price, "payment": fill.payment}
+            else:
+                kind = "delisting"
         hops.append(AssetHop(kind, src, dst, amount, OnChain(tx_hash, block, log_index, utc(block_time), pending),
-                             year))
+                             **extra))
     holders = [Holding(h, org, amount) for h, org, amount in session.execute(
         select(ChainBalance.holder, ChainMember.org_id, ChainBalance.amount)
         .outerjoin(ChainMember, ChainMember.account == ChainBalance.holder)
         .where(ChainBalance.token == token, ChainBalance.token_id == token_id, ChainBalance.amount != 0)
         .order_by(ChainBalance.amount.desc(), ChainBalance.holder))]
-    return AssetTrace(token, token_id, issued, surrendered, hops, holders)
-
+    escrowed = sum(h.amount for h in holders if h.holder == market)
+    return AssetTrace(token, token_id, totals["issued"], totals["surrendered"], hops, holders,
+                      retired=totals["retired"], cancelled=totals["cancelled"], escrowed=escrowed)

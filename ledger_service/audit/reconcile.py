@@ -3,7 +3,10 @@
 The chain is read at the block the index has reached (the lowest checkpoint), so a
 consistent index shows no difference whatever was mined since. Checked: balances per holder
 and token id, total supplies per id, organisations, member statuses and freezes, devices,
-anchors (root, total, count, window), reports (status and figures), notarizations.
+anchors (root, total, count, window), reports (status and figures), notarizations, credit
+batches (issued, retired, cancelled and surrendered amounts and the supply they leave, which must
+equal the units held) and market orders (status and remaining; the open orders' remaining
+units per token must equal the market's escrow and the market's balance).
 """
 
 from __future__ import annotations
@@ -18,9 +21,14 @@ from ledger_service.chain.suite import Suite
 from ledger_service.db.models import (
     ChainAnchor,
     ChainBalance,
+    ChainCreditBatch,
+    ChainCreditCancellation,
+    ChainCreditRetirement,
+    ChainCreditSurrender,
     ChainDevice,
     ChainMember,
     ChainNotarization,
+    ChainOrder,
     ChainOrganisation,
     ChainReport,
     IndexCheckpoint,
@@ -28,6 +36,7 @@ from ledger_service.db.models import (
 
 MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
 REPORT_STATUS = {0: "none", 1: "submitted", 2: "verified", 3: "rejected", 4: "finalized"}
+ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,67 @@ class _Reconciler:
                          {"notary": n["notary"], "org_id": n["org_id"], "timestamp": n["timestamp"]},
                          {"notary": notary, "org_id": org_id, "timestamp": timestamp})
 
+    def _sums(self, model: type[ChainCreditRetirement | ChainCreditCancellation | ChainCreditSurrender]
+              ) -> dict[int, int]:
+        return {int(b): int(a) for b, a in self.conn.execute(
+            select(model.batch_id, func.sum(model.amount)).group_by(model.batch_id))}
+
+    def credit_batches(self) -> None:
+        if "CreditRegistry" not in self.suite.contracts:
+            return
+        retired, cancelled = self._sums(ChainCreditRetirement), self._sums(ChainCreditCancellation)
+        surrendered = self._sums(ChainCreditSurrender)
+        held = {int(i): int(a) for i, a in self.conn.execute(
+            select(ChainBalance.token_id, func.sum(ChainBalance.amount)).where(ChainBalance.token == "CreditRegistry")
+            .group_by(ChainBalance.token_id))}
+        count = self.conn.scalar(select(func.count()).select_from(ChainCreditBatch))
+        self.compare("credit_batch_count", "CreditRegistry", {"count": count},
+                     {"count": self.view("CreditRegistry", "batchCount")})
+        for b in self.conn.execute(select(ChainCreditBatch)).mappings():
+            batch_id = b["batch_id"]
+            c = self.view("CreditRegistry", "batch", batch_id)
+            supply = b["amount"] - retired.get(batch_id, 0) - cancelled.get(batch_id, 0) - surrendered.get(batch_id, 0)
+            self.compare("credit_batch", batch_id,
+                         {"amount": b["amount"], "serial_start": b["serial_start"], "serial_end": b["serial_end"],
+                          "retired": retired.get(batch_id, 0), "cancelled": cancelled.get(batch_id, 0),
+                          "surrendered": surrendered.get(batch_id, 0), "supply": supply},
+                         {"amount": c[6], "serial_start": c[7], "serial_end": c[8], "retired": c[10],
+                          "cancelled": c[11], "surrendered": c[12],
+                          "supply": self.view("CreditRegistry", "totalSupply(uint256)", batch_id)})
+            self.compare("credit_batch_held", batch_id, {"supply": supply}, {"supply": held.get(batch_id, 0)})
+
+    def orders(self) -> None:
+        if "CarbonMarket" not in self.suite.contracts:
+            return
+        market = self.suite.contract("CarbonMarket").address
+        count = self.conn.scalar(select(func.count()).select_from(ChainOrder))
+        self.compare("order_count", "CarbonMarket", {"count": count},
+                     {"count": self.view("CarbonMarket", "orderCount")})
+        escrow: dict[tuple[str, int], int] = defaultdict(int)
+        for o in self.conn.execute(select(ChainOrder)).mappings():
+            c = self.view("CarbonMarket", "order", o["order_id"])
+            self.compare("order", o["order_id"],
+                         {"seller": o["seller"], "status": o["status"], "remaining": o["remaining"],
+                          "price": o["price"], "expiry": o["expiry"]},
+                         {"seller": c[0], "status": ORDER_STATUS[c[2]], "remaining": c[6], "price": c[7],
+                          "expiry": c[1]})
+            if o["status"] == "open":
+                escrow[(o["asset"], o["token_id"])] += o["remaining"]
+        names = {addr: name for name, addr in self.suite.deployment.addresses.items()}
+        escrowed_tokens = set(escrow) | {
+            (self.suite.deployment.addresses.get(t, ""), int(i)) for t, i in self.conn.execute(
+                select(ChainBalance.token, ChainBalance.token_id).where(ChainBalance.holder == market,
+                                                                        ChainBalance.amount != 0))}
+        for asset, token_id in sorted(escrowed_tokens):
+            indexed = escrow.get((asset, token_id), 0)
+            held = self.conn.scalar(select(ChainBalance.amount).where(
+                ChainBalance.token == names.get(asset, asset), ChainBalance.token_id == token_id,
+                ChainBalance.holder == market)) or 0
+            key = f"{names.get(asset, asset)}/{token_id}"
+            self.compare("escrow", key, {"open_orders": indexed, "market_balance": held},
+                         {"open_orders": self.view("CarbonMarket", "escrowed", asset, token_id),
+                          "market_balance": self.view("CarbonMarket", "escrowed", asset, token_id)})
+
 
 def reconcile(engine: Engine, suite: Suite, block: int | None = None) -> ReconcileReport:
     """Every difference between the index and the chain at `block` (default: where the index stands)."""
@@ -166,4 +236,6 @@ def reconcile(engine: Engine, suite: Suite, block: int | None = None) -> Reconci
         r.anchors()
         r.reports()
         r.notarizations()
+        r.credit_batches()
+        r.orders()
         return r.report

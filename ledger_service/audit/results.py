@@ -158,7 +158,11 @@ class ReportTrace:
 
 @dataclass(frozen=True, slots=True)
 class AssetHop:
-    """`allocation`, `issuance`, `transfer`, `trade`, `surrender`, `retraction`, `retirement` or `burn`."""
+    """`allocation`, `issuance`, `transfer`, `listing` (into the market's escrow), `trade` (a fill: from the
+    seller to the buyer, with `order_id`, `price` and `payment` in settlement-token units), `delisting`
+    (escrow back to the seller on cancel or reclaim), `surrender`, `retraction`, `retirement`
+    (`retirement_id`), `cancellation` or `burn`. Retirements, cancellations and surrenders of credits
+    carry the serial range they consumed."""
 
     kind: str
     from_address: str
@@ -166,6 +170,12 @@ class AssetHop:
     amount: int
     at: OnChain
     compliance_year: int | None = None
+    serial_start: int | None = None
+    serial_end: int | None = None
+    order_id: int | None = None
+    price: int | None = None
+    payment: int | None = None
+    retirement_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +193,13 @@ class AssetTrace:
     surrendered: int
     hops: list[AssetHop]
     holders: list[Holding]
+    retired: int = 0
+    cancelled: int = 0
+    escrowed: int = 0
 
     @property
     def outstanding(self) -> int:
+        """Units held, including those in the market's escrow."""
         return sum(h.amount for h in self.holders)
 
 

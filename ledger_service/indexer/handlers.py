@@ -180,6 +180,75 @@ def notarized(ev: ChainEvent) -> list[Row]:
     })]
 
 
+PROJECT_EVENT_KINDS = {"ProjectRegistered": "registered", "ProjectSuspended": "suspended",
+                       "ProjectReinstated": "reinstated"}
+ORDER_EVENT_KINDS = {"OrderListed": "listed", "OrderFilled": "filled", "OrderCancelled": "cancelled",
+                     "OrderExpiredReclaimed": "expired"}
+
+
+def project_event(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_project_events", {
+        "project_id": a["projectId"], "kind": PROJECT_EVENT_KINDS[ev.event], "owner": a.get("owner"),
+        "methodology": a.get("methodology"), "document_hash": a.get("documentHash"), "location": a.get("location"),
+        "reason_hash": a.get("reasonHash"),
+    })]
+
+
+def verification_submitted(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_credit_verifications", {
+        "project_id": a["projectId"], "verifier": a["verifier"], "period_start": a["periodStart"],
+        "period_end": a["periodEnd"], "verified_tonnes": a["verifiedTonnes"], "statement_hash": a["statementHash"],
+    })]
+
+
+def batch_issued(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_credit_batches", {
+        "batch_id": a["batchId"], "project_id": a["projectId"], "owner": a["owner"], "vintage": a["vintage"],
+        "amount": a["amount"], "serial_start": a["serialStart"], "serial_end": a["serialEnd"],
+        "period_start": a["periodStart"], "period_end": a["periodEnd"], "statement_hash": a["statementHash"],
+    })]
+
+
+def credits_retired(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_credit_retirements", {
+        "retirement_id": a["retirementId"], "batch_id": a["batchId"], "holder": a["holder"],
+        "project_id": a["projectId"], "vintage": a["vintage"], "amount": a["amount"],
+        "serial_start": a["serialStart"], "serial_end": a["serialEnd"], "beneficiary": a["beneficiary"],
+        "purpose": a["purpose"], "jurisdiction": a["jurisdiction"], "consumption_start": a["consumptionStart"],
+        "consumption_end": a["consumptionEnd"],
+    })]
+
+
+def credits_cancelled(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_credit_cancellations", {
+        "batch_id": a["batchId"], "holder": a["holder"], "amount": a["amount"], "serial_start": a["serialStart"],
+        "serial_end": a["serialEnd"], "reason_hash": a["reasonHash"],
+    })]
+
+
+def credits_surrendered(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_credit_surrenders", {
+        "batch_id": a["batchId"], "holder": a["holder"], "org_id": a["orgId"], "year": a["year"],
+        "amount": a["amount"], "serial_start": a["serialStart"], "serial_end": a["serialEnd"],
+    })]
+
+
+def order_event(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_order_events", {
+        "order_id": a["orderId"], "kind": ORDER_EVENT_KINDS[ev.event], "seller": a["seller"],
+        "buyer": a.get("buyer"), "caller": a.get("caller"), "asset": a.get("asset"), "token_id": a.get("tokenId"),
+        "amount": a.get("amount"), "price": a.get("price"), "payment": a.get("payment"),
+        "remaining": a.get("remaining"), "returned": a.get("returned"), "expiry": a.get("expiry"),
+    })]
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -213,6 +282,13 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("MeterAnchor", "OracleAuthorisationSet"): oracle_authorisation_set,
     ("MeterAnchor", "Anchored"): anchored,
     ("Notary", "Notarized"): notarized,
+    **{("CreditRegistry", name): project_event for name in PROJECT_EVENT_KINDS},
+    ("CreditRegistry", "VerificationSubmitted"): verification_submitted,
+    ("CreditRegistry", "BatchIssued"): batch_issued,
+    ("CreditRegistry", "CreditsRetired"): credits_retired,
+    ("CreditRegistry", "CreditsCancelled"): credits_cancelled,
+    ("CreditRegistry", "CreditsSurrendered"): credits_surrendered,
+    **{("CarbonMarket", name): order_event for name in ORDER_EVENT_KINDS},
 }
 
 

@@ -1,4 +1,5 @@
-"""Current-state tables kept from the event rows: members, balances, reports, devices.
+"""Current-state tables kept from the event rows: members, balances, reports, devices, credit
+projects and market orders.
 
 Each projection is applied to a range's new rows inside the range's transaction, and
 rebuilt from the event tables (which are the index's record) after a rollback.
@@ -16,10 +17,14 @@ from sqlalchemy.sql import func
 
 from ledger_service.db.models import (
     ChainBalance,
+    ChainCreditProject,
     ChainDevice,
     ChainDeviceEvent,
     ChainMember,
     ChainMemberEvent,
+    ChainOrder,
+    ChainOrderEvent,
+    ChainProjectEvent,
     ChainReport,
     ChainReportEvent,
     ChainTransfer,
@@ -36,6 +41,10 @@ MEMBER_EVENTS: Table = ChainMemberEvent.__table__  # type: ignore[assignment]
 REPORT_EVENTS: Table = ChainReportEvent.__table__  # type: ignore[assignment]
 DEVICE_EVENTS: Table = ChainDeviceEvent.__table__  # type: ignore[assignment]
 TRANSFERS: Table = ChainTransfer.__table__  # type: ignore[assignment]
+PROJECTS: Table = ChainCreditProject.__table__  # type: ignore[assignment]
+PROJECT_EVENTS: Table = ChainProjectEvent.__table__  # type: ignore[assignment]
+ORDERS: Table = ChainOrder.__table__  # type: ignore[assignment]
+ORDER_EVENTS: Table = ChainOrderEvent.__table__  # type: ignore[assignment]
 
 
 def apply_member(conn: Connection, e: Values) -> None:
@@ -88,6 +97,35 @@ def apply_device(conn: Connection, e: Values) -> None:
     conn.execute(update(DEVICES).where(DEVICES.c.device_id == e["device_id"]).values(**changes))
 
 
+def apply_project(conn: Connection, e: Values) -> None:
+    kind = e["kind"]
+    if kind == "registered":
+        conn.execute(insert(PROJECTS).values(
+            project_id=e["project_id"], owner=e["owner"], methodology=e["methodology"],
+            document_hash=e["document_hash"], location=e["location"], status="active",
+            registered_block=e["block_number"], registered_tx=e["tx_hash"], updated_block=e["block_number"]))
+        return
+    conn.execute(update(PROJECTS).where(PROJECTS.c.project_id == e["project_id"]).values(
+        status="suspended" if kind == "suspended" else "active", updated_block=e["block_number"]))
+
+
+def apply_order(conn: Connection, e: Values) -> None:
+    kind = e["kind"]
+    if kind == "listed":
+        conn.execute(insert(ORDERS).values(
+            order_id=e["order_id"], seller=e["seller"], asset=e["asset"], token_id=e["token_id"], amount=e["amount"],
+            remaining=e["amount"], price=e["price"], expiry=e["expiry"], status="open",
+            listed_block=e["block_number"], listed_tx=e["tx_hash"], listed_time=e["block_time"],
+            updated_block=e["block_number"]))
+        return
+    changes: dict[str, Any] = {"updated_block": e["block_number"]}
+    if kind == "filled":
+        changes.update(remaining=e["remaining"], status="filled" if e["remaining"] == 0 else "open")
+    else:
+        changes.update(remaining=0, status=kind)
+    conn.execute(update(ORDERS).where(ORDERS.c.order_id == e["order_id"]).values(**changes))
+
+
 def _upsert_balances(conn: Connection, deltas: Mapping[tuple[str, int, str], int]) -> None:
     rows = [{"token": t, "token_id": i, "holder": h, "amount": d} for (t, i, h), d in deltas.items() if d]
     if not rows:
@@ -121,6 +159,8 @@ ROW_PROJECTIONS: dict[str, tuple[Table, Callable[[Connection, Values], None], Ta
     "chain_member_events": (MEMBERS, apply_member, MEMBER_EVENTS),
     "chain_report_events": (REPORTS, apply_report, REPORT_EVENTS),
     "chain_device_events": (DEVICES, apply_device, DEVICE_EVENTS),
+    "chain_project_events": (PROJECTS, apply_project, PROJECT_EVENTS),
+    "chain_order_events": (ORDERS, apply_order, ORDER_EVENTS),
 }
 
 

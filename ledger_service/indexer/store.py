@@ -16,12 +16,19 @@ from ledger_service.db.models import (
     ChainAllocation,
     ChainAnchor,
     ChainComplianceRecord,
+    ChainCreditBatch,
+    ChainCreditCancellation,
+    ChainCreditRetirement,
+    ChainCreditSurrender,
+    ChainCreditVerification,
     ChainDeviceEvent,
     ChainMemberEvent,
     ChainNotarization,
     ChainOracleAuthorisation,
+    ChainOrderEvent,
     ChainOrganisation,
     ChainOtherEvent,
+    ChainProjectEvent,
     ChainReportEvent,
     ChainSurrender,
     ChainTransfer,
@@ -36,7 +43,8 @@ EVENT_TABLES: dict[str, Table] = {
     m.__tablename__: m.__table__  # type: ignore[misc]
     for m in (ChainOrganisation, ChainMemberEvent, ChainOtherEvent, ChainTransfer, ChainAllocation, ChainSurrender,
               ChainComplianceRecord, ChainReportEvent, ChainDeviceEvent, ChainAnchor, ChainOracleAuthorisation,
-              ChainNotarization)
+              ChainNotarization, ChainProjectEvent, ChainCreditVerification, ChainCreditBatch, ChainCreditRetirement,
+              ChainCreditCancellation, ChainCreditSurrender, ChainOrderEvent)
 }
 CHECKPOINTS: Table = IndexCheckpoint.__table__  # type: ignore[assignment]
 BLOCKS: Table = IndexedBlock.__table__  # type: ignore[assignment]
