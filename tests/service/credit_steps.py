@@ -15,7 +15,7 @@ from tests.service.helpers import V1
 
 PERIOD_2024 = (1_704_067_200, 1_735_689_599)
 H1_2025 = (1_735_689_600, 1_751_327_999)
-BANK_ORG = 40
+BANK_ORG = 45  # beside the cast's organisations (the oracle operator is 40)
 
 
 def register_project(client: TestClient, cast: Cast, code: str = "CCER-1234-WIND-GANSU",
