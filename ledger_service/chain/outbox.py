@@ -394,6 +394,34 @@ class Outbox:
             self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
         return records
 
+    def rewind_forgotten(self, from_block: int) -> list[TxRecord]:
+        """Mark as signed again the transactions recorded as mined (or failed) at `from_block` or later
+        whose receipts the chain no longer has: a node restarted from an older state dump, or a reorg,
+        forgot them. Their stored raw transactions are re-broadcast by the next `recover()`."""
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(OutboxTransaction)
+                .where(
+                    OutboxTransaction.status.in_((OutboxStatus.MINED, OutboxStatus.FAILED)),
+                    OutboxTransaction.block_number >= from_block,
+                    OutboxTransaction.raw_tx.is_not(None),
+                )
+                .order_by(OutboxTransaction.signer, OutboxTransaction.nonce)
+            ).all()
+            candidates = [TxRecord.from_row(r) for r in rows]
+        receipts = self.chain.receipts([r.tx_hash or "" for r in candidates])
+        forgotten = [r for r, rc in zip(candidates, receipts, strict=True) if rc is None]
+        for record in forgotten:
+            record.status = OutboxStatus.SIGNED
+            record.block_number = record.gas_used = record.receipt_status = None
+            record.error_name = record.error_args = None
+        self._update([
+            {"id": r.id, "status": r.status, "block_number": None, "gas_used": None, "receipt_status": None,
+             "error_name": None, "error_args": None, "last_error": f"forgotten by the chain from block {from_block}"}
+            for r in forgotten
+        ])
+        return forgotten
+
     def record(self, outbox_id: int) -> TxRecord | None:
         with self.sessions() as session:
             row = session.get(OutboxTransaction, outbox_id)

@@ -173,3 +173,28 @@ def test_a_mined_failure_is_replayed_to_name_its_error(cast: Cast, runtime: Runt
     (record,) = runtime.outbox.submit(transfers(cast, [1]), preflight=False)
     assert (record.status, record.receipt_status, record.error_name) == ("failed", 0, "ERC1155InsufficientBalance")
     assert record.error_args["needed"] == 1  # type: ignore[index]
+
+
+def test_transactions_a_restarted_node_forgot_are_sent_again_with_the_same_hashes(client: TestClient, cast: Cast,
+                                                                                   runtime: Runtime):
+    """As when a node restarts from a state dump older than its last blocks: the outbox still holds
+    the signed transactions, finds their receipts gone, and re-broadcasts them in nonce order."""
+    allocate(client, cast, {"enterprise_a": 100})
+    assert runtime.chain.embedded is not None
+    before_dump = runtime.chain.embedded.snapshot()
+    head = runtime.chain.block_number()
+    mined = runtime.outbox.submit(transfers(cast, [4, 5]))
+    assert [r.status for r in mined] == ["mined", "mined"]
+    runtime.chain.embedded.revert(before_dump)  # the node comes back without the last blocks
+    assert balance(client, cast, "trader") == 0
+
+    outbox = restarted(runtime)
+    forgotten = outbox.rewind_forgotten(head + 1)
+    assert [r.id for r in forgotten] == [r.id for r in mined]
+    outbox.recover()
+
+    after = rows(runtime, [r.id for r in mined])
+    assert [r.status for r in after] == ["mined", "mined"]
+    assert [r.tx_hash for r in after] == [r.tx_hash for r in mined]
+    assert (balance(client, cast, "enterprise_a"), balance(client, cast, "trader")) == (91, 9)
+    assert outbox.rewind_forgotten(head + 1) == []  # what the chain holds is never rewound
