@@ -25,6 +25,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     if runtime.bootstrap_api_key is not None and settings.bootstrap_api_key is None:
         typer.echo(f"bootstrap regulator {runtime.bootstrap_regulator}\nAPI key: {runtime.bootstrap_api_key.token}")
     runtime.start_pump()
+    runtime.start_indexer()
     try:
         uvicorn.run(create_app(runtime), host=host or settings.api_host, port=port or settings.api_port,
                     log_level="info")
