@@ -7,7 +7,16 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from ledger_service.api import errors
-from ledger_service.api.routers import allowances, api_keys, health, members, notary, organisations, transactions
+from ledger_service.api.routers import (
+    allowances,
+    api_keys,
+    audit,
+    health,
+    members,
+    notary,
+    organisations,
+    transactions,
+)
 from ledger_service.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -25,6 +34,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (organisations, members, api_keys, allowances, notary, transactions):
         v1.include_router(module.router)
+    v1.include_router(audit.router)
     app.include_router(v1)
     app.include_router(health.router)
 
