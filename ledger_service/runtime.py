@@ -32,8 +32,8 @@ from ledger_service.chain.sender import TransactionSender
 from ledger_service.chain.suite import Suite
 from ledger_service.config import Settings
 from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.db.models import IndexCheckpoint
+from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.db.session import make_engine, session_factory
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey
 from ledger_service.identity.keystore import KeyStore
@@ -98,6 +98,7 @@ class Runtime:
         self.index_status = IndexStatus()
         self._index_lock = threading.Lock()
         self._index_thread: threading.Thread | None = None
+        self._index_stop = threading.Event()
         self.bootstrap_regulator: str | None = None
         self.bootstrap_api_key: IssuedKey | None = None
         self._pump: threading.Thread | None = None
@@ -204,7 +205,7 @@ class Runtime:
         """Sync the index every `index_interval_seconds`, in the background."""
         if self._index_thread is not None:
             return
-        self._stop.clear()
+        self._index_stop.clear()
         self._index_thread = threading.Thread(target=self._run_indexer, name="indexer", daemon=True)
         self._index_thread.start()
 
@@ -217,8 +218,14 @@ class Runtime:
                 log.warning("indexer: %s", exc)
             except Exception:
                 log.exception("indexer failed")
-            if self._stop.wait(interval):
+            if self._index_stop.wait(interval):
                 return
+
+    def stop_indexer(self) -> None:
+        self._index_stop.set()
+        if self._index_thread is not None:
+            self._index_thread.join(timeout=30)
+            self._index_thread = None
 
     def _rollback_index_to_head(self) -> None:
         head = self.chain.block_number()
@@ -253,9 +260,7 @@ class Runtime:
         if self._pump is not None:
             self._pump.join(timeout=10)
             self._pump = None
-        if self._index_thread is not None:
-            self._index_thread.join(timeout=30)
-            self._index_thread = None
+        self.stop_indexer()
         self.chain.close()
         self.engine.dispose()
 
