@@ -42,7 +42,7 @@ from ledger_service.indexer import store as index_store
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import DEFAULT_CONFIRMATIONS, EventIndexer, SyncReport
 from ledger_service.indexer.source import ChainSource, GuardedSource, RpcSource, Web3Source
-from ledger_service.membership import Directory
+from ledger_service.membership import Directory, IndexedMembership
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_KEY_ID = "bootstrap"
@@ -99,6 +99,7 @@ class Runtime:
         self._index_lock = threading.Lock()
         self._index_thread: threading.Thread | None = None
         self._index_stop = threading.Event()
+        self.directory.index = IndexedMembership(self.sessions, self.index_up_to_date)
         self.bootstrap_regulator: str | None = None
         self.bootstrap_api_key: IssuedKey | None = None
         self._pump: threading.Thread | None = None
