@@ -197,3 +197,26 @@ def test_the_background_indexer_follows_the_chain(client: TestClient, cast: Cast
     finally:
         runtime.stop_indexer()
         runtime.settings.index_interval_seconds = interval
+
+
+def test_organisation_look_ups_read_the_index(client: TestClient, cast: Cast, runtime: Runtime):
+    syncs = runtime.index_status.syncs
+    reply = client.post(f"{V1}/organisations", headers=cast.auth("regulator"),
+                        json={"org_id": 13, "parent_id": PARK, "kind": "enterprise", "name": "Northern Paper"})
+    assert reply.status_code == 201, reply.text
+    assert [o.org_id for o in runtime.directory.children(PARK)] == [ENTERPRISE_A, ENTERPRISE_A + 1, 13]
+    assert runtime.index_status.syncs == syncs + 1
+    assert runtime.directory.member_addresses(ENTERPRISE_A) == [cast.addresses["enterprise_a"],
+                                                                cast.addresses["enterprise_a2"]]
+
+
+def test_reverting_the_chain_rolls_the_index_back(client: TestClient, cast: Cast, runtime: Runtime):
+    before = runtime.snapshot()
+    head = runtime.chain.block_number()
+    allocate(client, cast, {"enterprise_a": 42}, year=YEAR)
+    runtime.index_up_to_date()
+    assert runtime.indexed_block() == head + 1
+    runtime.revert(before)
+    assert runtime.indexed_block() == head
+    body = client.get(f"{AUDIT}/assets/allowance/{YEAR}/trace", headers=cast.auth("regulator")).json()
+    assert body["hops"] == [] and body["issued"] == 0
