@@ -135,9 +135,11 @@ class Directory:
         return self.chain.request(read)
 
     def forget(self, address: str | None = None) -> None:
+        """Drop a member's view; with no address, every member view and organisation (after a chain revert)."""
         with self._lock:
             if address is None:
                 self._members.clear()
+                self._orgs.clear()
             else:
                 self._members.pop(to_checksum_address(address), None)
 

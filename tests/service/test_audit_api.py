@@ -202,9 +202,9 @@ def test_the_background_indexer_follows_the_chain(client: TestClient, cast: Cast
 def test_organisation_look_ups_read_the_index(client: TestClient, cast: Cast, runtime: Runtime):
     syncs = runtime.index_status.syncs
     reply = client.post(f"{V1}/organisations", headers=cast.auth("regulator"),
-                        json={"org_id": 13, "parent_id": PARK, "kind": "enterprise", "name": "Northern Paper"})
+                        json={"org_id": 14, "parent_id": PARK, "kind": "enterprise", "name": "Northern Paper"})
     assert reply.status_code == 201, reply.text
-    assert [o.org_id for o in runtime.directory.children(PARK)] == [ENTERPRISE_A, ENTERPRISE_A + 1, 13]
+    assert [o.org_id for o in runtime.directory.children(PARK)] == [ENTERPRISE_A, ENTERPRISE_A + 1, 14]
     assert runtime.index_status.syncs == syncs + 1
     assert runtime.directory.member_addresses(ENTERPRISE_A) == [cast.addresses["enterprise_a"],
                                                                 cast.addresses["enterprise_a2"]]
