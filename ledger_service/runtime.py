@@ -94,6 +94,7 @@ class Runtime:
         self.outbox = Outbox(chain, self.sessions, self.encoder, deployment.addresses, self.decoder,
                              self.keystore.account, faults)
         self.metrics = RequestMetrics()
+        self._index_rpc: RpcSource | None = None
         self.indexer = self._make_indexer()
         self.index_status = IndexStatus()
         self._index_lock = threading.Lock()
@@ -164,11 +165,10 @@ class Runtime:
             confirmations = self.settings.index_confirmations or 0
         else:
             assert self.chain.url is not None
-            source = GuardedSource(RpcSource(self.chain.url, timeout=self.settings.rpc_timeout_seconds),
-                                   self.chain.request)
-            confirmations = self.settings.index_confirmations
-            if confirmations is None:
-                confirmations = DEFAULT_CONFIRMATIONS
+            self._index_rpc = RpcSource(self.chain.url, timeout=self.settings.rpc_timeout_seconds)
+            source = GuardedSource(self._index_rpc, self.chain.request)
+            wanted = self.settings.index_confirmations
+            confirmations = DEFAULT_CONFIRMATIONS if wanted is None else wanted
         return EventIndexer(self.engine, source, EventCatalog(self.artifacts, self.deployment.addresses),
                             confirmations=confirmations, range_size=self.settings.index_range_size,
                             start_block=self.deployment.block)
@@ -262,6 +262,8 @@ class Runtime:
             self._pump.join(timeout=10)
             self._pump = None
         self.stop_indexer()
+        if self._index_rpc is not None:
+            self._index_rpc.close()
         self.chain.close()
         self.engine.dispose()
 

@@ -132,7 +132,7 @@ def report_and_finalize(runtime: Runtime, cast: Cast, story: MeterStory, documen
     with runtime.sessions() as session:
         batches = [session.scalars(select(MeterBatch).where(MeterBatch.anchor_id == a)).one()
                    for a in story.anchor_ids[ENTERPRISE_A]]
-        period = period_node(ENTERPRISE_A, [ms.Node(b.root, b.total_mg, b.reading_count) for b in batches])
+        period = period_node(ENTERPRISE_A, [ms.Node(b.root or b"", b.total_mg, b.reading_count) for b in batches])
     story.reported_kg = period.sum // 1_000_000
     (story.tx["submit"],) = submit(runtime, Intent("EmissionRegistry", "submitReport", (
         YEAR, document, story.reported_kg, period.hash, period.sum, period.count),
