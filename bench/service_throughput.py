@@ -13,14 +13,26 @@ receipts. Every measured transfer is mined before its clock stops.
   pre-encoded calldata and sent one by one with `send_raw_transaction`.
 - anvil: the service's batch endpoint against raw batched JSON-RPC: signed transactions
   posted as arrays of 200 `eth_sendRawTransaction`, then the last receipt awaited.
-Signing is timed on both sides. The last line printed is one JSON object; further
-measurements (the indexer's trace latencies) add keys to `results`.
+Signing is timed on both sides.
+
+- traces: the history of `bench/trace_latency.py` (by default 1M readings anchored and
+  100k allowance transfers mined on anvil, indexed into SQLite) served by a runtime over
+  that node and database; `--trace-samples` requests alternate between the report trace
+  (`GET /api/v1/audit/reports/{id}/trace`: versions, commitment over the anchors, 4 readings
+  proved, devices) and one page of 500 hops of an allowance vintage's asset trace
+  (`GET /api/v1/audit/assets/allowance/{year}/trace`), each answered after the runtime
+  checks that the index is at the head: p50/p99 in ms, after one untimed request per target.
+
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import random
+import statistics
 import sys
 import tempfile
 import time
@@ -35,7 +47,9 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from bench.trace_latency import add_history_arguments, build_history, history_sizes, percentile
 from ledger_service.api.app import create_app
 from ledger_service.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_service.chain.compiler import Artifact, build
@@ -44,6 +58,9 @@ from ledger_service.chain.errors import RevertDecoder
 from ledger_service.chain.outbox import Intent
 from ledger_service.chain.sender import FeePolicy, TransactionSender
 from ledger_service.config import Settings
+from ledger_service.db.migrate import upgrade_to_head
+from ledger_service.db.models import ChainReport
+from ledger_service.db.session import make_engine
 from ledger_service.membership import ROLE_IDS, OrgKind
 from ledger_service.runtime import Runtime
 
@@ -185,11 +202,65 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
                    raw_tx_per_s_anvil=round(raw, 1), ratio_anvil=round(batch / raw, 3))
 
 
+def run_traces(artifacts: dict[str, Artifact], sizes: argparse.Namespace, workdir: Path,
+               results: dict[str, Any]) -> None:
+    db = f"sqlite:///{workdir / 'trace.db'}"
+    engine = make_engine(db)
+    upgrade_to_head(engine)
+    rng = random.Random(11)
+    history = build_history(engine, sizes, rng)
+    engine.dispose()
+    try:
+        write_deployment(history.deployment, workdir, overwrite=True)
+        settings = Settings(database_url=db, chain=history.node.url, network="bench", deployments_dir=workdir,
+                            index_confirmations=0, bootstrap_regulator_key="0x" + bytes(  # type: ignore[arg-type]
+                                history.regulator.key).hex())
+        runtime = Runtime.start(settings, artifacts=artifacts)
+        runtime.index_up_to_date()
+        assert runtime.bootstrap_api_key is not None
+        headers = {"Authorization": f"Bearer {runtime.bootstrap_api_key.token}"}
+        with runtime.sessions() as session:
+            report_ids = list(session.scalars(select(ChainReport.report_id)))
+        client = TestClient(create_app(runtime))
+        warm_up = [f"/api/v1/audit/reports/{i}/trace" for i in report_ids]
+        warm_up += [f"/api/v1/audit/assets/allowance/{y}/trace?limit=500" for y in history.years]
+        for url in warm_up:  # caches and SQLite pages, once per target
+            assert client.get(url, headers=headers).status_code == 200
+        gc.collect()
+        gc.freeze()
+        kinds: dict[str, list[float]] = {"report": [], "asset": []}
+        for i in range(sizes.samples):
+            kind = "report" if i % 2 == 0 else "asset"
+            if kind == "report":
+                url = f"/api/v1/audit/reports/{rng.choice(report_ids)}/trace"
+            else:
+                url = f"/api/v1/audit/assets/allowance/{rng.choice(history.years)}/trace?limit=500"
+            t0 = time.perf_counter()
+            reply = client.get(url, headers=headers)
+            kinds[kind].append((time.perf_counter() - t0) * 1000)
+            assert reply.status_code == 200, reply.text[:300]
+            if kind == "report":
+                assert reply.json()["verified"], url
+        runtime.close()
+    finally:
+        history.node.stop()
+    every = kinds["report"] + kinds["asset"]
+    results.update(trace_p50_ms=round(statistics.median(every), 2), trace_p99_ms=round(percentile(every, 99), 2),
+                   report_trace_p50_ms=round(statistics.median(kinds["report"]), 2),
+                   report_trace_p99_ms=round(percentile(kinds["report"], 99), 2),
+                   asset_trace_p50_ms=round(statistics.median(kinds["asset"]), 2),
+                   asset_trace_p99_ms=round(percentile(kinds["asset"], 99), 2),
+                   trace_indexed_events=history.index.events, trace_transfers_mined=history.transfers_mined,
+                   trace_samples=sizes.samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transfers", type=int, default=1000, help="transfers per measurement (embedded)")
     parser.add_argument("--anvil-transfers", type=int, default=2000, help="transfers per measurement (anvil)")
     parser.add_argument("--skip-anvil", action="store_true")
+    parser.add_argument("--skip-traces", action="store_true", help="no trace latency measurement")
+    add_history_arguments(parser, prefix="trace-")
     args = parser.parse_args()
     artifacts = build()
     results: dict[str, Any] = {}
@@ -200,15 +271,25 @@ def main() -> None:
                 run_anvil(artifacts, args.anvil_transfers, Path(tmp), results)
             except AnvilUnavailable as exc:
                 print(f"anvil skipped: {exc}", file=sys.stderr)
+        if not args.skip_traces:
+            try:
+                run_traces(artifacts, history_sizes(args, prefix="trace-"), Path(tmp), results)
+            except AnvilUnavailable as exc:
+                print(f"traces skipped: {exc}", file=sys.stderr)
     print(f"{'measurement':38} {'tx/s':>10}")
     for key, value in results.items():
-        if not key.startswith("ratio"):
+        if "tx_per_s" in key:
             print(f"{key:38} {value:>10}")
     for key in ("ratio_embedded", "ratio_anvil"):
         if key in results:
             print(f"{key:38} {results[key]:>10}  (service batch endpoint / raw)")
+    traces = [k for k in results if k.endswith("_ms")]
+    if traces:
+        print(f"{'trace through the API':38} {'ms':>10}")
+        for key in traces:
+            print(f"{key:38} {results[key]:>10}")
     keys = ("service_tx_per_s_embedded", "raw_tx_per_s_embedded", "ratio_embedded", "service_tx_per_s_anvil",
-            "raw_tx_per_s_anvil", "ratio_anvil")
+            "raw_tx_per_s_anvil", "ratio_anvil", "trace_p50_ms", "trace_p99_ms")
     print(json.dumps({**{k: results.get(k) for k in keys}, **results}))
 
 

@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +38,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from eth_abi import encode
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, keccak
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from web3 import HTTPProvider, Web3
 
 from ledger_service.audit.asset_trace import trace_asset
 from ledger_service.audit.report_trace import trace_report
 from ledger_service.chain.anvil import AnvilNode, free_port
-from ledger_service.chain.compiler import build
-from ledger_service.chain.deploy import deploy_suite
+from ledger_service.chain.compiler import Artifact, build
+from ledger_service.chain.deploy import Deployment, deploy_suite
 from ledger_service.chain.errors import RevertDecoder
 from ledger_service.chain.sender import TransactionSender
 from ledger_service.chain.suite import Suite
@@ -53,7 +55,7 @@ from ledger_service.db.migrate import upgrade_to_head
 from ledger_service.db.models import ChainReport, MeterBatch
 from ledger_service.db.session import make_engine, session_factory
 from ledger_service.indexer.catalog import EventCatalog
-from ledger_service.indexer.indexer import EventIndexer
+from ledger_service.indexer.indexer import EventIndexer, SyncReport
 from ledger_service.indexer.source import RpcSource
 from oracles import merkle_sum as ms
 from oracles.anchoring import MeterAnchorClient, anchor_pending
@@ -150,27 +152,44 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readings", type=int, default=1_000_000)
-    parser.add_argument("--transfers", type=int, default=100_000)
-    parser.add_argument("--enterprises", type=int, default=20)
-    parser.add_argument("--devices", type=int, default=50, help="devices per enterprise")
-    parser.add_argument("--traders", type=int, default=20)
-    parser.add_argument("--years", type=int, default=50, help="allowance vintages (asset trace targets)")
-    parser.add_argument("--samples", type=int, default=2000, help="traces timed")
-    parser.add_argument("--range", type=int, default=20_000, help="blocks per eth_getLogs range")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--db", help="SQLite file (default: a temporary file)")
-    args = parser.parse_args()
-    rng = random.Random(11)
+def add_history_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """The sizes of the history (`prefix` distinguishes them among another benchmark's options)."""
+    parser.add_argument(f"--{prefix}readings", type=int, default=1_000_000)
+    parser.add_argument(f"--{prefix}transfers", type=int, default=100_000)
+    parser.add_argument(f"--{prefix}enterprises", type=int, default=20)
+    parser.add_argument(f"--{prefix}devices", type=int, default=50, help="devices per enterprise")
+    parser.add_argument(f"--{prefix}traders", type=int, default=20)
+    parser.add_argument(f"--{prefix}years", type=int, default=50, help="allowance vintages (asset trace targets)")
+    parser.add_argument(f"--{prefix}samples", type=int, default=2000, help="traces timed")
+    parser.add_argument(f"--{prefix}range", type=int, default=20_000, help="blocks per eth_getLogs range")
+    parser.add_argument(f"--{prefix}workers", type=int, default=2)
 
-    tmp = tempfile.TemporaryDirectory()
-    db_path = Path(args.db) if args.db else Path(tmp.name) / "trace.db"
-    engine = make_engine(f"sqlite:///{db_path}")
-    upgrade_to_head(engine)
+
+def history_sizes(args: argparse.Namespace, prefix: str = "") -> argparse.Namespace:
+    """The sizes given with `add_history_arguments(parser, prefix)`, under their plain names."""
+    key = prefix.replace("-", "_")
+    return argparse.Namespace(**{k[len(key):]: v for k, v in vars(args).items() if k.startswith(key)})
+
+
+@dataclass
+class History:
+    """A large history on a running anvil node, indexed into `engine`."""
+
+    node: AnvilNode
+    engine: Engine
+    artifacts: dict[str, Artifact]
+    deployment: Deployment
+    regulator: LocalAccount
+    years: list[int]
+    index: SyncReport
+    transfers_mined: int
+
+
+def build_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random) -> History:
+    """Start anvil, make the history `sizes` describe and index it into `engine` (already migrated).
+    The caller stops `history.node`."""
+    args = sizes
     sessions = session_factory(engine)
-
     node = AnvilNode(free_port()).start()
     try:
         w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 600}))
@@ -272,8 +291,27 @@ def main() -> None:
             allocations) * len(enterprise)
         log(f"indexed {report.events} events ({report.rows} rows) in {report.seconds:.2f} s: "
             f"{report.events_per_second:,.0f} events/s over {report.ranges} ranges")
-    finally:
+    except BaseException:
         node.stop()
+        raise
+    return History(node, engine, artifacts, deployment, regulator, years, report, mined)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_history_arguments(parser)
+    parser.add_argument("--db", help="SQLite file (default: a temporary file)")
+    args = parser.parse_args()
+    rng = random.Random(11)
+
+    tmp = tempfile.TemporaryDirectory()
+    db_path = Path(args.db) if args.db else Path(tmp.name) / "trace.db"
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade_to_head(engine)
+    sessions = session_factory(engine)
+    history = build_history(engine, args, rng)
+    history.node.stop()
+    report, mined, years = history.index, history.transfers_mined, history.years
 
     gc.collect()
     gc.freeze()  # the set-up's long-lived objects are not rescanned by every collection while timing

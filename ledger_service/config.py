@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     )
     api_key_days: int = Field(default=90, ge=1, description="Default lifetime of an issued API key.")
 
+    # Event index.
+    index_confirmations: int | None = Field(
+        default=None, ge=0, description="Blocks below the head before indexed rows are final; unset: 0 on the "
+        "embedded chain, 12 on a node.",
+    )
+    index_range_size: int = Field(default=5000, ge=1, description="Blocks per eth_getLogs range of the indexer.")
+    index_interval_seconds: float = Field(default=1.0, gt=0, description="Pace of the background indexer.")
+    index_max_lag_blocks: int = Field(
+        default=100, ge=0, description="/ready fails when the index is more blocks than this behind the head.",
+    )
+
     # HTTP API.
     api_host: str = Field(default="127.0.0.1")
     api_port: int = Field(default=8000, ge=1, le=65535)

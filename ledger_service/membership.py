@@ -5,20 +5,25 @@ A member's view (organisation, status, freeze, roles) is reused for
 Membership transaction about it, so only changes made outside the service can be
 seen late, and the contracts check every transaction again anyway. Organisations
 never change once registered and are cached for good. Children of an organisation
-and members of one are read from the registry's indexed events.
+and members of one are read from the registry's events: from the service's event index
+when the directory has one (`IndexedMembership`), otherwise with `eth_getLogs`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
 from eth_utils import keccak, to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from web3.contract import Contract
 
 from ledger_service.chain.client import ChainClient
+from ledger_service.db.models import ChainMemberEvent, ChainOrganisation
 
 ROLE_NAMES = ("REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLEMENT_BANK")
 ROLE_IDS = {name: keccak(text=name) for name in ROLE_NAMES}
@@ -73,12 +78,36 @@ class OrgView:
     name: str
 
 
+class IndexedMembership:
+    """Membership events as the event index holds them, brought up to the head (`up_to_date`) first."""
+
+    def __init__(self, sessions: sessionmaker[Session], up_to_date: Callable[[], object]) -> None:
+        self.sessions = sessions
+        self.up_to_date = up_to_date
+
+    def child_ids(self, org_id: int) -> list[int]:
+        self.up_to_date()
+        with self.sessions() as session:
+            return list(session.scalars(select(ChainOrganisation.org_id).where(
+                ChainOrganisation.parent_id == org_id).order_by(ChainOrganisation.org_id)))
+
+    def admitted(self, org_id: int) -> list[str]:
+        """Accounts admitted to the organisation, in the order of their admission events."""
+        self.up_to_date()
+        with self.sessions() as session:
+            return list(session.scalars(select(ChainMemberEvent.account).where(
+                ChainMemberEvent.kind == "admitted", ChainMemberEvent.org_id == org_id,
+            ).order_by(ChainMemberEvent.block_number, ChainMemberEvent.log_index)))
+
+
 class Directory:
-    def __init__(self, chain: ChainClient, membership: Contract, from_block: int, ttl: float) -> None:
+    def __init__(self, chain: ChainClient, membership: Contract, from_block: int, ttl: float,
+                 index: IndexedMembership | None = None) -> None:
         self.chain = chain
         self.membership = membership
         self.from_block = from_block
         self.ttl = ttl
+        self.index = index
         self._members: dict[str, tuple[float, MemberView]] = {}
         self._orgs: dict[int, OrgView] = {}
         self._lock = threading.Lock()
@@ -106,9 +135,11 @@ class Directory:
         return self.chain.request(read)
 
     def forget(self, address: str | None = None) -> None:
+        """Drop a member's view; with no address, every member view and organisation (after a chain revert)."""
         with self._lock:
             if address is None:
                 self._members.clear()
+                self._orgs.clear()
             else:
                 self._members.pop(to_checksum_address(address), None)
 
@@ -140,14 +171,19 @@ class Directory:
         return chain
 
     def children(self, org_id: int) -> list[OrgView]:
-        events = self.membership.events.OrganisationRegistered
-        logs = self.chain.request(
-            lambda: events.get_logs(from_block=self.from_block, argument_filters={"parentId": org_id})
-        )
-        ids = sorted({int(log["args"]["orgId"]) for log in logs})
+        if self.index is not None:
+            ids = self.index.child_ids(org_id)
+        else:
+            events = self.membership.events.OrganisationRegistered
+            logs = self.chain.request(
+                lambda: events.get_logs(from_block=self.from_block, argument_filters={"parentId": org_id})
+            )
+            ids = sorted({int(log["args"]["orgId"]) for log in logs})
         return [org for org in (self.organisation(i) for i in ids) if org is not None]
 
     def member_addresses(self, org_id: int) -> list[str]:
+        if self.index is not None:
+            return [to_checksum_address(a) for a in self.index.admitted(org_id)]
         events = self.membership.events.MemberAdmitted
         logs = self.chain.request(
             lambda: events.get_logs(from_block=self.from_block, argument_filters={"orgId": org_id})

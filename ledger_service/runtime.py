@@ -33,13 +33,18 @@ from ledger_service.chain.sender import TransactionSender
 from ledger_service.chain.suite import Suite
 from ledger_service.config import Settings
 from ledger_service.db.migrate import upgrade_to_head
+from ledger_service.db.models import IndexCheckpoint
 from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.db.session import make_engine, session_factory
 from ledger_service.documents import DocumentVault
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey
 from ledger_service.identity.keystore import KeyStore
 from ledger_service.identity.signed_requests import SignedRequests
-from ledger_service.membership import Directory
+from ledger_service.indexer import store as index_store
+from ledger_service.indexer.catalog import EventCatalog
+from ledger_service.indexer.indexer import DEFAULT_CONFIRMATIONS, EventIndexer, SyncReport
+from ledger_service.indexer.source import ChainSource, GuardedSource, RpcSource, Web3Source
+from ledger_service.membership import Directory, IndexedMembership
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_KEY_ID = "bootstrap"
@@ -54,6 +59,17 @@ class RequestMetrics:
     def observe(self, method: str, route: str, status: int) -> None:
         with self.lock:
             self.counts[(method, route, status)] += 1
+
+
+@dataclass
+class IndexStatus:
+    """What this process's indexer has done: the last indexed block and head it saw, events written."""
+
+    indexed_block: int | None = None
+    head: int | None = None
+    events: int = 0
+    syncs: int = 0
+    last_error: str | None = None
 
 
 class Runtime:
@@ -81,6 +97,13 @@ class Runtime:
         self.outbox = Outbox(chain, self.sessions, self.encoder, deployment.addresses, self.decoder,
                              self.keystore.account, faults)
         self.metrics = RequestMetrics()
+        self._index_rpc: RpcSource | None = None
+        self.indexer = self._make_indexer()
+        self.index_status = IndexStatus()
+        self._index_lock = threading.Lock()
+        self._index_thread: threading.Thread | None = None
+        self._index_stop = threading.Event()
+        self.directory.index = IndexedMembership(self.sessions, self.index_up_to_date)
         self.bootstrap_regulator: str | None = None
         self.bootstrap_api_key: IssuedKey | None = None
         self._pump: threading.Thread | None = None
@@ -136,6 +159,87 @@ class Runtime:
                 log.warning("bootstrap regulator %s; API key (shown once): %s", regulator.address,
                             self.bootstrap_api_key.token)
 
+    # ------------------------------------------------------------------ event index
+
+    def _make_indexer(self) -> EventIndexer:
+        source: ChainSource
+        if self.chain.embedded is not None:
+            source = GuardedSource(Web3Source(self.chain.w3), self.chain.request)
+            confirmations = self.settings.index_confirmations or 0
+        else:
+            assert self.chain.url is not None
+            self._index_rpc = RpcSource(self.chain.url, timeout=self.settings.rpc_timeout_seconds)
+            source = GuardedSource(self._index_rpc, self.chain.request)
+            wanted = self.settings.index_confirmations
+            confirmations = DEFAULT_CONFIRMATIONS if wanted is None else wanted
+        return EventIndexer(self.engine, source, EventCatalog(self.artifacts, self.deployment.addresses),
+                            confirmations=confirmations, range_size=self.settings.index_range_size,
+                            start_block=self.deployment.block)
+
+    def sync_index(self) -> SyncReport:
+        """Index every event up to the head (one caller at a time)."""
+        with self._index_lock:
+            try:
+                report = self.indexer.sync()
+            except Exception as exc:
+                self.index_status.last_error = f"{type(exc).__name__}: {exc}"
+                raise
+            status = self.index_status
+            status.indexed_block, status.head = report.indexed_block, report.head
+            status.events += report.events
+            status.syncs += 1
+            status.last_error = None
+            return report
+
+    def index_up_to_date(self) -> int:
+        """Bring the index to the chain's current head if it is behind; the indexed block."""
+        head = self.chain.block_number()
+        known = self.index_status.indexed_block
+        if known is not None and known >= head:
+            return known
+        return self.sync_index().indexed_block
+
+    def indexed_block(self) -> int:
+        """The block up to which every contract of the suite is indexed (from the checkpoints)."""
+        with self.engine.connect() as conn:
+            block = conn.scalar(select(func.min(IndexCheckpoint.indexed_block)))
+        return self.deployment.block - 1 if block is None else int(block)
+
+    def start_indexer(self) -> None:
+        """Sync the index every `index_interval_seconds`, in the background."""
+        if self._index_thread is not None:
+            return
+        self._index_stop.clear()
+        self._index_thread = threading.Thread(target=self._run_indexer, name="indexer", daemon=True)
+        self._index_thread.start()
+
+    def _run_indexer(self) -> None:
+        interval = self.settings.index_interval_seconds
+        while True:
+            try:
+                self.sync_index()
+            except ChainUnavailable as exc:
+                log.warning("indexer: %s", exc)
+            except Exception:
+                log.exception("indexer failed")
+            if self._index_stop.wait(interval):
+                return
+
+    def stop_indexer(self) -> None:
+        self._index_stop.set()
+        if self._index_thread is not None:
+            self._index_thread.join(timeout=30)
+            self._index_thread = None
+
+    def _rollback_index_to_head(self) -> None:
+        head = self.chain.block_number()
+        with self._index_lock:
+            with self.engine.begin() as conn:
+                ahead = conn.scalar(select(func.max(IndexCheckpoint.indexed_block)))
+                if ahead is not None and ahead > head:
+                    index_store.rollback_to(conn, head)
+            self.index_status.indexed_block = None
+
     # ------------------------------------------------------------------ background pump
 
     def start_pump(self) -> None:
@@ -160,6 +264,9 @@ class Runtime:
         if self._pump is not None:
             self._pump.join(timeout=10)
             self._pump = None
+        self.stop_indexer()
+        if self._index_rpc is not None:
+            self._index_rpc.close()
         self.chain.close()
         self.engine.dispose()
 
@@ -209,6 +316,7 @@ class Runtime:
         self.outbox.nonces.forget()
         self.chain.forget_receipts()
         self.directory.forget()
+        self._rollback_index_to_head()
 
 
 def _database_url(settings: Settings) -> str:

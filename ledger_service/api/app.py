@@ -10,6 +10,7 @@ from ledger_service.api import errors
 from ledger_service.api.routers import (
     allowances,
     api_keys,
+    audit,
     emissions,
     health,
     members,
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     v1.include_router(credits_router.router)
     v1.include_router(market_router.router)
     v1.include_router(settlement_router.router)
+    v1.include_router(audit.router)
     app.include_router(v1)
     app.include_router(health.router)
 

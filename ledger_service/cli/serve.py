@@ -28,6 +28,7 @@ def serve(
     bound_host, bound_port = host or settings.api_host, port or settings.api_port
     typer.echo(f"OpenAPI docs: http://{bound_host}:{bound_port}/docs")
     runtime.start_pump()
+    runtime.start_indexer()
     try:
         uvicorn.run(create_app(runtime), host=bound_host, port=bound_port, log_level="info")
     finally:

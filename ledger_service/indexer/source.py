@@ -6,7 +6,7 @@ over HTTP and fetches many block headers in one batch array.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -89,6 +89,27 @@ class Web3Source:
         for n in sorted(set(numbers)):
             if 0 <= n <= head:
                 found[n] = block_header(self.w3.eth.get_block(n))
+        return found
+
+
+class GuardedSource:
+    """Another source whose every call runs through `guard`, e.g. `ChainClient.request`, which
+    serialises access to the embedded chain and retries transport failures."""
+
+    def __init__(self, inner: ChainSource, guard: Callable[[Callable[[], Any]], Any]) -> None:
+        self.inner = inner
+        self.guard = guard
+
+    def head(self) -> int:
+        return int(self.guard(self.inner.head))
+
+    def logs(self, from_block: int, to_block: int, addresses: Sequence[str]) -> list[RawLog]:
+        found: list[RawLog] = self.guard(lambda: self.inner.logs(from_block, to_block, addresses))
+        return found
+
+    def headers(self, numbers: Iterable[int]) -> dict[int, BlockHeader]:
+        wanted = list(numbers)
+        found: dict[int, BlockHeader] = self.guard(lambda: self.inner.headers(wanted))
         return found
 
 

@@ -19,12 +19,20 @@ def health() -> dict[str, str]:
 
 @router.get("/ready")
 def ready(runtime: RuntimeDep) -> Response:
-    """The chain and the database are reachable (503 otherwise)."""
+    """The chain and the database are reachable and the event index is at most `index_max_lag_blocks`
+    behind the head (503 otherwise)."""
     head = runtime.chain_head()
     database = runtime.database_ok()
-    body = {"status": "ready" if head is not None and database else "not ready", "chain": head is not None,
-            "chain_head": head, "database": database, "mode": runtime.chain.mode}
-    return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)
+    indexed = runtime.indexed_block() if database else None
+    lag = head - indexed if head is not None and indexed is not None else None
+    index_ok = lag is not None and lag <= runtime.settings.index_max_lag_blocks
+    ok = head is not None and database and index_ok
+    body = {"status": "ready" if ok else "not ready", "chain": head is not None, "chain_head": head,
+            "database": database, "mode": runtime.chain.mode,
+            "index": {"ok": index_ok, "indexed_block": indexed, "lag_blocks": lag,
+                      "max_lag_blocks": runtime.settings.index_max_lag_blocks,
+                      "last_error": runtime.index_status.last_error}}
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 def _label(value: str) -> str:
@@ -33,7 +41,8 @@ def _label(value: str) -> str:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(runtime: RuntimeDep) -> PlainTextResponse:
-    """Requests served, outbox entries by status and the chain head, in Prometheus text format."""
+    """Requests served, outbox entries by status, the chain head and the event index, in Prometheus text
+    format."""
     lines = ["# HELP carbonledger_http_requests_total HTTP requests served.",
              "# TYPE carbonledger_http_requests_total counter"]
     with runtime.metrics.lock:
@@ -50,4 +59,14 @@ def metrics(runtime: RuntimeDep) -> PlainTextResponse:
     lines += ["# HELP carbonledger_chain_head_block Latest block number of the chain (-1 if unreachable).",
               "# TYPE carbonledger_chain_head_block gauge",
               f"carbonledger_chain_head_block {-1 if head is None else head}"]
+    indexed = runtime.indexed_block()
+    lines += ["# HELP carbonledger_index_block Block up to which the event index is complete.",
+              "# TYPE carbonledger_index_block gauge",
+              f"carbonledger_index_block {indexed}",
+              "# HELP carbonledger_index_lag_blocks Blocks between the chain head and the index (-1 if unknown).",
+              "# TYPE carbonledger_index_lag_blocks gauge",
+              f"carbonledger_index_lag_blocks {-1 if head is None else max(head - indexed, 0)}",
+              "# HELP carbonledger_index_events_total Events indexed by this process.",
+              "# TYPE carbonledger_index_events_total counter",
+              f"carbonledger_index_events_total {runtime.index_status.events}"]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -1,0 +1,372 @@
+"""Audit: a report traced down to readings with proofs, an asset traced hop by hop, a park drilled down
+to its devices, and the index reconciled with the chain.
+
+Every read first brings the event index up to the chain's head. A regulator sees everything; any
+other member only its own organisation's data (`ledger_service.audit.access`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, RuntimeDep
+from ledger_service.api.errors import ApiError, forbidden, not_found
+from ledger_service.api.schemas import PageInfo
+from ledger_service.audit import results as r
+from ledger_service.audit.access import AccessDenied, Viewer, asset_trace_for, drill_down_for, report_trace_for
+from ledger_service.audit.asset_trace import ALLOWANCES, CREDITS, trace_asset
+from ledger_service.audit.drilldown import drill_down
+from ledger_service.audit.reconcile import reconcile
+from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
+from ledger_service.chain.calldata import jsonable
+from ledger_service.db.models import ChainMember, ChainTransfer
+from ledger_service.membership import OrgKind
+from ledger_service.runtime import Runtime
+from oracles.proofs import prove_reading
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+TOKENS = {"allowance": ALLOWANCES, "credit": CREDITS}
+
+
+# ------------------------------------------------------------------ response models
+
+
+class OnChainOut(BaseModel):
+    tx_hash: str
+    block_number: int
+    log_index: int
+    block_time: datetime = Field(description="UTC")
+    pending: bool = Field(description="within the confirmation depth: may still be reorganised away")
+
+    @classmethod
+    def of(cls, at: r.OnChain) -> OnChainOut:
+        return cls(tx_hash=at.tx_hash, block_number=at.block_number, log_index=at.log_index,
+                   block_time=at.block_time, pending=at.pending)
+
+
+class ReportStepOut(BaseModel):
+    kind: str = Field(description="submitted, verified, rejected or finalized")
+    actor: str
+    at: OnChainOut
+    verified_kg: int | None = None
+    obligation_tonnes: int | None = None
+    statement_or_reason: str | None = None
+
+
+class ReportVersionOut(BaseModel):
+    report_id: int
+    version: int
+    previous_report_id: int
+    status: str
+    document_hash: str
+    reported_kg: int
+    anchors_root: str
+    anchored_mg: int
+    reading_count: int
+    steps: list[ReportStepOut]
+
+
+class CommitmentOut(BaseModel):
+    """The report's level-5 commitment recomputed from its anchors' roots, against what it recorded."""
+
+    anchor_ids: list[int]
+    expected_root: str
+    expected_mg: int
+    expected_count: int
+    committed_root: str
+    committed_mg: int
+    committed_count: int
+    matches: bool
+
+
+class AnchorOut(BaseModel):
+    anchor_id: int
+    enterprise_org_id: int
+    window_start: int
+    window_end: int
+    root: str
+    total_mg: int
+    reading_count: int
+    oracle: str
+    at: OnChainOut
+    batch_id: int | None
+    sql_matches: bool = Field(description="the stored meter batch reproduces the anchored root, total and count")
+
+
+class SubtotalOut(BaseModel):
+    level: str
+    label: str
+    sum_mg: int
+    count: int
+
+
+class ReadingOut(BaseModel):
+    reading_id: int
+    device_id: str
+    timestamp: int
+    value_mg: int
+    anchor_id: int | None
+    proof_valid: bool = Field(description="the proof leads to the anchored root (checked by the service)")
+    verified_on_chain: bool | None = Field(
+        default=None, description="MeterAnchor.verifyReading accepted the proof (when asked with verify_on_chain)")
+    subtotals: list[SubtotalOut]
+    proof: dict[str, Any]
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    device_hash: str
+    facility: str
+    workshop: str
+    active_on_chain: bool | None
+    registered: OnChainOut | None
+
+
+class NotarizationOut(BaseModel):
+    document_hash: str
+    notary: str
+    org_id: int
+    at: OnChainOut
+
+
+class ReportTraceOut(BaseModel):
+    report_id: int
+    org_id: int
+    year: int
+    verified: bool = Field(description="commitment, anchors and every sampled proof check out")
+    versions: list[ReportVersionOut]
+    commitment: CommitmentOut
+    anchors: list[AnchorOut]
+    readings: list[ReadingOut]
+    devices: list[DeviceOut]
+    notarizations: list[NotarizationOut]
+
+    @classmethod
+    def of(cls, t: r.ReportTrace, on_chain: dict[int, bool] | None = None) -> ReportTraceOut:
+        c = t.commitment
+        return cls(
+            report_id=t.report_id, org_id=t.org_id, year=t.year,
+            verified=t.verified and all((on_chain or {}).values()),
+            versions=[ReportVersionOut(
+                report_id=v.report_id, version=v.version, previous_report_id=v.previous_report_id, status=v.status,
+                document_hash=v.document_hash, reported_kg=v.reported_kg, anchors_root=v.anchors_root,
+                anchored_mg=v.anchored_mg, reading_count=v.reading_count,
+                steps=[ReportStepOut(kind=s.kind, actor=s.actor, at=OnChainOut.of(s.at), verified_kg=s.verified_kg,
+                                     obligation_tonnes=s.obligation_tonnes, statement_or_reason=s.statement_or_reason)
+                       for s in v.steps]) for v in t.versions],
+            commitment=CommitmentOut(anchor_ids=c.anchor_ids, expected_root=c.expected_root, expected_mg=c.expected_mg,
+                                     expected_count=c.expected_count, committed_root=c.committed_root,
+                                     committed_mg=c.committed_mg, committed_count=c.committed_count,
+                                     matches=c.matches),
+            anchors=[AnchorOut(anchor_id=a.anchor_id, enterprise_org_id=a.enterprise_org_id,
+                               window_start=a.window_start, window_end=a.window_end, root=a.root, total_mg=a.total_mg,
+                               reading_count=a.reading_count, oracle=a.oracle, at=OnChainOut.of(a.at),
+                               batch_id=a.batch_id, sql_matches=a.sql_matches) for a in t.anchors],
+            readings=[ReadingOut(reading_id=e.reading_id, device_id=e.device_id, timestamp=e.timestamp,
+                                 value_mg=e.value_mg, anchor_id=e.anchor_id, proof_valid=e.proof_valid,
+                                 verified_on_chain=None if on_chain is None else on_chain.get(e.reading_id),
+                                 subtotals=[SubtotalOut(level=s.level, label=s.label, sum_mg=s.sum_mg, count=s.count)
+                                            for s in e.subtotals], proof=jsonable(e.proof)) for e in t.readings],
+            devices=[DeviceOut(device_id=d.device_id, device_hash=d.device_hash, facility=d.facility,
+                               workshop=d.workshop, active_on_chain=d.active_on_chain,
+                               registered=OnChainOut.of(d.registered) if d.registered else None) for d in t.devices],
+            notarizations=[NotarizationOut(document_hash=n.document_hash, notary=n.notary, org_id=n.org_id,
+                                           at=OnChainOut.of(n.at)) for n in t.notarizations],
+        )
+
+
+class HopOut(BaseModel):
+    kind: str = Field(description="allocation, issuance, transfer, trade, surrender, retraction or retirement")
+    from_address: str
+    to_address: str
+    amount: int
+    at: OnChainOut
+    compliance_year: int | None = Field(default=None, description="for a surrender: the year it counts for")
+
+
+class HoldingOut(BaseModel):
+    holder: str
+    org_id: int | None
+    amount: int
+
+
+class AssetTraceOut(BaseModel):
+    asset: Literal["allowance", "credit"]
+    token_id: int = Field(description="the vintage year of allowances, the batch id of credits")
+    issued: int
+    surrendered: int
+    outstanding: int
+    holders: list[HoldingOut]
+    hops: list[HopOut]
+    page: PageInfo
+
+
+class LevelOut(BaseModel):
+    level: str = Field(description="park, enterprise, facility, workshop or device")
+    label: str
+    sum_mg: int
+    count: int
+    anchored_mg: int | None = None
+    anchored_count: int | None = None
+    matches_anchored: bool | None = Field(
+        default=None, description="the total equals the anchored sums (unknown where nothing is anchored)")
+    children: list[LevelOut] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, node: r.LevelTotal) -> LevelOut:
+        return cls(level=node.level, label=node.label, sum_mg=node.sum_mg, count=node.count,
+                   anchored_mg=node.anchored_mg, anchored_count=node.anchored_count,
+                   matches_anchored=node.matches_anchored, children=[cls.of(c) for c in node.children])
+
+
+class DrillDownOut(BaseModel):
+    park_id: int
+    start: int = Field(description="window start, seconds UTC (inclusive)")
+    end: int = Field(description="window end, seconds UTC (exclusive)")
+    tree: LevelOut
+
+
+class DifferenceOut(BaseModel):
+    kind: str
+    key: str
+    field: str
+    index: Any = Field(description="the indexed value (null: missing from the index)")
+    chain: Any = Field(description="the chain's value")
+
+
+class ReconcileOut(BaseModel):
+    block: int = Field(description="the block at which the chain was read (where the index stands)")
+    ok: bool
+    checked: dict[str, int]
+    differences: list[DifferenceOut]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _viewer(caller: Caller) -> Viewer:
+    return Viewer(caller.address, caller.member.org_id, caller.is_regulator)
+
+
+def _denied(exc: AccessDenied) -> ApiError:
+    return forbidden(f"a member sees only its own organisation's data ({exc})", "NotYourData")
+
+
+def _verify_on_chain(runtime: Runtime, trace: r.ReportTrace) -> dict[int, bool]:
+    """Each sampled reading's proof, checked by MeterAnchor.verifyReading against its anchor."""
+    anchor = runtime.suite.contract("MeterAnchor")
+    out: dict[int, bool] = {}
+    with runtime.sessions() as session:
+        for reading in trace.readings:
+            proof = prove_reading(session, reading.reading_id)
+            if proof.anchor_id is None:
+                out[reading.reading_id] = False
+                continue
+            call = anchor.functions.verifyReading(proof.anchor_id, proof.digest, proof.value_mg,
+                                                  [s.as_tuple() for s in proof.steps])
+            valid, _ = runtime.chain.request(call.call)
+            out[reading.reading_id] = bool(valid)
+    return out
+
+
+# ------------------------------------------------------------------ endpoints
+
+
+@router.get("/reports/{report_id}/trace", response_model=ReportTraceOut)
+def report_trace(report_id: Annotated[int, Path(ge=1)], caller: AnyMember, runtime: RuntimeDep,
+                 readings: Annotated[int, Query(ge=0, le=50, description="readings sampled with proofs")] = 4,
+                 verify_on_chain: Annotated[bool, Query(description="also verify each sampled proof with "
+                                                                    "MeterAnchor.verifyReading")] = False,
+                 ) -> ReportTraceOut:
+    """A report's versions, verification and finalization, the anchors its commitment covers, sampled
+    readings with their Merkle-sum proofs and subtotals, the enterprise's devices and notarizations."""
+    runtime.index_up_to_date()
+    with runtime.sessions() as session:
+        try:
+            trace = report_trace_for(_viewer(caller), trace_report(session, report_id, readings))
+        except UnknownReport:
+            raise not_found(f"no report {report_id}", "UnknownReport", reportId=report_id) from None
+        except AccessDenied as exc:
+            raise _denied(exc) from None
+    return ReportTraceOut.of(trace, _verify_on_chain(runtime, trace) if verify_on_chain else None)
+
+
+@router.get("/assets/{asset}/{token_id}/trace", response_model=AssetTraceOut)
+def asset_trace(asset: Literal["allowance", "credit"], token_id: Annotated[int, Path(ge=0, lt=2**256)],
+                caller: AnyMember, runtime: RuntimeDep, page: PageDep) -> AssetTraceOut:
+    """Every movement of an allowance vintage or a credit batch in chain order (paginated), and its current
+    holders. A member sees the hops its organisation's accounts took part in and its own holdings."""
+    runtime.index_up_to_date()
+    token = TOKENS[asset]
+    viewer = _viewer(caller)
+    with runtime.sessions() as session:
+        if viewer.regulator:
+            trace = trace_asset(session, token, token_id, limit=page.offset + page.limit)
+            total = session.scalar(select(func.count()).select_from(ChainTransfer).where(
+                ChainTransfer.token == token, ChainTransfer.token_id == token_id)) or 0
+        else:
+            orgs = dict(session.execute(select(ChainMember.account, ChainMember.org_id).where(
+                ChainMember.org_id == viewer.org_id)).all())
+            trace = asset_trace_for(viewer, trace_asset(session, token, token_id), orgs)
+            total = len(trace.hops)
+    hops = trace.hops[page.offset:page.offset + page.limit]
+    return AssetTraceOut(
+        asset=asset, token_id=token_id, issued=trace.issued, surrendered=trace.surrendered,
+        outstanding=trace.outstanding,
+        holders=[HoldingOut(holder=h.holder, org_id=h.org_id, amount=h.amount) for h in trace.holders],
+        hops=[HopOut(kind=h.kind, from_address=h.from_address, to_address=h.to_address, amount=h.amount,
+                     at=OnChainOut.of(h.at), compliance_year=h.compliance_year) for h in hops],
+        page=PageInfo(offset=page.offset, limit=page.limit, total=total))
+
+
+@router.get("/parks/{park_id}/drilldown", response_model=DrillDownOut)
+def park_drilldown(
+    park_id: Annotated[int, Path(ge=1)], caller: AnyMember, runtime: RuntimeDep,
+    year: Annotated[int | None, Query(ge=1970, le=9999, description="a calendar year (UTC)")] = None,
+    start: Annotated[int | None, Query(ge=0, description="window start, seconds UTC")] = None,
+    end: Annotated[int | None, Query(ge=0, description="window end, seconds UTC (exclusive)")] = None,
+    verify_roots: Annotated[bool, Query(description="re-hash every window's device nodes up to the anchored "
+                                                    "root")] = False,
+) -> DrillDownOut:
+    """A park's emissions by enterprise, facility, workshop and device for a year or a window, each total
+    compared with the anchored sums. A member of an enterprise sees its own enterprise's branch."""
+    if (year is not None and (start is not None or end is not None)) or (
+            year is None and (start is None or end is None)):
+        raise ApiError(422, "ValidationError", "give either year, or both start and end")
+    if year is not None:
+        start, end = year_window(year)
+    assert start is not None and end is not None
+    if end <= start:
+        raise ApiError(422, "ValidationError", "end must be after start", {"start": start, "end": end})
+    park = runtime.directory.organisation(park_id)
+    if park is None or park.kind != OrgKind.PARK:
+        raise not_found(f"organisation {park_id} is not a registered park", "UnknownOrganisation", orgId=park_id)
+    viewer = _viewer(caller)
+    own = runtime.directory.organisation(viewer.org_id)
+    if not viewer.regulator and (own is None or own.parent_id != park_id):
+        raise forbidden(f"organisation {viewer.org_id} is not an enterprise of park {park_id}", "NotYourData",
+                        orgId=park_id)
+    runtime.index_up_to_date()
+    with runtime.sessions() as session:
+        tree = drill_down(session, park_id, start, end, verify_roots=verify_roots)
+    try:
+        tree = drill_down_for(viewer, tree)
+    except AccessDenied:
+        tree = r.LevelTotal("park", str(park_id), 0, 0)
+    return DrillDownOut(park_id=park_id, start=start, end=end, tree=LevelOut.of(tree))
+
+
+@router.get("/reconcile", response_model=ReconcileOut)
+def reconcile_index(caller: Regulator, runtime: RuntimeDep) -> ReconcileOut:
+    """Every difference between the event index and the chain's own views, read at the indexed block:
+    balances, supplies, organisations, members, devices, anchors, reports, notarizations."""
+    runtime.index_up_to_date()
+    report = runtime.chain.request(lambda: reconcile(runtime.engine, runtime.suite))
+    return ReconcileOut(block=report.block, ok=report.ok, checked=report.checked, differences=[
+        DifferenceOut(kind=d.kind, key=str(d.key), field=d.field, index=jsonable(d.index), chain=jsonable(d.chain))
+        for d in report.differences])
