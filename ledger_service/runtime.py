@@ -189,13 +189,25 @@ class Runtime:
             status.events += report.events
             status.syncs += 1
             status.last_error = None
-            return report
+        if report.rolled_back_to is not None:
+            self._resend_forgotten(report.rolled_back_to + 1)
+        return report
+
+    def _resend_forgotten(self, from_block: int) -> None:
+        """The chain forgot blocks the index had seen (a node restarted from an older state dump, a
+        reorg): what the outbox recorded as mined there is sent again, as the same signed transactions."""
+        forgotten = self.outbox.rewind_forgotten(from_block)
+        if forgotten:
+            log.warning("the chain forgot %d transactions from block %d on; sending them again",
+                        len(forgotten), from_block)
+            self.outbox.recover(wait=False)
 
     def index_up_to_date(self) -> int:
-        """Bring the index to the chain's current head if it is behind; the indexed block."""
+        """Bring the index to the chain's current head if it differs (behind, or ahead of a chain
+        that forgot blocks); the indexed block."""
         head = self.chain.block_number()
         known = self.index_status.indexed_block
-        if known is not None and known >= head:
+        if known is not None and known == head:
             return known
         return self.sync_index().indexed_block
 

@@ -198,3 +198,26 @@ def test_transactions_a_restarted_node_forgot_are_sent_again_with_the_same_hashe
     assert [r.tx_hash for r in after] == [r.tx_hash for r in mined]
     assert (balance(client, cast, "enterprise_a"), balance(client, cast, "trader")) == (91, 9)
     assert outbox.rewind_forgotten(head + 1) == []  # what the chain holds is never rewound
+
+
+def test_when_the_index_finds_forgotten_blocks_the_service_sends_their_transactions_again(
+    client: TestClient, cast: Cast, runtime: Runtime
+):
+    """The whole path of a node restarting from an older state dump: the indexer sees its stored
+    block hashes gone, rolls back to the common block, and the outbox re-sends what was lost."""
+    allocate(client, cast, {"enterprise_a": 100})
+    runtime.sync_index()
+    assert runtime.chain.embedded is not None
+    before_dump = runtime.chain.embedded.snapshot()
+    mined = runtime.outbox.submit(transfers(cast, [7]))
+    runtime.sync_index()
+    runtime.chain.embedded.revert(before_dump)  # the node forgets the transfer's block
+
+    runtime.index_up_to_date()
+    runtime.outbox.recover()  # what the background pump does next: collect the receipts
+
+    (after,) = rows(runtime, [mined[0].id])
+    assert after.status == "mined" and after.tx_hash == mined[0].tx_hash
+    assert balance(client, cast, "trader") == 7
+    runtime.index_up_to_date()
+    assert runtime.index_status.last_error is None
