@@ -45,8 +45,13 @@ class OnChainOut(BaseModel):
 
     @classmethod
     def of(cls, at: r.OnChain) -> OnChainOut:
-        return cls(tx_hash=at.tx_hash, block_number=at.block_number, log_index=at.log_index,
-                   block_time=at.block_time, pending=at.pending)
+        return cls(
+            tx_hash=at.tx_hash,
+            block_number=at.block_number,
+            log_index=at.log_index,
+            block_time=at.block_time,
+            pending=at.pending,
+        )
 
 
 class ReportStepOut(BaseModel):
@@ -113,7 +118,8 @@ class ReadingOut(BaseModel):
     anchor_id: int | None
     proof_valid: bool = Field(description="the proof leads to the anchored root (checked by the service)")
     verified_on_chain: bool | None = Field(
-        default=None, description="MeterAnchor.verifyReading accepted the proof (when asked with verify_on_chain)")
+        default=None, description="MeterAnchor.verifyReading accepted the proof (when asked with verify_on_chain)"
+    )
     subtotals: list[SubtotalOut]
     proof: dict[str, Any]
 
@@ -150,43 +156,111 @@ class ReportTraceOut(BaseModel):
     def of(cls, t: r.ReportTrace, on_chain: dict[int, bool] | None = None) -> ReportTraceOut:
         c = t.commitment
         return cls(
-            report_id=t.report_id, org_id=t.org_id, year=t.year,
+            report_id=t.report_id,
+            org_id=t.org_id,
+            year=t.year,
             verified=t.verified and all((on_chain or {}).values()),
-            versions=[ReportVersionOut(
-                report_id=v.report_id, version=v.version, previous_report_id=v.previous_report_id, status=v.status,
-                document_hash=v.document_hash, reported_kg=v.reported_kg, anchors_root=v.anchors_root,
-                anchored_mg=v.anchored_mg, reading_count=v.reading_count,
-                steps=[ReportStepOut(kind=s.kind, actor=s.actor, at=OnChainOut.of(s.at), verified_kg=s.verified_kg,
-                                     obligation_tonnes=s.obligation_tonnes, statement_or_reason=s.statement_or_reason)
-                       for s in v.steps]) for v in t.versions],
-            commitment=CommitmentOut(anchor_ids=c.anchor_ids, expected_root=c.expected_root, expected_mg=c.expected_mg,
-                                     expected_count=c.expected_count, committed_root=c.committed_root,
-                                     committed_mg=c.committed_mg, committed_count=c.committed_count,
-                                     matches=c.matches),
-            anchors=[AnchorOut(anchor_id=a.anchor_id, enterprise_org_id=a.enterprise_org_id,
-                               window_start=a.window_start, window_end=a.window_end, root=a.root, total_mg=a.total_mg,
-                               reading_count=a.reading_count, oracle=a.oracle, at=OnChainOut.of(a.at),
-                               batch_id=a.batch_id, sql_matches=a.sql_matches) for a in t.anchors],
-            readings=[ReadingOut(reading_id=e.reading_id, device_id=e.device_id, timestamp=e.timestamp,
-                                 value_mg=e.value_mg, anchor_id=e.anchor_id, proof_valid=e.proof_valid,
-                                 verified_on_chain=None if on_chain is None else on_chain.get(e.reading_id),
-                                 subtotals=[SubtotalOut(level=s.level, label=s.label, sum_mg=s.sum_mg, count=s.count)
-                                            for s in e.subtotals], proof=jsonable(e.proof)) for e in t.readings],
-            devices=[DeviceOut(device_id=d.device_id, device_hash=d.device_hash, facility=d.facility,
-                               workshop=d.workshop, active_on_chain=d.active_on_chain,
-                               registered=OnChainOut.of(d.registered) if d.registered else None) for d in t.devices],
-            notarizations=[NotarizationOut(document_hash=n.document_hash, notary=n.notary, org_id=n.org_id,
-                                           at=OnChainOut.of(n.at)) for n in t.notarizations],
+            versions=[
+                ReportVersionOut(
+                    report_id=v.report_id,
+                    version=v.version,
+                    previous_report_id=v.previous_report_id,
+                    status=v.status,
+                    document_hash=v.document_hash,
+                    reported_kg=v.reported_kg,
+                    anchors_root=v.anchors_root,
+                    anchored_mg=v.anchored_mg,
+                    reading_count=v.reading_count,
+                    steps=[
+                        ReportStepOut(
+                            kind=s.kind,
+                            actor=s.actor,
+                            at=OnChainOut.of(s.at),
+                            verified_kg=s.verified_kg,
+                            obligation_tonnes=s.obligation_tonnes,
+                            statement_or_reason=s.statement_or_reason,
+                        )
+                        for s in v.steps
+                    ],
+                )
+                for v in t.versions
+            ],
+            commitment=CommitmentOut(
+                anchor_ids=c.anchor_ids,
+                expected_root=c.expected_root,
+                expected_mg=c.expected_mg,
+                expected_count=c.expected_count,
+                committed_root=c.committed_root,
+                committed_mg=c.committed_mg,
+                committed_count=c.committed_count,
+                matches=c.matches,
+            ),
+            anchors=[
+                AnchorOut(
+                    anchor_id=a.anchor_id,
+                    enterprise_org_id=a.enterprise_org_id,
+                    window_start=a.window_start,
+                    window_end=a.window_end,
+                    root=a.root,
+                    total_mg=a.total_mg,
+                    reading_count=a.reading_count,
+                    oracle=a.oracle,
+                    at=OnChainOut.of(a.at),
+                    batch_id=a.batch_id,
+                    sql_matches=a.sql_matches,
+                )
+                for a in t.anchors
+            ],
+            readings=[
+                ReadingOut(
+                    reading_id=e.reading_id,
+                    device_id=e.device_id,
+                    timestamp=e.timestamp,
+                    value_mg=e.value_mg,
+                    anchor_id=e.anchor_id,
+                    proof_valid=e.proof_valid,
+                    verified_on_chain=None if on_chain is None else on_chain.get(e.reading_id),
+                    subtotals=[
+                        SubtotalOut(level=s.level, label=s.label, sum_mg=s.sum_mg, count=s.count) for s in e.subtotals
+                    ],
+                    proof=jsonable(e.proof),
+                )
+                for e in t.readings
+            ],
+            devices=[
+                DeviceOut(
+                    device_id=d.device_id,
+                    device_hash=d.device_hash,
+                    facility=d.facility,
+                    workshop=d.workshop,
+                    active_on_chain=d.active_on_chain,
+                    registered=OnChainOut.of(d.registered) if d.registered else None,
+                )
+                for d in t.devices
+            ],
+            notarizations=[
+                NotarizationOut(document_hash=n.document_hash, notary=n.notary, org_id=n.org_id, at=OnChainOut.of(n.at))
+                for n in t.notarizations
+            ],
         )
 
 
 class HopOut(BaseModel):
-    kind: str = Field(description="allocation, issuance, transfer, trade, surrender, retraction or retirement")
+    kind: str = Field(
+        description="allocation, issuance, transfer, listing, trade, delisting, surrender, "
+        "retraction, retirement, cancellation or burn"
+    )
     from_address: str
     to_address: str
     amount: int
     at: OnChainOut
     compliance_year: int | None = Field(default=None, description="for a surrender: the year it counts for")
+    serial_start: int | None = Field(default=None, description="credits: first serial consumed")
+    serial_end: int | None = Field(default=None, description="credits: last serial consumed")
+    order_id: int | None = Field(default=None, description="a trade: the market order")
+    price: int | None = Field(default=None, description="a trade: price per tonne in settlement-token units")
+    payment: int | None = Field(default=None, description="a trade: paid in settlement-token units")
+    retirement_id: int | None = Field(default=None, description="a retirement: its certificate's id")
 
 
 class HoldingOut(BaseModel):
@@ -214,14 +288,22 @@ class LevelOut(BaseModel):
     anchored_mg: int | None = None
     anchored_count: int | None = None
     matches_anchored: bool | None = Field(
-        default=None, description="the total equals the anchored sums (unknown where nothing is anchored)")
+        default=None, description="the total equals the anchored sums (unknown where nothing is anchored)"
+    )
     children: list[LevelOut] = Field(default_factory=list)
 
     @classmethod
     def of(cls, node: r.LevelTotal) -> LevelOut:
-        return cls(level=node.level, label=node.label, sum_mg=node.sum_mg, count=node.count,
-                   anchored_mg=node.anchored_mg, anchored_count=node.anchored_count,
-                   matches_anchored=node.matches_anchored, children=[cls.of(c) for c in node.children])
+        return cls(
+            level=node.level,
+            label=node.label,
+            sum_mg=node.sum_mg,
+            count=node.count,
+            anchored_mg=node.anchored_mg,
+            anchored_count=node.anchored_count,
+            matches_anchored=node.matches_anchored,
+            children=[cls.of(c) for c in node.children],
+        )
 
 
 class DrillDownOut(BaseModel):
@@ -267,8 +349,9 @@ def _verify_on_chain(runtime: Runtime, trace: r.ReportTrace) -> dict[int, bool]:
             if proof.anchor_id is None:
                 out[reading.reading_id] = False
                 continue
-            call = anchor.functions.verifyReading(proof.anchor_id, proof.digest, proof.value_mg,
-                                                  [s.as_tuple() for s in proof.steps])
+            call = anchor.functions.verifyReading(
+                proof.anchor_id, proof.digest, proof.value_mg, [s.as_tuple() for s in proof.steps]
+            )
             valid, _ = runtime.chain.request(call.call)
             out[reading.reading_id] = bool(valid)
     return out
@@ -278,11 +361,15 @@ def _verify_on_chain(runtime: Runtime, trace: r.ReportTrace) -> dict[int, bool]:
 
 
 @router.get("/reports/{report_id}/trace", response_model=ReportTraceOut)
-def report_trace(report_id: Annotated[int, Path(ge=1)], caller: AnyMember, runtime: RuntimeDep,
-                 readings: Annotated[int, Query(ge=0, le=50, description="readings sampled with proofs")] = 4,
-                 verify_on_chain: Annotated[bool, Query(description="also verify each sampled proof with "
-                                                                    "MeterAnchor.verifyReading")] = False,
-                 ) -> ReportTraceOut:
+def report_trace(
+    report_id: Annotated[int, Path(ge=1)],
+    caller: AnyMember,
+    runtime: RuntimeDep,
+    readings: Annotated[int, Query(ge=0, le=50, description="readings sampled with proofs")] = 4,
+    verify_on_chain: Annotated[
+        bool, Query(description="also verify each sampled proof with MeterAnchor.verifyReading")
+    ] = False,
+) -> ReportTraceOut:
     """A report's versions, verification and finalization, the anchors its commitment covers, sampled
     readings with their Merkle-sum proofs and subtotals, the enterprise's devices and notarizations."""
     runtime.index_up_to_date()
@@ -297,8 +384,13 @@ def report_trace(report_id: Annotated[int, Path(ge=1)], caller: AnyMember, runti
 
 
 @router.get("/assets/{asset}/{token_id}/trace", response_model=AssetTraceOut)
-def asset_trace(asset: Literal["allowance", "credit"], token_id: Annotated[int, Path(ge=0, lt=2**256)],
-                caller: AnyMember, runtime: RuntimeDep, page: PageDep) -> AssetTraceOut:
+def asset_trace(
+    asset: Literal["allowance", "credit"],
+    token_id: Annotated[int, Path(ge=0, lt=2**256)],
+    caller: AnyMember,
+    runtime: RuntimeDep,
+    page: PageDep,
+) -> AssetTraceOut:
     """Every movement of an allowance vintage or a credit batch in chain order (paginated), and its current
     holders. A member sees the hops its organisation's accounts took part in and its own holdings."""
     runtime.index_up_to_date()
@@ -307,36 +399,68 @@ def asset_trace(asset: Literal["allowance", "credit"], token_id: Annotated[int, 
     with runtime.sessions() as session:
         if viewer.regulator:
             trace = trace_asset(session, token, token_id, limit=page.offset + page.limit)
-            total = session.scalar(select(func.count()).select_from(ChainTransfer).where(
-                ChainTransfer.token == token, ChainTransfer.token_id == token_id)) or 0
+            total = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(ChainTransfer)
+                    .where(ChainTransfer.token == token, ChainTransfer.token_id == token_id)
+                )
+                or 0
+            )
         else:
-            orgs = dict(session.execute(select(ChainMember.account, ChainMember.org_id).where(
-                ChainMember.org_id == viewer.org_id)).all())
+            orgs = dict(
+                session.execute(
+                    select(ChainMember.account, ChainMember.org_id).where(ChainMember.org_id == viewer.org_id)
+                ).all()
+            )
             trace = asset_trace_for(viewer, trace_asset(session, token, token_id), orgs)
             total = len(trace.hops)
-    hops = trace.hops[page.offset:page.offset + page.limit]
+    hops = trace.hops[page.offset : page.offset + page.limit]
     return AssetTraceOut(
-        asset=asset, token_id=token_id, issued=trace.issued, surrendered=trace.surrendered,
+        asset=asset,
+        token_id=token_id,
+        issued=trace.issued,
+        surrendered=trace.surrendered,
         outstanding=trace.outstanding,
         holders=[HoldingOut(holder=h.holder, org_id=h.org_id, amount=h.amount) for h in trace.holders],
-        hops=[HopOut(kind=h.kind, from_address=h.from_address, to_address=h.to_address, amount=h.amount,
-                     at=OnChainOut.of(h.at), compliance_year=h.compliance_year) for h in hops],
-        page=PageInfo(offset=page.offset, limit=page.limit, total=total))
+        hops=[
+            HopOut(
+                kind=h.kind,
+                from_address=h.from_address,
+                to_address=h.to_address,
+                amount=h.amount,
+                at=OnChainOut.of(h.at),
+                compliance_year=h.compliance_year,
+                serial_start=h.serial_start,
+                serial_end=h.serial_end,
+                order_id=h.order_id,
+                price=h.price,
+                payment=h.payment,
+                retirement_id=h.retirement_id,
+            )
+            for h in hops
+        ],
+        page=PageInfo(offset=page.offset, limit=page.limit, total=total),
+    )
 
 
 @router.get("/parks/{park_id}/drilldown", response_model=DrillDownOut)
 def park_drilldown(
-    park_id: Annotated[int, Path(ge=1)], caller: AnyMember, runtime: RuntimeDep,
+    park_id: Annotated[int, Path(ge=1)],
+    caller: AnyMember,
+    runtime: RuntimeDep,
     year: Annotated[int | None, Query(ge=1970, le=9999, description="a calendar year (UTC)")] = None,
     start: Annotated[int | None, Query(ge=0, description="window start, seconds UTC")] = None,
     end: Annotated[int | None, Query(ge=0, description="window end, seconds UTC (exclusive)")] = None,
-    verify_roots: Annotated[bool, Query(description="re-hash every window's device nodes up to the anchored "
-                                                    "root")] = False,
+    verify_roots: Annotated[
+        bool, Query(description="re-hash every window's device nodes up to the anchored root")
+    ] = False,
 ) -> DrillDownOut:
     """A park's emissions by enterprise, facility, workshop and device for a year or a window, each total
     compared with the anchored sums. A member of an enterprise sees its own enterprise's branch."""
     if (year is not None and (start is not None or end is not None)) or (
-            year is None and (start is None or end is None)):
+        year is None and (start is None or end is None)
+    ):
         raise ApiError(422, "ValidationError", "give either year, or both start and end")
     if year is not None:
         start, end = year_window(year)
@@ -349,8 +473,9 @@ def park_drilldown(
     viewer = _viewer(caller)
     own = runtime.directory.organisation(viewer.org_id)
     if not viewer.regulator and (own is None or own.parent_id != park_id):
-        raise forbidden(f"organisation {viewer.org_id} is not an enterprise of park {park_id}", "NotYourData",
-                        orgId=park_id)
+        raise forbidden(
+            f"organisation {viewer.org_id} is not an enterprise of park {park_id}", "NotYourData", orgId=park_id
+        )
     runtime.index_up_to_date()
     with runtime.sessions() as session:
         tree = drill_down(session, park_id, start, end, verify_roots=verify_roots)
@@ -367,6 +492,12 @@ def reconcile_index(caller: Regulator, runtime: RuntimeDep) -> ReconcileOut:
     balances, supplies, organisations, members, devices, anchors, reports, notarizations."""
     runtime.index_up_to_date()
     report = runtime.chain.request(lambda: reconcile(runtime.engine, runtime.suite))
-    return ReconcileOut(block=report.block, ok=report.ok, checked=report.checked, differences=[
-        DifferenceOut(kind=d.kind, key=str(d.key), field=d.field, index=jsonable(d.index), chain=jsonable(d.chain))
-        for d in report.differences])
+    return ReconcileOut(
+        block=report.block,
+        ok=report.ok,
+        checked=report.checked,
+        differences=[
+            DifferenceOut(kind=d.kind, key=str(d.key), field=d.field, index=jsonable(d.index), chain=jsonable(d.chain))
+            for d in report.differences
+        ],
+    )
