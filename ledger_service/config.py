@@ -39,10 +39,10 @@ class Settings(BaseSettings):
         description="Which sends are first run as eth_call, so a revert costs no nonce: single-transaction "
         "requests, every transaction, or none (mined failures are then replayed to decode them).",
     )
-    rpc_timeout_seconds: float = Field(default=30.0, gt=0)
+    rpc_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one JSON-RPC request to a node.")
     retry_attempts: int = Field(default=4, ge=1, description="Tries of a chain request before answering 503.")
     retry_backoff_seconds: float = Field(default=0.2, ge=0, description="First wait between tries; doubles.")
-    retry_backoff_max_seconds: float = Field(default=2.0, ge=0)
+    retry_backoff_max_seconds: float = Field(default=2.0, ge=0, description="Longest wait between tries.")
     receipt_timeout_seconds: float = Field(default=60.0, gt=0, description="How long a waiting request waits.")
     outbox_interval_seconds: float = Field(default=0.5, gt=0, description="Pace of the background outbox pump.")
 
@@ -76,9 +76,9 @@ class Settings(BaseSettings):
     )
 
     # HTTP API.
-    api_host: str = Field(default="127.0.0.1")
-    api_port: int = Field(default=8000, ge=1, le=65535)
-    page_size_max: int = Field(default=500, ge=1)
+    api_host: str = Field(default="127.0.0.1", description="Address `carbonledger serve` listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port `carbonledger serve` listens on.")
+    page_size_max: int = Field(default=500, ge=1, description="Largest page a list endpoint returns.")
     batch_max: int = Field(default=1000, ge=1, description="Most transfers in one batch request.")
 
     @property
