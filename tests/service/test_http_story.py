@@ -527,6 +527,8 @@ def reconcile(s: Story, runtime: Runtime) -> None:
     clean = s.call("regulator", "GET", "/audit/reconcile")
     assert (clean["ok"], clean["differences"]) == (True, [])
     assert clean["block"] == runtime.chain.block_number()
+    assert {"balance", "total_supply", "organisation", "member", "device", "anchor", "report",
+            "notarization"} <= set(clean["checked"])
     assert (clean["checked"]["device"], clean["checked"]["anchor"], clean["checked"]["report"]) == (4, 4, 2)
     assert s.call("riverside", "GET", "/audit/reconcile", 403)["error"] == "MissingRole"
 
