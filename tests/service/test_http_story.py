@@ -61,7 +61,8 @@ ACTORS = {
     "bank": (BANK, "SETTLEMENT_BANK"),
 }
 ENTERPRISES = {RIVERSIDE: "riverside", EASTERN: "eastern"}
-# The simulated park (seed 78): Riverside measures stack CO2 directly, Eastern mostly buys electricity.
+# Two devices each in the simulated park (seed 78), both enterprises measuring stack CO2 directly; two hours
+# of their readings make these obligations (whole tonnes, rounded half up from the anchored mgCO2e).
 OBLIGATIONS = {RIVERSIDE: 77, EASTERN: 31}
 ALLOCATIONS = {"riverside": 50, "eastern": 100}
 CREDIT_PERIOD = (1_704_067_200, 1_735_689_599)  # 2024
