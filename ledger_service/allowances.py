@@ -19,6 +19,7 @@ from ledger_service.chain.suite import Suite
 from ledger_service.membership import Directory, OrgKind
 
 REGISTRY = "AllowanceRegistry"
+LEDGER = "ComplianceLedger"
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,21 @@ def transfer_intents(sender: str, transfers: Sequence[Transfer], requested_by: s
 
 
 def compliance_status(chain: ChainClient, suite: Suite, org_id: int, year: int) -> ComplianceStatus:
-    fn = suite.contract("ComplianceLedger").functions.complianceStatus
+    fn = suite.contract(LEDGER).functions.complianceStatus
     obligation, allowances, credits, shortfall, finalized = chain.request(lambda: fn(org_id, year).call())
     return ComplianceStatus(org_id, year, int(obligation), int(allowances), int(credits), int(shortfall),
                             bool(finalized))
+
+
+def window_open(chain: ChainClient, suite: Suite, year: int) -> bool:
+    """Whether the regulator keeps the year's compliance window open (surrenders for it accepted)."""
+    return bool(chain.request(lambda: suite.call(LEDGER, "complianceWindowOpen", year)))
+
+
+def window_intent(signer: str, year: int, open_: bool) -> Intent:
+    """Open or close a year's compliance window (regulator)."""
+    return Intent(LEDGER, "openComplianceWindow" if open_ else "closeComplianceWindow", (year,), signer,
+                  requested_by=signer)
 
 
 def park_status(chain: ChainClient, suite: Suite, directory: Directory, park_id: int,

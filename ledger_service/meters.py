@@ -83,6 +83,11 @@ def rotate_intent(signer: str, device_hash: bytes, key_hash: bytes) -> Intent:
     return Intent(ANCHOR, "rotateDeviceKey", (device_hash, key_hash), signer, requested_by=signer)
 
 
+def authorise_intent(signer: str, oracle: str, org_id: int, authorised: bool) -> Intent:
+    """Authorise an oracle to anchor the enterprise's meter data, or withdraw it (regulator)."""
+    return Intent(ANCHOR, "setOracleAuthorisation", (oracle, org_id, authorised), signer, requested_by=signer)
+
+
 def sql_device(session: Session, device_id: str) -> MeterDevice | None:
     return session.scalar(select(MeterDevice).where(MeterDevice.device_id == device_id))
 

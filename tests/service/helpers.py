@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from ledger_service.chain.outbox import Intent
+from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
 
 V1 = "/api/v1"
@@ -34,3 +36,15 @@ def sanction(client: TestClient, cast: Cast, name: str, action: str) -> None:
 def transfer(client: TestClient, cast: Cast, sender: str, receiver: str, amount: int, year: int = YEAR) -> Any:
     return client.post(f"{V1}/allowances/transfers", headers=cast.auth(sender),
                        json={"to": cast.addresses[receiver], "year": year, "amount": amount})
+
+
+def submit(runtime: Runtime, *intents: Intent) -> list[str]:
+    """Straight through the outbox (setting up what a test is not about); every transaction must be mined.
+    Their hashes."""
+    records = runtime.outbox.submit(list(intents))
+    assert all(r.status == "mined" for r in records), [(r.function, r.error_name) for r in records]
+    return [str(r.tx_hash) for r in records]
+
+
+def view(runtime: Runtime, contract: str, function: str, *args: Any) -> Any:
+    return runtime.chain.request(lambda: runtime.suite.function(contract, function, *args).call())

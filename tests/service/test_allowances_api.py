@@ -223,3 +223,59 @@ def test_an_enterprise_does_not_see_another_enterprises_status(client: TestClien
 def test_compliance_of_a_non_enterprise_is_not_found(client: TestClient, cast: Cast):
     assert client.get(f"{V1}/compliance/enterprises/{PARK}/{YEAR}", headers=cast.auth("regulator")).status_code == 404
     assert client.get(f"{V1}/compliance/parks/{ENTERPRISE_A}/{YEAR}", headers=cast.auth("regulator")).status_code == 404
+
+
+# ------------------------------------------------------------------ compliance windows
+
+
+def test_a_regulator_opens_and_closes_a_compliance_window(client: TestClient, cast: Cast, runtime: Runtime):
+    assert client.get(f"{V1}/compliance/windows/{YEAR}", headers=cast.auth("enterprise_a")).json() == {
+        "year": YEAR, "open": False}
+    opened = client.post(f"{V1}/compliance/windows/{YEAR}/open", headers=cast.auth("regulator"))
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["window"] == {"year": YEAR, "open": True}
+    tx = opened.json()["transaction"]
+    assert (tx["contract"], tx["function"], tx["status"]) == ("ComplianceLedger", "openComplianceWindow", "mined")
+    assert runtime.suite.call("ComplianceLedger", "complianceWindowOpen", YEAR) is True
+    assert client.get(f"{V1}/compliance/windows/{YEAR}", headers=cast.auth("trader")).json()["open"] is True
+    assert client.get(f"{V1}/compliance/windows/{YEAR + 1}", headers=cast.auth("trader")).json()["open"] is False
+    closed = client.post(f"{V1}/compliance/windows/{YEAR}/close", headers=cast.auth("regulator2"))
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["window"] == {"year": YEAR, "open": False}
+    assert closed.json()["transaction"]["function"] == "closeComplianceWindow"
+
+
+def test_surrenders_follow_the_window(client: TestClient, cast: Cast, runtime: Runtime, allocated: None):
+    regulator = cast.addresses["regulator"]
+    assert all(r.status == "mined" for r in runtime.outbox.submit([
+        Intent("ComplianceLedger", "setObligationSource", (regulator, True), regulator),
+        Intent("ComplianceLedger", "setObligation", (ENTERPRISE_A, YEAR, 100), regulator)]))
+    body = {"compliance_year": YEAR, "vintages": [{"year": YEAR, "amount": 10}]}
+    early = client.post(f"{V1}/allowances/surrenders", headers=cast.auth("enterprise_a"), json=body)
+    assert early.status_code == 409 and early.json()["error"] == "ComplianceWindowNotOpen"
+    client.post(f"{V1}/compliance/windows/{YEAR}/open", headers=cast.auth("regulator"))
+    assert client.post(f"{V1}/allowances/surrenders", headers=cast.auth("enterprise_a"), json=body).status_code == 200
+    client.post(f"{V1}/compliance/windows/{YEAR}/close", headers=cast.auth("regulator"))
+    late = client.post(f"{V1}/allowances/surrenders", headers=cast.auth("enterprise_a"), json=body)
+    assert late.status_code == 409 and late.json()["error"] == "ComplianceWindowNotOpen"
+
+
+def test_compliance_window_refusals(client: TestClient, cast: Cast):
+    for name in ("enterprise_a", "verifier", "trader"):
+        reply = client.post(f"{V1}/compliance/windows/{YEAR}/open", headers=cast.auth(name))
+        assert reply.status_code == 403 and reply.json()["error"] == "MissingRole", name
+    assert client.post(f"{V1}/compliance/windows/{YEAR}/open").status_code == 401
+    assert client.get(f"{V1}/compliance/windows/{YEAR}").status_code == 401
+    assert client.get(f"{V1}/compliance/windows/{YEAR}", headers=cast.auth("stranger")).json()["error"] == (
+        "MemberNotActive")
+    not_open = client.post(f"{V1}/compliance/windows/{YEAR}/close", headers=cast.auth("regulator"))
+    assert not_open.status_code == 409 and not_open.json()["error"] == "ComplianceWindowNotOpen"
+    assert client.post(f"{V1}/compliance/windows/{YEAR}/open", headers=cast.auth("regulator")).status_code == 200
+    twice = client.post(f"{V1}/compliance/windows/{YEAR}/open", headers=cast.auth("regulator"))
+    assert twice.status_code == 409 and twice.json()["error"] == "ComplianceWindowAlreadyOpen"
+    assert twice.json()["args"] == {"year": YEAR}
+    for year in (0, 65536):
+        assert client.post(f"{V1}/compliance/windows/{year}/open", headers=cast.auth("regulator")).status_code == 422
+    sanction(client, cast, "regulator2", "suspend")
+    reply = client.post(f"{V1}/compliance/windows/{YEAR}/close", headers=cast.auth("regulator2"))
+    assert reply.status_code == 403 and reply.json()["error"] == "MemberNotActive"

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from ledger_service.chain.outbox import Intent
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, OTHER_PARK, PARK, Cast
-from tests.service.helpers import V1, allocate, sanction, transfer
-from tests.service.meter_story import YEAR, submit, view
+from tests.service.helpers import V1, allocate, sanction, submit, transfer, view
 
 AUDIT = f"{V1}/audit"
+YEAR = 2024
 
 
 def submit_report(runtime: Runtime, cast: Cast) -> int:

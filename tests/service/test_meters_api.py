@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +14,7 @@ from ledger_service.db.models import Reading
 from ledger_service.runtime import Runtime
 from oracles.canonical import public_key_hash
 from oracles.simulator import device_signing_key
-from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, ENTERPRISE_C, YEAR, Cast
+from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, ENTERPRISE_C, PARK, YEAR, Cast
 from tests.service.helpers import V1, sanction
 from tests.service.metering import (
     HOUR,
@@ -126,6 +127,71 @@ def test_device_management_refusals(client: TestClient, cast: Cast, runtime: Run
     assert client.get(base, headers=cast.auth("enterprise_c")).json()["error"] == "NotYourData"
     assert client.get(base, headers=cast.auth("verifier")).status_code == 200
     assert client.get(base, headers=cast.auth("oracle")).status_code == 200  # authorised for A
+
+
+# ---------------------------------------------------------------------- oracles
+
+
+def authorisation(client: TestClient, cast: Cast, org_id: int, name: str = "regulator", oracle: str = "oracle",
+                  authorised: bool = True) -> Any:
+    return client.post(f"{V1}/meters/enterprises/{org_id}/oracles", headers=cast.auth(name),
+                       json={"oracle": cast.addresses[oracle], "authorised": authorised})
+
+
+def test_a_regulator_authorises_an_oracle_for_an_enterprise_and_withdraws_it(client: TestClient, cast: Cast,
+                                                                            runtime: Runtime):
+    oracle = cast.addresses["oracle"]
+    reply = authorisation(client, cast, ENTERPRISE_A)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["authorisation"] == {"oracle": oracle, "enterprise_org_id": ENTERPRISE_A, "authorised": True}
+    tx = reply.json()["transaction"]
+    assert (tx["contract"], tx["function"], tx["status"]) == ("MeterAnchor", "setOracleAuthorisation", "mined")
+    assert runtime.suite.call("MeterAnchor", "isOracleAuthorised", oracle, ENTERPRISE_A) is True
+    url = f"{V1}/meters/enterprises/{ENTERPRISE_A}/oracles/{oracle}"
+    for name in ("oracle", "enterprise_a", "enterprise_a2", "verifier", "regulator"):
+        seen = client.get(url, headers=cast.auth(name))
+        assert seen.status_code == 200, name
+        assert seen.json() == {"oracle": oracle, "enterprise_org_id": ENTERPRISE_A, "authorised": True}
+    assert client.get(f"{V1}/meters/enterprises/{ENTERPRISE_B}/oracles/{oracle}",
+                      headers=cast.auth("oracle")).json()["authorised"] is False
+
+    withdrawn = authorisation(client, cast, ENTERPRISE_A, "regulator2", authorised=False)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["authorisation"]["authorised"] is False
+    assert client.get(url, headers=cast.auth("enterprise_a")).json()["authorised"] is False
+    refused = anchor(client, cast, ENTERPRISE_A)
+    assert refused.status_code == 403 and refused.json()["error"] == "OracleNotAuthorised"
+
+
+def test_oracle_authorisation_refusals(client: TestClient, cast: Cast):
+    for name in ("enterprise_a", "verifier", "oracle"):
+        reply = authorisation(client, cast, ENTERPRISE_A, name)
+        assert reply.status_code == 403 and reply.json()["error"] == "MissingRole", name
+    not_an_oracle = authorisation(client, cast, ENTERPRISE_A, oracle="trader")
+    assert not_an_oracle.status_code == 403 and not_an_oracle.json()["error"] == "MissingRole"
+    assert not_an_oracle.json()["args"]["account"] == cast.addresses["trader"]
+    for org_id in (999, PARK):
+        unknown = authorisation(client, cast, org_id)
+        assert unknown.status_code == 404 and unknown.json()["error"] == "UnknownOrganisation", org_id
+    bad = client.post(f"{V1}/meters/enterprises/{ENTERPRISE_A}/oracles", headers=cast.auth("regulator"),
+                      json={"oracle": "0x1234"})
+    assert bad.status_code == 422
+    assert client.post(f"{V1}/meters/enterprises/{ENTERPRISE_A}/oracles",
+                       json={"oracle": cast.addresses["oracle"]}).status_code == 401
+    sanction(client, cast, "oracle", "suspend")
+    suspended = authorisation(client, cast, ENTERPRISE_A)
+    assert suspended.status_code == 403 and suspended.json()["error"] == "MissingRole"
+    sanction(client, cast, "regulator2", "suspend")
+    assert authorisation(client, cast, ENTERPRISE_A, "regulator2").json()["error"] == "MemberNotActive"
+
+
+def test_an_oracle_s_authorisation_is_not_shown_to_other_organisations(client: TestClient, cast: Cast):
+    url = f"{V1}/meters/enterprises/{ENTERPRISE_A}/oracles/{cast.addresses['oracle']}"
+    for name in ("enterprise_b", "enterprise_c", "trader"):
+        reply = client.get(url, headers=cast.auth(name))
+        assert reply.status_code == 403 and reply.json()["error"] == "NotYourData", name
+    assert client.get(f"{V1}/meters/enterprises/{ENTERPRISE_A}/oracles/0x12", headers=cast.auth("regulator")) \
+        .status_code == 422
 
 
 # ---------------------------------------------------------------------- readings

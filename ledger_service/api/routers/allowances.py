@@ -1,4 +1,5 @@
-"""Allowances: allocation (regulator), balances, transfers (single and batch), surrender; compliance status."""
+"""Allowances: allocation (regulator), balances, transfers (single and batch), surrender; compliance status and
+the yearly compliance windows (opened and closed by a regulator)."""
 
 from __future__ import annotations
 
@@ -85,6 +86,16 @@ class StatusOut(BaseModel):
 class ParkStatusOut(BaseModel):
     park: StatusOut
     enterprises: list[StatusOut]
+
+
+class WindowOut(BaseModel):
+    year: int
+    open: bool = Field(description="surrenders for the year are accepted")
+
+
+class WindowChange(BaseModel):
+    window: WindowOut
+    transaction: TxOut
 
 
 def _answer(record: TxRecord, response: Response) -> TxOut:
@@ -183,3 +194,31 @@ def park_status(park_id: Annotated[int, Path(ge=1)], year: Annotated[int, Path(g
                         orgId=park_id)
     total, each = allowances.park_status(runtime.chain, runtime.suite, runtime.directory, park_id, year)
     return ParkStatusOut(park=StatusOut.of(total), enterprises=[StatusOut.of(s) for s in each])
+
+
+@router.get("/compliance/windows/{year}", response_model=WindowOut, tags=["compliance"])
+def get_window(year: Annotated[int, Path(ge=1, le=65535)], caller: Annotated[Caller, Depends(member())],
+               runtime: RuntimeDep) -> WindowOut:
+    return WindowOut(year=year, open=allowances.window_open(runtime.chain, runtime.suite, year))
+
+
+def _set_window(year: int, open_: bool, caller: Caller, runtime: RuntimeDep, response: Response,
+                wait: bool) -> WindowChange:
+    (record,) = send(runtime, caller, [allowances.window_intent(caller.address, year, open_)], wait=wait)
+    tx = _answer(record, response)
+    return WindowChange(window=WindowOut(year=year, open=allowances.window_open(runtime.chain, runtime.suite, year)),
+                        transaction=tx)
+
+
+@router.post("/compliance/windows/{year}/open", response_model=WindowChange, tags=["compliance"])
+def open_window(year: Annotated[int, Path(ge=1, le=65535)], caller: Regulator, runtime: RuntimeDep,
+                response: Response, wait: Wait = True) -> WindowChange:
+    """Open the year's compliance window: enterprises may surrender allowances and credits for it."""
+    return _set_window(year, True, caller, runtime, response, wait)
+
+
+@router.post("/compliance/windows/{year}/close", response_model=WindowChange, tags=["compliance"])
+def close_window(year: Annotated[int, Path(ge=1, le=65535)], caller: Regulator, runtime: RuntimeDep,
+                 response: Response, wait: Wait = True) -> WindowChange:
+    """Close the year's compliance window: no more surrenders for it."""
+    return _set_window(year, False, caller, runtime, response, wait)

@@ -1,22 +1,24 @@
-"""Meters: devices (register, deactivate, reactivate, rotate the key), pushed readings, windows built and
-anchored by an oracle, anchors, quarantine and reading proofs."""
+"""Meters: devices (register, deactivate, reactivate, rotate the key), oracles authorised per enterprise,
+pushed readings, windows built and anchored by an oracle, anchors, quarantine and reading proofs."""
 
 from __future__ import annotations
 
 import time
 from typing import Annotated
 
+from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from ledger_service import meters
-from ledger_service.api.deps import Caller, PageDep, RuntimeDep, member
+from ledger_service.api.deps import Caller, PageDep, Regulator, RuntimeDep, member
 from ledger_service.api.errors import ApiError, forbidden, not_found
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.sending import require_custodial, send
 from ledger_service.chain.errors import ContractRevert
 from ledger_service.db.models import BatchStatus, MeterBatch, MeterDevice, QuarantinedReading, Reading
+from ledger_service.membership import OrgKind
 from ledger_service.runtime import Runtime
 from oracles.canonical import public_key_hash
 from oracles.devices import (
@@ -32,6 +34,7 @@ from oracles.proofs import ReadingNotCommitted, prove_reading
 
 router = APIRouter(prefix="/meters", tags=["meters"])
 KEY = "^(0x)?[0-9a-fA-F]{64}$"
+ADDRESS = "^0x[0-9a-fA-F]{40}$"
 DeviceManager = Annotated[Caller, Depends(member("ENTERPRISE", "REGULATOR"))]
 Pusher = Annotated[Caller, Depends(member("ORACLE", "ENTERPRISE"))]
 Oracle = Annotated[Caller, Depends(member("ORACLE"))]
@@ -50,6 +53,22 @@ class DeviceIn(BaseModel):
 
 class KeyIn(BaseModel):
     public_key: str = Field(pattern=KEY, description="the new raw Ed25519 public key, 32 bytes of hex")
+
+
+class AuthorisationIn(BaseModel):
+    oracle: str = Field(pattern=ADDRESS, description="an active member holding the ORACLE role")
+    authorised: bool = Field(default=True, description="false withdraws the authorisation")
+
+
+class AuthorisationOut(BaseModel):
+    oracle: str
+    enterprise_org_id: int
+    authorised: bool = Field(description="as MeterAnchor records it")
+
+
+class AuthorisationChange(BaseModel):
+    authorisation: AuthorisationOut
+    transaction: TxOut
 
 
 class DeviceOut(BaseModel):
@@ -312,6 +331,38 @@ def rotate_key(device_id: DeviceId, body: KeyIn, caller: DeviceManager, runtime:
         row = meters.sql_device(session, device_id)
         assert row is not None
         return DeviceAction(device=DeviceOut.of(row), transaction=TxOut.of(record))
+
+
+# ---------------------------------------------------------------------- oracles
+
+
+@router.post("/enterprises/{org_id}/oracles", response_model=AuthorisationChange)
+def authorise_oracle(org_id: OrgId, body: AuthorisationIn, caller: Regulator, runtime: RuntimeDep,
+                     response: Response) -> AuthorisationChange:
+    """Authorise an oracle to push and anchor the enterprise's meter data, or withdraw the authorisation
+    (regulator). Authorising needs an active ORACLE member and a registered enterprise."""
+    oracle = to_checksum_address(body.oracle)
+    org = runtime.directory.organisation(org_id)
+    if body.authorised and (org is None or org.kind != OrgKind.ENTERPRISE):
+        raise not_found(f"organisation {org_id} is not a registered enterprise", "UnknownOrganisation", orgId=org_id)
+    (record,) = send(runtime, caller, [meters.authorise_intent(caller.address, oracle, org_id, body.authorised)])
+    _answer(record.status, response)
+    return AuthorisationChange(
+        authorisation=AuthorisationOut(oracle=oracle, enterprise_org_id=org_id, authorised=meters.oracle_authorised(
+            runtime.chain, runtime.suite, oracle, org_id)),
+        transaction=TxOut.of(record))
+
+
+@router.get("/enterprises/{org_id}/oracles/{address}", response_model=AuthorisationOut)
+def get_authorisation(org_id: OrgId, address: Annotated[str, Path(pattern=ADDRESS)], caller: Reader,
+                      runtime: RuntimeDep) -> AuthorisationOut:
+    """Whether an oracle is authorised for the enterprise: for the oracle itself and whoever sees the
+    enterprise's meter data."""
+    oracle = to_checksum_address(address)
+    if caller.address != oracle:
+        _visible(runtime, caller, org_id)
+    return AuthorisationOut(oracle=oracle, enterprise_org_id=org_id,
+                            authorised=meters.oracle_authorised(runtime.chain, runtime.suite, oracle, org_id))
 
 
 # ---------------------------------------------------------------------- readings
