@@ -66,6 +66,7 @@ class IndexStatus:
     """What this process's indexer has done: the last indexed block and head it saw, events written."""
 
     indexed_block: int | None = None
+    indexed_hash: bytes | None = None
     head: int | None = None
     events: int = 0
     syncs: int = 0
@@ -186,6 +187,7 @@ class Runtime:
                 raise
             status = self.index_status
             status.indexed_block, status.head = report.indexed_block, report.head
+            status.indexed_hash = self._stored_block_hash(report.indexed_block)
             status.events += report.events
             status.syncs += 1
             status.last_error = None
@@ -202,13 +204,20 @@ class Runtime:
                         len(forgotten), from_block)
             self.outbox.recover(wait=False)
 
+    def _stored_block_hash(self, number: int) -> bytes | None:
+        with self.engine.connect() as conn:
+            found = conn.scalar(select(index_store.BLOCKS.c.hash).where(index_store.BLOCKS.c.number == number))
+        return None if found is None else bytes(found)
+
     def index_up_to_date(self) -> int:
         """Bring the index to the chain's current head if it differs (behind, or ahead of a chain
-        that forgot blocks); the indexed block."""
-        head = self.chain.block_number()
-        known = self.index_status.indexed_block
-        if known is not None and known == head:
-            return known
+        that forgot blocks); the indexed block. The head is compared by number and hash: a node
+        restarted from an older state dump may have mined back to the indexed height on other blocks."""
+        head = self.chain.request(lambda: self.chain.w3.eth.get_block("latest"))
+        status = self.index_status
+        if (status.indexed_block is not None and status.indexed_block == int(head["number"])
+                and status.indexed_hash == bytes(head["hash"])):
+            return status.indexed_block
         return self.sync_index().indexed_block
 
     def indexed_block(self) -> int:
@@ -250,7 +259,7 @@ class Runtime:
                 ahead = conn.scalar(select(func.max(IndexCheckpoint.indexed_block)))
                 if ahead is not None and ahead > head:
                     index_store.rollback_to(conn, head)
-            self.index_status.indexed_block = None
+            self.index_status.indexed_block = self.index_status.indexed_hash = None
 
     # ------------------------------------------------------------------ background pump
 

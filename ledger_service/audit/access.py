@@ -43,8 +43,17 @@ def report_trace_for(viewer: Viewer, trace: ReportTrace) -> ReportTrace:
     return trace
 
 
+def require_in_park(viewer: Viewer, park_org_id: int, parent_of_own_org: int | None) -> None:
+    """A regulator may drill down into any park; another member only into the park it belongs to, as a
+    member of the park organisation itself or of one of its enterprises (`parent_of_own_org`)."""
+    if viewer.regulator or viewer.org_id == park_org_id or parent_of_own_org == park_org_id:
+        return
+    raise AccessDenied(f"organisation {viewer.org_id} is neither park {park_org_id} nor one of its enterprises")
+
+
 def drill_down_for(viewer: Viewer, park: LevelTotal) -> LevelTotal:
-    """The whole park for a regulator; for an enterprise member only its own enterprise's branch."""
+    """The whole park for a regulator; for any other member only its own organisation's branch: an
+    enterprise's member its enterprise, a member of the park organisation the park's own facilities."""
     if viewer.regulator:
         return park
     own = [e for e in park.children if e.label == str(viewer.org_id)]

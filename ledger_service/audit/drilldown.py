@@ -8,7 +8,15 @@ Which totals are checked against the chain:
   root and compared with the anchored root; when every root matches, every facility,
   workshop and device total below is committed by the anchors (`matches_anchored` set on
   those levels too); otherwise they are marked False.
-The park total is the sum of its enterprises (the chain anchors no park-level node).
+The park total is the sum of its children (the chain anchors no park-level node).
+
+The park organisation can hold meter data of its own: Membership admits members to any
+organisation with any role, and MeterAnchor lets an active ENTERPRISE member of an
+organisation register devices for it and an authorised oracle anchor windows for it, whatever
+the organisation's kind. A shared facility of the park (a substation, a wastewater plant)
+registered by the park's own member is therefore anchored under the park's org id, and shows
+up as a child of level `park_facilities` labelled with the park's id, with the same totals and
+checks against its anchors as an enterprise.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from ledger_service.db.models import BatchStatus, ChainAnchor, ChainOrganisation
 from oracles import merkle_sum as ms
 from oracles.merkle_sum import Node
 from oracles.trees import DeviceNode, EnterpriseTree
+
+PARK_FACILITIES = "park_facilities"
 
 
 def _roots_match(session: Session, batches: list[MeterBatch], anchored_roots: dict[int, bytes]) -> bool:
@@ -42,7 +52,8 @@ def _roots_match(session: Session, batches: list[MeterBatch], anchored_roots: di
     return True
 
 
-def _enterprise(session: Session, org_id: int, start: int, end: int, verify_roots: bool) -> LevelTotal:
+def _enterprise(session: Session, org_id: int, start: int, end: int, verify_roots: bool,
+                kind: str = "enterprise") -> LevelTotal:
     batches = list(session.scalars(select(MeterBatch).where(
         MeterBatch.enterprise_org_id == org_id, MeterBatch.window_start >= start, MeterBatch.window_end <= end,
         MeterBatch.status != BatchStatus.OPEN)))
@@ -75,7 +86,7 @@ def _enterprise(session: Session, org_id: int, start: int, end: int, verify_root
                 workshops[(facility, workshop or "")].children.append(node)
         node.sum_mg += s
         node.count += c
-    total = LevelTotal("enterprise", str(org_id), sum(f.sum_mg for f in facilities.values()),
+    total = LevelTotal(kind, str(org_id), sum(f.sum_mg for f in facilities.values()),
                        sum(f.count for f in facilities.values()), sorted(facilities.values(), key=lambda n: n.label))
     total.anchored_mg = sum(a.total_mg for a in anchors)
     total.anchored_count = sum(a.reading_count for a in anchors)
@@ -96,10 +107,13 @@ def _enterprise(session: Session, org_id: int, start: int, end: int, verify_root
 
 
 def drill_down(session: Session, park_org_id: int, start: int, end: int, verify_roots: bool = False) -> LevelTotal:
-    """The park's tree for windows inside `[start, end)` (seconds UTC)."""
+    """The park's tree for windows inside `[start, end)` (seconds UTC): the park organisation's own
+    meter data (level `park_facilities`) first, then its enterprises; children without readings are
+    left out."""
     enterprises = session.scalars(select(ChainOrganisation.org_id).where(
         ChainOrganisation.parent_id == park_org_id).order_by(ChainOrganisation.org_id)).all()
-    children = [_enterprise(session, org, start, end, verify_roots) for org in enterprises]
+    children = [_enterprise(session, park_org_id, start, end, verify_roots, kind=PARK_FACILITIES)]
+    children += [_enterprise(session, org, start, end, verify_roots) for org in enterprises]
     children = [c for c in children if c.count]
     park = LevelTotal("park", str(park_org_id), sum(c.sum_mg for c in children), sum(c.count for c in children),
                       children)

@@ -4,6 +4,7 @@ its lag in /ready and /metrics, and the background indexer."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from eth_utils import keccak
 from fastapi.testclient import TestClient
@@ -145,6 +146,32 @@ def test_a_drill_down_is_refused_outside_the_members_park(client: TestClient, ca
     reply = client.get(f"{AUDIT}/parks/{ENTERPRISE_A}/drilldown", headers=cast.auth("regulator"),
                        params={"year": YEAR})
     assert reply.status_code == 404 and reply.json()["error"] == "UnknownOrganisation"
+
+
+def admit_park_member(client: TestClient, cast: Cast, runtime: Runtime) -> tuple[str, dict[str, str]]:
+    """A custodial member of the park organisation itself (its operator): its address and API-key header."""
+    reply = client.post(f"{V1}/members", headers=cast.auth("regulator"),
+                        json={"org_id": PARK, "roles": ["ENTERPRISE"], "custodial": True})
+    assert reply.status_code == 201, reply.text
+    address = str(reply.json()["member"]["address"])
+    token = runtime.api_keys.issue(address, timedelta(hours=1), label="park operator").token
+    return address, {"Authorization": f"Bearer {token}"}
+
+
+def test_a_member_of_the_park_organisation_drills_down_into_its_own_park_only(client: TestClient, cast: Cast,
+                                                                             runtime: Runtime):
+    address, operator = admit_park_member(client, cast, runtime)
+    reply = client.get(f"{AUDIT}/parks/{PARK}/drilldown", headers=operator, params={"year": YEAR})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["tree"] == {"level": "park", "label": str(PARK), "sum_mg": 0, "count": 0, "anchored_mg": None,
+                                    "anchored_count": None, "matches_anchored": None, "children": []}
+    reply = client.get(f"{AUDIT}/parks/{OTHER_PARK}/drilldown", headers=operator, params={"year": YEAR})
+    assert reply.status_code == 403 and reply.json()["error"] == "NotYourData"
+    assert f"park {OTHER_PARK}" in reply.json()["message"]
+    reply = client.post(f"{V1}/members/{address}/suspend", headers=cast.auth("regulator"), json={"reason": "audit"})
+    assert reply.status_code == 200, reply.text
+    reply = client.get(f"{AUDIT}/parks/{PARK}/drilldown", headers=operator, params={"year": YEAR})
+    assert reply.status_code == 403 and reply.json()["error"] == "MemberNotActive"
 
 
 def test_only_a_regulator_reconciles(client: TestClient, cast: Cast):

@@ -18,7 +18,14 @@ from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, Runti
 from ledger_service.api.errors import ApiError, forbidden, not_found
 from ledger_service.api.schemas import PageInfo
 from ledger_service.audit import results as r
-from ledger_service.audit.access import AccessDenied, Viewer, asset_trace_for, drill_down_for, report_trace_for
+from ledger_service.audit.access import (
+    AccessDenied,
+    Viewer,
+    asset_trace_for,
+    drill_down_for,
+    report_trace_for,
+    require_in_park,
+)
 from ledger_service.audit.asset_trace import ALLOWANCES, CREDITS, trace_asset
 from ledger_service.audit.drilldown import drill_down
 from ledger_service.audit.reconcile import reconcile
@@ -281,7 +288,8 @@ class AssetTraceOut(BaseModel):
 
 
 class LevelOut(BaseModel):
-    level: str = Field(description="park, enterprise, facility, workshop or device")
+    level: str = Field(description="park, park_facilities (the park organisation's own), enterprise, facility, "
+                       "workshop or device")
     label: str
     sum_mg: int
     count: int
@@ -457,7 +465,9 @@ def park_drilldown(
     ] = False,
 ) -> DrillDownOut:
     """A park's emissions by enterprise, facility, workshop and device for a year or a window, each total
-    compared with the anchored sums. A member of an enterprise sees its own enterprise's branch."""
+    compared with the anchored sums; the park organisation's own meter data (shared facilities) is a
+    `park_facilities` child. A member of an enterprise sees its own enterprise's branch, a member of the
+    park organisation the park's own facilities."""
     if (year is not None and (start is not None or end is not None)) or (
         year is None and (start is None or end is None)
     ):
@@ -472,10 +482,10 @@ def park_drilldown(
         raise not_found(f"organisation {park_id} is not a registered park", "UnknownOrganisation", orgId=park_id)
     viewer = _viewer(caller)
     own = runtime.directory.organisation(viewer.org_id)
-    if not viewer.regulator and (own is None or own.parent_id != park_id):
-        raise forbidden(
-            f"organisation {viewer.org_id} is not an enterprise of park {park_id}", "NotYourData", orgId=park_id
-        )
+    try:
+        require_in_park(viewer, park_id, None if own is None else own.parent_id)
+    except AccessDenied as exc:
+        raise forbidden(str(exc), "NotYourData", orgId=park_id) from None
     runtime.index_up_to_date()
     with runtime.sessions() as session:
         tree = drill_down(session, park_id, start, end, verify_roots=verify_roots)
