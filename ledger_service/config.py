@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger_service.paths import DEPLOYMENTS_DIR, REPO_ROOT
 
-WINDOW_SECONDS = {"hour": 3600, "day": 86400}
+WINDOW_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400}
 
 
 class Settings(BaseSettings):
@@ -21,7 +21,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=REPO_ROOT / "var", description="Where the default SQLite database lives.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in data_dir if unset.")
-    window: Literal["hour", "day"] = Field(default="hour", description="Anchoring window of meter data.")
+    window: Literal["hour", "day", "week"] = Field(
+        default="hour", description="Anchoring window of meter data (a week starts on a Thursday, 00:00 UTC, as the "
+        "Unix epoch did)."
+    )
     factor_set: str = Field(default="CN-2023-v1", description="Emission factor set used to value readings.")
     future_skew_seconds: int = Field(default=300, ge=0, description="How far ahead of now a reading may be stamped.")
     ingest_workers: int = Field(default=2, ge=1, description="Processes that verify signatures and hash readings.")

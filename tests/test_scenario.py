@@ -1,35 +1,96 @@
-"""The main job: the scenario runs end to end on the embedded chain and tells the truth."""
+"""The demo, end to end with small data: `carbonledger demo --small --no-serve` tells the compliance year through
+the service's runtime and prints the truth; a used data directory is refused; a taken port is explained."""
 
 from __future__ import annotations
 
 import re
+import socket
+from pathlib import Path
+from typing import cast
 
 import pytest
+from typer.testing import CliRunner
 
-from ledger_service.demo import scenario
+from ledger_service.cli import app
+from ledger_service.demo.serving import port_free, serve
+from ledger_service.runtime import Runtime
+
+runner = CliRunner()
+ENTERPRISES = ["11", "12", "13", "14", "15"]
+NUMBER = r"([\d,]+)"
 
 
-def test_the_scenario_runs_a_compliance_year_and_prints_the_park_table(capsys: pytest.CaptureFixture[str]):
-    scenario.main(["--hours", "8", "--enterprises", "3", "--devices", "6"])
-    out = capsys.readouterr().out
-    assert "reading 1 proved on chain: True" in out
-    assert "VintageAfterComplianceYear(vintage=2026, complianceYear=2025)" in out
-    assert (
-        "an order 20% above the reference price is refused: PriceOutOfBand(price=7200, lower=5400, upper=6600)" in out
-    )
-    assert "credits beyond the 5% cap are refused: CreditCapExceeded(" in out
-    assert "retirement certificate #1" in out and "serials 1,000,001-1,005,000" in out
-    assert re.search(
-        r"accepted 8,640 readings, quarantined 0; anchored 24 enterprise windows \(24 anchors on chain\)", out
-    )
-    table = out[out.index("Compliance of the park, 2025") :]
-    rows = re.findall(r"│ (\d+) [^│]+│ ([\d,]+)\s+│ ([\d,]+)\s+│ (\d+)\s+│ ([\d,]+)\s+│", table)
-    assert [r[0] for r in rows] == ["11", "12", "13"]
-    for _, obligation, allowances, credits, shortfall in rows:
-        owed, covered = int(obligation.replace(",", "")), int(allowances.replace(",", "")) + int(credits)
-        assert owed > 0
-        assert int(shortfall.replace(",", "")) == owed - covered
-    # Everyone ends compliant: the last enterprise bought allowances and used credits up to the cap.
-    assert [r[4] for r in rows] == ["0", "0", "0"]
-    obligation, credits = int(rows[2][1].replace(",", "")), int(rows[2][3])
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def compliance_rows(out: str) -> dict[str, tuple[int, ...]]:
+    """enterprise -> (finalized report, obligation, allowances, credits, shortfall) from the printed table."""
+    table = out[out.index("Compliance of Green Valley Industrial Park, 2025"):out.index("Audit: report")]
+    cells = r"\s+│ ".join([NUMBER] * 5)
+    rows = re.findall(rf"│ (\d+) [^│]+│ {cells}\s+│ compliant", table)
+    return {org: tuple(number(v) for v in values) for org, *values in rows}
+
+
+def test_the_demo_tells_the_year_through_the_service_and_refuses_to_reuse_its_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("CARBONLEDGER_DATA_DIR", str(tmp_path))
+    result = runner.invoke(app, ["demo", "--small", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    (run_dir,) = (tmp_path / "demo").iterdir()
+    assert re.fullmatch(r"\d{8}T\d{6}Z", run_dir.name)
+    assert (run_dir / "carbonledger.db").stat().st_size > 0
+
+    # Meter data through the oracle pipeline, every window anchored.
+    assert "6,720 readings accepted (1 h apart, 280 signed messages), 0 quarantined; 20 windows anchored" in out
+
+    # Every enterprise owes its finalized report and has surrendered it; the short one used credits up to the cap.
+    rows = compliance_rows(out)
+    assert list(rows) == ENTERPRISES
+    for report, obligation, allowances, credits, shortfall in rows.values():
+        assert report == obligation > 0
+        assert allowances + credits == obligation and shortfall == 0
+    *_, (_, obligation, _, credits, _) = rows.values()
     assert 0 < credits == obligation * 5 // 100
+    cap = f"CreditCapExceeded(orgId=15, year=2025, requested={credits + 1}, remainingCap={credits})"
+    assert f"refused with {cap}" in out
+    assert "refused with PriceOutOfBand(price=7200, lower=5400, upper=6600)" in out
+    assert all(name in out for name in ("trader_a", "trader_b", "forestry"))
+
+    # The certificate, printed and saved as the service's printable page.
+    assert "Retirement certificate #1" in out and re.search(r"registry record matches\s+│ True", out)
+    page = (run_dir / "retirement-certificate-1.html").read_text()
+    assert "Harbour Logistics Ltd" in page and "record matches this certificate." in page
+
+    # The trace: the report's steps, its commitment, one reading proved by MeterAnchor with its subtotals.
+    trace = out[out.index("Audit: report 5"):]
+    assert [s for s in ("submitted", "verified", "finalized") if re.search(rf"│ {s}\s+│", trace)] == [
+        "submitted", "verified", "finalized"]
+    assert "recomputed from the indexed anchors: matches; anchors matching the oracle's SQL: 4/4" in trace
+    assert re.search(r"reading \d+ proved on chain: True", trace)
+    levels = re.findall(r"│ (device|workshop|facility|enterprise)\s+│ (\S+)\s+│ ([\d,.]+)\s+│ ([\d,]+)\s+│", trace)
+    assert [level for level, *_ in levels] == ["device", "workshop", "facility", "enterprise"]
+    assert levels[-1][1] == "15" and all(float(kg.replace(",", "")) > 0 for *_, kg, _ in levels)
+    assert "reconcile: clean" in out
+    assert "OpenAPI docs" not in out
+
+    # The same directory again: refused, untouched.
+    before = sorted(p.name for p in run_dir.iterdir())
+    again = runner.invoke(app, ["demo", "--small", "--no-serve", "--data-dir", str(run_dir)])
+    assert again.exit_code == 1
+    assert f"error: {run_dir} is not an empty directory" in again.output
+    assert "hint: give a new or empty directory" in again.output
+    assert sorted(p.name for p in run_dir.iterdir()) == before
+
+
+def test_a_taken_port_is_explained_instead_of_served():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert not port_free("127.0.0.1", port)
+        # The port is checked before the runtime is touched.
+        assert serve(cast(Runtime, None), "127.0.0.1", port, "clk_key", "./run demo") is False
+    assert port_free("127.0.0.1", port)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from ledger_service.cli import besu, chain
+from ledger_service.cli.demo import demo
 from ledger_service.cli.deploy import deploy
 from ledger_service.cli.serve import serve
 from oracles.cli import app as oracle_app
@@ -21,18 +20,7 @@ app.command()(deploy)
 app.command()(serve)
 app.add_typer(oracle_app, name="oracle", help="Meter data: simulate, ingest, anchor, prove, serve.")
 app.add_typer(besu.app, name="besu")
-
-
-@app.command()
-def demo(
-    hours: Annotated[int, typer.Option(help="Hours of meter data to simulate and anchor.")] = 24,
-    enterprises: Annotated[int, typer.Option(help="Enterprises in the park.")] = 3,
-    devices: Annotated[int, typer.Option(help="Meters per enterprise.")] = 6,
-) -> None:
-    """Run a compliance year in one industrial park on the embedded chain."""
-    from ledger_service.demo import scenario
-
-    scenario.main(["--hours", str(hours), "--enterprises", str(enterprises), "--devices", str(devices)])
+app.command()(demo)
 
 
 @app.command()

@@ -44,3 +44,21 @@ def test_an_empty_or_oversized_batch_is_a_validation_error(sessions, registered)
     assert client.post("/v1/messages", json={"messages": []}).status_code == 422
     too_many = [{"device": "x"}] * (MAX_BATCH + 1)
     assert client.post("/v1/messages", json={"messages": too_many}).status_code == 422
+
+
+def test_weekly_windows_start_on_thursdays_at_midnight_utc(sessions, registered):
+    from sqlalchemy import select
+
+    from ledger_service.db.models import MeterBatch
+
+    settings = Settings(window="week", factor_set="CN-2023-v1")
+    assert settings.window_seconds == 7 * 86_400
+    client = TestClient(create_app(sessions, settings))
+    first_thursday = 1_735_776_000  # 2025-01-02T00:00:00Z
+    batch = [MessageIn.of(m).model_dump() for m in simulate_messages(
+        registered, first_thursday - 3600, 3, interval_seconds=3600, readings_per_message=3)]
+    assert client.post("/v1/messages", json={"messages": batch}).json()["quarantined"] == {}
+    with sessions() as session:
+        windows = {(b.window_start, b.window_end) for b in session.scalars(select(MeterBatch))}
+    week = 7 * 86_400
+    assert windows == {(first_thursday - week, first_thursday), (first_thursday, first_thursday + week)}

@@ -1,0 +1,46 @@
+"""After the story: the HTTP API served on the same runtime until Ctrl-C."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+
+from ledger_service.demo.printing import chapter, say
+from ledger_service.runtime import Runtime
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def serve(runtime: Runtime, host: str, port: int, api_key: str, rerun: str) -> bool:
+    """Serve the API over the demo's runtime (blocks until Ctrl-C); False, with what to do instead, if the
+    port is taken."""
+    import uvicorn
+
+    from ledger_service.api.app import create_app
+
+    chapter("The HTTP API over the same ledger")
+    if not port_free(host, port):
+        say(f"port {port} on {host} is in use, so the API is not served. Run the demo again with another port "
+            f"({rerun} --port {port + 1}), or serve a fresh ledger with `python -m ledger_service serve --port "
+            f"{port + 1}`.")
+        return False
+    say(f"OpenAPI docs: http://{host}:{port}/docs")
+    say(f"regulator API key: {api_key}")
+    say(f"try: curl -H 'Authorization: Bearer {api_key}' http://{host}:{port}/api/v1/audit/reconcile")
+    say("serving until Ctrl-C (the embedded chain lives as long as this process)")
+    runtime.start_pump()
+    runtime.start_indexer()
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+    return True
