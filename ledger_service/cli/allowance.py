@@ -35,8 +35,9 @@ Year = Annotated[int, typer.Option(min=1, max=65535, help="The vintage (complian
 
 
 def progress(hidden: bool) -> Progress:
+    """A progress bar on the terminal (never in JSON output or when stderr is not a terminal)."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=errors,
-                    disable=hidden, transient=True)
+                    disable=hidden or not errors.is_terminal, transient=True)
 
 
 @app.command()

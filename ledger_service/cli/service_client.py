@@ -79,12 +79,12 @@ def _refusal(response: httpx.Response, url: str) -> ServiceError:
     text = f"{message}: {detail}" if detail else message
     if code and code not in ("ValidationError",):
         text = f"{code}: {text}"
-    hint = None
+    follow: str | None = None
     if body.get("outbox_id") is not None:
-        hint = f"see the transaction with `carbonledger tx show {body['outbox_id']}`"
+        follow = f"see the transaction with `carbonledger tx show {body['outbox_id']}`"
     elif status == 413:
-        hint = "the service limits the size of documents"
-    return ServiceError(text, hint, status, code)
+        follow = "the service limits the size of documents"
+    return ServiceError(text, follow, status, code)
 
 
 class ServiceClient:
