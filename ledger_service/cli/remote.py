@@ -165,7 +165,9 @@ def show_page(items: list[Mapping[str, Any]], page: Mapping[str, Any] | None, ti
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    out = Table(*columns, title=title)
+    out = Table(title=title)
+    for column in columns:
+        out.add_column(column, overflow="fold")
     for row in rows:
         out.add_row(*(text(v) for v in row))
     return out

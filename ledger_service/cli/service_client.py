@@ -94,11 +94,14 @@ class ServiceClient:
     def __init__(self, url: str = DEFAULT_URL, api_key: str | None = None, http: httpx.Client | None = None,
                  timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
-        self.api_key = api_key or None
+        self.api_key = api_key.strip() if api_key else None
         self._http = http
         self._timeout = timeout
 
     def _headers(self) -> dict[str, str]:
+        if self.api_key and (len(self.api_key.split()) != 1 or not self.api_key.isprintable()):
+            raise ServiceError("the API key is malformed (it contains spaces or line breaks)",
+                               f"set {KEY_ENV} or --api-key to the key alone (clk_...)")
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def request(self, method: str, path: str, *, params: Params | None = None, json: Any = None,

@@ -116,6 +116,13 @@ def test_an_unknown_api_key_and_a_member_who_was_never_admitted_are_refused(cli:
     assert "is not an active member" in error and "hint:" in error
 
 
+def test_a_malformed_api_key_is_refused_before_anything_is_sent(cli: Cli):
+    result = runner.invoke(app, ["tx", "list"], obj=cli.client, env={"CARBONLEDGER_API_KEY": "clk_a\nclk_b"})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["error: the API key is malformed (it contains spaces or line breaks)",
+                                          "hint: set CARBONLEDGER_API_KEY or --api-key to the key alone (clk_...)"]
+
+
 def test_a_busy_chain_answers_503_and_the_hint_says_when_to_retry():
     def busy(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503, headers={"Retry-After": "5"}, json={
@@ -369,7 +376,7 @@ def test_credits_from_project_to_retirement_certificate(cli: Cli, cast: Cast, tm
         120, 1, 120, cast.addresses["trader"])
     again = tmp_path / "again.html"
     assert "printable certificate saved" in cli.ok("regulator", "credit", "certificate", "1", "--html", str(again))
-    assert "The registry's record matches this certificate." in again.read_text()
+    assert "record matches this certificate." in again.read_text()
     error = cli.refused("enterprise_b", "credit", "certificate", "1")
     assert "credit holdings are visible to the holder" in error
 
