@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from ledger_service.cli import besu, chain
+from ledger_service.cli import allowance, besu, chain, credit, market, member, report, trace, tx
 from ledger_service.cli.demo import demo
 from ledger_service.cli.deploy import deploy
+from ledger_service.cli.reconcile import reconcile
 from ledger_service.cli.serve import serve
 from oracles.cli import app as oracle_app
 
@@ -20,6 +21,14 @@ app.command()(deploy)
 app.command()(serve)
 app.add_typer(oracle_app, name="oracle", help="Meter data: simulate, ingest, anchor, prove, serve.")
 app.add_typer(besu.app, name="besu")
+app.add_typer(member.app, name="member")
+app.add_typer(allowance.app, name="allowance")
+app.add_typer(report.app, name="report")
+app.add_typer(credit.app, name="credit")
+app.add_typer(market.app, name="market")
+app.add_typer(trace.app, name="trace")
+app.command()(reconcile)
+app.add_typer(tx.app, name="tx")
 app.command()(demo)
 
 

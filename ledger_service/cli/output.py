@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -32,11 +32,13 @@ def emit(data: Mapping[str, Any] | Sequence[Mapping[str, Any]], as_json: bool, t
         console.print("(nothing)")
         return
     if isinstance(data, Mapping):
-        table = Table("field", "value", title=title)
+        table = Table("field", Column("value", overflow="fold"), title=title)
         for key, value in data.items():
             table.add_row(str(key), str(value))
     else:
-        table = Table(*rows[0].keys(), title=title)
+        table = Table(title=title)
+        for key in rows[0]:
+            table.add_column(str(key), overflow="fold")
         for row in rows:
             table.add_row(*(str(v) for v in row.values()))
     console.print(table)

@@ -1,0 +1,174 @@
+"""`carbonledger trace`: a report down to readings with proofs, an asset hop by hop, a park down to devices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.tree import Tree
+
+from ledger_service.cli.output import console, emit, fail
+from ledger_service.cli.remote import (
+    DEFAULT,
+    JsonOption,
+    KeyOption,
+    LimitOption,
+    OffsetOption,
+    UrlOption,
+    day,
+    service,
+    table,
+    text,
+)
+
+app = typer.Typer(help="Traces: a report to its readings with proofs, an asset hop by hop, a park drill-down.",
+                  no_args_is_help=True)
+
+
+class Asset(StrEnum):
+    allowance = "allowance"
+    credit = "credit"
+
+
+def kg(mg: int | str) -> str:
+    """mgCO2e as exact kgCO2e."""
+    value = Decimal(int(mg)) / Decimal(1_000_000)
+    return f"{value.normalize():f}"
+
+
+def mark(ok: bool | None) -> str:
+    return {True: "[green]ok[/green]", False: "[red]MISMATCH[/red]", None: "[dim]unknown[/dim]"}[ok]
+
+
+def _at(at: dict[str, Any]) -> str:
+    pending = " [yellow](pending)[/yellow]" if at.get("pending") else ""
+    return f"block {at['block_number']}, {at['block_time']}, tx {at['tx_hash']}{pending}"
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    report_id: Annotated[int, typer.Argument(min=1, help="The report.")],
+    readings: Annotated[int, typer.Option(min=0, max=50, help="Readings sampled with their proofs.")] = 4,
+    verify_on_chain: Annotated[bool, typer.Option(help="Also check each proof with MeterAnchor on chain.")] = False,
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """A report: its versions and their verification and finalization, the anchors its commitment covers,
+    sampled readings with their Merkle-sum proofs and subtotals, devices and notarizations."""
+    with service(ctx, url, api_key) as api:
+        t = api.get(f"/audit/reports/{report_id}/trace",
+                    params={"readings": readings, "verify_on_chain": verify_on_chain})
+    if as_json:
+        emit(t, True)
+        return
+    verdict = "[green]verified[/green]" if t["verified"] else "[red]NOT verified[/red]"
+    root = Tree(f"[bold]report {t['report_id']}[/bold]: enterprise {t['org_id']}, {t['year']} - {verdict}")
+    versions = root.add("versions")
+    for v in t["versions"]:
+        node = versions.add(f"version {v['version']} (report {v['report_id']}): {v['status']}, reported "
+                            f"{v['reported_kg']} kgCO2e, document {v['document_hash']}")
+        for s in v["steps"]:
+            extra = [f"{s['verified_kg']} kgCO2e verified" if s.get("verified_kg") is not None else "",
+                     f"obligation {s['obligation_tonnes']} t" if s.get("obligation_tonnes") is not None else "",
+                     f"statement/reason {s['statement_or_reason']}" if s.get("statement_or_reason") else ""]
+            details = "; ".join(e for e in extra if e)
+            node.add(f"{s['kind']} by {s['actor']}" + (f" ({details})" if details else "") + f" - {_at(s['at'])}")
+    c = t["commitment"]
+    commitment = root.add(f"commitment to the anchors: {mark(c['matches'])}")
+    commitment.add(f"committed: root {c['committed_root']}, {kg(c['committed_mg'])} kgCO2e, "
+                   f"{c['committed_count']} readings")
+    commitment.add(f"from anchors {', '.join(map(str, c['anchor_ids'])) or '-'}: root {c['expected_root']}, "
+                   f"{kg(c['expected_mg'])} kgCO2e, {c['expected_count']} readings")
+    anchors = root.add(f"anchors ({len(t['anchors'])})")
+    for a in t["anchors"]:
+        anchors.add(f"anchor {a['anchor_id']}: {day(a['window_start'])} to {day(a['window_end'])}, "
+                    f"{kg(a['total_mg'])} kgCO2e, {a['reading_count']} readings, oracle {a['oracle']}, "
+                    f"stored data {mark(a['sql_matches'])} - {_at(a['at'])}")
+    sampled = root.add(f"readings with proofs ({len(t['readings'])} sampled)")
+    for r in t["readings"]:
+        on_chain = "" if r["verified_on_chain"] is None else f", on chain {mark(r['verified_on_chain'])}"
+        node = sampled.add(f"reading {r['reading_id']} of {r['device_id']} at {day(r['timestamp'])}: "
+                           f"{kg(r['value_mg'])} kgCO2e in anchor {r['anchor_id']}, proof {mark(r['proof_valid'])}"
+                           f"{on_chain}")
+        for s in r["subtotals"]:
+            node.add(f"{s['level']} {s['label']}: {kg(s['sum_mg'])} kgCO2e, {s['count']} readings")
+    devices = root.add(f"devices ({len(t['devices'])})")
+    for d in t["devices"]:
+        devices.add(f"{d['device_id']} (facility {d['facility']}, workshop {d['workshop']}): active on chain "
+                    f"{text(d['active_on_chain'])}")
+    notarized = root.add(f"notarizations ({len(t['notarizations'])})")
+    for n in t["notarizations"]:
+        notarized.add(f"{n['document_hash']} by {n['notary']} - {_at(n['at'])}")
+    console.print(root)
+    proofs = [r["proof_valid"] and r["verified_on_chain"] is not False for r in t["readings"]]
+    console.print(f"proofs: {sum(proofs)} of {len(proofs)} valid; trace {verdict}")
+
+
+@app.command()
+def asset(
+    ctx: typer.Context,
+    kind: Annotated[Asset, typer.Argument(help="allowance or credit.")],
+    token_id: Annotated[int, typer.Argument(min=0, help="The vintage year (allowance) or the batch (credit).")],
+    offset: OffsetOption = 0, limit: LimitOption = 100,
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Every movement of an allowance vintage or a credit batch, in chain order, and its holders."""
+    with service(ctx, url, api_key) as api:
+        t = api.get(f"/audit/assets/{kind.value}/{token_id}/trace", params={"offset": offset, "limit": limit})
+    if as_json:
+        emit(t, True)
+        return
+    name = f"{kind.value} {'vintage' if kind == Asset.allowance else 'batch'} {token_id}"
+    console.print(f"[bold]{name}[/bold]: issued {t['issued']}, surrendered {t['surrendered']}, "
+                  f"outstanding {t['outstanding']}")
+    console.print(table("holders", ("holder", "organisation", "amount"),
+                        [(h["holder"], h["org_id"], h["amount"]) for h in t["holders"]]))
+    rows = []
+    for h in t["hops"]:
+        details = {"year": h.get("compliance_year"), "serials": f"{h['serial_start']}-{h['serial_end']}"
+                   if h.get("serial_start") is not None else None, "order": h.get("order_id"),
+                   "price": h.get("price"), "payment": h.get("payment"), "retirement": h.get("retirement_id")}
+        rows.append((h["kind"], h["from_address"], h["to_address"], h["amount"], h["at"]["block_number"],
+                     h["at"]["tx_hash"], ", ".join(f"{k} {v}" for k, v in details.items() if v is not None)))
+    console.print(table("hops", ("hop", "from", "to", "amount", "block", "transaction", "details"), rows))
+    page = t["page"]
+    if page.get("total") is not None and page["total"] > page["offset"] + len(t["hops"]):
+        console.print(f"[dim]{page['offset'] + 1}-{page['offset'] + len(t['hops'])} of {page['total']} hops "
+                      "(--offset/--limit for more)[/dim]")
+
+
+def _level(tree: Tree, node: dict[str, Any]) -> None:
+    anchored = "" if node.get("anchored_mg") is None else f", anchored {kg(node['anchored_mg'])} kgCO2e"
+    match = "" if node.get("matches_anchored") is None and not anchored else f" {mark(node.get('matches_anchored'))}"
+    branch = tree.add(f"{node['level']} {node['label']}: {kg(node['sum_mg'])} kgCO2e, {node['count']} readings"
+                      f"{anchored}{match}")
+    for child in node["children"]:
+        _level(branch, child)
+
+
+@app.command()
+def drilldown(
+    ctx: typer.Context,
+    park_id: Annotated[int, typer.Argument(min=1, help="The park.")],
+    year: Annotated[int | None, typer.Option(min=1970, max=9999, help="A calendar year (UTC).")] = None,
+    start: Annotated[int | None, typer.Option(min=0, help="Window start, Unix seconds (instead of --year).")] = None,
+    end: Annotated[int | None, typer.Option(min=0, help="Window end, Unix seconds, exclusive.")] = None,
+    verify_roots: Annotated[bool, typer.Option(help="Re-hash every window up to its anchored root.")] = False,
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """A park's emissions by enterprise, facility, workshop and device, each compared with the anchored sums."""
+    if (year is not None and (start is not None or end is not None)) or (year is None and (start is None
+                                                                                          or end is None)):
+        fail("give either --year, or both --start and --end")
+    params: dict[str, Any] = {"verify_roots": verify_roots}
+    params |= {"year": year} if year is not None else {"start": start, "end": end}
+    with service(ctx, url, api_key) as api:
+        d = api.get(f"/audit/parks/{park_id}/drilldown", params=params)
+    if as_json:
+        emit(d, True)
+        return
+    root = Tree(f"[bold]park {d['park_id']}[/bold]: {day(d['start'])} to {day(d['end'])} (UTC)")
+    _level(root, d["tree"])
+    console.print(root)
