@@ -19,19 +19,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from coincurve import PrivateKey
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.chain.calldata import CallEncoder, jsonable
 from ledger_service.chain.client import ChainClient, ChainUnavailable
 from ledger_service.chain.errors import ContractRevert, RevertDecoder
 from ledger_service.chain.nonces import NonceManager
+from ledger_service.chain.signing import TxTemplate, signing_key
 from ledger_service.db.models.outbox import OutboxOrigin, OutboxStatus, OutboxTransaction
 from ledger_service.db.models.types import utc_now
 
 GAS_HEADROOM = 1.2
+TABLE = OutboxTransaction.__table__
 Faults = Callable[[str], None]
 
 
@@ -115,6 +118,8 @@ class Outbox:
         self.signers = signers
         self.faults = faults
         self.nonces = NonceManager(chain.pending_nonce, self._stored_next_nonce)
+        self._keys: dict[str, PrivateKey] = {}
+        self._template: TxTemplate | None = None
 
     # ------------------------------------------------------------------ submit
 
@@ -143,32 +148,51 @@ class Outbox:
     def _write_intents(self, intents: Sequence[Intent]) -> list[TxRecord]:
         now = utc_now()
         rows, records = [], []
+        encoded: dict[tuple[str, str, tuple[Any, ...]], tuple[bytes, Any]] = {}  # repeated calls in a batch
         for intent in intents:
-            fn = self.encoder.function(intent.contract, intent.function)
-            calldata = fn.encode(intent.args)
+            key = (intent.contract, intent.function, tuple(intent.args))
+            hashable = _hashable(key)
+            if hashable and key in encoded:
+                calldata, args = encoded[key]
+            else:
+                calldata = self.encoder.function(intent.contract, intent.function).encode(intent.args)
+                args = jsonable(list(intent.args))
+                if hashable:
+                    encoded[key] = (calldata, args)
             to = self.addresses[intent.contract]
             rows.append({
                 "origin": OutboxOrigin.CUSTODIAL, "requested_by": intent.requested_by, "signer": intent.signer,
-                "contract": intent.contract, "function": intent.function, "args": jsonable(list(intent.args)),
+                "contract": intent.contract, "function": intent.function, "args": args,
                 "to_address": to, "calldata": "0x" + calldata.hex(), "value": str(intent.value),
                 "status": OutboxStatus.QUEUED, "attempts": 0, "created_at": now, "updated_at": now,
             })
             records.append(TxRecord(0, intent.signer, intent.contract, intent.function, to, calldata, intent.value,
                                     OutboxStatus.QUEUED))
         with self.sessions.begin() as session:
-            ids = session.scalars(
-                insert(OutboxTransaction).returning(OutboxTransaction.id, sort_by_parameter_order=True), rows
-            ).all()
+            ids = session.connection().execute(
+                insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True), rows
+            ).scalars().all()
         for record, row_id in zip(records, ids, strict=True):
             record.id = row_id
         return records
 
     def _update(self, changes: Sequence[dict[str, Any]]) -> None:
+        """Apply per-row changes (each a dict with the row's `id`), one executemany per set of columns,
+        in one database transaction."""
         if not changes:
             return
         now = utc_now()
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for change in changes:
+            columns = tuple(sorted(k for k in change if k != "id"))
+            by_columns[columns].append({"row_id": change["id"], **{f"v_{k}": change[k] for k in columns},
+                                        "v_updated_at": now})
         with self.sessions.begin() as session:
-            session.execute(update(OutboxTransaction), [{**c, "updated_at": now} for c in changes])
+            connection = session.connection()
+            for columns, params in by_columns.items():
+                statement = update(TABLE).where(TABLE.c.id == bindparam("row_id")).values(
+                    {k: bindparam(f"v_{k}") for k in (*columns, "updated_at")})
+                connection.execute(statement, params)
 
     def _stored_next_nonce(self, address: str) -> int:
         with self.sessions() as session:
@@ -228,7 +252,7 @@ class Outbox:
         for record in records:
             by_signer[record.signer].append(record)
         for signer, group in by_signer.items():
-            account = self.signers(signer)
+            key = self._signing_key(signer)
             with self.nonces.lock(signer):
                 signable: list[TxRecord] = []
                 rejected: list[dict[str, Any]] = []
@@ -244,17 +268,14 @@ class Outbox:
                 if not signable:
                     continue
                 first = self.nonces.reserve(signer, len(signable))
-                fees = self.chain.fees.fields
+                template = self._tx_template()
                 changes = []
                 for offset, record in enumerate(signable):
-                    tx: dict[str, Any] = {
-                        "to": record.to, "data": record.calldata, "value": record.value, "chainId": self.chain.chain_id,
-                        "nonce": first + offset, "gas": record.gas_limit, **fees,
-                    }
-                    signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+                    signed = template.sign(key, first + offset, record.gas_limit or 0, bytes.fromhex(record.to[2:]),
+                                           record.value, record.calldata)
                     record.nonce = first + offset
-                    record.raw_tx = "0x" + bytes(signed.raw_transaction).hex()
-                    record.tx_hash = "0x" + bytes(signed.hash).hex()
+                    record.raw_tx = "0x" + signed.raw.hex()
+                    record.tx_hash = "0x" + signed.tx_hash.hex()
                     record.status = OutboxStatus.SIGNED
                     changes.append({"id": record.id, "status": record.status, "nonce": record.nonce,
                                     "gas_limit": record.gas_limit, "raw_tx": record.raw_tx, "tx_hash": record.tx_hash})
@@ -266,6 +287,19 @@ class Outbox:
                 self._fault("signed")
                 self._broadcast(signable)
                 self._fault("sent")
+
+    def _signing_key(self, signer: str) -> PrivateKey:
+        key = self._keys.get(signer)
+        if key is None:
+            key = self._keys[signer] = signing_key(bytes(self.signers(signer).key))
+        return key
+
+    def _tx_template(self) -> TxTemplate:
+        """Chain id and fee fields encoded once (again when the chain client's fees change)."""
+        template = self._template
+        if template is None or template.fees != self.chain.fees.fields or template.chain_id != self.chain.chain_id:
+            template = self._template = TxTemplate(self.chain.chain_id, self.chain.fees.fields)
+        return template
 
     def _broadcast(self, records: Sequence[TxRecord]) -> None:
         """Send signed transactions; those the node refuses for a reason other than knowing them
@@ -291,10 +325,9 @@ class Outbox:
             return
         ids = [c["id"] for c in changes]
         with self.sessions.begin() as session:
-            session.execute(
-                update(OutboxTransaction).where(OutboxTransaction.id.in_(ids)).values(
-                    status=OutboxStatus.SENT, last_error=None, attempts=OutboxTransaction.attempts + 1,
-                    updated_at=utc_now(),
+            session.connection().execute(
+                update(TABLE).where(TABLE.c.id.in_(ids)).values(
+                    status=OutboxStatus.SENT, last_error=None, attempts=TABLE.c.attempts + 1, updated_at=utc_now(),
                 )
             )
 
@@ -452,6 +485,14 @@ class Outbox:
         except ChainUnavailable as exc:
             raise SendDeferred(str(exc), [record.id]) from exc
         return record
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:  # arguments holding lists
+        return False
+    return True
 
 
 @dataclass(frozen=True)
