@@ -266,6 +266,41 @@ class ChainClient:
             raise CallFailed(message, detail if isinstance(detail, str) else None)
         return bytes.fromhex(str(reply["result"])[2:])
 
+    def calls(self, calls: Sequence[dict[str, Any]]) -> list[bytes | Exception]:
+        """eth_calls of transaction dicts (from, to, data as bytes, value, gas) at the latest block, each
+        answered with its result or the exception of its revert (decodable with a RevertDecoder); on a
+        node one JSON-RPC batch."""
+        if self._http is None:
+            out: list[bytes | Exception] = []
+            for call in calls:
+                try:
+                    out.append(self.call({**call, "data": HexBytes(call["data"])}))
+                except ChainUnavailable:
+                    raise
+                except Exception as exc:
+                    out.append(exc)
+            return out
+        params = []
+        for call in calls:
+            tx = {"to": call["to"], "data": "0x" + bytes(call["data"]).hex()}
+            if call.get("from"):
+                tx["from"] = call["from"]
+            if call.get("value"):
+                tx["value"] = hex(int(call["value"]))
+            if call.get("gas"):
+                tx["gas"] = hex(int(call["gas"]))
+            params.append(("eth_call", [tx, "latest"]))
+        results: list[bytes | Exception] = []
+        for reply in self._rpc_batch(params) if params else []:
+            error = reply.get("error")
+            if error is None:
+                results.append(bytes.fromhex(str(reply.get("result", "0x"))[2:]))
+                continue
+            detail = error.get("data") if isinstance(error, dict) else None
+            results.append(CallFailed(str(error.get("message", error)) if isinstance(error, dict) else str(error),
+                                      detail if isinstance(detail, str) else None))
+        return results
+
     def call_many(self, to: str, calls: Sequence[bytes]) -> list[bytes]:
         """Several eth_calls to one contract at the latest block: one JSON-RPC batch on a node."""
         if self._http is None:

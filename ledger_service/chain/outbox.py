@@ -13,6 +13,7 @@ to their receipt.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,7 @@ from typing import Any
 from coincurve import PrivateKey
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.chain.calldata import CallEncoder, jsonable
@@ -34,7 +35,7 @@ from ledger_service.db.models.outbox import OutboxOrigin, OutboxStatus, OutboxTr
 from ledger_service.db.models.types import utc_now
 
 GAS_HEADROOM = 1.2
-TABLE = OutboxTransaction.__table__
+TABLE: Table = OutboxTransaction.__table__  # type: ignore[assignment]
 Faults = Callable[[str], None]
 
 
@@ -120,6 +121,7 @@ class Outbox:
         self.nonces = NonceManager(chain.pending_nonce, self._stored_next_nonce)
         self._keys: dict[str, PrivateKey] = {}
         self._template: TxTemplate | None = None
+        self.group = GroupCommit(self)
 
     # ------------------------------------------------------------------ submit
 
@@ -132,14 +134,25 @@ class Outbox:
         records = self._write_intents(intents)
         self._fault("queued")
         try:
-            if preflight:
-                self._preflight(records)
-            self._sign_and_send([r for r in records if r.status == OutboxStatus.QUEUED])
+            self._preflight_sign_and_send(records, [preflight] * len(records))
             if wait:
                 self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
         except ChainUnavailable as exc:
             raise SendDeferred(str(exc), [r.id for r in records]) from exc
         return records
+
+    def submit_grouped(
+        self, intents: Sequence[Intent], preflight: bool = False, wait: bool = True, timeout: float = 60.0
+    ) -> list[TxRecord]:
+        """As `submit`, but written, signed and sent together with the intents of concurrent callers
+        (one outbox write, one JSON-RPC batch, one receipt poll for the group); see `GroupCommit`."""
+        return self.group.submit(intents, preflight, wait, timeout)
+
+    def _preflight_sign_and_send(self, records: Sequence[TxRecord], preflight: Sequence[bool]) -> None:
+        checked = [r for r, p in zip(records, preflight, strict=True) if p]
+        if checked:
+            self._preflight(checked)
+        self._sign_and_send([r for r in records if r.status == OutboxStatus.QUEUED])
 
     def _fault(self, stage: str) -> None:
         if self.faults is not None:
@@ -208,16 +221,18 @@ class Outbox:
     def _preflight(self, records: Sequence[TxRecord]) -> None:
         """Run each queued transaction as eth_call; a revert rejects it before it takes a nonce."""
         rejected = []
+        calls = []
         for record in records:
-            call = {"from": record.signer, "to": record.to, "data": HexBytes(record.calldata), "value": record.value}
+            call: dict[str, Any] = {"from": record.signer, "to": record.to, "data": record.calldata,
+                                    "value": record.value}
             if self.chain.gas_limit:
                 call["gas"] = self.chain.gas_limit
-            try:
-                self.chain.call(call)
-            except Exception as exc:
-                revert = self.decoder.from_exception(exc)
+            calls.append(call)
+        for record, outcome in zip(records, self.chain.calls(calls), strict=True):
+            if isinstance(outcome, BaseException):
+                revert = self.decoder.from_exception(outcome)
                 if revert is None:
-                    raise
+                    raise outcome
                 self._set_revert(record, revert, OutboxStatus.REJECTED)
                 rejected.append(self._error_change(record))
         self._update(rejected)
@@ -485,6 +500,112 @@ class Outbox:
         except ChainUnavailable as exc:
             raise SendDeferred(str(exc), [record.id]) from exc
         return record
+
+
+@dataclass
+class _Entry:
+    """One caller's intents waiting in a group."""
+
+    intents: Sequence[Intent]
+    preflight: bool
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    records: list[TxRecord] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Group commit of concurrent submissions.
+
+    A caller's intents join a queue. If no group is being written and sent, the caller
+    leads: it takes every queued entry, writes them to the outbox in one transaction,
+    preflights (one JSON-RPC batch), signs and sends them (one batch), then hands the
+    lead to the first caller that queued meanwhile and follows its own group's receipts
+    (one batched poll). Callers that arrive while a group is being sent wait and go out
+    in the next group, so under load groups grow by themselves and one request alone
+    goes out at once. Each caller gets back its own records, or its own SendDeferred
+    with its own outbox ids. The guarantees are those of `Outbox.submit`: every group is
+    recorded before it is sent, and a signer's nonces are taken under its lock.
+    """
+
+    def __init__(self, outbox: Outbox, max_group: int = 1000) -> None:
+        self.outbox = outbox
+        self.max_group = max_group
+        self._lock = threading.Lock()
+        self._queue: list[_Entry] = []
+        self._leading = False
+        self.groups = 0  # groups sent (for tests and metrics)
+
+    def submit(self, intents: Sequence[Intent], preflight: bool, wait: bool, timeout: float) -> list[TxRecord]:
+        entry = _Entry(intents, preflight)
+        with self._lock:
+            self._queue.append(entry)
+            if not self._leading:
+                self._leading = entry.lead = True
+        if not entry.lead:
+            entry.wake.wait()
+        if entry.lead:
+            self._lead(wait, timeout)
+        if entry.error is not None:
+            raise entry.error
+        return entry.records
+
+    def _take(self) -> list[_Entry]:
+        with self._lock:
+            group: list[_Entry] = []
+            count = 0
+            while self._queue and (not group or count + len(self._queue[0].intents) <= self.max_group):
+                entry = self._queue.pop(0)
+                group.append(entry)
+                count += len(entry.intents)
+            return group
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.wake.set()
+            else:
+                self._leading = False
+
+    def _lead(self, wait: bool, timeout: float) -> None:
+        group = self._take()
+        outbox = self.outbox
+        records: list[TxRecord] = []
+        try:
+            intents = [i for e in group for i in e.intents]
+            records = outbox._write_intents(intents)
+            outbox._fault("queued")
+            flags = [e.preflight for e in group for _ in e.intents]
+            outbox._preflight_sign_and_send(records, flags)
+            self.groups += 1
+        except BaseException as exc:
+            self._hand_over()
+            self._finish(group, records, exc)
+            return
+        self._hand_over()
+        error: BaseException | None = None
+        try:
+            if wait:
+                outbox.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
+        except BaseException as exc:
+            error = exc
+        self._finish(group, records, error)
+
+    @staticmethod
+    def _finish(group: Sequence[_Entry], records: Sequence[TxRecord], error: BaseException | None) -> None:
+        position = 0
+        for entry in group:
+            own = list(records[position:position + len(entry.intents)])
+            position += len(entry.intents)
+            entry.records = own
+            if isinstance(error, ChainUnavailable) and own:
+                entry.error = SendDeferred(str(error), [r.id for r in own])
+            elif error is not None:
+                entry.error = error
+            if not entry.lead:
+                entry.wake.set()
 
 
 def _hashable(value: object) -> bool:
