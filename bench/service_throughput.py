@@ -13,7 +13,15 @@ receipts. Every measured transfer is mined before its clock stops.
   pre-encoded calldata and sent one by one with `send_raw_transaction`.
 - anvil: the service's batch endpoint against raw batched JSON-RPC: signed transactions
   posted as arrays of 200 `eth_sendRawTransaction`, then the last receipt awaited.
-Signing is timed on both sides.
+Signing is timed on both sides. The raw side signs with eth-account, the service with
+its own libsecp256k1 signer (`ledger_service.chain.signing`); `raw_fast_sign_tx_per_s_*`
+and `ratio_*_same_signer` (extras) give the raw figure and the ratio with the raw side
+signing the service's way too.
+- single endpoint: one request at a time (`service_single_tx_per_s_*`), and
+  `--clients` concurrent clients each sending one request after another
+  (`service_single_concurrent_tx_per_s_*`: httpx AsyncClient over the ASGI app), which
+  the service group-commits (one outbox write, one JSON-RPC batch and one receipt poll
+  for the requests that arrive while the previous group is being sent).
 
 - traces: the history of `bench/trace_latency.py` (by default 1M readings anchored and
   100k allowance transfers mined on anvil, indexed into SQLite) served by a runtime over
@@ -29,6 +37,7 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import random
@@ -57,6 +66,7 @@ from ledger_service.chain.deploy import deploy_suite, write_deployment
 from ledger_service.chain.errors import RevertDecoder
 from ledger_service.chain.outbox import Intent
 from ledger_service.chain.sender import FeePolicy, TransactionSender
+from ledger_service.chain.signing import TxTemplate, signing_key
 from ledger_service.config import Settings
 from ledger_service.db.migrate import upgrade_to_head
 from ledger_service.db.models import ChainReport
@@ -100,6 +110,29 @@ def service_single(client: TestClient, setup: dict[str, Any], n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def service_single_concurrent(app: Any, setup: dict[str, Any], n: int, clients: int) -> float:
+    """`clients` concurrent clients share `n` single-transfer requests; every one is answered 200 (mined)."""
+    body = {"to": setup["accounts"]["receiver"].address, "year": YEAR, "amount": 1}
+
+    async def run() -> float:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
+            remaining = [n]
+
+            async def worker() -> None:
+                while remaining[0] > 0:
+                    remaining[0] -= 1
+                    reply = await client.post("/api/v1/allowances/transfers", json=body, headers=setup["headers"])
+                    assert reply.status_code == 200, reply.text
+
+            await client.get("/api/v1/health")
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(clients)))
+            return n / (time.perf_counter() - start)
+
+    return asyncio.run(run())
+
+
 def service_batch(client: TestClient, setup: dict[str, Any], n: int) -> float:
     item = {"to": setup["accounts"]["receiver"].address, "year": YEAR, "amount": 1}
     start = time.perf_counter()
@@ -116,10 +149,13 @@ def transfer_calldata(runtime: Runtime, sender: str, receiver: str) -> bytes:
 
 
 def signed_transfers(runtime: Runtime, account: LocalAccount, receiver: str, n: int, nonce: int,
-                     fees: dict[str, int]) -> list[bytes]:
+                     fees: dict[str, int], fast: bool = False) -> list[bytes]:
     data = transfer_calldata(runtime, account.address, receiver)
     to = runtime.deployment.addresses["AllowanceRegistry"]
     chain_id = runtime.chain.chain_id
+    if fast:
+        template, key, target = TxTemplate(chain_id, fees), signing_key(bytes(account.key)), bytes.fromhex(to[2:])
+        return [template.sign(key, nonce + i, GAS, target, 0, data).raw for i in range(n)]
     return [bytes(account.sign_transaction({"to": to, "data": data, "value": 0, "chainId": chain_id,
                                             "nonce": nonce + i, "gas": GAS, **fees}).raw_transaction)
             for i in range(n)]
@@ -138,14 +174,14 @@ def raw_embedded(runtime: Runtime, setup: dict[str, Any], n: int) -> float:
     return n / elapsed
 
 
-def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int) -> float:
+def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int, fast: bool = False) -> float:
     account, receiver = setup["accounts"]["raw"], setup["accounts"]["receiver"].address
     w3 = runtime.chain.w3
     nonce = w3.eth.get_transaction_count(account.address)
     fees = FeePolicy.detect(w3).fields
     with httpx.Client(timeout=60) as http:
         start = time.perf_counter()
-        raws = signed_transfers(runtime, account, receiver, n, nonce, fees)
+        raws = signed_transfers(runtime, account, receiver, n, nonce, fees, fast)
         for first in range(0, n, BATCH):
             payload = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x" + r.hex()]}
                        for i, r in enumerate(raws[first:first + BATCH], start=first)]
@@ -163,23 +199,29 @@ def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int) -> floa
     return n / elapsed
 
 
-def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any]) -> None:
+def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any],
+                 clients: int) -> None:
     settings = Settings(database_url=f"sqlite:///{workdir / 'embedded.db'}", chain="embedded", gas_limit=GAS)
     runtime = Runtime.start(settings, artifacts=artifacts)
     embedded = runtime.chain.embedded
     assert embedded is not None
     setup = prepare(runtime, lambda addrs: embedded.fund(addrs), n)
-    client = TestClient(create_app(runtime))
+    app = create_app(runtime)
+    client = TestClient(app)
     service_batch(client, setup, BATCH)  # warm-up: caches, SQLite pages
     single = service_single(client, setup, max(n // 5, 20))
+    concurrent = service_single_concurrent(app, setup, max(n // 5, 20), clients)
     batch = service_batch(client, setup, n)
     raw = raw_embedded(runtime, setup, n)
     runtime.close()
-    results.update(service_single_tx_per_s_embedded=round(single, 1), service_tx_per_s_embedded=round(batch, 1),
-                   raw_tx_per_s_embedded=round(raw, 1), ratio_embedded=round(batch / raw, 3))
+    results.update(service_single_tx_per_s_embedded=round(single, 1),
+                   service_single_concurrent_tx_per_s_embedded=round(concurrent, 1),
+                   service_tx_per_s_embedded=round(batch, 1), raw_tx_per_s_embedded=round(raw, 1),
+                   ratio_embedded=round(batch / raw, 3))
 
 
-def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any]) -> None:
+def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any],
+              clients: int) -> None:
     with AnvilNode(free_port()) as node:
         deployer: LocalAccount = Account.create()
         node.fund(deployer.address)
@@ -192,14 +234,20 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
                             bootstrap_regulator_key="0x" + bytes(deployer.key).hex())  # type: ignore[arg-type]
         runtime = Runtime.start(settings, artifacts=artifacts)
         setup = prepare(runtime, lambda addrs: [node.fund(a) for a in addrs], n)
-        client = TestClient(create_app(runtime))
+        app = create_app(runtime)
+        client = TestClient(app)
         service_batch(client, setup, BATCH)
         single = service_single(client, setup, max(n // 5, 20))
+        concurrent = service_single_concurrent(app, setup, max(n // 5, 20), clients)
         batch = service_batch(client, setup, n)
         raw = raw_anvil(runtime, setup, node.url, n)
+        raw_fast = raw_anvil(runtime, setup, node.url, n, fast=True)
         runtime.close()
-    results.update(service_single_tx_per_s_anvil=round(single, 1), service_tx_per_s_anvil=round(batch, 1),
-                   raw_tx_per_s_anvil=round(raw, 1), ratio_anvil=round(batch / raw, 3))
+    results.update(service_single_tx_per_s_anvil=round(single, 1),
+                   service_single_concurrent_tx_per_s_anvil=round(concurrent, 1),
+                   service_tx_per_s_anvil=round(batch, 1), raw_tx_per_s_anvil=round(raw, 1),
+                   ratio_anvil=round(batch / raw, 3), raw_fast_sign_tx_per_s_anvil=round(raw_fast, 1),
+                   ratio_anvil_same_signer=round(batch / raw_fast, 3))
 
 
 def run_traces(artifacts: dict[str, Artifact], sizes: argparse.Namespace, workdir: Path,
@@ -258,6 +306,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transfers", type=int, default=1000, help="transfers per measurement (embedded)")
     parser.add_argument("--anvil-transfers", type=int, default=2000, help="transfers per measurement (anvil)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients of the single endpoint")
     parser.add_argument("--skip-anvil", action="store_true")
     parser.add_argument("--skip-traces", action="store_true", help="no trace latency measurement")
     add_history_arguments(parser, prefix="trace-")
@@ -265,10 +314,10 @@ def main() -> None:
     artifacts = build()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="carbonledger-bench-") as tmp:
-        run_embedded(artifacts, args.transfers, Path(tmp), results)
+        run_embedded(artifacts, args.transfers, Path(tmp), results, args.clients)
         if not args.skip_anvil:
             try:
-                run_anvil(artifacts, args.anvil_transfers, Path(tmp), results)
+                run_anvil(artifacts, args.anvil_transfers, Path(tmp), results, args.clients)
             except AnvilUnavailable as exc:
                 print(f"anvil skipped: {exc}", file=sys.stderr)
         if not args.skip_traces:
@@ -280,7 +329,7 @@ def main() -> None:
     for key, value in results.items():
         if "tx_per_s" in key:
             print(f"{key:38} {value:>10}")
-    for key in ("ratio_embedded", "ratio_anvil"):
+    for key in ("ratio_embedded", "ratio_anvil", "ratio_anvil_same_signer"):
         if key in results:
             print(f"{key:38} {results[key]:>10}  (service batch endpoint / raw)")
     traces = [k for k in results if k.endswith("_ms")]

@@ -12,6 +12,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector
+
 from ledger_service.chain.client import ChainClient
 from ledger_service.chain.errors import ContractRevert
 from ledger_service.chain.outbox import Intent
@@ -20,6 +24,7 @@ from ledger_service.membership import Directory, OrgKind
 
 REGISTRY = "AllowanceRegistry"
 LEDGER = "ComplianceLedger"
+_BALANCE_OF_BATCH = function_signature_to_4byte_selector("balanceOfBatch(address[],uint256[])")
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,8 @@ class ComplianceStatus:
 
 
 def balances(chain: ChainClient, suite: Suite, address: str, years: Sequence[int]) -> dict[int, int]:
-    fn = suite.contract(REGISTRY).functions.balanceOfBatch
-    values = chain.request(lambda: fn([address] * len(years), list(years)).call())
+    data = _BALANCE_OF_BATCH + abi_encode(["address[]", "uint256[]"], [[address] * len(years), list(years)])
+    (values,) = abi_decode(["uint256[]"], chain.call_data(suite.deployment.addresses[REGISTRY], data))
     return {year: int(v) for year, v in zip(years, values, strict=True)}
 
 

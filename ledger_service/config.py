@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     retry_attempts: int = Field(default=4, ge=1, description="Tries of a chain request before answering 503.")
     retry_backoff_seconds: float = Field(default=0.2, ge=0, description="First wait between tries; doubles.")
     retry_backoff_max_seconds: float = Field(default=2.0, ge=0, description="Longest wait between tries.")
+    group_commit: bool = Field(
+        default=True, description="Concurrent single-transaction requests are written, signed and sent together "
+        "(one outbox write, one JSON-RPC batch, one receipt poll), each answered with its own transaction.",
+    )
     receipt_timeout_seconds: float = Field(default=60.0, gt=0, description="How long a waiting request waits.")
     outbox_interval_seconds: float = Field(default=0.5, gt=0, description="Pace of the background outbox pump.")
 

@@ -20,14 +20,15 @@ def require_custodial(runtime: Runtime, caller: Caller) -> None:
 
 def send(runtime: Runtime, caller: Caller, intents: Sequence[Intent], wait: bool = True,
          batch: bool = False, refuse: bool = True) -> list[TxRecord]:
-    """Submit through the outbox. A single transaction refused by the chain raises TransactionRefused
+    """Submit through the outbox (requests that are not batches are group-committed with concurrent ones,
+    see `GroupCommit`). A single transaction refused by the chain raises TransactionRefused
     (unless `refuse` is false); an unreachable chain raises ChainBusy with the outbox ids."""
     require_custodial(runtime, caller)
     policy = runtime.settings.preflight
     preflight = policy == "all" or (policy == "single" and not batch)
     try:
-        records = runtime.outbox.submit(intents, preflight=preflight, wait=wait,
-                                        timeout=runtime.settings.receipt_timeout_seconds)
+        submit = runtime.outbox.submit_grouped if runtime.settings.group_commit and not batch else runtime.outbox.submit
+        records = submit(intents, preflight=preflight, wait=wait, timeout=runtime.settings.receipt_timeout_seconds)
     except SendDeferred as exc:
         raise ChainBusy(str(exc), exc.outbox_ids) from None
     if refuse and len(records) == 1 and records[0].status in (OutboxStatus.REJECTED, OutboxStatus.FAILED):

@@ -38,6 +38,14 @@ class ChainUnavailable(RuntimeError):
     """The chain did not answer after every retry."""
 
 
+class CallFailed(RuntimeError):
+    """A node answered an eth_call with an error; `data` holds the revert data (0x-hex) if it gave any."""
+
+    def __init__(self, message: str, data: str | None = None) -> None:
+        super().__init__(message)
+        self.data = data
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4
@@ -243,6 +251,70 @@ class ChainClient:
     def call(self, tx: dict[str, Any], block: int | str = "latest") -> bytes:
         """eth_call; raises the node's exception on a revert (decode it with a RevertDecoder)."""
         return bytes(self.request(lambda: self.w3.eth.call(tx, block_identifier=block)))  # type: ignore[arg-type]
+
+    def call_data(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
+        """eth_call of encoded calldata; on a node one bare JSON-RPC request (no web3 formatting).
+        A revert raises CallFailed (node) or eth-tester's exception (embedded), both decodable."""
+        if self._http is None:
+            return self.call({"to": to, "data": HexBytes(data)}, block)
+        tag = block if isinstance(block, str) else hex(block)
+        (reply,) = self._rpc_batch([("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag])])
+        error = reply.get("error")
+        if error is not None:
+            detail = error.get("data") if isinstance(error, dict) else None
+            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            raise CallFailed(message, detail if isinstance(detail, str) else None)
+        return bytes.fromhex(str(reply["result"])[2:])
+
+    def calls(self, calls: Sequence[dict[str, Any]]) -> list[bytes | Exception]:
+        """eth_calls of transaction dicts (from, to, data as bytes, value, gas) at the latest block, each
+        answered with its result or the exception of its revert (decodable with a RevertDecoder); on a
+        node one JSON-RPC batch."""
+        if self._http is None:
+            out: list[bytes | Exception] = []
+            for call in calls:
+                try:
+                    out.append(self.call({**call, "data": HexBytes(call["data"])}))
+                except ChainUnavailable:
+                    raise
+                except Exception as exc:
+                    out.append(exc)
+            return out
+        params = []
+        for call in calls:
+            tx = {"to": call["to"], "data": "0x" + bytes(call["data"]).hex()}
+            if call.get("from"):
+                tx["from"] = call["from"]
+            if call.get("value"):
+                tx["value"] = hex(int(call["value"]))
+            if call.get("gas"):
+                tx["gas"] = hex(int(call["gas"]))
+            params.append(("eth_call", [tx, "latest"]))
+        results: list[bytes | Exception] = []
+        for reply in self._rpc_batch(params) if params else []:
+            error = reply.get("error")
+            if error is None:
+                results.append(bytes.fromhex(str(reply.get("result", "0x"))[2:]))
+                continue
+            detail = error.get("data") if isinstance(error, dict) else None
+            results.append(CallFailed(str(error.get("message", error)) if isinstance(error, dict) else str(error),
+                                      detail if isinstance(detail, str) else None))
+        return results
+
+    def call_many(self, to: str, calls: Sequence[bytes]) -> list[bytes]:
+        """Several eth_calls to one contract at the latest block: one JSON-RPC batch on a node."""
+        if self._http is None:
+            return [self.call_data(to, data) for data in calls]
+        replies = self._rpc_batch([("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]) for data in calls])
+        out = []
+        for reply in replies:
+            error = reply.get("error")
+            if error is not None:
+                detail = error.get("data") if isinstance(error, dict) else None
+                raise CallFailed(str(error.get("message", error)) if isinstance(error, dict) else str(error),
+                                 detail if isinstance(detail, str) else None)
+            out.append(bytes.fromhex(str(reply["result"])[2:]))
+        return out
 
     def estimate_gas(self, tx: dict[str, Any]) -> int:
         return self.request(lambda: int(self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]

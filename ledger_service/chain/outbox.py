@@ -13,25 +13,29 @@ to their receipt.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from coincurve import PrivateKey
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.chain.calldata import CallEncoder, jsonable
 from ledger_service.chain.client import ChainClient, ChainUnavailable
 from ledger_service.chain.errors import ContractRevert, RevertDecoder
 from ledger_service.chain.nonces import NonceManager
+from ledger_service.chain.signing import TxTemplate, signing_key
 from ledger_service.db.models.outbox import OutboxOrigin, OutboxStatus, OutboxTransaction
 from ledger_service.db.models.types import utc_now
 
 GAS_HEADROOM = 1.2
+TABLE: Table = OutboxTransaction.__table__  # type: ignore[assignment]
 Faults = Callable[[str], None]
 
 
@@ -115,6 +119,9 @@ class Outbox:
         self.signers = signers
         self.faults = faults
         self.nonces = NonceManager(chain.pending_nonce, self._stored_next_nonce)
+        self._keys: dict[str, PrivateKey] = {}
+        self._template: TxTemplate | None = None
+        self.group = GroupCommit(self)
 
     # ------------------------------------------------------------------ submit
 
@@ -127,14 +134,25 @@ class Outbox:
         records = self._write_intents(intents)
         self._fault("queued")
         try:
-            if preflight:
-                self._preflight(records)
-            self._sign_and_send([r for r in records if r.status == OutboxStatus.QUEUED])
+            self._preflight_sign_and_send(records, [preflight] * len(records))
             if wait:
                 self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
         except ChainUnavailable as exc:
             raise SendDeferred(str(exc), [r.id for r in records]) from exc
         return records
+
+    def submit_grouped(
+        self, intents: Sequence[Intent], preflight: bool = False, wait: bool = True, timeout: float = 60.0
+    ) -> list[TxRecord]:
+        """As `submit`, but written, signed and sent together with the intents of concurrent callers
+        (one outbox write, one JSON-RPC batch, one receipt poll for the group); see `GroupCommit`."""
+        return self.group.submit(intents, preflight, wait, timeout)
+
+    def _preflight_sign_and_send(self, records: Sequence[TxRecord], preflight: Sequence[bool]) -> None:
+        checked = [r for r, p in zip(records, preflight, strict=True) if p]
+        if checked:
+            self._preflight(checked)
+        self._sign_and_send([r for r in records if r.status == OutboxStatus.QUEUED])
 
     def _fault(self, stage: str) -> None:
         if self.faults is not None:
@@ -143,32 +161,51 @@ class Outbox:
     def _write_intents(self, intents: Sequence[Intent]) -> list[TxRecord]:
         now = utc_now()
         rows, records = [], []
+        encoded: dict[tuple[str, str, tuple[Any, ...]], tuple[bytes, Any]] = {}  # repeated calls in a batch
         for intent in intents:
-            fn = self.encoder.function(intent.contract, intent.function)
-            calldata = fn.encode(intent.args)
+            key = (intent.contract, intent.function, tuple(intent.args))
+            hashable = _hashable(key)
+            if hashable and key in encoded:
+                calldata, args = encoded[key]
+            else:
+                calldata = self.encoder.function(intent.contract, intent.function).encode(intent.args)
+                args = jsonable(list(intent.args))
+                if hashable:
+                    encoded[key] = (calldata, args)
             to = self.addresses[intent.contract]
             rows.append({
                 "origin": OutboxOrigin.CUSTODIAL, "requested_by": intent.requested_by, "signer": intent.signer,
-                "contract": intent.contract, "function": intent.function, "args": jsonable(list(intent.args)),
+                "contract": intent.contract, "function": intent.function, "args": args,
                 "to_address": to, "calldata": "0x" + calldata.hex(), "value": str(intent.value),
                 "status": OutboxStatus.QUEUED, "attempts": 0, "created_at": now, "updated_at": now,
             })
             records.append(TxRecord(0, intent.signer, intent.contract, intent.function, to, calldata, intent.value,
                                     OutboxStatus.QUEUED))
         with self.sessions.begin() as session:
-            ids = session.scalars(
-                insert(OutboxTransaction).returning(OutboxTransaction.id, sort_by_parameter_order=True), rows
-            ).all()
+            ids = session.connection().execute(
+                insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True), rows
+            ).scalars().all()
         for record, row_id in zip(records, ids, strict=True):
             record.id = row_id
         return records
 
     def _update(self, changes: Sequence[dict[str, Any]]) -> None:
+        """Apply per-row changes (each a dict with the row's `id`), one executemany per set of columns,
+        in one database transaction."""
         if not changes:
             return
         now = utc_now()
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for change in changes:
+            columns = tuple(sorted(k for k in change if k != "id"))
+            by_columns[columns].append({"row_id": change["id"], **{f"v_{k}": change[k] for k in columns},
+                                        "v_updated_at": now})
         with self.sessions.begin() as session:
-            session.execute(update(OutboxTransaction), [{**c, "updated_at": now} for c in changes])
+            connection = session.connection()
+            for columns, params in by_columns.items():
+                statement = update(TABLE).where(TABLE.c.id == bindparam("row_id")).values(
+                    {k: bindparam(f"v_{k}") for k in (*columns, "updated_at")})
+                connection.execute(statement, params)
 
     def _stored_next_nonce(self, address: str) -> int:
         with self.sessions() as session:
@@ -184,16 +221,18 @@ class Outbox:
     def _preflight(self, records: Sequence[TxRecord]) -> None:
         """Run each queued transaction as eth_call; a revert rejects it before it takes a nonce."""
         rejected = []
+        calls = []
         for record in records:
-            call = {"from": record.signer, "to": record.to, "data": HexBytes(record.calldata), "value": record.value}
+            call: dict[str, Any] = {"from": record.signer, "to": record.to, "data": record.calldata,
+                                    "value": record.value}
             if self.chain.gas_limit:
                 call["gas"] = self.chain.gas_limit
-            try:
-                self.chain.call(call)
-            except Exception as exc:
-                revert = self.decoder.from_exception(exc)
+            calls.append(call)
+        for record, outcome in zip(records, self.chain.calls(calls), strict=True):
+            if isinstance(outcome, BaseException):
+                revert = self.decoder.from_exception(outcome)
                 if revert is None:
-                    raise
+                    raise outcome
                 self._set_revert(record, revert, OutboxStatus.REJECTED)
                 rejected.append(self._error_change(record))
         self._update(rejected)
@@ -228,7 +267,7 @@ class Outbox:
         for record in records:
             by_signer[record.signer].append(record)
         for signer, group in by_signer.items():
-            account = self.signers(signer)
+            key = self._signing_key(signer)
             with self.nonces.lock(signer):
                 signable: list[TxRecord] = []
                 rejected: list[dict[str, Any]] = []
@@ -244,17 +283,14 @@ class Outbox:
                 if not signable:
                     continue
                 first = self.nonces.reserve(signer, len(signable))
-                fees = self.chain.fees.fields
+                template = self._tx_template()
                 changes = []
                 for offset, record in enumerate(signable):
-                    tx: dict[str, Any] = {
-                        "to": record.to, "data": record.calldata, "value": record.value, "chainId": self.chain.chain_id,
-                        "nonce": first + offset, "gas": record.gas_limit, **fees,
-                    }
-                    signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+                    signed = template.sign(key, first + offset, record.gas_limit or 0, bytes.fromhex(record.to[2:]),
+                                           record.value, record.calldata)
                     record.nonce = first + offset
-                    record.raw_tx = "0x" + bytes(signed.raw_transaction).hex()
-                    record.tx_hash = "0x" + bytes(signed.hash).hex()
+                    record.raw_tx = "0x" + signed.raw.hex()
+                    record.tx_hash = "0x" + signed.tx_hash.hex()
                     record.status = OutboxStatus.SIGNED
                     changes.append({"id": record.id, "status": record.status, "nonce": record.nonce,
                                     "gas_limit": record.gas_limit, "raw_tx": record.raw_tx, "tx_hash": record.tx_hash})
@@ -266,6 +302,19 @@ class Outbox:
                 self._fault("signed")
                 self._broadcast(signable)
                 self._fault("sent")
+
+    def _signing_key(self, signer: str) -> PrivateKey:
+        key = self._keys.get(signer)
+        if key is None:
+            key = self._keys[signer] = signing_key(bytes(self.signers(signer).key))
+        return key
+
+    def _tx_template(self) -> TxTemplate:
+        """Chain id and fee fields encoded once (again when the chain client's fees change)."""
+        template = self._template
+        if template is None or template.fees != self.chain.fees.fields or template.chain_id != self.chain.chain_id:
+            template = self._template = TxTemplate(self.chain.chain_id, self.chain.fees.fields)
+        return template
 
     def _broadcast(self, records: Sequence[TxRecord]) -> None:
         """Send signed transactions; those the node refuses for a reason other than knowing them
@@ -291,10 +340,9 @@ class Outbox:
             return
         ids = [c["id"] for c in changes]
         with self.sessions.begin() as session:
-            session.execute(
-                update(OutboxTransaction).where(OutboxTransaction.id.in_(ids)).values(
-                    status=OutboxStatus.SENT, last_error=None, attempts=OutboxTransaction.attempts + 1,
-                    updated_at=utc_now(),
+            session.connection().execute(
+                update(TABLE).where(TABLE.c.id.in_(ids)).values(
+                    status=OutboxStatus.SENT, last_error=None, attempts=TABLE.c.attempts + 1, updated_at=utc_now(),
                 )
             )
 
@@ -452,6 +500,120 @@ class Outbox:
         except ChainUnavailable as exc:
             raise SendDeferred(str(exc), [record.id]) from exc
         return record
+
+
+@dataclass
+class _Entry:
+    """One caller's intents waiting in a group."""
+
+    intents: Sequence[Intent]
+    preflight: bool
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    records: list[TxRecord] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Group commit of concurrent submissions.
+
+    A caller's intents join a queue. If no group is being written and sent, the caller
+    leads: it takes every queued entry, writes them to the outbox in one transaction,
+    preflights (one JSON-RPC batch), signs and sends them (one batch), then hands the
+    lead to the first caller that queued meanwhile and follows its own group's receipts
+    (one batched poll). Callers that arrive while a group is being sent wait and go out
+    in the next group, so under load groups grow by themselves and one request alone
+    goes out at once. Each caller gets back its own records, or its own SendDeferred
+    with its own outbox ids. The guarantees are those of `Outbox.submit`: every group is
+    recorded before it is sent, and a signer's nonces are taken under its lock.
+    """
+
+    def __init__(self, outbox: Outbox, max_group: int = 1000) -> None:
+        self.outbox = outbox
+        self.max_group = max_group
+        self._lock = threading.Lock()
+        self._queue: list[_Entry] = []
+        self._leading = False
+        self.groups = 0  # groups sent (for tests and metrics)
+
+    def submit(self, intents: Sequence[Intent], preflight: bool, wait: bool, timeout: float) -> list[TxRecord]:
+        entry = _Entry(intents, preflight)
+        with self._lock:
+            self._queue.append(entry)
+            if not self._leading:
+                self._leading = entry.lead = True
+        if not entry.lead:
+            entry.wake.wait()
+        if entry.lead:
+            self._lead(wait, timeout)
+        if entry.error is not None:
+            raise entry.error
+        return entry.records
+
+    def _take(self) -> list[_Entry]:
+        with self._lock:
+            group: list[_Entry] = []
+            count = 0
+            while self._queue and (not group or count + len(self._queue[0].intents) <= self.max_group):
+                entry = self._queue.pop(0)
+                group.append(entry)
+                count += len(entry.intents)
+            return group
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.wake.set()
+            else:
+                self._leading = False
+
+    def _lead(self, wait: bool, timeout: float) -> None:
+        group = self._take()
+        outbox = self.outbox
+        records: list[TxRecord] = []
+        try:
+            intents = [i for e in group for i in e.intents]
+            records = outbox._write_intents(intents)
+            outbox._fault("queued")
+            flags = [e.preflight for e in group for _ in e.intents]
+            outbox._preflight_sign_and_send(records, flags)
+            self.groups += 1
+        except BaseException as exc:
+            self._hand_over()
+            self._finish(group, records, exc)
+            return
+        self._hand_over()
+        error: BaseException | None = None
+        try:
+            if wait:
+                outbox.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
+        except BaseException as exc:
+            error = exc
+        self._finish(group, records, error)
+
+    @staticmethod
+    def _finish(group: Sequence[_Entry], records: Sequence[TxRecord], error: BaseException | None) -> None:
+        position = 0
+        for entry in group:
+            own = list(records[position:position + len(entry.intents)])
+            position += len(entry.intents)
+            entry.records = own
+            if isinstance(error, ChainUnavailable) and own:
+                entry.error = SendDeferred(str(error), [r.id for r in own])
+            elif error is not None:
+                entry.error = error
+            if not entry.lead:
+                entry.wake.set()
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:  # arguments holding lists
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.chain.outbox import Intent, Outbox
+from ledger_service.chain.outbox import Intent, Outbox, SendDeferred
 from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
@@ -221,3 +221,61 @@ def test_when_the_index_finds_forgotten_blocks_the_service_sends_their_transacti
     assert balance(client, cast, "trader") == 7
     runtime.index_up_to_date()
     assert runtime.index_status.last_error is None
+
+
+def test_concurrent_single_sends_are_group_committed_each_caller_getting_its_own_records(
+    client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    """While one group is being signed and sent, callers that arrive queue up and go out together as the
+    next group: one outbox write and one send for all of them, each answered with its own transaction."""
+    allocate(client, cast, {"enterprise_a": 100})
+    outbox = runtime.outbox
+    real = outbox._preflight_sign_and_send
+    group_sizes: list[int] = []
+    first_inside, release = threading.Event(), threading.Event()
+
+    def gated(records, flags):
+        group_sizes.append(len(records))
+        if len(group_sizes) == 1:
+            first_inside.set()
+            release.wait(10)
+        real(records, flags)
+
+    monkeypatch.setattr(outbox, "_preflight_sign_and_send", gated)
+    results: dict[int, list] = {}
+
+    def work(amount: int) -> None:
+        results[amount] = outbox.submit_grouped(transfers(cast, [amount]), preflight=True)
+
+    leader = threading.Thread(target=work, args=(1,))
+    leader.start()
+    assert first_inside.wait(10)
+    followers = [threading.Thread(target=work, args=(n,)) for n in (2, 3, 4, 500)]  # 500: more than the balance
+    for t in followers:
+        t.start()
+    while len(outbox.group._queue) < len(followers):
+        threading.Event().wait(0.01)
+    release.set()
+    for t in [leader, *followers]:
+        t.join(30)
+
+    assert group_sizes == [1, 4]
+    assert {n: [r.function for r in rs] for n, rs in results.items()} == {n: ["safeTransferFrom"] for n in
+                                                                          (1, 2, 3, 4, 500)}
+    assert {n: rs[0].status for n, rs in results.items()} == {1: "mined", 2: "mined", 3: "mined", 4: "mined",
+                                                              500: "rejected"}
+    assert results[500][0].error_name == "ERC1155InsufficientBalance"
+    mined = sorted(rs[0].nonce for n, rs in results.items() if n != 500)  # type: ignore[type-var]
+    assert mined == list(range(mined[0], mined[0] + 4))
+    assert balance(client, cast, "trader") == 10
+
+
+def test_a_group_whose_chain_is_down_defers_each_caller_with_its_own_outbox_ids(
+    cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    flaky(monkeypatch, runtime, failures=100)
+    with pytest.raises(SendDeferred) as deferred:
+        runtime.outbox.submit_grouped(transfers(cast, [1, 2]))
+    (row_a, row_b) = rows(runtime, deferred.value.outbox_ids)
+    assert (row_a.status, row_b.status) == ("signed", "signed")
+    assert runtime.outbox.group._leading is False  # the next caller leads again
