@@ -140,7 +140,10 @@ def service_batch(client: TestClient, setup: dict[str, Any], n: int) -> float:
         count = min(BATCH, n - first)
         reply = client.post("/api/v1/allowances/transfers/batch", json={"transfers": [item] * count},
                             headers=setup["headers"])
-        assert reply.status_code == 200 and reply.json()["mined"] == count, reply.text[:500]
+        assert reply.status_code == 200, reply.text[:500]
+        unmined = [(t["status"], t["error"] or t["last_error"]) for t in reply.json()["transactions"]
+                   if t["status"] != "mined"]
+        assert not unmined, f"{len(unmined)} of {count} not mined, e.g. {unmined[:3]}"
     return n / (time.perf_counter() - start)
 
 
@@ -188,11 +191,14 @@ def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int, fast: b
             replies = http.post(url, json=payload).json()
             assert all("result" in r for r in replies), replies[:2]
         last = replies[-1]["result"]
+        deadline = time.monotonic() + 120
         while True:
             receipt = http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionReceipt",
                                            "params": [last]}).json()["result"]
             if receipt:
                 break
+            # anvil's automine can leave ready transactions unmined (foundry-rs/foundry#10122)
+            assert time.monotonic() < deadline, f"anvil mined no receipt for {last} in 120 s"
             time.sleep(0.001)
         elapsed = time.perf_counter() - start
     assert w3.eth.get_transaction_count(account.address) == nonce + n
@@ -222,7 +228,7 @@ def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results:
 
 def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any],
               clients: int) -> None:
-    with AnvilNode(free_port()) as node:
+    with AnvilNode(free_port(), sweep_seconds=1) as node:
         deployer: LocalAccount = Account.create()
         node.fund(deployer.address)
         from ledger_service.chain.connect import connect_rpc

@@ -15,9 +15,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -58,7 +60,13 @@ class AnvilNode:
     state_file: Path | None = None
     state_interval: int | None = None
     block_time: float | None = None
+    # With automine, also mine a block of whatever the pool holds every `sweep_seconds`: anvil's automine
+    # can leave ready transactions unmined when they arrive out of nonce order (foundry-rs/foundry#10122).
+    # Off by default (a chain that moves only when sent to); on for the node that serves the service.
+    sweep_seconds: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # The node's own output goes to a file: an unread pipe would fill up and stall the node.
+    log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -81,12 +89,15 @@ class AnvilNode:
                 cmd += ["--state-interval", str(self.state_interval)]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
+        elif self.sweep_seconds:
+            cmd += ["--mixed-mining", "--block-time", str(self.sweep_seconds)]
         return cmd
 
     def start(self, timeout: float = 20.0) -> AnvilNode:
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(self.command(), stdout=self.log, stderr=self.log)
         try:
-            wait_until_answering(self.url, timeout, self.process)
+            wait_until_answering(self.url, timeout, self.process, self.log)
         except AnvilUnavailable:
             self.stop()
             raise
@@ -99,6 +110,7 @@ class AnvilNode:
     def stop(self, hard: bool = False) -> None:
         """Stop the node; `hard` kills it without letting it dump its state."""
         if self.process is None or self.process.poll() is not None:
+            self._close_log()
             return
         if hard:
             self.process.kill()
@@ -109,6 +121,12 @@ class AnvilNode:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def __enter__(self) -> AnvilNode:
         return self.start()
@@ -134,16 +152,26 @@ def answers(url: str) -> bool:
     return True
 
 
-def wait_until_answering(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until_answering(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None,
+                         log: IO[bytes] | None = None) -> None:
+    """Wait for the node at `url`; if its `process` exits first, say why (the tail of its `log`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            err = process.stderr.read().decode() if process.stderr else ""
-            raise AnvilUnavailable(f"anvil exited with {process.returncode}: {err.strip()}")
+            raise AnvilUnavailable(f"anvil exited with {process.returncode}: {_tail(log)}")
         if answers(url):
             return
         time.sleep(0.05)
     raise AnvilUnavailable(f"anvil did not answer on {url} within {timeout} s")
+
+
+def _tail(log: IO[bytes] | None, size: int = 2000) -> str:
+    if log is None:
+        return ""
+    log.flush()
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return log.read().decode(errors="replace").strip()
 
 
 # ---------------------------------------------------------------------- a node that outlives the command
@@ -173,16 +201,19 @@ class LocalNode:
         rec = self.record()
         return rec is not None and _alive(int(rec["pid"])) and answers(str(rec["url"]))
 
-    def start(self, port: int = 8545, state_interval: int = 1, timeout: float = 20.0) -> str:
-        """Start the node (loading its saved state) unless it already runs; returns its URL."""
+    def start(self, port: int = 8545, state_interval: int = 1, timeout: float = 20.0,
+              sweep_seconds: int | None = 1) -> str:
+        """Start the node (loading its saved state) unless it already runs; returns its URL.
+        `sweep_seconds`: see `AnvilNode` (None: blocks only for transactions)."""
         rec = self.record()
         if rec is not None and self.running():
             return str(rec["url"])
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        node = AnvilNode(port, state_file=self.state_file, state_interval=state_interval)
-        log = (self.data_dir / "anvil.log").open("ab")
-        process = subprocess.Popen(node.command(), stdout=log, stderr=log, start_new_session=True)
-        wait_until_answering(node.url, timeout, process)
+        node = AnvilNode(port, state_file=self.state_file, state_interval=state_interval,
+                         sweep_seconds=sweep_seconds)
+        with (self.data_dir / "anvil.log").open("ab+") as log:
+            process = subprocess.Popen(node.command(), stdout=log, stderr=log, start_new_session=True)
+            wait_until_answering(node.url, timeout, process, log)
         self.record_path.write_text(json.dumps({"pid": process.pid, "url": node.url, "port": port}))
         return node.url
 

@@ -321,24 +321,22 @@ class Outbox:
         already are checked for a receipt and otherwise kept `signed` with the node's message."""
         results = self.chain.send_raw([r.raw_tx or "" for r in records], [r.tx_hash or "" for r in records])
         self._fault("broadcast")
-        changes, unsure = [], []
+        sent, unsure = [], []
         for record, result in zip(records, results, strict=True):
             if result.accepted or result.already_known:
                 record.status = OutboxStatus.SENT
                 record.last_error = None
-                changes.append({"id": record.id, "status": record.status, "last_error": None,
-                                "attempts": OutboxTransaction.attempts + 1})
+                sent.append(record.id)
             else:
                 record.last_error = (result.error or "")[:500]
                 unsure.append(record)
-        self._update_sent(changes)
+        self._update_sent(sent)
         if unsure:
             self._settle_refused(unsure)
 
-    def _update_sent(self, changes: Sequence[dict[str, Any]]) -> None:
-        if not changes:
+    def _update_sent(self, ids: Sequence[int]) -> None:
+        if not ids:
             return
-        ids = [c["id"] for c in changes]
         with self.sessions.begin() as session:
             session.connection().execute(
                 update(TABLE).where(TABLE.c.id.in_(ids)).values(

@@ -21,10 +21,12 @@ from ledger_service.cli.remote import (
     show_page,
 )
 
-app = typer.Typer(help="Members: admit, look up, suspend, reinstate, revoke, freeze, unfreeze; organisations.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Members: admit, look up, suspend, reinstate, revoke, freeze, unfreeze; organisations; "
+                  "API keys.", no_args_is_help=True)
 org_app = typer.Typer(help="Organisations: register, show, hierarchy, members.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys of members (regulator): issue, list, rotate, revoke.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
+app.add_typer(key_app, name="key")
 
 Address = Annotated[str, typer.Argument(help="The member's address (0x...).")]
 Reason = Annotated[str, typer.Option(help="The decision (its keccak256 goes on chain).")]
@@ -174,3 +176,64 @@ def org_members(ctx: typer.Context, org_id: OrgId, offset: OffsetOption = 0, lim
         emit(answer, True)
     else:
         show_page(answer["items"], answer["page"], f"members of organisation {org_id}", MEMBER_KEYS[:5])
+
+
+# ------------------------------------------------------------------ API keys
+
+KeyId = Annotated[str, typer.Argument(help="The key's id (as `member key list` shows it).")]
+Days = Annotated[int | None, typer.Option("--days", min=1, max=3650, show_default=False,
+                                          help="Lifetime in days (default: the service's CARBONLEDGER_API_KEY_DAYS).")]
+KEY_COLUMNS = ["key_id", "member", "label", "created_at", "expires_at", "revoked_at", "replaced_by"]
+ISSUED_COLUMNS = ["key_id", "member", "expires_at", "token"]
+
+
+@key_app.command("issue")
+def issue_key(
+    ctx: typer.Context, address: Address,
+    label: Annotated[str, typer.Option(help="What the key is for.")] = "",
+    days: Days = None, url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Issue an API key for a member (regulator). The token is shown once: hand it to the member."""
+    body: dict[str, Any] = {"member": address, "label": label}
+    if days is not None:
+        body["expires_in_days"] = days
+    with service(ctx, url, api_key) as api:
+        show(api.post("/api-keys", json=body), as_json, "API key issued (the token is shown only once)",
+             ISSUED_COLUMNS)
+
+
+@key_app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    member: Annotated[str | None, typer.Option(help="Only this member's keys.")] = None,
+    offset: OffsetOption = 0, limit: LimitOption = 100,
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """API keys, newest first, without their tokens (regulator)."""
+    params: dict[str, Any] = {"offset": offset, "limit": limit}
+    if member is not None:
+        params["member"] = member
+    with service(ctx, url, api_key) as api:
+        answer = api.get("/api-keys", params=params)
+    if as_json:
+        emit(answer, True)
+    else:
+        show_page(answer["items"], answer["page"], "API keys", KEY_COLUMNS)
+
+
+@key_app.command("rotate")
+def rotate_key(ctx: typer.Context, key_id: KeyId, days: Days = None, url: UrlOption = DEFAULT,
+               api_key: KeyOption = None, as_json: JsonOption = False) -> None:
+    """Replace a key by a new one for the same member (regulator); the old one stops working."""
+    body = {"expires_in_days": days} if days is not None else None
+    with service(ctx, url, api_key) as api:
+        show(api.post(f"/api-keys/{key_id}/rotate", json=body), as_json,
+             "API key rotated (the new token is shown only once)", ISSUED_COLUMNS)
+
+
+@key_app.command("revoke")
+def revoke_key(ctx: typer.Context, key_id: KeyId, url: UrlOption = DEFAULT, api_key: KeyOption = None,
+               as_json: JsonOption = False) -> None:
+    """Revoke a key at once (regulator)."""
+    with service(ctx, url, api_key) as api:
+        show(api.post(f"/api-keys/{key_id}/revoke"), as_json, "API key revoked", KEY_COLUMNS)

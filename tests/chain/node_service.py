@@ -67,7 +67,8 @@ class NodeService:
 
     def start_node(self, state_interval: int = 1) -> None:
         try:
-            self.node.start(port=self.port, state_interval=state_interval)
+            # No interval blocks: the tests count blocks and compare dumped heights exactly.
+            self.node.start(port=self.port, state_interval=state_interval, sweep_seconds=None)
         except AnvilUnavailable as exc:
             pytest.skip(f"anvil cannot run here: {exc}")
 

@@ -173,6 +173,37 @@ def test_a_regulator_registers_an_organisation_and_admits_and_sanctions_a_member
     assert again.splitlines()[1].startswith("hint: see the transaction with `carbonledger tx show ")
 
 
+def test_a_regulator_issues_rotates_and_revokes_a_members_api_key(cli: Cli, cast: Cast):
+    member = cast.addresses["enterprise_b"]
+
+    def tx_list_with(token: str) -> Result:
+        return runner.invoke(app, ["tx", "list", "--api-key", token], obj=cli.client)
+
+    issued = cli.json("regulator", "member", "key", "issue", member, "--label", "plant DCS", "--days", "7")
+    assert issued["member"] == member and issued["token"].startswith("clk_")
+    assert tx_list_with(issued["token"]).exit_code == 0
+    table = cli.ok("regulator", "member", "key", "list", "--member", member)
+    assert issued["key_id"] in table and "plant DCS" in table and issued["token"] not in table
+
+    rotated = cli.json("regulator", "member", "key", "rotate", issued["key_id"])
+    assert rotated["member"] == member and rotated["token"] != issued["token"]
+    assert "not authenticated" in tx_list_with(issued["token"]).stderr
+    assert tx_list_with(rotated["token"]).exit_code == 0
+
+    revoked = cli.json("regulator", "member", "key", "revoke", rotated["key_id"])
+    assert revoked["revoked_at"] is not None
+    assert "not authenticated" in tx_list_with(rotated["token"]).stderr
+
+
+def test_only_a_regulator_manages_api_keys_and_unknown_keys_are_named(cli: Cli, cast: Cast):
+    error = cli.refused("enterprise_a", "member", "key", "issue", cast.addresses["enterprise_a"])
+    assert error.startswith(f"error: refused: {cast.addresses['enterprise_a']} does not hold the REGULATOR role")
+    error = cli.refused("regulator", "member", "key", "issue", cast.addresses["stranger"])
+    assert error.startswith(f"error: not found: {cast.addresses['stranger']} is not a member")
+    error = cli.refused("regulator", "member", "key", "revoke", "no-such-key")
+    assert error.startswith("error: not found: no API key no-such-key")
+
+
 def test_organisations_show_their_hierarchy_and_members(cli: Cli, cast: Cast):
     tree = cli.ok("enterprise_a", "member", "org", "hierarchy", str(PARK))
     lines = tree.splitlines()

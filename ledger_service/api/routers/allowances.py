@@ -146,7 +146,8 @@ def transfer_batch(body: BatchIn, caller: Trader, runtime: RuntimeDep, response:
         raise ApiError(422, "BatchTooLarge", f"at most {runtime.settings.batch_max} transfers per batch",
                        {"max": runtime.settings.batch_max})
     require_custodial(runtime, caller)
-    transfers = [allowances.Transfer(to_checksum_address(t.to), t.year, t.amount) for t in body.transfers]
+    receivers = {t.to: to_checksum_address(t.to) for t in body.transfers}  # a batch often repeats receivers
+    transfers = [allowances.Transfer(receivers[t.to], t.year, t.amount) for t in body.transfers]
     allowances.check_transfers(runtime.chain, runtime.suite, runtime.directory, caller.address, transfers)
     records = send(runtime, caller, allowances.transfer_intents(caller.address, transfers, caller.address),
                    wait=wait, batch=True, refuse=False)
