@@ -213,10 +213,9 @@ class Runtime:
         """Bring the index to the chain's current head if it differs (behind, or ahead of a chain
         that forgot blocks); the indexed block. The head is compared by number and hash: a node
         restarted from an older state dump may have mined back to the indexed height on other blocks."""
-        head = self.chain.request(lambda: self.chain.w3.eth.get_block("latest"))
+        number, block_hash = self.chain.head()
         status = self.index_status
-        if (status.indexed_block is not None and status.indexed_block == int(head["number"])
-                and status.indexed_hash == bytes(head["hash"])):
+        if status.indexed_block is not None and status.indexed_block == number and status.indexed_hash == block_hash:
             return status.indexed_block
         return self.sync_index().indexed_block
 

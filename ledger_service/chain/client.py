@@ -138,6 +138,17 @@ class ChainClient:
     def block_number(self) -> int:
         return self.request(lambda: int(self.w3.eth.block_number))
 
+    def head(self) -> tuple[int, bytes]:
+        """The latest block's number and hash. On a node, read from the bare JSON-RPC answer: web3 would
+        format every transaction hash of the block, milliseconds for a full block."""
+        if self._http is None:
+            block = self.request(lambda: self.w3.eth.get_block("latest"))
+            return int(block["number"]), bytes(block["hash"])
+        (reply,) = self._rpc_batch([("eth_getBlockByNumber", ["latest", False])])
+        if "result" not in reply or not reply["result"]:
+            raise ChainUnavailable(f"the node gave no latest block: {reply.get('error')}")
+        return int(reply["result"]["number"], 16), bytes.fromhex(reply["result"]["hash"][2:])
+
     def pending_nonce(self, address: str) -> int:
         return self.request(lambda: int(self.w3.eth.get_transaction_count(address, "pending")))  # type: ignore[arg-type]
 
