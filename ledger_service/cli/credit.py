@@ -77,10 +77,7 @@ def list_projects(ctx: typer.Context, offset: OffsetOption = 0, limit: LimitOpti
     """The registered projects."""
     with service(ctx, url, api_key) as api:
         answer = api.get("/credits/projects", params={"offset": offset, "limit": limit})
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["items"], answer["page"], "credit projects", PROJECT_KEYS[:5])
+    show_page(answer, as_json, "credit projects", PROJECT_KEYS[:5])
 
 
 @project_app.command("show")
@@ -149,10 +146,7 @@ def batches(
         params["project_id"] = project
     with service(ctx, url, api_key) as api:
         answer = api.get("/credits/batches", params=params)
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["items"], answer["page"], "credit batches", BATCH_KEYS[:9])
+    show_page(answer, as_json, "credit batches", BATCH_KEYS[:9])
 
 
 @app.command()

@@ -133,10 +133,7 @@ def orders(ctx: typer.Context, offset: OffsetOption = 0, limit: LimitOption = 10
     """The orders of the caller's organisation, newest first."""
     with service(ctx, url, api_key) as api:
         answer = api.get("/market/orders", params={"offset": offset, "limit": limit})
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["items"], answer["page"], "orders", ORDER_KEYS)
+    show_page(answer, as_json, "orders", ORDER_KEYS)
 
 
 @app.command()
@@ -145,11 +142,8 @@ def book(ctx: typer.Context, asset: AssetArg, token_id: TokenArg, offset: Offset
     """The open orders of an asset, cheapest first."""
     with service(ctx, url, api_key) as api:
         answer = api.get(f"/market/books/{asset.value}/{token_id}", params={"offset": offset, "limit": limit})
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["orders"], answer["page"], f"order book: {asset.value} {token_id} at {answer['as_of']}",
-                  [k for k in ORDER_KEYS if k not in ("asset", "token_id")])
+    show_page(answer, as_json, f"order book: {asset.value} {token_id} at {answer['as_of']}",
+               [k for k in ORDER_KEYS if k not in ("asset", "token_id")], items="orders")
 
 
 @app.command()
@@ -159,10 +153,7 @@ def trades(ctx: typer.Context, asset: AssetArg, token_id: TokenArg, offset: Offs
     """Fills of an asset, newest first."""
     with service(ctx, url, api_key) as api:
         answer = api.get(f"/market/trades/{asset.value}/{token_id}", params={"offset": offset, "limit": limit})
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["items"], answer["page"], f"trades: {asset.value} {token_id}", TRADE_KEYS)
+    show_page(answer, as_json, f"trades: {asset.value} {token_id}", TRADE_KEYS)
 
 
 @app.command()

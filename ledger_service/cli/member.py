@@ -172,10 +172,7 @@ def org_members(ctx: typer.Context, org_id: OrgId, offset: OffsetOption = 0, lim
     """The members of an organisation."""
     with service(ctx, url, api_key) as api:
         answer = api.get(f"/organisations/{org_id}/members", params={"offset": offset, "limit": limit})
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["items"], answer["page"], f"members of organisation {org_id}", MEMBER_KEYS[:5])
+    show_page(answer, as_json, f"members of organisation {org_id}", MEMBER_KEYS[:5])
 
 
 # ------------------------------------------------------------------ API keys
@@ -215,10 +212,7 @@ def list_keys(
         params["member"] = member
     with service(ctx, url, api_key) as api:
         answer = api.get("/api-keys", params=params)
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["items"], answer["page"], "API keys", KEY_COLUMNS)
+    show_page(answer, as_json, "API keys", KEY_COLUMNS)
 
 
 @key_app.command("rotate")

@@ -155,12 +155,17 @@ def show_action(body: Mapping[str, Any], key: str | None, as_json: bool, title: 
         console.print(tx_line(tx))
 
 
-def show_page(items: list[Mapping[str, Any]], page: Mapping[str, Any] | None, title: str,
-              keys: Sequence[str] | None = None) -> None:
-    emit([flat(item, keys) for item in items], False, title)
-    if page and page.get("total") is not None and page["total"] > len(items):
-        first = page["offset"] + 1 if items else page["offset"]
-        console.print(f"[dim]{first}-{page['offset'] + len(items)} of {page['total']} "
+def show_page(answer: Mapping[str, Any], as_json: bool, title: str, keys: Sequence[str] | None = None,
+              items: str = "items") -> None:
+    """A paginated answer: as JSON, or its `items` as a table with a line saying where the page is."""
+    if as_json:
+        emit(answer, True)
+        return
+    rows, page = answer[items], answer.get("page")
+    emit([flat(item, keys) for item in rows], False, title)
+    if page and page.get("total") is not None and page["total"] > len(rows):
+        first = page["offset"] + 1 if rows else page["offset"]
+        console.print(f"[dim]{first}-{page['offset'] + len(rows)} of {page['total']} "
                       f"(--offset/--limit for more)[/dim]")
 
 

@@ -168,7 +168,4 @@ def list_reports(
     with service(ctx, url, api_key) as api:
         answer = api.get(f"/emissions/enterprises/{org_id}/reports",
                          params={"year": year, "offset": offset, "limit": limit})
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["reports"], answer["page"], f"reports of enterprise {org_id} for {year}", LIST_KEYS)
+    show_page(answer, as_json, f"reports of enterprise {org_id} for {year}", LIST_KEYS, items="reports")

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from ledger_service.cli.output import emit
 from ledger_service.cli.remote import (
     DEFAULT,
     JsonOption,
@@ -50,7 +49,4 @@ def list_txs(
         params["status"] = status
     with service(ctx, url, api_key) as api:
         answer = api.get("/transactions", params=params)
-    if as_json:
-        emit(answer, True)
-    else:
-        show_page(answer["items"], answer["page"], "transactions", LIST_KEYS)
+    show_page(answer, as_json, "transactions", LIST_KEYS)
