@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import httpx
 import requests
@@ -77,6 +77,23 @@ class SendResult:
     @property
     def nonce_too_low(self) -> bool:
         return self.error is not None and any(m in self.error.lower() for m in NONCE_TOO_LOW_MARKERS)
+
+
+@overload
+def _call_result(reply: dict[str, Any], raise_failure: Literal[True]) -> bytes: ...
+@overload
+def _call_result(reply: dict[str, Any], raise_failure: bool = False) -> bytes | CallFailed: ...
+def _call_result(reply: dict[str, Any], raise_failure: bool = False) -> bytes | CallFailed:
+    """An eth_call's JSON-RPC reply: its result, or a CallFailed with the revert data (raised if asked)."""
+    error = reply.get("error")
+    if error is None:
+        return bytes.fromhex(str(reply.get("result", "0x"))[2:])
+    detail = error.get("data") if isinstance(error, dict) else None
+    message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+    failure = CallFailed(message, detail if isinstance(detail, str) else None)
+    if raise_failure:
+        raise failure
+    return failure
 
 
 def _is_transport_error(exc: BaseException) -> bool:
@@ -270,12 +287,7 @@ class ChainClient:
             return self.call({"to": to, "data": HexBytes(data)}, block)
         tag = block if isinstance(block, str) else hex(block)
         (reply,) = self._rpc_batch([("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag])])
-        error = reply.get("error")
-        if error is not None:
-            detail = error.get("data") if isinstance(error, dict) else None
-            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
-            raise CallFailed(message, detail if isinstance(detail, str) else None)
-        return bytes.fromhex(str(reply["result"])[2:])
+        return _call_result(reply, raise_failure=True)
 
     def calls(self, calls: Sequence[dict[str, Any]]) -> list[bytes | Exception]:
         """eth_calls of transaction dicts (from, to, data as bytes, value, gas) at the latest block, each
@@ -301,31 +313,14 @@ class ChainClient:
             if call.get("gas"):
                 tx["gas"] = hex(int(call["gas"]))
             params.append(("eth_call", [tx, "latest"]))
-        results: list[bytes | Exception] = []
-        for reply in self._rpc_batch(params) if params else []:
-            error = reply.get("error")
-            if error is None:
-                results.append(bytes.fromhex(str(reply.get("result", "0x"))[2:]))
-                continue
-            detail = error.get("data") if isinstance(error, dict) else None
-            results.append(CallFailed(str(error.get("message", error)) if isinstance(error, dict) else str(error),
-                                      detail if isinstance(detail, str) else None))
-        return results
+        return [_call_result(reply) for reply in (self._rpc_batch(params) if params else [])]
 
     def call_many(self, to: str, calls: Sequence[bytes]) -> list[bytes]:
         """Several eth_calls to one contract at the latest block: one JSON-RPC batch on a node."""
         if self._http is None:
             return [self.call_data(to, data) for data in calls]
         replies = self._rpc_batch([("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]) for data in calls])
-        out = []
-        for reply in replies:
-            error = reply.get("error")
-            if error is not None:
-                detail = error.get("data") if isinstance(error, dict) else None
-                raise CallFailed(str(error.get("message", error)) if isinstance(error, dict) else str(error),
-                                 detail if isinstance(detail, str) else None)
-            out.append(bytes.fromhex(str(reply["result"])[2:]))
-        return out
+        return [_call_result(reply, raise_failure=True) for reply in replies]
 
     def estimate_gas(self, tx: dict[str, Any]) -> int:
         return self.request(lambda: int(self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
