@@ -52,6 +52,22 @@ class Settings(BaseSettings):
     )
     receipt_timeout_seconds: float = Field(default=60.0, gt=0, description="How long a waiting request waits.")
     outbox_interval_seconds: float = Field(default=0.5, gt=0, description="Pace of the background outbox pump.")
+    outbox_confirmations: int | None = Field(
+        default=None, ge=0, description="Blocks on top of a transaction's block before the outbox calls it final; "
+        "unset: as index_confirmations.",
+    )
+    claim_seconds: float = Field(
+        default=10.0, gt=0, description="How long a process owns the queued outbox rows it wrote before another "
+        "process may take them over.",
+    )
+    lease_seconds: float = Field(
+        default=5.0, gt=0, description="Lease of the outbox pump and the indexer: another process takes over a "
+        "role this long after its holder stopped renewing it.",
+    )
+    idempotency_key_hours: float = Field(
+        default=24.0, gt=0, description="How long an Idempotency-Key is remembered (a retry within it answers the "
+        "original result).",
+    )
 
     # Keys and identity.
     key_secret: SecretStr = Field(

@@ -33,7 +33,13 @@ from ledger_service.db.models.documents import StoredDocument
 from ledger_service.db.models.identity import ApiKey, CustodialKey, RequestNonce
 from ledger_service.db.models.index_state import IndexCheckpoint, IndexedBlock
 from ledger_service.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
-from ledger_service.db.models.outbox import OutboxOrigin, OutboxStatus, OutboxTransaction
+from ledger_service.db.models.outbox import (
+    IdempotencyRecord,
+    OutboxOrigin,
+    OutboxStatus,
+    OutboxTransaction,
+    ServiceLease,
+)
 
 __all__ = [
     "ApiKey",
@@ -65,6 +71,7 @@ __all__ = [
     "ChainTransfer",
     "CommittedNode",
     "CustodialKey",
+    "IdempotencyRecord",
     "IndexCheckpoint",
     "IndexedBlock",
     "IngestRun",
@@ -76,5 +83,6 @@ __all__ = [
     "QuarantinedReading",
     "Reading",
     "RequestNonce",
+    "ServiceLease",
     "StoredDocument",
 ]

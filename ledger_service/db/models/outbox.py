@@ -3,10 +3,17 @@
 A row is written before anything touches the chain and moves
 `queued` (intent: contract, function, arguments, signer) -> `signed` (nonce, raw
 transaction and hash fixed) -> `sent` (handed to the node) -> `mined` or `failed`
-(receipt: block, gas used, status, decoded revert). `rejected` is a transaction
+(receipt: block, block hash, gas used, status, decoded revert). `rejected` is a transaction
 refused before signing (its revert was known from a preflight call), so it holds no
 nonce. Because the raw transaction is stored before it is sent, a restart
 re-broadcasts the very same bytes: the hash is the same and nothing is sent twice.
+
+One owner per row: a queued row is claimed (`claimed_by`, `claimed_until`) by the
+process that wrote it, and only its claimant may sign it; an expired claim may be
+taken over. `mined` and `failed` are provisional until `final` (the block is deeper
+than the confirmation depth); a receipt that vanishes sends the row back to `signed`.
+`dropped` is a signed transaction whose nonce another transaction took on chain; it is
+never sent again, and its intent is queued again as a new row (`replaces_id`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.db.base import Base
@@ -29,10 +36,12 @@ class OutboxStatus(StrEnum):
     MINED = "mined"
     FAILED = "failed"
     REJECTED = "rejected"
+    DROPPED = "dropped"
 
 
 PENDING_STATUSES = (OutboxStatus.QUEUED, OutboxStatus.SIGNED, OutboxStatus.SENT)
-FINAL_STATUSES = (OutboxStatus.MINED, OutboxStatus.FAILED, OutboxStatus.REJECTED)
+MINED_STATUSES = (OutboxStatus.MINED, OutboxStatus.FAILED)
+FINAL_STATUSES = (OutboxStatus.MINED, OutboxStatus.FAILED, OutboxStatus.REJECTED, OutboxStatus.DROPPED)
 
 
 class OutboxOrigin(StrEnum):
@@ -63,11 +72,44 @@ class OutboxTransaction(Base):
     raw_tx: Mapped[str | None] = mapped_column(Text)
     tx_hash: Mapped[str | None] = mapped_column(String(66), unique=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
     receipt_status: Mapped[int | None] = mapped_column(Integer)
     error_name: Mapped[str | None] = mapped_column(String(128))
     error_args: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(String(500))  # why the last send attempt failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the process that may sign a queued row
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replaces_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # the dropped attempt this one repeats
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
+
+
+class IdempotencyRecord(Base):
+    """A request sent with an `Idempotency-Key`: written in the same database transaction as its outbox
+    rows, so a retry with the same key and body answers the original result instead of sending again."""
+
+    __tablename__ = "idempotency_keys"
+
+    caller: Mapped[str] = mapped_column(String(42), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32))  # SHA-256 of method, path and body
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(512))
+    outbox_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ServiceLease(Base):
+    """A role only one service process plays at a time (the outbox pump, the indexer), held by renewing it."""
+
+    __tablename__ = "service_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
