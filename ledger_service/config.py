@@ -60,10 +60,6 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How long a process owns the queued outbox rows it wrote before another "
         "process may take them over.",
     )
-    lease_seconds: float = Field(
-        default=5.0, gt=0, description="Lease of the outbox pump and the indexer: another process takes over a "
-        "role this long after its holder stopped renewing it.",
-    )
     idempotency_key_hours: float = Field(
         default=24.0, gt=0, description="How long an Idempotency-Key is remembered (a retry within it answers the "
         "original result).",

@@ -32,10 +32,11 @@ from ledger_service.chain.outbox import Faults, Outbox
 from ledger_service.chain.sender import TransactionSender
 from ledger_service.chain.suite import Suite
 from ledger_service.config import Settings
+from ledger_service.db.locks import DatabaseLocks, SingleProcess
 from ledger_service.db.migrate import upgrade_to_head
 from ledger_service.db.models import IndexCheckpoint
 from ledger_service.db.models.outbox import OutboxTransaction
-from ledger_service.db.session import make_engine, session_factory
+from ledger_service.db.session import database_unavailable, make_engine, session_factory
 from ledger_service.documents import DocumentVault
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey
 from ledger_service.identity.keystore import KeyStore
@@ -96,7 +97,10 @@ class Runtime:
         self.directory = Directory(chain, self.suite.contract("Membership"), deployment.block,
                                    settings.member_cache_seconds)
         self.outbox = Outbox(chain, self.sessions, self.encoder, deployment.addresses, self.decoder,
-                             self.keystore.account, faults)
+                             self.keystore.account, faults, confirmations=self._outbox_confirmations(),
+                             claim_seconds=settings.claim_seconds)
+        self.locks = DatabaseLocks(engine)
+        self.single_process: SingleProcess | None = None
         self.metrics = RequestMetrics()
         self._index_rpc: RpcSource | None = None
         self.indexer = self._make_indexer()
@@ -115,8 +119,15 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings, faults: Faults | None = None, artifacts: dict[str, Artifact] | None = None,
               embedded: EmbeddedChain | None = None) -> Runtime:
-        engine = make_engine(_database_url(settings))
-        upgrade_to_head(engine)
+        url = _database_url(settings)
+        single = SingleProcess(url)
+        single.acquire()  # a SQLite file serves one process: refuse a second one before touching anything
+        try:
+            engine = make_engine(url)
+            upgrade_to_head(engine)
+        except BaseException:
+            single.release()
+            raise
         artifacts = artifacts or build()
         retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
         if settings.chain == EMBEDDED:
@@ -138,10 +149,29 @@ class Runtime:
             key = settings.bootstrap_regulator_key
             regulator = Account.from_key(key.get_secret_value()) if key else None  # type: ignore[assignment]
         runtime = cls(settings, engine, chain, artifacts, deployment, faults)
+        runtime.single_process = single
         if regulator is not None:
             runtime._bootstrap(regulator)
-        runtime.outbox.recover(wait=False)
+        runtime.resume_outbox()
         return runtime
+
+    def resume_outbox(self) -> None:
+        """At start-up: what the chain forgot while the service was down goes back to signed, the claims of a
+        dead process on a single-process database are freed, and whatever was interrupted is finished."""
+        if not self.locks.shared:
+            self.outbox.release_claims()
+        with self.locks.role("outbox-pump") as pump:
+            if pump:
+                self.outbox.rewind_by_nonces()
+                self.outbox.recover(wait=False)
+
+    def _outbox_confirmations(self) -> int:
+        wanted = self.settings.outbox_confirmations
+        if wanted is None:
+            wanted = self.settings.index_confirmations
+        if wanted is None:
+            wanted = 0 if self.chain.embedded is not None else DEFAULT_CONFIRMATIONS
+        return wanted
 
     def _bootstrap(self, regulator: LocalAccount) -> None:
         if not self.keystore.has(regulator.address):
@@ -178,8 +208,8 @@ class Runtime:
                             start_block=self.deployment.block)
 
     def sync_index(self) -> SyncReport:
-        """Index every event up to the head (one caller at a time)."""
-        with self._index_lock:
+        """Index every event up to the head (one caller at a time, one process at a time)."""
+        with self._index_lock, self.locks.role("indexer", wait=True):
             try:
                 report = self.indexer.sync()
             except Exception as exc:
@@ -273,11 +303,25 @@ class Runtime:
     def _run_pump(self) -> None:
         while not self._stop.wait(self.settings.outbox_interval_seconds):
             try:
-                self.outbox.recover(wait=True, timeout=self.settings.outbox_interval_seconds)
+                self.pump_once()
             except ChainUnavailable as exc:
                 log.warning("outbox pump: %s", exc)
-            except Exception:
-                log.exception("outbox pump failed")
+            except Exception as exc:
+                if database_unavailable(exc):
+                    log.warning("outbox pump: the database is not reachable (%s)", type(exc).__name__)
+                else:
+                    log.exception("outbox pump failed")
+
+    def pump_once(self) -> bool:
+        """One round of the outbox pump, if this process holds the pump's role (one process at a time on a
+        shared database): look for a chain that went back, then finish what is pending. Whether it ran."""
+        with self.locks.role("outbox-pump") as pump:
+            if pump:
+                rewound = self.outbox.watch()
+                if rewound:
+                    log.warning("the chain forgot %d transactions; sending them again", len(rewound))
+                self.outbox.recover(wait=True, timeout=self.settings.outbox_interval_seconds)
+            return pump
 
     def close(self) -> None:
         self._stop.set()
@@ -289,6 +333,9 @@ class Runtime:
             self._index_rpc.close()
         self.chain.close()
         self.engine.dispose()
+        if self.single_process is not None:
+            self.single_process.release()
+            self.single_process = None
 
     # ------------------------------------------------------------------ health
 
@@ -333,7 +380,7 @@ class Runtime:
             self.chain.embedded.revert(chain_snapshot)
         with self.sessions.begin() as session:
             session.execute(delete(OutboxTransaction).where(OutboxTransaction.id > last_id))
-        self.outbox.nonces.forget()
+        self.outbox.forget_chain_view()
         self.chain.forget_receipts()
         self.directory.forget()
         self._rollback_index_to_head()

@@ -1,29 +1,49 @@
-"""The send path: every transaction is written to the outbox, signed, stored, then sent.
+"""The send path: every transaction is written to the outbox, signed, stored, then sent — once.
 
 `Outbox.submit` takes intents (contract, function, arguments, signer) and walks them
 through the outbox states in batches: one SQL insert for the intents, one update for
 the signed transactions, one JSON-RPC batch to the node, one update for the replies,
 and (when asked to wait) one batch of receipts. Each stage is committed before the
 next touches the chain, so `Outbox.recover` (run at start-up and by the background
-pump) can finish whatever a crash interrupted: queued intents are signed and sent,
-signed transactions are re-broadcast byte for byte (same hash: a node that already
-has them says so, a chain that mined them has the receipt), sent ones are followed
-to their receipt.
+pump) can finish whatever a crash interrupted.
+
+Exactly once rests on four rules:
+- **One owner per row.** Queued rows are born claimed by the call that wrote them (a token,
+  `claimed_by`, valid until `claimed_until`); only the claimant signs them, and signing is a
+  compare-and-set (`status = 'queued' AND claimed_by = token`) in the transaction that hands out
+  the nonces. A claim that expires (its writer died) is taken over by the pump with a new token.
+  Every later change is conditional on the status it expects, so no stale writer can move a row
+  backwards.
+- **A signed row is only ever re-broadcast with its stored bytes** (same hash). It is given up
+  only when provably dead — its nonce was taken on chain, at the confirmation depth, by another
+  transaction — and then it is marked `dropped` and its intent queued again as a new row linked
+  to it (`replaces_id`).
+- **Nonces come from the database**: under a per-signer lock (an advisory lock on PostgreSQL, so
+  several service processes can share one database), one past the outbox's highest nonce for the
+  signer, or the chain's count where that is higher (transactions sent before the outbox).
+- **Mined is provisional until final.** Receipts of rows that are not yet `final` are checked again
+  until their block is `confirmations` deep; a receipt that vanished sends the row back to `signed`.
+  A head that moves backwards (or a block hash that changed) and every start-up compare each signer's
+  nonce on chain with the outbox: rows recorded as mined at nonces the chain has not reached were
+  forgotten, and go back to `signed` too.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
 from coincurve import PrivateKey
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.chain.calldata import CallEncoder, jsonable
@@ -31,12 +51,41 @@ from ledger_service.chain.client import ChainClient, ChainUnavailable
 from ledger_service.chain.errors import ContractRevert, RevertDecoder
 from ledger_service.chain.nonces import NonceManager
 from ledger_service.chain.signing import TxTemplate, signing_key
-from ledger_service.db.models.outbox import OutboxOrigin, OutboxStatus, OutboxTransaction
+from ledger_service.db.locks import DatabaseLocks
+from ledger_service.db.models.outbox import (
+    MINED_STATUSES,
+    PENDING_STATUSES,
+    OutboxOrigin,
+    OutboxStatus,
+    OutboxTransaction,
+)
 from ledger_service.db.models.types import utc_now
+from ledger_service.db.session import database_unavailable
 
 GAS_HEADROOM = 1.2
 TABLE: Table = OutboxTransaction.__table__  # type: ignore[assignment]
 Faults = Callable[[str], None]
+IN_FLIGHT = (OutboxStatus.SIGNED, OutboxStatus.SENT)
+RECEIPT_PAGE = 2000
+
+
+class RequestClaim(Protocol):
+    """A client's request key (`Idempotency-Key`), recorded in the transaction that writes its rows."""
+
+    def reserve(self, connection: Connection) -> bool:
+        """Record the claim inside the outbox's write transaction, before its rows are inserted; False when
+        another request holds the key (nothing of this request is then written)."""
+
+    def attach(self, connection: Connection, outbox_ids: Sequence[int]) -> None:
+        """In the same transaction, after the rows are inserted: remember their ids with the claim."""
+
+
+class DuplicateRequest(Exception):
+    """Another request already holds this request's idempotency key: nothing was written or sent."""
+
+    def __init__(self, claim: RequestClaim) -> None:
+        super().__init__("a request with this idempotency key was already recorded")
+        self.claim = claim
 
 
 @dataclass(frozen=True)
@@ -68,16 +117,21 @@ class TxRecord:
     raw_tx: str | None = None
     tx_hash: str | None = None
     block_number: int | None = None
+    block_hash: str | None = None
+    final: bool = False
     gas_used: int | None = None
     receipt_status: int | None = None
     error_name: str | None = None
     error_args: dict[str, Any] | None = None
     last_error: str | None = None
+    origin: str = OutboxOrigin.CUSTODIAL
+    replaces_id: int | None = None
+    claim: str | None = field(default=None, repr=False)  # the token under which this process may sign it
     revert: ContractRevert | None = field(default=None, repr=False)
 
     @property
     def pending(self) -> bool:
-        return self.status in (OutboxStatus.QUEUED, OutboxStatus.SIGNED, OutboxStatus.SENT)
+        return self.status in PENDING_STATUSES
 
     @classmethod
     def from_row(cls, row: OutboxTransaction) -> TxRecord:
@@ -85,17 +139,27 @@ class TxRecord:
             id=row.id, signer=row.signer, contract=row.contract, function=row.function, to=row.to_address,
             calldata=bytes.fromhex(row.calldata[2:]), value=int(row.value), status=row.status, nonce=row.nonce,
             gas_limit=row.gas_limit, raw_tx=row.raw_tx, tx_hash=row.tx_hash, block_number=row.block_number,
-            gas_used=row.gas_used, receipt_status=row.receipt_status, error_name=row.error_name,
-            error_args=row.error_args, last_error=row.last_error,
+            block_hash=row.block_hash, final=bool(row.final), gas_used=row.gas_used,
+            receipt_status=row.receipt_status, error_name=row.error_name, error_args=row.error_args,
+            last_error=row.last_error, origin=row.origin, replaces_id=row.replaces_id,
         )
+
+    def refresh(self, other: TxRecord) -> None:
+        """Take the stored state of this row (another owner moved it on)."""
+        for name in ("status", "nonce", "gas_limit", "raw_tx", "tx_hash", "block_number", "block_hash", "final",
+                     "gas_used", "receipt_status", "error_name", "error_args", "last_error", "replaces_id"):
+            setattr(self, name, getattr(other, name))
+        self.claim = None
 
 
 class SendDeferred(ChainUnavailable):
-    """The chain could not be reached; the transactions are in the outbox (`outbox_ids`) and will be sent."""
+    """The chain or the database could not be reached (`dependency`) after the transactions were recorded
+    (`outbox_ids`): they will be sent."""
 
-    def __init__(self, message: str, outbox_ids: list[int]) -> None:
+    def __init__(self, message: str, outbox_ids: list[int], dependency: str = "chain") -> None:
         super().__init__(message)
         self.outbox_ids = outbox_ids
+        self.dependency = dependency
 
 
 class Outbox:
@@ -110,6 +174,8 @@ class Outbox:
         decoder: RevertDecoder,
         signers: Callable[[str], LocalAccount],
         faults: Faults | None = None,
+        confirmations: int = 0,
+        claim_seconds: float = 10.0,
     ) -> None:
         self.chain = chain
         self.sessions = sessions
@@ -118,38 +184,70 @@ class Outbox:
         self.decoder = decoder
         self.signers = signers
         self.faults = faults
-        self.nonces = NonceManager(chain.pending_nonce, self._stored_next_nonce)
+        self.confirmations = confirmations
+        self.claim_seconds = claim_seconds
+        engine = sessions.kw["bind"]
+        assert isinstance(engine, Engine)
+        self.locks = DatabaseLocks(engine)
+        self.nonces = NonceManager(chain.pending_nonce)
         self._keys: dict[str, PrivateKey] = {}
         self._template: TxTemplate | None = None
+        self._head: tuple[int, bytes] | None = None  # the head the last `watch` saw
+        self._nonce_check_at = 0.0
         self.group = GroupCommit(self)
 
     # ------------------------------------------------------------------ submit
 
     def submit(
-        self, intents: Sequence[Intent], preflight: bool = False, wait: bool = True, timeout: float = 60.0
+        self, intents: Sequence[Intent], preflight: bool = False, wait: bool = True, timeout: float = 60.0,
+        claim: RequestClaim | None = None,
     ) -> list[TxRecord]:
         """Send `intents`; returns their records in order (mined/failed if `wait` and the chain mined them,
-        rejected where the preflight found a revert). Raises ChainUnavailable when the node cannot be
-        reached: the records stay in the outbox and are sent later."""
-        records = self._write_intents(intents)
-        self._fault("queued")
-        try:
-            self._preflight_sign_and_send(records, [preflight] * len(records))
-            if wait:
-                self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
-        except ChainUnavailable as exc:
-            raise SendDeferred(str(exc), [r.id for r in records]) from exc
-        return records
+        rejected where the preflight found a revert). Raises DuplicateRequest when `claim`'s key is taken,
+        SendDeferred when the chain or the database failed after the records were written (they are sent
+        later), and the database's own error when nothing could be written."""
+        written = self._write([(intents, claim)])[0]
+        if isinstance(written, DuplicateRequest):
+            raise written
+        self.dispatch(written, [preflight] * len(written), wait, timeout)
+        return written
 
     def submit_grouped(
-        self, intents: Sequence[Intent], preflight: bool = False, wait: bool = True, timeout: float = 60.0
+        self, intents: Sequence[Intent], preflight: bool = False, wait: bool = True, timeout: float = 60.0,
+        claim: RequestClaim | None = None,
     ) -> list[TxRecord]:
         """As `submit`, but written, signed and sent together with the intents of concurrent callers
         (one outbox write, one JSON-RPC batch, one receipt poll for the group); see `GroupCommit`."""
-        return self.group.submit(intents, preflight, wait, timeout)
+        return self.group.submit(intents, preflight, wait, timeout, claim)
+
+    def dispatch(self, records: Sequence[TxRecord], preflight: Sequence[bool], wait: bool, timeout: float) -> None:
+        """Preflight, sign, send and (with `wait`) follow written records; outages become SendDeferred."""
+        with self.deferring(records):
+            self._fault("queued")
+            self._preflight_sign_and_send(records, preflight)
+            if wait:
+                self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
+
+    @contextmanager
+    def deferring(self, records: Sequence[TxRecord]) -> Iterator[None]:
+        """Around work on recorded rows: an unreachable chain or database raises SendDeferred with their ids
+        (the pump finishes them); the rows still queued are given up to the pump at once."""
+        try:
+            yield
+        except ChainUnavailable as exc:
+            if isinstance(exc, SendDeferred):
+                raise
+            self._release(records)
+            raise SendDeferred(str(exc), [r.id for r in records], "chain") from exc
+        except Exception as exc:
+            if not database_unavailable(exc):
+                self._release(records)
+                raise
+            raise SendDeferred(f"database not reachable: {type(exc).__name__}", [r.id for r in records],
+                               "database") from exc
 
     def _preflight_sign_and_send(self, records: Sequence[TxRecord], preflight: Sequence[bool]) -> None:
-        checked = [r for r, p in zip(records, preflight, strict=True) if p]
+        checked = [r for r, p in zip(records, preflight, strict=True) if p and r.status == OutboxStatus.QUEUED]
         if checked:
             self._preflight(checked)
         self._sign_and_send([r for r in records if r.status == OutboxStatus.QUEUED])
@@ -158,63 +256,128 @@ class Outbox:
         if self.faults is not None:
             self.faults(stage)
 
-    def _write_intents(self, intents: Sequence[Intent]) -> list[TxRecord]:
+    def _write(
+        self, groups: Sequence[tuple[Sequence[Intent], RequestClaim | None]]
+    ) -> list[list[TxRecord] | DuplicateRequest]:
+        """Write each group's intents as queued rows claimed by this call, in one database transaction with
+        the groups' request claims; a group whose claim is taken gets DuplicateRequest and writes nothing."""
         now = utc_now()
-        rows, records = [], []
+        token = secrets.token_hex(12)
+        until = now + timedelta(seconds=self.claim_seconds)
         encoded: dict[tuple[str, str, tuple[Any, ...]], tuple[bytes, Any]] = {}  # repeated calls in a batch
-        for intent in intents:
-            key = (intent.contract, intent.function, tuple(intent.args))
-            hashable = _hashable(key)
-            if hashable and key in encoded:
-                calldata, args = encoded[key]
-            else:
-                calldata = self.encoder.function(intent.contract, intent.function).encode(intent.args)
-                args = jsonable(list(intent.args))
-                if hashable:
-                    encoded[key] = (calldata, args)
-            to = self.addresses[intent.contract]
-            rows.append({
-                "origin": OutboxOrigin.CUSTODIAL, "requested_by": intent.requested_by, "signer": intent.signer,
-                "contract": intent.contract, "function": intent.function, "args": args,
-                "to_address": to, "calldata": "0x" + calldata.hex(), "value": str(intent.value),
-                "status": OutboxStatus.QUEUED, "attempts": 0, "created_at": now, "updated_at": now,
-            })
-            records.append(TxRecord(0, intent.signer, intent.contract, intent.function, to, calldata, intent.value,
-                                    OutboxStatus.QUEUED))
+        results: list[list[TxRecord] | DuplicateRequest] = []
         with self.sessions.begin() as session:
-            ids = session.connection().execute(
-                insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True), rows
-            ).scalars().all()
-        for record, row_id in zip(records, ids, strict=True):
-            record.id = row_id
-        return records
+            connection = session.connection()
+            rows, records = [], []
+            for intents, claim in groups:
+                if claim is not None and not claim.reserve(connection):
+                    results.append(DuplicateRequest(claim))
+                    continue
+                own = []
+                for intent in intents:
+                    calldata, args = self._encode(intent, encoded)
+                    to = self.addresses[intent.contract]
+                    rows.append(self._row(intent.signer, intent.contract, intent.function, args, to, calldata,
+                                          intent.value, intent.requested_by, now, token, until))
+                    own.append(TxRecord(0, intent.signer, intent.contract, intent.function, to, calldata,
+                                        intent.value, OutboxStatus.QUEUED, claim=token))
+                records.extend(own)
+                results.append(own)
+            if rows:
+                ids = connection.execute(
+                    insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True), rows
+                ).scalars().all()
+                for record, row_id in zip(records, ids, strict=True):
+                    record.id = row_id
+            for (_, claim), result in zip(groups, results, strict=True):
+                if claim is not None and isinstance(result, list):
+                    claim.attach(connection, [r.id for r in result])
+        return results
 
-    def _update(self, changes: Sequence[dict[str, Any]]) -> None:
-        """Apply per-row changes (each a dict with the row's `id`), one executemany per set of columns,
-        in one database transaction."""
-        if not changes:
+    def _encode(self, intent: Intent, cache: dict[tuple[str, str, tuple[Any, ...]], tuple[bytes, Any]]
+                ) -> tuple[bytes, Any]:
+        key = (intent.contract, intent.function, tuple(intent.args))
+        hashable = _hashable(key)
+        if hashable and key in cache:
+            return cache[key]
+        calldata = self.encoder.function(intent.contract, intent.function).encode(intent.args)
+        found = (calldata, jsonable(list(intent.args)))
+        if hashable:
+            cache[key] = found
+        return found
+
+    @staticmethod
+    def _row(signer: str, contract: str, function: str, args: Any, to: str, calldata: bytes, value: int,
+             requested_by: str | None, now: Any, token: str | None, until: Any,
+             replaces_id: int | None = None) -> dict[str, Any]:
+        return {
+            "origin": OutboxOrigin.CUSTODIAL, "requested_by": requested_by, "signer": signer, "contract": contract,
+            "function": function, "args": args, "to_address": to, "calldata": "0x" + calldata.hex(),
+            "value": str(value), "status": OutboxStatus.QUEUED, "attempts": 0, "created_at": now, "updated_at": now,
+            "claimed_by": token, "claimed_until": until, "replaces_id": replaces_id, "final": False,
+        }
+
+    def _release(self, records: Sequence[TxRecord]) -> None:
+        """Give up the claims on rows still queued (the pump takes them at once); best effort."""
+        mine = [r for r in records if r.status == OutboxStatus.QUEUED and r.claim is not None]
+        if not mine:
             return
+        try:
+            with self.sessions.begin() as session:
+                for token in {r.claim for r in mine}:
+                    session.connection().execute(
+                        update(TABLE).where(TABLE.c.id.in_([r.id for r in mine if r.claim == token]),
+                                            TABLE.c.status == OutboxStatus.QUEUED, TABLE.c.claimed_by == token)
+                        .values(claimed_until=None, updated_at=utc_now()))
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise  # the claims then expire by themselves
+
+    def _update(self, changes: Sequence[dict[str, Any]], expect: Sequence[str], claim: str | None = None) -> set[int]:
+        """Apply per-row changes (each a dict with the row's `id`) to rows whose status is in `expect` (and,
+        with `claim`, still claimed with that token), one executemany per set of columns in one database
+        transaction. Returns the ids of rows that were not in that state (someone else moved them on)."""
+        if not changes:
+            return set()
         now = utc_now()
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for change in changes:
             columns = tuple(sorted(k for k in change if k != "id"))
             by_columns[columns].append({"row_id": change["id"], **{f"v_{k}": change[k] for k in columns},
                                         "v_updated_at": now})
+        matched = 0
         with self.sessions.begin() as session:
             connection = session.connection()
             for columns, params in by_columns.items():
-                statement = update(TABLE).where(TABLE.c.id == bindparam("row_id")).values(
-                    {k: bindparam(f"v_{k}") for k in (*columns, "updated_at")})
-                connection.execute(statement, params)
+                # (an IN list would need expanding parameters, which executemany does not take)
+                statement = update(TABLE).where(TABLE.c.id == bindparam("row_id"),
+                                                or_(*[TABLE.c.status == status for status in expect]))
+                if claim is not None:
+                    statement = statement.where(TABLE.c.claimed_by == claim)
+                statement = statement.values({k: bindparam(f"v_{k}") for k in (*columns, "updated_at")})
+                matched += connection.execute(statement, params).rowcount
+        if matched == len(changes):
+            return set()
+        return self._not_in(set(c["id"] for c in changes), expect, claim)
 
-    def _stored_next_nonce(self, address: str) -> int:
+    def _not_in(self, ids: set[int], expect: Sequence[str], claim: str | None) -> set[int]:
         with self.sessions() as session:
-            highest = session.scalar(select(func.max(OutboxTransaction.nonce)).where(
-                OutboxTransaction.signer == address,
-                OutboxTransaction.status.in_((OutboxStatus.SIGNED, OutboxStatus.SENT, OutboxStatus.MINED,
-                                              OutboxStatus.FAILED)),
-            ))
-        return 0 if highest is None else int(highest) + 1
+            query = select(OutboxTransaction.id).where(OutboxTransaction.id.in_(ids),
+                                                       OutboxTransaction.status.in_(expect))
+            if claim is not None:
+                query = query.where(OutboxTransaction.claimed_by == claim)
+            return ids - set(session.scalars(query))
+
+    def _reload(self, records: Sequence[TxRecord], ids: set[int]) -> None:
+        """Records whose rows another owner moved on take the stored state."""
+        if not ids:
+            return
+        with self.sessions() as session:
+            stored = {r.id: TxRecord.from_row(r) for r in session.scalars(
+                select(OutboxTransaction).where(OutboxTransaction.id.in_(ids)))}
+        for record in records:
+            if record.id in stored:
+                record.refresh(stored[record.id])
 
     # ------------------------------------------------------------------ preflight
 
@@ -234,8 +397,15 @@ class Outbox:
                 if revert is None:
                     raise outcome
                 self._set_revert(record, revert, OutboxStatus.REJECTED)
-                rejected.append(self._error_change(record))
-        self._update(rejected)
+                rejected.append(record)
+        self._reject(rejected)
+
+    def _reject(self, records: Sequence[TxRecord]) -> None:
+        by_claim: dict[str | None, list[TxRecord]] = defaultdict(list)
+        for record in records:
+            by_claim[record.claim].append(record)
+        for claim, group in by_claim.items():
+            self._reload(group, self._update([self._error_change(r) for r in group], (OutboxStatus.QUEUED,), claim))
 
     def _set_revert(self, record: TxRecord, revert: ContractRevert, status: str) -> None:
         record.status = status
@@ -267,41 +437,67 @@ class Outbox:
         for record in records:
             by_signer[record.signer].append(record)
         for signer, group in by_signer.items():
-            key = self._signing_key(signer)
-            with self.nonces.lock(signer):
-                signable: list[TxRecord] = []
-                rejected: list[dict[str, Any]] = []
-                for record in group:
-                    try:
-                        record.gas_limit = self._gas_for(record)
-                    except ContractRevert as revert:
-                        self._set_revert(record, revert, OutboxStatus.REJECTED)
-                        rejected.append(self._error_change(record))
-                        continue
-                    signable.append(record)
-                self._update(rejected)
-                if not signable:
-                    continue
-                first = self.nonces.reserve(signer, len(signable))
-                template = self._tx_template()
-                changes = []
-                for offset, record in enumerate(signable):
-                    signed = template.sign(key, first + offset, record.gas_limit or 0, bytes.fromhex(record.to[2:]),
-                                           record.value, record.calldata)
-                    record.nonce = first + offset
-                    record.raw_tx = "0x" + signed.raw.hex()
-                    record.tx_hash = "0x" + signed.tx_hash.hex()
-                    record.status = OutboxStatus.SIGNED
-                    changes.append({"id": record.id, "status": record.status, "nonce": record.nonce,
-                                    "gas_limit": record.gas_limit, "raw_tx": record.raw_tx, "tx_hash": record.tx_hash})
+            signable: list[TxRecord] = []
+            rejected: list[TxRecord] = []
+            for record in group:
                 try:
-                    self._update(changes)
-                except BaseException:
-                    self.nonces.release(signer, first, len(signable))
-                    raise
+                    record.gas_limit = self._gas_for(record)
+                except ContractRevert as revert:
+                    self._set_revert(record, revert, OutboxStatus.REJECTED)
+                    rejected.append(record)
+                    continue
+                signable.append(record)
+            self._reject(rejected)
+            signable = [r for r in signable if r.status == OutboxStatus.QUEUED]
+            if not signable:
+                continue
+            with self.nonces.lock(signer):  # this process's transactions of a signer reach the node in order
+                self._sign(signer, signable)
+                signed = [r for r in signable if r.status == OutboxStatus.SIGNED and r.claim is not None]
                 self._fault("signed")
-                self._broadcast(signable)
+                self._broadcast(signed)
                 self._fault("sent")
+
+    def _sign(self, signer: str, records: Sequence[TxRecord]) -> None:
+        """Queued to signed, once: in one database transaction, under the signer's lock (the caller holds this
+        process's; the database's is taken here), confirm the claims (a compare-and-set that also locks the
+        rows), take the next nonces and store the signed bytes. Rows whose claim was lost take the state their
+        new owner gave them."""
+        key = self._signing_key(signer)
+        floor = self.nonces.floor(signer)
+        template = self._tx_template()
+        lost: set[int] = set()
+        with self.sessions.begin() as session:
+            connection = session.connection()
+            self.locks.in_transaction(connection, f"nonce:{signer}")
+            owned: set[int] = set()
+            for token in {r.claim for r in records}:
+                owned.update(connection.execute(
+                    update(TABLE).where(TABLE.c.id.in_([r.id for r in records if r.claim == token]),
+                                        TABLE.c.status == OutboxStatus.QUEUED, TABLE.c.claimed_by == token)
+                    .values(claimed_until=utc_now() + timedelta(seconds=self.claim_seconds))
+                    .returning(TABLE.c.id)).scalars())
+            mine = [r for r in records if r.id in owned]
+            lost = {r.id for r in records} - owned
+            highest = connection.scalar(select(func.max(TABLE.c.nonce)).where(TABLE.c.signer == signer))
+            first = max(floor, 0 if highest is None else int(highest) + 1)
+            signed: list[tuple[TxRecord, int, str, str]] = []
+            for offset, record in enumerate(mine):
+                tx = template.sign(key, first + offset, record.gas_limit or 0, bytes.fromhex(record.to[2:]),
+                                   record.value, record.calldata)
+                signed.append((record, first + offset, "0x" + tx.raw.hex(), "0x" + tx.tx_hash.hex()))
+            if signed:
+                connection.execute(
+                    update(TABLE).where(TABLE.c.id == bindparam("row_id"), TABLE.c.status == OutboxStatus.QUEUED)
+                    .values(status=OutboxStatus.SIGNED, nonce=bindparam("v_nonce"),
+                            gas_limit=bindparam("v_gas_limit"), raw_tx=bindparam("v_raw_tx"),
+                            tx_hash=bindparam("v_tx_hash"), updated_at=utc_now()),
+                    [{"row_id": r.id, "v_nonce": n, "v_gas_limit": r.gas_limit, "v_raw_tx": raw, "v_tx_hash": h}
+                     for r, n, raw, h in signed])
+        for record, nonce, raw, tx_hash in signed:
+            record.nonce, record.raw_tx, record.tx_hash = nonce, raw, tx_hash
+            record.status = OutboxStatus.SIGNED
+        self._reload(records, lost)
 
     def _signing_key(self, signer: str) -> PrivateKey:
         key = self._keys.get(signer)
@@ -319,44 +515,89 @@ class Outbox:
     def _broadcast(self, records: Sequence[TxRecord]) -> None:
         """Send signed transactions; those the node refuses for a reason other than knowing them
         already are checked for a receipt and otherwise kept `signed` with the node's message."""
+        if not records:
+            return
         results = self.chain.send_raw([r.raw_tx or "" for r in records], [r.tx_hash or "" for r in records])
         self._fault("broadcast")
-        sent, unsure = [], []
+        sent, refused = [], []
         for record, result in zip(records, results, strict=True):
             if result.accepted or result.already_known:
-                record.status = OutboxStatus.SENT
-                record.last_error = None
-                sent.append(record.id)
+                sent.append(record)
             else:
                 record.last_error = (result.error or "")[:500]
-                unsure.append(record)
-        self._update_sent(sent)
-        if unsure:
-            self._settle_refused(unsure)
+                refused.append((record, result.nonce_too_low))
+        self._mark_sent(sent)
+        if refused:
+            self._settle_refused(refused)
 
-    def _update_sent(self, ids: Sequence[int]) -> None:
-        if not ids:
+    def _mark_sent(self, records: Sequence[TxRecord]) -> None:
+        """Signed rows handed to the node become sent (a row already mined stays mined)."""
+        if not records:
             return
         with self.sessions.begin() as session:
             session.connection().execute(
-                update(TABLE).where(TABLE.c.id.in_(ids)).values(
-                    status=OutboxStatus.SENT, last_error=None, attempts=TABLE.c.attempts + 1, updated_at=utc_now(),
-                )
-            )
+                update(TABLE).where(TABLE.c.id.in_([r.id for r in records]), TABLE.c.status == OutboxStatus.SIGNED)
+                .values(status=OutboxStatus.SENT, last_error=None, attempts=TABLE.c.attempts + 1,
+                        updated_at=utc_now()))
+        for record in records:
+            if record.status == OutboxStatus.SIGNED:
+                record.status = OutboxStatus.SENT
+                record.last_error = None
 
-    def _settle_refused(self, records: Sequence[TxRecord]) -> None:
-        """A refused re-broadcast whose hash has a receipt was mined earlier; any other refusal leaves the
-        transaction signed (it keeps its nonce) and its signer's nonces are re-read from the chain."""
+    def _settle_refused(self, refused: Sequence[tuple[TxRecord, bool]]) -> None:
+        """A refused transaction whose hash has a receipt was mined earlier. One refused for its nonce with no
+        receipt is dead once the chain holds another transaction at that nonce at the confirmation depth: it is
+        dropped and its intent queued again. Any other refusal leaves it signed (it keeps its nonce) and its
+        signer's nonces are read from the chain again."""
+        records = [r for r, _ in refused]
         receipts = self.chain.receipts([r.tx_hash or "" for r in records])
-        mined, waiting = [], []
-        for record, receipt in zip(records, receipts, strict=True):
+        mined, suspects, waiting = [], [], []
+        for (record, nonce_too_low), receipt in zip(refused, receipts, strict=True):
             if receipt is not None:
                 mined.append((record, receipt))
-            else:
-                waiting.append({"id": record.id, "last_error": record.last_error})
-                self.nonces.forget(record.signer)
+                continue
+            self.nonces.forget(record.signer)
+            if nonce_too_low:
+                suspects.append(record)
+            waiting.append({"id": record.id, "last_error": record.last_error})
         self._apply_receipts(mined)
-        self._update(waiting)
+        self._reload(records, self._update(waiting, IN_FLIGHT))
+        if suspects:
+            self._drop_dead(suspects)
+
+    def _drop_dead(self, records: Sequence[TxRecord]) -> None:
+        head = self.chain.block_number()
+        settled = max(head - self.confirmations, 0)
+        signers = sorted({r.signer for r in records})
+        counts = dict(zip(signers, self.chain.nonces(signers, settled), strict=True))
+        dead = [r for r in records if r.nonce is not None and r.nonce < counts[r.signer]
+                and r.status in IN_FLIGHT]
+        if not dead:
+            return
+        now = utc_now()
+        with self.sessions.begin() as session:
+            connection = session.connection()
+            for record in dead:
+                moved = connection.execute(
+                    update(TABLE).where(TABLE.c.id == record.id, TABLE.c.status.in_(IN_FLIGHT))
+                    .values(status=OutboxStatus.DROPPED, final=True, updated_at=now,
+                            last_error=f"nonce {record.nonce} was taken on chain by another transaction")).rowcount
+                if not moved:
+                    continue
+                record.status = OutboxStatus.DROPPED
+                if record.origin == OutboxOrigin.CUSTODIAL:  # a relayed transaction is its signer's to re-sign
+                    connection.execute(insert(TABLE), [self._row(
+                        record.signer, record.contract, record.function, self._stored_args(connection, record.id),
+                        record.to, record.calldata, record.value, self._requested_by(connection, record.id), now,
+                        None, None, replaces_id=record.id)])
+
+    @staticmethod
+    def _stored_args(connection: Connection, row_id: int) -> Any:
+        return connection.scalar(select(TABLE.c.args).where(TABLE.c.id == row_id))
+
+    @staticmethod
+    def _requested_by(connection: Connection, row_id: int) -> str | None:
+        return connection.scalar(select(TABLE.c.requested_by).where(TABLE.c.id == row_id))
 
     # ------------------------------------------------------------------ receipts
 
@@ -379,17 +620,20 @@ class Outbox:
         changes = []
         for record, receipt in found:
             record.block_number = receipt["blockNumber"]
+            record.block_hash = receipt.get("blockHash")
             record.gas_used = receipt["gasUsed"]
             record.receipt_status = receipt["status"]
+            record.final = self.confirmations == 0
             record.status = OutboxStatus.MINED if receipt["status"] == 1 else OutboxStatus.FAILED
             change = {"id": record.id, "status": record.status, "block_number": record.block_number,
-                      "gas_used": record.gas_used, "receipt_status": record.receipt_status}
+                      "block_hash": record.block_hash, "gas_used": record.gas_used,
+                      "receipt_status": record.receipt_status, "final": record.final}
             if record.status == OutboxStatus.FAILED:
                 revert = self._replay(record)
                 self._set_revert(record, revert, OutboxStatus.FAILED)
                 change.update(error_name=record.error_name, error_args=record.error_args)
             changes.append(change)
-        self._update(changes)
+        self._update(changes, (*IN_FLIGHT, *MINED_STATUSES))
 
     def _replay(self, record: TxRecord) -> ContractRevert:
         """Re-run a failed transaction as a call on the state before its block to decode its revert."""
@@ -407,38 +651,142 @@ class Outbox:
     # ------------------------------------------------------------------ recovery
 
     def pending(self, limit: int = 1000) -> list[TxRecord]:
+        """Rows in flight (signed or sent), oldest first."""
         with self.sessions() as session:
             rows = session.scalars(
-                select(OutboxTransaction)
-                .where(OutboxTransaction.status.in_((OutboxStatus.QUEUED, OutboxStatus.SIGNED, OutboxStatus.SENT)))
-                .order_by(OutboxTransaction.id)
-                .limit(limit)
+                select(OutboxTransaction).where(OutboxTransaction.status.in_(IN_FLIGHT))
+                .order_by(OutboxTransaction.id).limit(limit)
             ).all()
             return [TxRecord.from_row(r) for r in rows]
 
+    def _take_over(self, limit: int = 1000) -> list[TxRecord]:
+        """Claim queued rows whose claim expired or was given up (their writer died or could not send)."""
+        now = utc_now()
+        token = secrets.token_hex(12)
+        with self.sessions.begin() as session:
+            connection = session.connection()
+            candidates = select(TABLE.c.id).where(
+                TABLE.c.status == OutboxStatus.QUEUED,
+                or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until < now),
+            ).order_by(TABLE.c.id).limit(limit)
+            ids = list(connection.execute(candidates).scalars())
+            if not ids:
+                return []
+            taken = set(connection.execute(
+                update(TABLE).where(TABLE.c.id.in_(ids), TABLE.c.status == OutboxStatus.QUEUED,
+                                    or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until < now))
+                .values(claimed_by=token, claimed_until=now + timedelta(seconds=self.claim_seconds),
+                        updated_at=now)
+                .returning(TABLE.c.id)).scalars())
+            rows = session.scalars(select(OutboxTransaction).where(OutboxTransaction.id.in_(taken))
+                                   .order_by(OutboxTransaction.id)).all()
+            records = [TxRecord.from_row(r) for r in rows]
+        for record in records:
+            record.claim = token
+            record.gas_limit = None
+        return records
+
+    def release_claims(self) -> int:
+        """At the start of the only process serving a database (SQLite): the claims of queued rows belong
+        to a process that is gone; free them so `recover` sends those rows now."""
+        with self.sessions.begin() as session:
+            return int(session.connection().execute(
+                update(TABLE).where(TABLE.c.status == OutboxStatus.QUEUED, TABLE.c.claimed_until.is_not(None))
+                .values(claimed_until=None)).rowcount)
+
     def recover(self, wait: bool = True, timeout: float = 10.0) -> list[TxRecord]:
-        """Finish what was interrupted: follow sent and signed transactions to their receipts,
-        re-broadcast the signed raw transactions the chain does not have, sign and send queued intents."""
-        records = self.pending()
-        if not records:
-            return []
-        in_flight = [r for r in records if r.status in (OutboxStatus.SIGNED, OutboxStatus.SENT)]
+        """Finish what was interrupted: follow signed and sent transactions to their receipts, re-broadcast
+        (same bytes, in nonce order) those the chain does not have, sign and send the queued intents whose
+        claim expired, and check provisional receipts until they are final."""
+        in_flight = self.pending()
+        queued = self._take_over()
         receipts = self.chain.receipts([r.tx_hash or "" for r in in_flight])
         self._apply_receipts([(r, rc) for r, rc in zip(in_flight, receipts, strict=True) if rc is not None])
         unmined = [r for r, rc in zip(in_flight, receipts, strict=True) if rc is None]
         by_signer: dict[str, list[TxRecord]] = defaultdict(list)
         for record in sorted(unmined, key=lambda r: (r.signer, r.nonce or 0)):
             by_signer[record.signer].append(record)
-        for signer, group in by_signer.items():
-            with self.nonces.lock(signer):
-                self._broadcast(group)
-        queued = [r for r in records if r.status == OutboxStatus.QUEUED]
-        for record in queued:
-            record.gas_limit = None
+        for group in by_signer.values():
+            self._broadcast(group)
         self._sign_and_send(queued)
+        self.check_provisional()
+        records = in_flight + queued
         if wait:
             self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
         return records
+
+    def check_provisional(self, limit: int = RECEIPT_PAGE) -> list[TxRecord]:
+        """Check again the receipts of rows mined but not yet final: one deep enough becomes final, one whose
+        receipt vanished goes back to signed (re-broadcast next). Returns the rows sent back."""
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(OutboxTransaction).where(OutboxTransaction.status.in_(MINED_STATUSES),
+                                                OutboxTransaction.final.is_(False))
+                .order_by(OutboxTransaction.id).limit(limit)).all()
+            records = [TxRecord.from_row(r) for r in rows]
+        if not records:
+            return []
+        head = self.chain.block_number()
+        receipts = self.chain.receipts([r.tx_hash or "" for r in records])
+        vanished = [r for r, rc in zip(records, receipts, strict=True) if rc is None]
+        changes = []
+        for record, receipt in zip(records, receipts, strict=True):
+            if receipt is None:
+                continue
+            block = receipt["blockNumber"]
+            changes.append({"id": record.id, "block_number": block, "block_hash": receipt.get("blockHash"),
+                            "final": head - block >= self.confirmations})
+        self._update(changes, MINED_STATUSES)
+        return self._rewind(vanished, "its receipt vanished from the chain")
+
+    def watch(self) -> list[TxRecord]:
+        """The pump's look at the chain: when the head moved backwards or the block last seen at its height
+        changed (a node restarted from an older state, a reorg), and every 10 s, compare each signer's nonce
+        on chain with the outbox. Returns the rows sent back to signed."""
+        number, block_hash = self.chain.head()
+        previous, self._head = self._head, (number, block_hash)
+        moved_back = previous is not None and (
+            number < previous[0] or (number == previous[0] and block_hash != previous[1])
+            or self.chain.block_hash(previous[0]) != previous[1])
+        if moved_back or time.monotonic() >= self._nonce_check_at:
+            self._nonce_check_at = time.monotonic() + 10.0
+            if moved_back:
+                self.nonces.forget()
+            return self.rewind_by_nonces()
+        return []
+
+    def forget_chain_view(self) -> None:
+        """Drop what this process remembers of the chain (cached nonce floors, the head last seen)."""
+        self.nonces.forget()
+        self._head = None
+
+    def rewind_by_nonces(self) -> list[TxRecord]:
+        """Rows recorded as mined or failed at a nonce the chain's count for their signer has not reached
+        were forgotten by the chain (whatever block they were in, final or not): back to signed."""
+        with self.sessions() as session:
+            highest: dict[str, int] = {signer: int(nonce) for signer, nonce in session.execute(
+                select(OutboxTransaction.signer, func.max(OutboxTransaction.nonce))
+                .where(OutboxTransaction.status.in_(MINED_STATUSES))
+                .group_by(OutboxTransaction.signer)).all() if nonce is not None}
+        if not highest:
+            return []
+        signers = sorted(highest)
+        counts = dict(zip(signers, self.chain.nonces(signers, "latest"), strict=True))
+        behind = {s: counts[s] for s in signers if counts[s] <= int(highest[s])}
+        if not behind:
+            return []
+        with self.sessions() as session:
+            rows = session.scalars(select(OutboxTransaction).where(
+                OutboxTransaction.status.in_(MINED_STATUSES),
+                or_(*[(OutboxTransaction.signer == s) & (OutboxTransaction.nonce >= n) for s, n in behind.items()]),
+            ).order_by(OutboxTransaction.signer, OutboxTransaction.nonce)).all()
+            candidates = [TxRecord.from_row(r) for r in rows]
+        for signer in behind:
+            self.nonces.forget(signer)
+        # A row mined since the counts were read is not forgotten: only those without a receipt are.
+        receipts = self.chain.receipts([r.tx_hash or "" for r in candidates])
+        forgotten = [r for r, rc in zip(candidates, receipts, strict=True) if rc is None]
+        return self._rewind(forgotten, "forgotten by the chain: its signer's nonce on chain is below it")
 
     def rewind_forgotten(self, from_block: int) -> list[TxRecord]:
         """Mark as signed again the transactions recorded as mined (or failed) at `from_block` or later
@@ -448,7 +796,7 @@ class Outbox:
             rows = session.scalars(
                 select(OutboxTransaction)
                 .where(
-                    OutboxTransaction.status.in_((OutboxStatus.MINED, OutboxStatus.FAILED)),
+                    OutboxTransaction.status.in_(MINED_STATUSES),
                     OutboxTransaction.block_number >= from_block,
                     OutboxTransaction.raw_tx.is_not(None),
                 )
@@ -457,23 +805,31 @@ class Outbox:
             candidates = [TxRecord.from_row(r) for r in rows]
         receipts = self.chain.receipts([r.tx_hash or "" for r in candidates])
         forgotten = [r for r, rc in zip(candidates, receipts, strict=True) if rc is None]
-        for record in forgotten:
+        return self._rewind(forgotten, f"forgotten by the chain from block {from_block}")
+
+    def _rewind(self, records: Sequence[TxRecord], reason: str) -> list[TxRecord]:
+        if not records:
+            return []
+        changes = [{"id": r.id, "status": OutboxStatus.SIGNED, "block_number": None, "block_hash": None,
+                    "gas_used": None, "receipt_status": None, "error_name": None, "error_args": None,
+                    "final": False, "last_error": reason} for r in records]
+        moved_on = self._update(changes, MINED_STATUSES)
+        rewound = [r for r in records if r.id not in moved_on]
+        for record in rewound:
             record.status = OutboxStatus.SIGNED
             record.block_number = record.gas_used = record.receipt_status = None
-            record.error_name = record.error_args = None
-        self._update([
-            {"id": r.id, "status": r.status, "block_number": None, "gas_used": None, "receipt_status": None,
-             "error_name": None, "error_args": None, "last_error": f"forgotten by the chain from block {from_block}"}
-            for r in forgotten
-        ])
-        return forgotten
+            record.block_hash = record.error_name = record.error_args = None
+            record.final = False
+            self.nonces.forget(record.signer)
+        return rewound
 
     def record(self, outbox_id: int) -> TxRecord | None:
         with self.sessions() as session:
             row = session.get(OutboxTransaction, outbox_id)
             return None if row is None else TxRecord.from_row(row)
 
-    def relay(self, tx: RelayedTx, requested_by: str | None, wait: bool = True, timeout: float = 60.0) -> TxRecord:
+    def relay(self, tx: RelayedTx, requested_by: str | None, wait: bool = True, timeout: float = 60.0,
+              claim: RequestClaim | None = None) -> TxRecord:
         """Record and send a transaction its sender signed (the caller has checked what it does).
         Relaying the same signed transaction again returns its existing record."""
         now = utc_now()
@@ -482,21 +838,24 @@ class Outbox:
             "contract": tx.contract, "function": tx.function, "args": jsonable(list(tx.args)), "to_address": tx.to,
             "calldata": "0x" + tx.calldata.hex(), "value": str(tx.value), "status": OutboxStatus.SIGNED,
             "nonce": tx.nonce, "gas_limit": tx.gas_limit, "raw_tx": "0x" + tx.raw.hex(), "tx_hash": tx.tx_hash,
-            "attempts": 0, "created_at": now, "updated_at": now,
+            "attempts": 0, "created_at": now, "updated_at": now, "final": False,
         }
         with self.sessions.begin() as session:
             existing = session.scalar(select(OutboxTransaction).where(OutboxTransaction.tx_hash == row["tx_hash"]))
             if existing is not None:
                 return TxRecord.from_row(existing)
-            row_id = session.execute(insert(OutboxTransaction).returning(OutboxTransaction.id), [row]).scalar_one()
-        record = self.record(int(row_id or 0))
+            if claim is not None and not claim.reserve(session.connection()):
+                raise DuplicateRequest(claim)
+            row_id = int(session.execute(insert(OutboxTransaction).returning(OutboxTransaction.id), [row])
+                         .scalar_one())
+            if claim is not None:
+                claim.attach(session.connection(), [row_id])
+        record = self.record(row_id)
         assert record is not None
-        try:
+        with self.deferring([record]):
             self._broadcast([record])
             if wait and record.status == OutboxStatus.SENT:
                 self.await_receipts([record], timeout)
-        except ChainUnavailable as exc:
-            raise SendDeferred(str(exc), [record.id]) from exc
         return record
 
 
@@ -506,6 +865,7 @@ class _Entry:
 
     intents: Sequence[Intent]
     preflight: bool
+    claim: RequestClaim | None = None
     wake: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     records: list[TxRecord] = field(default_factory=list)
@@ -522,8 +882,8 @@ class GroupCommit:
     (one batched poll). Callers that arrive while a group is being sent wait and go out
     in the next group, so under load groups grow by themselves and one request alone
     goes out at once. Each caller gets back its own records, or its own SendDeferred
-    with its own outbox ids. The guarantees are those of `Outbox.submit`: every group is
-    recorded before it is sent, and a signer's nonces are taken under its lock.
+    with its own outbox ids (or its own DuplicateRequest: one caller's repeated key never
+    fails another's request). The guarantees are those of `Outbox.submit`.
     """
 
     def __init__(self, outbox: Outbox, max_group: int = 1000) -> None:
@@ -534,8 +894,9 @@ class GroupCommit:
         self._leading = False
         self.groups = 0  # groups sent (for tests and metrics)
 
-    def submit(self, intents: Sequence[Intent], preflight: bool, wait: bool, timeout: float) -> list[TxRecord]:
-        entry = _Entry(intents, preflight)
+    def submit(self, intents: Sequence[Intent], preflight: bool, wait: bool, timeout: float,
+               claim: RequestClaim | None = None) -> list[TxRecord]:
+        entry = _Entry(intents, preflight, claim)
         with self._lock:
             self._queue.append(entry)
             if not self._leading:
@@ -570,38 +931,43 @@ class GroupCommit:
     def _lead(self, wait: bool, timeout: float) -> None:
         group = self._take()
         outbox = self.outbox
-        records: list[TxRecord] = []
+        written: list[_Entry] = []
         try:
-            intents = [i for e in group for i in e.intents]
-            records = outbox._write_intents(intents)
-            outbox._fault("queued")
-            flags = [e.preflight for e in group for _ in e.intents]
-            outbox._preflight_sign_and_send(records, flags)
+            results = outbox._write([(e.intents, e.claim) for e in group])
+            for entry, result in zip(group, results, strict=True):
+                if isinstance(result, DuplicateRequest):
+                    entry.error = result
+                else:
+                    entry.records = result
+                    written.append(entry)
+            records = [r for e in written for r in e.records]
+            flags = [e.preflight for e in written for _ in e.intents]
+            outbox.dispatch(records, flags, wait=False, timeout=timeout)
             self.groups += 1
         except BaseException as exc:
             self._hand_over()
-            self._finish(group, records, exc)
+            self._finish(group, exc)
             return
         self._hand_over()
         error: BaseException | None = None
         try:
             if wait:
-                outbox.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
+                with outbox.deferring(records):
+                    outbox.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
         except BaseException as exc:
             error = exc
-        self._finish(group, records, error)
+        self._finish(group, error)
 
     @staticmethod
-    def _finish(group: Sequence[_Entry], records: Sequence[TxRecord], error: BaseException | None) -> None:
-        position = 0
+    def _finish(group: Sequence[_Entry], error: BaseException | None) -> None:
         for entry in group:
-            own = list(records[position:position + len(entry.intents)])
-            position += len(entry.intents)
-            entry.records = own
-            if isinstance(error, ChainUnavailable) and own:
-                entry.error = SendDeferred(str(error), [r.id for r in own])
-            elif error is not None:
-                entry.error = error
+            if entry.error is None and error is not None:
+                if isinstance(error, SendDeferred):
+                    entry.error = SendDeferred(str(error), [r.id for r in entry.records], error.dependency)
+                elif isinstance(error, ChainUnavailable) and entry.records:
+                    entry.error = SendDeferred(str(error), [r.id for r in entry.records])
+                else:
+                    entry.error = error
             if not entry.lead:
                 entry.wake.set()
 

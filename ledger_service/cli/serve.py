@@ -18,11 +18,16 @@ def serve(
     import uvicorn
 
     from ledger_service.api.app import create_app
+    from ledger_service.db.locks import DatabaseInUse
     from ledger_service.runtime import Runtime
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    runtime = Runtime.start(settings)
+    try:
+        runtime = Runtime.start(settings)
+    except DatabaseInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     if runtime.bootstrap_api_key is not None and settings.bootstrap_api_key is None:
         typer.echo(f"bootstrap regulator {runtime.bootstrap_regulator}\nAPI key: {runtime.bootstrap_api_key.token}")
     bound_host, bound_port = host or settings.api_host, port or settings.api_port

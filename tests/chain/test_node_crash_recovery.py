@@ -112,11 +112,11 @@ def write_then_crash(service: NodeService, also_the_service: bool = False) -> Cr
     # written between the last write and the kill would have held the later blocks).
     service.node.state_file.write_bytes(last_dump)
     service.start_node(state_interval=1)
+    assert int(rpc(service.url, "eth_blockNumber"), 16) == dumped_head
     if also_the_service:
         service.start_service(index_confirmations=2)
-    assert service.runtime is not None
-    assert service.runtime.chain.block_number() == dumped_head
-    assert service.balances() == {"steel": 90, "cement": 50, "trader": 10}
+    else:
+        assert service.balances() == {"steel": 90, "cement": 50, "trader": 10}
     return Crash(dumped_head, crashed_head, written, lost)
 
 
@@ -141,9 +141,15 @@ def test_a_node_killed_between_state_dumps_is_sent_the_transactions_it_forgot(se
     assert runtime is not None
 
     rows = {r.id: r for r in service.outbox_rows()}
-    assert [rows[tx["id"]].block_number for tx in crash.lost] == [tx["block_number"] for tx in crash.lost]
+    if also_the_service:  # noticed at start: sent again, receipts not yet collected
+        assert {rows[tx["id"]].status for tx in crash.lost} == {"sent"}
+    else:  # not noticed yet: still recorded as mined in the lost blocks
+        assert [rows[tx["id"]].block_number for tx in crash.lost] == [tx["block_number"] for tx in crash.lost]
 
-    runtime.index_up_to_date()  # block hashes differ: roll back, mark the lost transactions signed, re-send
+    if not also_the_service:
+        # block hashes differ: roll back, mark the lost transactions signed, re-send (a restarted service
+        # did this as it started: each signer's nonce on chain is below what the outbox recorded as mined)
+        runtime.index_up_to_date()
     runtime.outbox.recover()  # what the background pump does next: collect their receipts
     assert_sent_again(service, crash)
 

@@ -36,9 +36,12 @@ def crash_at(stage: str):
 
 
 def restarted(runtime: Runtime) -> Outbox:
-    """A fresh outbox over the same database and chain, as after a restart (no nonces in memory)."""
-    return Outbox(runtime.chain, runtime.sessions, runtime.encoder, runtime.deployment.addresses, runtime.decoder,
-                  runtime.keystore.account)
+    """A fresh outbox over the same database and chain, as after a restart (nothing in memory). The claims
+    of the dead process's queued rows are freed, as `Runtime.start` does for the only process on a SQLite file."""
+    outbox = Outbox(runtime.chain, runtime.sessions, runtime.encoder, runtime.deployment.addresses, runtime.decoder,
+                    runtime.keystore.account)
+    outbox.release_claims()
+    return outbox
 
 
 def rows(runtime: Runtime, ids: list[int]) -> list[OutboxTransaction]:

@@ -38,7 +38,6 @@ from ledger_service.db.models.outbox import (
     OutboxOrigin,
     OutboxStatus,
     OutboxTransaction,
-    ServiceLease,
 )
 
 __all__ = [
@@ -83,6 +82,5 @@ __all__ = [
     "QuarantinedReading",
     "Reading",
     "RequestNonce",
-    "ServiceLease",
     "StoredDocument",
 ]

@@ -104,12 +104,3 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
-
-class ServiceLease(Base):
-    """A role only one service process plays at a time (the outbox pump, the indexer), held by renewing it."""
-
-    __tablename__ = "service_leases"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,4 +1,4 @@
-"""Exactly once: outbox row claims, provisional receipts, replaced attempts; idempotency keys; leases
+"""Exactly once: outbox row claims, provisional receipts, replaced attempts; idempotency keys
 
 Revision ID: 0006_exactly_once
 Revises: 0005_join_documents_and_credits
@@ -41,17 +41,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_idempotency_keys_expires_at"), ["expires_at"], unique=False)
-    op.create_table(
-        "service_leases",
-        sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("holder", sa.String(length=64), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_service_leases")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("service_leases")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_keys_expires_at"))
     op.drop_table("idempotency_keys")
