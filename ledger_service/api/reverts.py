@@ -73,6 +73,8 @@ REVERTS: dict[str, tuple[int, str]] = {
     "DuplicateWindow": (409, "organisation {enterpriseOrgId} already anchored this window"),
     "WindowOverlap": (409, "the window overlaps anchor {latestAnchorId}"),
     "TransactionFailed": (409, "the transaction failed on chain"),
+    "InsufficientGasFunds": (409, "{account} holds {balance} wei, fewer than the {needed} wei its transactions' gas "
+                             "costs on this network"),
     "WindowNotClosed": (409, "the window ends at {windowEnd}, after the current block time {blockTime}"),
     "ProjectExists": (409, "project {projectId} is already registered"),
     "ProjectNotActive": (409, "project {projectId} is suspended"),

@@ -27,6 +27,7 @@ from ledger_service.chain.compiler import EVM_VERSION
 from ledger_service.paths import NODE_MODULES
 
 ANVIL_CHAIN_ID = 31337
+FREE_GAS = ("--base-fee", "0", "--gas-price", "0", "--disable-min-priority-fee")
 
 
 class AnvilUnavailable(RuntimeError):
@@ -82,6 +83,9 @@ class AnvilNode:
             "--hardfork",
             EVM_VERSION,
             "--silent",
+            # Free gas, as on the production network (Besu QBFT with zeroBaseFee and min-gas-price 0): members
+            # transact from accounts that hold no ether.
+            *FREE_GAS,
         ]
         if self.state_file is not None:
             cmd += ["--state", str(self.state_file)]

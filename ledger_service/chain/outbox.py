@@ -80,6 +80,13 @@ class RequestClaim(Protocol):
         """In the same transaction, after the rows are inserted: remember their ids with the claim."""
 
 
+Encoded = tuple[bytes, Any]  # an intent's calldata and its arguments as JSON
+
+
+class InvalidIntent(ValueError):
+    """An intent's arguments do not fit its function (nothing was written)."""
+
+
 class DuplicateRequest(Exception):
     """Another request already holds this request's idempotency key: nothing was written or sent."""
 
@@ -256,26 +263,47 @@ class Outbox:
         if self.faults is not None:
             self.faults(stage)
 
+    def encode(self, intents: Sequence[Intent]) -> list[Encoded]:
+        """Each intent's calldata and JSON-safe arguments, before it is written or joins a group: arguments
+        that do not fit the function raise InvalidIntent for this caller alone."""
+        cache: dict[tuple[str, str, tuple[Any, ...]], Encoded] = {}  # repeated calls in a batch
+        out = []
+        for intent in intents:
+            key = (intent.contract, intent.function, tuple(intent.args))
+            hashable = _hashable(key)
+            found = cache.get(key) if hashable else None
+            if found is None:
+                try:
+                    calldata = self.encoder.function(intent.contract, intent.function).encode(intent.args)
+                    found = (calldata, jsonable(list(intent.args)))
+                except Exception as exc:
+                    raise InvalidIntent(f"{intent.contract}.{intent.function}: {exc}") from None
+                if hashable:
+                    cache[key] = found
+            out.append(found)
+        return out
+
     def _write(
-        self, groups: Sequence[tuple[Sequence[Intent], RequestClaim | None]]
+        self, groups: Sequence[tuple[Sequence[Intent], RequestClaim | None]],
+        encoded: Sequence[Sequence[Encoded]] | None = None,
     ) -> list[list[TxRecord] | DuplicateRequest]:
         """Write each group's intents as queued rows claimed by this call, in one database transaction with
         the groups' request claims; a group whose claim is taken gets DuplicateRequest and writes nothing."""
+        if encoded is None:
+            encoded = [self.encode(intents) for intents, _ in groups]
         now = utc_now()
         token = secrets.token_hex(12)
         until = now + timedelta(seconds=self.claim_seconds)
-        encoded: dict[tuple[str, str, tuple[Any, ...]], tuple[bytes, Any]] = {}  # repeated calls in a batch
         results: list[list[TxRecord] | DuplicateRequest] = []
         with self.sessions.begin() as session:
             connection = session.connection()
             rows, records = [], []
-            for intents, claim in groups:
+            for (intents, claim), calls in zip(groups, encoded, strict=True):
                 if claim is not None and not claim.reserve(connection):
                     results.append(DuplicateRequest(claim))
                     continue
                 own = []
-                for intent in intents:
-                    calldata, args = self._encode(intent, encoded)
+                for intent, (calldata, args) in zip(intents, calls, strict=True):
                     to = self.addresses[intent.contract]
                     rows.append(self._row(intent.signer, intent.contract, intent.function, args, to, calldata,
                                           intent.value, intent.requested_by, now, token, until))
@@ -293,18 +321,6 @@ class Outbox:
                 if claim is not None and isinstance(result, list):
                     claim.attach(connection, [r.id for r in result])
         return results
-
-    def _encode(self, intent: Intent, cache: dict[tuple[str, str, tuple[Any, ...]], tuple[bytes, Any]]
-                ) -> tuple[bytes, Any]:
-        key = (intent.contract, intent.function, tuple(intent.args))
-        hashable = _hashable(key)
-        if hashable and key in cache:
-            return cache[key]
-        calldata = self.encoder.function(intent.contract, intent.function).encode(intent.args)
-        found = (calldata, jsonable(list(intent.args)))
-        if hashable:
-            cache[key] = found
-        return found
 
     @staticmethod
     def _row(signer: str, contract: str, function: str, args: Any, to: str, calldata: bytes, value: int,
@@ -447,6 +463,7 @@ class Outbox:
                     rejected.append(record)
                     continue
                 signable.append(record)
+            signable = self._affordable(signer, signable, rejected)
             self._reject(rejected)
             signable = [r for r in signable if r.status == OutboxStatus.QUEUED]
             if not signable:
@@ -457,6 +474,22 @@ class Outbox:
                 self._fault("signed")
                 self._broadcast(signed)
                 self._fault("sent")
+
+    def _affordable(self, signer: str, records: list[TxRecord], rejected: list[TxRecord]) -> list[TxRecord]:
+        """On a network that charges gas, a signer that cannot pay for its transactions has them rejected at
+        once (InsufficientGasFunds) instead of signed and refused by the node for ever. Free gas: all pass."""
+        price = self.chain.fees.max_price
+        if price == 0 or not records:
+            return records
+        needed = sum((r.gas_limit or 0) * price + r.value for r in records)
+        balance = self.chain.balance(signer)
+        if balance >= needed:
+            return records
+        revert = ContractRevert("InsufficientGasFunds", {"account": signer, "balance": balance, "needed": needed})
+        for record in records:
+            self._set_revert(record, revert, OutboxStatus.REJECTED)
+        rejected.extend(records)
+        return []
 
     def _sign(self, signer: str, records: Sequence[TxRecord]) -> None:
         """Queued to signed, once: in one database transaction, under the signer's lock (the caller holds this
@@ -864,6 +897,7 @@ class _Entry:
     """One caller's intents waiting in a group."""
 
     intents: Sequence[Intent]
+    encoded: Sequence[Encoded]
     preflight: bool
     claim: RequestClaim | None = None
     wake: threading.Event = field(default_factory=threading.Event)
@@ -896,7 +930,7 @@ class GroupCommit:
 
     def submit(self, intents: Sequence[Intent], preflight: bool, wait: bool, timeout: float,
                claim: RequestClaim | None = None) -> list[TxRecord]:
-        entry = _Entry(intents, preflight, claim)
+        entry = _Entry(intents, self.outbox.encode(intents), preflight, claim)  # bad arguments fail here, alone
         with self._lock:
             self._queue.append(entry)
             if not self._leading:
@@ -933,7 +967,7 @@ class GroupCommit:
         outbox = self.outbox
         written: list[_Entry] = []
         try:
-            results = outbox._write([(e.intents, e.claim) for e in group])
+            results = outbox._write([(e.intents, e.claim) for e in group], [e.encoded for e in group])
             for entry, result in zip(group, results, strict=True):
                 if isinstance(result, DuplicateRequest):
                     entry.error = result

@@ -33,6 +33,11 @@ class FeePolicy:
 
     fields: dict[str, int]
 
+    @property
+    def max_price(self) -> int:
+        """The most a unit of gas may cost (0 on a free-gas network)."""
+        return int(self.fields.get("maxFeePerGas", self.fields.get("gasPrice", 0)))
+
     @classmethod
     def detect(cls, w3: Web3) -> FeePolicy:
         block = w3.eth.get_block("latest")

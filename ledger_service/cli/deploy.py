@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from eth_account import Account
 
-from ledger_service.chain import anvil
 from ledger_service.chain.connect import EMBEDDED
 from ledger_service.chain.deploy import DeployError, DeploymentExists, deploy_network
 from ledger_service.cli.chain import local_node
@@ -34,7 +33,7 @@ def deploy(
     rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the local node).")] = None,
     key_env: Annotated[str, typer.Option(help="Env var with the deployer's key.")] = "CARBONLEDGER_DEPLOYER_KEY",
     use_dev_key: Annotated[
-        bool, typer.Option("--dev-key", help="Local node only: use (and fund) a key kept in the data directory.")
+        bool, typer.Option("--dev-key", help="Local node only: use a key kept in the data directory.")
     ] = False,
     redeploy: Annotated[bool, typer.Option(help="Replace an existing deployment record.")] = False,
     deployments_dir: Annotated[Path, typer.Option(help="Where records are kept.")] = DEPLOYMENTS_DIR,
@@ -48,8 +47,7 @@ def deploy(
         rpc_url = str(rec["url"])
     key = os.environ.get(key_env)
     if use_dev_key and network != EMBEDDED:
-        key = dev_key(get_settings().data_dir)
-        anvil.fund(str(rpc_url), Account.from_key(key).address)
+        key = dev_key(get_settings().data_dir)  # the local node charges no gas: the key needs no ether
     with explained(
         {
             DeploymentExists: "pass --redeploy to replace the record (the old contracts stay on chain)",

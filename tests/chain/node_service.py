@@ -1,5 +1,5 @@
-"""The service against a local anvil node (`LocalNode`, as `carbonledger chain start` runs it): the
-suite deployed by a funded regulator, a runtime in node mode over a SQLite file, and a small cast
+"""The service against a local anvil node (`LocalNode`, as `carbonledger chain start` runs it, free gas): the
+suite deployed by a regulator that holds no ether, a runtime in node mode over a SQLite file, and a small cast
 admitted through the HTTP API."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from ledger_service.api.app import create_app
-from ledger_service.chain.anvil import AnvilUnavailable, LocalNode, anvil_binary, fund
+from ledger_service.chain.anvil import AnvilUnavailable, LocalNode, anvil_binary
 from ledger_service.chain.compiler import Artifact
 from ledger_service.chain.connect import connect_rpc
 from ledger_service.chain.deploy import deploy_suite, write_deployment
@@ -73,7 +73,6 @@ class NodeService:
             pytest.skip(f"anvil cannot run here: {exc}")
 
     def deploy(self) -> None:
-        fund(self.url, self.regulator.address)
         sender = TransactionSender(connect_rpc(self.url), self.regulator,
                                    RevertDecoder.from_artifacts(self.artifacts.values()))
         write_deployment(deploy_suite(sender, self.artifacts, network=NETWORK), self.workdir / "deployments",
@@ -126,7 +125,8 @@ class NodeService:
         return data
 
     def admit_cast(self) -> None:
-        """Organisations and custodial members through the API; members funded and given API keys."""
+        """Organisations and custodial members through the API, given API keys (the node charges no gas: the
+        members hold no ether)."""
         assert self.runtime is not None
         for org_id, parent, kind, name in ORGS:
             self.post("regulator", "/organisations", {"org_id": org_id, "parent_id": parent, "kind": kind,
@@ -134,7 +134,6 @@ class NodeService:
         for name, (org_id, roles) in MEMBERS.items():
             member = self.post("regulator", "/members", {"org_id": org_id, "roles": roles, "custodial": True})
             address = member["member"]["address"]
-            fund(self.url, address)
             self.addresses[name] = address
             self.tokens[name] = self.runtime.api_keys.issue(address, timedelta(hours=1), label=name).token
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.chain.outbox import Intent, TxRecord
+from ledger_service.chain.outbox import Intent, InvalidIntent, TxRecord
 from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.membership import ROLE_IDS
 from ledger_service.runtime import Runtime
@@ -225,3 +225,53 @@ def test_the_transactions_api_tells_mined_from_final(client: TestClient, cast: C
                         json={"to": cast.addresses["trader"], "year": YEAR, "amount": 71})
     assert reply.status_code == 200
     assert (reply.json()["status"], reply.json()["final"]) == ("mined", False)
+
+
+def test_one_callers_unencodable_arguments_fail_alone_and_the_group_goes_on(cast: Cast, runtime: Runtime,
+                                                                            funded: int, monkeypatch):
+    """Reported: a market order whose expiry could not be encoded failed every request group-committed with
+    it (10 of 32 transfers of another member answered 500). Arguments are encoded before joining a group."""
+    outbox = runtime.outbox
+    real = outbox._preflight_sign_and_send
+    first_inside, release = threading.Event(), threading.Event()
+
+    def gated(records, flags):
+        if not first_inside.is_set():
+            first_inside.set()
+            release.wait(10)
+        real(records, flags)
+
+    monkeypatch.setattr(outbox, "_preflight_sign_and_send", gated)
+    outcomes: dict[int, object] = {}
+
+    def work(amount: int) -> None:
+        try:
+            outcomes[amount] = outbox.submit_grouped(transfers(cast, [amount]), preflight=True)[0].status
+        except InvalidIntent as exc:
+            outcomes[amount] = exc
+
+    leader = threading.Thread(target=work, args=(81,))
+    leader.start()
+    assert first_inside.wait(10)
+    others = [threading.Thread(target=work, args=(n,)) for n in (82, -1, 83)]  # -1 is no uint256
+    for t in others:
+        t.start()
+    while len(outbox.group._queue) < 2:
+        threading.Event().wait(0.01)
+    release.set()
+    for t in [leader, *others]:
+        t.join(30)
+    assert isinstance(outcomes.pop(-1), InvalidIntent)
+    assert outcomes == {81: "mined", 82: "mined", 83: "mined"}
+    assert on_chain(runtime, funded) == {81: 1, 82: 1, 83: 1}
+
+
+def test_on_a_network_that_charges_gas_a_signer_that_cannot_pay_is_refused_at_once(runtime: Runtime):
+    """Reported: an unfunded member's send answered 202 and was retried for ever. The embedded chain charges
+    gas; a key the service keeps but never funded cannot pay."""
+    broke = runtime.keystore.create(label="never funded").address
+    (record,) = runtime.outbox.submit([Intent("Notary", "notarize", (b"\x01" * 32, b"\x00" * 32, b"\x00" * 32), broke,
+                                              requested_by=broke)])
+    assert (record.status, record.nonce, record.error_name) == ("rejected", None, "InsufficientGasFunds")
+    assert record.error_args is not None and record.error_args["account"] == broke
+    assert int(record.error_args["needed"]) > int(record.error_args["balance"]) == 0
