@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How long a process owns the queued outbox rows it wrote before another "
         "process may take them over.",
     )
+    send_attempts_max: int = Field(
+        default=20, ge=1, description="Refusals by the node after which a relayed transaction fails (the service's "
+        "own keep their nonce and are tried on, each pause twice the last, up to a minute).",
+    )
+    relay_pending_max: int = Field(
+        default=64, ge=1, description="Relayed transactions a member may have pending (sent, not yet mined) at once; "
+        "more answer 429.",
+    )
     idempotency_key_hours: float = Field(
         default=24.0, gt=0, description="How long an Idempotency-Key is remembered (a retry within it answers the "
         "original result).",

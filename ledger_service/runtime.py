@@ -98,7 +98,9 @@ class Runtime:
                                    settings.member_cache_seconds)
         self.outbox = Outbox(chain, self.sessions, self.encoder, deployment.addresses, self.decoder,
                              self.keystore.account, faults, confirmations=self._outbox_confirmations(),
-                             claim_seconds=settings.claim_seconds)
+                             claim_seconds=settings.claim_seconds, relay_pending_max=settings.relay_pending_max,
+                             send_attempts_max=settings.send_attempts_max,
+                             retry_seconds=settings.outbox_interval_seconds)
         self.locks = DatabaseLocks(engine)
         self.single_process: SingleProcess | None = None
         self.metrics = RequestMetrics()
@@ -186,9 +188,9 @@ class Runtime:
                 regulator.address, BOOTSTRAP_LIFETIME, label="bootstrap regulator", secret=secret,
                 key_id=BOOTSTRAP_KEY_ID,
             )
-            if wanted is None:
-                log.warning("bootstrap regulator %s; API key (shown once): %s", regulator.address,
-                            self.bootstrap_api_key.token)
+            if wanted is None:  # the command that started the service shows the key once; logs never carry it
+                log.warning("bootstrap regulator %s: a new API key was issued (key id %s)", regulator.address,
+                            BOOTSTRAP_KEY_ID)
 
     # ------------------------------------------------------------------ event index
 

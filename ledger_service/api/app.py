@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger_service.api import errors
+from ledger_service.api.deps import path_with_query
 from ledger_service.api.routers import (
     allowances,
     api_keys,
@@ -22,9 +28,119 @@ from ledger_service.api.routers import (
 from ledger_service.api.routers import credits as credits_router
 from ledger_service.api.routers import market as market_router
 from ledger_service.api.routers import settlement as settlement_router
+from ledger_service.identity.idempotency import IdempotencyClaim, IdempotencyKeys, fingerprint
 from ledger_service.runtime import Runtime
 
 API_PREFIX = "/api/v1"
+MAX_KEPT_BODY_BYTES = 64 * 2**20  # above the largest document an endpoint takes (50 MiB) and its form
+log = logging.getLogger(__name__)
+
+
+class RequestMemory:
+    """Idempotency keys at the edge of the application (pure ASGI).
+
+    For a POST with an `Idempotency-Key` (and any request with a signature), the body is read
+    once and kept (`request.state.request_body`), so the key's fingerprint and the signature cover
+    exactly the bytes the endpoint reads, whether it parses JSON or a form. When the request
+    recorded its claim with outbox rows, its final answer (status below 500 other than 503, JSON)
+    is stored with the claim before the client sees it, so whoever retries gets that answer.
+    A body larger than `max_body` is refused (413) rather than kept.
+    """
+
+    def __init__(self, app: ASGIApp, keys: IdempotencyKeys, max_body: int = MAX_KEPT_BODY_BYTES) -> None:
+        self.app = app
+        self.keys = keys
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        keyed = scope["method"] == "POST" and "idempotency-key" in headers
+        if not keyed and "x-cl-signature" not in headers:
+            await self.app(scope, receive, send)
+            return
+        read = await _read_body(receive, self.max_body)
+        if read is None:
+            await JSONResponse({"error": "RequestTooLarge", "message": f"a request body is limited to "
+                                f"{self.max_body} bytes", "args": {"max": self.max_body}},
+                               status_code=413)(scope, receive, send)
+            return
+        body, receive = read
+        state = scope.setdefault("state", {})
+        state["request_body"] = body
+        if not keyed:
+            await self.app(scope, receive, send)
+            return
+        state["request_fingerprint"] = fingerprint(scope["method"], path_with_query(Request(scope)), body)
+        held: list[Message] = []
+        chunks: list[bytes] = []
+        answer: tuple[IdempotencyClaim, int] | None = None
+
+        async def keep(message: Message) -> None:
+            nonlocal answer
+            if message["type"] == "http.response.start":
+                claim = state.get("idempotency")
+                status = int(message["status"])
+                kind = Headers(raw=message.get("headers", [])).get("content-type", "")
+                if (isinstance(claim, IdempotencyClaim) and claim.recorded and status < 500 and status != 503
+                        and kind.startswith("application/json")):
+                    answer = (claim, status)
+                    held.append(message)
+                    return
+            elif message["type"] == "http.response.body" and answer is not None:
+                held.append(message)
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                await self._store(*answer, b"".join(chunks))
+                answer = None
+                for kept in held:
+                    await send(kept)
+                return
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+    async def _store(self, claim: IdempotencyClaim, status: int, body: bytes) -> None:
+        try:
+            stored = await run_in_threadpool(self.keys.store_response, claim, status, body.decode())
+        except Exception as exc:  # the answer still goes out; a retry then sees the transactions as they stand
+            log.warning("could not store the answer to idempotency key of %s: %s", claim.caller, type(exc).__name__)
+            return
+        if not stored:
+            log.warning("the idempotency key of %s no longer holds this request's claim", claim.caller)
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, Receive] | None:
+    """The whole request body, and a `receive` that hands it on once before passing through; None when
+    the body is larger than `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b"".join(chunks), _replaying(message, receive)
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), _replaying({"type": "http.request", "body": b"".join(chunks), "more_body": False},
+                                        receive)
+
+
+def _replaying(first: Message, receive: Receive) -> Receive:
+    pending = [first]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replay
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -35,6 +151,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         "Quantities are whole tCO2e as integers; timestamps are UTC.",
     )
     app.state.runtime = runtime
+    app.state.idempotency_keys = keys = IdempotencyKeys(runtime.sessions, runtime.settings.idempotency_key_hours)
     errors.install(app)
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (organisations, members, api_keys, allowances, notary, transactions):
@@ -59,4 +176,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         runtime.metrics.observe(request.method, route, response.status_code)
         return response
 
+    app.add_middleware(RequestMemory, keys=keys)
     return app

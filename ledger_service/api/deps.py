@@ -4,6 +4,10 @@ A caller authenticates with an API key (`Authorization: Bearer clk_...` or `X-AP
 or a signed request (see `ledger_service.identity.signed_requests`). Every endpoint
 then checks the caller's membership as the chain records it: active (not suspended or
 revoked), with the role the endpoint needs, and not frozen where assets move.
+
+A POST with an `Idempotency-Key` header is looked up once the caller is known: a key the caller
+used before answers from what that request did (`IdempotentReplay`); otherwise the request gets
+an `IdempotencyClaim` (`Caller.idempotency`) that the outbox records with its rows.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
-from ledger_service.api.errors import ApiError, forbidden
+from ledger_service.api.errors import ApiError, IdempotentReplay, forbidden
 from ledger_service.identity.api_keys import ApiKeyInvalid
+from ledger_service.identity.idempotency import HEADER, IdempotencyClaim, IdempotencyKeys, InvalidKey, check_key
+from ledger_service.identity.idempotency import fingerprint as request_fingerprint
 from ledger_service.identity.signed_requests import SignatureInvalid, SignedHeaders
 from ledger_service.membership import MemberView
 from ledger_service.runtime import Runtime
@@ -28,12 +35,34 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def idempotency_keys(request: Request) -> IdempotencyKeys:
+    """The application's store of idempotency keys (made on first use if the application has none)."""
+    keys: IdempotencyKeys | None = getattr(request.app.state, "idempotency_keys", None)
+    if keys is None:
+        runtime = get_runtime(request)
+        keys = request.app.state.idempotency_keys = IdempotencyKeys(runtime.sessions,
+                                                                    runtime.settings.idempotency_key_hours)
+    return keys
+
+
+def path_with_query(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+async def request_body(request: Request) -> bytes:
+    """The body as received (kept by the application's middleware for keyed and signed requests, whose
+    body an endpoint reading a form would otherwise have consumed)."""
+    kept: bytes | None = getattr(request.state, "request_body", None)
+    return kept if kept is not None else await request.body()
+
+
 @dataclass(frozen=True)
 class Caller:
     address: str
     via: str  # "api_key" or "signature"
     key_id: str | None
     member: MemberView
+    idempotency: IdempotencyClaim | None = None  # the request's claim on its Idempotency-Key, if it sent one
 
     @property
     def is_regulator(self) -> bool:
@@ -62,9 +91,9 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
                                    headers["x-cl-signature"])
         except (KeyError, ValueError):
             raise _unauthenticated("signed request headers incomplete") from None
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         try:
-            address = runtime.signed_requests.verify(request.method, path, await request.body(), signed)
+            address = runtime.signed_requests.verify(request.method, path_with_query(request),
+                                                     await request_body(request), signed)
         except SignatureInvalid as exc:
             raise _unauthenticated(exc.reason) from None
         via, key_id = "signature", None
@@ -72,7 +101,30 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
         raise _unauthenticated("an API key or a signed request is required")
     member = runtime.directory.member(address)
     request.state.caller_address = member.address
-    return Caller(member.address, via, key_id, member)
+    return Caller(member.address, via, key_id, member, await _idempotency(request, member.address))
+
+
+async def _idempotency(request: Request, caller: str) -> IdempotencyClaim | None:
+    """For a POST with an Idempotency-Key: replay what a request of the caller with that key did (raises
+    IdempotentReplay), or a claim for this one; None without a key."""
+    key = request.headers.get(HEADER)
+    if key is None or request.method != "POST":
+        return None
+    try:
+        check_key(key)
+    except InvalidKey as exc:
+        raise ApiError(422, "InvalidIdempotencyKey", str(exc), {"header": HEADER}) from None
+    path = path_with_query(request)
+    found: bytes | None = getattr(request.state, "request_fingerprint", None)
+    fingerprint = found if found is not None else request_fingerprint(request.method, path,
+                                                                      await request_body(request))
+    keys = idempotency_keys(request)
+    stored = await run_in_threadpool(keys.find, caller, key)
+    if stored is not None:
+        raise IdempotentReplay(stored, fingerprint)
+    claim = keys.claim(caller, key, request.method, path, fingerprint)
+    request.state.idempotency = claim
+    return claim
 
 
 def _check_standing(member: MemberView) -> None:

@@ -73,6 +73,10 @@ REVERTS: dict[str, tuple[int, str]] = {
     "DuplicateWindow": (409, "organisation {enterpriseOrgId} already anchored this window"),
     "WindowOverlap": (409, "the window overlaps anchor {latestAnchorId}"),
     "TransactionFailed": (409, "the transaction failed on chain"),
+    "RefusedByNode": (409, "the node refused the transaction {attempts} times: {message}"),
+    "NonceTooLow": (409, "nonce {nonce} of {account} is used already; its next nonce is {next}"),
+    "NonceGap": (409, "nonce {nonce} of {account} would leave a gap: its next nonce is {next}"),
+    "TooManyPendingRelays": (429, "{member} has {pending} relayed transactions pending, the limit is {limit}"),
     "InsufficientGasFunds": (409, "{account} holds {balance} wei, fewer than the {needed} wei its transactions' gas "
                              "costs on this network"),
     "WindowNotClosed": (409, "the window ends at {windowEnd}, after the current block time {blockTime}"),

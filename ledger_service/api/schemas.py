@@ -23,7 +23,9 @@ class TxOut(BaseModel):
     """An outbox entry: follow `status` until it is mined, failed or rejected."""
 
     id: int
-    status: str = Field(description="queued, signed, sent, mined, failed or rejected")
+    status: str = Field(description="queued, signed, sent, mined, failed, rejected or dropped")
+    final: bool = Field(default=False, description="mined (or failed) in a block at least the confirmation depth "
+                        "deep: the outbox no longer checks it")
     contract: str
     function: str
     signer: str
@@ -33,6 +35,9 @@ class TxOut(BaseModel):
     gas_used: int | None = None
     error: TxError | None = None
     last_error: str | None = Field(default=None, description="why the last send attempt did not reach the chain")
+    replaces_id: int | None = Field(default=None, description="the dropped attempt whose intent this row repeats")
+    replaced_by: int | None = Field(default=None, description="the row that repeats this dropped attempt")
+    confirmations: int | None = Field(default=None, description="blocks from the transaction's block to the head")
     origin: str | None = None
     args: list[Any] | None = None
     created_at: datetime | None = None
@@ -43,13 +48,14 @@ class TxOut(BaseModel):
         return cls(id=record.id, status=record.status, contract=record.contract, function=record.function,
                    signer=record.signer, nonce=record.nonce, tx_hash=record.tx_hash, block_number=record.block_number,
                    gas_used=record.gas_used, error=_error(record.error_name, record.error_args),
-                   last_error=record.last_error)
+                   last_error=record.last_error, final=record.final, replaces_id=record.replaces_id)
 
     @classmethod
     def of_row(cls, row: OutboxTransaction) -> TxOut:
         return cls(id=row.id, status=row.status, contract=row.contract, function=row.function, signer=row.signer,
                    nonce=row.nonce, tx_hash=row.tx_hash, block_number=row.block_number, gas_used=row.gas_used,
                    error=_error(row.error_name, row.error_args), last_error=row.last_error, origin=row.origin,
+                   final=row.final, replaces_id=row.replaces_id,
                    args=row.args, created_at=row.created_at, updated_at=row.updated_at)
 
 

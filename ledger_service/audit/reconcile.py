@@ -7,13 +7,16 @@ anchors (root, total, count, window), reports (status and figures), notarization
 batches (issued, retired, cancelled and surrendered amounts and the supply they leave, which must
 equal the units held) and market orders (status and remaining; the open orders' remaining
 units per token must equal the market's escrow and the market's balance).
+
+Given the chain client, it also compares the outbox with the chain (`outbox_check`): receipts of
+the transactions recorded as mined, and every signer's nonces.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -34,6 +37,10 @@ from ledger_service.db.models import (
     IndexCheckpoint,
 )
 
+if TYPE_CHECKING:
+    from ledger_service.audit.outbox_check import OutboxCheck
+    from ledger_service.chain.client import ChainClient
+
 MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
 REPORT_STATUS = {0: "none", 1: "submitted", 2: "verified", 3: "rejected", 4: "finalized"}
 ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
@@ -41,7 +48,8 @@ ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
 
 @dataclass(frozen=True)
 class Difference:
-    """One fact on which index and chain disagree: `index` is None for a fact missing from the index."""
+    """One fact on which index and chain disagree: `index` is None for a fact missing from the index. In
+    the outbox's differences (kind "outbox"), `index` is the outbox's value."""
 
     kind: str
     key: str
@@ -55,10 +63,11 @@ class ReconcileReport:
     block: int
     checked: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
+    outbox: OutboxCheck | None = None  # the outbox against the chain, when checked
 
     @property
     def ok(self) -> bool:
-        return not self.differences
+        return not self.differences and (self.outbox is None or self.outbox.ok)
 
 
 class _Reconciler:
@@ -221,8 +230,10 @@ class _Reconciler:
                           "market_balance": self.view("CarbonMarket", "escrowed", asset, token_id)})
 
 
-def reconcile(engine: Engine, suite: Suite, block: int | None = None) -> ReconcileReport:
-    """Every difference between the index and the chain at `block` (default: where the index stands)."""
+def reconcile(engine: Engine, suite: Suite, block: int | None = None, *, chain: ChainClient | None = None,
+              grace_seconds: float = 60.0) -> ReconcileReport:
+    """Every difference between the index and the chain at `block` (default: where the index stands);
+    with `chain`, also between the outbox and the chain (`check_outbox`, read at the chain's head)."""
     with engine.connect() as conn:
         if block is None:
             block = conn.scalar(select(func.min(IndexCheckpoint.indexed_block)))
@@ -238,4 +249,8 @@ def reconcile(engine: Engine, suite: Suite, block: int | None = None) -> Reconci
         r.notarizations()
         r.credit_batches()
         r.orders()
-        return r.report
+    if chain is not None:
+        from ledger_service.audit.outbox_check import check_outbox  # it builds on Difference, defined here
+
+        r.report.outbox = check_outbox(engine, chain, grace_seconds=grace_seconds)
+    return r.report

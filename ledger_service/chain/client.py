@@ -11,6 +11,7 @@ is not thread-safe, so requests to it are serialised by a lock.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Literal, TypeVar, overload
 
 import httpx
 import requests
+from eth.exceptions import BlockNotFound, HeaderNotFound, TransactionNotFound
 from hexbytes import HexBytes
 from web3 import Web3
 
@@ -31,6 +33,7 @@ T = TypeVar("T")
 EMBEDDED_GAS_LIMIT = 15_000_000
 # Messages with which nodes refuse a raw transaction they already hold or have mined.
 KNOWN_TX_MARKERS = ("already known", "known transaction", "already imported", "transaction already exists")
+EXPECTED_NONCE = re.compile(r"nonce: expected (\d+), but got (\d+)")
 NONCE_TOO_LOW_MARKERS = ("nonce too low", "nonce is too low", "oldnonce", "nonce too small")
 
 
@@ -75,8 +78,25 @@ class SendResult:
         return self.error is not None and any(m in self.error.lower() for m in KNOWN_TX_MARKERS)
 
     @property
+    def nonce_too_high(self) -> bool:
+        """Refused for arriving ahead of its predecessor (a node that does not queue future nonces)."""
+        if self.error is None:
+            return False
+        message = self.error.lower()
+        found = EXPECTED_NONCE.search(message)
+        if found is not None:
+            return int(found.group(2)) > int(found.group(1))
+        return "nonce too high" in message
+
+    @property
     def nonce_too_low(self) -> bool:
-        return self.error is not None and any(m in self.error.lower() for m in NONCE_TOO_LOW_MARKERS)
+        if self.error is None:
+            return False
+        message = self.error.lower()
+        found = EXPECTED_NONCE.search(message)  # py-evm: "Invalid transaction nonce: Expected 1, but got 0"
+        if found is not None:
+            return int(found.group(2)) < int(found.group(1))
+        return any(m in message for m in NONCE_TOO_LOW_MARKERS)
 
 
 @overload
@@ -94,6 +114,14 @@ def _call_result(reply: dict[str, Any], raise_failure: bool = False) -> bytes | 
     if raise_failure:
         raise failure
     return failure
+
+
+def _block_receipt(chain: Any, block: Any, index: int) -> dict[str, Any]:
+    """The receipt of the `index`th transaction of a py-evm block (gas used from the cumulative gas)."""
+    receipts = block.get_receipts(chain.chaindb)
+    previous = receipts[index - 1].gas_used if index else 0
+    return {"blockNumber": int(block.number), "blockHash": "0x" + bytes(block.hash).hex(),
+            "gasUsed": receipts[index].gas_used - previous, "status": 1 if receipts[index].state_root == b"\x01" else 0}
 
 
 def _is_transport_error(exc: BaseException) -> bool:
@@ -166,8 +194,46 @@ class ChainClient:
             raise ChainUnavailable(f"the node gave no latest block: {reply.get('error')}")
         return int(reply["result"]["number"], 16), bytes.fromhex(reply["result"]["hash"][2:])
 
+    def block_hash(self, number: int) -> bytes | None:
+        """The hash of the chain's block at `number` (None above the head)."""
+        if self._http is None:
+            try:
+                block = self.request(lambda: self.w3.eth.get_block(number))
+            except Exception as exc:
+                if isinstance(exc, ChainUnavailable):
+                    raise
+                return None
+            return bytes(block["hash"])
+        (reply,) = self._rpc_batch([("eth_getBlockByNumber", [hex(number), False])])
+        found = reply.get("result")
+        return bytes.fromhex(found["hash"][2:]) if found else None
+
+    def balance(self, address: str) -> int:
+        """The address's ether balance at the latest block, in wei."""
+        return self.request(lambda: int(self.w3.eth.get_balance(address)))  # type: ignore[arg-type]
+
     def pending_nonce(self, address: str) -> int:
         return self.request(lambda: int(self.w3.eth.get_transaction_count(address, "pending")))  # type: ignore[arg-type]
+
+    def nonces(self, addresses: Sequence[str], block: int | str = "latest") -> list[int]:
+        """Each address's transaction count at `block` ("latest", "pending" or a number): on a node one
+        JSON-RPC batch of eth_getTransactionCount."""
+        if not addresses:
+            return []
+        if self._http is None:
+            return self.request(lambda: [
+                int(self.w3.eth.get_transaction_count(a, block))  # type: ignore[arg-type]
+                for a in addresses
+            ])
+        tag = block if isinstance(block, str) else hex(block)
+        counts = []
+        for address, reply in zip(
+            addresses, self._rpc_batch([("eth_getTransactionCount", [a, tag]) for a in addresses]), strict=True
+        ):
+            if not isinstance(reply.get("result"), str):
+                raise ChainUnavailable(f"the node gave no transaction count of {address}: {reply.get('error')}")
+            counts.append(int(reply["result"], 16))
+        return counts
 
     # ------------------------------------------------------------------ JSON-RPC batches (nodes)
 
@@ -217,7 +283,8 @@ class ChainClient:
         return self.request(send_each)
 
     def receipts(self, hashes: Sequence[str]) -> list[dict[str, Any] | None]:
-        """Receipts of transactions (None where not mined yet), normalised to plain values."""
+        """Receipts of transactions (None where not mined yet), normalised to plain values: blockNumber,
+        blockHash (0x-hex), gasUsed, status."""
         if not hashes:
             return []
         if self._http is not None:
@@ -228,8 +295,8 @@ class ChainClient:
                 out.append(
                     None
                     if not r
-                    else {"blockNumber": int(r["blockNumber"], 16), "gasUsed": int(r["gasUsed"], 16),
-                          "status": int(r["status"], 16)}
+                    else {"blockNumber": int(r["blockNumber"], 16), "blockHash": str(r["blockHash"]).lower(),
+                          "gasUsed": int(r["gasUsed"], 16), "status": int(r["status"], 16)}
                 )
             return out
 
@@ -240,15 +307,7 @@ class ChainClient:
                 if known is not None:
                     found.append(known)
                     continue
-                try:
-                    r = self.w3.eth.get_transaction_receipt(HexBytes(h))
-                except Exception as exc:
-                    if _is_transport_error(exc):
-                        raise
-                    found.append(None)
-                    continue
-                found.append({"blockNumber": int(r["blockNumber"]), "gasUsed": int(r["gasUsed"]),
-                              "status": int(r["status"])})
+                found.append(self._embedded_receipt(h))
             return found
 
         return self.request(fetch)
@@ -264,13 +323,28 @@ class ChainClient:
         wanted = bytes.fromhex(tx_hash[2:])
         for index, tx in enumerate(block.transactions):
             if tx.hash == wanted:
-                receipt = block.get_receipts(chain.chaindb)[index]
-                previous = block.get_receipts(chain.chaindb)[index - 1].gas_used if index else 0
-                self._mined[tx_hash] = {"blockNumber": int(head.block_number), "gasUsed": receipt.gas_used - previous,
-                                        "status": 1 if receipt.state_root == b"\x01" else 0}
+                self._mined[tx_hash] = _block_receipt(chain, block, index)
                 if len(self._mined) > 100_000:
                     self._mined.clear()
                 return
+
+    def _embedded_receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        """A receipt on the embedded chain, found through the chain database's index of canonical
+        transactions (eth-tester's own look-up scans every block from the head down)."""
+        assert self.embedded is not None
+        chain = self.embedded.tester.backend.chain
+        try:
+            wanted = bytes.fromhex(tx_hash.removeprefix("0x"))
+            number, index = chain.chaindb.get_transaction_index(wanted)
+            block = chain.get_canonical_block_by_number(number)
+        except (ValueError, TransactionNotFound, HeaderNotFound, BlockNotFound):
+            return None
+        # A snapshot reverted leaves the numbers above the new head (and their look-ups) in the database.
+        if number > chain.get_canonical_head().block_number or index >= len(block.transactions) or (
+            block.transactions[index].hash != wanted
+        ):
+            return None
+        return _block_receipt(chain, block, index)
 
     def forget_receipts(self) -> None:
         """Drop remembered receipts (after the embedded chain was reverted to a snapshot)."""

@@ -30,6 +30,7 @@ Exactly once rests on four rules:
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -37,7 +38,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from coincurve import PrivateKey
@@ -47,7 +48,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.chain.calldata import CallEncoder, jsonable
-from ledger_service.chain.client import ChainClient, ChainUnavailable
+from ledger_service.chain.client import ChainClient, ChainUnavailable, SendResult
 from ledger_service.chain.errors import ContractRevert, RevertDecoder
 from ledger_service.chain.nonces import NonceManager
 from ledger_service.chain.signing import TxTemplate, signing_key
@@ -62,6 +63,7 @@ from ledger_service.db.models.outbox import (
 from ledger_service.db.models.types import utc_now
 from ledger_service.db.session import database_unavailable
 
+log = logging.getLogger(__name__)
 GAS_HEADROOM = 1.2
 TABLE: Table = OutboxTransaction.__table__  # type: ignore[assignment]
 Faults = Callable[[str], None]
@@ -133,6 +135,8 @@ class TxRecord:
     last_error: str | None = None
     origin: str = OutboxOrigin.CUSTODIAL
     replaces_id: int | None = None
+    attempts: int = 0
+    updated_at: datetime | None = None
     claim: str | None = field(default=None, repr=False)  # the token under which this process may sign it
     revert: ContractRevert | None = field(default=None, repr=False)
 
@@ -148,7 +152,8 @@ class TxRecord:
             gas_limit=row.gas_limit, raw_tx=row.raw_tx, tx_hash=row.tx_hash, block_number=row.block_number,
             block_hash=row.block_hash, final=bool(row.final), gas_used=row.gas_used,
             receipt_status=row.receipt_status, error_name=row.error_name, error_args=row.error_args,
-            last_error=row.last_error, origin=row.origin, replaces_id=row.replaces_id,
+            last_error=row.last_error, origin=row.origin, replaces_id=row.replaces_id, attempts=row.attempts,
+            updated_at=_utc(row.updated_at),
         )
 
     def refresh(self, other: TxRecord) -> None:
@@ -183,6 +188,9 @@ class Outbox:
         faults: Faults | None = None,
         confirmations: int = 0,
         claim_seconds: float = 10.0,
+        relay_pending_max: int = 64,
+        send_attempts_max: int = 20,
+        retry_seconds: float = 0.5,
     ) -> None:
         self.chain = chain
         self.sessions = sessions
@@ -193,6 +201,9 @@ class Outbox:
         self.faults = faults
         self.confirmations = confirmations
         self.claim_seconds = claim_seconds
+        self.relay_pending_max = relay_pending_max
+        self.send_attempts_max = send_attempts_max
+        self.retry_seconds = retry_seconds
         engine = sessions.kw["bind"]
         assert isinstance(engine, Engine)
         self.locks = DatabaseLocks(engine)
@@ -558,7 +569,7 @@ class Outbox:
                 sent.append(record)
             else:
                 record.last_error = (result.error or "")[:500]
-                refused.append((record, result.nonce_too_low))
+                refused.append((record, result))
         self._mark_sent(sent)
         if refused:
             self._settle_refused(refused)
@@ -577,26 +588,53 @@ class Outbox:
                 record.status = OutboxStatus.SENT
                 record.last_error = None
 
-    def _settle_refused(self, refused: Sequence[tuple[TxRecord, bool]]) -> None:
+    def _settle_refused(self, refused: Sequence[tuple[TxRecord, SendResult]]) -> None:
         """A refused transaction whose hash has a receipt was mined earlier. One refused for its nonce with no
         receipt is dead once the chain holds another transaction at that nonce at the confirmation depth: it is
-        dropped and its intent queued again. Any other refusal leaves it signed (it keeps its nonce) and its
-        signer's nonces are read from the chain again."""
+        dropped and its intent queued again. Any other refusal leaves it signed (it keeps its nonce), counted
+        (unless it only came ahead of its predecessor), and its signer's nonces are read from the chain again."""
         records = [r for r, _ in refused]
         receipts = self.chain.receipts([r.tx_hash or "" for r in records])
-        mined, suspects, waiting = [], [], []
-        for (record, nonce_too_low), receipt in zip(refused, receipts, strict=True):
+        mined, suspects, waiting, counted = [], [], [], []
+        for (record, result), receipt in zip(refused, receipts, strict=True):
             if receipt is not None:
                 mined.append((record, receipt))
                 continue
             self.nonces.forget(record.signer)
-            if nonce_too_low:
+            if result.nonce_too_low:
                 suspects.append(record)
+            if not result.nonce_too_high:
+                counted.append(record)
             waiting.append({"id": record.id, "last_error": record.last_error})
         self._apply_receipts(mined)
         self._reload(records, self._update(waiting, IN_FLIGHT))
+        self._count_refusals([r for r in counted if r.status in IN_FLIGHT])
         if suspects:
             self._drop_dead(suspects)
+
+    def _count_refusals(self, records: Sequence[TxRecord]) -> None:
+        """One more refusal each. A relayed transaction refused `send_attempts_max` times fails with the node's
+        last word (its signer may sign again); one of ours keeps its nonce and is tried on, more slowly."""
+        if not records:
+            return
+        with self.sessions.begin() as session:
+            connection = session.connection()
+            connection.execute(update(TABLE).where(TABLE.c.id.in_([r.id for r in records]))
+                               .values(attempts=TABLE.c.attempts + 1))
+            spent = [r for r in records
+                     if r.origin == OutboxOrigin.RELAYED and r.attempts + 1 >= self.send_attempts_max]
+            for record in spent:
+                moved = connection.execute(
+                    update(TABLE).where(TABLE.c.id == record.id, TABLE.c.status.in_(IN_FLIGHT))
+                    .values(status=OutboxStatus.FAILED, final=True, error_name="RefusedByNode",
+                            error_args={"message": record.last_error, "attempts": record.attempts + 1},
+                            updated_at=utc_now())).rowcount
+                if moved:
+                    record.status = OutboxStatus.FAILED
+                    log.warning("relayed transaction %s (outbox %d) failed: refused %d times by the node: %s",
+                                record.tx_hash, record.id, record.attempts + 1, record.last_error)
+        for record in records:
+            record.attempts += 1
 
     def _drop_dead(self, records: Sequence[TxRecord]) -> None:
         head = self.chain.block_number()
@@ -683,14 +721,25 @@ class Outbox:
 
     # ------------------------------------------------------------------ recovery
 
-    def pending(self, limit: int = 1000) -> list[TxRecord]:
-        """Rows in flight (signed or sent), oldest first."""
+    def pending(self, limit: int = 2000, per_signer: int = 200) -> list[TxRecord]:
+        """Rows in flight (signed or sent): every signer's lowest nonces first, so no signer's backlog keeps
+        another's rows waiting."""
+        rank = func.row_number().over(partition_by=TABLE.c.signer, order_by=(TABLE.c.nonce, TABLE.c.id))
+        ranked = select(TABLE.c.id, rank.label("rank")).where(TABLE.c.status.in_(IN_FLIGHT)).subquery()
+        chosen = select(ranked.c.id).where(ranked.c.rank <= per_signer).order_by(ranked.c.rank, ranked.c.id)
         with self.sessions() as session:
             rows = session.scalars(
-                select(OutboxTransaction).where(OutboxTransaction.status.in_(IN_FLIGHT))
-                .order_by(OutboxTransaction.id).limit(limit)
+                select(OutboxTransaction).where(OutboxTransaction.id.in_(chosen.limit(limit).scalar_subquery()))
+                .order_by(OutboxTransaction.id)
             ).all()
             return [TxRecord.from_row(r) for r in rows]
+
+    def _due(self, record: TxRecord, now: datetime) -> bool:
+        """A row the node refused is tried again after a pause that doubles with each refusal (up to a minute)."""
+        if record.last_error is None or record.attempts == 0 or record.updated_at is None:
+            return True
+        pause = min(self.retry_seconds * 2 ** min(record.attempts, 16), 60.0)
+        return now >= record.updated_at + timedelta(seconds=pause)
 
     def _take_over(self, limit: int = 1000) -> list[TxRecord]:
         """Claim queued rows whose claim expired or was given up (their writer died or could not send)."""
@@ -731,18 +780,19 @@ class Outbox:
         """Finish what was interrupted: follow signed and sent transactions to their receipts, re-broadcast
         (same bytes, in nonce order) those the chain does not have, sign and send the queued intents whose
         claim expired, and check provisional receipts until they are final."""
+        self.check_provisional()  # vanished receipts go back to signed and are re-sent below
         in_flight = self.pending()
         queued = self._take_over()
         receipts = self.chain.receipts([r.tx_hash or "" for r in in_flight])
         self._apply_receipts([(r, rc) for r, rc in zip(in_flight, receipts, strict=True) if rc is not None])
-        unmined = [r for r, rc in zip(in_flight, receipts, strict=True) if rc is None]
+        now = utc_now()
+        unmined = [r for r, rc in zip(in_flight, receipts, strict=True) if rc is None and self._due(r, now)]
         by_signer: dict[str, list[TxRecord]] = defaultdict(list)
         for record in sorted(unmined, key=lambda r: (r.signer, r.nonce or 0)):
             by_signer[record.signer].append(record)
         for group in by_signer.values():
             self._broadcast(group)
         self._sign_and_send(queued)
-        self.check_provisional()
         records = in_flight + queued
         if wait:
             self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
@@ -845,7 +895,7 @@ class Outbox:
             return []
         changes = [{"id": r.id, "status": OutboxStatus.SIGNED, "block_number": None, "block_hash": None,
                     "gas_used": None, "receipt_status": None, "error_name": None, "error_args": None,
-                    "final": False, "last_error": reason} for r in records]
+                    "final": False, "last_error": reason, "attempts": 0} for r in records]
         moved_on = self._update(changes, MINED_STATUSES)
         rewound = [r for r in records if r.id not in moved_on]
         for record in rewound:
@@ -853,6 +903,7 @@ class Outbox:
             record.block_number = record.gas_used = record.receipt_status = None
             record.block_hash = record.error_name = record.error_args = None
             record.final = False
+            record.attempts = 0
             self.nonces.forget(record.signer)
         return rewound
 
@@ -860,6 +911,33 @@ class Outbox:
         with self.sessions() as session:
             row = session.get(OutboxTransaction, outbox_id)
             return None if row is None else TxRecord.from_row(row)
+
+    def _admit_relayed(self, tx: RelayedTx, requested_by: str | None) -> None:
+        """What a relayed transaction must pass before it is recorded, so that no member can jam the outbox: a
+        bounded number pending per member, a nonce neither used nor leaving a gap, and a preflight call that
+        does not revert (it would spend the nonce for nothing). Refusals raise ContractRevert-shaped errors."""
+        with self.sessions() as session:
+            waiting = int(session.scalar(select(func.count()).select_from(OutboxTransaction).where(
+                OutboxTransaction.origin == OutboxOrigin.RELAYED, OutboxTransaction.requested_by == requested_by,
+                OutboxTransaction.status.in_(IN_FLIGHT))) or 0)
+            highest = session.scalar(select(func.max(OutboxTransaction.nonce)).where(
+                OutboxTransaction.signer == tx.sender, OutboxTransaction.status.in_(IN_FLIGHT)))
+        if waiting >= self.relay_pending_max:
+            raise ContractRevert("TooManyPendingRelays", {"member": requested_by or tx.sender, "pending": waiting,
+                                                          "limit": self.relay_pending_max})
+        (chain_next,) = self.chain.nonces([tx.sender], "pending")
+        if tx.nonce < chain_next:
+            raise ContractRevert("NonceTooLow", {"account": tx.sender, "nonce": tx.nonce, "next": chain_next})
+        expected = max(chain_next, -1 if highest is None else int(highest) + 1)
+        if tx.nonce > expected:
+            raise ContractRevert("NonceGap", {"account": tx.sender, "nonce": tx.nonce, "next": expected})
+        (outcome,) = self.chain.calls([{"from": tx.sender, "to": tx.to, "data": tx.calldata, "value": tx.value,
+                                        "gas": tx.gas_limit}])
+        if isinstance(outcome, BaseException):
+            revert = self.decoder.from_exception(outcome)
+            if revert is None:
+                raise outcome
+            raise revert
 
     def relay(self, tx: RelayedTx, requested_by: str | None, wait: bool = True, timeout: float = 60.0,
               claim: RequestClaim | None = None) -> TxRecord:
@@ -873,6 +951,11 @@ class Outbox:
             "nonce": tx.nonce, "gas_limit": tx.gas_limit, "raw_tx": "0x" + tx.raw.hex(), "tx_hash": tx.tx_hash,
             "attempts": 0, "created_at": now, "updated_at": now, "final": False,
         }
+        with self.sessions() as session:
+            existing = session.scalar(select(OutboxTransaction).where(OutboxTransaction.tx_hash == row["tx_hash"]))
+            if existing is not None:
+                return TxRecord.from_row(existing)
+        self._admit_relayed(tx, requested_by)
         with self.sessions.begin() as session:
             existing = session.scalar(select(OutboxTransaction).where(OutboxTransaction.tx_hash == row["tx_hash"]))
             if existing is not None:
@@ -1004,6 +1087,11 @@ class GroupCommit:
                     entry.error = error
             if not entry.lead:
                 entry.wake.set()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without their zone; they were written in UTC."""
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _hashable(value: object) -> bool:

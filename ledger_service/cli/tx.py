@@ -17,12 +17,14 @@ from ledger_service.cli.remote import (
     show,
     show_page,
 )
+from ledger_service.db.models.outbox import OutboxStatus
 
 app = typer.Typer(help="Outbox transactions: show one, list them.", no_args_is_help=True)
-TX_KEYS = ["id", "status", "contract", "function", "signer", "nonce", "tx_hash", "block_number", "gas_used", "error",
-           "last_error", "origin", "args", "created_at", "updated_at"]
+TX_KEYS = ["id", "status", "final", "confirmations", "contract", "function", "signer", "nonce", "tx_hash",
+           "block_number", "gas_used", "error", "last_error", "replaces_id", "replaced_by", "origin", "args",
+           "created_at", "updated_at"]
 LIST_KEYS = ["id", "status", "contract", "function", "signer", "tx_hash", "block_number", "created_at"]
-STATUSES = ("queued", "signed", "sent", "mined", "failed", "rejected")
+STATUSES = tuple(s.value for s in OutboxStatus)
 
 
 @app.command("show")

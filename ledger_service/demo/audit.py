@@ -50,17 +50,21 @@ def trace(runtime: Runtime, cast: Cast, report_id: int) -> tuple[ReportTrace, bo
 
 
 def reconciliation(runtime: Runtime) -> ReconcileReport:
-    """Every difference between the index and the chain (GET /api/v1/audit/reconcile)."""
+    """Every difference between the index and the chain, and between the outbox and the chain
+    (GET /api/v1/audit/reconcile)."""
     runtime.index_up_to_date()
-    report = runtime.chain.request(lambda: reconcile(runtime.engine, runtime.suite))
-    chapter("Audit: the event index reconciled with the chain")
+    report = runtime.chain.request(lambda: reconcile(runtime.engine, runtime.suite, chain=runtime.chain))
+    chapter("Audit: the event index and the outbox reconciled with the chain")
     checked = ", ".join(f"{kind} {n:,}" for kind, n in sorted(report.checked.items()))
     say(f"block {report.block}: checked {checked}")
+    if report.outbox is not None:
+        say("outbox: checked " + ", ".join(f"{kind} {n:,}" for kind, n in sorted(report.outbox.checked.items())))
+    differences = report.differences + (report.outbox.differences if report.outbox is not None else [])
     if report.ok:
-        say("reconcile: clean (no difference between the index and the chain)")
+        say("reconcile: clean (the index and the outbox agree with the chain)")
     else:
-        t = table("kind", "key", "field", "index", "chain", title=f"reconcile: {len(report.differences)} differences")
-        for d in report.differences[:20]:
+        t = table("kind", "key", "field", "ours", "chain", title=f"reconcile: {len(differences)} differences")
+        for d in differences[:20]:
             t.add_row(d.kind, d.key, d.field, str(d.index), str(d.chain))
         show(t)
     return report

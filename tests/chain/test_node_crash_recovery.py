@@ -47,7 +47,7 @@ def assert_reconciled(service: NodeService) -> None:
     runtime = service.runtime
     assert runtime is not None
     runtime.index_up_to_date()
-    report = runtime.chain.request(lambda: reconcile(runtime.engine, runtime.suite))
+    report = runtime.chain.request(lambda: reconcile(runtime.engine, runtime.suite, chain=runtime.chain))
     assert report.ok, report.differences
     assert report.block == runtime.chain.block_number()
     assert report.checked["balance"] >= 3 and report.checked["member"] >= 4

@@ -200,6 +200,9 @@ def test_ready_fails_when_the_index_lags_and_metrics_show_the_index(client: Test
         assert ready.json()["index"] | {"last_error": None} == {
             "ok": False, "indexed_block": runtime.chain.block_number() - 2, "lag_blocks": 2, "max_lag_blocks": 1,
             "last_error": None}
+        dependencies = ready.json()["dependencies"]
+        assert dependencies["index"] == ready.json()["index"]  # the one dependency that is down
+        assert [name for name, d in dependencies.items() if not d["ok"]] == ["index"]
         metrics = client.get("/metrics").text
         assert f"carbonledger_index_block {runtime.chain.block_number() - 2}" in metrics
         assert "carbonledger_index_lag_blocks 2" in metrics

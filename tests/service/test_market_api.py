@@ -88,6 +88,14 @@ def test_an_expiry_in_the_past_is_refused(client: TestClient, cast: Cast, runtim
     assert reply.status_code == 422 and reply.json()["error"] == "ExpiryInPast"
 
 
+def test_an_expiry_before_the_epoch_is_a_422_not_a_500(client: TestClient, cast: Cast, runtime: Runtime,
+                                                       market: int):
+    """Reported: such an order crashed while its group was encoded, and failed the requests sent with it."""
+    reply = client.post(f"{V1}/market/orders", headers=cast.auth("enterprise_a"), json={
+        "asset": "credit", "token_id": 1, "amount": 1, "price": "50.00", "expiry": "0001-01-01T00:00:00Z"})
+    assert (reply.status_code, reply.json()["error"]) == (422, "InvalidArguments")
+
+
 def test_listing_needs_a_trading_role_an_active_unfrozen_member_and_the_units(client: TestClient, cast: Cast,
                                                                               runtime: Runtime, market: int):
     wrong = list_credits(client, cast, runtime, seller="verifier")

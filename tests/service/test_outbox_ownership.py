@@ -190,7 +190,7 @@ def test_a_head_that_moved_back_is_noticed_without_the_index_even_for_final_rows
 
 
 def test_a_transaction_whose_nonce_another_took_is_dropped_and_its_intent_sent_once_more(
-    cast: Cast, runtime: Runtime, funded: int
+    client: TestClient, cast: Cast, runtime: Runtime, funded: int
 ):
     """Reported: a row refused with "nonce too low" and no receipt was re-sent forever."""
     def crash_after_signing(stage: str) -> None:
@@ -217,6 +217,8 @@ def test_a_transaction_whose_nonce_another_took_is_dropped_and_its_intent_sent_o
     assert (old.status, retry.status) == ("dropped", "mined")
     assert retry.nonce == row.nonce + 1 and retry.args == old.args
     assert on_chain(runtime, funded) == {61: 1}
+    shown = client.get(f"{V1}/transactions/{row.id}", headers=cast.auth("enterprise_a")).json()
+    assert (shown["status"], shown["replaced_by"]) == ("dropped", retry.id)
 
 
 def test_the_transactions_api_tells_mined_from_final(client: TestClient, cast: Cast, runtime: Runtime, funded: int):
@@ -275,3 +277,12 @@ def test_on_a_network_that_charges_gas_a_signer_that_cannot_pay_is_refused_at_on
     assert (record.status, record.nonce, record.error_name) == ("rejected", None, "InsufficientGasFunds")
     assert record.error_args is not None and record.error_args["account"] == broke
     assert int(record.error_args["needed"]) > int(record.error_args["balance"]) == 0
+
+
+def test_a_transaction_shows_its_confirmations_and_the_attempt_that_replaced_it(client: TestClient, cast: Cast,
+                                                                                 runtime: Runtime, funded: int):
+    reply = client.post(f"{V1}/allowances/transfers", headers=cast.auth("enterprise_a"),
+                        json={"to": cast.addresses["trader"], "year": YEAR, "amount": 91})
+    runtime.outbox.submit(transfers(cast, [92]))  # one block on top
+    followed = client.get(f"{V1}/transactions/{reply.json()['id']}", headers=cast.auth("enterprise_a")).json()
+    assert (followed["confirmations"], followed["final"], followed["replaced_by"]) == (2, True, None)

@@ -8,6 +8,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from ledger_service.chain.client import ChainUnavailable
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
 from tests.service.helpers import V1, allocate, balance, sanction, transfer
@@ -97,19 +98,6 @@ def test_garbage_is_not_a_transaction(client: TestClient, cast: Cast):
     assert reply.json()["error"] == "MalformedTransaction"
 
 
-def test_a_relayed_transaction_that_fails_on_chain_is_decoded(client: TestClient, cast: Cast, runtime: Runtime):
-    me = cast.accounts["self_signer"]
-    raw = signed_call(runtime, me, "AllowanceRegistry", "safeTransferFrom", me.address, cast.addresses["trader"],
-                      YEAR, 5, b"")
-    reply = relay(client, cast, "self_signer", raw)
-    assert reply.status_code == 409
-    body = reply.json()
-    assert (body["error"], body["status"]) == ("ERC1155InsufficientBalance", "failed")
-    followed = client.get(f"{V1}/transactions/{body['outbox_id']}", headers=cast.auth("self_signer")).json()
-    assert followed["error"]["name"] == "ERC1155InsufficientBalance"
-    assert followed["error"]["args"]["needed"] == 5
-
-
 def test_transactions_are_visible_to_their_requester_and_regulators_only(client: TestClient, cast: Cast):
     allocate(client, cast, {"enterprise_a": 10})
     tx = transfer(client, cast, "enterprise_a", "trader", 1).json()
@@ -134,11 +122,44 @@ def test_liveness_readiness_and_metrics(client: TestClient, cast: Cast):
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
     assert ready["status"] == "ready" and ready["chain_head"] > 0 and ready["database"] is True
+    dependencies = ready["dependencies"]
+    assert set(dependencies) == {"chain", "database", "index", "outbox"}
+    assert all(d["ok"] for d in dependencies.values())
+    assert dependencies["chain"] == {"ok": True, "head": ready["chain_head"], "mode": "embedded"}
+    assert dependencies["index"] == ready["index"]
     client.get(f"{V1}/organisations/10", headers=cast.auth("trader"))
     text = client.get("/metrics").text
     assert 'carbonledger_http_requests_total{method="GET",route="/api/v1/organisations/{org_id}",status="200"}' in text
     assert 'carbonledger_outbox_transactions{status="mined"}' in text
     assert "carbonledger_chain_head_block " in text
+
+
+def test_ready_names_the_chain_when_it_does_not_answer(client: TestClient, runtime: Runtime,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    def unreachable() -> int:
+        raise ChainUnavailable("chain not reachable: connection refused")
+
+    monkeypatch.setattr(runtime.chain, "block_number", unreachable)
+    ready = client.get("/ready")
+    assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+    dependencies = ready.json()["dependencies"]
+    assert dependencies["chain"] == {"ok": False, "head": None, "mode": "embedded"}
+    assert dependencies["database"] == {"ok": True}
+    # Without a head the index lag is unknown; the outbox's gaps are not looked for, its age is.
+    assert not dependencies["index"]["ok"] and dependencies["index"]["lag_blocks"] is None
+    assert dependencies["outbox"]["ok"] and dependencies["outbox"]["stalled_signers"] is None
+    assert dependencies["outbox"]["error"] == "chain not reachable"
+
+
+def test_ready_names_the_database_when_it_does_not_answer(client: TestClient, runtime: Runtime,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(runtime, "database_ok", lambda: False)
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    dependencies = ready.json()["dependencies"]
+    assert dependencies["chain"]["ok"] and dependencies["database"] == {"ok": False}
+    assert not dependencies["index"]["ok"] and not dependencies["outbox"]["ok"]
+    assert dependencies["outbox"]["error"] == "database not reachable"
 
 
 def test_the_api_is_described_by_openapi_under_v1(client: TestClient):

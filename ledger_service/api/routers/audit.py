@@ -28,7 +28,7 @@ from ledger_service.audit.access import (
 )
 from ledger_service.audit.asset_trace import ALLOWANCES, CREDITS, trace_asset
 from ledger_service.audit.drilldown import drill_down
-from ledger_service.audit.reconcile import reconcile
+from ledger_service.audit.reconcile import Difference, reconcile
 from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
 from ledger_service.chain.calldata import jsonable
 from ledger_service.db.models import ChainMember, ChainTransfer
@@ -329,11 +329,23 @@ class DifferenceOut(BaseModel):
     chain: Any = Field(description="the chain's value")
 
 
+class OutboxCheckOut(BaseModel):
+    ok: bool
+    checked: dict[str, int] = Field(description="outbox rows with a nonce (transaction), receipts asked for, "
+                                    "signers, and nonces on chain accounted for")
+    differences: list[DifferenceOut] = Field(description="kind `outbox`, `index` holding the outbox's value: a row's "
+                                             "status, block_number or block_hash against its transaction on chain, a "
+                                             "nonce used with or without its row, a signer's next_nonce gap")
+    pending: list[DifferenceOut] = Field(description="disagreements about rows still in flight or provisional "
+                                         "written less than receipt_timeout_seconds ago (not differences yet)")
+
+
 class ReconcileOut(BaseModel):
     block: int = Field(description="the block at which the chain was read (where the index stands)")
-    ok: bool
+    ok: bool = Field(description="neither the index nor the outbox differs from the chain")
     checked: dict[str, int]
     differences: list[DifferenceOut]
+    outbox: OutboxCheckOut = Field(description="the outbox against the chain, read at its head")
 
 
 # ------------------------------------------------------------------ helpers
@@ -341,6 +353,11 @@ class ReconcileOut(BaseModel):
 
 def _viewer(caller: Caller) -> Viewer:
     return Viewer(caller.address, caller.member.org_id, caller.is_regulator)
+
+
+def _differences(differences: list[Difference]) -> list[DifferenceOut]:
+    return [DifferenceOut(kind=d.kind, key=str(d.key), field=d.field, index=jsonable(d.index), chain=jsonable(d.chain))
+            for d in differences]
 
 
 def _denied(exc: AccessDenied) -> ApiError:
@@ -499,15 +516,18 @@ def park_drilldown(
 @router.get("/reconcile", response_model=ReconcileOut)
 def reconcile_index(caller: Regulator, runtime: RuntimeDep) -> ReconcileOut:
     """Every difference between the event index and the chain's own views, read at the indexed block:
-    balances, supplies, organisations, members, devices, anchors, reports, notarizations."""
+    balances, supplies, organisations, members, devices, anchors, reports, notarizations; and between the
+    outbox and the chain: receipts of the transactions recorded as mined, every signer's nonces."""
     runtime.index_up_to_date()
-    report = runtime.chain.request(lambda: reconcile(runtime.engine, runtime.suite))
+    report = runtime.chain.request(lambda: reconcile(
+        runtime.engine, runtime.suite, chain=runtime.chain, grace_seconds=runtime.settings.receipt_timeout_seconds))
+    outbox = report.outbox
+    assert outbox is not None
     return ReconcileOut(
         block=report.block,
         ok=report.ok,
         checked=report.checked,
-        differences=[
-            DifferenceOut(kind=d.kind, key=str(d.key), field=d.field, index=jsonable(d.index), chain=jsonable(d.chain))
-            for d in report.differences
-        ],
+        differences=_differences(report.differences),
+        outbox=OutboxCheckOut(ok=outbox.ok, checked=outbox.checked, differences=_differences(outbox.differences),
+                              pending=_differences(outbox.pending)),
     )

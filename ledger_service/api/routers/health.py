@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ledger_service.api.deps import RuntimeDep
+from ledger_service.audit.outbox_check import outbox_readiness
 from ledger_service.db.models.outbox import OutboxStatus
 
 router = APIRouter(tags=["health"])
@@ -19,19 +22,35 @@ def health() -> dict[str, str]:
 
 @router.get("/ready")
 def ready(runtime: RuntimeDep) -> Response:
-    """The chain and the database are reachable and the event index is at most `index_max_lag_blocks`
-    behind the head (503 otherwise)."""
+    """Ready (200) when every dependency is (503 otherwise), each reported under `dependencies`: the chain
+    answers; the database answers; the event index is at most `index_max_lag_blocks` behind the head; the
+    outbox moves: no pending transaction older than `receipt_timeout_seconds` and no signer waiting on a
+    nonce gap (only pending rows are read, a bounded sample of them). The top-level `chain`, `chain_head`,
+    `database`, `mode` and `index` keys are kept for existing probes."""
     head = runtime.chain_head()
     database = runtime.database_ok()
     indexed = runtime.indexed_block() if database else None
     lag = head - indexed if head is not None and indexed is not None else None
     index_ok = lag is not None and lag <= runtime.settings.index_max_lag_blocks
-    ok = head is not None and database and index_ok
+    index = {"ok": index_ok, "indexed_block": indexed, "lag_blocks": lag,
+             "max_lag_blocks": runtime.settings.index_max_lag_blocks, "last_error": runtime.index_status.last_error}
+    if database:
+        moving = outbox_readiness(runtime.sessions, runtime.chain if head is not None else None,
+                                  runtime.settings.receipt_timeout_seconds)
+        outbox: dict[str, Any] = {
+            "ok": moving.ok, "oldest_pending_seconds": moving.oldest_pending_seconds,
+            "max_pending_seconds": moving.max_pending_seconds,
+            "stalled_signers": None if moving.stalled is None else [
+                {"signer": s.signer, "nonce": s.nonce, "chain_nonce": s.chain_nonce} for s in moving.stalled],
+            "error": moving.error}
+    else:
+        outbox = {"ok": False, "oldest_pending_seconds": None, "max_pending_seconds":
+                  runtime.settings.receipt_timeout_seconds, "stalled_signers": None, "error": "database not reachable"}
+    ok = head is not None and database and index_ok and outbox["ok"]
     body = {"status": "ready" if ok else "not ready", "chain": head is not None, "chain_head": head,
-            "database": database, "mode": runtime.chain.mode,
-            "index": {"ok": index_ok, "indexed_block": indexed, "lag_blocks": lag,
-                      "max_lag_blocks": runtime.settings.index_max_lag_blocks,
-                      "last_error": runtime.index_status.last_error}}
+            "database": database, "mode": runtime.chain.mode, "index": index,
+            "dependencies": {"chain": {"ok": head is not None, "head": head, "mode": runtime.chain.mode},
+                             "database": {"ok": database}, "index": index, "outbox": outbox}}
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -42,7 +42,12 @@ def get_transaction(outbox_id: Annotated[int, Path(ge=1)], caller: AnyMember, ru
         if row.status == OutboxStatus.SENT:
             runtime.outbox.await_receipts([runtime.outbox.record(outbox_id)], timeout=0)  # type: ignore[list-item]
             session.refresh(row)
-        return TxOut.of_row(row)
+        out = TxOut.of_row(row)
+        out.replaced_by = session.scalar(select(OutboxTransaction.id).where(OutboxTransaction.replaces_id == row.id))
+    if out.block_number is not None:
+        head = runtime.chain_head()
+        out.confirmations = None if head is None else max(head - out.block_number + 1, 0)
+    return out
 
 
 @router.get("", response_model=TxPage)
@@ -80,12 +85,12 @@ def relay(body: RelayIn, caller: AnyMember, runtime: RuntimeDep, response: Respo
         raise ApiError(exc.status, exc.code, exc.message) from None
     try:
         record = runtime.outbox.relay(checked, caller.address, wait=wait,
-                                      timeout=runtime.settings.receipt_timeout_seconds)
+                                      timeout=runtime.settings.receipt_timeout_seconds, claim=caller.idempotency)
     except IntegrityError:
         raise ApiError(409, "NonceTaken", f"another transaction of {caller.address} with nonce {checked.nonce} "
                        "was relayed already", {"nonce": checked.nonce}) from None
     except SendDeferred as exc:
-        raise ChainBusy(str(exc), exc.outbox_ids) from None
+        raise ChainBusy(str(exc), exc.outbox_ids, getattr(exc, "dependency", "chain")) from None
     if record.status == OutboxStatus.FAILED:
         raise TransactionRefused(record, caller.address)
     if record.status != OutboxStatus.MINED:

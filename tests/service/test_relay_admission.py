@@ -1,0 +1,139 @@
+"""Relayed transactions cannot jam the outbox: a used nonce, a gap, a transaction that would revert and more
+pending than a member's share are refused before anything is recorded or sent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from ledger_service.chain.client import SendResult
+from ledger_service.chain.outbox import Intent
+from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_service.runtime import Runtime
+from tests.service.cast import YEAR, Cast
+from tests.service.helpers import allocate, balance
+from tests.service.test_transactions_api import relay, signed_call
+
+
+def outbox_size(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(OutboxTransaction)) or 0)
+
+
+def transfer_raw(runtime: Runtime, cast: Cast, amount: int, nonce: int | None = None) -> str:
+    me = cast.accounts["self_signer"]
+    return signed_call(runtime, me, "AllowanceRegistry", "safeTransferFrom", me.address, cast.addresses["trader"],
+                       YEAR, amount, b"", nonce=nonce)
+
+
+def test_a_nonce_already_used_on_chain_is_refused_and_nothing_is_recorded(client: TestClient, cast: Cast,
+                                                                          runtime: Runtime):
+    allocate(client, cast, {"self_signer": 100})
+    assert relay(client, cast, "self_signer", transfer_raw(runtime, cast, 1)).status_code == 200
+    used = runtime.chain.pending_nonce(cast.addresses["self_signer"]) - 1
+    before = outbox_size(runtime)
+    reply = relay(client, cast, "self_signer", transfer_raw(runtime, cast, 2, nonce=used))
+    assert reply.status_code == 409
+    assert (reply.json()["error"], reply.json()["args"]["next"]) == ("NonceTooLow", used + 1)
+    assert outbox_size(runtime) == before
+
+
+def test_a_nonce_that_leaves_a_gap_is_refused(client: TestClient, cast: Cast, runtime: Runtime):
+    allocate(client, cast, {"self_signer": 100})
+    ahead = runtime.chain.pending_nonce(cast.addresses["self_signer"]) + 3
+    before = outbox_size(runtime)
+    reply = relay(client, cast, "self_signer", transfer_raw(runtime, cast, 2, nonce=ahead))
+    assert (reply.status_code, reply.json()["error"]) == (409, "NonceGap")
+    assert outbox_size(runtime) == before
+
+
+def test_a_relayed_transaction_that_would_revert_is_refused_before_it_spends_its_nonce(client: TestClient,
+                                                                                       cast: Cast, runtime: Runtime):
+    me = cast.addresses["self_signer"]
+    nonce = runtime.chain.pending_nonce(me)
+    before = outbox_size(runtime)
+    reply = relay(client, cast, "self_signer", transfer_raw(runtime, cast, 5))  # holds nothing
+    assert reply.status_code == 409
+    assert (reply.json()["error"], reply.json()["args"]["needed"]) == ("ERC1155InsufficientBalance", 5)
+    assert (outbox_size(runtime), runtime.chain.pending_nonce(me)) == (before, nonce)
+
+
+def test_a_member_may_have_only_so_many_relayed_transactions_pending(client: TestClient, cast: Cast,
+                                                                     runtime: Runtime):
+    allocate(client, cast, {"self_signer": 100})
+    runtime.outbox.relay_pending_max = 2
+    try:
+        first = runtime.chain.pending_nonce(cast.addresses["self_signer"])
+        for offset in range(2):  # recorded and sent, receipts not collected yet
+            reply = client.post("/api/v1/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
+                                json={"raw_tx": transfer_raw(runtime, cast, 1, nonce=first + offset)})
+            assert reply.status_code == 202, reply.text
+        third = relay(client, cast, "self_signer", transfer_raw(runtime, cast, 1, nonce=first + 2))
+        assert (third.status_code, third.json()["error"]) == (429, "TooManyPendingRelays")
+        runtime.outbox.recover()  # the two are mined: room again
+        assert relay(client, cast, "self_signer", transfer_raw(runtime, cast, 1, nonce=first + 2)).status_code == 200
+        assert balance(client, cast, "trader") == 3
+    finally:
+        runtime.outbox.relay_pending_max = runtime.settings.relay_pending_max
+
+
+def refusing_node(monkeypatch: pytest.MonkeyPatch, runtime: Runtime, message: str) -> None:
+    """The node refuses every raw transaction with `message`."""
+    monkeypatch.setattr(runtime.chain, "send_raw",
+                        lambda raws, hashes: [SendResult(h, message) for h in hashes])
+
+
+def test_a_relayed_transaction_the_node_keeps_refusing_fails_after_its_budget(client: TestClient, cast: Cast,
+                                                                              runtime: Runtime,
+                                                                              monkeypatch: pytest.MonkeyPatch):
+    """Reported: refused relayed rows were re-broadcast on every cycle for ever (84 attempts in 100 s)."""
+    allocate(client, cast, {"self_signer": 100})
+    refusing_node(monkeypatch, runtime, "transaction underpriced")
+    reply = client.post("/api/v1/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
+                        json={"raw_tx": transfer_raw(runtime, cast, 1)})
+    assert (reply.status_code, reply.json()["status"]) == (202, "signed")
+    outbox_id = reply.json()["id"]
+    runtime.outbox.send_attempts_max, runtime.outbox.retry_seconds = 3, 0.0
+    try:
+        for _ in range(5):
+            runtime.outbox.recover(wait=False)
+    finally:
+        runtime.outbox.send_attempts_max = runtime.settings.send_attempts_max
+        runtime.outbox.retry_seconds = runtime.settings.outbox_interval_seconds
+    followed = client.get(f"/api/v1/transactions/{outbox_id}", headers=cast.auth("self_signer")).json()
+    assert (followed["status"], followed["error"]["name"]) == ("failed", "RefusedByNode")
+    assert followed["error"]["args"] == {"message": "transaction underpriced", "attempts": 3}
+
+
+def test_a_refused_transaction_is_tried_again_after_a_growing_pause(client: TestClient, cast: Cast,
+                                                                    runtime: Runtime,
+                                                                    monkeypatch: pytest.MonkeyPatch):
+    allocate(client, cast, {"self_signer": 100})
+    refusing_node(monkeypatch, runtime, "transaction underpriced")
+    reply = client.post("/api/v1/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
+                        json={"raw_tx": transfer_raw(runtime, cast, 1)})
+    tries: list[int] = []
+    real = runtime.chain.send_raw
+    monkeypatch.setattr(runtime.chain, "send_raw", lambda raws, hashes: tries.append(len(raws)) or real(raws, hashes))
+    for _ in range(5):
+        runtime.outbox.recover(wait=False)  # within the pause: not sent again
+    assert tries == []
+    (record,) = [r for r in runtime.outbox.pending() if r.id == reply.json()["id"]]
+    assert runtime.outbox._due(record, record.updated_at + timedelta(seconds=60))  # type: ignore[operator]
+
+
+def test_the_pump_serves_every_signer_not_only_the_one_with_the_longest_backlog(client: TestClient, cast: Cast,
+                                                                                 runtime: Runtime,
+                                                                                 monkeypatch: pytest.MonkeyPatch):
+    allocate(client, cast, {"self_signer": 100, "enterprise_a": 100})
+    refusing_node(monkeypatch, runtime, "node busy")
+    a, me = cast.addresses["enterprise_a"], cast.addresses["self_signer"]
+    runtime.outbox.submit([Intent("AllowanceRegistry", "safeTransferFrom", (a, me, YEAR, 1, b""), a)] * 5, wait=False)
+    client.post("/api/v1/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
+                json={"raw_tx": transfer_raw(runtime, cast, 1)})
+    chosen = runtime.outbox.pending(limit=3, per_signer=2)
+    assert sorted(r.signer for r in chosen) == sorted([a, a, me])
+    assert [r.nonce for r in chosen if r.signer == a] == sorted(r.nonce for r in chosen if r.signer == a)
