@@ -40,6 +40,7 @@ BENCHMARKS = (
     Benchmark(
         "trace latency", "trace_latency.py", quick=("--readings", "20000", "--transfers", "2000", "--samples", "200")
     ),
+    Benchmark("faults", "faults.py", quick=("--scale", "0.05", "--outage-seconds", "3")),
 )
 
 
@@ -56,6 +57,18 @@ def run(bench: Benchmark, quick: bool) -> tuple[dict[str, Any] | None, float, st
         return json.loads(lines[-1]), seconds, "ok"
     except json.JSONDecodeError:
         return None, seconds, "failed: the last line is not JSON"
+
+
+def show(value: Any) -> str:
+    """A figure for the table: integers with thousands separators; a figure made of figures (the faults
+    benchmark's per-scenario counts) as `name value` pairs, its lists left out."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {show(v)}" for k, v in value.items() if not isinstance(v, list | dict))
+    return str(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             if key in merged:  # the issues' keys are unique; a shared helper key gets its benchmark's name
                 key = f"{bench.name.replace(' ', '_')}.{key}"
             merged[key] = value
-            rows.append((bench.name, key, f"{value:,}" if isinstance(value, int) else str(value)))
+            rows.append((bench.name, key, show(value)))
         rows.append((bench.name, "(run)", f"{status}, {seconds:.1f} s"))
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     print(f"{'benchmark':<{width[0]}}  {'figure':<{width[1]}}  {'value':>{width[2]}}")

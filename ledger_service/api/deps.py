@@ -78,9 +78,11 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
+    # The database and the chain are asked in the thread pool: a slow node must not stall the event loop
+    # (and with it /health, /ready and every other request).
     if token:
         try:
-            key = runtime.api_keys.authenticate(token)
+            key = await run_in_threadpool(runtime.api_keys.authenticate, token)
         except ApiKeyInvalid as exc:
             raise _unauthenticated(exc.reason) from None
         address, via, key_id = key.member, "api_key", key.key_id
@@ -91,15 +93,16 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
                                    headers["x-cl-signature"])
         except (KeyError, ValueError):
             raise _unauthenticated("signed request headers incomplete") from None
+        body = await request_body(request)
         try:
-            address = runtime.signed_requests.verify(request.method, path_with_query(request),
-                                                     await request_body(request), signed)
+            address = await run_in_threadpool(runtime.signed_requests.verify, request.method,
+                                              path_with_query(request), body, signed)
         except SignatureInvalid as exc:
             raise _unauthenticated(exc.reason) from None
         via, key_id = "signature", None
     else:
         raise _unauthenticated("an API key or a signed request is required")
-    member = runtime.directory.member(address)
+    member = await run_in_threadpool(runtime.directory.member, address)
     request.state.caller_address = member.address
     return Caller(member.address, via, key_id, member, await _idempotency(request, member.address))
 

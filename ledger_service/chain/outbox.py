@@ -64,7 +64,11 @@ from ledger_service.db.models.types import utc_now
 from ledger_service.db.session import database_unavailable
 
 log = logging.getLogger(__name__)
-GAS_HEADROOM = 1.2
+# The gas limit is estimated on the state the transaction meets now; a transaction sent again after the
+# chain forgot blocks may meet another (a balance slot empty again costs 20,000 more to write), and must
+# still fit: half again as much, plus a margin for fresh storage slots.
+GAS_HEADROOM = 1.5
+GAS_MARGIN = 30_000
 TABLE: Table = OutboxTransaction.__table__  # type: ignore[assignment]
 Faults = Callable[[str], None]
 IN_FLIGHT = (OutboxStatus.SIGNED, OutboxStatus.SENT)
@@ -452,7 +456,7 @@ class Outbox:
             return self.chain.gas_limit
         tx = {"from": record.signer, "to": record.to, "data": HexBytes(record.calldata), "value": record.value}
         try:
-            return int(self.chain.estimate_gas(tx) * GAS_HEADROOM)
+            return int(self.chain.estimate_gas(tx) * GAS_HEADROOM) + GAS_MARGIN
         except Exception as exc:
             revert = self.decoder.from_exception(exc)
             if revert is None:

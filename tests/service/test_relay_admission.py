@@ -14,7 +14,7 @@ from ledger_service.chain.outbox import Intent
 from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
-from tests.service.helpers import allocate, balance
+from tests.service.helpers import V1, allocate, balance
 from tests.service.test_transactions_api import relay, signed_call
 
 
@@ -27,6 +27,11 @@ def transfer_raw(runtime: Runtime, cast: Cast, amount: int, nonce: int | None = 
     me = cast.accounts["self_signer"]
     return signed_call(runtime, me, "AllowanceRegistry", "safeTransferFrom", me.address, cast.addresses["trader"],
                        YEAR, amount, b"", nonce=nonce)
+
+
+def relay_without_waiting(client: TestClient, cast: Cast, raw: str):
+    return client.post(f"{V1}/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
+                       json={"raw_tx": raw})
 
 
 def test_a_nonce_already_used_on_chain_is_refused_and_nothing_is_recorded(client: TestClient, cast: Cast,
@@ -68,8 +73,7 @@ def test_a_member_may_have_only_so_many_relayed_transactions_pending(client: Tes
     try:
         first = runtime.chain.pending_nonce(cast.addresses["self_signer"])
         for offset in range(2):  # recorded and sent, receipts not collected yet
-            reply = client.post("/api/v1/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
-                                json={"raw_tx": transfer_raw(runtime, cast, 1, nonce=first + offset)})
+            reply = relay_without_waiting(client, cast, transfer_raw(runtime, cast, 1, nonce=first + offset))
             assert reply.status_code == 202, reply.text
         third = relay(client, cast, "self_signer", transfer_raw(runtime, cast, 1, nonce=first + 2))
         assert (third.status_code, third.json()["error"]) == (429, "TooManyPendingRelays")
@@ -92,8 +96,7 @@ def test_a_relayed_transaction_the_node_keeps_refusing_fails_after_its_budget(cl
     """Reported: refused relayed rows were re-broadcast on every cycle for ever (84 attempts in 100 s)."""
     allocate(client, cast, {"self_signer": 100})
     refusing_node(monkeypatch, runtime, "transaction underpriced")
-    reply = client.post("/api/v1/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
-                        json={"raw_tx": transfer_raw(runtime, cast, 1)})
+    reply = relay_without_waiting(client, cast, transfer_raw(runtime, cast, 1))
     assert (reply.status_code, reply.json()["status"]) == (202, "signed")
     outbox_id = reply.json()["id"]
     runtime.outbox.send_attempts_max, runtime.outbox.retry_seconds = 3, 0.0
@@ -113,8 +116,7 @@ def test_a_refused_transaction_is_tried_again_after_a_growing_pause(client: Test
                                                                     monkeypatch: pytest.MonkeyPatch):
     allocate(client, cast, {"self_signer": 100})
     refusing_node(monkeypatch, runtime, "transaction underpriced")
-    reply = client.post("/api/v1/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
-                        json={"raw_tx": transfer_raw(runtime, cast, 1)})
+    reply = relay_without_waiting(client, cast, transfer_raw(runtime, cast, 1))
     tries: list[int] = []
     real = runtime.chain.send_raw
     monkeypatch.setattr(runtime.chain, "send_raw", lambda raws, hashes: tries.append(len(raws)) or real(raws, hashes))
@@ -132,8 +134,7 @@ def test_the_pump_serves_every_signer_not_only_the_one_with_the_longest_backlog(
     refusing_node(monkeypatch, runtime, "node busy")
     a, me = cast.addresses["enterprise_a"], cast.addresses["self_signer"]
     runtime.outbox.submit([Intent("AllowanceRegistry", "safeTransferFrom", (a, me, YEAR, 1, b""), a)] * 5, wait=False)
-    client.post("/api/v1/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"),
-                json={"raw_tx": transfer_raw(runtime, cast, 1)})
+    relay_without_waiting(client, cast, transfer_raw(runtime, cast, 1))
     chosen = runtime.outbox.pending(limit=3, per_signer=2)
     assert sorted(r.signer for r in chosen) == sorted([a, a, me])
     assert [r.nonce for r in chosen if r.signer == a] == sorted(r.nonce for r in chosen if r.signer == a)

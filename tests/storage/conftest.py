@@ -27,9 +27,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     server: ThrowawayPostgres = request.getfixturevalue("postgres")
+    return fresh_database(server, f"t_{abs(hash(request.node.nodeid)) % 10**9}")
+
+
+def fresh_database(server: ThrowawayPostgres, name: str) -> str:
+    """The URL of a new, empty database `name` on `server` (dropped first if it exists)."""
     from sqlalchemy import create_engine, text
 
-    name = f"t_{abs(hash(request.node.nodeid)) % 10**9}"
     admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))

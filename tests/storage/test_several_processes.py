@@ -16,20 +16,13 @@ from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.db.session import make_engine, session_factory
 from ledger_service.runtime import Runtime
 from tests.service.conftest import service_settings
+from tests.storage.conftest import fresh_database
 from tests.storage.postgres import ThrowawayPostgres
 
 
 @pytest.fixture
 def postgres_url(postgres: ThrowawayPostgres, tmp_path: Path) -> str:
-    from sqlalchemy import create_engine
-
-    name = f"p_{abs(hash(str(tmp_path))) % 10**9}"
-    admin = create_engine(postgres.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    return fresh_database(postgres, f"p_{abs(hash(str(tmp_path))) % 10**9}")
 
 
 def second_process(runtime: Runtime) -> Outbox:
