@@ -125,11 +125,18 @@ class Runtime:
         single = SingleProcess(url)
         single.acquire()  # a SQLite file serves one process: refuse a second one before touching anything
         try:
-            engine = make_engine(url)
-            upgrade_to_head(engine)
+            runtime = cls._open(settings, url, faults, artifacts, embedded)
         except BaseException:
             single.release()
             raise
+        runtime.single_process = single
+        return runtime
+
+    @classmethod
+    def _open(cls, settings: Settings, url: str, faults: Faults | None, artifacts: dict[str, Artifact] | None,
+              embedded: EmbeddedChain | None) -> Runtime:
+        engine = make_engine(url)
+        upgrade_to_head(engine)
         artifacts = artifacts or build()
         retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
         if settings.chain == EMBEDDED:
@@ -151,7 +158,6 @@ class Runtime:
             key = settings.bootstrap_regulator_key
             regulator = Account.from_key(key.get_secret_value()) if key else None  # type: ignore[assignment]
         runtime = cls(settings, engine, chain, artifacts, deployment, faults)
-        runtime.single_process = single
         if regulator is not None:
             runtime._bootstrap(regulator)
         runtime.resume_outbox()

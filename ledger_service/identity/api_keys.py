@@ -108,6 +108,14 @@ class ApiKeys:
                 query = query.where(ApiKey.member == member)
             return [KeyInfo.of(r) for r in session.scalars(query)]
 
+    def members_with_live_keys(self, besides: str | None = None) -> set[str]:
+        """Members holding a key that is neither revoked nor expired (other than the key `besides`)."""
+        with self.sessions() as session:
+            rows = session.execute(select(ApiKey.id, ApiKey.member, ApiKey.expires_at)
+                                   .where(ApiKey.revoked_at.is_(None))).all()
+        now = utc_now()
+        return {member for key_id, member, expires in rows if key_id != besides and _aware(expires) > now}
+
     def revoke(self, key_id: str) -> KeyInfo | None:
         with self.sessions.begin() as session:
             row = session.get(ApiKey, key_id)

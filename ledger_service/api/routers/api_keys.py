@@ -90,8 +90,20 @@ def rotate(key_id: KeyId, caller: Regulator, runtime: RuntimeDep, body: RotateIn
     return IssuedOut.of(issued)
 
 
+def _is_regulator(runtime: RuntimeDep, address: str) -> bool:
+    member = runtime.directory.member(address)
+    return member.active and member.has_role("REGULATOR")
+
+
 @router.post("/{key_id}/revoke", response_model=KeyOut)
 def revoke(key_id: KeyId, caller: Regulator, runtime: RuntimeDep) -> KeyOut:
+    """Revoke a key; never the last live key of the last active regulator (nobody could admit or issue again)."""
+    found = runtime.api_keys.get(key_id)
+    if found is not None and found.revoked_at is None and _is_regulator(runtime, found.member) and not any(
+            _is_regulator(runtime, m) for m in runtime.api_keys.members_with_live_keys(besides=key_id)):
+        raise ApiError(409, "LastRegulatorKey", f"{key_id} is the last live API key of an active regulator: "
+                       "revoking it would lock every regulator out; issue another regulator's key first",
+                       {"key_id": key_id, "member": found.member})
     key = runtime.api_keys.revoke(key_id)
     if key is None:
         raise not_found(f"no API key {key_id}", "UnknownApiKey", key_id=key_id)
