@@ -661,18 +661,11 @@ class Outbox:
                     continue
                 record.status = OutboxStatus.DROPPED
                 if record.origin == OutboxOrigin.CUSTODIAL:  # a relayed transaction is its signer's to re-sign
+                    args, requested_by = connection.execute(
+                        select(TABLE.c.args, TABLE.c.requested_by).where(TABLE.c.id == record.id)).one()
                     connection.execute(insert(TABLE), [self._row(
-                        record.signer, record.contract, record.function, self._stored_args(connection, record.id),
-                        record.to, record.calldata, record.value, self._requested_by(connection, record.id), now,
-                        None, None, replaces_id=record.id)])
-
-    @staticmethod
-    def _stored_args(connection: Connection, row_id: int) -> Any:
-        return connection.scalar(select(TABLE.c.args).where(TABLE.c.id == row_id))
-
-    @staticmethod
-    def _requested_by(connection: Connection, row_id: int) -> str | None:
-        return connection.scalar(select(TABLE.c.requested_by).where(TABLE.c.id == row_id))
+                        record.signer, record.contract, record.function, args, record.to, record.calldata,
+                        record.value, requested_by, now, None, None, replaces_id=record.id)])
 
     # ------------------------------------------------------------------ receipts
 

@@ -90,15 +90,20 @@ def refusing_node(monkeypatch: pytest.MonkeyPatch, runtime: Runtime, message: st
                         lambda raws, hashes: [SendResult(h, message) for h in hashes])
 
 
-def test_a_relayed_transaction_the_node_keeps_refusing_fails_after_its_budget(client: TestClient, cast: Cast,
-                                                                              runtime: Runtime,
-                                                                              monkeypatch: pytest.MonkeyPatch):
-    """Reported: refused relayed rows were re-broadcast on every cycle for ever (84 attempts in 100 s)."""
+@pytest.fixture
+def refused_relay(client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> int:
+    """A relayed transfer the node refuses ("transaction underpriced"), recorded signed; its outbox id."""
     allocate(client, cast, {"self_signer": 100})
     refusing_node(monkeypatch, runtime, "transaction underpriced")
     reply = relay_without_waiting(client, cast, transfer_raw(runtime, cast, 1))
     assert (reply.status_code, reply.json()["status"]) == (202, "signed")
-    outbox_id = reply.json()["id"]
+    return int(reply.json()["id"])
+
+
+def test_a_relayed_transaction_the_node_keeps_refusing_fails_after_its_budget(client: TestClient, cast: Cast,
+                                                                              runtime: Runtime, refused_relay: int):
+    """Reported: refused relayed rows were re-broadcast on every cycle for ever (84 attempts in 100 s)."""
+    outbox_id = refused_relay
     runtime.outbox.send_attempts_max, runtime.outbox.retry_seconds = 3, 0.0
     try:
         for _ in range(5):
@@ -111,19 +116,15 @@ def test_a_relayed_transaction_the_node_keeps_refusing_fails_after_its_budget(cl
     assert followed["error"]["args"] == {"message": "transaction underpriced", "attempts": 3}
 
 
-def test_a_refused_transaction_is_tried_again_after_a_growing_pause(client: TestClient, cast: Cast,
-                                                                    runtime: Runtime,
+def test_a_refused_transaction_is_tried_again_after_a_growing_pause(runtime: Runtime, refused_relay: int,
                                                                     monkeypatch: pytest.MonkeyPatch):
-    allocate(client, cast, {"self_signer": 100})
-    refusing_node(monkeypatch, runtime, "transaction underpriced")
-    reply = relay_without_waiting(client, cast, transfer_raw(runtime, cast, 1))
     tries: list[int] = []
     real = runtime.chain.send_raw
     monkeypatch.setattr(runtime.chain, "send_raw", lambda raws, hashes: tries.append(len(raws)) or real(raws, hashes))
     for _ in range(5):
         runtime.outbox.recover(wait=False)  # within the pause: not sent again
     assert tries == []
-    (record,) = [r for r in runtime.outbox.pending() if r.id == reply.json()["id"]]
+    (record,) = [r for r in runtime.outbox.pending() if r.id == refused_relay]
     assert runtime.outbox._due(record, record.updated_at + timedelta(seconds=60))  # type: ignore[operator]
 
 

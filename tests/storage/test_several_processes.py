@@ -106,9 +106,14 @@ def test_a_second_process_on_one_sqlite_file_is_refused_with_the_reason(tmp_path
     again.close()
 
 
-def test_the_file_lock_is_not_taken_for_postgresql_or_memory():
+def test_the_file_lock_is_taken_for_a_sqlite_file_only(tmp_path: Path):
     for url in ("postgresql+psycopg://u@localhost/db", "sqlite://", "sqlite:///:memory:"):
-        lock = SingleProcess(url)
-        lock.acquire()
-        SingleProcess(url).acquire()
-        lock.release()
+        assert SingleProcess(url).path is None
+    file_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert SingleProcess(file_url).path == tmp_path / "ledger.db.lock"
+    held = SingleProcess(file_url)
+    held.acquire()
+    with pytest.raises(DatabaseInUse):
+        SingleProcess(file_url).acquire()
+    held.release()
+    SingleProcess(file_url).acquire()  # free again once released
