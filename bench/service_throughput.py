@@ -41,6 +41,7 @@ import asyncio
 import gc
 import json
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -72,6 +73,7 @@ from ledger_service.db.migrate import upgrade_to_head
 from ledger_service.db.models import ChainReport
 from ledger_service.db.session import make_engine
 from ledger_service.membership import ROLE_IDS, OrgKind
+from ledger_service.private_files import write_private
 from ledger_service.runtime import Runtime
 
 YEAR = 2025
@@ -205,9 +207,18 @@ def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int, fast: b
     return n / elapsed
 
 
+def key_secret_file(workdir: Path) -> Path:
+    """The service's key secret on a node, as a user keeps it: a file of its own (mode 0600)."""
+    path = workdir / "key-secret"
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(32) + "\n")
+    return path
+
+
 def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any],
                  clients: int) -> None:
-    settings = Settings(database_url=f"sqlite:///{workdir / 'embedded.db'}", chain="embedded", gas_limit=GAS)
+    settings = Settings(database_url=f"sqlite:///{workdir / 'embedded.db'}", chain="embedded", gas_limit=GAS,
+                        data_dir=workdir)  # type: ignore[call-arg]  # the key secret is generated there
     runtime = Runtime.start(settings, artifacts=artifacts)
     embedded = runtime.chain.embedded
     assert embedded is not None
@@ -236,7 +247,7 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
         sender = TransactionSender(connect_rpc(node.url), deployer, RevertDecoder.from_artifacts(artifacts.values()))
         write_deployment(deploy_suite(sender, artifacts, network="bench"), workdir, overwrite=True)
         settings = Settings(database_url=f"sqlite:///{workdir / 'anvil.db'}", chain=node.url, network="bench",
-                            deployments_dir=workdir, gas_limit=GAS,
+                            deployments_dir=workdir, gas_limit=GAS, key_secret_file=key_secret_file(workdir),
                             bootstrap_regulator_key="0x" + bytes(deployer.key).hex())  # type: ignore[arg-type]
         runtime = Runtime.start(settings, artifacts=artifacts)
         setup = prepare(runtime, lambda addrs: [node.fund(a) for a in addrs], n)
@@ -267,7 +278,8 @@ def run_traces(artifacts: dict[str, Artifact], sizes: argparse.Namespace, workdi
     try:
         write_deployment(history.deployment, workdir, overwrite=True)
         settings = Settings(database_url=db, chain=history.node.url, network="bench", deployments_dir=workdir,
-                            index_confirmations=0, bootstrap_regulator_key="0x" + bytes(  # type: ignore[arg-type]
+                            index_confirmations=0, key_secret_file=key_secret_file(workdir),
+                            bootstrap_regulator_key="0x" + bytes(  # type: ignore[arg-type]
                                 history.regulator.key).hex())
         runtime = Runtime.start(settings, artifacts=artifacts)
         runtime.index_up_to_date()

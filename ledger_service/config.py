@@ -68,15 +68,33 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Relayed transactions a member may have pending (sent, not yet mined) at once; "
         "more answer 429.",
     )
+    treasury_key_file: Path | None = Field(
+        default=None, description="On a network that charges gas: file (mode 0600) with the private key of an "
+        "account that tops up the gas money of the keys the service keeps, through the outbox. Unset: a key that "
+        "cannot pay answers 409 InsufficientGasFunds.",
+    )
+    gas_topup_threshold_wei: int = Field(
+        default=10**16, ge=0, description="A kept key whose balance would fall below this after its transactions "
+        "is topped up by the treasury.",
+    )
+    gas_topup_target_wei: int = Field(
+        default=10**17, ge=0, description="The balance a top-up brings a kept key to (more when its transactions "
+        "need more).",
+    )
     idempotency_key_hours: float = Field(
         default=24.0, gt=0, description="How long an Idempotency-Key is remembered (a retry within it answers the "
         "original result).",
     )
 
     # Keys and identity.
-    key_secret: SecretStr = Field(
-        default=SecretStr("carbonledger-development-secret"),
-        description="Secret from which the key-encryption key of custodial keys is derived (scrypt).",
+    key_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret that seals custodial keys and documents (scrypt); required on a node unless "
+        "key_secret_file is set; on the embedded chain, unset: generated into <data_dir>/key-secret.",
+    )
+    key_secret_file: Path | None = Field(
+        default=None, description="File holding the key secret (mode 0600), instead of key_secret; "
+        "`admin rotate-secret` writes the new secret there.",
     )
     bootstrap_api_key: SecretStr | None = Field(
         default=None, description="API key granted to the bootstrap regulator; a random one is made if unset."
@@ -107,6 +125,40 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port `carbonledger serve` listens on.")
     page_size_max: int = Field(default=500, ge=1, description="Largest page a list endpoint returns.")
     batch_max: int = Field(default=1000, ge=1, description="Most transfers in one batch request.")
+
+    # Limits (in-process: with several service processes, each keeps its own rate buckets).
+    request_body_max_bytes: int = Field(
+        default=2**20, ge=1024, description="Largest JSON or form request body (and pushed meter batch), in bytes; "
+        "larger answer 413 before authentication.",
+    )
+    upload_body_max_bytes: int = Field(
+        default=51 * 2**20, ge=1024, description="Largest request body of a document upload route, in bytes (a "
+        "50 MiB document and its form); larger answer 413 before authentication.",
+    )
+    rate_limit_per_second: float = Field(
+        default=200.0, ge=0, description="Requests per second an API key (or a signing address) may make on "
+        "average; more answer 429 with Retry-After. 0: no limit.",
+    )
+    rate_limit_burst: int = Field(
+        default=1000, ge=1, description="Requests an API key (or a signing address) may make at once before the "
+        "rate applies.",
+    )
+    auth_failures_per_minute: float = Field(
+        default=30.0, ge=0, description="Failed authentications per minute a client address may make on average; "
+        "beyond them its requests answer 429 with Retry-After until the bucket refills. 0: no limit.",
+    )
+    auth_failures_burst: int = Field(
+        default=60, ge=1, description="Failed authentications a client address may make at once before the rate "
+        "applies.",
+    )
+    quarantine_per_device_hour: int = Field(
+        default=1000, ge=0, description="Quarantined readings kept per device in any hour from pushed batches; "
+        "beyond it they are counted in the answer (quarantine_not_stored), not stored.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token /metrics requires when set (401 without it); unset: /metrics is "
+        "open.",
+    )
 
     @property
     def window_seconds(self) -> int:

@@ -78,18 +78,60 @@ class DocumentVault:
     def store(self, content: bytes, org_id: int, kind: DocumentKind, uploaded_by: str, filename: str = "",
               content_type: str = "") -> bytes:
         """Seal and keep `content` for the organisation (once per hash, organisation and kind); returns its SHA-256."""
+        return self.keep(content, org_id, kind, uploaded_by, filename, content_type)[0]
+
+    def discard(self, digest: bytes, org_id: int, kind: DocumentKind) -> None:
+        """Forget a document this request stored (`keep` said it was new) when the request was refused."""
+        with self.sessions.begin() as session:
+            row = _find(session, digest, org_id, kind)
+            if row is not None:
+                session.delete(row)
+
+    def keep(self, content: bytes, org_id: int, kind: DocumentKind, uploaded_by: str, filename: str = "",
+             content_type: str = "") -> tuple[bytes, bool]:
+        """As `store`; also whether the document is new (False: the service kept it already)."""
         digest = sha256(content)
         with self.sessions.begin() as session:
             if _find(session, digest, org_id, kind) is not None:
-                return digest
-            salt, nonce = os.urandom(16), os.urandom(12)
-            sealed = AESGCM(self._key(salt)).encrypt(nonce, content, _aad(digest, org_id, kind))
+                return digest, False
+            salt, nonce, sealed = self._seal(content, digest, org_id, str(kind))
             session.add(StoredDocument(
                 document_hash=digest, org_id=org_id, kind=str(kind), filename=filename[:255],
                 content_type=(content_type or "application/octet-stream")[:128], size=len(content),
                 uploaded_by=uploaded_by, salt=salt, nonce=nonce, ciphertext=sealed,
             ))
-        return digest
+        return digest, True
+
+    def _seal(self, content: bytes, digest: bytes, org_id: int, kind: str) -> tuple[bytes, bytes, bytes]:
+        """A fresh salt and nonce, and the sealed content."""
+        salt, nonce = os.urandom(16), os.urandom(12)
+        return salt, nonce, AESGCM(self._key(salt)).encrypt(nonce, content, _aad(digest, org_id, kind))
+
+    def _open(self, row: StoredDocument) -> bytes:
+        digest, org_id, kind = row.document_hash, row.org_id, row.kind
+        try:
+            content = AESGCM(self._key(row.salt)).decrypt(row.nonce, row.ciphertext, _aad(digest, org_id, kind))
+        except InvalidTag:
+            raise DocumentUnsealError(f"document 0x{digest.hex()} does not open with this secret") from None
+        if sha256(content) != digest:
+            raise DocumentUnsealError(f"document 0x{digest.hex()} no longer has its recorded hash")
+        return content
+
+    def verify_secret(self) -> None:
+        """Raise DocumentUnsealError unless this secret opens the first stored document (if any is stored)."""
+        with self.sessions() as session:
+            row = session.scalars(select(StoredDocument).order_by(StoredDocument.id).limit(1)).first()
+            if row is not None:
+                self._open(row)
+
+    def reseal_all(self, session: Session, new: DocumentVault) -> int:
+        """Open every stored document with this secret and seal it again with `new`'s (fresh salt and nonce), in
+        the caller's transaction; how many."""
+        count = 0
+        for row in session.scalars(select(StoredDocument).order_by(StoredDocument.id)):
+            row.salt, row.nonce, row.ciphertext = new._seal(self._open(row), row.document_hash, row.org_id, row.kind)
+            count += 1
+        return count
 
     def has(self, digest: bytes, org_id: int, kind: DocumentKind) -> bool:
         with self.sessions() as session:
@@ -101,12 +143,7 @@ class DocumentVault:
             row = _find(session, digest, org_id, kind)
             if row is None:
                 return None
-            try:
-                content = AESGCM(self._key(row.salt)).decrypt(row.nonce, row.ciphertext, _aad(digest, org_id, kind))
-            except InvalidTag:
-                raise DocumentUnsealError(f"document 0x{digest.hex()} does not open with this secret") from None
-            if sha256(content) != digest:
-                raise DocumentUnsealError(f"document 0x{digest.hex()} no longer has its recorded hash")
+            content = self._open(row)
             return OpenedDocument(digest, org_id, row.kind, row.filename, row.content_type, content)
 
 

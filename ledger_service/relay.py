@@ -102,4 +102,5 @@ def check_relay(tx: DecodedTx, caller: MemberView, chain_id: int, addresses: dic
     if rule.owner_arg is not None and args[rule.owner_arg] != caller.address:
         raise RelayRefused(403, "NotYourAssets", "only the sender's own assets can be moved")
     return RelayedTx(raw=tx.raw, tx_hash=tx.tx_hash, sender=tx.sender, nonce=tx.nonce, gas_limit=tx.gas_limit,
-                     to=tx.to or "", value=tx.value, calldata=tx.data, contract=contract, function=fn.name, args=args)
+                     to=tx.to or "", value=tx.value, calldata=tx.data, contract=contract, function=fn.name, args=args,
+                     max_fee_per_gas=tx.max_fee_per_gas, max_priority_fee_per_gas=tx.max_priority_fee_per_gas)

@@ -28,7 +28,7 @@ from ledger_service.chain.connect import EMBEDDED, connect_rpc
 from ledger_service.chain.deploy import Deployment, deploy_suite, load_deployment
 from ledger_service.chain.embedded import EmbeddedChain, start_embedded
 from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.outbox import Faults, Outbox
+from ledger_service.chain.outbox import Faults, GasTreasury, Outbox
 from ledger_service.chain.sender import TransactionSender
 from ledger_service.chain.suite import Suite
 from ledger_service.config import Settings
@@ -37,15 +37,17 @@ from ledger_service.db.migrate import upgrade_to_head
 from ledger_service.db.models import IndexCheckpoint
 from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.db.session import database_unavailable, make_engine, session_factory
-from ledger_service.documents import DocumentVault
+from ledger_service.documents import DocumentUnsealError, DocumentVault
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey
-from ledger_service.identity.keystore import KeyStore
+from ledger_service.identity.keystore import KeyStore, KeyUnsealError
 from ledger_service.identity.signed_requests import SignedRequests
 from ledger_service.indexer import store as index_store
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import DEFAULT_CONFIRMATIONS, EventIndexer, SyncReport
 from ledger_service.indexer.source import ChainSource, GuardedSource, RpcSource, Web3Source
+from ledger_service.key_secret import KeySecret, KeySecretError, resolve_key_secret
 from ledger_service.membership import Directory, IndexedMembership
+from ledger_service.private_files import check_private, protect_sqlite_file
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_KEY_ID = "bootstrap"
@@ -79,9 +81,10 @@ class Runtime:
 
     def __init__(
         self, settings: Settings, engine: Engine, chain: ChainClient, artifacts: dict[str, Artifact],
-        deployment: Deployment, faults: Faults | None = None,
+        deployment: Deployment, faults: Faults | None = None, key_secret: KeySecret | None = None,
     ) -> None:
         self.settings = settings
+        secret = (key_secret or resolve_key_secret(settings)).value
         self.engine = engine
         self.sessions: sessionmaker[Session] = session_factory(engine)
         self.chain = chain
@@ -90,8 +93,8 @@ class Runtime:
         self.suite = Suite(chain.w3, artifacts, deployment)
         self.decoder: RevertDecoder = self.suite.decoder
         self.encoder = CallEncoder(artifacts, list(deployment.addresses))
-        self.keystore = KeyStore(self.sessions, settings.key_secret.get_secret_value())
-        self.documents = DocumentVault(self.sessions, settings.key_secret.get_secret_value())
+        self.keystore = KeyStore(self.sessions, secret)
+        self.documents = DocumentVault(self.sessions, secret)
         self.api_keys = ApiKeys(self.sessions)
         self.signed_requests = SignedRequests(self.sessions, settings.signed_request_window_seconds)
         self.directory = Directory(chain, self.suite.contract("Membership"), deployment.block,
@@ -100,7 +103,7 @@ class Runtime:
                              self.keystore.account, faults, confirmations=self._outbox_confirmations(),
                              claim_seconds=settings.claim_seconds, relay_pending_max=settings.relay_pending_max,
                              send_attempts_max=settings.send_attempts_max,
-                             retry_seconds=settings.outbox_interval_seconds)
+                             retry_seconds=settings.outbox_interval_seconds, treasury=gas_treasury(settings))
         self.locks = DatabaseLocks(engine)
         self.single_process: SingleProcess | None = None
         self.metrics = RequestMetrics()
@@ -122,10 +125,12 @@ class Runtime:
     def start(cls, settings: Settings, faults: Faults | None = None, artifacts: dict[str, Artifact] | None = None,
               embedded: EmbeddedChain | None = None) -> Runtime:
         url = _database_url(settings)
+        secret = resolve_key_secret(settings)  # none on a node: refuse before touching anything
+        protect_storage(settings, url)
         single = SingleProcess(url)
         single.acquire()  # a SQLite file serves one process: refuse a second one before touching anything
         try:
-            runtime = cls._open(settings, url, faults, artifacts, embedded)
+            runtime = cls._open(settings, url, secret, faults, artifacts, embedded)
         except BaseException:
             single.release()
             raise
@@ -133,10 +138,15 @@ class Runtime:
         return runtime
 
     @classmethod
-    def _open(cls, settings: Settings, url: str, faults: Faults | None, artifacts: dict[str, Artifact] | None,
-              embedded: EmbeddedChain | None) -> Runtime:
+    def _open(cls, settings: Settings, url: str, secret: KeySecret, faults: Faults | None,
+              artifacts: dict[str, Artifact] | None, embedded: EmbeddedChain | None) -> Runtime:
         engine = make_engine(url)
-        upgrade_to_head(engine)
+        try:
+            upgrade_to_head(engine)
+            verify_key_secret(session_factory(engine), secret)
+        except BaseException:
+            engine.dispose()
+            raise
         artifacts = artifacts or build()
         retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
         if settings.chain == EMBEDDED:
@@ -157,7 +167,7 @@ class Runtime:
                                    f"the node is chain {chain.chain_id}")
             key = settings.bootstrap_regulator_key
             regulator = Account.from_key(key.get_secret_value()) if key else None  # type: ignore[assignment]
-        runtime = cls(settings, engine, chain, artifacts, deployment, faults)
+        runtime = cls(settings, engine, chain, artifacts, deployment, faults, secret)
         if regulator is not None:
             runtime._bootstrap(regulator)
         runtime.resume_outbox()
@@ -192,7 +202,7 @@ class Runtime:
                 secret = wanted.get_secret_value().split("_", 2)[-1]
             self.bootstrap_api_key = self.api_keys.issue(
                 regulator.address, BOOTSTRAP_LIFETIME, label="bootstrap regulator", secret=secret,
-                key_id=BOOTSTRAP_KEY_ID,
+                key_id=BOOTSTRAP_KEY_ID, actor="service start-up (bootstrap regulator)",
             )
             if wanted is None:  # the command that started the service shows the key once; logs never carry it
                 log.warning("bootstrap regulator %s: a new API key was issued (key id %s)", regulator.address,
@@ -394,6 +404,28 @@ class Runtime:
         self._rollback_index_to_head()
 
 
+def verify_key_secret(sessions: sessionmaker[Session], secret: KeySecret) -> None:
+    """Raise KeySecretError unless `secret` opens the custodial keys and documents already in the database."""
+    try:
+        KeyStore(sessions, secret.value).verify_secret()
+        DocumentVault(sessions, secret.value).verify_secret()
+    except (KeyUnsealError, DocumentUnsealError):
+        raise KeySecretError(
+            f"the key secret ({secret.describe()}) does not open the custodial keys and documents in this database",
+            "start with the secret the database was sealed with (a copied database opens with its owner's only)",
+        ) from None
+
+
+def protect_storage(settings: Settings, url: str) -> None:
+    """The data directory 0700; the SQLite database (created 0600), the generated secret and the deployer key
+    0600: created so, or warned about and narrowed at start."""
+    if settings.data_dir.is_dir():
+        check_private(settings.data_dir)
+        for path in (settings.data_dir / "keys", settings.data_dir / "keys" / "deployer.key"):
+            check_private(path)
+    protect_sqlite_file(url)
+
+
 def _database_url(settings: Settings) -> str:
     """The configured database; on the embedded chain without one, a fresh database for this run.
 
@@ -404,3 +436,14 @@ def _database_url(settings: Settings) -> str:
         return settings.resolved_database_url()
     run_dir = settings.data_dir / "embedded" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
     return f"sqlite:///{run_dir / 'carbonledger.db'}"
+
+
+def gas_treasury(settings: Settings) -> GasTreasury | None:
+    """The account that tops up kept keys' gas money, from `treasury_key_file` (None when unset)."""
+    path = settings.treasury_key_file
+    if path is None:
+        return None
+    check_private(path, ours=False)
+    account: LocalAccount = Account.from_key(path.read_text().strip())
+    return GasTreasury(account, settings.gas_topup_threshold_wei, settings.gas_topup_target_wei,
+                       wait_seconds=settings.receipt_timeout_seconds)

@@ -48,9 +48,15 @@ class OnChainAnchor(NamedTuple):
 class MeterAnchorClient:
     """The oracle's handle on `MeterAnchor`: views, anchoring and device registration."""
 
-    def __init__(self, contract: Contract, sender: TransactionSender) -> None:
+    def __init__(self, contract: Contract, sender: TransactionSender | None) -> None:
         self.contract = contract
-        self.sender = sender
+        self._sender = sender  # None: a read-only client (views only, no oracle key)
+
+    @property
+    def sender(self) -> TransactionSender:
+        if self._sender is None:
+            raise RuntimeError("this MeterAnchor client is read-only (no oracle key): it cannot send transactions")
+        return self._sender
 
     def anchor_id_of(self, enterprise_org_id: int, window_start: int, window_end: int) -> int:
         return int(self.contract.functions.anchorIdOf(enterprise_org_id, window_start, window_end).call())

@@ -99,7 +99,11 @@ def anchor(
     if rpc is None:
         console.print("[red]--rpc is needed to anchor (or pass --build-only)[/red]")
         raise typer.Exit(2)
-    client = commands.connect_meter_anchor(rpc, network)
+    try:
+        client = commands.connect_meter_anchor(rpc, network)
+    except commands.NoOracleKey as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     outcomes = commands.anchor_windows(database, client, progress=lambda o: console.print(
         f"enterprise {o.enterprise_org_id} [{o.window_start}, {o.window_end}): anchor {o.anchor_id} ({o.action})"))
     console.print(f"{len(outcomes)} windows anchored or confirmed")
@@ -114,7 +118,8 @@ def prove(
 ) -> None:
     """Print the proof of a reading, with the device, workshop, facility and enterprise subtotals."""
     database = commands.open_database(db)
-    client = commands.connect_meter_anchor(rpc, network) if rpc else None
+    # Checking through the contract's view needs no oracle key.
+    client = commands.connect_meter_anchor(rpc, network, read_only=True) if rpc else None
     console.print_json(json.dumps(commands.prove(database, reading_id, client)))
 
 

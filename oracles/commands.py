@@ -28,6 +28,10 @@ from oracles.sources import read_messages, write_csv, write_jsonl
 ORACLE_KEY_ENV = "CARBONLEDGER_ORACLE_KEY"
 
 
+class NoOracleKey(RuntimeError):
+    """Sending to MeterAnchor needs the oracle's key, and none was given."""
+
+
 def parse_utc(text: str) -> int:
     """Seconds since the epoch of an ISO 8601 time (UTC if no offset is given) or of an integer."""
     if text.isdigit():
@@ -123,9 +127,10 @@ def build_windows(db: Database, closed_before: int | None = None,
         return build_closed_batches(session, int(time.time()) if closed_before is None else closed_before, progress)
 
 
-def connect_meter_anchor(rpc_url: str, network: str, oracle_key: str | None = None) -> MeterAnchorClient:
+def connect_meter_anchor(rpc_url: str, network: str, oracle_key: str | None = None,
+                         read_only: bool = False) -> MeterAnchorClient:
     """A client for the deployed `MeterAnchor` of `network`, sending as the oracle key
-    (argument or `CARBONLEDGER_ORACLE_KEY`)."""
+    (argument or `CARBONLEDGER_ORACLE_KEY`); `read_only` needs no key and only calls views."""
     from eth_account import Account
     from web3 import HTTPProvider, Web3
 
@@ -135,12 +140,14 @@ def connect_meter_anchor(rpc_url: str, network: str, oracle_key: str | None = No
     from ledger_service.chain.sender import TransactionSender
 
     key = oracle_key or os.environ.get(ORACLE_KEY_ENV)
-    if not key:
-        raise RuntimeError(f"no oracle key: set {ORACLE_KEY_ENV}")
+    if not key and not read_only:
+        raise NoOracleKey(f"no oracle key: set {ORACLE_KEY_ENV}")
     w3 = Web3(HTTPProvider(rpc_url))
     artifacts = load_artifacts()
-    deployment = load_deployment(network)
+    deployment = load_deployment(network, get_settings().deployments_dir)
     contract = bind(w3, artifacts, {"MeterAnchor": deployment.addresses["MeterAnchor"]})["MeterAnchor"]
+    if read_only:
+        return MeterAnchorClient(contract, None)
     sender = TransactionSender(w3, Account.from_key(key), RevertDecoder.from_artifacts(artifacts.values()))
     return MeterAnchorClient(contract, sender)
 

@@ -15,7 +15,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -60,6 +60,7 @@ class IngestSummary:
     quarantined: Counter[str] = field(default_factory=Counter)
     batch_ids: set[int] = field(default_factory=set)
     seconds: float = 0.0
+    quarantine_not_stored: int = 0  # quarantined readings over the per-device hourly cap: counted, not stored
 
     @property
     def quarantined_total(self) -> int:
@@ -122,8 +123,11 @@ def checked_messages(
 class _Ingestion:
     """The stateful half of a run: device history, batches, buffered rows."""
 
-    def __init__(self, session: Session, run_id: int, factor_set: FactorSet, window_seconds: int, latest_ok: int):
+    def __init__(self, session: Session, run_id: int, factor_set: FactorSet, window_seconds: int, latest_ok: int,
+                 quarantine_cap: int | None = None):
         self.session = session
+        self.quarantine_cap = quarantine_cap
+        self.recent_quarantine: dict[str, int] = {}  # device -> rows quarantined in the last hour, with this run's
         self.run_id = run_id
         self.factor_set = factor_set
         self.window = window_seconds
@@ -173,9 +177,28 @@ class _Ingestion:
             batch_id = self.open_batches[key] = batch.id
         return batch_id
 
+    def _over_cap(self, device: str | None) -> bool:
+        """Whether the device already has `quarantine_cap` rows quarantined in the last hour (counting this run)."""
+        if self.quarantine_cap is None or device is None:
+            return False
+        count = self.recent_quarantine.get(device)
+        if count is None:
+            since = datetime.now(UTC) - timedelta(hours=1)
+            count = int(self.session.scalar(
+                select(func.count()).select_from(QuarantinedReading)
+                .where(QuarantinedReading.device_id == device, QuarantinedReading.received_at >= since)) or 0)
+        if count >= self.quarantine_cap:
+            self.recent_quarantine[device] = count
+            return True
+        self.recent_quarantine[device] = count + 1
+        return False
+
     def _refuse(self, reason: QuarantineReason, detail: str, device: str | None, seq: int | None, ts: int | None,
                 payload: str) -> None:
         self.summary.quarantined[reason] += 1
+        if self._over_cap(device):
+            self.summary.quarantine_not_stored += 1
+            return
         self.quarantine.append({"run_id": self.run_id, "reason": str(reason), "detail": detail[:500],
                                 "device_id": device, "sequence": seq, "timestamp": ts, "payload": payload})
 
@@ -250,18 +273,22 @@ def ingest_messages(
     workers: int = 1,
     source: str = "",
     progress: Callable[[int], None] | None = None,
+    quarantine_per_device_hour: int | None = None,
 ) -> IngestSummary:
     """Check, value, hash and store a stream of messages; returns the run's summary.
 
     The caller commits `session` (one transaction per run). `now` (seconds, UTC) bounds
-    timestamps from above with `future_skew_seconds` of tolerance for device clocks.
+    timestamps from above with `future_skew_seconds` of tolerance for device clocks. With
+    `quarantine_per_device_hour`, a device's quarantined readings beyond that many in the last hour are
+    counted (`quarantine_not_stored`) but not stored (pushed batches: nobody fills the table for a device).
     """
     started = time.perf_counter()
     now = int(time.time()) if now is None else now
     run = IngestRun(source=source[:256])
     session.add(run)
     session.flush()
-    ingestion = _Ingestion(session, run.id, factor_set, window_seconds, now + future_skew_seconds)
+    ingestion = _Ingestion(session, run.id, factor_set, window_seconds, now + future_skew_seconds,
+                           quarantine_per_device_hour)
     checker = MessageChecker(device_keys(session), factor_set)
     for checked in checked_messages(messages, checker, workers=workers):
         ingestion.take(checked)

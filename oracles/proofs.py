@@ -69,6 +69,12 @@ class ReadingProof:
             "window": [self.window_start, self.window_end],
             "digest": "0x" + self.digest.hex(),
             "valueMg": str(self.value_mg),
+            "record": {  # the canonical reading record, so that anyone can recompute `digest`
+                "deviceId": "0x" + self.record.device_hash.hex(), "sequence": self.record.sequence,
+                "timestamp": self.record.timestamp, "quantity": self.record.quantity, "unit": self.record.unit,
+                "carrier": self.record.carrier, "factorSetId": "0x" + self.record.factor_set_hash.hex(),
+                "scope": self.record.scope, "value": str(self.record.value),
+            },
             "root": "0x" + self.root.hex(),
             "proof": [
                 {"kind": s.kind, "level": s.level, "data": "0x" + s.data.hex(), "sum": str(s.sum), "count": s.count}

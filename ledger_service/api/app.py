@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger_service.api import errors
 from ledger_service.api.deps import path_with_query
+from ledger_service.api.limits import BodyLimit, RateLimits, SecurityHeaders, upload_routes
+from ledger_service.api.openapi import install_openapi
 from ledger_service.api.routers import (
     allowances,
     api_keys,
@@ -33,6 +35,7 @@ from ledger_service.runtime import Runtime
 
 API_PREFIX = "/api/v1"
 MAX_KEPT_BODY_BYTES = 64 * 2**20  # above the largest document an endpoint takes (50 MiB) and its form
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 log = logging.getLogger(__name__)
 
 
@@ -173,8 +176,16 @@ def create_app(runtime: Runtime) -> FastAPI:
             route = "unmatched"
         elif request.url.path.startswith(API_PREFIX) and not route.startswith(API_PREFIX):
             route = API_PREFIX + route
-        runtime.metrics.observe(request.method, route, response.status_code)
+        method = request.method if request.method in METRIC_METHODS else "OTHER"  # a bounded set of series
+        runtime.metrics.observe(method, route, response.status_code)
         return response
 
+    settings = runtime.settings
+    app.state.rate_limits = RateLimits.of(settings)
     app.add_middleware(RequestMemory, keys=keys)
+    # Outermost: a body over its route's limit is refused before anything reads it (authentication included).
+    app.add_middleware(BodyLimit, limit=settings.request_body_max_bytes, upload_limit=settings.upload_body_max_bytes,
+                       uploads=lambda: upload_routes(app))
+    app.add_middleware(SecurityHeaders, docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url))
+    install_openapi(app)
     return app

@@ -16,15 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from ledger_service.api.errors import ApiError, IdempotentReplay, forbidden
+from ledger_service.api.limits import RateLimits, retry_after
+from ledger_service.api.types import Limit, Offset
 from ledger_service.identity.api_keys import ApiKeyInvalid
 from ledger_service.identity.idempotency import HEADER, IdempotencyClaim, IdempotencyKeys, InvalidKey, check_key
 from ledger_service.identity.idempotency import fingerprint as request_fingerprint
 from ledger_service.identity.signed_requests import SignatureInvalid, SignedHeaders
-from ledger_service.membership import MemberView
+from ledger_service.membership import MemberStatus, MemberView
 from ledger_service.runtime import Runtime
 
 
@@ -73,13 +75,44 @@ def _unauthenticated(message: str) -> ApiError:
     return ApiError(401, "Unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+def rate_limits(request: Request) -> RateLimits:
+    """The application's rate buckets (made on first use if the application has none)."""
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limits is None:
+        limits = request.app.state.rate_limits = RateLimits.of(get_runtime(request).settings)
+    return limits
+
+
+def _throttled(wait: float, limit: str, message: str) -> ApiError:
+    return ApiError(429, "TooManyRequests", message, {"limit": limit, "retry_after_seconds": retry_after(wait)},
+                    headers={"Retry-After": retry_after(wait)})
+
+
 async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
+    """The caller, or 401. A client address with too many failed authentications is refused (429) before it
+    is checked again, and each API key (or signing address) has its rate (`ledger_service.api.limits`)."""
+    limits = rate_limits(request)
+    client = request.client.host if request.client is not None else "unknown"
+    wait = limits.auth_failures.wait(client)
+    if wait:
+        raise _throttled(wait, "failed_authentication", f"too many failed authentications from {client}; retry "
+                         f"in {retry_after(wait)} s")
+    try:
+        return await _authenticate(request, runtime, limits)
+    except ApiError as exc:
+        if exc.status == 401 or exc.details.get("status") == "none":  # a bad credential, or a non-member's
+            limits.auth_failures.take(client)
+        raise
+
+
+async def _authenticate(request: Request, runtime: Runtime, limits: RateLimits) -> Caller:
     token = request.headers.get("x-api-key")
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
     # The database and the chain are asked in the thread pool: a slow node must not stall the event loop
     # (and with it /health, /ready and every other request).
+    signed: SignedHeaders | None = None
     if token:
         try:
             key = await run_in_threadpool(runtime.api_keys.authenticate, token)
@@ -95,14 +128,26 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
             raise _unauthenticated("signed request headers incomplete") from None
         body = await request_body(request)
         try:
-            address = await run_in_threadpool(runtime.signed_requests.verify, request.method,
+            address = await run_in_threadpool(runtime.signed_requests.check, request.method,
                                               path_with_query(request), body, signed)
         except SignatureInvalid as exc:
             raise _unauthenticated(exc.reason) from None
         via, key_id = "signature", None
     else:
         raise _unauthenticated("an API key or a signed request is required")
+    wait = limits.per_key.take(f"key:{key_id}" if key_id is not None else f"address:{address}")
+    if wait:
+        raise _throttled(wait, "api_key", f"too many requests with this {'API key' if key_id else 'signing address'}"
+                         f"; retry in {retry_after(wait)} s")
     member = await run_in_threadpool(runtime.directory.member, address)
+    if signed is not None:
+        if member.status == MemberStatus.NONE:  # its nonce is not stored: nobody outside can fill the table
+            raise forbidden(f"{member.address} is not an active member (status: {member.status.label})",
+                            "MemberNotActive", account=member.address, status=member.status.label)
+        try:
+            await run_in_threadpool(runtime.signed_requests.remember, member.address, signed.nonce)
+        except SignatureInvalid as exc:
+            raise _unauthenticated(exc.reason) from None
     request.state.caller_address = member.address
     return Caller(member.address, via, key_id, member, await _idempotency(request, member.address))
 
@@ -163,7 +208,7 @@ class Page:
     limit: int
 
 
-def page(offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Page:
+def page(offset: Offset = 0, limit: Limit = 100) -> Page:
     return Page(offset, limit)
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger_service.api.reverts import describe, http_status
 from ledger_service.api.schemas import TxOut
@@ -33,6 +34,8 @@ from ledger_service.db.session import database_unavailable
 from ledger_service.identity.idempotency import REPLAYED_HEADER, IdempotencyClaim, IdempotencyKeys, StoredRequest
 
 log = logging.getLogger(__name__)
+HTTP_ERROR_CODES = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
+                    413: "RequestTooLarge", 415: "UnsupportedMediaType"}
 RETRY_AFTER_SECONDS = {"chain": 5, "database": 2}
 IN_PROGRESS_RETRY_AFTER_SECONDS = 1
 
@@ -223,6 +226,13 @@ def install(app: FastAPI) -> None:
             raise exc
         keys: IdempotencyKeys = request.app.state.idempotency_keys
         return await _replayed(request, lambda: keys.find(claim.caller, claim.key), claim.fingerprint, claim.key)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """The framework's own refusals (a body that is not JSON or not multipart, no such route or method)
+        in the house's error body."""
+        return _error(exc.status_code, HTTP_ERROR_CODES.get(exc.status_code, "HttpError"), str(exc.detail),
+                      headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -17,7 +17,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from ledger_service.api.deps import RuntimeDep
+from ledger_service.api.deps import Caller, RuntimeDep
+from ledger_service.audit.access import Viewer, viewer_from
 from ledger_service.chain.client import ChainClient
 from ledger_service.indexer.catalog import EventCatalog, RawLog
 from ledger_service.indexer.indexer import EventIndexer
@@ -78,3 +79,11 @@ def _fresh(runtime: RuntimeDep) -> Runtime:
 
 FreshIndex = Annotated[Runtime, Depends(_fresh)]
 """A dependency: the runtime, with its index brought up to the chain's head first."""
+
+
+def viewer(runtime: Runtime, caller: Caller) -> Viewer:
+    """What the caller may see of other organisations (`ledger_service.audit.access`), from an index brought
+    up to the chain's head; the caller's organisation and roles are the chain's (already checked active)."""
+    fresh_index(runtime)
+    with runtime.sessions() as session:
+        return viewer_from(session, caller.address, caller.member.org_id, caller.member.roles)

@@ -76,6 +76,10 @@ REVERTS: dict[str, tuple[int, str]] = {
     "RefusedByNode": (409, "the node refused the transaction {attempts} times: {message}"),
     "NonceTooLow": (409, "nonce {nonce} of {account} is used already; its next nonce is {next}"),
     "NonceGap": (409, "nonce {nonce} of {account} would leave a gap: its next nonce is {next}"),
+    "ReplacementUnderpriced": (409, "nonce {nonce} of {account} is held by {replaces}, still pending; a "
+                               "replacement must offer at least {max_fee_per_gas} wei per gas and a tip of "
+                               "{max_priority_fee_per_gas}"),
+    "NonceInUse": (409, "nonce {nonce} of {account} is held by a transaction the service signed"),
     "TooManyPendingRelays": (429, "{member} has {pending} relayed transactions pending, the limit is {limit}"),
     "InsufficientGasFunds": (409, "{account} holds {balance} wei, fewer than the {needed} wei its transactions' gas "
                              "costs on this network"),

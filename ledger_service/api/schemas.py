@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from ledger_service.api.reverts import describe
+from ledger_service.api.types import UtcTime
 from ledger_service.chain.outbox import TxRecord
 from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.membership import MemberView, OrgView
@@ -40,8 +40,8 @@ class TxOut(BaseModel):
     confirmations: int | None = Field(default=None, description="blocks from the transaction's block to the head")
     origin: str | None = None
     args: list[Any] | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: UtcTime | None = None
+    updated_at: UtcTime | None = None
 
     @classmethod
     def of(cls, record: TxRecord) -> TxOut:

@@ -10,7 +10,8 @@ as `Difference(kind="outbox", ...)` with the outbox's value in `index`:
   receipt; `dropped` when its nonce was taken by another transaction; None when the chain has
   neither) differs from the outbox's. This finds a mined row whose receipt vanished, a signed or
   sent row that is dead (its nonce was taken) or whose receipt was never collected, and a dropped
-  row that was mined after all (its intent, queued again, then ran twice).
+  row that was mined after all (its intent, queued again, then ran twice), and a replaced row
+  that was mined after all (the pump settles it as mined).
 - `block_number` / `block_hash` of a mined or failed row: where stored, those of its receipt.
 - `nonce_used` of a signer's nonce: every nonce the chain counts for a custodial signer, from the
   signer's first outbox nonce on, is held by a row (index None: a transaction of ours on chain
@@ -195,6 +196,9 @@ class _Check:
                     self.report(Difference(KIND, _row_key(row), "status", row.status, implied), self.settling(row))
             elif row.status == OutboxStatus.DROPPED and implied != OutboxStatus.DROPPED:
                 self.report(Difference(KIND, _row_key(row), "status", row.status, implied))
+            elif row.status == OutboxStatus.REPLACED and receipt is not None:  # mined before its replacement
+                self.report(Difference(KIND, _row_key(row), "status", row.status, implied),
+                            (self.now - _utc(row.created_at)).total_seconds() < self.grace_seconds)
 
     def mined_row(self, row: Any, receipt: dict[str, Any] | None, implied: str | None, count: int,
                   recorded_unused: list[Any]) -> None:

@@ -25,6 +25,7 @@ import httpx
 
 from ledger_service.chain.compiler import EVM_VERSION
 from ledger_service.paths import NODE_MODULES
+from ledger_service.private_files import private_dir
 
 ANVIL_CHAIN_ID = 31337
 FREE_GAS = ("--base-fee", "0", "--gas-price", "0", "--disable-min-priority-fee")
@@ -212,7 +213,7 @@ class LocalNode:
         rec = self.record()
         if rec is not None and self.running():
             return str(rec["url"])
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # the data directory: owner-only (0700)
         node = AnvilNode(port, state_file=self.state_file, state_interval=state_interval,
                          sweep_seconds=sweep_seconds)
         with (self.data_dir / "anvil.log").open("ab+") as log:

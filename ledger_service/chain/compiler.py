@@ -71,7 +71,7 @@ def _toolchain_fingerprint() -> str:
         manifest = NODE_MODULES / package / "package.json"
         if not manifest.exists():
             raise ToolchainMissing(
-                f"npm package {package!r} is not installed; run `npm ci` in {REPO_ROOT}"
+                f"npm package {package!r} is not installed; run `./run setup` (it runs `npm ci`) in {REPO_ROOT}"
             )
         parts.append(f"{package}@{json.loads(manifest.read_text())['version']}")
     return ",".join(parts)

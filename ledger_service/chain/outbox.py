@@ -51,6 +51,7 @@ from ledger_service.chain.calldata import CallEncoder, jsonable
 from ledger_service.chain.client import ChainClient, ChainUnavailable, SendResult
 from ledger_service.chain.errors import ContractRevert, RevertDecoder
 from ledger_service.chain.nonces import NonceManager
+from ledger_service.chain.rawtx import decode_signed
 from ledger_service.chain.signing import TxTemplate, signing_key
 from ledger_service.db.locks import DatabaseLocks
 from ledger_service.db.models.outbox import (
@@ -73,6 +74,8 @@ TABLE: Table = OutboxTransaction.__table__  # type: ignore[assignment]
 Faults = Callable[[str], None]
 IN_FLIGHT = (OutboxStatus.SIGNED, OutboxStatus.SENT)
 RECEIPT_PAGE = 2000
+GAS_TOP_UP = "GasTreasury"  # the contract name of the treasury's plain ether transfers
+REPLACEMENT_BUMP = 10  # percent, as geth's and Besu's transaction pools require
 
 
 class RequestClaim(Protocol):
@@ -111,6 +114,7 @@ class Intent:
     signer: str
     value: int = 0
     requested_by: str | None = None
+    to: str | None = None  # a plain transfer of ether (contract GAS_TOP_UP); a contract of the suite otherwise
 
 
 @dataclass
@@ -178,6 +182,18 @@ class SendDeferred(ChainUnavailable):
         self.dependency = dependency
 
 
+@dataclass(frozen=True)
+class GasTreasury:
+    """An account that tops up the gas money of the keys the service keeps, on a network that charges gas:
+    a kept key whose balance would fall below `threshold` after its transactions gets enough to hold
+    `target` (more when its transactions need more), as an outbox transaction of the treasury."""
+
+    account: LocalAccount
+    threshold: int
+    target: int
+    wait_seconds: float = 30.0
+
+
 class Outbox:
     """Writes, signs, sends and follows transactions; see the module documentation."""
 
@@ -195,6 +211,7 @@ class Outbox:
         relay_pending_max: int = 64,
         send_attempts_max: int = 20,
         retry_seconds: float = 0.5,
+        treasury: GasTreasury | None = None,
     ) -> None:
         self.chain = chain
         self.sessions = sessions
@@ -208,6 +225,8 @@ class Outbox:
         self.relay_pending_max = relay_pending_max
         self.send_attempts_max = send_attempts_max
         self.retry_seconds = retry_seconds
+        self.treasury = treasury
+        self._top_up_lock = threading.Lock()
         engine = sessions.kw["bind"]
         assert isinstance(engine, Engine)
         self.locks = DatabaseLocks(engine)
@@ -287,6 +306,8 @@ class Outbox:
             key = (intent.contract, intent.function, tuple(intent.args))
             hashable = _hashable(key)
             found = cache.get(key) if hashable else None
+            if found is None and intent.contract == GAS_TOP_UP:
+                found = (b"", jsonable(list(intent.args)))
             if found is None:
                 try:
                     calldata = self.encoder.function(intent.contract, intent.function).encode(intent.args)
@@ -319,7 +340,7 @@ class Outbox:
                     continue
                 own = []
                 for intent, (calldata, args) in zip(intents, calls, strict=True):
-                    to = self.addresses[intent.contract]
+                    to = intent.to or self.addresses[intent.contract]
                     rows.append(self._row(intent.signer, intent.contract, intent.function, args, to, calldata,
                                           intent.value, intent.requested_by, now, token, until))
                     own.append(TxRecord(0, intent.signer, intent.contract, intent.function, to, calldata,
@@ -498,6 +519,9 @@ class Outbox:
             return records
         needed = sum((r.gas_limit or 0) * price + r.value for r in records)
         balance = self.chain.balance(signer)
+        treasury = self.treasury
+        if treasury is not None and signer != treasury.account.address and balance - needed < treasury.threshold:
+            balance = self._top_up(treasury, signer, balance, needed)
         if balance >= needed:
             return records
         revert = ContractRevert("InsufficientGasFunds", {"account": signer, "balance": balance, "needed": needed})
@@ -505,6 +529,30 @@ class Outbox:
             self._set_revert(record, revert, OutboxStatus.REJECTED)
         rejected.extend(records)
         return []
+
+    def _top_up(self, treasury: GasTreasury, account: str, balance: int, needed: int) -> int:
+        """Send `account` gas money from the treasury unless a top-up to it is on its way already; wait for it
+        only when the account cannot pay for what it sends now. Returns the balance to go on with."""
+        with self._top_up_lock:
+            with self.sessions() as session:
+                rows = session.scalars(select(OutboxTransaction).where(
+                    OutboxTransaction.contract == GAS_TOP_UP, OutboxTransaction.to_address == account,
+                    OutboxTransaction.status.in_(PENDING_STATUSES))).all()
+                records = [TxRecord.from_row(r) for r in rows]
+            if not records:
+                amount = max(treasury.target, needed + treasury.threshold) - balance
+                intent = Intent(GAS_TOP_UP, "topUp", (account, amount), treasury.account.address, value=amount,
+                                to=account)
+                (written,) = self._write([([intent], None)])
+                assert isinstance(written, list)
+                records = written
+                self._sign_and_send(records)
+                log.info("treasury %s tops up %s with %d wei (outbox %d)", treasury.account.address, account,
+                         amount, records[0].id)
+        if balance >= needed:
+            return balance
+        self.await_receipts([r for r in records if r.tx_hash], treasury.wait_seconds)
+        return self.chain.balance(account)
 
     def _sign(self, signer: str, records: Sequence[TxRecord]) -> None:
         """Queued to signed, once: in one database transaction, under the signer's lock (the caller holds this
@@ -550,7 +598,9 @@ class Outbox:
     def _signing_key(self, signer: str) -> PrivateKey:
         key = self._keys.get(signer)
         if key is None:
-            key = self._keys[signer] = signing_key(bytes(self.signers(signer).key))
+            treasury = self.treasury
+            account = treasury.account if treasury and signer == treasury.account.address else self.signers(signer)
+            key = self._keys[signer] = signing_key(bytes(account.key))
         return key
 
     def _tx_template(self) -> TxTemplate:
@@ -778,6 +828,7 @@ class Outbox:
         (same bytes, in nonce order) those the chain does not have, sign and send the queued intents whose
         claim expired, and check provisional receipts until they are final."""
         self.check_provisional()  # vanished receipts go back to signed and are re-sent below
+        self.settle_replaced()
         in_flight = self.pending()
         queued = self._take_over()
         receipts = self.chain.receipts([r.tx_hash or "" for r in in_flight])
@@ -818,6 +869,48 @@ class Outbox:
                             "final": head - block >= self.confirmations})
         self._update(changes, MINED_STATUSES)
         return self._rewind(vanished, "its receipt vanished from the chain")
+
+    def settle_replaced(self, limit: int = RECEIPT_PAGE) -> None:
+        """Follow replaced transactions until the chain decides. One the node mined before its replacement
+        arrived is mined after all, and the replacement is dropped with it (they share a nonce); one whose
+        nonce the chain took otherwise, at the confirmation depth, is final as replaced."""
+        with self.sessions() as session:
+            rows = session.scalars(select(OutboxTransaction).where(
+                OutboxTransaction.status == OutboxStatus.REPLACED, OutboxTransaction.final.is_(False))
+                .order_by(OutboxTransaction.id).limit(limit)).all()
+            records = [TxRecord.from_row(r) for r in rows]
+        if not records:
+            return
+        receipts = self.chain.receipts([r.tx_hash or "" for r in records])
+        mined = [(r, rc) for r, rc in zip(records, receipts, strict=True) if rc is not None]
+        now = utc_now()
+        if mined:
+            with self.sessions.begin() as session:
+                for record, _ in mined:
+                    session.connection().execute(
+                        update(TABLE).where(TABLE.c.signer == record.signer, TABLE.c.nonce == record.nonce,
+                                            TABLE.c.status.in_(IN_FLIGHT))
+                        .values(status=OutboxStatus.DROPPED, final=True, updated_at=now,
+                                last_error=f"nonce {record.nonce} was taken by {record.tx_hash}, which it replaced"))
+                session.connection().execute(
+                    update(TABLE).where(TABLE.c.id.in_([r.id for r, _ in mined]),
+                                        TABLE.c.status == OutboxStatus.REPLACED)
+                    .values(status=OutboxStatus.SIGNED, updated_at=now))
+            for record, _ in mined:
+                record.status = OutboxStatus.SIGNED
+            self._apply_receipts(mined)
+        unmined = [r for r, rc in zip(records, receipts, strict=True) if rc is None]
+        if not unmined:
+            return
+        settled = max(self.chain.block_number() - self.confirmations, 0)
+        signers = sorted({r.signer for r in unmined})
+        counts = dict(zip(signers, self.chain.nonces(signers, settled), strict=True))
+        taken = [r.id for r in unmined if r.nonce is not None and r.nonce < counts[r.signer]]
+        if taken:
+            with self.sessions.begin() as session:
+                session.connection().execute(
+                    update(TABLE).where(TABLE.c.id.in_(taken), TABLE.c.status == OutboxStatus.REPLACED)
+                    .values(final=True, updated_at=now))
 
     def watch(self) -> list[TxRecord]:
         """The pump's look at the chain: when the head moved backwards or the block last seen at its height
@@ -909,25 +1002,38 @@ class Outbox:
             row = session.get(OutboxTransaction, outbox_id)
             return None if row is None else TxRecord.from_row(row)
 
-    def _admit_relayed(self, tx: RelayedTx, requested_by: str | None) -> None:
+    def _admit_relayed(self, tx: RelayedTx, requested_by: str | None) -> TxRecord | None:
         """What a relayed transaction must pass before it is recorded, so that no member can jam the outbox: a
         bounded number pending per member, a nonce neither used nor leaving a gap, and a preflight call that
-        does not revert (it would spend the nonce for nothing). Refusals raise ContractRevert-shaped errors."""
+        does not revert (it would spend the nonce for nothing). A nonce held by one of the signer's relayed
+        transactions still unmined is a replacement ("speed up", "cancel"): it must pay at least
+        REPLACEMENT_BUMP more per gas, tip and cap, as nodes require; the row it replaces is returned.
+        Refusals raise ContractRevert-shaped errors."""
         with self.sessions() as session:
             waiting = int(session.scalar(select(func.count()).select_from(OutboxTransaction).where(
                 OutboxTransaction.origin == OutboxOrigin.RELAYED, OutboxTransaction.requested_by == requested_by,
                 OutboxTransaction.status.in_(IN_FLIGHT))) or 0)
             highest = session.scalar(select(func.max(OutboxTransaction.nonce)).where(
                 OutboxTransaction.signer == tx.sender, OutboxTransaction.status.in_(IN_FLIGHT)))
-        if waiting >= self.relay_pending_max:
-            raise ContractRevert("TooManyPendingRelays", {"member": requested_by or tx.sender, "pending": waiting,
-                                                          "limit": self.relay_pending_max})
-        (chain_next,) = self.chain.nonces([tx.sender], "pending")
-        if tx.nonce < chain_next:
-            raise ContractRevert("NonceTooLow", {"account": tx.sender, "nonce": tx.nonce, "next": chain_next})
-        expected = max(chain_next, -1 if highest is None else int(highest) + 1)
-        if tx.nonce > expected:
-            raise ContractRevert("NonceGap", {"account": tx.sender, "nonce": tx.nonce, "next": expected})
+            holder = session.scalar(select(OutboxTransaction).where(
+                OutboxTransaction.signer == tx.sender, OutboxTransaction.nonce == tx.nonce,
+                OutboxTransaction.status.in_(IN_FLIGHT)))
+            replacing = None if holder is None else TxRecord.from_row(holder)
+        (mined_count,) = self.chain.nonces([tx.sender], "latest")
+        if tx.nonce < mined_count:
+            raise ContractRevert("NonceTooLow", {"account": tx.sender, "nonce": tx.nonce, "next": mined_count})
+        if replacing is not None:
+            self._check_replacement(tx, replacing)
+        else:
+            if waiting >= self.relay_pending_max:
+                raise ContractRevert("TooManyPendingRelays", {"member": requested_by or tx.sender,
+                                                              "pending": waiting, "limit": self.relay_pending_max})
+            (chain_next,) = self.chain.nonces([tx.sender], "pending")
+            if tx.nonce < chain_next:  # in the node's pool, sent past the service
+                raise ContractRevert("NonceTooLow", {"account": tx.sender, "nonce": tx.nonce, "next": chain_next})
+            expected = max(chain_next, -1 if highest is None else int(highest) + 1)
+            if tx.nonce > expected:
+                raise ContractRevert("NonceGap", {"account": tx.sender, "nonce": tx.nonce, "next": expected})
         (outcome,) = self.chain.calls([{"from": tx.sender, "to": tx.to, "data": tx.calldata, "value": tx.value,
                                         "gas": tx.gas_limit}])
         if isinstance(outcome, BaseException):
@@ -935,6 +1041,19 @@ class Outbox:
             if revert is None:
                 raise outcome
             raise revert
+        return replacing
+
+    @staticmethod
+    def _check_replacement(tx: RelayedTx, replacing: TxRecord) -> None:
+        if replacing.origin != OutboxOrigin.RELAYED:
+            raise ContractRevert("NonceInUse", {"account": tx.sender, "nonce": tx.nonce})
+        old = decode_signed(bytes.fromhex((replacing.raw_tx or "0x")[2:]))
+        cap = _bumped(old.max_fee_per_gas)
+        tip = _bumped(old.max_priority_fee_per_gas)
+        if tx.max_fee_per_gas < cap or tx.max_priority_fee_per_gas < tip:
+            raise ContractRevert("ReplacementUnderpriced", {
+                "account": tx.sender, "nonce": tx.nonce, "replaces": replacing.tx_hash,
+                "max_fee_per_gas": cap, "max_priority_fee_per_gas": tip})
 
     def relay(self, tx: RelayedTx, requested_by: str | None, wait: bool = True, timeout: float = 60.0,
               claim: RequestClaim | None = None) -> TxRecord:
@@ -952,13 +1071,22 @@ class Outbox:
             existing = session.scalar(select(OutboxTransaction).where(OutboxTransaction.tx_hash == row["tx_hash"]))
             if existing is not None:
                 return TxRecord.from_row(existing)
-        self._admit_relayed(tx, requested_by)
+        replacing = self._admit_relayed(tx, requested_by)
         with self.sessions.begin() as session:
             existing = session.scalar(select(OutboxTransaction).where(OutboxTransaction.tx_hash == row["tx_hash"]))
             if existing is not None:
                 return TxRecord.from_row(existing)
             if claim is not None and not claim.reserve(session.connection()):
                 raise DuplicateRequest(claim)
+            if replacing is not None:
+                row["replaces_id"] = replacing.id
+                moved = session.connection().execute(
+                    update(TABLE).where(TABLE.c.id == replacing.id, TABLE.c.status.in_(IN_FLIGHT))
+                    .values(status=OutboxStatus.REPLACED, updated_at=now,
+                            last_error=f"replaced by {tx.tx_hash}")).rowcount
+                if not moved:  # mined or replaced meanwhile: the signer looks again
+                    raise ContractRevert("NonceTooLow", {"account": tx.sender, "nonce": tx.nonce,
+                                                         "next": tx.nonce + 1})
             row_id = int(session.execute(insert(OutboxTransaction).returning(OutboxTransaction.id), [row])
                          .scalar_one())
             if claim is not None:
@@ -1091,6 +1219,11 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _bumped(fee: int) -> int:
+    """The least fee per gas a replacement must offer: REPLACEMENT_BUMP percent more, and more than nothing."""
+    return max(fee + (fee * REPLACEMENT_BUMP + 99) // 100, fee + 1)
+
+
 def _hashable(value: object) -> bool:
     try:
         hash(value)
@@ -1114,3 +1247,5 @@ class RelayedTx:
     contract: str
     function: str
     args: Sequence[Any]
+    max_fee_per_gas: int = 0
+    max_priority_fee_per_gas: int = 0

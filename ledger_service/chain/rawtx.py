@@ -23,6 +23,8 @@ class DecodedTx:
     to: str | None
     value: int
     data: bytes
+    max_fee_per_gas: int = 0  # a legacy transaction's gas price is both its cap and its tip
+    max_priority_fee_per_gas: int = 0
 
 
 def decode_signed(raw: bytes) -> DecodedTx:
@@ -41,4 +43,6 @@ def decode_signed(raw: bytes) -> DecodedTx:
         to=to_checksum_address(tx.to) if tx.to else None,
         value=int(tx.value),
         data=bytes(tx.data),
+        max_fee_per_gas=int(tx.max_fee_per_gas),
+        max_priority_fee_per_gas=int(tx.max_priority_fee_per_gas),
     )

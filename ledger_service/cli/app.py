@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger_service.cli import allowance, besu, chain, credit, market, member, report, trace, tx
+from ledger_service.cli import admin, allowance, besu, chain, credit, market, member, report, trace, tx
 from ledger_service.cli.demo import demo
 from ledger_service.cli.deploy import deploy
 from ledger_service.cli.reconcile import reconcile
@@ -30,6 +30,7 @@ app.add_typer(trace.app, name="trace")
 app.command()(reconcile)
 app.add_typer(tx.app, name="tx")
 app.command()(demo)
+app.add_typer(admin.app, name="admin")
 
 
 @app.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Annotated
 
@@ -16,15 +15,16 @@ from ledger_service.cli.chain import local_node
 from ledger_service.cli.output import console, emit, explained, fail
 from ledger_service.config import get_settings
 from ledger_service.paths import DEPLOYMENTS_DIR
+from ledger_service.private_files import private_dir, write_private
 
 
 def dev_key(data_dir: Path) -> str:
     """A deployer key kept (owner-readable only) in the data directory, for a local development node."""
     path = data_dir / "keys" / "deployer.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(Account.create().key.hex())
-        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        private_dir(data_dir)
+        private_dir(path.parent)
+        write_private(path, Account.create().key.hex(), exclusive=True)  # 0600 from the first byte
     return path.read_text().strip()
 
 

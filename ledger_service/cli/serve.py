@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ledger_service.cli.output import fail
 from ledger_service.config import get_settings
 
 
@@ -19,6 +20,7 @@ def serve(
 
     from ledger_service.api.app import create_app
     from ledger_service.db.locks import DatabaseInUse
+    from ledger_service.key_secret import KeySecretError
     from ledger_service.runtime import Runtime
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -28,6 +30,8 @@ def serve(
     except DatabaseInUse as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except KeySecretError as exc:
+        fail(str(exc), exc.hint)
     if runtime.bootstrap_api_key is not None and settings.bootstrap_api_key is None:
         typer.echo(f"bootstrap regulator {runtime.bootstrap_regulator}\nAPI key: {runtime.bootstrap_api_key.token}")
     bound_host, bound_port = host or settings.api_host, port or settings.api_port

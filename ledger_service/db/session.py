@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.config import get_settings
+from ledger_service.private_files import protect_sqlite_file
 
 # Applied to every SQLite connection. WAL lets readers (proof serving) run beside the
 # writer; NORMAL sync is durable across application crashes in WAL mode.
@@ -35,13 +36,26 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _NoResultRows(logging.Filter):
+    """SQLAlchemy's DEBUG log of result rows would carry raw signed transactions, sealed keys and documents (its
+    statement parameters are hidden by `hide_parameters`): such records are dropped, whatever the log level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in ("Row %r", "Col %r")
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoResultRows())
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine for `url` (default: the configured database), creating a SQLite file's directory."""
+    """An engine for `url` (default: the configured database); a SQLite file is created owner-only (0600, in a
+    0700 directory if it makes one). Statement parameters never reach logs or error messages (they carry raw
+    signed transactions, sealed keys and documents)."""
     url = url or get_settings().resolved_database_url()
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        protect_sqlite_file(url)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine

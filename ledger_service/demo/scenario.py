@@ -68,13 +68,13 @@ def data_directory(given: Path | None, base: Path) -> Path:
     if given is not None:
         if given.exists() and (not given.is_dir() or any(given.iterdir())):
             raise DataDirInUse(f"{given} is not an empty directory")
-        given.mkdir(parents=True, exist_ok=True)
+        given.mkdir(parents=True, exist_ok=True, mode=0o700)
         return given
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for suffix in ("", *(f"-{i}" for i in range(1, 100))):
         path = base / "demo" / f"{stamp}{suffix}"
         try:
-            path.mkdir(parents=True)
+            path.mkdir(parents=True, mode=0o700)
             return path
         except FileExistsError:
             continue

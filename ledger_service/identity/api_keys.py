@@ -1,7 +1,8 @@
 """API keys: scoped to one member, stored only as SHA-256 hashes, with expiry, rotation and revocation.
 
 A token reads `clk_<key id>_<secret>`; the key id finds the row, the secret's hash must
-match it (compared in constant time).
+match it (compared in constant time). Every issue, rotation and revocation is recorded in the
+keys' audit log (`api_key_events`) in the same transaction, with who did it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.db.models.identity import ApiKey
+from ledger_service.db.models.identity import ApiKey, ApiKeyEvent
 from ledger_service.db.models.types import utc_now
 
 PREFIX = "clk"
@@ -68,18 +69,29 @@ class ApiKeys:
         self.sessions = sessions
 
     def issue(self, member: str, lifetime: timedelta, label: str = "", issued_by: str | None = None,
-              secret: str | None = None, key_id: str | None = None) -> IssuedKey:
+              secret: str | None = None, key_id: str | None = None, actor: str | None = None) -> IssuedKey:
+        """A new key for `member`. `actor`, for the audit log: who issued it when that is not a member
+        (`issued_by`), such as a local command on the server."""
         with self.sessions.begin() as session:
-            return self._issue(session, member, lifetime, label, issued_by, secret, key_id)
+            return self._issue(session, member, lifetime, label, issued_by, secret, key_id, actor)
 
     def _issue(self, session: Session, member: str, lifetime: timedelta, label: str, issued_by: str | None,
-               secret: str | None = None, key_id: str | None = None) -> IssuedKey:
+               secret: str | None = None, key_id: str | None = None, actor: str | None = None) -> IssuedKey:
         key_id = key_id or secrets.token_hex(8)
         secret = secret or secrets.token_urlsafe(32)
         expires_at = utc_now() + lifetime
         session.add(ApiKey(id=key_id, member=member, secret_hash=_hash(secret), label=label, issued_by=issued_by,
                            expires_at=expires_at))
+        _record(session, key_id, member, "issued", actor or issued_by, label)
         return IssuedKey(key_id, f"{PREFIX}_{key_id}_{secret}", member, expires_at)
+
+    def events(self, key_id: str | None = None) -> list[KeyEvent]:
+        """The audit log of API keys (of one key if given), oldest first."""
+        with self.sessions() as session:
+            query = select(ApiKeyEvent).order_by(ApiKeyEvent.id)
+            if key_id is not None:
+                query = query.where(ApiKeyEvent.key_id == key_id)
+            return [KeyEvent(r.at, r.key_id, r.member, r.action, r.actor, r.note) for r in session.scalars(query)]
 
     def authenticate(self, token: str) -> KeyInfo:
         """The key's record if the token is valid now; raises ApiKeyInvalid otherwise."""
@@ -116,13 +128,14 @@ class ApiKeys:
         now = utc_now()
         return {member for key_id, member, expires in rows if key_id != besides and _aware(expires) > now}
 
-    def revoke(self, key_id: str) -> KeyInfo | None:
+    def revoke(self, key_id: str, revoked_by: str | None = None) -> KeyInfo | None:
         with self.sessions.begin() as session:
             row = session.get(ApiKey, key_id)
             if row is None:
                 return None
             if row.revoked_at is None:
                 row.revoked_at = utc_now()
+                _record(session, key_id, row.member, "revoked", revoked_by)
             return KeyInfo.of(row)
 
     def rotate(self, key_id: str, lifetime: timedelta, issued_by: str | None) -> IssuedKey | None:
@@ -134,4 +147,20 @@ class ApiKeys:
             issued = self._issue(session, row.member, lifetime, row.label, issued_by)
             row.revoked_at = row.revoked_at or utc_now()
             row.replaced_by = issued.key_id
+            _record(session, key_id, row.member, "rotated", issued_by, f"replaced by {issued.key_id}")
             return issued
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    at: datetime
+    key_id: str
+    member: str
+    action: str  # issued, rotated, revoked
+    actor: str
+    note: str
+
+
+def _record(session: Session, key_id: str, member: str, action: str, actor: str | None, note: str = "") -> None:
+    session.add(ApiKeyEvent(key_id=key_id, member=member, action=action, actor=(actor or "unknown")[:160],
+                            note=note[:255]))

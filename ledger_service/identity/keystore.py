@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.db.models.identity import CustodialKey
@@ -80,11 +81,34 @@ class KeyStore:
             row = session.get(CustodialKey, address)
         if row is None:
             raise KeyNotFound(address)
-        try:
-            key = AESGCM(self._kek(row.salt)).decrypt(row.nonce, row.ciphertext, address.encode())
-        except InvalidTag:
-            raise KeyUnsealError(f"the custodial key of {address} does not open with this secret") from None
-        account: LocalAccount = Account.from_key(key)
+        account = self._open(row)
         with self._lock:
             self._accounts[address] = account
         return account
+
+    def _open(self, row: CustodialKey) -> LocalAccount:
+        try:
+            key = AESGCM(self._kek(row.salt)).decrypt(row.nonce, row.ciphertext, row.address.encode())
+        except InvalidTag:
+            raise KeyUnsealError(f"the custodial key of {row.address} does not open with this secret") from None
+        account: LocalAccount = Account.from_key(key)
+        return account
+
+    def verify_secret(self) -> None:
+        """Raise KeyUnsealError unless this secret opens the oldest stored key (if any is stored): a service started
+        with another secret than its database was sealed with stops at once rather than at its first signature."""
+        with self.sessions() as session:
+            row = session.scalars(select(CustodialKey).order_by(CustodialKey.created_at, CustodialKey.address)
+                                  .limit(1)).first()
+        if row is not None:
+            self._open(row)
+
+    def reseal_all(self, session: Session, new: KeyStore) -> int:
+        """Open every stored key with this secret and seal it again with `new`'s (fresh salt and nonce), in the
+        caller's transaction; how many."""
+        count = 0
+        for row in session.scalars(select(CustodialKey).order_by(CustodialKey.address)):
+            sealed = new.seal(self._open(row))
+            row.salt, row.nonce, row.ciphertext = sealed.salt, sealed.nonce, sealed.ciphertext
+            count += 1
+        return count

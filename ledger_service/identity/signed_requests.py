@@ -10,7 +10,8 @@ seconds), nonce, and the SHA-256 hex of the body:
     9b74...
 
 sent as headers `X-CL-Address`, `X-CL-Timestamp`, `X-CL-Nonce`, `X-CL-Signature`. A
-timestamp outside the window, or a nonce the address used before, is refused.
+timestamp outside the window, or a nonce the address used before, is refused. Nonces are stored only
+for members (`check`, then `remember` once the signer is known to be one).
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ class SignedRequests:
 
     def verify(self, method: str, path: str, body: bytes, headers: SignedHeaders) -> str:
         """The signing address, once; raises SignatureInvalid for a bad, stale or replayed request."""
+        signer = self.check(method, path, body, headers)
+        self.remember(signer, headers.nonce)
+        return signer
+
+    def check(self, method: str, path: str, body: bytes, headers: SignedHeaders) -> str:
+        """The signing address of a well-formed, fresh, correctly signed request; nothing is stored (the caller
+        then `remember`s the nonce, for members only, so that nobody else can fill the table of nonces)."""
         now = int(utc_now().timestamp())
         if abs(now - headers.timestamp) > self.window:
             raise SignatureInvalid("request timestamp outside the accepted window")
@@ -83,11 +91,14 @@ class SignedRequests:
             raise SignatureInvalid("unreadable signature or address") from None
         if signer != claimed:
             raise SignatureInvalid("signature does not match the address")
+        return str(signer)
+
+    def remember(self, signer: str, nonce: str) -> None:
+        """Record the nonce of `signer`'s request; raises SignatureInvalid if it was used before (a replay)."""
         try:
             with self.sessions.begin() as session:
                 session.execute(delete(RequestNonce).where(
                     RequestNonce.seen_at < utc_now() - timedelta(seconds=2 * self.window)))
-                session.add(RequestNonce(address=signer, nonce=headers.nonce))
+                session.add(RequestNonce(address=signer, nonce=nonce))
         except IntegrityError:
             raise SignatureInvalid("request nonce already used") from None
-        return signer

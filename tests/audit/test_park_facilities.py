@@ -84,28 +84,32 @@ def test_a_tampered_park_device_subtotal_is_flagged_below_the_parks_own_node_onl
     assert all(f.matches_anchored for e in enterprises for f in e.children)
 
 
-def test_a_park_member_sees_the_parks_own_node_and_an_enterprise_member_its_enterprise(
+def test_a_park_administrator_sees_the_whole_park_and_an_enterprise_member_its_enterprise_and_the_total(
     ledger, park_facility, session
 ):
     park = drill_down_year(session, PARK, YEAR)
     operator = viewer_of(session, ledger.address("park_operator"))
-    assert operator == Viewer(ledger.address("park_operator"), PARK, False)
-    mine = drill_down_for(operator, park)
-    assert [(c.level, c.label) for c in mine.children] == [(PARK_FACILITIES, "10")]
-    assert (mine.sum_mg, mine.count) == (park.children[0].sum_mg, DEVICES * 120)
+    assert operator == Viewer(ledger.address("park_operator"), PARK, False, park_id=PARK)
+    assert operator.park_administrator
+    assert drill_down_for(operator, park) is park
+    assert (park.children[0].level, park.children[0].label) == (PARK_FACILITIES, "10")
     cement = viewer_of(session, ledger.address("enterprise_b"))
-    assert [c.label for c in drill_down_for(cement, park).children] == ["12"]
+    mine = drill_down_for(cement, park)
+    assert [c.label for c in mine.children] == ["12"]
+    assert (mine.sum_mg, mine.count, mine.anchored_mg) == (park.sum_mg, park.count, park.anchored_mg)
     assert drill_down_for(viewer_of(session, ledger.address("regulator")), park) is park
 
 
 def test_who_may_drill_down_into_which_park():
-    require_in_park(Viewer("0xregulator", 1, True), PARK, 0)
-    require_in_park(Viewer("0xoperator", PARK, False), PARK, 0)
-    require_in_park(Viewer("0xsteel", STEEL, False), PARK, PARK)
-    for viewer, parent in ((Viewer("0xoperator", PARK, False), 0), (Viewer("0xsteel", STEEL, False), PARK),
-                           (Viewer("0xtrader", 30, False), 0)):
+    operator, steel = Viewer("0xoperator", PARK, False, park_id=PARK), Viewer("0xsteel", STEEL, False, park_id=PARK)
+    verifier = Viewer("0xverifier", 20, False, verifier=True, attested=frozenset({STEEL}))
+    require_in_park(Viewer("0xregulator", 1, True), PARK)
+    require_in_park(operator, PARK)
+    require_in_park(steel, PARK)
+    require_in_park(verifier, PARK, [STEEL, CEMENT])
+    for viewer in (operator, steel, Viewer("0xtrader", 30, False), verifier):
         with pytest.raises(AccessDenied):
-            require_in_park(viewer, OTHER_PARK, parent)
+            require_in_park(viewer, OTHER_PARK, [61])
 
 
 def test_a_park_member_registers_devices_only_for_the_park(ledger, park_facility):

@@ -5,6 +5,7 @@ admitted through the HTTP API."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,7 @@ from ledger_service.chain.errors import RevertDecoder
 from ledger_service.chain.sender import TransactionSender
 from ledger_service.config import Settings
 from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_service.private_files import write_private
 from ledger_service.runtime import Runtime
 
 V1 = "/api/v1"
@@ -78,12 +80,19 @@ class NodeService:
         write_deployment(deploy_suite(sender, self.artifacts, network=NETWORK), self.workdir / "deployments",
                          overwrite=True)
 
+    def key_secret_file(self) -> Path:
+        """The service's key secret, as a user keeps it on a node: a file of its own, mode 0600."""
+        path = self.workdir / "key-secret"
+        if not path.exists():
+            write_private(path, secrets.token_urlsafe(32) + "\n")
+        return path
+
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = dict(
             data_dir=self.workdir / "data", database_url=f"sqlite:///{self.workdir / 'service.db'}", chain=self.url,
             network=NETWORK, deployments_dir=self.workdir / "deployments", index_confirmations=0,
             bootstrap_regulator_key="0x" + bytes(self.regulator.key).hex(), retry_attempts=2,
-            retry_backoff_seconds=0.05,
+            retry_backoff_seconds=0.05, key_secret_file=self.key_secret_file(),
         )
         values.update(overrides)
         return Settings(**values)

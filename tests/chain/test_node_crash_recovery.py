@@ -10,26 +10,14 @@ left it, each transaction mined once. A graceful stop of both keeps everything.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from ledger_service.audit.reconcile import reconcile
-from ledger_service.chain.anvil import free_port
-from ledger_service.chain.compiler import Artifact
-from tests.chain.node_service import YEAR, NodeService, require_anvil, wait_for_dump
-
-
-@pytest.fixture
-def service(tmp_path: Path, artifacts: dict[str, Artifact]) -> Iterator[NodeService]:
-    require_anvil()
-    svc = NodeService(tmp_path, artifacts, free_port())
-    yield svc
-    svc.close()
+from tests.chain.node_service import YEAR, NodeService, wait_for_dump
 
 
 def allocate(service: NodeService, grants: dict[str, int]) -> None:

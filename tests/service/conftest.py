@@ -16,7 +16,9 @@ from tests.service.cast import Cast, admit_cast
 
 
 def service_settings(directory: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"database_url": f"sqlite:///{directory / 'service.db'}", "chain": "embedded",
+    """The embedded chain's settings, as a user's: no key secret set, so it is generated into `directory`."""
+    values: dict[str, object] = {"data_dir": directory, "database_url": f"sqlite:///{directory / 'service.db'}",
+                                 "chain": "embedded",
                                  "retry_backoff_seconds": 0.01, "retry_backoff_max_seconds": 0.02, **overrides}
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -279,10 +279,13 @@ def trade(s: Story) -> None:
     assert [t["function"] for t in body["transactions"]] == ["approve", "fill"]
     s.mined("fill", body["transactions"][-1], "CarbonMarket", "fill", "riverside")
 
-    trades = s.call("eastern", "GET", f"/market/trades/allowance/{YEAR}")
+    trades = s.call("riverside", "GET", f"/market/trades/allowance/{YEAR}")
     assert [(t["order_id"], t["seller"], t["buyer"], t["amount"], t["price"], t["payment"], t["tx_hash"])
             for t in trades["items"]] == [(s.order_id, s.addresses["trader"], s.addresses["riverside"], 30, "61.50",
                                            "1845.00", s.tx["fill"]["tx_hash"])]
+    trades = s.call("eastern", "GET", f"/market/trades/allowance/{YEAR}")  # not a party: no names
+    assert [(t["seller"], t["buyer"], t["amount"], t["price"], t["tx_hash"]) for t in trades["items"]] == [
+        (None, None, 30, "61.50", None)]
     assert s.call("trader", "GET", f"/settlement/balances/{s.addresses['trader']}")["balance"] == "1845.00"
     assert s.call("riverside", "GET", f"/settlement/balances/{s.addresses['riverside']}")["balance"] == "3155.00"
     held = s.call("riverside", "GET", f"/allowances/balances/{s.addresses['riverside']}", params={"years": [YEAR]})

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ledger_service.api import errors
-from ledger_service.api.app import create_app
+from ledger_service.api.app import RequestMemory, create_app
 from ledger_service.db.models.outbox import IdempotencyRecord, OutboxTransaction
 from ledger_service.db.models.types import utc_now
 from ledger_service.identity.idempotency import IdempotencyKeys
@@ -432,7 +432,7 @@ def test_a_signed_multipart_request_with_a_key_is_verified_and_carried_out_once(
 
 def test_a_body_too_large_to_keep_is_refused_before_anything_runs(runtime: Runtime, cast: Cast):
     app = create_app(runtime)
-    app.user_middleware[0].kwargs["max_body"] = 64
+    next(m for m in app.user_middleware if m.cls is RequestMemory).kwargs["max_body"] = 64
     client = TestClient(app)
     reply = client.post(TRANSFER, headers=keyed(cast, "enterprise_a", new_key()), content=b"x" * 65)
     assert reply.status_code == 413 and reply.json()["error"] == "RequestTooLarge"

@@ -202,10 +202,11 @@ def test_an_enterprise_pushes_its_readings_and_malformed_messages_are_quarantine
     layout = set_up_park(client, cast, runtime)
     batch = messages(layout, hours=1, org=ENTERPRISE_A)
     batch.append({"device": layout.devices[0].device_id, "readings": "not a list", "signature": "00"})
-    batch.append({"no": "device"})
+    nameless = push(client, cast, "enterprise_a", [*batch, {"no": "device"}])
+    assert nameless.status_code == 422 and nameless.json()["error"] == "UnattributedMessages"  # nothing stored
     reply = push(client, cast, "enterprise_a", batch)
     assert reply.status_code == 200, reply.text
-    assert reply.json()["accepted"] == 120 and reply.json()["quarantined"] == {"malformed_message": 2}
+    assert reply.json()["accepted"] == 120 and reply.json()["quarantined"] == {"malformed_message": 1}
     again = push(client, cast, "enterprise_a", batch[:1])
     assert again.json()["quarantined"] == {"sequence_repeated": 60}
     q = client.get(f"{V1}/meters/enterprises/{ENTERPRISE_A}/quarantine", headers=cast.auth("enterprise_a"),
@@ -234,7 +235,7 @@ def test_who_may_push_readings(client: TestClient, cast: Cast, runtime: Runtime)
     ok = push(client, cast, "oracle", messages(layout, hours=1, org=ENTERPRISE_B))
     assert ok.status_code == 200 and ok.json()["accepted"] == 120
     unknown = push(client, cast, "enterprise_a", [{**of_a[0], "device": "NOT-REGISTERED"}])
-    assert unknown.status_code == 200 and unknown.json()["quarantined"] == {"unknown_device": 60}
+    assert unknown.status_code == 422 and unknown.json()["args"]["messages"][0]["reason"] == "unknown_device"
     assert client.post(f"{V1}/meters/messages", json={"messages": of_a}).status_code == 401
     assert push(client, cast, "enterprise_a", []).status_code == 422
 

@@ -139,3 +139,88 @@ def test_the_pump_serves_every_signer_not_only_the_one_with_the_longest_backlog(
     chosen = runtime.outbox.pending(limit=3, per_signer=2)
     assert sorted(r.signer for r in chosen) == sorted([a, a, me])
     assert [r.nonce for r in chosen if r.signer == a] == sorted(r.nonce for r in chosen if r.signer == a)
+
+
+def priced_transfer(runtime: Runtime, cast: Cast, amount: int, nonce: int, tip: int) -> str:
+    """A transfer signed by the self-signing member with its own fee: the chain's cap plus `tip` on top."""
+    me = cast.accounts["self_signer"]
+    cap = runtime.chain.fees.max_price + tip
+    tx = {"to": runtime.deployment.addresses["AllowanceRegistry"], "value": 0, "gas": 500_000, "nonce": nonce,
+          "chainId": runtime.chain.chain_id, "maxFeePerGas": cap, "maxPriorityFeePerGas": tip,
+          "data": runtime.encoder.encode("AllowanceRegistry", "safeTransferFrom",
+                                         (me.address, cast.addresses["trader"], YEAR, amount, b""))}
+    return "0x" + bytes(me.sign_transaction(tx).raw_transaction).hex()
+
+
+class PoolingNode:
+    """A node that takes raw transactions into its pool and, while `holding`, mines none of them; those it
+    held stay in its pool whatever comes later (the service's pump may send them again at any time)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, runtime: Runtime) -> None:
+        self.real = runtime.chain.send_raw
+        self.held: list[str] = []
+        self.holding = True
+        monkeypatch.setattr(runtime.chain, "send_raw", self.send)
+
+    def send(self, raws: list[str], hashes: list[str]) -> list[SendResult]:
+        results = []
+        for raw, tx_hash in zip(raws, hashes, strict=True):
+            if raw in self.held or self.holding:
+                if raw not in self.held:
+                    self.held.append(raw)
+                results.append(SendResult(tx_hash))
+            else:
+                results.extend(self.real([raw], [tx_hash]))
+        return results
+
+
+def row(client: TestClient, cast: Cast, outbox_id: int) -> dict:
+    return client.get(f"{V1}/transactions/{outbox_id}", headers=cast.auth("self_signer")).json()
+
+
+def test_a_pending_relayed_transaction_is_replaced_by_one_paying_more_at_the_same_nonce(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    """A wallet's "speed up": the same nonce, a higher fee. Reported: the relay refused it or kept both."""
+    allocate(client, cast, {"self_signer": 100})
+    node = PoolingNode(monkeypatch, runtime)
+    nonce = runtime.chain.pending_nonce(cast.addresses["self_signer"])
+    stuck = relay_without_waiting(client, cast, priced_transfer(runtime, cast, 7, nonce, tip=10**9))
+    assert (stuck.status_code, stuck.json()["status"]) == (202, "sent")
+    node.holding = False  # the node mines what comes next
+    faster = relay(client, cast, "self_signer", priced_transfer(runtime, cast, 8, nonce, tip=2 * 10**9))
+    assert (faster.status_code, faster.json()["status"], faster.json()["replaces_id"]) == (
+        200, "mined", stuck.json()["id"])
+    runtime.outbox.recover()
+    old = row(client, cast, stuck.json()["id"])
+    assert (old["status"], old["final"], old["replaced_by"]) == ("replaced", True, faster.json()["id"])
+    assert balance(client, cast, "trader") == 8  # the replacement moved, the replaced one never did
+
+
+def test_a_replacement_that_does_not_pay_enough_more_is_refused_and_nothing_is_recorded(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    allocate(client, cast, {"self_signer": 100})
+    PoolingNode(monkeypatch, runtime)
+    nonce = runtime.chain.pending_nonce(cast.addresses["self_signer"])
+    tip = 10**9
+    assert relay_without_waiting(client, cast, priced_transfer(runtime, cast, 7, nonce, tip)).status_code == 202
+    before = outbox_size(runtime)
+    cheap = relay(client, cast, "self_signer", priced_transfer(runtime, cast, 8, nonce, tip + tip // 20))  # +5%
+    assert (cheap.status_code, cheap.json()["error"]) == (409, "ReplacementUnderpriced")
+    assert cheap.json()["args"]["max_priority_fee_per_gas"] == tip + tip // 10
+    assert outbox_size(runtime) == before
+
+
+def test_a_replaced_transaction_the_node_had_mined_first_counts_and_its_replacement_is_dropped(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    allocate(client, cast, {"self_signer": 100})
+    node = PoolingNode(monkeypatch, runtime)
+    nonce = runtime.chain.pending_nonce(cast.addresses["self_signer"])
+    first = relay_without_waiting(client, cast, priced_transfer(runtime, cast, 7, nonce, tip=10**9)).json()
+    second = relay_without_waiting(client, cast, priced_transfer(runtime, cast, 8, nonce, tip=2 * 10**9)).json()
+    assert (second["replaces_id"], row(client, cast, first["id"])["status"]) == (first["id"], "replaced")
+    node.holding = False
+    node.real([node.held[0]], [first["tx_hash"]])  # the node had mined the first before the second came
+    runtime.outbox.recover()
+    assert (row(client, cast, first["id"])["status"], row(client, cast, second["id"])["status"]) == ("mined",
+                                                                                                     "dropped")
+    assert balance(client, cast, "trader") == 7

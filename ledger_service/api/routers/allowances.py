@@ -12,16 +12,18 @@ from pydantic import BaseModel, Field
 from ledger_service import allowances
 from ledger_service.api.deps import Caller, Regulator, RuntimeDep, member
 from ledger_service.api.errors import ApiError, forbidden, not_found
+from ledger_service.api.indexing import viewer
 from ledger_service.api.schemas import TxOut
 from ledger_service.api.sending import require_custodial, send
+from ledger_service.api.types import OrgId, Tonnes, Year, YearItem
+from ledger_service.audit.access import AccessDenied, park_rows, require_in_park
 from ledger_service.chain.outbox import Intent, TxRecord
 from ledger_service.db.models.outbox import OutboxStatus
 from ledger_service.membership import OrgKind
 
 router = APIRouter(tags=["allowances"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
-Year = Annotated[int, Field(ge=1, le=65535)]
-Amount = Annotated[int, Field(gt=0, lt=2**256, description="whole tCO2e")]
+Amount = Tonnes
 Trader = Annotated[Caller, Depends(member("ENTERPRISE", "TRADER", moves_assets=True))]
 Surrenderer = Annotated[Caller, Depends(member("ENTERPRISE", moves_assets=True))]
 Wait = Annotated[bool, Query(description="wait for the receipt (otherwise answer 202 once sent)")]
@@ -117,7 +119,7 @@ def allocate(body: AllocationIn, caller: Regulator, runtime: RuntimeDep, respons
 @router.get("/allowances/balances/{address}", response_model=Balances)
 def get_balances(address: Annotated[str, Path(pattern=ADDRESS)], caller: Annotated[Caller, Depends(member())],
                  runtime: RuntimeDep,
-                 years: Annotated[list[int], Query(min_length=1, max_length=50)]) -> Balances:
+                 years: Annotated[list[YearItem], Query(min_length=1, max_length=50)]) -> Balances:
     holder = runtime.directory.member(address)
     if not (caller.is_regulator or holder.address == caller.address
             or (holder.org_id != 0 and holder.org_id == caller.member.org_id)):
@@ -170,31 +172,32 @@ def surrender(body: SurrenderIn, caller: Surrenderer, runtime: RuntimeDep, respo
 
 
 @router.get("/compliance/enterprises/{org_id}/{year}", response_model=StatusOut, tags=["compliance"])
-def enterprise_status(org_id: Annotated[int, Path(ge=1)], year: Annotated[int, Path(ge=1, le=65535)],
+def enterprise_status(org_id: OrgId, year: Annotated[int, Path(ge=1, le=65535)],
                       caller: Annotated[Caller, Depends(member())], runtime: RuntimeDep) -> StatusOut:
     org = runtime.directory.organisation(org_id)
     if org is None or org.kind != OrgKind.ENTERPRISE:
         raise not_found(f"organisation {org_id} is not a registered enterprise", "UnknownOrganisation", orgId=org_id)
-    own_or_park = caller.member.org_id in (org_id, org.parent_id)
-    if not (caller.is_regulator or caller.member.has_role("VERIFIER") or own_or_park):
-        raise forbidden("compliance status is visible to the enterprise, its park, verifiers and regulators",
-                        "NotYourData", orgId=org_id)
+    if not viewer(runtime, caller).can_see(org_id, org.parent_id):
+        raise forbidden("compliance status is visible to the enterprise, its park's administrators, the verifiers "
+                        "of its reports and regulators", "NotYourData", orgId=org_id)
     return StatusOut.of(allowances.compliance_status(runtime.chain, runtime.suite, org_id, year))
 
 
 @router.get("/compliance/parks/{park_id}/{year}", response_model=ParkStatusOut, tags=["compliance"])
-def park_status(park_id: Annotated[int, Path(ge=1)], year: Annotated[int, Path(ge=1, le=65535)],
+def park_status(park_id: OrgId, year: Annotated[int, Path(ge=1, le=65535)],
                 caller: Annotated[Caller, Depends(member())], runtime: RuntimeDep) -> ParkStatusOut:
     park = runtime.directory.organisation(park_id)
     if park is None or park.kind != OrgKind.PARK:
         raise not_found(f"organisation {park_id} is not a registered park", "UnknownOrganisation", orgId=park_id)
-    own_org = runtime.directory.organisation(caller.member.org_id)
-    in_park = caller.member.org_id == park_id or (own_org is not None and own_org.parent_id == park_id)
-    if not (caller.is_regulator or caller.member.has_role("VERIFIER") or in_park):
-        raise forbidden("a park's compliance is visible to its members, verifiers and regulators", "NotYourData",
-                        orgId=park_id)
+    sees = viewer(runtime, caller)
+    try:
+        require_in_park(sees, park_id, [o.org_id for o in runtime.directory.children(park_id)])
+    except AccessDenied as exc:
+        raise forbidden(f"a park's compliance is visible to its members, the verifiers of its enterprises and "
+                        f"regulators ({exc})", "NotYourData", orgId=park_id) from None
     total, each = allowances.park_status(runtime.chain, runtime.suite, runtime.directory, park_id, year)
-    return ParkStatusOut(park=StatusOut.of(total), enterprises=[StatusOut.of(s) for s in each])
+    return ParkStatusOut(park=StatusOut.of(total),
+                         enterprises=[StatusOut.of(s) for s in park_rows(sees, park_id, each, lambda s: s.org_id)])
 
 
 @router.get("/compliance/windows/{year}", response_model=WindowOut, tags=["compliance"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from eth_utils import to_checksum_address
@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from ledger_service.api.deps import PageDep, Regulator, RuntimeDep
 from ledger_service.api.errors import ApiError, not_found
 from ledger_service.api.schemas import PageInfo
+from ledger_service.api.types import UtcTime
 from ledger_service.identity.api_keys import IssuedKey, KeyInfo
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
@@ -32,7 +33,7 @@ class IssuedOut(BaseModel):
     key_id: str
     token: str = Field(description="shown once; send as `Authorization: Bearer <token>`")
     member: str
-    expires_at: datetime
+    expires_at: UtcTime
 
     @classmethod
     def of(cls, key: IssuedKey) -> IssuedOut:
@@ -44,9 +45,9 @@ class KeyOut(BaseModel):
     member: str
     label: str
     issued_by: str | None
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
+    created_at: UtcTime
+    expires_at: UtcTime
+    revoked_at: UtcTime | None
     replaced_by: str | None
 
     @classmethod
@@ -104,7 +105,7 @@ def revoke(key_id: KeyId, caller: Regulator, runtime: RuntimeDep) -> KeyOut:
         raise ApiError(409, "LastRegulatorKey", f"{key_id} is the last live API key of an active regulator: "
                        "revoking it would lock every regulator out; issue another regulator's key first",
                        {"key_id": key_id, "member": found.member})
-    key = runtime.api_keys.revoke(key_id)
+    key = runtime.api_keys.revoke(key_id, revoked_by=caller.address)
     if key is None:
         raise not_found(f"no API key {key_id}", "UnknownApiKey", key_id=key_id)
     return KeyOut.of(key)

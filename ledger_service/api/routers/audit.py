@@ -1,8 +1,8 @@
 """Audit: a report traced down to readings with proofs, an asset traced hop by hop, a park drilled down
 to its devices, and the index reconciled with the chain.
 
-Every read first brings the event index up to the chain's head. A regulator sees everything; any
-other member only its own organisation's data (`ledger_service.audit.access`).
+Every read first brings the event index up to the chain's head. Who sees which organisations' rows is
+decided by the rule table of `ledger_service.audit.access` (README: What each role sees).
 """
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, RuntimeDep
+from ledger_service.api.deps import AnyMember, PageDep, Regulator, RuntimeDep
 from ledger_service.api.errors import ApiError, forbidden, not_found
+from ledger_service.api.indexing import viewer
 from ledger_service.api.schemas import PageInfo
+from ledger_service.api.types import INT64_MAX, LAST_DAY, LAST_SECOND, ChainId64, OrgId
 from ledger_service.audit import results as r
 from ledger_service.audit.access import (
     AccessDenied,
-    Viewer,
     asset_trace_for,
     drill_down_for,
+    member_orgs,
+    park_of,
     report_trace_for,
     require_in_park,
 )
@@ -31,7 +34,7 @@ from ledger_service.audit.drilldown import drill_down
 from ledger_service.audit.reconcile import Difference, reconcile
 from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
 from ledger_service.chain.calldata import jsonable
-from ledger_service.db.models import ChainMember, ChainTransfer
+from ledger_service.db.models import ChainTransfer
 from ledger_service.membership import OrgKind
 from ledger_service.runtime import Runtime
 from oracles.proofs import prove_reading
@@ -351,17 +354,14 @@ class ReconcileOut(BaseModel):
 # ------------------------------------------------------------------ helpers
 
 
-def _viewer(caller: Caller) -> Viewer:
-    return Viewer(caller.address, caller.member.org_id, caller.is_regulator)
-
-
 def _differences(differences: list[Difference]) -> list[DifferenceOut]:
     return [DifferenceOut(kind=d.kind, key=str(d.key), field=d.field, index=jsonable(d.index), chain=jsonable(d.chain))
             for d in differences]
 
 
 def _denied(exc: AccessDenied) -> ApiError:
-    return forbidden(f"a member sees only its own organisation's data ({exc})", "NotYourData")
+    return forbidden(f"a member sees only its own organisation's data and what its role adds ({exc})",
+                     "NotYourData")
 
 
 def _verify_on_chain(runtime: Runtime, trace: r.ReportTrace) -> dict[int, bool]:
@@ -387,7 +387,7 @@ def _verify_on_chain(runtime: Runtime, trace: r.ReportTrace) -> dict[int, bool]:
 
 @router.get("/reports/{report_id}/trace", response_model=ReportTraceOut)
 def report_trace(
-    report_id: Annotated[int, Path(ge=1)],
+    report_id: ChainId64,
     caller: AnyMember,
     runtime: RuntimeDep,
     readings: Annotated[int, Query(ge=0, le=50, description="readings sampled with proofs")] = 4,
@@ -397,10 +397,11 @@ def report_trace(
 ) -> ReportTraceOut:
     """A report's versions, verification and finalization, the anchors its commitment covers, sampled
     readings with their Merkle-sum proofs and subtotals, the enterprise's devices and notarizations."""
-    runtime.index_up_to_date()
+    sees = viewer(runtime, caller)
     with runtime.sessions() as session:
         try:
-            trace = report_trace_for(_viewer(caller), trace_report(session, report_id, readings))
+            trace = trace_report(session, report_id, readings)
+            trace = report_trace_for(sees, trace, park_of(session, trace.org_id))
         except UnknownReport:
             raise not_found(f"no report {report_id}", "UnknownReport", reportId=report_id) from None
         except AccessDenied as exc:
@@ -411,18 +412,17 @@ def report_trace(
 @router.get("/assets/{asset}/{token_id}/trace", response_model=AssetTraceOut)
 def asset_trace(
     asset: Literal["allowance", "credit"],
-    token_id: Annotated[int, Path(ge=0, lt=2**256)],
+    token_id: Annotated[int, Path(ge=0, le=INT64_MAX)],
     caller: AnyMember,
     runtime: RuntimeDep,
     page: PageDep,
 ) -> AssetTraceOut:
     """Every movement of an allowance vintage or a credit batch in chain order (paginated), and its current
     holders. A member sees the hops its organisation's accounts took part in and its own holdings."""
-    runtime.index_up_to_date()
     token = TOKENS[asset]
-    viewer = _viewer(caller)
+    sees = viewer(runtime, caller)
     with runtime.sessions() as session:
-        if viewer.regulator:
+        if sees.regulator:
             trace = trace_asset(session, token, token_id, limit=page.offset + page.limit)
             total = (
                 session.scalar(
@@ -433,12 +433,7 @@ def asset_trace(
                 or 0
             )
         else:
-            orgs = dict(
-                session.execute(
-                    select(ChainMember.account, ChainMember.org_id).where(ChainMember.org_id == viewer.org_id)
-                ).all()
-            )
-            trace = asset_trace_for(viewer, trace_asset(session, token, token_id), orgs)
+            trace = asset_trace_for(sees, trace_asset(session, token, token_id), member_orgs(session))
             total = len(trace.hops)
     hops = trace.hops[page.offset : page.offset + page.limit]
     return AssetTraceOut(
@@ -471,20 +466,21 @@ def asset_trace(
 
 @router.get("/parks/{park_id}/drilldown", response_model=DrillDownOut)
 def park_drilldown(
-    park_id: Annotated[int, Path(ge=1)],
+    park_id: OrgId,
     caller: AnyMember,
     runtime: RuntimeDep,
-    year: Annotated[int | None, Query(ge=1970, le=9999, description="a calendar year (UTC)")] = None,
-    start: Annotated[int | None, Query(ge=0, description="window start, seconds UTC")] = None,
-    end: Annotated[int | None, Query(ge=0, description="window end, seconds UTC (exclusive)")] = None,
+    year: Annotated[int | None, Query(ge=1970, le=LAST_DAY.year, description="a calendar year (UTC)")] = None,
+    start: Annotated[int | None, Query(ge=0, le=LAST_SECOND, description="window start, seconds UTC")] = None,
+    end: Annotated[int | None, Query(ge=0, le=LAST_SECOND, description="window end, seconds UTC (exclusive)")]
+    = None,
     verify_roots: Annotated[
         bool, Query(description="re-hash every window's device nodes up to the anchored root")
     ] = False,
 ) -> DrillDownOut:
     """A park's emissions by enterprise, facility, workshop and device for a year or a window, each total
     compared with the anchored sums; the park organisation's own meter data (shared facilities) is a
-    `park_facilities` child. A member of an enterprise sees its own enterprise's branch, a member of the
-    park organisation the park's own facilities."""
+    `park_facilities` child. The park's total with the branches the caller sees: all for a regulator or the
+    park's administrators, its own for an enterprise, the enterprises it attested for a verifier."""
     if (year is not None and (start is not None or end is not None)) or (
         year is None and (start is None or end is None)
     ):
@@ -497,19 +493,13 @@ def park_drilldown(
     park = runtime.directory.organisation(park_id)
     if park is None or park.kind != OrgKind.PARK:
         raise not_found(f"organisation {park_id} is not a registered park", "UnknownOrganisation", orgId=park_id)
-    viewer = _viewer(caller)
-    own = runtime.directory.organisation(viewer.org_id)
+    sees = viewer(runtime, caller)
     try:
-        require_in_park(viewer, park_id, None if own is None else own.parent_id)
+        require_in_park(sees, park_id, [o.org_id for o in runtime.directory.children(park_id)])
     except AccessDenied as exc:
         raise forbidden(str(exc), "NotYourData", orgId=park_id) from None
-    runtime.index_up_to_date()
     with runtime.sessions() as session:
-        tree = drill_down(session, park_id, start, end, verify_roots=verify_roots)
-    try:
-        tree = drill_down_for(viewer, tree)
-    except AccessDenied:
-        tree = r.LevelTotal("park", str(park_id), 0, 0)
+        tree = drill_down_for(sees, drill_down(session, park_id, start, end, verify_roots=verify_roots))
     return DrillDownOut(park_id=park_id, start=start, end=end, tree=LevelOut.of(tree))
 
 

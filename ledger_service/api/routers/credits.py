@@ -18,6 +18,7 @@ from ledger_service.api.errors import forbidden, not_found
 from ledger_service.api.indexing import FreshIndex, fresh_index
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.sending import require_custodial, send
+from ledger_service.api.types import MAX_SERIAL, UINT16_MAX, ChainId64, Id64, Seconds, Tonnes, Year
 from ledger_service.chain.errors import ContractRevert
 from ledger_service.chain.outbox import TxRecord
 from ledger_service.db.models.outbox import OutboxStatus
@@ -25,8 +26,8 @@ from ledger_service.runtime import Runtime
 
 router = APIRouter(prefix="/credits", tags=["credits"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
-Amount = Annotated[int, Field(gt=0, lt=2**63, description="whole tCO2e")]
-Seconds = Annotated[int, Field(ge=0, lt=2**64, description="Unix seconds (UTC)")]
+Amount = Tonnes
+BatchId = Annotated[Id64, Field(description="a credit batch (its token id)")]
 Label = Annotated[str, Field(min_length=1, max_length=256)]
 ProjectId = Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$", description="32-byte project id, 0x-hex")]
 Holder = Annotated[Caller, Depends(member("ENTERPRISE", "TRADER", moves_assets=True))]
@@ -94,9 +95,9 @@ class IssueIn(BaseModel):
     project_id: str = Field(pattern="^0x[0-9a-fA-F]{64}$")
     period_start: Seconds = Field(gt=0)
     period_end: Seconds
-    vintage: int = Field(ge=1900, le=65535)
+    vintage: int = Field(strict=True, ge=1900, le=UINT16_MAX)
     amount: Amount
-    serial_start: int | None = Field(default=None, gt=0, lt=2**63,
+    serial_start: Annotated[int, Field(strict=True)] | None = Field(default=None, gt=0, le=MAX_SERIAL,
                                      description="first serial; default: right after the last one issued")
 
 
@@ -134,12 +135,12 @@ class BatchList(BaseModel):
 
 class TransferIn(BaseModel):
     to: str = Field(pattern=ADDRESS)
-    batch_id: Amount
+    batch_id: BatchId
     amount: Amount
 
 
 class RetireIn(BaseModel):
-    batch_id: Amount
+    batch_id: BatchId
     amount: Amount
     beneficiary: Label
     purpose: Label
@@ -190,15 +191,15 @@ class RetirementTx(BaseModel):
 
 class CancelIn(BaseModel):
     holder: str = Field(pattern=ADDRESS)
-    batch_id: Amount
+    batch_id: BatchId
     amount: Amount
     reason: str = Field(min_length=1, max_length=256)
 
 
 class SurrenderIn(BaseModel):
-    batch_id: Amount
+    batch_id: BatchId
     amount: Amount
-    compliance_year: int = Field(ge=1, le=65535)
+    compliance_year: Year
 
 
 class HoldingOut(BaseModel):
@@ -335,7 +336,7 @@ def list_batches(caller: AnyMember, runtime: FreshIndex, page: PageDep,
 
 
 @router.get("/batches/{batch_id}", response_model=BatchOut)
-def get_batch(batch_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtime: RuntimeDep) -> BatchOut:
+def get_batch(batch_id: ChainId64, caller: AnyMember, runtime: RuntimeDep) -> BatchOut:
     return BatchOut.of(credits.batch(runtime.chain, runtime.suite, batch_id))
 
 
@@ -383,7 +384,7 @@ def retire(body: RetireIn, caller: Holder, runtime: RuntimeDep, response: Respon
 
 
 @router.get("/retirements/{retirement_id}", response_model=CertificateOut)
-def get_certificate(retirement_id: Annotated[int, Path(gt=0)], caller: AnyMember,
+def get_certificate(retirement_id: ChainId64, caller: AnyMember,
                     runtime: FreshIndex) -> CertificateOut:
     """A retirement certificate: visible to the retiring holder's organisation and to regulators."""
     cert = _certificate(runtime, retirement_id)
@@ -392,7 +393,7 @@ def get_certificate(retirement_id: Annotated[int, Path(gt=0)], caller: AnyMember
 
 
 @router.get("/retirements/{retirement_id}/certificate.html", response_class=HTMLResponse)
-def certificate_page(retirement_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtime: FreshIndex) -> str:
+def certificate_page(retirement_id: ChainId64, caller: AnyMember, runtime: FreshIndex) -> str:
     """The retirement certificate as a printable page."""
     cert = _certificate(runtime, retirement_id)
     _sees_holder(runtime, caller, cert.holder)

@@ -3,30 +3,40 @@ finalize (regulator); read a report, its versions and history; download its docu
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ledger_service import emissions
 from ledger_service.api.deps import Caller, PageDep, Regulator, RuntimeDep, member
-from ledger_service.api.errors import ApiError, forbidden, not_found
+from ledger_service.api.errors import ApiError, TransactionRefused, forbidden, not_found
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.sending import require_custodial, send
+from ledger_service.api.types import INT64_MAX, LAST_DAY, ChainId64, OrgId
+from ledger_service.chain.errors import ContractRevert
+from ledger_service.chain.outbox import Intent, InvalidIntent, TxRecord
 from ledger_service.documents import DocumentKind
 from ledger_service.membership import OrgKind
 from ledger_service.runtime import Runtime
 
 router = APIRouter(prefix="/emissions", tags=["emissions"])
 MAX_DOCUMENT_BYTES = 50 * 2**20
+SAFE_CONTENT_TYPES = frozenset({
+    "application/pdf", "text/plain", "text/csv", "application/json", "image/png", "image/jpeg", "image/gif",
+    "application/zip", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/msword",
+    "application/vnd.ms-excel"})
 HASH = "^0x[0-9a-fA-F]{64}$"
 Enterprise = Annotated[Caller, Depends(member("ENTERPRISE"))]
 Verifier = Annotated[Caller, Depends(member("VERIFIER"))]
 Reader = Annotated[Caller, Depends(member())]
-ReportId = Annotated[int, Path(ge=1, lt=2**256)]
-Kg = Annotated[int, Form(ge=0, lt=2**256, description="kgCO2e, a whole number")]
+ReportId = ChainId64
+Kg = Annotated[int, Form(ge=0, le=INT64_MAX, description="kgCO2e, a whole number")]
 
 
 class ReportOut(BaseModel):
@@ -142,12 +152,41 @@ def _hash_or_document(content: bytes | None, given: str | None, what: str) -> by
     return None if given is None else bytes.fromhex(given[2:])
 
 
+async def _send(runtime: Runtime, caller: Caller, intent: Intent,
+                kept: tuple[bytes, int, DocumentKind] | None) -> TxRecord:
+    """Send the intent; a refused request (permission, state, arguments) stores nothing: the document this request
+    stored (`kept`) is discarded. A request deferred by an outage keeps it (its transaction is sent later)."""
+    try:
+        (record,) = await run_in_threadpool(send, runtime, caller, [intent])
+    except (ApiError, TransactionRefused, ContractRevert, InvalidIntent):
+        if kept is not None:
+            await run_in_threadpool(runtime.documents.discard, *kept)
+        raise
+    return record
+
+
+def safe_content_type(content_type: str) -> str:
+    """The uploaded content type if a browser cannot run it (a PDF, an image, plain text, office and archive
+    formats), otherwise application/octet-stream."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind if kind in SAFE_CONTENT_TYPES else "application/octet-stream"
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition that saves the file under a name made of safe characters, and under its own name
+    (any script, UTF-8) for clients that read RFC 6266's `filename*`."""
+    safe = re.sub(r"[^A-Za-z0-9._ -]", "_", filename).strip(" .")[:128]
+    own = re.sub(r"[\x00-\x1f\x7f/\\]", "_", filename).strip(" .")[:128]
+    encoded = f"; filename*=UTF-8''{quote(own, safe='')}" if own else ""
+    return f'attachment; filename="{safe or "document"}"{encoded}'
+
+
 @router.post("/reports", status_code=status.HTTP_201_CREATED, response_model=Submitted)
 async def submit(document: Annotated[UploadFile, File(description="the report document")], year: Annotated[
-                 int, Form(ge=1, le=65535)], reported_kg_co2e: Kg, caller: Enterprise, runtime: RuntimeDep,
+                 int, Form(ge=1, le=LAST_DAY.year)], reported_kg_co2e: Kg, caller: Enterprise, runtime: RuntimeDep,
                  anchors_root: Annotated[str | None, Form(pattern=HASH)] = None,
-                 anchored_mg: Annotated[int | None, Form(ge=0, lt=2**128)] = None,
-                 reading_count: Annotated[int | None, Form(ge=0, lt=2**64)] = None) -> Submitted:
+                 anchored_mg: Annotated[int | None, Form(ge=0, le=INT64_MAX)] = None,
+                 reading_count: Annotated[int | None, Form(ge=0, le=INT64_MAX)] = None) -> Submitted:
     """Submit the caller's organisation's report for `year`. The commitment to the meter data is computed
     from the enterprise's anchored windows of the year unless all of anchors_root, anchored_mg and
     reading_count are given."""
@@ -170,10 +209,10 @@ async def submit(document: Annotated[UploadFile, File(description="the report do
             raise ApiError(409, "NoAnchoredData", f"{exc}: give anchors_root, anchored_mg and reading_count "
                            "explicitly (zeros for a report without meter data)", {"orgId": org_id, "year": year}) \
                 from None
-    digest = await run_in_threadpool(runtime.documents.store, content, org_id, DocumentKind.REPORT, caller.address,
-                                     document.filename or "", document.content_type or "")
-    (record,) = await run_in_threadpool(
-        send, runtime, caller, [emissions.submit_intent(caller.address, year, digest, reported_kg_co2e, commitment)])
+    digest, new = await run_in_threadpool(runtime.documents.keep, content, org_id, DocumentKind.REPORT,
+                                          caller.address, document.filename or "", document.content_type or "")
+    intent = emissions.submit_intent(caller.address, year, digest, reported_kg_co2e, commitment)
+    record = await _send(runtime, caller, intent, (digest, org_id, DocumentKind.REPORT) if new else None)
     if record.status != "mined":
         raise ApiError(202, "Pending", "the report was sent but is not mined yet", {"outbox_id": record.id})
     report_id = await run_in_threadpool(emissions.latest_report_id, runtime.chain, runtime.suite, org_id, year)
@@ -192,12 +231,14 @@ async def verify(report_id: ReportId, verified_kg_co2e: Kg, caller: Verifier, ru
     digest = _hash_or_document(content, statement_hash, "statement")
     report = await run_in_threadpool(_report, runtime, report_id)
     require_custodial(runtime, caller)
+    kept = None
     if content is not None and statement is not None:
-        digest = await run_in_threadpool(runtime.documents.store, content, report.org_id, DocumentKind.STATEMENT,
-                                         caller.address, statement.filename or "", statement.content_type or "")
+        stored, new = await run_in_threadpool(runtime.documents.keep, content, report.org_id, DocumentKind.STATEMENT,
+                                              caller.address, statement.filename or "", statement.content_type or "")
+        digest, kept = stored, (stored, report.org_id, DocumentKind.STATEMENT) if new else None
     assert digest is not None
-    (record,) = await run_in_threadpool(
-        send, runtime, caller, [emissions.verify_intent(caller.address, report_id, verified_kg_co2e, digest)])
+    record = await _send(runtime, caller, emissions.verify_intent(caller.address, report_id, verified_kg_co2e, digest),
+                         kept)
     return ReportAction(report=ReportOut.of(await run_in_threadpool(_report, runtime, report_id), runtime),
                         transaction=TxOut.of(record))
 
@@ -212,12 +253,13 @@ async def reject(report_id: ReportId, caller: Verifier, runtime: RuntimeDep,
     digest = _hash_or_document(content, reason_hash, "reason")
     report = await run_in_threadpool(_report, runtime, report_id)
     require_custodial(runtime, caller)
+    kept = None
     if content is not None and reason is not None:
-        digest = await run_in_threadpool(runtime.documents.store, content, report.org_id, DocumentKind.REASON,
-                                         caller.address, reason.filename or "", reason.content_type or "")
+        stored, new = await run_in_threadpool(runtime.documents.keep, content, report.org_id, DocumentKind.REASON,
+                                              caller.address, reason.filename or "", reason.content_type or "")
+        digest, kept = stored, (stored, report.org_id, DocumentKind.REASON) if new else None
     assert digest is not None
-    (record,) = await run_in_threadpool(send, runtime, caller,
-                                        [emissions.reject_intent(caller.address, report_id, digest)])
+    record = await _send(runtime, caller, emissions.reject_intent(caller.address, report_id, digest), kept)
     return ReportAction(report=ReportOut.of(await run_in_threadpool(_report, runtime, report_id), runtime),
                         transaction=TxOut.of(record))
 
@@ -237,7 +279,7 @@ def get_report(report_id: ReportId, caller: Reader, runtime: RuntimeDep) -> Repo
 
 
 @router.get("/enterprises/{org_id}/reports", response_model=ReportList)
-def list_versions(org_id: Annotated[int, Path(ge=1, lt=2**64)], year: Annotated[int, Query(ge=1, le=65535)],
+def list_versions(org_id: OrgId, year: Annotated[int, Query(ge=1, le=65535)],
                   caller: Reader, runtime: RuntimeDep, page: PageDep) -> ReportList:
     """Every version of an enterprise's report for a year, oldest first."""
     org = runtime.directory.organisation(org_id)
@@ -273,7 +315,6 @@ def download(report_id: ReportId, kind: DocumentKind, caller: Reader, runtime: R
     if opened is None:
         raise not_found(f"the service keeps no {kind} document of report {report_id}", "DocumentNotStored",
                         reportId=report_id, kind=str(kind))
-    filename = opened.filename.replace('"', "") or f"report-{report_id}-{kind}"
-    return Response(opened.content, media_type=opened.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"',
+    return Response(opened.content, media_type=safe_content_type(opened.content_type), headers={
+        "Content-Disposition": attachment(opened.filename or f"report-{report_id}-{kind}"),
         "X-Document-SHA256": "0x" + opened.document_hash.hex()})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ledger_service.api.deps import RuntimeDep
+from ledger_service.api.errors import ApiError
 from ledger_service.audit.outbox_check import outbox_readiness
 from ledger_service.db.models.outbox import OutboxStatus
 
@@ -58,10 +60,22 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+def _check_metrics_token(request: Request, runtime: RuntimeDep) -> None:
+    """With `metrics_token` set, /metrics answers only a scraper that sends it (`Authorization: Bearer ...`)."""
+    token = runtime.settings.metrics_token
+    if token is None:
+        return
+    authorization = request.headers.get("authorization", "")
+    sent = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    if not hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
+        raise ApiError(401, "Unauthenticated", "/metrics requires the metrics token", headers={
+            "WWW-Authenticate": "Bearer"})
+
+
+@router.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(_check_metrics_token)])
 def metrics(runtime: RuntimeDep) -> PlainTextResponse:
     """Requests served, outbox entries by status, the chain head and the event index, in Prometheus text
-    format."""
+    format. Requires `Authorization: Bearer <CARBONLEDGER_METRICS_TOKEN>` when that is set."""
     lines = ["# HELP carbonledger_http_requests_total HTTP requests served.",
              "# TYPE carbonledger_http_requests_total counter"]
     with runtime.metrics.lock:

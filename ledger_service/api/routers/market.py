@@ -9,27 +9,29 @@ members before the listing or fill, through the outbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field, field_validator
 
 from ledger_service import market
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, RuntimeDep, member
 from ledger_service.api.errors import ApiError
-from ledger_service.api.indexing import FreshIndex
+from ledger_service.api.indexing import FreshIndex, viewer
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.sending import require_custodial, send
+from ledger_service.api.types import ChainId64, ChainTime, Day, Id64, Price, Tonnes
+from ledger_service.audit.access import member_orgs, shows_parties
 from ledger_service.chain.outbox import Intent, TxRecord
 from ledger_service.db.models.outbox import OutboxStatus
 from ledger_service.runtime import Runtime
 
 router = APIRouter(prefix="/market", tags=["market"])
 AssetName = Literal["allowance", "credit"]
-Amount = Annotated[int, Field(gt=0, lt=2**63, description="whole tonnes")]
-TokenId = Annotated[int, Field(gt=0, lt=2**63, description="vintage year (allowance) or batch id (credit)")]
-Price = Annotated[str, Field(pattern=r"^\d{1,15}(\.\d{1,2})?$", description="CNY per tonne, e.g. \"58.20\"")]
+Amount = Tonnes
+TokenId = Annotated[Id64, Field(description="vintage year (allowance) or batch id (credit)")]
 Trader = Annotated[Caller, Depends(member("ENTERPRISE", "TRADER", moves_assets=True))]
 Wait = Annotated[bool, Query(description="wait for the receipt (otherwise answer 202 once sent)")]
 MAX_DAYS = 366
@@ -40,7 +42,7 @@ class ListIn(BaseModel):
     token_id: TokenId
     amount: Amount
     price: Price
-    expiry: datetime = Field(description="when the order stops being fillable (ISO 8601 or Unix seconds; UTC)")
+    expiry: ChainTime = Field(description="when the order stops being fillable (ISO 8601 or Unix seconds; UTC)")
 
     @field_validator("price")
     @classmethod
@@ -61,7 +63,8 @@ class ReferencePriceIn(BaseModel):
 
 class OrderOut(BaseModel):
     order_id: int
-    seller: str
+    seller: str | None = Field(description="null unless the caller sees the seller's organisation "
+                               "(README: What each role sees)")
     asset: str | None = Field(description="allowance or credit")
     asset_address: str
     token_id: int
@@ -73,8 +76,9 @@ class OrderOut(BaseModel):
     status: str = Field(description="open, filled, cancelled or expired (reclaimed)")
 
     @classmethod
-    def of(cls, runtime: Runtime, o: market.Order) -> OrderOut:
-        return cls(order_id=o.order_id, seller=o.seller, asset=market.asset_name(runtime.suite, o.asset),
+    def of(cls, runtime: Runtime, o: market.Order, named: bool = True) -> OrderOut:
+        return cls(order_id=o.order_id, seller=o.seller if named else None,
+                   asset=market.asset_name(runtime.suite, o.asset),
                    asset_address=o.asset, token_id=o.token_id, amount=o.amount, remaining=o.remaining,
                    price=market.to_cny(o.price), price_units=o.price, expiry=datetime.fromtimestamp(o.expiry, UTC),
                    status=o.status)
@@ -99,14 +103,17 @@ class BookOut(BaseModel):
 
 
 class TradeOut(BaseModel):
+    """A fill; seller, buyer and transaction are null unless the caller sees one of the parties' organisations
+    (README: What each role sees)."""
+
     order_id: int
-    seller: str
-    buyer: str
+    seller: str | None
+    buyer: str | None
     amount: int
     price: str
     payment: str = Field(description="CNY paid by the buyer to the seller")
     payment_units: int
-    tx_hash: str
+    tx_hash: str | None
     block_number: int
     time: datetime
 
@@ -149,6 +156,15 @@ def _approve(runtime: Runtime, caller: Caller, intents: list[Intent], wait: bool
     return send(runtime, caller, intents, wait=wait)
 
 
+def _names(runtime: Runtime, caller: Caller) -> Callable[..., bool]:
+    """Whether the caller is shown the parties of a trade or order with these addresses (the rule table of
+    `ledger_service.audit.access`: one of them is of an organisation it sees)."""
+    sees = viewer(runtime, caller)
+    with runtime.sessions() as session:
+        orgs = member_orgs(session)
+    return lambda *addresses: shows_parties(sees, *(orgs.get(a) for a in addresses))
+
+
 def _order_after(runtime: Runtime, record: TxRecord, order_id: int) -> OrderOut | None:
     if record.status != OutboxStatus.MINED:
         return None
@@ -178,7 +194,7 @@ def list_order(body: ListIn, caller: Trader, runtime: RuntimeDep, response: Resp
 
 
 @router.post("/orders/{order_id}/fill", response_model=OrderTx)
-def fill_order(order_id: Annotated[int, Path(gt=0)], body: FillIn, caller: Trader, runtime: RuntimeDep,
+def fill_order(order_id: ChainId64, body: FillIn, caller: Trader, runtime: RuntimeDep,
                response: Response, wait: Wait = True) -> OrderTx:
     """Buy all or part of an open order: payment and delivery in one transaction."""
     require_custodial(runtime, caller)
@@ -190,7 +206,7 @@ def fill_order(order_id: Annotated[int, Path(gt=0)], body: FillIn, caller: Trade
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderTx)
-def cancel_order(order_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtime: RuntimeDep, response: Response,
+def cancel_order(order_id: ChainId64, caller: AnyMember, runtime: RuntimeDep, response: Response,
                  wait: Wait = True) -> OrderTx:
     """Cancel one's own open order; what remains in escrow returns to the seller."""
     (record,) = send(runtime, caller, [market.call(caller.address, "cancel", order_id)], wait=wait)
@@ -198,7 +214,7 @@ def cancel_order(order_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtim
 
 
 @router.post("/orders/{order_id}/reclaim", response_model=OrderTx)
-def reclaim_order(order_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtime: RuntimeDep,
+def reclaim_order(order_id: ChainId64, caller: AnyMember, runtime: RuntimeDep,
                   response: Response, wait: Wait = True) -> OrderTx:
     """Return an expired order's escrow to its seller (anyone may ask)."""
     (record,) = send(runtime, caller, [market.call(caller.address, "reclaimExpired", order_id)], wait=wait)
@@ -206,8 +222,10 @@ def reclaim_order(order_id: Annotated[int, Path(gt=0)], caller: AnyMember, runti
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
-def get_order(order_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtime: RuntimeDep) -> OrderOut:
-    return OrderOut.of(runtime, market.order(runtime.chain, runtime.suite, order_id))
+def get_order(order_id: ChainId64, caller: AnyMember, runtime: RuntimeDep) -> OrderOut:
+    """An order; its seller is named to the seller's organisation and regulators only."""
+    found = market.order(runtime.chain, runtime.suite, order_id)
+    return OrderOut.of(runtime, found, _names(runtime, caller)(found.seller))
 
 
 @router.get("/orders", response_model=OrderList)
@@ -234,36 +252,43 @@ def set_reference_price(body: ReferencePriceIn, caller: Regulator, runtime: Runt
 
 
 @router.get("/books/{asset}/{token_id}", response_model=BookOut)
-def order_book(asset: AssetName, token_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtime: FreshIndex,
+def order_book(asset: AssetName, token_id: ChainId64, caller: AnyMember, runtime: FreshIndex,
                page: PageDep) -> BookOut:
     _, address = _registry(runtime, asset)
     now = market.chain_time(runtime.chain)
+    names = _names(runtime, caller)
     with runtime.sessions() as session:
         found, total = market.book(session, address, token_id, now, page.offset, page.limit)
     return BookOut(asset=asset, token_id=token_id, as_of=datetime.fromtimestamp(now, UTC),
-                   orders=[OrderOut.of(runtime, o) for o in found],
+                   orders=[OrderOut.of(runtime, o, names(o.seller)) for o in found],
                    page=PageInfo(offset=page.offset, limit=page.limit, total=total))
 
 
 @router.get("/trades/{asset}/{token_id}", response_model=TradeList)
-def trade_history(asset: AssetName, token_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtime: FreshIndex,
+def trade_history(asset: AssetName, token_id: ChainId64, caller: AnyMember, runtime: FreshIndex,
                   page: PageDep) -> TradeList:
-    """Fills of an asset, newest first: price, amount, payment, parties, transaction and time."""
+    """Fills of an asset, newest first: price, amount, payment, parties, transaction and time. Parties and
+    transaction are shown of the fills the caller sees a party of (its own, or any for a regulator)."""
     _, address = _registry(runtime, asset)
+    names = _names(runtime, caller)
     with runtime.sessions() as session:
         found, total = market.trades(session, address, token_id, page.offset, page.limit)
-    items = [TradeOut(order_id=t.order_id, seller=t.seller, buyer=t.buyer, amount=t.amount,
-                      price=market.to_cny(t.price), payment=market.to_cny(t.payment), payment_units=t.payment,
-                      tx_hash=t.tx_hash, block_number=t.block_number, time=t.block_time) for t in found]
+    items = []
+    for t in found:
+        named = names(t.seller, t.buyer)
+        items.append(TradeOut(order_id=t.order_id, seller=t.seller if named else None,
+                              buyer=t.buyer if named else None, amount=t.amount, price=market.to_cny(t.price),
+                              payment=market.to_cny(t.payment), payment_units=t.payment,
+                              tx_hash=t.tx_hash if named else None, block_number=t.block_number, time=t.block_time))
     return TradeList(asset=asset, token_id=token_id, items=items,
                      page=PageInfo(offset=page.offset, limit=page.limit, total=total))
 
 
 @router.get("/closes/{asset}/{token_id}", response_model=CloseList)
-def daily_closes(asset: AssetName, token_id: Annotated[int, Path(gt=0)], caller: AnyMember, runtime: FreshIndex,
-                 since: Annotated[date | None, Query(alias="from", description="first UTC day (default: until)")]
+def daily_closes(asset: AssetName, token_id: ChainId64, caller: AnyMember, runtime: FreshIndex,
+                 since: Annotated[Day | None, Query(alias="from", description="first UTC day (default: until)")]
                  = None,
-                 until: Annotated[date | None, Query(description="last UTC day (default: the chain's today)")] = None,
+                 until: Annotated[Day | None, Query(description="last UTC day (default: the chain's today)")] = None,
                  ) -> CloseList:
     """Each UTC day's close: the volume-weighted average price of the day's fills; the previous close
     carries over on days without fills (`carried`)."""

@@ -12,6 +12,7 @@ from ledger_service.api.deps import AnyMember, Regulator, RuntimeDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import MemberOut, TxOut
 from ledger_service.api.sending import send
+from ledger_service.api.types import OrgIdField
 from ledger_service.chain.outbox import Intent
 from ledger_service.membership import ROLE_IDS, ROLE_NAMES
 
@@ -21,7 +22,7 @@ Address = Annotated[str, Path(pattern=ADDRESS_PATTERN)]
 
 
 class AdmitIn(BaseModel):
-    org_id: int = Field(ge=1, le=2**64 - 1)
+    org_id: OrgIdField
     roles: list[str] = Field(min_length=1, description=f"any of {', '.join(ROLE_NAMES)}")
     address: str | None = Field(default=None, pattern=ADDRESS_PATTERN,
                                 description="the member's own address (non-custodial); omit with custodial=true")

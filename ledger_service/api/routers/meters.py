@@ -16,6 +16,7 @@ from ledger_service.api.deps import Caller, PageDep, Regulator, RuntimeDep, memb
 from ledger_service.api.errors import ApiError, forbidden, not_found
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.sending import require_custodial, send
+from ledger_service.api.types import ChainId64, OrgId, OrgIdField, OrgIdQuery, RowId
 from ledger_service.chain.errors import ContractRevert
 from ledger_service.db.models import BatchStatus, MeterBatch, MeterDevice, QuarantinedReading, Reading
 from ledger_service.membership import OrgKind
@@ -29,7 +30,7 @@ from oracles.devices import (
     rotate_device_key,
     set_device_active,
 )
-from oracles.http_push import MAX_BATCH, PushBatch, PushResult, ingest_batch
+from oracles.http_push import MAX_BATCH, PushBatch, PushResult, UnattributedMessages, ingest_batch
 from oracles.proofs import ReadingNotCommitted, prove_reading
 
 router = APIRouter(prefix="/meters", tags=["meters"])
@@ -39,13 +40,12 @@ DeviceManager = Annotated[Caller, Depends(member("ENTERPRISE", "REGULATOR"))]
 Pusher = Annotated[Caller, Depends(member("ORACLE", "ENTERPRISE"))]
 Oracle = Annotated[Caller, Depends(member("ORACLE"))]
 Reader = Annotated[Caller, Depends(member())]
-OrgId = Annotated[int, Path(ge=1, lt=2**64)]
 DeviceId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 class DeviceIn(BaseModel):
     device_id: str = Field(min_length=1, max_length=128)
-    enterprise_org_id: int = Field(ge=1, lt=2**64)
+    enterprise_org_id: OrgIdField
     facility: str = Field(min_length=1, max_length=128)
     workshop: str = Field(min_length=1, max_length=128)
     public_key: str = Field(pattern=KEY, description="raw Ed25519 public key, 32 bytes of hex")
@@ -267,7 +267,7 @@ def register_device(body: DeviceIn, caller: DeviceManager, runtime: RuntimeDep, 
 
 
 @router.get("/devices", response_model=DeviceList)
-def list_devices(enterprise_org_id: Annotated[int, Query(ge=1, lt=2**64)], caller: Reader, runtime: RuntimeDep,
+def list_devices(enterprise_org_id: OrgIdQuery, caller: Reader, runtime: RuntimeDep,
                  page: PageDep) -> DeviceList:
     _visible(runtime, caller, enterprise_org_id)
     where = MeterDevice.enterprise_org_id == enterprise_org_id
@@ -374,8 +374,10 @@ def push(batch: PushBatch, caller: Pusher, runtime: RuntimeDep) -> PushResult:
     """Ingest signed messages: each reading is checked and accepted or quarantined with its reason (a malformed
     message is quarantined, never refused with the batch). An ORACLE member may push for the devices of the
     enterprises it is authorised for, an ENTERPRISE member for its own organisation's devices; a batch naming a
-    registered device outside that is refused as a whole (403) and nothing is stored. Messages naming no
-    registered device are quarantined (unknown_device)."""
+    registered device outside that is refused as a whole (403) and nothing is stored. A batch with messages naming
+    no registered device (or none at all) is refused as a whole (422 UnattributedMessages, each with its reason)
+    and nothing is stored; a device's quarantined readings are kept up to `quarantine_per_device_hour` in any
+    hour, the rest counted in `quarantine_not_stored`."""
     with runtime.sessions() as session:
         owners = meters.device_owners(session, meters.named_devices(batch.messages))
     orgs = set(owners.values())
@@ -390,11 +392,15 @@ def push(batch: PushBatch, caller: Pusher, runtime: RuntimeDep) -> PushResult:
         raise forbidden(f"{caller.address} may not push readings of {len(foreign)} device(s) of other enterprises",
                         "NotYourDevice", account=caller.address, devices=foreign[:20],
                         orgIds=sorted({owners[d] for d in foreign}))
-    return ingest_batch(runtime.sessions, runtime.settings, batch, source=f"api:{caller.address}")
+    try:
+        return ingest_batch(runtime.sessions, runtime.settings, batch, source=f"api:{caller.address}")
+    except UnattributedMessages as exc:
+        body = exc.body()
+        raise ApiError(422, body["error"], body["message"], body["args"]) from None
 
 
 @router.get("/readings/{reading_id}/proof", response_model=ProofOut)
-def reading_proof(reading_id: Annotated[int, Path(ge=1, lt=2**63)], caller: Reader, runtime: RuntimeDep) -> ProofOut:
+def reading_proof(reading_id: RowId, caller: Reader, runtime: RuntimeDep) -> ProofOut:
     """The reading's Merkle-sum proof into its anchor, with the labelled subtotals on its path, and whether
     MeterAnchor.verifyReading accepts it."""
     with runtime.sessions() as session:
@@ -475,7 +481,7 @@ def list_anchors(org_id: OrgId, caller: Reader, runtime: RuntimeDep, page: PageD
 
 
 @router.get("/anchors/{anchor_id}", response_model=AnchorOut)
-def get_anchor(anchor_id: Annotated[int, Path(ge=1, lt=2**256)], caller: Reader, runtime: RuntimeDep) -> AnchorOut:
+def get_anchor(anchor_id: ChainId64, caller: Reader, runtime: RuntimeDep) -> AnchorOut:
     """An anchor as MeterAnchor holds it, with the oracle's batch when this service anchored it."""
     a = meters.get_anchor(runtime.chain, runtime.suite, anchor_id)
     _visible(runtime, caller, a.enterprise_org_id)

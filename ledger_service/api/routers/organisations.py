@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from ledger_service.api.deps import AnyMember, PageDep, Regulator, RuntimeDep
 from ledger_service.api.errors import not_found
 from ledger_service.api.schemas import MemberOut, OrgOut, PageInfo, TxOut
 from ledger_service.api.sending import send
+from ledger_service.api.types import Int64, OrgId, OrgIdField
 from ledger_service.chain.outbox import Intent
 from ledger_service.membership import OrgKind, OrgView
 from ledger_service.runtime import Runtime
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
-OrgId = Annotated[int, Path(ge=1, le=2**64 - 1)]
 KINDS = [k.name.lower() for k in OrgKind]
 
 
 class OrgIn(BaseModel):
-    org_id: int = Field(ge=1, le=2**64 - 1)
-    parent_id: int = Field(default=0, ge=0, le=2**64 - 1, description="0 for a top-level organisation")
+    org_id: OrgIdField
+    parent_id: Int64 = Field(default=0, description="0 for a top-level organisation")
     kind: str = Field(description=f"one of {', '.join(KINDS)}", pattern="^(" + "|".join(KINDS) + ")$")
     name: str = Field(min_length=1, max_length=200)
 

@@ -14,12 +14,12 @@ from ledger_service.api.deps import AnyMember, Caller, RuntimeDep, member
 from ledger_service.api.errors import forbidden
 from ledger_service.api.schemas import TxOut
 from ledger_service.api.sending import send
+from ledger_service.api.types import Cny
 from ledger_service.chain.outbox import Intent
 from ledger_service.db.models.outbox import OutboxStatus
 
 router = APIRouter(prefix="/settlement", tags=["settlement"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
-Cny = Annotated[str, Field(pattern=r"^\d{1,15}(\.\d{1,2})?$", description="CNY, e.g. \"10000.00\"")]
 Bank = Annotated[Caller, Depends(member("SETTLEMENT_BANK", moves_assets=True))]
 Wait = Annotated[bool, Query(description="wait for the receipt (otherwise answer 202 once sent)")]
 

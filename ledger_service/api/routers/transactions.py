@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger_service.api.deps import AnyMember, PageDep, RuntimeDep
 from ledger_service.api.errors import ApiError, ChainBusy, TransactionRefused, forbidden, not_found
 from ledger_service.api.schemas import PageInfo, TxOut
+from ledger_service.api.types import RowId
 from ledger_service.chain.outbox import SendDeferred
 from ledger_service.chain.rawtx import MalformedTransaction, decode_signed
 from ledger_service.db.models.outbox import OutboxStatus, OutboxTransaction
@@ -27,11 +28,12 @@ class TxPage(BaseModel):
 
 
 class RelayIn(BaseModel):
-    raw_tx: str = Field(pattern="^0x[0-9a-fA-F]+$", max_length=262_144, description="the signed transaction, 0x-hex")
+    raw_tx: str = Field(pattern="^0x([0-9a-fA-F]{2})+$", max_length=262_144,
+                        description="the signed transaction, 0x-hex (whole bytes)")
 
 
 @router.get("/{outbox_id}", response_model=TxOut)
-def get_transaction(outbox_id: Annotated[int, Path(ge=1)], caller: AnyMember, runtime: RuntimeDep) -> TxOut:
+def get_transaction(outbox_id: RowId, caller: AnyMember, runtime: RuntimeDep) -> TxOut:
     with runtime.sessions() as session:
         row = session.get(OutboxTransaction, outbox_id)
         if row is None:

@@ -1,4 +1,5 @@
-"""Who may call the service: custodial member keys (encrypted), API keys (hashed), used request nonces."""
+"""Who may call the service: custodial member keys (encrypted), API keys (hashed) and their audit log, used request
+nonces."""
 
 from __future__ import annotations
 
@@ -40,6 +41,22 @@ class ApiKey(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     replaced_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class ApiKeyEvent(Base):
+    """The audit log of API keys: each issue, rotation and revocation, who did it and when (UTC). `actor` is the
+    regulator's address for a change made through the API, or says which local command made it (`carbonledger
+    admin issue-key`, run on the server, or the service's own start-up)."""
+
+    __tablename__ = "api_key_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    member: Mapped[str] = mapped_column(String(42))
+    action: Mapped[str] = mapped_column(String(16))  # issued, rotated, revoked
+    actor: Mapped[str] = mapped_column(String(160))
+    note: Mapped[str] = mapped_column(String(255), default="")
 
 
 class RequestNonce(Base):

@@ -80,6 +80,7 @@ class QuarantinedReading(Base):
     """A reading (or an unreadable message) refused by the oracle, with its reason and raw payload."""
 
     __tablename__ = "quarantined_readings"
+    __table_args__ = (Index("ix_quarantined_readings_device_received", "device_id", "received_at"),)  # hourly cap
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("ingest_runs.id"), index=True)

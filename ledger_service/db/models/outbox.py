@@ -14,6 +14,9 @@ taken over. `mined` and `failed` are provisional until `final` (the block is dee
 than the confirmation depth); a receipt that vanishes sends the row back to `signed`.
 `dropped` is a signed transaction whose nonce another transaction took on chain; it is
 never sent again, and its intent is queued again as a new row (`replaces_id`).
+`replaced` is a relayed transaction its signer replaced with another at the same nonce
+and a higher fee (`replaces_id` on the new row); it is not sent again, and becomes
+`mined` after all if the node had mined it first.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.db.base import Base
@@ -37,8 +40,10 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     DROPPED = "dropped"
+    REPLACED = "replaced"  # a relayed transaction its signer replaced by one with the same nonce and a higher fee
 
 
+IN_PLAY = text("status NOT IN ('replaced', 'dropped')")
 PENDING_STATUSES = (OutboxStatus.QUEUED, OutboxStatus.SIGNED, OutboxStatus.SENT)
 MINED_STATUSES = (OutboxStatus.MINED, OutboxStatus.FAILED)
 FINAL_STATUSES = (OutboxStatus.MINED, OutboxStatus.FAILED, OutboxStatus.REJECTED, OutboxStatus.DROPPED)
@@ -52,7 +57,10 @@ class OutboxOrigin(StrEnum):
 class OutboxTransaction(Base):
     __tablename__ = "outbox_transactions"
     __table_args__ = (
-        UniqueConstraint("signer", "nonce"),
+        # One attempt in play per nonce: a replaced or dropped attempt keeps the nonce it was signed with.
+        Index("uq_outbox_transactions_signer_nonce_in_play", "signer", "nonce", unique=True,
+              sqlite_where=IN_PLAY, postgresql_where=IN_PLAY),
+        Index("ix_outbox_transactions_signer_nonce", "signer", "nonce"),
         Index("ix_outbox_transactions_status_id", "status", "id"),
     )
 
@@ -82,7 +90,8 @@ class OutboxTransaction(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))  # the process that may sign a queued row
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    replaces_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # the dropped attempt this one repeats
+    # The dropped attempt this one repeats, or the replaced one it replaces.
+    replaces_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
 

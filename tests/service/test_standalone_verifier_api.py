@@ -1,0 +1,48 @@
+"""The proof `GET /api/v1/meters/readings/{id}/proof` serves, checked by `tools/verify/verify_proof.py` (standard
+library only) against the root the embedded chain holds: the embedded chain answers no JSON-RPC from another
+process, so the root is read here and given with `--root`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from ledger_service.db.models import Reading
+from ledger_service.paths import REPO_ROOT
+from ledger_service.runtime import Runtime
+from tests.service.cast import ENTERPRISE_A, Cast
+from tests.service.helpers import V1
+from tests.service.metering import anchor, messages, push, set_up_park
+
+TOOL = REPO_ROOT / "tools" / "verify" / "verify_proof.py"
+
+
+def test_the_api_s_proof_verifies_with_the_standalone_tool(client: TestClient, cast: Cast, runtime: Runtime,
+                                                           tmp_path):
+    layout = set_up_park(client, cast, runtime)
+    push(client, cast, "oracle", messages(layout, hours=1, org=ENTERPRISE_A))
+    anchor(client, cast, ENTERPRISE_A)
+    with runtime.sessions() as session:
+        reading_id = session.scalars(select(Reading.id).order_by(Reading.id)).all()[5]
+    reply = client.get(f"{V1}/meters/readings/{reading_id}/proof", headers=cast.auth("regulator"))
+    assert reply.status_code == 200, reply.text
+    proof = reply.json()
+    anchored_root = runtime.chain.request(lambda: runtime.suite.call("MeterAnchor", "getAnchor", proof["anchor_id"]))[3]
+    root = "0x" + bytes(anchored_root).hex()
+
+    bundle = tmp_path / "proof.json"
+    bundle.write_text(json.dumps(proof))
+    result = subprocess.run([sys.executable, str(TOOL), str(bundle), "--root", root], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(f"verified: reading {reading_id} ") and root in result.stdout
+
+    proof["subtotals"][1]["sum_mg"] = str(int(proof["subtotals"][1]["sum_mg"]) + 1)
+    bundle.write_text(json.dumps(proof))
+    result = subprocess.run([sys.executable, str(TOOL), str(bundle), "--root", root], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode == 1 and "subtotal workshop sum" in result.stdout, result.stdout
