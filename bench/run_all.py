@@ -41,6 +41,8 @@ BENCHMARKS = (
         "trace latency", "trace_latency.py", quick=("--readings", "20000", "--transfers", "2000", "--samples", "200")
     ),
     Benchmark("faults", "faults.py", quick=("--scale", "0.05", "--outage-seconds", "3")),
+    Benchmark("reconcile readings", "reconcile_readings.py",
+              quick=("--readings", "30000", "--enterprises", "2", "--devices", "5")),
 )
 
 

@@ -25,7 +25,10 @@ class Settings(BaseSettings):
         default="hour", description="Anchoring window of meter data (a week starts on a Thursday, 00:00 UTC, as the "
         "Unix epoch did)."
     )
-    factor_set: str = Field(default="CN-2023-v1", description="Emission factor set used to value readings.")
+    factor_set: str | None = Field(
+        default=None, description="Override: value every reading with this factor set id (e.g. CN-2023-v1); unset: "
+        "each reading with the dated set valid at its timestamp (oracles/data/factor_sets.json).",
+    )
     future_skew_seconds: int = Field(default=300, ge=0, description="How far ahead of now a reading may be stamped.")
     ingest_workers: int = Field(default=2, ge=1, description="Processes that verify signatures and hash readings.")
 

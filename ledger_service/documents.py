@@ -117,6 +117,11 @@ class DocumentVault:
             raise DocumentUnsealError(f"document 0x{digest.hex()} no longer has its recorded hash")
         return content
 
+    def open_row(self, row: StoredDocument) -> bytes:
+        """The plaintext of a stored row (or a row with its columns); raises DocumentUnsealError if it no longer
+        opens or no longer has its recorded hash (reconcile's document check)."""
+        return self._open(row)
+
     def verify_secret(self) -> None:
         """Raise DocumentUnsealError unless this secret opens the first stored document (if any is stored)."""
         with self.sessions() as session:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ledger_service.db.base import table_of
@@ -29,6 +29,7 @@ class BuiltBatch:
     facilities_root: Node
     total_mg: int
     reading_count: int
+    factor_sets: tuple[str, ...] = ()  # every set that valued a reading of the window (SQL only, not on chain)
 
 
 def _built(batch: MeterBatch) -> BuiltBatch:
@@ -36,6 +37,7 @@ def _built(batch: MeterBatch) -> BuiltBatch:
     return BuiltBatch(
         batch.id, batch.enterprise_org_id, batch.window_start, batch.window_end, batch.factor_set, batch.root,
         Node(batch.facilities_root, batch.total_mg, batch.reading_count), batch.total_mg, batch.reading_count,
+        tuple(batch.factor_sets.split(",")) if batch.factor_sets else (batch.factor_set,),
     )
 
 
@@ -91,6 +93,10 @@ def build_batch(
             for n in tree.level_nodes()
         ],
     )
+    used = session.scalars(
+        select(func.coalesce(Reading.factor_set, batch.factor_set)).where(Reading.batch_id == batch.id).distinct()
+    ).all()
+    batch.factor_sets = ",".join(sorted(set(used))) or batch.factor_set
     batch.facilities_root = tree.facilities_root.hash
     batch.root = tree.root.hash
     batch.total_mg = tree.root.sum

@@ -1,4 +1,4 @@
-"""`python -m oracles simulate|ingest|anchor|prove`."""
+"""`python -m oracles simulate|ingest|anchor|prove|revalue|serve`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.table import Table
 
 from oracles import commands
 from oracles.ingest import IngestSummary
+from oracles.proofs import ReadingNotCommitted, StoredDataInconsistent
 
 app = typer.Typer(help="Meter-data oracle: signed readings in, verified emissions and anchored commitments out.",
                   no_args_is_help=True)
@@ -60,7 +61,9 @@ def ingest(
     path: Path,
     layout: Annotated[Path | None, typer.Option(help="Register this layout's devices first.")] = None,
     db: DbOption = None,
-    factor_set: Annotated[str | None, typer.Option(help="Factor set id (default: configured).")] = None,
+    factor_set: Annotated[str | None, typer.Option(
+        help="Value every reading with this factor set (default: CARBONLEDGER_FACTOR_SET if set, else the dated "
+             "set valid at each reading's time).")] = None,
     window: Annotated[str | None, typer.Option(help="hour or day (default: configured).")] = None,
     workers: Annotated[int | None, typer.Option(help="Verification processes.")] = None,
 ) -> None:
@@ -120,7 +123,45 @@ def prove(
     database = commands.open_database(db)
     # Checking through the contract's view needs no oracle key.
     client = commands.connect_meter_anchor(rpc, network, read_only=True) if rpc else None
-    console.print_json(json.dumps(commands.prove(database, reading_id, client)))
+    try:
+        proof = commands.prove(database, reading_id, client)
+    except ReadingNotCommitted as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    except StoredDataInconsistent as exc:
+        console.print(f"[red]StoredDataInconsistent: {exc.reason}[/red]")
+        raise typer.Exit(3) from None
+    console.print_json(json.dumps(proof))
+
+
+@app.command()
+def revalue(
+    set_id: Annotated[str, typer.Option("--set", help="Factor set id to value the readings with.")],
+    window: Annotated[str, typer.Option(help="Period START/END of reading times (ISO 8601 or epoch s, UTC).")],
+    by: Annotated[str | None, typer.Option(help="Who asks (default: the login name).")] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+    enterprise: Annotated[int | None, typer.Option(help="Only this enterprise's readings.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Value stored readings again with another factor set, as a separate recorded valuation (who, when, why,
+    totals per window); committed readings, roots and anchors are never rewritten."""
+    import getpass
+
+    from oracles.factors import UnknownFactorSet
+    from oracles.revalue import RevaluationRefused
+
+    try:
+        period = commands.parse_period(window)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    database = commands.open_database(db)
+    try:
+        report = commands.revalue(database, set_id, period, by or getpass.getuser(), reason, enterprise)
+    except (UnknownFactorSet, RevaluationRefused) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print_json(json.dumps(report))
 
 
 @app.command()

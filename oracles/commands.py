@@ -19,9 +19,10 @@ from ledger_service.db.session import make_engine, session_factory
 from oracles.anchoring import AnchorOutcome, MeterAnchorClient, anchor_pending
 from oracles.batches import BuiltBatch, build_closed_batches
 from oracles.devices import register_devices
-from oracles.factors import get_factor_set
+from oracles.factors import factor_choice
 from oracles.ingest import IngestSummary, ingest_messages
 from oracles.proofs import ReadingProof, prove_reading
+from oracles.revalue import revalue as revalue_readings
 from oracles.simulator import ParkLayout, simulate_messages, simulate_park
 from oracles.sources import read_messages, write_csv, write_jsonl
 
@@ -108,7 +109,7 @@ def ingest_file(
         summary = ingest_messages(
             session,
             read_messages(path),
-            factor_set=get_factor_set(factor_set or settings.factor_set),
+            factor_set=factor_choice(factor_set or settings.factor_set),
             window_seconds=window_seconds or settings.window_seconds,
             now=now,
             future_skew_seconds=settings.future_skew_seconds,
@@ -163,8 +164,25 @@ def prove(db: Database, reading_id: int, client: MeterAnchorClient | None = None
     with db.sessions() as session:
         proof: ReadingProof = prove_reading(session, reading_id)
     result = proof.as_json()
-    result["verifiedInPython"] = proof.verify() is not None
+    result["verified_in_python"] = proof.verify() is not None
     if client is not None and proof.anchor_id is not None:
         valid, _ = client.verify_reading(proof.anchor_id, proof.digest, proof.value_mg, proof.steps)
-        result["verifiedOnChain"] = valid
+        result["verified_on_chain"] = valid
     return result
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    """`START/END` (ISO 8601 times or epoch seconds, UTC if no offset): the period `[START, END)`."""
+    start, sep, end = text.partition("/")
+    if not sep:
+        raise ValueError(f"a period is START/END, e.g. 2024-01-01T00:00:00Z/2025-01-01T00:00:00Z: {text!r}")
+    return parse_utc(start), parse_utc(end)
+
+
+def revalue(db: Database, set_id: str, period: tuple[int, int], requested_by: str, reason: str = "",
+            enterprise_org_id: int | None = None) -> dict[str, Any]:
+    """Re-value the stored readings of `period` with `set_id` as a separate, recorded valuation (its report)."""
+    with db.sessions() as session:
+        record = revalue_readings(session, set_id, period[0], period[1], requested_by, reason, enterprise_org_id)
+        session.commit()
+        return dict(record.report)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledger_service.api.limits import BodyLimit
 from ledger_service.config import Settings
 from ledger_service.db.models import MeterDevice
-from oracles.factors import get_factor_set
+from oracles.factors import factor_choice
 from oracles.ingest import ingest_messages
 from oracles.sources import messages_from_payload
 
@@ -92,7 +92,7 @@ def ingest_batch(sessions: sessionmaker[Session], settings: Settings, batch: Pus
         summary = ingest_messages(
             session,
             messages_from_payload(batch.messages),
-            factor_set=get_factor_set(settings.factor_set),
+            factor_set=factor_choice(settings.factor_set),
             window_seconds=settings.window_seconds,
             future_skew_seconds=settings.future_skew_seconds,
             source=source,
@@ -111,7 +111,7 @@ def ingest_batch(sessions: sessionmaker[Session], settings: Settings, batch: Pus
 def push_router(sessions: sessionmaker[Session], settings: Settings) -> APIRouter:
     """`POST /messages`: ingest a batch; the answer counts accepted and quarantined readings by reason."""
     router = APIRouter()
-    get_factor_set(settings.factor_set)  # an unknown factor set fails at start-up, not on the first push
+    factor_choice(settings.factor_set)  # an unknown factor set (or a bad file) fails at start-up, not on a push
 
     @router.post("/messages", response_model=PushResult, summary="Push a batch of signed meter messages")
     def push(batch: PushBatch) -> PushResult:

@@ -27,7 +27,7 @@ from ledger_service.db.bulk import bulk_insert
 from ledger_service.db.models import BatchStatus, IngestRun, MeterBatch, MeterDevice, QuarantinedReading, Reading
 from oracles.canonical import MessageReading, SignedMessage
 from oracles.devices import device_keys
-from oracles.factors import FactorSet
+from oracles.factors import FactorChoice, FactorSet, as_choice
 from oracles.quarantine import QuarantineReason
 from oracles.verification import (
     CheckedMessage,
@@ -42,7 +42,7 @@ InputMessage = SignedMessage | MalformedMessage
 FLUSH_ROWS = 50_000
 # Row layout of `readings` inserts.
 READING_COLUMNS = ("run_id", "batch_id", "device_pk", "sequence", "timestamp", "quantity", "unit", "carrier", "scope",
-                   "value_mg", "digest", "leaf_hash")
+                   "value_mg", "digest", "leaf_hash", "factor_set")
 CHUNK_MESSAGES = 100
 
 
@@ -123,7 +123,7 @@ def checked_messages(
 class _Ingestion:
     """The stateful half of a run: device history, batches, buffered rows."""
 
-    def __init__(self, session: Session, run_id: int, factor_set: FactorSet, window_seconds: int, latest_ok: int,
+    def __init__(self, session: Session, run_id: int, factor_set: FactorChoice, window_seconds: int, latest_ok: int,
                  quarantine_cap: int | None = None):
         self.session = session
         self.quarantine_cap = quarantine_cap
@@ -148,9 +148,10 @@ class _Ingestion:
                 raise IngestConfigurationError(
                     f"batch {batch.id} is an open window of {batch.window_end - batch.window_start} s, "
                     f"not {window_seconds} s; build and anchor it before changing the window size")
-            if batch.factor_set != factor_set.id:
+            expected = factor_set.at(batch.window_start)
+            if expected is not None and batch.factor_set != expected.id:
                 raise IngestConfigurationError(
-                    f"batch {batch.id} collects readings valued with {batch.factor_set}, not {factor_set.id}")
+                    f"batch {batch.id} collects readings valued with {batch.factor_set}, not {expected.id}")
             self.open_batches[(batch.enterprise_org_id, batch.window_start)] = batch.id
         self.closed_until: dict[int, int] = {
             org: end
@@ -161,15 +162,18 @@ class _Ingestion:
             )
         }
 
-    def _batch_id(self, org: int, window_start: int) -> int:
+    def _batch_id(self, org: int, window_start: int, reading_set: str) -> int:
         key = (org, window_start)
         batch_id = self.open_batches.get(key)
         if batch_id is None:
+            # The window's set (its anchor's factorSetId): the set valid at the window's start; if none
+            # is, the set of the reading that opens it. Each reading's record commits its own set.
+            window_set = self.factor_set.at(window_start)
             batch = MeterBatch(
                 enterprise_org_id=org,
                 window_start=window_start,
                 window_end=window_start + self.window,
-                factor_set=self.factor_set.id,
+                factor_set=window_set.id if window_set is not None else reading_set,
                 status=BatchStatus.OPEN,
             )
             self.session.add(batch)
@@ -217,7 +221,7 @@ class _Ingestion:
         rows = self.readings
         run_id = self.run_id
         for candidate in checked.candidates:
-            seq, ts, quantity, unit, carrier, scope, value, digest, leaf, raw_quantity = candidate
+            seq, ts, quantity, unit, carrier, scope, value, digest, leaf, raw_quantity, set_id, raw_unit = candidate
             reason = None
             if state.last_seq is not None and seq <= state.last_seq:
                 reason, detail = QuarantineReason.SEQUENCE_REPEATED, f"sequence {seq} <= last {state.last_seq}"
@@ -228,11 +232,12 @@ class _Ingestion:
             elif ts - ts % window < closed_until:
                 reason, detail = QuarantineReason.WINDOW_CLOSED, f"windows before {closed_until} are committed"
             if reason is not None:
-                raw = MessageReading(seq, ts, raw_quantity, unit, carrier)
+                raw = MessageReading(seq, ts, raw_quantity, raw_unit, carrier)
                 self._refuse(reason, detail, device, seq, ts, reading_payload(device, raw, b""))
                 continue
-            batch_id = self._batch_id(state.org, ts - ts % window)
-            rows.append((run_id, batch_id, state.pk, seq, ts, quantity, unit, carrier, scope, value, digest, leaf))
+            batch_id = self._batch_id(state.org, ts - ts % window, set_id)
+            rows.append((run_id, batch_id, state.pk, seq, ts, quantity, unit, carrier, scope, value, digest, leaf,
+                         set_id))
             state.last_seq, state.last_ts, state.changed = seq, ts, True
             self.summary.batch_ids.add(batch_id)
         if len(rows) >= FLUSH_ROWS:
@@ -266,7 +271,7 @@ def ingest_messages(
     session: Session,
     messages: Iterable[InputMessage],
     *,
-    factor_set: FactorSet,
+    factor_set: FactorSet | FactorChoice,
     window_seconds: int,
     now: int | None = None,
     future_skew_seconds: int = 300,
@@ -277,6 +282,8 @@ def ingest_messages(
 ) -> IngestSummary:
     """Check, value, hash and store a stream of messages; returns the run's summary.
 
+    `factor_set` is one set for every reading, or a `FactorChoice` (by date: each reading is valued
+    with the set valid at its timestamp, and quarantined as `no_valid_factor_set` if none is).
     The caller commits `session` (one transaction per run). `now` (seconds, UTC) bounds
     timestamps from above with `future_skew_seconds` of tolerance for device clocks. With
     `quarantine_per_device_hour`, a device's quarantined readings beyond that many in the last hour are
@@ -287,9 +294,10 @@ def ingest_messages(
     run = IngestRun(source=source[:256])
     session.add(run)
     session.flush()
-    ingestion = _Ingestion(session, run.id, factor_set, window_seconds, now + future_skew_seconds,
+    choice = as_choice(factor_set)
+    ingestion = _Ingestion(session, run.id, choice, window_seconds, now + future_skew_seconds,
                            quarantine_per_device_hour)
-    checker = MessageChecker(device_keys(session), factor_set)
+    checker = MessageChecker(device_keys(session), choice)
     for checked in checked_messages(messages, checker, workers=workers):
         ingestion.take(checked)
         if progress is not None:

@@ -1,22 +1,28 @@
 """Serve the proof of any committed reading from SQL, and check it in Python or through `MeterAnchor`.
 
-Only the reading's own device is re-paired from its stored leaf hashes; the levels above
-come from the batch's stored device nodes.
+A proof is never served from stored hashes alone: its whole window is rebuilt from the stored
+readings (each record re-encoded and re-hashed, `RebuiltWindow`), and the proof is refused with
+`StoredDataInconsistent` when that tree does not give the window's committed root (or the
+anchored root the caller passes). An edited quantity or value therefore makes every reading of
+its window unprovable, not only the edited one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.db.models import BatchStatus, CommittedNode, MeterBatch, MeterDevice, Reading
+from ledger_service.db.models import BatchStatus, MeterBatch, MeterDevice, Reading
 from oracles import merkle_sum as ms
 from oracles.canonical import ReadingRecord, factor_set_hash, record_digest
 from oracles.merkle_sum import Node, Step
-from oracles.trees import DeviceNode, EnterpriseTree, device_tree
+from oracles.trees import DeviceNode, EnterpriseTree, WindowTree, device_tree
+
+_UNENCODABLE = b"\x00" * 32  # the digest given to a record that no longer encodes (it matches no root)
 
 
 class ReadingNotCommitted(LookupError):
@@ -24,7 +30,25 @@ class ReadingNotCommitted(LookupError):
 
 
 class StoredDataInconsistent(RuntimeError):
-    """What SQL holds does not reproduce the committed digest or root."""
+    """What SQL holds does not reproduce the committed digest or root of a window."""
+
+    def __init__(self, reason: str, batch_id: int | None = None, enterprise_org_id: int | None = None,
+                 window_start: int | None = None, window_end: int | None = None, anchor_id: int | None = None,
+                 changed_readings: tuple[int, ...] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.batch_id = batch_id
+        self.enterprise_org_id = enterprise_org_id
+        self.window_start = window_start
+        self.window_end = window_end
+        self.anchor_id = anchor_id
+        self.changed_readings = changed_readings
+
+    def details(self) -> dict[str, Any]:
+        """The window and the reason, for an error body."""
+        return {"batchId": self.batch_id, "anchorId": self.anchor_id, "enterpriseOrgId": self.enterprise_org_id,
+                "windowStart": self.window_start, "windowEnd": self.window_end,
+                "changedReadings": list(self.changed_readings), "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -60,95 +84,204 @@ class ReadingProof:
             return None
         return ms.verify(self.digest, self.value_mg, self.steps, self.root)
 
+    def record_json(self) -> dict[str, Any]:
+        """The canonical reading record, so that anyone can recompute `digest` (contracts/COMMITMENTS.md)."""
+        record = self.record
+        return {"deviceId": "0x" + record.device_hash.hex(), "sequence": record.sequence,
+                "timestamp": record.timestamp, "quantity": record.quantity, "unit": record.unit,
+                "carrier": record.carrier, "factorSetId": "0x" + record.factor_set_hash.hex(),
+                "scope": record.scope, "value": str(record.value)}
+
     def as_json(self) -> dict[str, Any]:
+        """The proof bundle in the one naming of contracts/COMMITMENTS.md ("Proof bundles"), the API's."""
         return {
-            "readingId": self.reading_id,
-            "batchId": self.batch_id,
-            "anchorId": self.anchor_id,
-            "enterpriseOrgId": self.enterprise_org_id,
-            "window": [self.window_start, self.window_end],
+            "reading_id": self.reading_id,
+            "batch_id": self.batch_id,
+            "anchor_id": self.anchor_id,
+            "enterprise_org_id": self.enterprise_org_id,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
             "digest": "0x" + self.digest.hex(),
-            "valueMg": str(self.value_mg),
-            "record": {  # the canonical reading record, so that anyone can recompute `digest`
-                "deviceId": "0x" + self.record.device_hash.hex(), "sequence": self.record.sequence,
-                "timestamp": self.record.timestamp, "quantity": self.record.quantity, "unit": self.record.unit,
-                "carrier": self.record.carrier, "factorSetId": "0x" + self.record.factor_set_hash.hex(),
-                "scope": self.record.scope, "value": str(self.record.value),
-            },
+            "value_mg": str(self.value_mg),
+            "record": self.record_json(),
             "root": "0x" + self.root.hex(),
-            "proof": [
+            "steps": [
                 {"kind": s.kind, "level": s.level, "data": "0x" + s.data.hex(), "sum": str(s.sum), "count": s.count}
                 for s in self.steps
             ],
             "subtotals": [
                 {"level": t.level, "name": t.level_name, "label": t.label, "id": "0x" + t.id.hex(),
-                 "sumMg": str(t.sum_mg), "count": t.count}
+                 "sum_mg": str(t.sum_mg), "count": t.count}
                 for t in self.subtotals
             ],
         }
 
 
-def prove_reading(session: Session, reading_id: int) -> ReadingProof:
-    """The proof of a committed reading; raises `ReadingNotCommitted` if there is none yet."""
-    found = session.execute(
-        select(Reading, MeterDevice, MeterBatch)
+@dataclass(frozen=True)
+class StoredReading:
+    """A reading as SQL holds it, with the record re-encoded from its stored fields."""
+
+    reading_id: int
+    device: str
+    facility: str
+    workshop: str
+    factor_set: str  # the id of the set that valued it
+    record: ReadingRecord
+    stored_digest: bytes
+    stored_leaf: bytes
+    digest: bytes  # recomputed from the stored fields
+
+    @property
+    def changed(self) -> bool:
+        """The stored fields no longer give the stored digest and leaf."""
+        return self.digest != self.stored_digest or ms.leaf(self.digest, self.record.value).hash != self.stored_leaf
+
+
+@dataclass(frozen=True)
+class RebuiltWindow:
+    """One built window's tree recomputed from its stored readings (not from stored hashes or nodes)."""
+
+    batch_id: int
+    anchor_id: int | None
+    enterprise_org_id: int
+    window_start: int
+    window_end: int
+    factor_set: str
+    committed_root: bytes | None  # the batch's root as stored
+    readings: dict[int, StoredReading]
+    device_order: dict[str, list[int]]  # device -> reading ids in leaf order
+    tree: WindowTree | None  # None for a window without readings
+    changed_readings: tuple[int, ...] = field(default=())
+    positions: dict[int, int] = field(default_factory=dict)  # reading id -> its leaf's place in its device
+
+    @property
+    def root(self) -> Node | None:
+        return None if self.tree is None else self.tree.root
+
+    def problem(self, anchored_root: bytes | None = None) -> str | None:
+        """Why the stored readings do not reproduce the window's committed (and anchored) root; None if they do."""
+        where = (f"batch {self.batch_id} (enterprise {self.enterprise_org_id}, window {self.window_start}-"
+                 f"{self.window_end}" + (f", anchor {self.anchor_id})" if self.anchor_id is not None else ")"))
+        changed = ""
+        if self.changed_readings:
+            shown = ", ".join(map(str, self.changed_readings[:10]))
+            more = f" and {len(self.changed_readings) - 10} more" if len(self.changed_readings) > 10 else ""
+            changed = f"; readings whose stored fields no longer give their digest: {shown}{more}"
+        if self.tree is None:
+            return f"{where}: no stored readings{changed}"
+        root = self.tree.root
+        if self.committed_root != root.hash:
+            stored = "0x" + self.committed_root.hex() if self.committed_root else "none"
+            return (f"{where}: its stored readings give root 0x{root.hash.hex()} ({root.sum} mg, {root.count} "
+                    f"readings), not the committed root {stored}{changed}")
+        if anchored_root is not None and anchored_root != root.hash:
+            return (f"{where}: its stored readings give root 0x{root.hash.hex()}, not the anchored root "
+                    f"0x{anchored_root.hex()}{changed}")
+        if self.changed_readings:
+            return f"{where}: the root still matches{changed}"
+        return None
+
+    def inconsistency(self, anchored_root: bytes | None = None) -> StoredDataInconsistent | None:
+        reason = self.problem(anchored_root)
+        if reason is None:
+            return None
+        return StoredDataInconsistent(reason, self.batch_id, self.enterprise_org_id, self.window_start,
+                                      self.window_end, self.anchor_id, self.changed_readings)
+
+    def proof(self, reading_id: int, anchored_root: bytes | None = None) -> ReadingProof:
+        """The proof of one of the window's readings; raises `StoredDataInconsistent` if the window is not
+        reproduced by its stored readings."""
+        error = self.inconsistency(anchored_root)
+        if error is not None:
+            raise error
+        assert self.tree is not None and self.committed_root is not None
+        reading = self.readings[reading_id]
+        position = self.positions[reading_id]
+        steps = self.tree.proof(reading.device, position)
+        _, subtotals = ms.fold(ms.leaf(reading.digest, reading.record.value), steps)
+        labels = {
+            ms.LEVEL_DEVICE: reading.device,
+            ms.LEVEL_WORKSHOP: reading.workshop,
+            ms.LEVEL_FACILITY: reading.facility,
+            ms.LEVEL_ENTERPRISE: str(self.enterprise_org_id),
+        }
+        return ReadingProof(
+            reading_id=reading_id,
+            batch_id=self.batch_id,
+            anchor_id=self.anchor_id,
+            enterprise_org_id=self.enterprise_org_id,
+            window_start=self.window_start,
+            window_end=self.window_end,
+            record=reading.record,
+            digest=reading.digest,
+            value_mg=reading.record.value,
+            steps=steps,
+            root=self.committed_root,
+            subtotals=[
+                LabelledSubtotal(t.level, ms.LEVEL_NAMES[t.level], labels[t.level], t.id, t.sum, t.count)
+                for t in subtotals
+            ],
+        )
+
+
+def _digest(record: ReadingRecord) -> bytes:
+    try:
+        return record_digest(record)
+    except (ValueError, OverflowError):  # a field edited into something the record cannot encode
+        return _UNENCODABLE
+
+
+def rebuild_window(session: Session, batch: MeterBatch) -> RebuiltWindow:
+    """Re-encode and re-hash every stored reading of a built batch and rebuild its tree."""
+    if batch.status == BatchStatus.OPEN:
+        raise ReadingNotCommitted(f"batch {batch.id} is still open")
+    fs_hash = factor_set_hash(batch.factor_set)
+    rows = session.execute(
+        select(Reading.id, Reading.sequence, Reading.timestamp, Reading.quantity, Reading.unit, Reading.carrier,
+               Reading.scope, Reading.value_mg, Reading.digest, Reading.leaf_hash, MeterDevice.device_id,
+               MeterDevice.device_hash, MeterDevice.facility, MeterDevice.workshop, Reading.factor_set)
         .join(MeterDevice, MeterDevice.id == Reading.device_pk)
-        .join(MeterBatch, MeterBatch.id == Reading.batch_id)
-        .where(Reading.id == reading_id)
-    ).first()
-    if found is None:
+        .where(Reading.batch_id == batch.id)
+        .order_by(Reading.device_pk, Reading.timestamp, Reading.sequence)
+    ).all()
+    readings: dict[int, StoredReading] = {}
+    order: dict[str, list[int]] = defaultdict(list)
+    places: dict[str, tuple[str, str]] = {}
+    for (rid, seq, ts, quantity, unit, carrier, scope, value, digest, leaf_hash, device, device_hash, facility,
+         workshop, reading_set) in rows:  # a reading's own set (chosen by its time); NULL on older rows
+        record = ReadingRecord(device_hash, seq, ts, quantity, unit, carrier,
+                               factor_set_hash(reading_set) if reading_set else fs_hash, scope, value)
+        readings[rid] = StoredReading(rid, device, facility, workshop, reading_set or batch.factor_set, record, digest,
+                                      leaf_hash, _digest(record))
+        order[device].append(rid)
+        places.setdefault(device, (facility, workshop))
+    tree = None
+    if readings:
+        devices = {}
+        nodes = []
+        for device, ids in order.items():
+            devices[device] = device_tree(
+                device, [ms.leaf(readings[i].digest, readings[i].record.value) for i in ids])
+            facility, workshop = places[device]
+            nodes.append(DeviceNode(facility, workshop, device, devices[device].node))
+        tree = WindowTree(devices, {}, EnterpriseTree.build(batch.enterprise_org_id, nodes))
+    return RebuiltWindow(
+        batch_id=batch.id, anchor_id=batch.anchor_id, enterprise_org_id=batch.enterprise_org_id,
+        window_start=batch.window_start, window_end=batch.window_end, factor_set=batch.factor_set,
+        committed_root=batch.root, readings=readings, device_order=dict(order), tree=tree,
+        changed_readings=tuple(r.reading_id for r in readings.values() if r.changed),
+        positions={rid: i for ids in order.values() for i, rid in enumerate(ids)},
+    )
+
+
+def prove_reading(session: Session, reading_id: int, anchored_root: bytes | None = None) -> ReadingProof:
+    """The proof of a committed reading; raises `ReadingNotCommitted` if there is none yet, and
+    `StoredDataInconsistent` if its window's stored readings no longer give the committed root (or
+    `anchored_root`, when the caller read it from the chain)."""
+    batch = session.scalar(select(MeterBatch).join(Reading, Reading.batch_id == MeterBatch.id)
+                           .where(Reading.id == reading_id))
+    if batch is None:
         raise ReadingNotCommitted(f"no reading {reading_id}")
-    reading, device, batch = found
     if batch.status == BatchStatus.OPEN or batch.root is None:
         raise ReadingNotCommitted(f"reading {reading_id} is in batch {batch.id}, which is still open")
-    record = ReadingRecord(
-        device.device_hash, reading.sequence, reading.timestamp, reading.quantity, reading.unit, reading.carrier,
-        factor_set_hash(batch.factor_set), reading.scope, reading.value_mg,
-    )
-    if record_digest(record) != reading.digest:
-        raise StoredDataInconsistent(f"reading {reading_id}: stored fields do not reproduce its digest")
-
-    leaves = session.execute(
-        select(Reading.id, Reading.leaf_hash, Reading.value_mg)
-        .where(Reading.batch_id == batch.id, Reading.device_pk == device.id)
-        .order_by(Reading.timestamp, Reading.sequence)
-    ).all()
-    position = next(i for i, row in enumerate(leaves) if row[0] == reading_id)
-    own = device_tree(device.device_id, [Node(h, v, 1) for _, h, v in leaves])
-
-    level_rows = session.execute(
-        select(CommittedNode.label, CommittedNode.facility, CommittedNode.workshop, CommittedNode.hash,
-               CommittedNode.sum_mg, CommittedNode.count)
-        .where(CommittedNode.batch_id == batch.id, CommittedNode.level == ms.LEVEL_DEVICE)
-    ).all()
-    upper = EnterpriseTree.build(
-        batch.enterprise_org_id,
-        [DeviceNode(f or "", w or "", label, Node(h, s, c)) for label, f, w, h, s, c in level_rows],
-    )
-    if upper.device_nodes[device.device_id].node != own.node or upper.root.hash != batch.root:
-        raise StoredDataInconsistent(f"batch {batch.id}: stored nodes do not reproduce its root")
-    steps = [*own.steps(position), *upper.steps_above(device.device_id)]
-    _, subtotals = ms.fold(ms.leaf(reading.digest, reading.value_mg), steps)
-    labels = {
-        ms.LEVEL_DEVICE: device.device_id,
-        ms.LEVEL_WORKSHOP: device.workshop,
-        ms.LEVEL_FACILITY: device.facility,
-        ms.LEVEL_ENTERPRISE: str(batch.enterprise_org_id),
-    }
-    return ReadingProof(
-        reading_id=reading_id,
-        batch_id=batch.id,
-        anchor_id=batch.anchor_id,
-        enterprise_org_id=batch.enterprise_org_id,
-        window_start=batch.window_start,
-        window_end=batch.window_end,
-        record=record,
-        digest=reading.digest,
-        value_mg=reading.value_mg,
-        steps=steps,
-        root=batch.root,
-        subtotals=[
-            LabelledSubtotal(t.level, ms.LEVEL_NAMES[t.level], labels[t.level], t.id, t.sum, t.count)
-            for t in subtotals
-        ],
-    )
+    return rebuild_window(session, batch).proof(reading_id, anchored_root)

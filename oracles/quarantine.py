@@ -13,6 +13,7 @@ class QuarantineReason(StrEnum):
     UNKNOWN_CARRIER = "unknown_carrier"  # not an energy carrier or gas the oracle knows
     INVALID_UNIT = "invalid_unit"  # the unit does not measure this carrier
     NO_EMISSION_FACTOR = "no_emission_factor"  # the factor set has no factor for the carrier
+    NO_VALID_FACTOR_SET = "no_valid_factor_set"  # no dated factor set is valid at the reading's time
     INVALID_QUANTITY = "invalid_quantity"  # not a plain decimal number
     NON_FINITE_QUANTITY = "non_finite_quantity"  # NaN or infinity
     NEGATIVE_QUANTITY = "negative_quantity"

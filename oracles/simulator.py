@@ -37,7 +37,7 @@ class CarrierProfile:
 
 PROFILES: tuple[CarrierProfile, ...] = (
     CarrierProfile("electricity", "kWh", 3, (5.0, 200.0), False, 60),
-    CarrierProfile("natural_gas", "m3", 3, (1.0, 40.0), False, 12),
+    CarrierProfile("natural_gas", "Nm3", 3, (1.0, 40.0), False, 12),
     CarrierProfile("heat", "GJ", 4, (0.02, 0.5), True, 8),
     CarrierProfile("coal", "t", 4, (0.005, 0.15), True, 6),
     CarrierProfile("diesel", "kg", 3, (0.5, 15.0), False, 6),

@@ -1,6 +1,6 @@
 """The stateless checks of a message: device key, signature, carrier, unit, quantity; then value and hash.
 
-`check_message` needs only a snapshot of the device keys and a factor set, so chunks of
+`check_message` needs only a snapshot of the device keys and a factor choice, so chunks of
 messages can be checked in worker processes; the checks that depend on the device's
 history (sequence, timestamp, window) run afterwards, in order (`oracles.ingest`).
 """
@@ -23,8 +23,9 @@ from oracles.canonical import (
     message_bytes,
     record_digest,
 )
+from oracles.carriers import CARRIERS
 from oracles.emissions import value_reading
-from oracles.factors import FactorSet
+from oracles.factors import FactorChoice, FactorSet, as_choice
 from oracles.quarantine import QuarantineReason, Refused
 
 
@@ -47,13 +48,15 @@ class Candidate(NamedTuple):
     sequence: int
     timestamp: int
     quantity: str  # canonical
-    unit: str
+    unit: str  # canonical (`m3` of natural gas committed as `Nm3`)
     carrier: str
     scope: int
     value_mg: int
     digest: bytes
     leaf_hash: bytes
     raw_quantity: str
+    factor_set: str  # id of the set that valued the reading (committed as factorSetId)
+    raw_unit: str
 
 
 class Rejection(NamedTuple):
@@ -100,11 +103,11 @@ def _reject_all(message: SignedMessage, reason: QuarantineReason, detail: str) -
 
 
 class MessageChecker:
-    """Checks messages against one snapshot of device keys and one factor set."""
+    """Checks messages against one snapshot of device keys and one factor choice (by date, or one set)."""
 
-    def __init__(self, keys: Mapping[str, DeviceKey], factor_set: FactorSet) -> None:
+    def __init__(self, keys: Mapping[str, DeviceKey], factor_set: FactorSet | FactorChoice) -> None:
         self.keys = keys
-        self.factor_set = factor_set
+        self.factor_set = as_choice(factor_set)
         self._verifiers: dict[str, Ed25519PublicKey] = {}
 
     def _verifier(self, device: str, key: DeviceKey) -> Ed25519PublicKey:
@@ -138,11 +141,14 @@ class MessageChecker:
 
     def _value_readings(self, message: SignedMessage) -> CheckedMessage:
         device_hash = ms.labelled_id(message.device)
-        fs = self.factor_set
+        choice = self.factor_set
         candidates: list[Candidate] = []
         rejections: list[Rejection] = []
         for r in message.readings:
+            fs = choice.at(r.timestamp)
             try:
+                if fs is None:
+                    raise Refused(QuarantineReason.NO_VALID_FACTOR_SET, choice.no_set_detail(r.timestamp))
                 quantity, scope, value = value_reading(r.quantity, r.unit, r.carrier, fs)
             except Refused as refused:
                 rejections.append(
@@ -150,13 +156,14 @@ class MessageChecker:
                               reading_payload(message.device, r, message.signature))
                 )
                 continue
+            unit = CARRIERS[r.carrier].canonical_unit(r.unit)
             digest = record_digest(
-                ReadingRecord(device_hash, r.sequence, r.timestamp, quantity, r.unit, r.carrier, fs.hash, scope, value)
+                ReadingRecord(device_hash, r.sequence, r.timestamp, quantity, unit, r.carrier, fs.hash, scope, value)
             )
             leaf = ms.leaf(digest, value)
             candidates.append(
-                Candidate(r.sequence, r.timestamp, quantity, r.unit, r.carrier, scope, value, digest, leaf.hash,
-                          r.quantity)
+                Candidate(r.sequence, r.timestamp, quantity, unit, r.carrier, scope, value, digest, leaf.hash,
+                          r.quantity, fs.id, r.unit)
             )
         return CheckedMessage(message.device, candidates, rejections)
 
@@ -169,7 +176,7 @@ class MessageChecker:
 _worker_checker: MessageChecker | None = None
 
 
-def init_worker(keys: dict[str, DeviceKey], factor_set: FactorSet) -> None:
+def init_worker(keys: dict[str, DeviceKey], factor_set: FactorSet | FactorChoice) -> None:
     """Process-pool initializer: one checker per worker process."""
     global _worker_checker
     _worker_checker = MessageChecker(keys, factor_set)

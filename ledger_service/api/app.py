@@ -25,6 +25,7 @@ from ledger_service.api.routers import (
     meters,
     notary,
     organisations,
+    rpc,
     transactions,
 )
 from ledger_service.api.routers import credits as credits_router
@@ -167,6 +168,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     v1.include_router(audit.router)
     app.include_router(v1)
     app.include_router(health.router)
+    if runtime.chain.embedded is not None:
+        app.include_router(rpc.router)  # the embedded chain has no node of its own to ask
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

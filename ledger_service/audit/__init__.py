@@ -2,7 +2,8 @@
 assets, drill down a park's emissions, and who may see what.
 
 - `commitment`: the level-5 report commitment over anchor roots.
-- `reconcile`: every difference between the index and the chain's views.
+- `reconcile`: every difference between the index and the chain's views; `meter_check`: anchored windows
+  recomputed from their readings, stored documents from their sealed bytes, against the chain.
 - `report_trace`: report -> versions -> verification -> finalization -> anchors -> readings -> devices.
 - `asset_trace`: an allowance year or credit batch from issuance to its current holders.
 - `drilldown`: park -> enterprises -> facilities -> workshops -> devices, with totals checked

@@ -4,10 +4,14 @@ year or a time window, with totals at every level from the committed level nodes
 Which totals are checked against the chain:
 - every enterprise total is compared with the sum of its anchors' `totalMg` (MeterAnchor's
   `Anchored` events in the index) over the same windows: `matches_anchored`;
-- with `verify_roots`, each window's stored device nodes are re-hashed up to the level-4
-  root and compared with the anchored root; when every root matches, every facility,
-  workshop and device total below is committed by the anchors (`matches_anchored` set on
-  those levels too); otherwise they are marked False.
+- with `verify_roots`, each window is rebuilt from its stored readings (every record re-encoded
+  and re-hashed, `oracles.proofs.rebuild_window`), not from the stored node rows. The window's
+  committed tree is the rebuilt one if it gives the anchored root, else the stored node rows if they
+  are consistent and give it (the readings changed since). A device, workshop, facility or
+  enterprise is marked (`matches_anchored`) True only if, in every window it appears in, its stored
+  row, its node rebuilt from the readings and its committed node agree: an edited reading turns
+  False the device, workshop, facility and enterprise on its path, an edited node row turns False
+  that node, and a window neither reproduces turns False all of its nodes.
 The park total is the sum of its children (the chain anchors no park-level node).
 
 The park organisation can hold meter data of its own: Membership admits members to any
@@ -22,6 +26,7 @@ checks against its anchors as an enterprise.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,25 +36,64 @@ from ledger_service.audit.results import LevelTotal
 from ledger_service.db.models import BatchStatus, ChainAnchor, ChainOrganisation, CommittedNode, MeterBatch
 from oracles import merkle_sum as ms
 from oracles.merkle_sum import Node
+from oracles.proofs import rebuild_window
 from oracles.trees import DeviceNode, EnterpriseTree
 
 PARK_FACILITIES = "park_facilities"
 
 
-def _roots_match(session: Session, batches: list[MeterBatch], anchored_roots: dict[int, bytes]) -> bool:
-    nodes: dict[int, list[DeviceNode]] = defaultdict(list)
-    for batch_id, label, facility, workshop, h, s, c in session.execute(
-        select(CommittedNode.batch_id, CommittedNode.label, CommittedNode.facility, CommittedNode.workshop,
-               CommittedNode.hash, CommittedNode.sum_mg, CommittedNode.count)
-        .where(CommittedNode.batch_id.in_([b.id for b in batches]), CommittedNode.level == ms.LEVEL_DEVICE)
+NodeKey = tuple[Any, ...]
+
+
+def _key(level: int, label: str, facility: str | None, workshop: str | None) -> NodeKey:
+    """Where a level node sits, as stored rows and rebuilt trees both name it."""
+    if level == ms.LEVEL_DEVICE:
+        return (level, label)
+    if level == ms.LEVEL_WORKSHOP:
+        return (level, facility or "", label)
+    if level == ms.LEVEL_FACILITY:
+        return (level, label)
+    return (level,)
+
+
+def _nodes(tree: EnterpriseTree) -> dict[NodeKey, Node]:
+    return {_key(n.level, n.label, n.facility, n.workshop): n.node for n in tree.level_nodes()}
+
+
+def _checked_nodes(session: Session, batches: list[MeterBatch],
+                   anchored_roots: dict[int, bytes]) -> dict[NodeKey, bool]:
+    """Each node of the windows: True if in every window its stored row, its node rebuilt from the readings
+    and the committed node (the one that gives the anchored root) agree."""
+    stored: dict[int, dict[NodeKey, Node]] = defaultdict(dict)
+    places: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
+    for batch_id, level, label, facility, workshop, h, s, c in session.execute(
+        select(CommittedNode.batch_id, CommittedNode.level, CommittedNode.label, CommittedNode.facility,
+               CommittedNode.workshop, CommittedNode.hash, CommittedNode.sum_mg, CommittedNode.count)
+        .where(CommittedNode.batch_id.in_([b.id for b in batches]))
     ):
-        nodes[batch_id].append(DeviceNode(facility or "", workshop or "", label, Node(h, s, c)))
+        stored[batch_id][_key(level, label, facility, workshop)] = Node(h, s, c)
+        if level == ms.LEVEL_DEVICE:
+            places[batch_id][label] = (facility or "", workshop or "")
+    checked: dict[NodeKey, bool] = {}
     for b in batches:
-        if b.anchor_id not in anchored_roots or not nodes[b.id]:
-            return False
-        if EnterpriseTree.build(b.enterprise_org_id, nodes[b.id]).root.hash != anchored_roots[b.anchor_id]:
-            return False
-    return True
+        rows = stored[b.id]
+        rebuilt_tree = rebuild_window(session, b).tree
+        rebuilt = _nodes(rebuilt_tree.upper) if rebuilt_tree is not None else {}
+        anchored = anchored_roots.get(b.anchor_id) if b.anchor_id is not None else None
+        committed: dict[NodeKey, Node] | None = None
+        if anchored is not None and rebuilt_tree is not None and rebuilt_tree.root.hash == anchored:
+            committed = rebuilt
+        elif anchored is not None:
+            devices = [DeviceNode(*places[b.id][k[1]], k[1], n) for k, n in rows.items() if k[0] == ms.LEVEL_DEVICE]
+            if devices:
+                from_rows = _nodes(EnterpriseTree.build(b.enterprise_org_id, devices))
+                if from_rows == rows and from_rows[(ms.LEVEL_ENTERPRISE,)].hash == anchored:
+                    committed = from_rows
+        for key in rows.keys() | rebuilt.keys():
+            expected = None if committed is None else committed.get(key)
+            ok = expected is not None and rows.get(key) == expected and rebuilt.get(key) == expected
+            checked[key] = checked.get(key, True) and ok
+    return checked
 
 
 def _enterprise(session: Session, org_id: int, start: int, end: int, verify_roots: bool,
@@ -93,12 +137,15 @@ def _enterprise(session: Session, org_id: int, start: int, end: int, verify_root
     total.matches_anchored = (total.sum_mg, total.count) == (total.anchored_mg, total.anchored_count) and len(
         anchors) == len(batches)
     if verify_roots:
-        ok = total.matches_anchored and _roots_match(session, batches, {a.anchor_id: a.root for a in anchors})
-        stack = list(total.children)
-        while stack:
-            node = stack.pop()
-            node.matches_anchored = ok
-            stack.extend(node.children)
+        checked = _checked_nodes(session, batches, {a.anchor_id: a.root for a in anchors})
+        total.matches_anchored = total.matches_anchored and (
+            not batches or checked.get((ms.LEVEL_ENTERPRISE,), False))
+        for f in facilities.values():
+            f.matches_anchored = checked.get((ms.LEVEL_FACILITY, f.label), False)
+        for (facility, label), w in workshops.items():
+            w.matches_anchored = checked.get((ms.LEVEL_WORKSHOP, facility or "", label), False)
+        for label, d in devices.items():
+            d.matches_anchored = checked.get((ms.LEVEL_DEVICE, label), False)
     for f in facilities.values():
         f.children.sort(key=lambda n: n.label)
         for w in f.children:

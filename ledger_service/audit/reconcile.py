@@ -10,16 +10,24 @@ units per token must equal the market's escrow and the market's balance).
 
 Given the chain client, it also compares the outbox with the chain (`outbox_check`): receipts of
 the transactions recorded as mined, and every signer's nonces.
+
+The meter data is held to the chain too (`meter_check`): every anchored window's root, total and count
+recomputed from the stored readings (not from the stored nodes) against the anchor on chain, for every
+window or those starting at or after `since`, or a seeded sample of `sample` windows; and, given the
+document vault, every stored document's hash recomputed from its sealed bytes against the report on chain.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
 from ledger_service.chain.suite import Suite
 from ledger_service.db.models import (
     ChainAnchor,
@@ -40,6 +48,7 @@ from ledger_service.db.models import (
 if TYPE_CHECKING:
     from ledger_service.audit.outbox_check import OutboxCheck
     from ledger_service.chain.client import ChainClient
+    from ledger_service.documents import DocumentVault
 
 MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
 REPORT_STATUS = {0: "none", 1: "submitted", 2: "verified", 3: "rejected", 4: "finalized"}
@@ -49,13 +58,16 @@ ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
 @dataclass(frozen=True)
 class Difference:
     """One fact on which index and chain disagree: `index` is None for a fact missing from the index. In
-    the outbox's differences (kind "outbox"), `index` is the outbox's value."""
+    the outbox's differences (kind "outbox"), `index` is the outbox's value; in the meter data's and
+    documents' (`meter_*`, `document`), the value SQL holds or gives. `where` locates it further (the
+    enterprise, anchor, window, device and reading of a meter difference)."""
 
     kind: str
     key: str
     field: str
     index: Any
     chain: Any
+    where: dict[str, Any] | None = dataclasses.field(default=None, compare=False, hash=False)
 
 
 @dataclass
@@ -64,6 +76,7 @@ class ReconcileReport:
     checked: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
     outbox: OutboxCheck | None = None  # the outbox against the chain, when checked
+    meters: MeterCheck | None = None  # what the meter data check covered (its differences are in `differences`)
 
     @property
     def ok(self) -> bool:
@@ -230,10 +243,36 @@ class _Reconciler:
                           "market_balance": self.view("CarbonMarket", "escrowed", asset, token_id)})
 
 
+    def meter_data(self, since: datetime | int | None, sample: int | None, seed: int | None) -> None:
+        if "MeterAnchor" not in self.suite.contracts:
+            return
+        start = int(since.astimezone(UTC).timestamp()) if isinstance(since, datetime) else since
+        found = check_meter_data(self.conn, lambda anchor_id: self.view("MeterAnchor", "getAnchor", anchor_id),
+                                 int(self.view("MeterAnchor", "anchorCount")), since=start, sample=sample, seed=seed)
+        self.report.meters = found
+        self.report.checked["meter_window"] = found.windows_checked
+        self.report.checked["meter_reading"] = found.readings
+        self.report.differences += [Difference(*f[:5], where=f[5]) for f in found.found]
+
+    def documents(self, vault: DocumentVault) -> None:
+        if "EmissionRegistry" not in self.suite.contracts:
+            return
+        count, found = check_documents(self.conn, vault.open_row,
+                                       lambda report_id: self.view("EmissionRegistry", "getReport", report_id))
+        self.report.checked["document"] = count
+        self.report.differences += [Difference(*f[:5], where=f[5]) for f in found]
+
+
 def reconcile(engine: Engine, suite: Suite, block: int | None = None, *, chain: ChainClient | None = None,
-              grace_seconds: float = 60.0) -> ReconcileReport:
+              grace_seconds: float = 60.0, since: datetime | int | None = None, sample: int | None = None,
+              seed: int | None = None, meters: bool = True, documents: DocumentVault | None = None
+              ) -> ReconcileReport:
     """Every difference between the index and the chain at `block` (default: where the index stands);
-    with `chain`, also between the outbox and the chain (`check_outbox`, read at the chain's head)."""
+    with `chain`, also between the outbox and the chain (`check_outbox`, read at the chain's head).
+
+    With `meters` (the default), every anchored window's readings against its anchor (`since`: only windows
+    starting at or after it, UTC; `sample`: that many windows drawn with `seed`, a fresh one shown in
+    `meters.seed` when none is given); with `documents`, every stored document against the chain."""
     with engine.connect() as conn:
         if block is None:
             block = conn.scalar(select(func.min(IndexCheckpoint.indexed_block)))
@@ -249,6 +288,10 @@ def reconcile(engine: Engine, suite: Suite, block: int | None = None, *, chain: 
         r.notarizations()
         r.credit_batches()
         r.orders()
+        if meters:
+            r.meter_data(since, sample, seed)
+        if documents is not None:
+            r.documents(documents)
     if chain is not None:
         from ledger_service.audit.outbox_check import check_outbox  # it builds on Difference, defined here
 

@@ -1,9 +1,13 @@
 """Trace an emission report: its versions, verification and finalization, the anchors its level-5
-commitment covers (checked against MeterAnchor's anchored roots), readings with proofs, devices."""
+commitment covers (checked against MeterAnchor's anchored roots, each window rebuilt from its stored
+readings), readings sampled from every anchor (or all of them) with proofs, devices; which checks failed."""
 
 from __future__ import annotations
 
+import random
+import secrets
 from datetime import UTC, datetime
+from decimal import Decimal, localcontext
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,18 +25,21 @@ from ledger_service.audit.results import (
     Subtotal,
 )
 from ledger_service.db.models import (
+    BatchStatus,
     ChainAnchor,
     ChainDevice,
     ChainDeviceEvent,
+    ChainMember,
     ChainNotarization,
+    ChainOrganisation,
     ChainReport,
     ChainReportEvent,
     MeterBatch,
     MeterDevice,
-    Reading,
 )
 from oracles import merkle_sum as ms
-from oracles.proofs import prove_reading
+from oracles.factors import get_factor_set
+from oracles.proofs import RebuiltWindow, rebuild_window
 from oracles.reports import period_node
 
 
@@ -57,7 +64,7 @@ def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor
     ).order_by(ChainAnchor.anchor_id)))
 
 
-def _versions(session: Session, org_id: int, year: int) -> list[ReportVersion]:
+def _versions(session: Session, org_id: int, year: int, names: dict[str, str]) -> list[ReportVersion]:
     reports = session.scalars(select(ChainReport).where(ChainReport.org_id == org_id, ChainReport.year == year)
                               .order_by(ChainReport.version)).all()
     events = session.scalars(select(ChainReportEvent).where(
@@ -67,13 +74,14 @@ def _versions(session: Session, org_id: int, year: int) -> list[ReportVersion]:
     for e in events:
         note = e.statement_hash or e.reason_hash
         steps[e.report_id].append(ReportStep(e.kind, e.actor, OnChain.of(e), e.verified_kg, e.obligation_tonnes,
-                                             _hex(note) if note else None))
+                                             _hex(note) if note else None, names.get(e.actor.lower())))
     return [ReportVersion(r.report_id, r.version, r.previous_report_id, r.status, _hex(r.document_hash),
                           r.reported_kg, _hex(r.anchors_root), r.anchored_mg, r.reading_count, steps[r.report_id])
             for r in reports]
 
 
-def _anchor_facts(session: Session, anchors: list[ChainAnchor]) -> tuple[list[AnchorFact], dict[int, int]]:
+def _anchor_facts(session: Session, anchors: list[ChainAnchor], windows: dict[int, RebuiltWindow],
+                  names: dict[str, str]) -> list[AnchorFact]:
     batches = {b.anchor_id: b for b in session.scalars(select(MeterBatch).where(
         MeterBatch.anchor_id.in_([a.anchor_id for a in anchors])))}
     facts = []
@@ -82,32 +90,77 @@ def _anchor_facts(session: Session, anchors: list[ChainAnchor]) -> tuple[list[An
         same = b is not None and (b.root, b.total_mg, b.reading_count, b.enterprise_org_id, b.window_start,
                                   b.window_end) == (a.root, a.total_mg, a.reading_count, a.enterprise_org_id,
                                                     a.window_start, a.window_end)
+        window = windows.get(a.anchor_id)
+        problem = None if window is None else window.problem(a.root)
         facts.append(AnchorFact(a.anchor_id, a.enterprise_org_id, a.window_start, a.window_end, _hex(a.root),
-                                a.total_mg, a.reading_count, a.oracle, OnChain.of(a), b.id if b else None, same))
-    return facts, {a.anchor_id: b.id for a, b in ((a, batches.get(a.anchor_id)) for a in anchors) if b}
+                                a.total_mg, a.reading_count, a.oracle, OnChain.of(a), b.id if b else None, same,
+                                names.get(a.oracle.lower()), None if window is None else problem is None, problem))
+    return facts
 
 
-def _readings(session: Session, anchors: list[ChainAnchor], batch_of: dict[int, int],
-              sample: int) -> list[ReadingEvidence]:
-    """Up to `sample` readings, spread evenly over the anchors (first readings of each chosen window)."""
+def _windows(session: Session, anchors: list[ChainAnchor]) -> dict[int, RebuiltWindow]:
+    """Each anchor's window rebuilt from its stored readings (anchors without a built batch are left out)."""
+    batches = session.scalars(select(MeterBatch).where(
+        MeterBatch.anchor_id.in_([a.anchor_id for a in anchors]), MeterBatch.status != BatchStatus.OPEN))
+    return {b.anchor_id: rebuild_window(session, b) for b in batches if b.anchor_id is not None}
+
+
+def _factor(set_id: str, carrier: str, unit: str) -> str | None:
+    """kgCO2e per `unit` of `carrier` in the set, exact where it terminates (34 significant digits otherwise)."""
+    try:
+        value = get_factor_set(set_id).kg_co2e_per_unit(carrier, unit)
+    except (KeyError, ValueError):  # an unknown set, or a carrier or unit the set does not value
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 34
+        return f"{(Decimal(value.numerator) / Decimal(value.denominator)).normalize():f}"
+
+
+def _evidence(window: RebuiltWindow, reading_id: int, anchored_root: bytes) -> ReadingEvidence:
+    stored = window.readings[reading_id]
+    record = stored.record
+    problem = window.problem(anchored_root)
+    proof = None if problem is not None else window.proof(reading_id, anchored_root)
+    return ReadingEvidence(
+        reading_id, stored.device, record.timestamp, record.value, window.anchor_id,
+        proof is not None and proof.verify() is not None,
+        [] if proof is None else [Subtotal(t.level_name, t.label, t.sum_mg, t.count) for t in proof.subtotals],
+        None if proof is None else proof.as_json(),
+        quantity=record.quantity, unit=record.unit, carrier=record.carrier, factor_set=stored.factor_set,
+        factor_kg_per_unit=_factor(stored.factor_set, record.carrier, record.unit), changed=stored.changed,
+        problem=problem)
+
+
+def _readings(anchors: list[ChainAnchor], windows: dict[int, RebuiltWindow], sample: int, seed: int,
+              every: bool) -> tuple[list[ReadingEvidence], int]:
+    """Readings of every anchor, chosen at random with `seed` (at least one per anchor, `sample` in all when
+    there are fewer anchors), with their proofs; with `every`, every reading is checked, and those that fail
+    are listed besides the sample. Returns the evidence and how many readings were checked."""
+    covered = [a for a in anchors if a.anchor_id in windows]
     out: list[ReadingEvidence] = []
-    roots = {a.anchor_id: a.root for a in anchors}
-    chosen = list(batch_of.items())
-    if sample <= 0 or not chosen:
-        return []
-    step = max(1, len(chosen) // sample)
-    picks = chosen[::step][:sample]
-    per_anchor = -(-sample // len(picks))
-    for anchor_id, batch_id in picks:
-        ids = session.scalars(select(Reading.id).where(Reading.batch_id == batch_id).order_by(Reading.id)
-                              .limit(min(per_anchor, sample - len(out)))).all()
-        for reading_id in ids:
-            proof = prove_reading(session, reading_id)
-            valid = proof.root == roots[anchor_id] and proof.verify() is not None
-            out.append(ReadingEvidence(
-                reading_id, proof.subtotals[0].label, proof.record.timestamp, proof.value_mg, anchor_id, valid,
-                [Subtotal(t.level_name, t.label, t.sum_mg, t.count) for t in proof.subtotals], proof.as_json()))
-    return out
+    checked = 0
+    if not covered or (sample <= 0 and not every):
+        return out, checked
+    base, extra = divmod(max(sample, len(covered)), len(covered))
+    for i, a in enumerate(covered):
+        window = windows[a.anchor_id]
+        ids = sorted(window.readings)
+        wanted = base + (1 if i < extra else 0) if sample > 0 else 0
+        rng = random.Random(f"{seed}:{a.anchor_id}")
+        chosen = set(rng.sample(ids, min(wanted, len(ids))))
+        for reading_id in ids if every else sorted(chosen):
+            evidence = _evidence(window, reading_id, a.root)
+            checked += 1
+            if reading_id in chosen or evidence.changed:  # with `every`: each reading changed in SQL is shown
+                out.append(evidence)
+    return out, checked
+
+
+def _organisation_names(session: Session) -> dict[str, str]:
+    """Member address (lower case) -> its organisation's name."""
+    rows = session.execute(select(ChainMember.account, ChainOrganisation.name)
+                           .join(ChainOrganisation, ChainOrganisation.org_id == ChainMember.org_id))
+    return {account.lower(): name for account, name in rows}
 
 
 def _devices(session: Session, org_id: int) -> list[DeviceFact]:
@@ -122,9 +175,12 @@ def _devices(session: Session, org_id: int) -> list[DeviceFact]:
                        OnChain.of(ev) if ev is not None else None) for d, active, ev in rows]
 
 
-def trace_report(session: Session, report_id: int, sample_readings: int = 4) -> ReportTrace:
-    """The report's whole story; `sample_readings` readings (spread over its anchors) come with proofs,
-    any other reading is proved on demand with `oracles.proofs.prove_reading`."""
+def trace_report(session: Session, report_id: int, sample_readings: int = 4, seed: int | None = None,
+                 all_readings: bool = False) -> ReportTrace:
+    """The report's whole story. Every anchor's window is rebuilt from its stored readings; `sample_readings`
+    readings, drawn with `seed` from every anchor (at least one each), come with proofs (any other reading is
+    proved on demand with `oracles.proofs.prove_reading`); with `all_readings`, every reading is checked.
+    Without a seed one is drawn; the trace shows it, so that the same sample can be checked again."""
     report = session.get(ChainReport, report_id)
     if report is None:
         raise UnknownReport(f"no report {report_id} in the index")
@@ -136,14 +192,20 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4) -> 
         expected = ("", 0, 0)
     commitment = CommitmentCheck([a.anchor_id for a in anchors], *expected, _hex(report.anchors_root),
                                  report.anchored_mg, report.reading_count)
-    facts, batch_of = _anchor_facts(session, anchors)
+    seed = secrets.randbelow(1 << 32) if seed is None else seed
+    names = _organisation_names(session)
+    windows = _windows(session, anchors)
+    facts = _anchor_facts(session, anchors, windows, names)
+    readings, checked = _readings(anchors, windows, sample_readings, seed, all_readings)
     documents = [v.document_hash for v in session.scalars(
         select(ChainReport).where(ChainReport.org_id == report.org_id, ChainReport.year == report.year))]
     notes = session.scalars(select(ChainNotarization).where(ChainNotarization.document_hash.in_(documents))).all()
     return ReportTrace(
         report_id=report_id, org_id=report.org_id, year=report.year,
-        versions=_versions(session, report.org_id, report.year), commitment=commitment, anchors=facts,
-        readings=_readings(session, anchors, batch_of, sample_readings),
+        versions=_versions(session, report.org_id, report.year, names), commitment=commitment, anchors=facts,
+        readings=readings,
         devices=_devices(session, report.org_id),
-        notarizations=[NotarizationFact(_hex(n.document_hash), n.notary, n.org_id, OnChain.of(n)) for n in notes],
+        notarizations=[NotarizationFact(_hex(n.document_hash), n.notary, n.org_id, OnChain.of(n),
+                                        names.get(n.notary.lower())) for n in notes],
+        seed=seed, all_readings=all_readings, readings_checked=checked,
     )

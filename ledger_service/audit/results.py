@@ -43,6 +43,7 @@ class ReportStep:
     verified_kg: int | None = None
     obligation_tonnes: int | None = None
     statement_or_reason: str | None = None
+    actor_organisation: str | None = None  # the name of the actor's organisation (None: not a member)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,9 @@ class AnchorFact:
     at: OnChain
     batch_id: int | None
     sql_matches: bool
+    oracle_organisation: str | None = None
+    readings_match: bool | None = None  # the stored readings rebuild the anchored root (None: no stored window)
+    readings_problem: str | None = None  # why they do not
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,9 @@ class Subtotal:
 
 @dataclass(frozen=True, slots=True)
 class ReadingEvidence:
-    """A committed reading and its Merkle-sum proof up to its anchor's root."""
+    """A committed reading as stored (quantity, unit, carrier, the factor set and factor that valued it) and
+    its Merkle-sum proof up to its anchor's root; `proof` is None and `problem` says why when its window's
+    stored data no longer reproduces the anchored root."""
 
     reading_id: int
     device_id: str
@@ -113,7 +119,14 @@ class ReadingEvidence:
     anchor_id: int | None
     proof_valid: bool
     subtotals: list[Subtotal]
-    proof: dict[str, Any]
+    proof: dict[str, Any] | None
+    quantity: str = ""
+    unit: str = ""
+    carrier: str = ""
+    factor_set: str = ""
+    factor_kg_per_unit: str | None = None  # kgCO2e per `unit` of `carrier` in `factor_set` (None: no such factor)
+    changed: bool = False  # its stored fields no longer give its committed digest
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +145,7 @@ class NotarizationFact:
     notary: str
     org_id: int
     at: OnChain
+    notary_organisation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +159,39 @@ class ReportTrace:
     readings: list[ReadingEvidence]
     devices: list[DeviceFact]
     notarizations: list[NotarizationFact]
+    seed: int = 0  # the sample's seed: the same seed on the same data samples the same readings
+    all_readings: bool = False  # every reading was checked, not a sample
+    readings_checked: int = 0
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """Every check that failed, in words (empty: verified)."""
+        c = self.commitment
+        failed = [] if c.matches else [
+            f"commitment: the report commits to root {c.committed_root or '-'}, {c.committed_mg} mg, "
+            f"{c.committed_count} readings; its anchors give root {c.expected_root or '-'}, {c.expected_mg} mg, "
+            f"{c.expected_count} readings"]
+        for a in self.anchors:
+            if a.batch_id is None:
+                failed.append(f"anchor {a.anchor_id}: no stored window")
+            elif not a.sql_matches:
+                failed.append(f"anchor {a.anchor_id}: stored batch {a.batch_id} does not record the anchored root, "
+                              "total and reading count")
+            if a.readings_match is False:
+                failed.append(f"anchor {a.anchor_id}: {a.readings_problem}")
+        for r in self.readings:
+            if not r.proof_valid:
+                what = ("its stored fields no longer give its committed digest" if r.changed
+                        else f"no proof: its window no longer reproduces the anchored root (anchor {r.anchor_id})"
+                        if r.problem else "its proof does not lead to the anchored root")
+                failed.append(f"reading {r.reading_id} (anchor {r.anchor_id}): {what}")
+        return failed
 
     @property
     def verified(self) -> bool:
-        """The commitment matches the anchors, every anchor matches SQL, every sampled proof holds."""
-        return (self.commitment.matches and all(a.sql_matches for a in self.anchors)
-                and all(r.proof_valid for r in self.readings))
+        """The commitment matches the anchors, every anchor matches SQL and is rebuilt by its stored readings,
+        every checked reading's proof holds."""
+        return not self.failed_checks
 
 
 # ------------------------------------------------------------------ assets

@@ -1028,10 +1028,9 @@ class Outbox:
             if waiting >= self.relay_pending_max:
                 raise ContractRevert("TooManyPendingRelays", {"member": requested_by or tx.sender,
                                                               "pending": waiting, "limit": self.relay_pending_max})
-            (chain_next,) = self.chain.nonces([tx.sender], "pending")
+            chain_next, expected = self._next_nonces(tx.sender, highest)
             if tx.nonce < chain_next:  # in the node's pool, sent past the service
                 raise ContractRevert("NonceTooLow", {"account": tx.sender, "nonce": tx.nonce, "next": chain_next})
-            expected = max(chain_next, -1 if highest is None else int(highest) + 1)
             if tx.nonce > expected:
                 raise ContractRevert("NonceGap", {"account": tx.sender, "nonce": tx.nonce, "next": expected})
         (outcome,) = self.chain.calls([{"from": tx.sender, "to": tx.to, "data": tx.calldata, "value": tx.value,
@@ -1042,6 +1041,19 @@ class Outbox:
                 raise outcome
             raise revert
         return replacing
+
+    def next_nonce(self, account: str) -> int:
+        """The nonce an account's next transaction takes: past the node's pending count and past every
+        transaction of the account the outbox has in flight (what relaying admits without a gap)."""
+        with self.sessions() as session:
+            highest = session.scalar(select(func.max(OutboxTransaction.nonce)).where(
+                OutboxTransaction.signer == account, OutboxTransaction.status.in_(IN_FLIGHT)))
+        return self._next_nonces(account, highest)[1]
+
+    def _next_nonces(self, account: str, highest_in_flight: int | None) -> tuple[int, int]:
+        """The node's pending count for `account`, and the nonce its next transaction takes."""
+        (chain_next,) = self.chain.nonces([account], "pending")
+        return chain_next, max(chain_next, -1 if highest_in_flight is None else int(highest_in_flight) + 1)
 
     @staticmethod
     def _check_replacement(tx: RelayedTx, replacing: TxRecord) -> None:

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+DIFFERENCES_EXIT = 3  # reconcile found differences; a trace failed a check
+
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.tree import Tree
 
-from ledger_service.cli.output import console, emit, fail
+from ledger_service.cli.output import DIFFERENCES_EXIT, console, emit, fail
 from ledger_service.cli.remote import (
     DEFAULT,
     JsonOption,
@@ -42,6 +42,10 @@ def mark(ok: bool | None) -> str:
     return {True: "[green]ok[/green]", False: "[red]MISMATCH[/red]", None: "[dim]unknown[/dim]"}[ok]
 
 
+def _member(address: str, organisation: str | None) -> str:
+    return f"{organisation} ({address})" if organisation else address
+
+
 def _at(at: dict[str, Any]) -> str:
     pending = " [yellow](pending)[/yellow]" if at.get("pending") else ""
     return f"block {at['block_number']}, {at['block_time']}, tx {at['tx_hash']}{pending}"
@@ -51,18 +55,30 @@ def _at(at: dict[str, Any]) -> str:
 def report(
     ctx: typer.Context,
     report_id: Annotated[int, typer.Argument(min=1, help="The report.")],
-    readings: Annotated[int, typer.Option(min=0, max=50, help="Readings sampled with their proofs.")] = 4,
+    readings: Annotated[int, typer.Option(min=0, max=50, help="Readings sampled with their proofs, from every "
+                                          "anchor (at least one each).")] = 4,
     verify_on_chain: Annotated[bool, typer.Option(help="Also check each proof with MeterAnchor on chain.")] = False,
+    seed: Annotated[int | None, typer.Option(min=0, help="The sample's seed (printed), to repeat a check.")] = None,
+    all_readings: Annotated[bool, typer.Option("--all", help="Check every reading of every anchor.")] = False,
     url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
 ) -> None:
-    """A report: its versions and their verification and finalization, the anchors its commitment covers,
-    sampled readings with their Merkle-sum proofs and subtotals, devices and notarizations."""
+    """A report: its versions and their verification and finalization, the anchors its commitment covers (each
+    window rebuilt from its stored readings), readings sampled from every anchor with their quantities, factors,
+    Merkle-sum proofs and subtotals, devices and notarizations; which checks failed, if any."""
+    params: dict[str, Any] = {"readings": readings, "verify_on_chain": verify_on_chain, "all": all_readings}
+    if seed is not None:
+        params["seed"] = seed
     with service(ctx, url, api_key) as api:
-        t = api.get(f"/audit/reports/{report_id}/trace",
-                    params={"readings": readings, "verify_on_chain": verify_on_chain})
+        t = api.get(f"/audit/reports/{report_id}/trace", params=params)
     if as_json:
         emit(t, True)
-        return
+    else:
+        _print_report(t)
+    if not t["verified"]:
+        raise typer.Exit(DIFFERENCES_EXIT)  # as reconcile: scripts and CI see a failed check
+
+
+def _print_report(t: dict[str, Any]) -> None:
     verdict = "[green]verified[/green]" if t["verified"] else "[red]NOT verified[/red]"
     root = Tree(f"[bold]report {t['report_id']}[/bold]: enterprise {t['org_id']}, {t['year']} - {verdict}")
     versions = root.add("versions")
@@ -74,7 +90,8 @@ def report(
                      f"obligation {s['obligation_tonnes']} t" if s.get("obligation_tonnes") is not None else "",
                      f"statement/reason {s['statement_or_reason']}" if s.get("statement_or_reason") else ""]
             details = "; ".join(e for e in extra if e)
-            node.add(f"{s['kind']} by {s['actor']}" + (f" ({details})" if details else "") + f" - {_at(s['at'])}")
+            node.add(f"{s['kind']} by {_member(s['actor'], s.get('actor_organisation'))}"
+                     + (f" ({details})" if details else "") + f" - {_at(s['at'])}")
     c = t["commitment"]
     commitment = root.add(f"commitment to the anchors: {mark(c['matches'])}")
     commitment.add(f"committed: root {c['committed_root']}, {kg(c['committed_mg'])} kgCO2e, "
@@ -84,14 +101,22 @@ def report(
     anchors = root.add(f"anchors ({len(t['anchors'])})")
     for a in t["anchors"]:
         anchors.add(f"anchor {a['anchor_id']}: {day(a['window_start'])} to {day(a['window_end'])}, "
-                    f"{kg(a['total_mg'])} kgCO2e, {a['reading_count']} readings, oracle {a['oracle']}, "
-                    f"stored data {mark(a['sql_matches'])} - {_at(a['at'])}")
-    sampled = root.add(f"readings with proofs ({len(t['readings'])} sampled)")
+                    f"{kg(a['total_mg'])} kgCO2e, {a['reading_count']} readings, oracle "
+                    f"{_member(a['oracle'], a.get('oracle_organisation'))}, stored data {mark(a['sql_matches'])}, "
+                    f"readings {mark(a.get('readings_match'))} - {_at(a['at'])}")
+    how = (f"every reading checked ({t['readings_checked']}), sample and changed readings shown"
+           if t["all_readings"] else f"{len(t['readings'])} sampled from every anchor")
+    sampled = root.add(f"readings with proofs ({how}, seed {t['seed']})")
     for r in t["readings"]:
         on_chain = "" if r["verified_on_chain"] is None else f", on chain {mark(r['verified_on_chain'])}"
+        factor = (f"{r['factor_kg_per_unit']} kgCO2e/{r['unit']}" if r.get("factor_kg_per_unit") is not None
+                  else "no factor")
         node = sampled.add(f"reading {r['reading_id']} of {r['device_id']} at {day(r['timestamp'])}: "
+                           f"{r['quantity']} {r['unit']} of {r['carrier']} x {factor} ({r['factor_set']}) = "
                            f"{kg(r['value_mg'])} kgCO2e in anchor {r['anchor_id']}, proof {mark(r['proof_valid'])}"
                            f"{on_chain}")
+        if r.get("changed"):
+            node.add("[red]its stored fields no longer give its committed digest[/red]")
         for s in r["subtotals"]:
             node.add(f"{s['level']} {s['label']}: {kg(s['sum_mg'])} kgCO2e, {s['count']} readings")
     devices = root.add(f"devices ({len(t['devices'])})")
@@ -100,10 +125,15 @@ def report(
                     f"{text(d['active_on_chain'])}")
     notarized = root.add(f"notarizations ({len(t['notarizations'])})")
     for n in t["notarizations"]:
-        notarized.add(f"{n['document_hash']} by {n['notary']} - {_at(n['at'])}")
+        notarized.add(f"{n['document_hash']} by {_member(n['notary'], n.get('notary_organisation'))} - "
+                      f"{_at(n['at'])}")
     console.print(root)
+    for failed in t["failed_checks"]:
+        console.print(f"[red]FAILED[/red] {failed}", highlight=False)
     proofs = [r["proof_valid"] and r["verified_on_chain"] is not False for r in t["readings"]]
-    console.print(f"proofs: {sum(proofs)} of {len(proofs)} valid; trace {verdict}")
+    checked = f" ({t['readings_checked']} readings checked)" if t["all_readings"] else ""
+    console.print(f"proofs: {sum(proofs)} of {len(proofs)} valid{checked}; seed {t['seed']}; trace {verdict}"
+                  + ("" if t["verified"] else f": {len(t['failed_checks'])} checks failed"))
 
 
 @app.command()
@@ -155,7 +185,7 @@ def drilldown(
     year: Annotated[int | None, typer.Option(min=1970, max=9999, help="A calendar year (UTC).")] = None,
     start: Annotated[int | None, typer.Option(min=0, help="Window start, Unix seconds (instead of --year).")] = None,
     end: Annotated[int | None, typer.Option(min=0, help="Window end, Unix seconds, exclusive.")] = None,
-    verify_roots: Annotated[bool, typer.Option(help="Re-hash every window up to its anchored root.")] = False,
+    verify_roots: Annotated[bool, typer.Option(help="Rebuild each window from its readings; mark mismatches.")] = False,
     url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
 ) -> None:
     """A park's emissions by enterprise, facility, workshop and device, each compared with the anchored sums."""

@@ -12,7 +12,7 @@ from ledger_service.demo.cast import Cast, send
 from ledger_service.demo.printing import chapter, progress_bar, say, show, table
 from ledger_service.runtime import Runtime
 from oracles.devices import register_devices
-from oracles.factors import get_factor_set
+from oracles.factors import factor_choice
 from oracles.ingest import ingest_messages
 from oracles.simulator import ParkLayout, simulate_messages
 
@@ -84,7 +84,7 @@ def ingest_and_anchor(runtime: Runtime, cast: Cast, layout: ParkLayout, period: 
         anchoring = bars.add_task("anchor weekly windows", total=windows)
         with runtime.sessions() as session:
             summary = ingest_messages(
-                session, messages, factor_set=get_factor_set(runtime.settings.factor_set),
+                session, messages, factor_set=factor_choice(runtime.settings.factor_set),
                 window_seconds=runtime.settings.window_seconds,
                 future_skew_seconds=runtime.settings.future_skew_seconds,
                 workers=runtime.settings.ingest_workers, source="demo: simulated park",

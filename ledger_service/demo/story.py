@@ -44,7 +44,8 @@ def _report_document(cast: Cast, org: int, year: int, commitment: emissions.Comm
         "title": f"Annual emission report {year}", "enterprise": cast.names[org], "orgId": org, "year": year,
         "reportedKgCO2e": reported_kg, "anchoredMgCO2e": str(commitment.anchored_mg),
         "readings": commitment.reading_count, "anchors": list(commitment.anchor_ids),
-        "commitment": _hex(commitment.root), "method": "metered activity x factor set CN-2023-v1 (GWP AR5)",
+        "commitment": _hex(commitment.root),
+        "method": "metered activity x the dated factor set valid at each reading's time (GWP AR5)",
     }, indent=1).encode()
 
 

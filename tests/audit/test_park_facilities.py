@@ -66,7 +66,8 @@ def test_the_park_organisations_own_devices_are_a_node_of_the_drill_down_checked
     assert park.anchored_mg == park.sum_mg
 
 
-def test_a_tampered_park_device_subtotal_is_flagged_below_the_parks_own_node_only(park_facility, session):
+def test_a_tampered_park_device_subtotal_is_flagged_on_that_device_of_the_parks_own_node_only(park_facility,
+                                                                                               session):
     park_batches = [b for (b,) in session.query(MeterBatch.id).filter(MeterBatch.enterprise_org_id == PARK)]
     session.execute(update(CommittedNode).where(CommittedNode.batch_id == park_batches[0], CommittedNode.level == 1,
                                                 CommittedNode.label == park_facility.devices[0].device_id)
@@ -76,7 +77,9 @@ def test_a_tampered_park_device_subtotal_is_flagged_below_the_parks_own_node_onl
     own, *enterprises = park.children
     assert own.matches_anchored  # its total comes from the facility nodes, which still add up
     below = [n for f in own.children for n in (f, *f.children, *(d for w in f.children for d in w.children))]
-    assert below and not any(n.matches_anchored for n in below)
+    # The readings still rebuild the anchored root: only the row that no longer agrees with them is marked.
+    assert [(n.level, n.label) for n in below if not n.matches_anchored] == [
+        ("device", park_facility.devices[0].device_id)]
     tampered = next(d for f in own.children for w in f.children for d in w.children
                     if d.label == park_facility.devices[0].device_id)
     assert tampered.sum_mg == sum(n.sum_mg for n in session.query(CommittedNode).filter(

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
+from ledger_service.audit.meter_check import choose_windows
 from ledger_service.audit.reconcile import reconcile
-from ledger_service.db.models import ChainAnchor, ChainBalance, ChainMember, ChainNotarization, ChainReport
+from ledger_service.db.models import (
+    ChainAnchor,
+    ChainBalance,
+    ChainMember,
+    ChainNotarization,
+    ChainReport,
+    MeterBatch,
+    MeterDevice,
+    Reading,
+)
+from oracles import merkle_sum as ms
+from oracles.canonical import ReadingRecord, factor_set_hash, record_digest
 from tests.support.story import YEAR
 
 
@@ -42,3 +54,51 @@ def test_every_tampered_row_is_reported(ledger, story, index_engine):
     assert found[("report", str(story.report_id), "status")] == ("rejected", "finalized")
     assert found[("notarization_count", "Notary", "count")] == (0, 1)
     assert len(found) == 8
+
+
+# ------------------------------------------------------------------ meter data
+
+
+def _first_reading(conn, anchor_id: int):
+    return conn.execute(
+        select(Reading.id, Reading.sequence, Reading.timestamp, Reading.quantity, Reading.unit, Reading.carrier,
+               Reading.scope, Reading.value_mg, MeterDevice.device_id, MeterBatch.factor_set)
+        .join(MeterBatch, MeterBatch.id == Reading.batch_id).join(MeterDevice, MeterDevice.id == Reading.device_pk)
+        .where(MeterBatch.anchor_id == anchor_id).order_by(Reading.id).limit(1)).one()
+
+
+def test_every_anchored_window_is_recomputed_from_its_readings(ledger, story, index_engine):
+    report = reconcile(index_engine, ledger)
+    assert report.checked["meter_window"] == 4 and report.checked["meter_reading"] == 4 * 4 * 60
+    assert report.meters is not None and report.meters.windows_anchored == 4 and report.meters.seed is None
+
+
+def test_a_reading_rewritten_with_its_own_hashes_is_found_by_its_device(ledger, story, index_engine):
+    """An insider who re-hashes the edited reading leaves its digest consistent: the window's root still moves,
+    and the first device whose node no longer matches its stored node is named."""
+    anchor_id = story.anchor_ids[11][0]
+    with index_engine.begin() as conn:
+        row = _first_reading(conn, anchor_id)
+        r = row
+        device_hash = ms.labelled_id(row.device_id)
+        value = r.value_mg + 1
+        digest = record_digest(ReadingRecord(device_hash, r.sequence, r.timestamp, r.quantity, r.unit, r.carrier,
+                                             factor_set_hash(row.factor_set), r.scope, value))
+        conn.execute(update(Reading).where(Reading.id == r.id).values(
+            value_mg=value, digest=digest, leaf_hash=ms.leaf(digest, value).hash))
+    found = {(d.kind, d.field): d for d in reconcile(index_engine, ledger).differences}
+    window = found[("meter_window", "root")]
+    assert window.key.startswith(f"11/{anchor_id}/")
+    assert window.where is not None and window.where["device"] == row.device_id and window.where["reading_id"] is None
+    assert found[("meter_window", "total_mg")].index == found[("meter_window", "total_mg")].chain + 1
+    assert {k[0] for k in found} == {"meter_window"}
+
+
+def test_since_and_sample_choose_the_windows(ledger, story, index_engine):
+    assert choose_windows([(1, 100), (2, 200), (3, 300)], 200, None, None) == ([2, 3], None)
+    chosen, seed = choose_windows([(a, a * 100) for a in range(1, 50)], None, 5, None)
+    assert len(chosen) == 5 and seed is not None
+    assert choose_windows([(a, a * 100) for a in range(1, 50)], None, 5, seed) == (chosen, seed)
+    report = reconcile(index_engine, ledger, sample=2, seed=7)
+    assert report.checked["meter_window"] == 2 and report.meters is not None and report.meters.seed == 7
+    assert reconcile(index_engine, ledger, meters=False).meters is None

@@ -9,20 +9,18 @@ where the trades put them, and every account, the regulator's included, still ho
 
 from __future__ import annotations
 
-import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
-from ledger_service.chain.calldata import CallEncoder
-from ledger_service.chain.deploy import SUITE, Deployment
 from oracles.devices import DeviceInfo
-from tests.chain.node_service import NETWORK, YEAR, NodeService
+from tests.chain.node_service import V1, YEAR, NodeService
 
 PARK, STEEL, CEMENT, BANK = 10, 11, 12, 45
 PRICE = "60.00"  # the reference price the band is computed from (±10% for ordinary trades)
@@ -32,23 +30,36 @@ GAS = 1_000_000  # a generous limit costs nothing where gas is free
 
 @dataclass
 class SelfSigner:
-    """The client of a non-custodial member: its own key, the published deployment record and ABIs, its
-    own nonce count (a fresh key starts at 0), zero fees; it signs and the service relays."""
+    """The client of a non-custodial member, as a wallet works: its own key; chain id, fees, next nonce,
+    addresses and ABIs from the API (`/transactions/signing`, `/transactions/abi/{contract}`); it signs
+    and the service relays."""
 
     account: LocalAccount
-    deployment: Deployment
-    encoder: CallEncoder
-    nonce: int = 0
+    service: NodeService
+    signed: int = 0
+    abis: dict[str, Any] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
         return str(self.account.address)
 
+    def info(self) -> dict[str, Any]:
+        return self.service.get("self_signer", "/transactions/signing")
+
+    def address_of(self, contract: str) -> str:
+        return str(self.info()["contracts"][contract]["address"])
+
     def sign(self, contract: str, function: str, *args: Any) -> str:
-        tx = {"to": self.deployment.addresses[contract], "data": self.encoder.encode(contract, function, args),
-              "value": 0, "gas": GAS, "chainId": self.deployment.chain_id, "nonce": self.nonce,
-              "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
-        self.nonce += 1
+        info = self.info()
+        if contract not in self.abis:
+            assert self.service.client is not None
+            self.abis[contract] = self.service.client.get(f"{V1}/transactions/abi/{contract}",
+                                                          headers=self.service.auth("self_signer")).json()
+        target = Web3().eth.contract(address=info["contracts"][contract]["address"], abi=self.abis[contract])
+        tx = {"to": target.address, "data": target.encode_abi(function, list(args)), "value": 0, "gas": GAS,
+              "chainId": info["chain_id"], "nonce": info["next_nonce"], **info["fees"]}
+        assert info["free_gas"] and all(fee == 0 for fee in info["fees"].values())
+        self.signed += 1
         return "0x" + bytes(self.account.sign_transaction(tx).raw_transaction).hex()
 
 
@@ -110,9 +121,7 @@ def admit(service: NodeService) -> SelfSigner:
                                                                        "label": name})["token"]
     assert service.addresses["self_signer"] == own_key.address
 
-    # What the operator publishes for clients that sign: the deployment record (chain id, addresses), the ABIs.
-    deployment = Deployment.from_json(json.loads((service.workdir / "deployments" / f"{NETWORK}.json").read_text()))
-    return SelfSigner(own_key, deployment, CallEncoder(service.artifacts, [spec.name for spec in SUITE]))
+    return SelfSigner(own_key, service)
 
 
 def register_devices(service: NodeService, me: SelfSigner) -> None:
@@ -170,7 +179,7 @@ def custodial_lists_and_self_signer_fills(service: NodeService, me: SelfSigner) 
     order = listed["order"]
     assert (order["status"], order["remaining"], order["seller"]) == ("open", 20, service.addresses["steel"])
 
-    market = me.deployment.addresses["CarbonMarket"]
+    market = me.address_of("CarbonMarket")
     relay(service, me, "SettlementToken", "approve", market, 15 * order["price_units"])
     relay(service, me, "CarbonMarket", "fill", order["order_id"], 15)
     after = service.get("self_signer", f"/market/orders/{order['order_id']}")
@@ -178,7 +187,7 @@ def custodial_lists_and_self_signer_fills(service: NodeService, me: SelfSigner) 
 
 
 def self_signer_lists_and_custodial_fills(service: NodeService, me: SelfSigner) -> None:
-    market, registry = me.deployment.addresses["CarbonMarket"], me.deployment.addresses["AllowanceRegistry"]
+    market, registry = me.address_of("CarbonMarket"), me.address_of("AllowanceRegistry")
     relay(service, me, "AllowanceRegistry", "setApprovalForAll", market, True)
     relay(service, me, "CarbonMarket", "list", registry, YEAR, 30, 6100, expiry_in_a_day(service))
     # The relay answers with the transaction; the member finds its order among its organisation's.
@@ -220,7 +229,7 @@ def test_custodial_and_self_signing_members_meter_transfer_and_trade_without_eth
     assert everything["page"]["total"] == len(everything["items"]) > 0
     assert {t["status"] for t in everything["items"]} == {"mined"}
     own = sorted(t["nonce"] for t in everything["items"] if t["signer"] == me.address)
-    assert own == list(range(me.nonce)) == list(range(6))
+    assert own == list(range(me.signed)) == list(range(6))
 
     # Nobody was sent ether: not the regulator that deployed, nor any member.
     assert {name: ether(service, address) for name, address in service.addresses.items()} == {

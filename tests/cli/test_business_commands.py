@@ -15,13 +15,14 @@ import pytest
 from click.testing import Result
 from eth_utils import keccak
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from ledger_service.chain.anvil import free_port
 from ledger_service.chain.outbox import Intent
 from ledger_service.cli import app, output
-from ledger_service.db.models import ChainBalance
+from ledger_service.cli.output import DIFFERENCES_EXIT
+from ledger_service.db.models import ChainBalance, MeterBatch, Reading
 from ledger_service.runtime import Runtime
 from tests.cli.meter_story import anchor_meter_data, report_and_finalize
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, PARK, YEAR, Cast
@@ -51,6 +52,12 @@ class Cli:
 
     def json(self, who: str | None, *args: str) -> Any:
         return json.loads(self.ok(who, *args, "--json"))
+
+    def failed_check(self, who: str | None, *args: str) -> str:
+        """A command that ran and found a check failed: its output, and exit code 3 for scripts."""
+        result = self(who, *args)
+        assert result.exit_code == DIFFERENCES_EXIT, result.output
+        return result.stdout
 
     def refused(self, who: str | None, *args: str) -> str:
         result = self(who, *args)
@@ -500,12 +507,15 @@ def test_a_report_is_traced_down_to_readings_proved_on_chain(cli: Cli, cast: Cas
                                                               runtime: Runtime, clean_sql: None):
     story = anchor_meter_data(runtime, client, cast)
     report_and_finalize(runtime, cast, story)
-    out = cli.ok("enterprise_a", "trace", "report", str(story.report_id), "--readings", "2", "--verify-on-chain")
+    out = cli.ok("enterprise_a", "trace", "report", str(story.report_id), "--readings", "2", "--verify-on-chain",
+                 "--seed", "3")
     assert out.startswith(f"report {story.report_id}: enterprise {ENTERPRISE_A}, 2024 - verified")
-    for fact in ("submitted by", "verified by", "finalized by", "commitment to the anchors: ok",
-                 f"anchor {story.anchor_ids[ENTERPRISE_A][0]}:", "proof ok, on chain ok", "workshop", "facility",
-                 "proofs: 2 of 2 valid; trace verified"):
+    for fact in (f"submitted by Riverside Steel ({cast.addresses['enterprise_a']})", "verified by", "finalized by",
+                 "commitment to the anchors: ok", f"anchor {story.anchor_ids[ENTERPRISE_A][0]}:",
+                 "stored data ok, readings ok", "seed 3)", "kgCO2e/", "(CN-2023-v1)", "proof ok, on chain ok",
+                 "workshop", "facility", "proofs: 2 of 2 valid; seed 3; trace verified"):
         assert fact in out, fact
+    assert "FAILED" not in out
     trace = cli.json("regulator", "trace", "report", str(story.report_id), "--readings", "1")
     assert trace["verified"] and [a["anchor_id"] for a in trace["anchors"]] == story.anchor_ids[ENTERPRISE_A]
     assert trace["readings"][0]["verified_on_chain"] is None
@@ -522,6 +532,20 @@ def test_a_report_is_traced_down_to_readings_proved_on_chain(cli: Cli, cast: Cas
     assert cli.refused("regulator", "trace", "report", "999").startswith("error: not found: no report 999")
     result = cli("regulator", "trace", "drilldown", str(PARK))
     assert result.exit_code == 1 and "give either --year, or both --start and --end" in result.stderr
+
+    # One reading of the later anchor edited in SQL: the trace names the failed checks instead of "verified".
+    later = story.anchor_ids[ENTERPRISE_A][1]
+    with runtime.sessions.begin() as session:
+        batch_id = session.scalar(select(MeterBatch.id).where(MeterBatch.anchor_id == later))
+        edited = session.scalars(select(Reading.id).where(Reading.batch_id == batch_id).order_by(Reading.id)).all()[-1]
+        session.execute(update(Reading).where(Reading.id == edited).values(value_mg=Reading.value_mg + 1_000_000))
+    out = one_line(cli.failed_check("regulator", "trace", "report", str(story.report_id), "--readings", "2",
+                                    "--seed", "3"))
+    assert "NOT verified" in out and f"FAILED anchor {later}: batch {batch_id}" in out
+    assert f"no longer give their digest: {edited}" in out and "proofs: 1 of 2 valid; seed 3; trace NOT" in out
+    out = one_line(cli.failed_check("regulator", "trace", "report", str(story.report_id), "--all", "--seed", "3"))
+    assert f"FAILED reading {edited} (anchor {later}): its stored fields no longer give" in out
+    assert "every reading checked (480)" in out
 
 
 def test_an_allowance_vintage_is_traced_hop_by_hop(cli: Cli, cast: Cast, client: TestClient):
@@ -558,6 +582,26 @@ def test_reconcile_exits_non_zero_when_an_index_row_was_tampered_with(cli: Cli, 
     assert not body["ok"] and [d["kind"] for d in body["differences"]] == ["balance", "total_supply"]
     error = cli.refused("enterprise_a", "reconcile")
     assert "does not hold the REGULATOR role" in error
+
+
+def test_reconcile_recomputes_the_meter_data_and_takes_since_and_a_seeded_sample(cli: Cli, cast: Cast,
+                                                                              client: TestClient, runtime: Runtime,
+                                                                              clean_sql: None):
+    anchor_meter_data(runtime, client, cast)
+    out = cli.ok("regulator", "reconcile")
+    assert "meter data: 4 of 4 anchored windows, 960 readings recomputed" in one_line(out)
+    since = cli.json("regulator", "reconcile", "--since", "2024-01-01T01:00:00")
+    assert since["checked"]["meter_window"] == 2 and since["meters"]["since"].startswith("2024-01-01T01:00:00")
+    sampled = one_line(cli.ok("regulator", "reconcile", "--sample", "1", "--seed", "9"))
+    assert "meter data: 1 of 4 anchored windows" in sampled and "sample of 1, seed 9" in sampled
+    with runtime.sessions.begin() as session:
+        session.execute(update(Reading).where(Reading.id == 1).values(value_mg=Reading.value_mg + 1))
+    result = cli("regulator", "reconcile", "--json")
+    assert result.exit_code == 3
+    found = {(d["kind"], d["field"]): d for d in json.loads(result.stdout)["differences"]}
+    assert found[("meter_window", "root")]["where"]["reading_id"] == 1
+    assert found[("meter_reading", "digest")]["key"].endswith("/1")
+    assert "meter_window" in cli("regulator", "reconcile").stdout
 
 
 def test_transactions_are_shown_and_listed(cli: Cli, cast: Cast):

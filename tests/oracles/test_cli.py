@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import create_engine, update
 from typer.testing import CliRunner
 
+from ledger_service.db.models import Reading
 from oracles.cli import app
 
 
@@ -26,5 +28,15 @@ def test_simulate_ingest_build_and_prove_from_the_command_line(tmp_path):
     result = runner.invoke(app, ["prove", "42", "--db", db])
     assert result.exit_code == 0, result.output
     proof = json.loads(result.output)
-    assert proof["verifiedInPython"] is True and proof["readingId"] == 42
+    assert proof["verified_in_python"] is True and proof["reading_id"] == 42
+    assert {"value_mg", "steps", "anchor_id"} <= proof.keys() and "sum_mg" in proof["subtotals"][0]
     assert [s["name"] for s in proof["subtotals"]] == ["device", "workshop", "facility", "enterprise"]
+
+    # A reading of the same window edited in SQL: no proof of any of its readings, a named reason instead.
+    engine = create_engine(db)
+    with engine.begin() as connection:
+        connection.execute(update(Reading).where(Reading.id == 43).values(value_mg=Reading.value_mg + 1_000_000))
+    engine.dispose()
+    result = runner.invoke(app, ["prove", "42", "--db", db])
+    assert result.exit_code == 3 and "StoredDataInconsistent" in result.output, result.output
+    assert "no longer give their digest: 43" in " ".join(result.output.split())

@@ -110,7 +110,7 @@ def test_a_proof_served_from_sql_is_the_proof_of_the_full_tree(session, factor_s
         position = [r.timestamp for r in tree.readings[devices[pk].device_id]].index(ts)
         assert proof.steps == tree.proof(devices[pk].device_id, position)
         assert proof.root == tree.root.hash and proof.verify() is not None
-        assert json.loads(json.dumps(proof.as_json()))["subtotals"][3]["sumMg"] == str(tree.root.sum)
+        assert json.loads(json.dumps(proof.as_json()))["subtotals"][3]["sum_mg"] == str(tree.root.sum)
     with pytest.raises(ReadingNotCommitted):
         prove_reading(session, 10**9)
 

@@ -188,11 +188,12 @@ def anvil_ledger(artifacts: dict[str, Artifact]) -> Iterator[tuple[AnvilNode, Le
         node.stop()
 
 
-def api_naming(cli_bundle: dict[str, Any]) -> dict[str, Any]:
-    """The CLI/trace bundle with the API's field names (value_mg, steps, sum_mg, anchor_id)."""
-    renamed = {"valueMg": "value_mg", "proof": "steps", "anchorId": "anchor_id", "readingId": "reading_id"}
-    out = {renamed.get(k, k): v for k, v in cli_bundle.items() if k != "record"}
-    out["subtotals"] = [{("sum_mg" if k == "sumMg" else k): v for k, v in t.items()} for t in out["subtotals"]]
+def old_naming(bundle: dict[str, Any]) -> dict[str, Any]:
+    """A bundle in the camelCase naming the CLI and the trace used before (valueMg, proof, sumMg, anchorId),
+    without its record: old bundles still verify."""
+    renamed = {"value_mg": "valueMg", "steps": "proof", "anchor_id": "anchorId", "reading_id": "readingId"}
+    out = {renamed.get(k, k): v for k, v in bundle.items() if k != "record"}
+    out["subtotals"] = [{("sumMg" if k == "sum_mg" else k): v for k, v in t.items()} for t in out["subtotals"]]
     return out
 
 
@@ -203,13 +204,13 @@ def test_a_served_proof_verifies_against_meter_anchor_over_json_rpc(anvil_ledger
     rpc = ["--rpc", node.url, "--anchor", address]
     proof = prove_reading(session, 7)
     bundle = proof.as_json()
-    assert bundle["record"]["quantity"] and bundle["anchorId"] in story.anchor_ids[proof.enterprise_org_id]
+    assert bundle["record"]["quantity"] and bundle["anchor_id"] in story.anchor_ids[proof.enterprise_org_id]
 
     result = run_tool(tmp_path, bundle, *rpc)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "digest recomputed from the record" in result.stdout and address in result.stdout
-    api = run_tool(tmp_path, api_naming(bundle), *rpc)  # no record: the given digest
-    assert api.returncode == 0 and "given digest" in api.stdout, api.stdout
+    old = run_tool(tmp_path, old_naming(bundle), *rpc)  # no record: the given digest
+    assert old.returncode == 0 and "given digest" in old.stdout, old.stdout
 
     forged = copy.deepcopy(bundle)
     forged["record"]["quantity"] = forged["record"]["quantity"] + "1"
@@ -232,7 +233,7 @@ def test_a_served_proof_verifies_against_meter_anchor_over_json_rpc(anvil_ledger
                          cwd=REPO_ROOT, env=env)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     printed = json.loads(cli.stdout)
-    assert printed["verifiedInPython"] is True and printed["verifiedOnChain"] is True
+    assert printed["verified_in_python"] is True and printed["verified_on_chain"] is True
     result = run_tool(tmp_path, cli.stdout, *rpc)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -431,13 +431,13 @@ def trace_the_report(s: Story, runtime: Runtime) -> None:
         assert reading["subtotals"][0]["label"] == reading["device_id"]
         assert reading["subtotals"][-1]["label"] == str(RIVERSIDE)
         proof = reading["proof"]
-        assert proof["anchorId"] == reading["anchor_id"] and int(proof["valueMg"]) == reading["value_mg"]
+        assert proof["anchor_id"] == reading["anchor_id"] and int(proof["value_mg"]) == reading["value_mg"]
         # The chain's own answer, asked by the test: the proof folds into the anchored root.
         steps_abi = [(p["kind"], p["level"], bytes.fromhex(p["data"][2:]), int(p["sum"]), p["count"])
-                     for p in proof["proof"]]
+                     for p in proof["steps"]]
         valid, subtotals = runtime.chain.request(lambda proof=proof, steps=steps_abi: runtime.suite.call(
-            "MeterAnchor", "verifyReading", proof["anchorId"], bytes.fromhex(proof["digest"][2:]),
-            int(proof["valueMg"]), steps))
+            "MeterAnchor", "verifyReading", proof["anchor_id"], bytes.fromhex(proof["digest"][2:]),
+            int(proof["value_mg"]), steps))
         assert valid is True
         assert [int(t[2]) for t in subtotals] == [int(t["sum_mg"]) for t in reading["subtotals"]]
         # The same reading through the meters API.

@@ -312,7 +312,7 @@ SINGLE_ORGANISATION = {
     "/api/v1/meters/readings/{reading_id}/proof", "/api/v1/meters/enterprises/{org_id}/anchors",
     "/api/v1/meters/anchors/{anchor_id}", "/api/v1/meters/enterprises/{org_id}/quarantine",
     "/api/v1/settlement/balances/{address}", "/api/v1/market/orders", "/api/v1/transactions",
-    "/api/v1/transactions/{outbox_id}", "/api/v1/api-keys",
+    "/api/v1/transactions/{outbox_id}", "/api/v1/transactions/signing", "/api/v1/api-keys",
 }
 # GET routes showing registry facts that are the same for every member (no organisation's rows), or the
 # process's own health.
@@ -321,6 +321,7 @@ SHARED = {
     "/api/v1/organisations/{org_id}/members", "/api/v1/members/{address}", "/api/v1/compliance/windows/{year}",
     "/api/v1/notary/documents/{document_hash}", "/api/v1/credits/projects", "/api/v1/credits/projects/{project_id}",
     "/api/v1/credits/batches", "/api/v1/credits/batches/{batch_id}", "/api/v1/market/closes/{asset}/{token_id}",
+    "/api/v1/transactions/abi/{contract}",
     "/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
 }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -46,3 +47,11 @@ def test_the_api_s_proof_verifies_with_the_standalone_tool(client: TestClient, c
     result = subprocess.run([sys.executable, str(TOOL), str(bundle), "--root", root], capture_output=True, text=True,
                             timeout=60, cwd=tmp_path)
     assert result.returncode == 1 and "subtotal workshop sum" in result.stdout, result.stdout
+
+    # The bundle carries the reading's canonical record: a changed quantity no longer gives the digest.
+    proof["subtotals"][1]["sum_mg"] = str(int(proof["subtotals"][1]["sum_mg"]) - 1)
+    proof["record"]["quantity"] = str(Decimal(proof["record"]["quantity"]) + 1)
+    bundle.write_text(json.dumps(proof))
+    result = subprocess.run([sys.executable, str(TOOL), str(bundle), "--root", root], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode == 1 and "digest" in result.stdout, result.stdout

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from web3 import Web3
 
 from ledger_service.chain.client import ChainUnavailable
 from ledger_service.runtime import Runtime
@@ -46,6 +47,44 @@ def test_a_member_relays_a_transfer_it_signed_itself(client: TestClient, cast: C
     again = relay(client, cast, "self_signer", raw)
     assert again.json()["id"] == reply.json()["id"]
     assert balance(client, cast, "trader") == 40
+
+
+def test_a_wallet_signs_for_the_relay_from_what_the_api_tells_it(client: TestClient, cast: Cast,
+                                                                  self_signer_holds: None):
+    """Chain id, fees, next nonce, address and ABI from the API alone: nothing read from the service's insides."""
+    me = cast.accounts["self_signer"]
+    info = client.get(f"{V1}/transactions/signing", headers=cast.auth("self_signer")).json()
+    abi = client.get(f"{V1}/transactions/abi/AllowanceRegistry", headers=cast.auth("self_signer")).json()
+    registry = Web3().eth.contract(address=info["contracts"]["AllowanceRegistry"]["address"], abi=abi)
+    data = registry.encode_abi("safeTransferFrom", [me.address, cast.addresses["trader"], YEAR, 4, b""])
+    tx = {"to": registry.address, "data": data, "value": 0, "gas": 300_000, "chainId": info["chain_id"],
+          "nonce": info["next_nonce"], **info["fees"]}
+    reply = relay(client, cast, "self_signer", "0x" + bytes(me.sign_transaction(tx).raw_transaction).hex())
+    assert (reply.status_code, reply.json()["status"]) == (200, "mined")
+    again = client.get(f"{V1}/transactions/signing", headers=cast.auth("self_signer")).json()
+    assert again["next_nonce"] == info["next_nonce"] + 1
+    assert info["account"] == me.address and info["free_gas"] is False  # the embedded chain charges gas
+
+
+def test_the_next_nonce_counts_relayed_transactions_still_in_flight(client: TestClient, cast: Cast, runtime: Runtime,
+                                                                    self_signer_holds: None,
+                                                                    monkeypatch: pytest.MonkeyPatch):
+    me = cast.accounts["self_signer"]
+    first = runtime.chain.pending_nonce(me.address)
+    reply = client.post(f"{V1}/transactions/relay", params={"wait": False}, headers=cast.auth("self_signer"), json={
+        "raw_tx": signed_call(runtime, me, "AllowanceRegistry", "safeTransferFrom", me.address,
+                              cast.addresses["trader"], YEAR, 1, b"")})
+    assert reply.status_code == 202
+    # A node that has not seen it yet: the outbox's row still holds the nonce.
+    monkeypatch.setattr(runtime.chain, "nonces", lambda accounts, block: [first for _ in accounts])
+    info = client.get(f"{V1}/transactions/signing", headers=cast.auth("self_signer")).json()
+    assert info["next_nonce"] == first + 1
+
+
+def test_only_the_suites_abis_are_served(client: TestClient, cast: Cast):
+    reply = client.get(f"{V1}/transactions/abi/NotAContract", headers=cast.auth("self_signer"))
+    assert (reply.status_code, reply.json()["error"]) == (404, "UnknownContract")
+    assert client.get(f"{V1}/transactions/abi/Membership").status_code == 401
 
 
 def test_a_relayed_transaction_must_be_signed_by_the_caller(client: TestClient, cast: Cast, runtime: Runtime):
@@ -165,4 +204,5 @@ def test_ready_names_the_database_when_it_does_not_answer(client: TestClient, ru
 def test_the_api_is_described_by_openapi_under_v1(client: TestClient):
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/v1/allowances/transfers/batch" in paths
-    assert all(p.startswith("/api/v1/") for p in paths if p not in ("/health", "/ready", "/metrics"))
+    # Outside the API: health, and the embedded chain's node interface (where a node would answer).
+    assert all(p.startswith("/api/v1/") for p in paths if p not in ("/health", "/ready", "/metrics", "/rpc"))

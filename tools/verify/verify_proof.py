@@ -7,7 +7,8 @@ Written from `contracts/COMMITMENTS.md` alone; it imports nothing from the proje
     python tools/verify/verify_proof.py BUNDLE.json --root 0x...
 
 BUNDLE.json is a proof as `GET /api/v1/meters/readings/{id}/proof` or `python -m oracles prove N`
-prints it (both field namings are accepted, see COMMITMENTS.md "Proof bundles"). With `--rpc` the
+prints it (snake_case; camelCase bundles of older versions are accepted, see COMMITMENTS.md "Proof
+bundles"). With `--rpc` the
 anchored root is read from `MeterAnchor.getAnchor(anchorId)` by a raw `eth_call`; with `--root` it
 is given. The tool recomputes the leaf digest from the canonical record when the bundle carries one,
 folds the path, checks every level subtotal (sum and count) the bundle states and the root, and exits
@@ -176,7 +177,8 @@ def _text(obj: dict[str, Any], key: str) -> str:
 
 
 def _field(obj: dict[str, Any], names: tuple[str, ...], what: str, required: bool = True) -> Any:
-    """The one field of `names` present (API snake_case, CLI/trace camelCase, or the vectors' name)."""
+    """The one field of `names` present (the snake_case format, the camelCase of older CLI/trace bundles,
+    or the vectors' name)."""
     present = [n for n in names if n in obj]
     if len(present) > 1 and any(obj[n] != obj[present[0]] for n in present):
         raise Usage(f"{what} is given twice with different values ({', '.join(present)})")

@@ -7,11 +7,11 @@ decided by the rule table of `ledger_service.audit.access` (README: What each ro
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 from sqlalchemy import func, select
 
 from ledger_service.api.deps import AnyMember, PageDep, Regulator, RuntimeDep
@@ -34,10 +34,9 @@ from ledger_service.audit.drilldown import drill_down
 from ledger_service.audit.reconcile import Difference, reconcile
 from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
 from ledger_service.chain.calldata import jsonable
-from ledger_service.db.models import ChainTransfer
+from ledger_service.db.models import ChainReport, ChainTransfer
 from ledger_service.membership import OrgKind
 from ledger_service.runtime import Runtime
-from oracles.proofs import prove_reading
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 TOKENS = {"allowance": ALLOWANCES, "credit": CREDITS}
@@ -71,6 +70,7 @@ class ReportStepOut(BaseModel):
     verified_kg: int | None = None
     obligation_tonnes: int | None = None
     statement_or_reason: str | None = None
+    actor_organisation: str | None = Field(default=None, description="the name of the actor's organisation")
 
 
 class ReportVersionOut(BaseModel):
@@ -111,6 +111,11 @@ class AnchorOut(BaseModel):
     at: OnChainOut
     batch_id: int | None
     sql_matches: bool = Field(description="the stored meter batch reproduces the anchored root, total and count")
+    oracle_organisation: str | None = Field(default=None, description="the name of the oracle's organisation")
+    readings_match: bool | None = Field(
+        default=None, description="the window rebuilt from its stored readings gives the anchored root "
+        "(null: no stored window)")
+    readings_problem: str | None = Field(default=None, description="why it does not (window, root, changed readings)")
 
 
 class SubtotalOut(BaseModel):
@@ -124,14 +129,22 @@ class ReadingOut(BaseModel):
     reading_id: int
     device_id: str
     timestamp: int
+    quantity: str = Field(description="as stored (canonical decimal)")
+    unit: str
+    carrier: str
+    factor_set: str = Field(description="the factor set that valued it")
+    factor_kg_per_unit: str | None = Field(description="kgCO2e per unit of the carrier in that set (GWP applied)")
     value_mg: int
     anchor_id: int | None
     proof_valid: bool = Field(description="the proof leads to the anchored root (checked by the service)")
     verified_on_chain: bool | None = Field(
         default=None, description="MeterAnchor.verifyReading accepted the proof (when asked with verify_on_chain)"
     )
+    changed: bool = Field(description="its stored fields no longer give its committed digest")
+    problem: str | None = Field(default=None, description="why there is no proof: its window's stored data no "
+                                "longer reproduces the anchored root")
     subtotals: list[SubtotalOut]
-    proof: dict[str, Any]
+    proof: dict[str, Any] | None = Field(description="the proof bundle, in the API's naming (null without proof)")
 
 
 class DeviceOut(BaseModel):
@@ -148,13 +161,19 @@ class NotarizationOut(BaseModel):
     notary: str
     org_id: int
     at: OnChainOut
+    notary_organisation: str | None = None
 
 
 class ReportTraceOut(BaseModel):
     report_id: int
     org_id: int
     year: int
-    verified: bool = Field(description="commitment, anchors and every sampled proof check out")
+    verified: bool = Field(description="every check passed: commitment, anchors (batch and readings), every "
+                           "checked proof (and on chain, when asked)")
+    failed_checks: list[str] = Field(description="each check that failed, in words; empty when verified")
+    seed: int = Field(description="the seed of the reading sample; the same seed samples the same readings")
+    all_readings: bool = Field(description="every reading was checked, not a sample")
+    readings_checked: int = Field(description="readings whose proofs were checked")
     versions: list[ReportVersionOut]
     commitment: CommitmentOut
     anchors: list[AnchorOut]
@@ -165,11 +184,18 @@ class ReportTraceOut(BaseModel):
     @classmethod
     def of(cls, t: r.ReportTrace, on_chain: dict[int, bool] | None = None) -> ReportTraceOut:
         c = t.commitment
+        failed = t.failed_checks + [
+            f"reading {e.reading_id} (anchor {e.anchor_id}): MeterAnchor.verifyReading refused its proof"
+            for e in t.readings if (on_chain or {}).get(e.reading_id) is False]
         return cls(
             report_id=t.report_id,
             org_id=t.org_id,
             year=t.year,
-            verified=t.verified and all((on_chain or {}).values()),
+            verified=not failed,
+            failed_checks=failed,
+            seed=t.seed,
+            all_readings=t.all_readings,
+            readings_checked=t.readings_checked,
             versions=[
                 ReportVersionOut(
                     report_id=v.report_id,
@@ -189,6 +215,7 @@ class ReportTraceOut(BaseModel):
                             verified_kg=s.verified_kg,
                             obligation_tonnes=s.obligation_tonnes,
                             statement_or_reason=s.statement_or_reason,
+                            actor_organisation=s.actor_organisation,
                         )
                         for s in v.steps
                     ],
@@ -218,6 +245,9 @@ class ReportTraceOut(BaseModel):
                     at=OnChainOut.of(a.at),
                     batch_id=a.batch_id,
                     sql_matches=a.sql_matches,
+                    oracle_organisation=a.oracle_organisation,
+                    readings_match=a.readings_match,
+                    readings_problem=a.readings_problem,
                 )
                 for a in t.anchors
             ],
@@ -226,14 +256,21 @@ class ReportTraceOut(BaseModel):
                     reading_id=e.reading_id,
                     device_id=e.device_id,
                     timestamp=e.timestamp,
+                    quantity=e.quantity,
+                    unit=e.unit,
+                    carrier=e.carrier,
+                    factor_set=e.factor_set,
+                    factor_kg_per_unit=e.factor_kg_per_unit,
                     value_mg=e.value_mg,
                     anchor_id=e.anchor_id,
                     proof_valid=e.proof_valid,
                     verified_on_chain=None if on_chain is None else on_chain.get(e.reading_id),
+                    changed=e.changed,
+                    problem=e.problem,
                     subtotals=[
                         SubtotalOut(level=s.level, label=s.label, sum_mg=s.sum_mg, count=s.count) for s in e.subtotals
                     ],
-                    proof=jsonable(e.proof),
+                    proof=None if e.proof is None else jsonable(e.proof),
                 )
                 for e in t.readings
             ],
@@ -249,7 +286,8 @@ class ReportTraceOut(BaseModel):
                 for d in t.devices
             ],
             notarizations=[
-                NotarizationOut(document_hash=n.document_hash, notary=n.notary, org_id=n.org_id, at=OnChainOut.of(n.at))
+                NotarizationOut(document_hash=n.document_hash, notary=n.notary, org_id=n.org_id, at=OnChainOut.of(n.at),
+                                notary_organisation=n.notary_organisation)
                 for n in t.notarizations
             ],
         )
@@ -328,8 +366,19 @@ class DifferenceOut(BaseModel):
     kind: str
     key: str
     field: str
-    index: Any = Field(description="the indexed value (null: missing from the index)")
+    index: Any = Field(description="the indexed value (null: missing from the index); for meter data and "
+                       "documents, what SQL holds or gives")
     chain: Any = Field(description="the chain's value")
+    where: dict[str, Any] | None = Field(None, description="for meter data: enterprise, anchor, window, and the "
+                                         "first device and reading that no longer reproduce; for documents: row")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_where(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`where` only on the differences that have one (meter data, documents)."""
+        data: dict[str, Any] = handler(self)
+        if data.get("where") is None:
+            data.pop("where", None)
+        return data
 
 
 class OutboxCheckOut(BaseModel):
@@ -343,19 +392,30 @@ class OutboxCheckOut(BaseModel):
                                          "written less than receipt_timeout_seconds ago (not differences yet)")
 
 
+class MeterCheckOut(BaseModel):
+    windows_anchored: int = Field(description="anchored windows (on chain and in the index)")
+    windows_checked: int = Field(description="windows recomputed from their readings")
+    readings: int = Field(description="readings re-encoded and re-hashed")
+    since: datetime | None = Field(description="only windows starting at or after this time (UTC)")
+    sample: int | None = Field(description="windows drawn at random, when sampled")
+    seed: int | None = Field(description="the sample's seed: give it again to check the same windows")
+
+
 class ReconcileOut(BaseModel):
     block: int = Field(description="the block at which the chain was read (where the index stands)")
     ok: bool = Field(description="neither the index nor the outbox differs from the chain")
     checked: dict[str, int]
     differences: list[DifferenceOut]
     outbox: OutboxCheckOut = Field(description="the outbox against the chain, read at its head")
+    meters: MeterCheckOut | None = Field(None, description="what the meter data check covered")
 
 
 # ------------------------------------------------------------------ helpers
 
 
 def _differences(differences: list[Difference]) -> list[DifferenceOut]:
-    return [DifferenceOut(kind=d.kind, key=str(d.key), field=d.field, index=jsonable(d.index), chain=jsonable(d.chain))
+    return [DifferenceOut(kind=d.kind, key=str(d.key), field=d.field, index=jsonable(d.index), chain=jsonable(d.chain),
+                          where=None if d.where is None else jsonable(d.where))
             for d in differences]
 
 
@@ -365,20 +425,23 @@ def _denied(exc: AccessDenied) -> ApiError:
 
 
 def _verify_on_chain(runtime: Runtime, trace: r.ReportTrace) -> dict[int, bool]:
-    """Each sampled reading's proof, checked by MeterAnchor.verifyReading against its anchor."""
+    """Each listed reading's proof, checked by MeterAnchor.verifyReading against its anchor (a reading
+    without a proof, its window's stored data being inconsistent, is left out: it already failed)."""
     anchor = runtime.suite.contract("MeterAnchor")
     out: dict[int, bool] = {}
-    with runtime.sessions() as session:
-        for reading in trace.readings:
-            proof = prove_reading(session, reading.reading_id)
-            if proof.anchor_id is None:
-                out[reading.reading_id] = False
-                continue
-            call = anchor.functions.verifyReading(
-                proof.anchor_id, proof.digest, proof.value_mg, [s.as_tuple() for s in proof.steps]
-            )
-            valid, _ = runtime.chain.request(call.call)
-            out[reading.reading_id] = bool(valid)
+    for reading in trace.readings:
+        proof = reading.proof
+        if proof is None:
+            continue
+        if proof["anchor_id"] is None:
+            out[reading.reading_id] = False
+            continue
+        steps = [(s["kind"], s["level"], bytes.fromhex(s["data"][2:]), int(s["sum"]), s["count"])
+                 for s in proof["steps"]]
+        call = anchor.functions.verifyReading(
+            proof["anchor_id"], bytes.fromhex(proof["digest"][2:]), int(proof["value_mg"]), steps)
+        valid, _ = runtime.chain.request(call.call)
+        out[reading.reading_id] = bool(valid)
     return out
 
 
@@ -390,17 +453,26 @@ def report_trace(
     report_id: ChainId64,
     caller: AnyMember,
     runtime: RuntimeDep,
-    readings: Annotated[int, Query(ge=0, le=50, description="readings sampled with proofs")] = 4,
+    readings: Annotated[int, Query(ge=0, le=50, description="readings sampled with proofs, drawn from every "
+                                   "anchor (at least one each, so possibly more)")] = 4,
     verify_on_chain: Annotated[
-        bool, Query(description="also verify each sampled proof with MeterAnchor.verifyReading")
+        bool, Query(description="also verify each listed proof with MeterAnchor.verifyReading")
     ] = False,
+    seed: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="the sample's seed (drawn and shown when "
+                                      "not given): the same seed samples the same readings again")] = None,
+    all_readings: Annotated[bool, Query(alias="all", description="check every reading of every anchor; the "
+                                        "sample and every reading changed in SQL are listed")] = False,
 ) -> ReportTraceOut:
-    """A report's versions, verification and finalization, the anchors its commitment covers, sampled
-    readings with their Merkle-sum proofs and subtotals, the enterprise's devices and notarizations."""
+    """A report's versions, verification and finalization, the anchors its commitment covers (each window
+    rebuilt from its stored readings), readings sampled from every anchor with their quantities, factors,
+    Merkle-sum proofs and subtotals, the enterprise's devices and notarizations, and which checks failed."""
     sees = viewer(runtime, caller)
     with runtime.sessions() as session:
         try:
-            trace = trace_report(session, report_id, readings)
+            org_id = session.scalar(select(ChainReport.org_id).where(ChainReport.report_id == report_id))
+            if org_id is not None:  # refused before any window is rebuilt
+                sees.require(org_id, park_of(session, org_id))
+            trace = trace_report(session, report_id, readings, seed=seed, all_readings=all_readings)
             trace = report_trace_for(sees, trace, park_of(session, trace.org_id))
         except UnknownReport:
             raise not_found(f"no report {report_id}", "UnknownReport", reportId=report_id) from None
@@ -474,7 +546,8 @@ def park_drilldown(
     end: Annotated[int | None, Query(ge=0, le=LAST_SECOND, description="window end, seconds UTC (exclusive)")]
     = None,
     verify_roots: Annotated[
-        bool, Query(description="re-hash every window's device nodes up to the anchored root")
+        bool, Query(description="rebuild every window from its stored readings and mark each node whose stored "
+                    "total, rebuilt total and anchored commitment disagree")
     ] = False,
 ) -> DrillDownOut:
     """A park's emissions by enterprise, facility, workshop and device for a year or a window, each total
@@ -504,14 +577,28 @@ def park_drilldown(
 
 
 @router.get("/reconcile", response_model=ReconcileOut)
-def reconcile_index(caller: Regulator, runtime: RuntimeDep) -> ReconcileOut:
+def reconcile_index(
+    caller: Regulator,
+    runtime: RuntimeDep,
+    since: Annotated[datetime | None, Query(description="meter data: only windows starting at or after this time "
+                                            "(ISO 8601, UTC unless it says otherwise, or Unix seconds)")] = None,
+    sample: Annotated[int | None, Query(ge=1, le=1_000_000, description="meter data: check this many windows, "
+                                        "drawn at random")] = None,
+    seed: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="the sample's seed (default: a fresh one, "
+                                      "shown in `meters.seed`)")] = None,
+) -> ReconcileOut:
     """Every difference between the event index and the chain's own views, read at the indexed block:
-    balances, supplies, organisations, members, devices, anchors, reports, notarizations; and between the
-    outbox and the chain: receipts of the transactions recorded as mined, every signer's nonces."""
+    balances, supplies, organisations, members, devices, anchors, reports, notarizations, credit batches,
+    orders; every anchored window's root recomputed from its stored readings against the chain, every stored
+    document's hash against the chain; and between the outbox and the chain: receipts of the transactions
+    recorded as mined, every signer's nonces."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
     runtime.index_up_to_date()
     report = runtime.chain.request(lambda: reconcile(
-        runtime.engine, runtime.suite, chain=runtime.chain, grace_seconds=runtime.settings.receipt_timeout_seconds))
-    outbox = report.outbox
+        runtime.engine, runtime.suite, chain=runtime.chain, grace_seconds=runtime.settings.receipt_timeout_seconds,
+        since=since, sample=sample, seed=seed, documents=runtime.documents))
+    outbox, meters = report.outbox, report.meters
     assert outbox is not None
     return ReconcileOut(
         block=report.block,
@@ -520,4 +607,7 @@ def reconcile_index(caller: Regulator, runtime: RuntimeDep) -> ReconcileOut:
         differences=_differences(report.differences),
         outbox=OutboxCheckOut(ok=outbox.ok, checked=outbox.checked, differences=_differences(outbox.differences),
                               pending=_differences(outbox.pending)),
+        meters=None if meters is None else MeterCheckOut(
+            windows_anchored=meters.windows_anchored, windows_checked=meters.windows_checked, readings=meters.readings,
+            since=since, sample=meters.sample, seed=meters.seed),
     )

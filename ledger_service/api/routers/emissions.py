@@ -20,7 +20,7 @@ from ledger_service.api.sending import require_custodial, send
 from ledger_service.api.types import INT64_MAX, LAST_DAY, ChainId64, OrgId
 from ledger_service.chain.errors import ContractRevert
 from ledger_service.chain.outbox import Intent, InvalidIntent, TxRecord
-from ledger_service.documents import DocumentKind
+from ledger_service.documents import DocumentKind, DocumentUnsealError
 from ledger_service.membership import OrgKind
 from ledger_service.runtime import Runtime
 
@@ -311,7 +311,12 @@ def download(report_id: ReportId, kind: DocumentKind, caller: Reader, runtime: R
     _can_read(caller, report.org_id)
     digest = {DocumentKind.REPORT: report.document_hash, DocumentKind.STATEMENT: report.statement_hash,
               DocumentKind.REASON: report.reason_hash}[kind]
-    opened = None if digest is None else runtime.documents.open(digest, report.org_id, kind)
+    try:
+        opened = None if digest is None else runtime.documents.open(digest, report.org_id, kind)
+    except DocumentUnsealError as exc:  # the sealed row was altered: it no longer opens to the hash on chain
+        raise ApiError(409, "StoredDataInconsistent", f"the stored {kind} document of report {report_id} no longer "
+                       f"has the hash on chain ({exc}); reconcile names it", {"reportId": report_id, "kind": str(kind)}
+                       ) from None
     if opened is None:
         raise not_found(f"the service keeps no {kind} document of report {report_id}", "DocumentNotStored",
                         reportId=report_id, kind=str(kind))

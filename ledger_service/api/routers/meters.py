@@ -4,7 +4,7 @@ pushed readings, windows built and anchored by an oracle, anchors, quarantine an
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -31,7 +31,7 @@ from oracles.devices import (
     set_device_active,
 )
 from oracles.http_push import MAX_BATCH, PushBatch, PushResult, UnattributedMessages, ingest_batch
-from oracles.proofs import ReadingNotCommitted, prove_reading
+from oracles.proofs import ReadingNotCommitted, StoredDataInconsistent, prove_reading
 
 router = APIRouter(prefix="/meters", tags=["meters"])
 KEY = "^(0x)?[0-9a-fA-F]{64}$"
@@ -188,6 +188,8 @@ class ProofOut(BaseModel):
     window_end: int
     digest: str
     value_mg: str
+    record: dict[str, Any] = Field(description="the canonical reading record the digest is computed from "
+                                   "(contracts/COMMITMENTS.md): quantity, unit, carrier, time, factor set")
     root: str
     steps: list[StepOut]
     subtotals: list[SubtotalOut]
@@ -399,7 +401,17 @@ def push(batch: PushBatch, caller: Pusher, runtime: RuntimeDep) -> PushResult:
         raise ApiError(422, body["error"], body["message"], body["args"]) from None
 
 
-@router.get("/readings/{reading_id}/proof", response_model=ProofOut)
+def _inconsistent(reading_id: int, exc: StoredDataInconsistent) -> ApiError:
+    """409: the window's stored data no longer reproduces its committed root, so no reading of it is provable."""
+    return ApiError(409, "StoredDataInconsistent",
+                    f"reading {reading_id} cannot be proved: the stored data of its window no longer reproduces "
+                    f"its committed root: {exc.reason}", {"readingId": reading_id, **exc.details()})
+
+
+@router.get("/readings/{reading_id}/proof", response_model=ProofOut,
+            responses={409: {"description": "ReadingNotCommitted (window not built yet) or StoredDataInconsistent "
+                             "(the window's stored readings no longer reproduce its committed or anchored root; "
+                             "names the window and the reason)"}})
 def reading_proof(reading_id: RowId, caller: Reader, runtime: RuntimeDep) -> ProofOut:
     """The reading's Merkle-sum proof into its anchor, with the labelled subtotals on its path, and whether
     MeterAnchor.verifyReading accepts it."""
@@ -414,9 +426,18 @@ def reading_proof(reading_id: RowId, caller: Reader, runtime: RuntimeDep) -> Pro
         except ReadingNotCommitted as exc:
             raise ApiError(409, "ReadingNotCommitted", f"{exc}: its window is not built yet",
                            {"readingId": reading_id}) from None
+        except StoredDataInconsistent as exc:
+            raise _inconsistent(reading_id, exc) from None
     verified = None
     if proof.anchor_id is not None:
         anchor_id = proof.anchor_id
+        anchored = meters.get_anchor(runtime.chain, runtime.suite, anchor_id)
+        if anchored.root != proof.root:
+            raise _inconsistent(reading_id, StoredDataInconsistent(
+                f"batch {proof.batch_id} (enterprise {proof.enterprise_org_id}, window {proof.window_start}-"
+                f"{proof.window_end}, anchor {anchor_id}): its stored root 0x{proof.root.hex()} is not the anchored "
+                f"root 0x{anchored.root.hex()}", proof.batch_id, proof.enterprise_org_id, proof.window_start,
+                proof.window_end, anchor_id))
         valid, _ = runtime.chain.request(lambda: runtime.suite.call(
             meters.ANCHOR, "verifyReading", anchor_id, proof.digest, proof.value_mg,
             [s.as_tuple() for s in proof.steps]))
@@ -424,7 +445,8 @@ def reading_proof(reading_id: RowId, caller: Reader, runtime: RuntimeDep) -> Pro
     return ProofOut(
         reading_id=proof.reading_id, batch_id=proof.batch_id, anchor_id=proof.anchor_id,
         enterprise_org_id=proof.enterprise_org_id, window_start=proof.window_start, window_end=proof.window_end,
-        digest="0x" + proof.digest.hex(), value_mg=str(proof.value_mg), root="0x" + proof.root.hex(),
+        digest="0x" + proof.digest.hex(), value_mg=str(proof.value_mg), record=proof.record_json(),
+        root="0x" + proof.root.hex(),
         steps=[StepOut(kind=s.kind, level=s.level, data="0x" + s.data.hex(), sum=str(s.sum), count=s.count)
                for s in proof.steps],
         subtotals=[SubtotalOut(level=t.level, name=t.level_name, label=t.label, id="0x" + t.id.hex(),

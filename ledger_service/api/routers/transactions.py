@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,45 @@ class TxPage(BaseModel):
 class RelayIn(BaseModel):
     raw_tx: str = Field(pattern="^0x([0-9a-fA-F]{2})+$", max_length=262_144,
                         description="the signed transaction, 0x-hex (whole bytes)")
+
+
+class ContractOut(BaseModel):
+    address: str
+    abi_hash: str = Field(description="SHA-256 of the ABI as JSON with sorted keys, as in the deployment record")
+
+
+class SigningInfo(BaseModel):
+    """What a member that signs its own transactions needs to sign one the relay accepts."""
+
+    chain_id: int
+    network: str
+    account: str
+    next_nonce: int = Field(description="the nonce the caller's next transaction takes (past those in flight)")
+    free_gas: bool = Field(description="the network charges no gas: sign with zero fees")
+    fees: dict[str, int] = Field(description="the fee fields the service itself signs with: maxFeePerGas and "
+                                 "maxPriorityFeePerGas, or gasPrice on a chain without a base fee")
+    contracts: dict[str, ContractOut]
+
+
+@router.get("/signing", response_model=SigningInfo)
+def signing_info(caller: AnyMember, runtime: RuntimeDep) -> SigningInfo:
+    """Chain id, fees, the caller's next nonce and the suite's contracts: all a wallet needs to sign for the relay.
+    A contract's ABI is at `GET /api/v1/transactions/abi/{contract}`."""
+    deployment = runtime.deployment
+    fees = dict(runtime.chain.fees.fields)
+    return SigningInfo(chain_id=runtime.chain.chain_id, network=deployment.network, account=caller.address,
+                       next_nonce=runtime.outbox.next_nonce(caller.address), free_gas=runtime.chain.fees.max_price == 0,
+                       fees=fees, contracts={name: ContractOut(address=address, abi_hash=deployment.abi_hashes.get(
+                           name, runtime.artifacts[name].abi_hash)) for name, address in deployment.addresses.items()})
+
+
+@router.get("/abi/{contract}", response_model=list[dict[str, Any]])
+def contract_abi(contract: Annotated[str, Path(max_length=64)], caller: AnyMember,
+                 runtime: RuntimeDep) -> list[dict[str, Any]]:
+    """The ABI of a contract of the suite, as compiled and deployed (its hash is in `/transactions/signing`)."""
+    if contract not in runtime.deployment.addresses:
+        raise not_found(f"{contract} is not a contract of the suite", "UnknownContract", contract=contract)
+    return list(runtime.artifacts[contract].abi)
 
 
 @router.get("/{outbox_id}", response_model=TxOut)

@@ -28,7 +28,7 @@ from ledger_service.db.models.chain_records import (
     ChainReport,
     ChainReportEvent,
 )
-from ledger_service.db.models.commitments import BatchStatus, CommittedNode, MeterBatch
+from ledger_service.db.models.commitments import BatchStatus, CommittedNode, MeterBatch, Revaluation
 from ledger_service.db.models.documents import StoredDocument
 from ledger_service.db.models.identity import ApiKey, CustodialKey, RequestNonce
 from ledger_service.db.models.index_state import IndexCheckpoint, IndexedBlock
@@ -82,5 +82,6 @@ __all__ = [
     "QuarantinedReading",
     "Reading",
     "RequestNonce",
+    "Revaluation",
     "StoredDocument",
 ]

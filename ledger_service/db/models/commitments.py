@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, SmallInteger, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_service.db.base import Base
@@ -35,7 +36,10 @@ class MeterBatch(Base):
     enterprise_org_id: Mapped[int] = mapped_column(BigInteger)
     window_start: Mapped[int] = mapped_column(BigInteger)
     window_end: Mapped[int] = mapped_column(BigInteger)
-    factor_set: Mapped[str] = mapped_column(String(64))
+    factor_set: Mapped[str] = mapped_column(String(64))  # the anchor's factorSetId: the set valid at window_start
+    # Every set that valued a reading of the window, sorted, comma-separated (set when built); a window
+    # across a validity boundary lists two. NULL for windows built before sets were chosen per reading.
+    factor_sets: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default=BatchStatus.OPEN, index=True)
     reading_count: Mapped[int] = mapped_column(BigInteger, default=0)
     total_mg: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -64,3 +68,25 @@ class CommittedNode(Base):
     hash: Mapped[bytes] = mapped_column(Hash32)
     sum_mg: Mapped[int] = mapped_column(BigInteger)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class Revaluation(Base):
+    """An explicit re-valuation of stored readings with another factor set: who asked, when, why, and
+    the totals per window under both valuations. It is a separate record: the readings, their
+    digests, the windows' roots and the anchors are never rewritten."""
+
+    __tablename__ = "revaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factor_set: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    window_end: Mapped[int] = mapped_column(BigInteger)
+    enterprise_org_id: Mapped[int | None] = mapped_column(BigInteger)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    reading_count: Mapped[int] = mapped_column(BigInteger)
+    original_mg: Mapped[int] = mapped_column(BigInteger)
+    revalued_mg: Mapped[int] = mapped_column(BigInteger)
+    not_valued: Mapped[int] = mapped_column(BigInteger)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)

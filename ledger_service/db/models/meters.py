@@ -51,8 +51,10 @@ class IngestRun(Base):
 class Reading(Base):
     """An accepted reading as committed: the fields of its canonical record, digest and leaf hash.
 
-    The factor set of the record is its batch's. `leaf_hash` lets a device's leaf layer be
-    rebuilt for a proof without re-encoding any record.
+    `factor_set` is the id of the set that valued the reading (chosen by the reading's time, or the
+    configured override), committed in its record as `factorSetId`; NULL on rows stored before
+    sets were chosen per reading, whose record carries their batch's set. `leaf_hash` lets a
+    device's leaf layer be rebuilt for a proof without re-encoding any record.
     """
 
     __tablename__ = "readings"
@@ -74,6 +76,7 @@ class Reading(Base):
     value_mg: Mapped[int] = mapped_column(BigInteger)
     digest: Mapped[bytes] = mapped_column(Hash32)
     leaf_hash: Mapped[bytes] = mapped_column(Hash32)
+    factor_set: Mapped[str | None] = mapped_column(String(64))
 
 
 class QuarantinedReading(Base):
