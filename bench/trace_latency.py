@@ -144,7 +144,8 @@ class Rpc:
 
 def tx(suite: Suite, sender: str, contract: str, function: str, *args: Any) -> dict[str, Any]:
     data = suite.function(contract, function, *args)._encode_transaction_data()
-    return {"from": sender, "to": suite.deployment.addresses[contract], "data": data, "gas": hex(SETUP_GAS)}
+    return {"from": sender, "to": suite.deployment.addresses[contract], "data": data, "gas": hex(SETUP_GAS),
+            "gasPrice": "0x0"}  # the node charges no gas
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -277,7 +278,7 @@ def build_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random)
             data = "0x" + (TRANSFER_SELECTOR + encode(["address", "address", "uint256", "uint256", "bytes"],
                                                       [src, dst, rng.choice(years), rng.randint(1, 9), b""])).hex()
             transfers.append({"from": src, "to": deployment.addresses["AllowanceRegistry"], "data": data,
-                              "gas": hex(BULK_GAS)})
+                              "gas": hex(BULK_GAS), "gasPrice": "0x0"})
         rpc.send_all(transfers, check=False)
         log(f"{len(transfers)} transfers sent and mined in {time.perf_counter() - started:.1f} s; "
             f"head {w3.eth.block_number}")
