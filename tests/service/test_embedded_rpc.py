@@ -54,6 +54,8 @@ def test_it_sends_nothing_and_refuses_what_it_cannot_read(client: TestClient, ru
     reverted = rpc(client, "eth_call", {"to": runtime.deployment.addresses["MeterAnchor"], "data": no_such_anchor},
                    "latest")
     assert reverted["error"]["code"] == 3 and reverted["error"]["data"].startswith("0x")
+    future = rpc(client, "eth_getCode", runtime.deployment.addresses["MeterAnchor"], hex(10**9))
+    assert future["error"]["code"] == -32000  # a block the chain does not have: an error answer, not a 500
     garbage = client.post("/rpc", content=b"{not json", headers={"content-type": "application/json"})
     assert (garbage.status_code, garbage.json()["error"]["code"]) == (200, -32700)
     batch = client.post("/rpc", json=[{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, 5]).json()

@@ -268,17 +268,6 @@ MATRIX: dict[str, dict[str, tuple[int, frozenset[int]]]] = {
         "trader": (200, frozenset({A, TRADERS})),
         "oracle": (200, NO),
     },
-    # both trades listed; parties named only of the caller's own trades
-    "trades": {
-        "regulator": (200, frozenset({A, B, C, TRADERS})),
-        "park_admin": (200, NO),
-        "enterprise_a": (200, frozenset({A, TRADERS})),
-        "enterprise_b": (200, frozenset({B, C})),
-        "enterprise_c": (200, frozenset({B, C})),
-        "verifier": (200, NO),
-        "trader": (200, frozenset({A, TRADERS})),
-        "oracle": (200, NO),
-    },
     # the open order is listed for everyone; its seller named to the seller's organisation and regulators
     "order book": {
         "regulator": (200, frozenset({B})),
@@ -296,6 +285,8 @@ MATRIX: dict[str, dict[str, tuple[int, frozenset[int]]]] = {
     },
 }
 MATRIX["order"] = MATRIX["order book"]  # one order reads as it does in the book
+# Both trades are listed; their parties are named as in the asset trace: only on the caller's own trades.
+MATRIX["trades"] = MATRIX["asset trace"]
 
 
 ROWS = [(endpoint, role, *({**OUTSIDERS, **by_role}[role]))

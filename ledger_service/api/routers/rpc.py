@@ -22,7 +22,7 @@ from ledger_service.api.deps import RuntimeDep
 from ledger_service.chain.errors import revert_data
 
 router = APIRouter(tags=["chain"])
-INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, REVERTED = -32600, -32601, -32602, 3
+INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR, REVERTED = -32600, -32601, -32602, -32000, 3
 
 
 class RpcError(Exception):
@@ -98,7 +98,9 @@ def _answer(w3: Web3, message: Any) -> dict[str, Any]:
         if not isinstance(params, list):
             raise RpcError(INVALID_PARAMS, "params must be a list")
         return {"jsonrpc": "2.0", "id": ident, "result": method(w3, params)}
-    except RpcError as exc:
+    except Exception as exc:  # a block the chain does not have, say: the caller's error, answered as a node would
+        if not isinstance(exc, RpcError):
+            exc = RpcError(SERVER_ERROR, f"{type(exc).__name__}: {exc}"[:300])
         error: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.data is not None:
             error["data"] = exc.data
