@@ -69,12 +69,6 @@ class SignedRequests:
         self.sessions = sessions
         self.window = window_seconds
 
-    def verify(self, method: str, path: str, body: bytes, headers: SignedHeaders) -> str:
-        """The signing address, once; raises SignatureInvalid for a bad, stale or replayed request."""
-        signer = self.check(method, path, body, headers)
-        self.remember(signer, headers.nonce)
-        return signer
-
     def check(self, method: str, path: str, body: bytes, headers: SignedHeaders) -> str:
         """The signing address of a well-formed, fresh, correctly signed request; nothing is stored (the caller
         then `remember`s the nonce, for members only, so that nobody else can fill the table of nonces)."""
