@@ -7,6 +7,7 @@ import {IMembership} from "./interfaces/IMembership.sol";
 import {IComplianceLedger} from "./interfaces/IComplianceLedger.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
 import {Roles} from "./base/Roles.sol";
+import {Errors} from "./lib/Errors.sol";
 
 /// @title AllowanceRegistry
 /// @notice Emission allowances as ERC-1155 tokens: one token id per compliance year
@@ -26,23 +27,14 @@ contract AllowanceRegistry is ERC1155Supply, MembershipGated {
     /// @notice The compliance accounts that surrenders are recorded in.
     IComplianceLedger public immutable compliance;
 
-    /// @notice Allowances of a vintage allocated to a holder by the regulator, net of retractions.
-    mapping(uint16 year => mapping(address holder => uint256)) public allocated;
-
-    /// @dev Two parallel arrays of a call have different lengths.
-    error LengthMismatch(uint256 left, uint256 right);
-    /// @dev A batch call was given no entries.
-    error EmptyBatch();
-    /// @dev Year 0 is not a compliance year.
-    error InvalidYear(uint16 year);
-    /// @dev A zero amount of token `id` was given for `account`.
-    error ZeroAmount(address account, uint256 id);
+    /// @notice Allowances of a vintage allocated by the regulator to all holders, net of
+    /// retractions. One slot per vintage (not per holder, which would double the cost of an
+    /// allocation): the per-holder figures are in the `Allocated` and `Retracted` events.
+    mapping(uint16 year => uint256) public allocatedTotal;
     /// @dev A vintage later than the compliance year was offered (no borrowing from the future).
     error VintageAfterComplianceYear(uint256 vintage, uint16 complianceYear);
-    /// @dev More than the regulator allocated to the holder (net of earlier retractions) would be retracted.
+    /// @dev More than the regulator allocated in the vintage (net of earlier retractions) would be retracted.
     error RetractExceedsAllocation(address holder, uint16 year, uint256 requested, uint256 allocated);
-    /// @dev The zero address was given where a contract or account is required.
-    error ZeroAddress();
 
     /// @notice `amount` allowances of vintage `year` were allocated to `holder` of organisation `orgId`.
     event Allocated(uint16 indexed year, address indexed holder, uint64 indexed orgId, uint256 amount);
@@ -63,47 +55,57 @@ contract AllowanceRegistry is ERC1155Supply, MembershipGated {
         ERC1155("https://registry.carbonledger.example/allowances/{id}.json")
         MembershipGated(membership_)
     {
-        if (address(membership_) == address(0) || address(compliance_) == address(0)) revert ZeroAddress();
+        if (address(membership_) == address(0) || address(compliance_) == address(0)) revert Errors.ZeroAddress();
         compliance = compliance_;
     }
 
     // ------------------------------------------------------------------ regulator
 
     /// @notice Allocate allowances of a vintage to many enterprises in one transaction.
-    /// @dev Each holder must be an active, unfrozen member with the ENTERPRISE role.
+    /// @dev Each holder must be an active, unfrozen member with the ENTERPRISE role. Mints without
+    /// the ERC-1155 receiver hook: ENTERPRISE members are accounts that sign their own
+    /// transactions, and the hook's cold look-up of each holder's code would cost a tenth of the
+    /// per-holder budget. Transfers keep the hook.
     /// Emits `Allocated` and the ERC-1155 `TransferSingle` for each holder.
     /// @param year Vintage (compliance year) of the allowances; the token id.
     /// @param holders Enterprise accounts receiving allowances.
     /// @param amounts Allowances (tCO2e) for each holder, in the same order; none may be zero.
     function allocate(uint16 year, address[] calldata holders, uint256[] calldata amounts) external onlyRegulator {
-        if (year == 0) revert InvalidYear(year);
-        if (holders.length != amounts.length) revert LengthMismatch(holders.length, amounts.length);
-        if (holders.length == 0) revert EmptyBatch();
+        if (year == 0) revert Errors.InvalidYear(year);
+        if (holders.length != amounts.length) revert Errors.LengthMismatch(holders.length, amounts.length);
+        if (holders.length == 0) revert Errors.EmptyBatch();
+        uint256 total;
+        // One pair of singleton arrays for the whole batch, refilled per holder.
+        uint256[] memory ids = new uint256[](1);
+        uint256[] memory values = new uint256[](1);
+        ids[0] = year;
         for (uint256 i = 0; i < holders.length; i++) {
             address holder = holders[i];
             uint256 amount = amounts[i];
-            if (amount == 0) revert ZeroAmount(holder, year);
-            _requireActiveRole(Roles.ENTERPRISE, holder);
-            _requireCanTransact(holder);
-            allocated[year][holder] += amount;
-            emit Allocated(year, holder, membership.orgOf(holder), amount);
-            _mint(holder, year, amount, "");
+            if (amount == 0) revert Errors.ZeroAmount(holder, year);
+            uint64 orgId = _orgId(_requireRoleCanTransact(Roles.ENTERPRISE, holder));
+            total += amount;
+            emit Allocated(year, holder, orgId, amount);
+            values[0] = amount;
+            _update(address(0), holder, ids, values);
         }
+        allocatedTotal[year] += total;
     }
 
     /// @notice Take back allowances the regulator allocated (e.g. surplus of a pre-allocation)
     /// by burning them from the holder, whatever the holder's membership status.
     /// @param holder The account holding the allowances.
     /// @param year Vintage of the allowances.
-    /// @param amount Allowances to take back; at most what was allocated to the holder (net of
-    /// earlier retractions) and at most the holder's balance.
+    /// @param amount Allowances to take back; at most what was allocated in the vintage to all
+    /// holders (net of earlier retractions) and at most the holder's balance. The holder's own
+    /// allocation is in its `Allocated` and `Retracted` events, not in storage.
     /// @param reasonHash Hash of the decision document.
     function retract(address holder, uint16 year, uint256 amount, bytes32 reasonHash) external onlyRegulator {
-        if (amount == 0) revert ZeroAmount(holder, year);
-        uint256 net = allocated[year][holder];
+        if (amount == 0) revert Errors.ZeroAmount(holder, year);
+        uint256 net = allocatedTotal[year];
         if (amount > net) revert RetractExceedsAllocation(holder, year, amount, net);
-        allocated[year][holder] = net - amount;
-        emit Retracted(year, holder, membership.orgOf(holder), amount, reasonHash);
+        allocatedTotal[year] = net - amount;
+        emit Retracted(year, holder, _orgId(_permissions(holder)), amount, reasonHash);
         _burn(holder, year, amount);
     }
 
@@ -127,16 +129,14 @@ contract AllowanceRegistry is ERC1155Supply, MembershipGated {
     /// @param amounts Allowances of each vintage, in the same order; none may be zero.
     function surrender(uint16 complianceYear, uint256[] calldata vintages, uint256[] calldata amounts)
         external
-        onlyActiveRole(Roles.ENTERPRISE)
     {
         address holder = _msgSender();
-        _requireCanTransact(holder);
-        if (vintages.length != amounts.length) revert LengthMismatch(vintages.length, amounts.length);
-        if (vintages.length == 0) revert EmptyBatch();
-        uint64 orgId = membership.orgOf(holder);
+        uint64 orgId = _orgId(_requireRoleCanTransact(Roles.ENTERPRISE, holder));
+        if (vintages.length != amounts.length) revert Errors.LengthMismatch(vintages.length, amounts.length);
+        if (vintages.length == 0) revert Errors.EmptyBatch();
         uint256 total;
         for (uint256 i = 0; i < vintages.length; i++) {
-            if (amounts[i] == 0) revert ZeroAmount(holder, vintages[i]);
+            if (amounts[i] == 0) revert Errors.ZeroAmount(holder, vintages[i]);
             if (vintages[i] > complianceYear) revert VintageAfterComplianceYear(vintages[i], complianceYear);
             total += amounts[i];
         }

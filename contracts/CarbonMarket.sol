@@ -6,9 +6,12 @@ import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ERC165Checker} from "@openzeppelin/contracts/utils/introspection/ERC165Checker.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
+import {IEscrowCancellable} from "./interfaces/IEscrowCancellable.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
+import {Errors} from "./lib/Errors.sol";
 
 /// @title CarbonMarket
 /// @notice An escrow market for carbon assets held as ERC-1155 tokens (allowances, offset
@@ -24,7 +27,7 @@ import {MembershipGated} from "./base/MembershipGated.sol";
 /// execution, both against the reference price current at that moment. Bounds round
 /// inwards (lower up, upper down), so an accepted price never lies outside the band.
 /// An order is live while `block.timestamp < expiry`.
-contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
+contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holder {
     using SafeERC20 for IERC20;
 
     enum OrderStatus {
@@ -35,7 +38,20 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
         Expired
     }
 
+    /// @dev Four slots: (seller, expiry, status), (asset, price), tokenId, (amount, remaining).
     struct Order {
+        address seller;
+        uint64 expiry;
+        OrderStatus status;
+        address asset;
+        uint96 price;
+        uint256 tokenId;
+        uint128 amount;
+        uint128 remaining;
+    }
+
+    /// @notice An order as `order` returns it (the stable layout clients read).
+    struct OrderInfo {
         address seller;
         uint64 expiry;
         OrderStatus status;
@@ -51,12 +67,13 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
     /// @notice The ERC-20 token trades are paid in.
     IERC20 public immutable settlementToken;
 
+    // The band settings share one slot: a fill reads them together.
     /// @notice Band around the reference price for ordinary trades, in basis points.
     uint16 public ordinaryBandBps = 1000;
     /// @notice Band around the reference price for block trades, in basis points.
     uint16 public blockBandBps = 3000;
     /// @notice Smallest trade, in tonnes, that counts as a block trade.
-    uint256 public blockTradeThreshold = 100_000;
+    uint128 public blockTradeThreshold = 100_000;
     /// @notice Number of orders listed; order ids run from 1 to `orderCount`.
     uint256 public orderCount;
 
@@ -64,13 +81,11 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
     mapping(address asset => bool) public assetEnabled;
     /// @notice Reference price per tonne of a token, in settlement-token units (0 = none).
     mapping(address asset => mapping(uint256 tokenId => uint256)) public referencePrice;
-    /// @notice Units of a token held in escrow for open orders.
-    mapping(address asset => mapping(uint256 tokenId => uint256)) public escrowed;
+    // Units in escrow are the market's own balance on the asset contract (every unit it holds
+    // belongs to an open order: it accepts none outside a listing), so no counter is kept here.
 
     mapping(uint256 orderId => Order) private _orders;
 
-    error ZeroAddress();
-    error ZeroAmount();
     error ZeroPrice();
     error NotERC1155(address asset);
     error AssetNotEnabled(address asset);
@@ -86,6 +101,10 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
     error SelfFill(uint256 orderId);
     error FillExceedsRemaining(uint256 orderId, uint256 requested, uint256 remaining);
     error UnsolicitedTransfer(address operator);
+    /// @dev The seller can still transact, so it cancels its own order; escrow is recovered only when stuck.
+    error SellerCanTransact(uint256 orderId, address seller);
+    /// @dev Recovered escrow goes back to the seller's organisation only.
+    error RecipientOutsideSellerOrganisation(address recipient, uint64 recipientOrgId, uint64 sellerOrgId);
 
     event AssetEnabled(address indexed asset, bool enabled);
     event ReferencePriceSet(address indexed asset, uint256 indexed tokenId, uint256 price);
@@ -112,12 +131,26 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
         uint256 remaining
     );
     event OrderCancelled(uint256 indexed orderId, address indexed seller, uint256 returned);
+    /// @notice A regulator closed the open order of a seller that can no longer transact and moved
+    /// its escrow (`returned` units) to `recipient`, an account of the seller's organisation.
+    event EscrowRecovered(
+        uint256 indexed orderId,
+        address indexed seller,
+        address indexed recipient,
+        address regulator,
+        uint256 returned,
+        bytes32 reasonHash
+    );
+    /// @notice A regulator closed an open order and cancelled its escrowed credits (`returned` units).
+    event EscrowCancelled(
+        uint256 indexed orderId, address indexed seller, address indexed regulator, uint256 returned, bytes32 reasonHash
+    );
     event OrderExpiredReclaimed(
         uint256 indexed orderId, address indexed seller, address indexed caller, uint256 returned
     );
 
     constructor(IMembership membership_, address settlementToken_) MembershipGated(membership_) {
-        if (settlementToken_ == address(0)) revert ZeroAddress();
+        if (settlementToken_ == address(0)) revert Errors.ZeroAddress();
         settlementToken = IERC20(settlementToken_);
     }
 
@@ -157,8 +190,8 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
     /// @notice Set the smallest trade, in tonnes, that counts as a block trade.
     /// @param tonnes The threshold (non-zero).
     function setBlockTradeThreshold(uint256 tonnes) external onlyRegulator {
-        if (tonnes == 0) revert ZeroAmount();
-        blockTradeThreshold = tonnes;
+        if (tonnes == 0) revert Errors.ZeroAmount(msg.sender, 0);
+        blockTradeThreshold = SafeCast.toUint128(tonnes);
         emit BlockTradeThresholdSet(tonnes);
     }
 
@@ -179,7 +212,7 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
     {
         _requireCanTransact(msg.sender);
         if (!assetEnabled[asset]) revert AssetNotEnabled(asset);
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount(msg.sender, tokenId);
         if (price == 0) revert ZeroPrice();
         if (expiry <= block.timestamp) revert ExpiryInPast(expiry, block.timestamp);
         _requireWithinBand(asset, tokenId, amount, price);
@@ -191,11 +224,10 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
             status: OrderStatus.Open,
             asset: asset,
             tokenId: tokenId,
-            amount: amount,
-            remaining: amount,
-            price: price
+            amount: SafeCast.toUint128(amount),
+            remaining: SafeCast.toUint128(amount),
+            price: SafeCast.toUint96(price)
         });
-        escrowed[asset][tokenId] += amount;
         emit OrderListed(orderId, msg.sender, asset, tokenId, amount, price, expiry);
         IERC1155(asset).safeTransferFrom(msg.sender, address(this), tokenId, amount, "");
     }
@@ -214,15 +246,14 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
         _requireCanTransact(msg.sender);
         _requireCanTransact(o.seller);
         if (!assetEnabled[o.asset]) revert AssetNotEnabled(o.asset);
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount(msg.sender, o.tokenId);
         if (amount > o.remaining) revert FillExceedsRemaining(orderId, amount, o.remaining);
         _requireWithinBand(o.asset, o.tokenId, amount, o.price);
 
         payment = amount * o.price;
         uint256 remaining = o.remaining - amount;
-        o.remaining = remaining;
+        o.remaining = uint128(remaining);
         if (remaining == 0) o.status = OrderStatus.Filled;
-        escrowed[o.asset][o.tokenId] -= amount;
         emit OrderFilled(orderId, o.seller, msg.sender, o.asset, o.tokenId, amount, o.price, payment, remaining);
 
         settlementToken.safeTransferFrom(msg.sender, o.seller, payment);
@@ -253,12 +284,54 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
         IERC1155(o.asset).safeTransferFrom(address(this), o.seller, o.tokenId, returned, "");
     }
 
+    // ------------------------------------------------------------------ stuck escrow
+
+    /// @notice Close the open (or expired) order of a seller that can no longer transact
+    /// (revoked, suspended or frozen) and move its escrow to `recipient`, an account of the
+    /// seller's organisation that may hold the asset. Regulator only.
+    /// @param orderId The order.
+    /// @param recipient Where the escrowed units go (the seller's organisation).
+    /// @param reasonHash Hash of the regulator's decision document.
+    function recoverEscrow(uint256 orderId, address recipient, bytes32 reasonHash)
+        external
+        onlyRegulator
+        nonReentrant
+    {
+        Order storage o = _order(orderId);
+        if (o.status != OrderStatus.Open) revert OrderNotOpen(orderId, o.status);
+        address seller = o.seller;
+        uint256 sellerPermissions = _permissions(seller);
+        if (_canTransact(sellerPermissions)) revert SellerCanTransact(orderId, seller);
+        uint64 recipientOrg = _orgId(_permissions(recipient));
+        if (recipientOrg != _orgId(sellerPermissions)) {
+            revert RecipientOutsideSellerOrganisation(recipient, recipientOrg, _orgId(sellerPermissions));
+        }
+        o.status = OrderStatus.Cancelled;
+        uint256 returned = _release(o);
+        emit EscrowRecovered(orderId, seller, recipient, msg.sender, returned, reasonHash);
+        IERC1155(o.asset).safeTransferFrom(address(this), recipient, o.tokenId, returned, "");
+    }
+
+    /// @notice Close an open (or expired) order and cancel its escrowed credits, e.g. credits
+    /// invalidated while listed. Regulator only; the asset must support escrow cancellation.
+    /// @param orderId The order.
+    /// @param reasonHash Hash of the regulator's decision document.
+    function cancelEscrowedCredits(uint256 orderId, bytes32 reasonHash) external onlyRegulator nonReentrant {
+        Order storage o = _order(orderId);
+        if (o.status != OrderStatus.Open) revert OrderNotOpen(orderId, o.status);
+        o.status = OrderStatus.Cancelled;
+        uint256 returned = _release(o);
+        emit EscrowCancelled(orderId, o.seller, msg.sender, returned, reasonHash);
+        IEscrowCancellable(o.asset).cancelEscrowed(o.tokenId, returned, reasonHash);
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @notice An order: seller, expiry, status, asset, token id, listed and remaining amounts, price.
     /// @param orderId The order.
-    function order(uint256 orderId) external view returns (Order memory) {
-        return _order(orderId);
+    function order(uint256 orderId) external view returns (OrderInfo memory) {
+        Order storage o = _order(orderId);
+        return OrderInfo(o.seller, o.expiry, o.status, o.asset, o.tokenId, o.amount, o.remaining, o.price);
     }
 
     /// @notice The prices accepted for a trade of `amount` units of a token now.
@@ -313,7 +386,6 @@ contract CarbonMarket is MembershipGated, ReentrancyGuard, ERC1155Holder {
     function _release(Order storage o) private returns (uint256 returned) {
         returned = o.remaining;
         o.remaining = 0;
-        escrowed[o.asset][o.tokenId] -= returned;
     }
 
     function _order(uint256 orderId) private view returns (Order storage o) {

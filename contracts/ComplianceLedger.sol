@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IComplianceLedger} from "./interfaces/IComplianceLedger.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
+import {Errors} from "./lib/Errors.sol";
 
 /// @title ComplianceLedger
 /// @notice The compliance account of every enterprise and year: the obligation (finalized
@@ -37,8 +38,6 @@ contract ComplianceLedger is MembershipGated, IComplianceLedger {
     error SurrenderExceedsObligation(uint64 orgId, uint16 year, uint256 requested, uint256 outstanding);
     error CreditCapExceeded(uint64 orgId, uint16 year, uint256 requested, uint256 remainingCap);
     error InvalidBps(uint16 bps);
-    error ZeroAmount();
-    error ZeroAddress();
 
     event ObligationSourceSet(address indexed source, bool allowed);
     event AssetRegistrySet(address indexed registry, AssetKind kind);
@@ -58,7 +57,7 @@ contract ComplianceLedger is MembershipGated, IComplianceLedger {
     /// @param source The contract.
     /// @param allowed Whether it may set obligations.
     function setObligationSource(address source, bool allowed) external onlyRegulator {
-        if (source == address(0)) revert ZeroAddress();
+        if (source == address(0)) revert Errors.ZeroAddress();
         obligationSource[source] = allowed;
         emit ObligationSourceSet(source, allowed);
     }
@@ -67,7 +66,7 @@ contract ComplianceLedger is MembershipGated, IComplianceLedger {
     /// @param registry The registry contract.
     /// @param kind Allowance or Credit.
     function setAssetRegistry(address registry, AssetKind kind) external onlyRegulator {
-        if (registry == address(0)) revert ZeroAddress();
+        if (registry == address(0)) revert Errors.ZeroAddress();
         assetRegistryKind[registry] = kind;
         emit AssetRegistrySet(registry, kind);
     }
@@ -112,7 +111,7 @@ contract ComplianceLedger is MembershipGated, IComplianceLedger {
     function recordSurrender(uint64 orgId, uint16 year, uint256 tonnes) external {
         AssetKind kind = assetRegistryKind[msg.sender];
         if (kind == AssetKind.None) revert NotAssetRegistry(msg.sender);
-        if (tonnes == 0) revert ZeroAmount();
+        if (tonnes == 0) revert Errors.ZeroAmount(msg.sender, year);
         if (!_windowOpen[year]) revert ComplianceWindowNotOpen(year);
         Account storage acct = _accounts[orgId][year];
         if (!acct.finalized) revert ObligationNotFinalized(orgId, year);

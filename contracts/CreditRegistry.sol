@@ -5,7 +5,9 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {ERC1155Supply} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155Supply.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IComplianceLedger} from "./interfaces/IComplianceLedger.sol";
+import {IEscrowCancellable} from "./interfaces/IEscrowCancellable.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
+import {Errors} from "./lib/Errors.sol";
 import {Roles} from "./base/Roles.sol";
 
 /// @title CreditRegistry
@@ -24,7 +26,7 @@ import {Roles} from "./base/Roles.sol";
 /// cancellation and surrender. Monitoring periods of a project are issued in increasing order
 /// by the same kind of rule (`periodStart` above the project's last issued `periodEnd`, bounds
 /// inclusive), which refuses duplicate and overlapping issuance for a project.
-contract CreditRegistry is ERC1155Supply, MembershipGated {
+contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
     enum ProjectStatus {
         None,
         Active,
@@ -108,7 +110,7 @@ contract CreditRegistry is ERC1155Supply, MembershipGated {
     error UnknownBatch(uint256 batchId);
     error UnknownRetirement(uint256 retirementId);
     error CannotCancelEscrow(address holder);
-    error ZeroAmount();
+    error NotEscrowAgent(address account);
 
     event ProjectRegistered(
         bytes32 indexed projectId, address indexed owner, string methodology, bytes32 documentHash, string location
@@ -273,7 +275,7 @@ contract CreditRegistry is ERC1155Supply, MembershipGated {
         if (v.verifier == address(0)) revert NoVerification(projectId, periodStart, periodEnd);
         if (v.issued) revert PeriodAlreadyIssued(projectId, periodStart, periodEnd);
         if (periodStart <= p.lastPeriodEnd) revert MonitoringPeriodOverlap(projectId, periodStart, p.lastPeriodEnd);
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount(p.owner, 0);
         if (amount > v.verifiedTonnes) revert ExceedsVerifiedAmount(amount, v.verifiedTonnes);
         if (serialStart <= lastSerialEnd) revert SerialRangeOverlap(serialStart, lastSerialEnd);
 
@@ -344,12 +346,28 @@ contract CreditRegistry is ERC1155Supply, MembershipGated {
         onlyRegulator
         returns (uint256 serialStart, uint256 serialEnd)
     {
-        if (membership.isEscrowAgent(holder)) revert CannotCancelEscrow(holder);
+        if (_isEscrowAgent(_permissions(holder))) revert CannotCancelEscrow(holder);
         Batch storage b = _batch(batchId);
         (serialStart, serialEnd) = _consume(b, amount);
         b.cancelled += amount;
         _burn(holder, batchId, amount);
         emit CreditsCancelled(batchId, holder, amount, serialStart, serialEnd, reasonHash);
+    }
+
+    /// @notice Cancel credits held in the caller's escrow: the market does so when a regulator
+    /// cancels an order's escrowed credits (`CarbonMarket.cancelEscrowedCredits`). Only an escrow
+    /// agent of the suite, and only from its own balance.
+    /// @inheritdoc IEscrowCancellable
+    function cancelEscrowed(uint256 batchId, uint256 amount, bytes32 reasonHash)
+        external
+        returns (uint256 serialStart, uint256 serialEnd)
+    {
+        if (!_isEscrowAgent(_permissions(msg.sender))) revert NotEscrowAgent(msg.sender);
+        Batch storage b = _batch(batchId);
+        (serialStart, serialEnd) = _consume(b, amount);
+        b.cancelled += amount;
+        _burn(msg.sender, batchId, amount);
+        emit CreditsCancelled(batchId, msg.sender, amount, serialStart, serialEnd, reasonHash);
     }
 
     /// @notice Surrender credits towards the caller's organisation's obligation for a
@@ -363,14 +381,12 @@ contract CreditRegistry is ERC1155Supply, MembershipGated {
     /// @return serialEnd Last serial surrendered.
     function surrender(uint256 batchId, uint256 amount, uint16 year)
         external
-        onlyActiveRole(Roles.ENTERPRISE)
         returns (uint256 serialStart, uint256 serialEnd)
     {
-        _requireCanTransact(msg.sender);
+        uint64 orgId = _orgId(_requireRoleCanTransact(Roles.ENTERPRISE, msg.sender));
         Batch storage b = _batch(batchId);
         (serialStart, serialEnd) = _consume(b, amount);
         b.surrendered += amount;
-        uint64 orgId = membership.orgOf(msg.sender);
         _burn(msg.sender, batchId, amount);
         emit CreditsSurrendered(batchId, msg.sender, orgId, year, amount, serialStart, serialEnd);
         compliance.recordSurrender(orgId, year, amount);
@@ -431,7 +447,7 @@ contract CreditRegistry is ERC1155Supply, MembershipGated {
     }
 
     function _consume(Batch storage b, uint256 amount) private returns (uint256 first, uint256 last) {
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount(msg.sender, 0);
         first = b.nextSerial;
         last = first + amount - 1;
         b.nextSerial = last + 1;

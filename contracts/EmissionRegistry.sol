@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IComplianceLedger} from "./interfaces/IComplianceLedger.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
+import {Errors} from "./lib/Errors.sol";
 import {Roles} from "./base/Roles.sol";
 
 /// @title EmissionRegistry
@@ -56,10 +57,6 @@ contract EmissionRegistry is MembershipGated {
     mapping(uint64 orgId => mapping(uint16 year => uint256[] reportIds)) private _versions;
     uint256 private _reportCount;
 
-    /// @dev A document, statement or reason hash of zero was given.
-    error MissingDocumentHash();
-    /// @dev Year 0 is not a compliance year.
-    error InvalidYear(uint16 year);
     /// @dev No report has this id.
     error UnknownReport(uint256 reportId);
     /// @dev The organisation's latest report for the year is still open or already final.
@@ -68,8 +65,6 @@ contract EmissionRegistry is MembershipGated {
     error InvalidReportStatus(uint256 reportId, ReportStatus status, ReportStatus required);
     /// @dev A verifier may not review a report of its own organisation.
     error ConflictOfInterest(address verifier, uint64 orgId);
-    /// @dev The ComplianceLedger address is zero.
-    error ZeroAddress();
 
     /// @notice A report version was submitted; `previousReportId` is the rejected version it replaces, or 0.
     event ReportSubmitted(
@@ -109,7 +104,7 @@ contract EmissionRegistry is MembershipGated {
     );
 
     constructor(IMembership membership_, IComplianceLedger compliance_) MembershipGated(membership_) {
-        if (address(compliance_) == address(0)) revert ZeroAddress();
+        if (address(compliance_) == address(0)) revert Errors.ZeroAddress();
         compliance = compliance_;
     }
 
@@ -134,10 +129,10 @@ contract EmissionRegistry is MembershipGated {
         bytes32 anchorsRoot,
         uint128 anchoredMg,
         uint64 readingCount
-    ) external onlyActiveRole(Roles.ENTERPRISE) returns (uint256 reportId) {
-        if (year == 0) revert InvalidYear(year);
-        if (documentHash == bytes32(0)) revert MissingDocumentHash();
-        uint64 orgId = membership.orgOf(msg.sender);
+    ) external returns (uint256 reportId) {
+        uint64 orgId = _orgId(_requireActiveRole(Roles.ENTERPRISE, msg.sender));
+        if (year == 0) revert Errors.InvalidYear(year);
+        if (documentHash == bytes32(0)) revert Errors.MissingDocumentHash();
         uint256[] storage versions = _versions[orgId][year];
         uint256 previousReportId = versions.length == 0 ? 0 : versions[versions.length - 1];
         if (previousReportId != 0) {
@@ -170,10 +165,9 @@ contract EmissionRegistry is MembershipGated {
     /// @param statementHash Non-zero hash of the verification statement.
     function verifyReport(uint256 reportId, uint256 verifiedKgCO2e, bytes32 statementHash)
         external
-        onlyActiveRole(Roles.VERIFIER)
     {
         Report storage r = _requireReviewable(reportId);
-        if (statementHash == bytes32(0)) revert MissingDocumentHash();
+        if (statementHash == bytes32(0)) revert Errors.MissingDocumentHash();
         r.status = ReportStatus.Verified;
         r.verifier = msg.sender;
         r.verifiedKgCO2e = verifiedKgCO2e;
@@ -186,9 +180,9 @@ contract EmissionRegistry is MembershipGated {
     /// active VERIFIER of another organisation than the reporting one.
     /// @param reportId The report (status Submitted).
     /// @param reasonHash Non-zero hash of the reasons for rejection.
-    function rejectReport(uint256 reportId, bytes32 reasonHash) external onlyActiveRole(Roles.VERIFIER) {
+    function rejectReport(uint256 reportId, bytes32 reasonHash) external {
         Report storage r = _requireReviewable(reportId);
-        if (reasonHash == bytes32(0)) revert MissingDocumentHash();
+        if (reasonHash == bytes32(0)) revert Errors.MissingDocumentHash();
         r.status = ReportStatus.Rejected;
         r.verifier = msg.sender;
         r.reasonHash = reasonHash;
@@ -257,13 +251,14 @@ contract EmissionRegistry is MembershipGated {
         if (r.status == ReportStatus.None) revert UnknownReport(reportId);
     }
 
-    /// @dev A Submitted report that the caller (a verifier) has no conflict of interest with.
+    /// @dev A Submitted report that the caller, an active verifier, has no conflict of interest with.
     function _requireReviewable(uint256 reportId) private view returns (Report storage r) {
+        uint64 verifierOrg = _orgId(_requireActiveRole(Roles.VERIFIER, msg.sender));
         r = _requireReport(reportId);
         if (r.status != ReportStatus.Submitted) {
             revert InvalidReportStatus(reportId, r.status, ReportStatus.Submitted);
         }
-        if (membership.orgOf(msg.sender) == r.orgId) revert ConflictOfInterest(msg.sender, r.orgId);
+        if (verifierOrg == r.orgId) revert ConflictOfInterest(msg.sender, r.orgId);
     }
 
     function _emitSubmitted(uint256 reportId, Report storage r) private {

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {Roles} from "./base/Roles.sol";
+import {Errors} from "./lib/Errors.sol";
 
 /// @title Membership
 /// @notice The permission layer of CarbonLedger. Members are addresses bound to an
@@ -27,21 +28,14 @@ contract Membership is AccessControl, IMembership {
         string name;
     }
 
-    struct Member {
-        uint64 orgId;
-        MemberStatus status;
-        bool frozen;
-    }
-
     mapping(uint64 orgId => Organisation) private _orgs;
-    mapping(address account => Member) private _members;
+    /// @dev One slot per account: what every other contract checks, in one call. The role
+    /// bitmap mirrors AccessControl's role sets (which stay the standard interface).
+    mapping(address account => Account) private _members;
     /// @notice Contracts of the suite (and the deployer) that may send transactions
     /// on a permissioned network without being members.
     mapping(address account => bool) public systemAccount;
-    /// @notice Suite contracts (the market) that may hold members' assets in escrow.
-    mapping(address account => bool) private _escrowAgents;
 
-    error UnknownOrganisation(uint64 orgId);
     error OrganisationExists(uint64 orgId);
     error InvalidParent(uint64 orgId, uint64 parentId);
     error InvalidRole(bytes32 role);
@@ -51,7 +45,6 @@ contract Membership is AccessControl, IMembership {
     error MemberNotSuspended(address account, MemberStatus status);
     error AlreadyFrozen(address account);
     error NotFrozen(address account);
-    error ZeroAddress();
     error RolesOnlyThroughMembership();
     error InvalidOrganisationId();
     error CannotActOnSelf(address account);
@@ -70,7 +63,7 @@ contract Membership is AccessControl, IMembership {
     /// @param authorityOrgId Organisation id of the regulating authority.
     /// @param authorityName Human-readable name of the authority.
     constructor(address regulator, uint64 authorityOrgId, string memory authorityName) {
-        if (regulator == address(0)) revert ZeroAddress();
+        if (regulator == address(0)) revert Errors.ZeroAddress();
         _setRoleAdmin(REGULATOR_ROLE, REGULATOR_ROLE);
         _setRoleAdmin(VERIFIER_ROLE, REGULATOR_ROLE);
         _setRoleAdmin(ORACLE_ROLE, REGULATOR_ROLE);
@@ -107,7 +100,7 @@ contract Membership is AccessControl, IMembership {
         returns (uint64 parentId, OrgKind kind, string memory name)
     {
         Organisation storage org = _orgs[orgId];
-        if (!org.exists) revert UnknownOrganisation(orgId);
+        if (!org.exists) revert Errors.UnknownOrganisation(orgId);
         return (org.parentId, org.kind, org.name);
     }
 
@@ -118,7 +111,7 @@ contract Membership is AccessControl, IMembership {
 
     /// @inheritdoc IMembership
     function parentOf(uint64 orgId) external view returns (uint64) {
-        if (!_orgs[orgId].exists) revert UnknownOrganisation(orgId);
+        if (!_orgs[orgId].exists) revert Errors.UnknownOrganisation(orgId);
         return _orgs[orgId].parentId;
     }
 
@@ -137,7 +130,7 @@ contract Membership is AccessControl, IMembership {
     /// @param reasonHash Hash of the decision document.
     function suspend(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
         _requireNotSelf(account);
-        Member storage m = _requireMember(account);
+        Account storage m = _requireMember(account);
         if (m.status != MemberStatus.Active) revert MemberNotActive(account, m.status);
         m.status = MemberStatus.Suspended;
         emit MemberSuspended(account, reasonHash);
@@ -146,7 +139,7 @@ contract Membership is AccessControl, IMembership {
     /// @notice Reinstate a suspended member.
     /// @param account The member.
     function reinstate(address account) external onlyRole(REGULATOR_ROLE) {
-        Member storage m = _requireMember(account);
+        Account storage m = _requireMember(account);
         if (m.status != MemberStatus.Suspended) revert MemberNotSuspended(account, m.status);
         m.status = MemberStatus.Active;
         emit MemberReinstated(account);
@@ -157,9 +150,10 @@ contract Membership is AccessControl, IMembership {
     /// @param reasonHash Hash of the decision document.
     function revoke(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
         _requireNotSelf(account);
-        Member storage m = _requireMember(account);
+        Account storage m = _requireMember(account);
         if (m.status == MemberStatus.Revoked) revert MemberNotActive(account, m.status);
         m.status = MemberStatus.Revoked;
+        m.roles = 0;
         bytes32[6] memory all = _memberRoles();
         for (uint256 i = 0; i < all.length; i++) {
             _revokeRole(all[i], account);
@@ -172,7 +166,7 @@ contract Membership is AccessControl, IMembership {
     /// @param reasonHash Hash of the freeze order.
     function freeze(address account, bytes32 reasonHash) external onlyRole(REGULATOR_ROLE) {
         _requireNotSelf(account);
-        Member storage m = _requireMember(account);
+        Account storage m = _requireMember(account);
         if (m.frozen) revert AlreadyFrozen(account);
         m.frozen = true;
         emit AccountFrozen(account, reasonHash);
@@ -181,7 +175,7 @@ contract Membership is AccessControl, IMembership {
     /// @notice Lift a freeze.
     /// @param account The account.
     function unfreeze(address account) external onlyRole(REGULATOR_ROLE) {
-        Member storage m = _requireMember(account);
+        Account storage m = _requireMember(account);
         if (!m.frozen) revert NotFrozen(account);
         m.frozen = false;
         emit AccountUnfrozen(account);
@@ -192,7 +186,7 @@ contract Membership is AccessControl, IMembership {
     /// @param account The account.
     /// @param allowed Whether it may transact.
     function setSystemAccount(address account, bool allowed) external onlyRole(REGULATOR_ROLE) {
-        if (account == address(0)) revert ZeroAddress();
+        if (account == address(0)) revert Errors.ZeroAddress();
         systemAccount[account] = allowed;
         emit SystemAccountSet(account, allowed);
     }
@@ -201,8 +195,8 @@ contract Membership is AccessControl, IMembership {
     /// @param account The contract.
     /// @param allowed Whether it may hold assets.
     function setEscrowAgent(address account, bool allowed) external onlyRole(REGULATOR_ROLE) {
-        if (account == address(0)) revert ZeroAddress();
-        _escrowAgents[account] = allowed;
+        if (account == address(0)) revert Errors.ZeroAddress();
+        _members[account].escrowAgent = allowed;
         emit EscrowAgentSet(account, allowed);
     }
 
@@ -225,8 +219,22 @@ contract Membership is AccessControl, IMembership {
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IMembership
+    function permissionsOf(address account) external view returns (uint256 word) {
+        Account storage m = _members[account];
+        // The struct fills the low 96 bits of its slot in declaration order; read it whole.
+        assembly ("memory-safe") {
+            word := and(sload(m.slot), 0xffffffffffffffffffffffff)
+        }
+    }
+
+    /// @inheritdoc IMembership
+    function accountOf(address account) external view returns (Account memory) {
+        return _members[account];
+    }
+
+    /// @inheritdoc IMembership
     function memberOf(address account) external view returns (uint64 orgId, MemberStatus status, bool frozen) {
-        Member storage m = _members[account];
+        Account storage m = _members[account];
         return (m.orgId, m.status, m.frozen);
     }
 
@@ -242,18 +250,19 @@ contract Membership is AccessControl, IMembership {
 
     /// @inheritdoc IMembership
     function canTransact(address account) external view returns (bool) {
-        Member storage m = _members[account];
+        Account storage m = _members[account];
         return m.status == MemberStatus.Active && !m.frozen;
     }
 
     /// @inheritdoc IMembership
     function hasActiveRole(bytes32 role, address account) external view returns (bool) {
-        return isActive(account) && hasRole(role, account);
+        Account storage m = _members[account];
+        return m.status == MemberStatus.Active && m.roles & Roles.bit(role) != 0;
     }
 
     /// @inheritdoc IMembership
     function isEscrowAgent(address account) external view returns (bool) {
-        return _escrowAgents[account];
+        return _members[account].escrowAgent;
     }
 
     /// @inheritdoc IMembership
@@ -293,14 +302,21 @@ contract Membership is AccessControl, IMembership {
     }
 
     function _admit(address account, uint64 orgId, bytes32[] memory roles) private {
-        if (account == address(0)) revert ZeroAddress();
-        if (!_orgs[orgId].exists) revert UnknownOrganisation(orgId);
+        if (account == address(0)) revert Errors.ZeroAddress();
+        if (!_orgs[orgId].exists) revert Errors.UnknownOrganisation(orgId);
         if (_members[account].status != MemberStatus.None) revert AlreadyMember(account);
-        _members[account] = Member({orgId: orgId, status: MemberStatus.Active, frozen: false});
+        uint8 bits;
         for (uint256 i = 0; i < roles.length; i++) {
-            if (!_isMemberRole(roles[i])) revert InvalidRole(roles[i]);
+            uint8 b = Roles.bit(roles[i]);
+            if (b == 0) revert InvalidRole(roles[i]);
+            bits |= b;
             _grantRole(roles[i], account);
         }
+        Account storage m = _members[account];
+        m.orgId = orgId;
+        m.status = MemberStatus.Active;
+        m.frozen = false;
+        m.roles = bits;
         emit MemberAdmitted(account, orgId, roles);
     }
 
@@ -310,20 +326,12 @@ contract Membership is AccessControl, IMembership {
         if (account == msg.sender) revert CannotActOnSelf(account);
     }
 
-    function _requireMember(address account) private view returns (Member storage m) {
+    function _requireMember(address account) private view returns (Account storage m) {
         m = _members[account];
         if (m.status == MemberStatus.None) revert NotMember(account);
     }
 
     function _memberRoles() private pure returns (bytes32[6] memory) {
         return [REGULATOR_ROLE, VERIFIER_ROLE, ORACLE_ROLE, ENTERPRISE_ROLE, TRADER_ROLE, SETTLEMENT_BANK_ROLE];
-    }
-
-    function _isMemberRole(bytes32 role) private pure returns (bool) {
-        bytes32[6] memory all = _memberRoles();
-        for (uint256 i = 0; i < all.length; i++) {
-            if (all[i] == role) return true;
-        }
-        return false;
     }
 }

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IMembership} from "./interfaces/IMembership.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
+import {Errors} from "./lib/Errors.sol";
 import {Roles} from "./base/Roles.sol";
 import {MerkleSum} from "./lib/MerkleSum.sol";
 
@@ -26,7 +27,7 @@ contract MeterAnchor is MembershipGated {
         bool active;
     }
 
-    /// @notice One anchored window of an enterprise's meter data.
+    /// @notice One anchored window of an enterprise's meter data, as `getAnchor` returns it.
     struct Anchor {
         uint64 enterpriseOrgId;
         uint64 windowStart;
@@ -40,10 +41,25 @@ contract MeterAnchor is MembershipGated {
         uint64 anchoredAt;
     }
 
+    /// @dev How an anchor is stored: five slots, in the order (org, window, time), root, factor
+    /// set, (total, count, previous), oracle. No window index: the chain of anchors answers
+    /// `anchorIdOf` and refuses duplicate windows.
+    struct StoredAnchor {
+        uint64 enterpriseOrgId;
+        uint64 windowStart;
+        uint64 windowEnd;
+        uint64 anchoredAt;
+        bytes32 root;
+        bytes32 factorSetId;
+        uint128 totalMg;
+        uint64 readingCount;
+        uint64 previousAnchorId;
+        address oracle;
+    }
+
     mapping(bytes32 deviceId => Device) private _devices;
     mapping(address oracle => mapping(uint64 enterpriseOrgId => bool)) private _oracleAuthorised;
-    mapping(uint256 anchorId => Anchor) private _anchors;
-    mapping(bytes32 windowKey => uint256 anchorId) private _anchorByWindow;
+    mapping(uint256 anchorId => StoredAnchor) private _anchors;
     mapping(uint64 enterpriseOrgId => uint256 anchorId) private _latestAnchor;
     uint256 private _anchorCount;
 
@@ -57,8 +73,6 @@ contract MeterAnchor is MembershipGated {
     error DeviceAlreadyRegistered(bytes32 deviceId, uint64 enterpriseOrgId);
     /// @dev The new key equals the device's current key.
     error DeviceKeyUnchanged(bytes32 deviceId);
-    /// @dev No organisation with this id is registered in Membership.
-    error UnknownOrganisation(uint64 orgId);
     /// @dev `account` is an enterprise member, but of another organisation than `orgId`.
     error NotOrganisationMember(address account, uint64 orgId);
     /// @dev `oracle` is not authorised to anchor data for `enterpriseOrgId`.
@@ -128,7 +142,7 @@ contract MeterAnchor is MembershipGated {
         _requireEnterpriseOrRegulator(enterpriseOrgId);
         if (deviceId == bytes32(0)) revert InvalidDeviceId();
         if (publicKeyHash == bytes32(0)) revert InvalidPublicKeyHash();
-        if (!membership.organisationExists(enterpriseOrgId)) revert UnknownOrganisation(enterpriseOrgId);
+        if (!membership.organisationExists(enterpriseOrgId)) revert Errors.UnknownOrganisation(enterpriseOrgId);
         Device storage existing = _devices[deviceId];
         if (existing.enterpriseOrgId != 0) revert DeviceAlreadyRegistered(deviceId, existing.enterpriseOrgId);
         _devices[deviceId] = Device({
@@ -187,7 +201,7 @@ contract MeterAnchor is MembershipGated {
     {
         if (authorised) {
             _requireActiveRole(Roles.ORACLE, oracle);
-            if (!membership.organisationExists(enterpriseOrgId)) revert UnknownOrganisation(enterpriseOrgId);
+            if (!membership.organisationExists(enterpriseOrgId)) revert Errors.UnknownOrganisation(enterpriseOrgId);
         }
         _oracleAuthorised[oracle][enterpriseOrgId] = authorised;
         emit OracleAuthorisationSet(oracle, enterpriseOrgId, authorised, msg.sender);
@@ -227,25 +241,24 @@ contract MeterAnchor is MembershipGated {
         _requireActiveRole(Roles.ORACLE, msg.sender);
         if (!_oracleAuthorised[msg.sender][enterpriseOrgId]) revert OracleNotAuthorised(msg.sender, enterpriseOrgId);
         if (readingCount == 0) revert EmptyAnchor();
-        (bytes32 key, uint256 previousAnchorId) = _checkWindow(enterpriseOrgId, windowStart, windowEnd);
+        uint256 previousAnchorId = _checkWindow(enterpriseOrgId, windowStart, windowEnd);
 
-        Anchor memory a = Anchor({
+        StoredAnchor memory a = StoredAnchor({
             enterpriseOrgId: enterpriseOrgId,
             windowStart: windowStart,
             windowEnd: windowEnd,
+            anchoredAt: uint64(block.timestamp),
             root: MerkleSum.levelHash(
                 MerkleSum.LEVEL_ENTERPRISE, bytes32(uint256(enterpriseOrgId)), facilitiesRoot, totalMg, readingCount
             ),
             factorSetId: factorSetId,
             totalMg: totalMg,
             readingCount: readingCount,
-            previousAnchorId: previousAnchorId,
-            oracle: msg.sender,
-            anchoredAt: uint64(block.timestamp)
+            previousAnchorId: uint64(previousAnchorId),
+            oracle: msg.sender
         });
         anchorId = ++_anchorCount;
         _anchors[anchorId] = a;
-        _anchorByWindow[key] = anchorId;
         _latestAnchor[enterpriseOrgId] = anchorId;
         _emitAnchored(anchorId, a);
     }
@@ -253,7 +266,19 @@ contract MeterAnchor is MembershipGated {
     /// @notice An anchor; reverts with `UnknownAnchor` if none.
     /// @param anchorId The anchor.
     function getAnchor(uint256 anchorId) external view returns (Anchor memory) {
-        return _requireAnchor(anchorId);
+        StoredAnchor storage a = _requireAnchor(anchorId);
+        return Anchor({
+            enterpriseOrgId: a.enterpriseOrgId,
+            windowStart: a.windowStart,
+            windowEnd: a.windowEnd,
+            root: a.root,
+            factorSetId: a.factorSetId,
+            totalMg: a.totalMg,
+            readingCount: a.readingCount,
+            previousAnchorId: a.previousAnchorId,
+            oracle: a.oracle,
+            anchoredAt: a.anchoredAt
+        });
     }
 
     /// @notice The id of the enterprise's anchor for exactly this window, 0 if none.
@@ -261,7 +286,7 @@ contract MeterAnchor is MembershipGated {
     /// @param windowStart Start of the window.
     /// @param windowEnd End of the window.
     function anchorIdOf(uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd) external view returns (uint256) {
-        return _anchorByWindow[_windowKey(enterpriseOrgId, windowStart, windowEnd)];
+        return _findWindow(_latestAnchor[enterpriseOrgId], windowStart, windowEnd);
     }
 
     /// @notice The enterprise's latest anchor (the head of its chain), 0 if none.
@@ -300,9 +325,10 @@ contract MeterAnchor is MembershipGated {
 
     /// @dev Active regulators pass; otherwise the caller must be an active ENTERPRISE member of `orgId`.
     function _requireEnterpriseOrRegulator(uint64 orgId) private view {
-        if (membership.hasActiveRole(Roles.REGULATOR, msg.sender)) return;
-        _requireActiveRole(Roles.ENTERPRISE, msg.sender);
-        if (membership.orgOf(msg.sender) != orgId) revert NotOrganisationMember(msg.sender, orgId);
+        uint256 m = _permissions(msg.sender);
+        if (_hasActiveRole(m, Roles.REGULATOR)) return;
+        if (!_hasActiveRole(m, Roles.ENTERPRISE)) revert MissingRole(msg.sender, Roles.ENTERPRISE);
+        if (_orgId(m) != orgId) revert NotOrganisationMember(msg.sender, orgId);
     }
 
     /// @dev Refuses an empty window, a window the enterprise has already anchored, and one that
@@ -310,24 +336,37 @@ contract MeterAnchor is MembershipGated {
     function _checkWindow(uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd)
         private
         view
-        returns (bytes32 key, uint256 previousAnchorId)
+        returns (uint256 previousAnchorId)
     {
         if (windowEnd <= windowStart) revert InvalidWindow(windowStart, windowEnd);
         // Only a closed window is committed: readings of a window still open could be missing.
         if (windowEnd > block.timestamp) revert WindowNotClosed(windowEnd, uint64(block.timestamp));
-        key = _windowKey(enterpriseOrgId, windowStart, windowEnd);
-        uint256 existing = _anchorByWindow[key];
-        if (existing != 0) revert DuplicateWindow(enterpriseOrgId, windowStart, windowEnd, existing);
         previousAnchorId = _latestAnchor[enterpriseOrgId];
         if (previousAnchorId != 0) {
             uint64 previousEnd = _anchors[previousAnchorId].windowEnd;
             if (windowStart < previousEnd) {
+                // Only on the way to a revert: name the anchor of the same window if there is one.
+                uint256 existing = _findWindow(previousAnchorId, windowStart, windowEnd);
+                if (existing != 0) revert DuplicateWindow(enterpriseOrgId, windowStart, windowEnd, existing);
                 revert WindowOverlap(enterpriseOrgId, windowStart, previousAnchorId, previousEnd);
             }
         }
     }
 
-    function _emitAnchored(uint256 anchorId, Anchor memory a) private {
+    /// @dev Walks an enterprise's chain back from `anchorId` to the anchor of exactly this window,
+    /// 0 if none. Windows of a chain do not overlap and increase, so the walk stops at the first
+    /// anchor that ends at or before `windowStart`.
+    function _findWindow(uint256 anchorId, uint64 windowStart, uint64 windowEnd) private view returns (uint256) {
+        while (anchorId != 0) {
+            StoredAnchor storage a = _anchors[anchorId];
+            if (a.windowEnd <= windowStart) return 0;
+            if (a.windowStart == windowStart && a.windowEnd == windowEnd) return anchorId;
+            anchorId = a.previousAnchorId;
+        }
+        return 0;
+    }
+
+    function _emitAnchored(uint256 anchorId, StoredAnchor memory a) private {
         emit Anchored(
             anchorId,
             a.enterpriseOrgId,
@@ -347,12 +386,8 @@ contract MeterAnchor is MembershipGated {
         if (device.enterpriseOrgId == 0) revert UnknownDevice(deviceId);
     }
 
-    function _requireAnchor(uint256 anchorId) private view returns (Anchor storage a) {
+    function _requireAnchor(uint256 anchorId) private view returns (StoredAnchor storage a) {
         a = _anchors[anchorId];
         if (a.enterpriseOrgId == 0) revert UnknownAnchor(anchorId);
-    }
-
-    function _windowKey(uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd) private pure returns (bytes32) {
-        return keccak256(abi.encode(enterpriseOrgId, windowStart, windowEnd));
     }
 }

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IMembership} from "./interfaces/IMembership.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
+import {Errors} from "./lib/Errors.sol";
 
 /// @title Notary
 /// @notice Proof of existence: any active member can record that a document with a given
@@ -23,8 +24,6 @@ contract Notary is MembershipGated {
     mapping(bytes32 documentHash => Notarization) private _records;
     uint256 private _count;
 
-    /// @dev A document hash of zero was given.
-    error MissingDocumentHash();
     /// @dev The hash was already notarized, by `notary` at `timestamp`.
     error AlreadyNotarized(bytes32 documentHash, address notary, uint64 timestamp);
     /// @dev The hash has not been notarized.
@@ -49,7 +48,7 @@ contract Notary is MembershipGated {
     /// @param referenceId A free reference (e.g. a report or anchor id), or zero.
     function notarize(bytes32 documentHash, bytes32 kind, bytes32 referenceId) external {
         _requireActive(msg.sender);
-        if (documentHash == bytes32(0)) revert MissingDocumentHash();
+        if (documentHash == bytes32(0)) revert Errors.MissingDocumentHash();
         Notarization storage existing = _records[documentHash];
         if (existing.notary != address(0)) {
             revert AlreadyNotarized(documentHash, existing.notary, existing.timestamp);

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
+import {Errors} from "./lib/Errors.sol";
 import {Roles} from "./base/Roles.sol";
 
 /// @title SettlementToken
@@ -12,13 +13,6 @@ import {Roles} from "./base/Roles.sol";
 /// deposits) and burns (on redemption). Balances are held and moved only by active, unfrozen
 /// members and escrow agents of the suite (the market).
 contract SettlementToken is ERC20, MembershipGated {
-    /// @notice Everything ever minted, in token units.
-    uint256 public totalMinted;
-    /// @notice Everything ever burned, in token units.
-    uint256 public totalBurned;
-
-    error ZeroAmount();
-
     event Minted(address indexed bank, address indexed to, uint256 amount);
     event Burned(address indexed bank, address indexed from, uint256 amount);
 
@@ -37,8 +31,7 @@ contract SettlementToken is ERC20, MembershipGated {
     /// @param amount Amount in token units.
     function mint(address to, uint256 amount) external onlyActiveRole(Roles.SETTLEMENT_BANK) {
         _requireCanTransact(msg.sender);
-        if (amount == 0) revert ZeroAmount();
-        totalMinted += amount;
+        if (amount == 0) revert Errors.ZeroAmount(to, 0);
         _mint(to, amount);
         emit Minted(msg.sender, to, amount);
     }
@@ -77,8 +70,7 @@ contract SettlementToken is ERC20, MembershipGated {
     }
 
     function _burnUnits(address from, uint256 amount) private {
-        if (amount == 0) revert ZeroAmount();
-        totalBurned += amount;
+        if (amount == 0) revert Errors.ZeroAmount(from, 0);
         _burn(from, amount);
         emit Burned(msg.sender, from, amount);
     }

@@ -21,6 +21,24 @@ interface IMembership {
         Operator
     }
 
+    /// @notice Everything the suite checks about an account, as stored in one slot.
+    struct Account {
+        uint64 orgId;
+        MemberStatus status;
+        bool frozen;
+        /// @dev Bitmap of the member roles (`Roles.*_BIT`).
+        uint8 roles;
+        bool escrowAgent;
+    }
+
+    /// @notice The account's record in one word, for one-call checks by the suite's contracts:
+    /// bits 0-63 organisation id, 64-71 status, 72-79 frozen, 80-87 role bitmap, 88-95 escrow agent
+    /// (the storage layout of `Account`; zero for a stranger).
+    function permissionsOf(address account) external view returns (uint256);
+
+    /// @notice The account's record (organisation, status, freeze flag, role bitmap, escrow agent).
+    function accountOf(address account) external view returns (Account memory);
+
     /// @notice Organisation, status and freeze flag of an account (zeros for a stranger).
     function memberOf(address account) external view returns (uint64 orgId, MemberStatus status, bool frozen);
 

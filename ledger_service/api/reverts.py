@@ -33,6 +33,7 @@ REVERTS: dict[str, tuple[int, str]] = {
     "NotOrderSeller": (403, "{account} is not the seller of order {orderId}"),
     "CannotCancelEscrow": (403, "credits held in escrow by {holder} cannot be cancelled"),
     "UnsolicitedTransfer": (403, "the market takes assets only through its own orders (operator {operator})"),
+    "NotEscrowAgent": (403, "{account} is not an escrow agent of the suite"),
     "ERC20InsufficientAllowance": (403, "{spender} may spend {allowance} of the settlement token, {needed} needed"),
     # unknown ids
     "UnknownOrganisation": (404, "organisation {orgId} is not registered"),
@@ -56,7 +57,8 @@ REVERTS: dict[str, tuple[int, str]] = {
     "CannotActOnSelf": (409, "a regulator cannot suspend, revoke or freeze itself"),
     "AlreadyNotarized": (409, "document {documentHash} was already notarized by {notary}"),
     "ERC1155InsufficientBalance": (409, "{sender} holds {balance} of vintage {tokenId}, fewer than {needed}"),
-    "RetractExceedsAllocation": (409, "only {allocated} of vintage {year} can be retracted from {holder}"),
+    "RetractExceedsAllocation": (409, "{requested} of vintage {year} cannot be retracted from {holder}: only "
+                                 "{allocated} remain allocated in the vintage (all holders, net of retractions)"),
     "ObligationAlreadySet": (409, "the obligation of organisation {orgId} for {year} is already set"),
     "ObligationNotFinalized": (409, "the obligation of organisation {orgId} for {year} is not finalized yet"),
     "ComplianceWindowNotOpen": (409, "the compliance window of {year} is not open"),
@@ -103,7 +105,12 @@ REVERTS: dict[str, tuple[int, str]] = {
     "OrderExpired": (409, "order {orderId} expired at {expiry}"),
     "OrderNotExpired": (409, "order {orderId} does not expire until {expiry}"),
     "FillExceedsRemaining": (409, "order {orderId} has {remaining} t left, {requested} t asked"),
+    "SafeCastOverflowedUintDowncast": (422, "{value} does not fit in {bits} bits"),
     "SelfFill": (409, "a seller cannot fill its own order {orderId}"),
+    "SellerCanTransact": (409, "the seller {seller} of order {orderId} can still act: it cancels the order itself"),
+    "RecipientOutsideSellerOrganisation": (
+        409, "recovered escrow goes to the seller's organisation {sellerOrgId}, not to {recipient} "
+             "of {recipientOrgId}"),
     "ERC20InsufficientBalance": (409, "{sender} holds {balance} of the settlement token, {needed} needed"),
     "SafeERC20FailedOperation": (409, "the settlement token {token} refused the payment"),
     "ReentrancyGuardReentrantCall": (409, "a reentrant call was refused"),

@@ -238,9 +238,10 @@ class _Reconciler:
                 ChainBalance.token == names.get(asset, asset), ChainBalance.token_id == token_id,
                 ChainBalance.holder == market)) or 0
             key = f"{names.get(asset, asset)}/{token_id}"
+            # The market holds exactly the units of its open orders (it accepts no others).
+            on_chain = self.view(names.get(asset, asset), "balanceOf", market, token_id)
             self.compare("escrow", key, {"open_orders": indexed, "market_balance": held},
-                         {"open_orders": self.view("CarbonMarket", "escrowed", asset, token_id),
-                          "market_balance": self.view("CarbonMarket", "escrowed", asset, token_id)})
+                         {"open_orders": on_chain, "market_balance": on_chain})
 
 
     def meter_data(self, since: datetime | int | None, sample: int | None, seed: int | None) -> None:

@@ -182,8 +182,11 @@ def notarized(ev: ChainEvent) -> list[Row]:
 
 PROJECT_EVENT_KINDS = {"ProjectRegistered": "registered", "ProjectSuspended": "suspended",
                        "ProjectReinstated": "reinstated"}
+# A regulator's recovery or cancellation of stuck escrow closes the order as cancelled; where the
+# units went is in the token's transfer events.
 ORDER_EVENT_KINDS = {"OrderListed": "listed", "OrderFilled": "filled", "OrderCancelled": "cancelled",
-                     "OrderExpiredReclaimed": "expired"}
+                     "OrderExpiredReclaimed": "expired", "EscrowRecovered": "cancelled",
+                     "EscrowCancelled": "cancelled"}
 
 
 def project_event(ev: ChainEvent) -> list[Row]:
@@ -243,7 +246,8 @@ def order_event(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_order_events", {
         "order_id": a["orderId"], "kind": ORDER_EVENT_KINDS[ev.event], "seller": a["seller"],
-        "buyer": a.get("buyer"), "caller": a.get("caller"), "asset": a.get("asset"), "token_id": a.get("tokenId"),
+        "buyer": a.get("buyer"), "caller": a.get("caller") or a.get("regulator"), "asset": a.get("asset"),
+        "token_id": a.get("tokenId"),
         "amount": a.get("amount"), "price": a.get("price"), "payment": a.get("payment"),
         "remaining": a.get("remaining"), "returned": a.get("returned"), "expiry": a.get("expiry"),
     })]

@@ -15,6 +15,8 @@ NONE, ACTIVE, SUSPENDED, REVOKED = range(4)
 KIND_NONE, KIND_ALLOWANCE, KIND_CREDIT = range(3)
 
 YEAR = 2025
+# The reference price of the market tests' credit batch: 60.00 CNY per tonne, in fen.
+MARKET_REFERENCE_PRICE = 60 * 100
 
 
 def reason(text: str) -> bytes:

@@ -3,12 +3,12 @@ settlement token, price limits around a reference price, and membership checks."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from eth_utils import keccak
 
+from tests.contracts.helpers import MARKET_REFERENCE_PRICE
 from tests.support.cast import ROLES
 from tests.support.credits import (
     CNY,
@@ -18,40 +18,16 @@ from tests.support.credits import (
     fund,
     now,
     travel,
-    verified_batch,
     view_struct,
 )
 from tests.support.ledger import Ledger
 from tests.support.reverts import reverts
 
 REASON = keccak(text="exchange supervision notice")
-REFERENCE = 60 * CNY  # 60.00 CNY per tonne
+REFERENCE = MARKET_REFERENCE_PRICE  # 60.00 CNY per tonne
 OPEN, FILLED, CANCELLED, EXPIRED = 1, 2, 3, 4
 DAY = 86_400
 BLOCK = 100_000  # default block-trade threshold, tonnes
-
-
-@pytest.fixture(scope="module")
-def _market_state(_session_ledger: Ledger) -> Iterator[dict[str, Any]]:
-    """Set up once for the module: enterprise_a holds batch 1 (300,000 t) with a reference
-    price of 60.00; enterprise_a and both traders approved the market; traders hold cash."""
-    ledger = _session_ledger
-    snap = ledger.snapshot()
-    batch = verified_batch(ledger, amount=300_000)
-    registry = ledger.contract("CreditRegistry").address
-    ledger.tx("regulator", "CarbonMarket", "setReferencePrice", registry, batch.batch_id, REFERENCE)
-    for actor in ("enterprise_a", "trader", "trader2"):
-        approve_market(ledger, actor)
-    fund(ledger, "trader", 10_000_000 * CNY)
-    fund(ledger, "trader2", 10_000_000 * CNY)
-    yield {"registry": registry, "id": batch.batch_id, "address": ledger.contract("CarbonMarket").address}
-    ledger.revert(snap)
-
-
-@pytest.fixture
-def market(_market_state: dict[str, Any], ledger: Ledger) -> dict[str, Any]:
-    """The market set-up of `_market_state`; each test's changes are undone by `ledger`."""
-    return _market_state
 
 
 def list_order(
@@ -69,7 +45,8 @@ def order(ledger: Ledger, order_id: int) -> dict[str, Any]:
 
 
 def escrowed(ledger: Ledger, m: dict[str, Any]) -> int:
-    return int(ledger.call("CarbonMarket", "escrowed", m["registry"], m["id"]))
+    # Escrow is the market's own balance on the asset contract.
+    return int(ledger.call("CreditRegistry", "balanceOf", m["address"], m["id"]))
 
 
 # ---------------------------------------------------------------------- parameters
@@ -450,3 +427,9 @@ def test_allowances_trade_on_the_market_with_delivery_versus_payment(ledger: Led
     assert ledger.call("AllowanceRegistry", "balanceOf", ledger.address("enterprise_b"), 2025) == 1_500
     assert ledger.call("AllowanceRegistry", "balanceOf", ledger.address("enterprise_a"), 2025) == 3_000
     assert cash(ledger, "enterprise_a") == 1_500 * REFERENCE
+
+
+def test_an_order_larger_than_its_packed_slot_is_refused(ledger: Ledger, market: dict[str, Any]) -> None:
+    # Amount and remaining share one slot (128 bits each); no holder can own that much anyway.
+    with reverts("SafeCastOverflowedUintDowncast", 128, 2**128):
+        list_order(ledger, market, amount=2**128)

@@ -429,3 +429,52 @@ def test_a_regulator_cannot_suspend_revoke_or_freeze_itself(ledger: Ledger, func
     with reverts("CannotActOnSelf", me):
         ledger.tx("regulator", "Membership", function, me, reason("self"))
     assert list(ledger.call("Membership", "memberOf", me)) == [1, ACTIVE, False]
+
+
+# ---------------------------------------------------------------------- one-call permission checks
+
+ROLE_BITS = {"REGULATOR": 1, "VERIFIER": 2, "ORACLE": 4, "ENTERPRISE": 8, "TRADER": 16, "SETTLEMENT_BANK": 32}
+
+
+def permissions(ledger: Ledger, address: str) -> dict[str, int]:
+    """`permissionsOf` unpacked: bits 0-63 org, 64-71 status, 72-79 frozen, 80-87 roles, 88-95 escrow agent."""
+    word = int(ledger.call("Membership", "permissionsOf", address))
+    return {"org": word & (2**64 - 1), "status": (word >> 64) & 0xFF, "frozen": (word >> 72) & 0xFF,
+            "roles": (word >> 80) & 0xFF, "escrow": (word >> 88) & 0xFF, "rest": word >> 96}
+
+
+def test_one_word_answers_every_permission_check_of_a_member(ledger: Ledger) -> None:
+    address = new_member(ledger, "desk", 11, "ENTERPRISE", "TRADER")
+    assert permissions(ledger, address) == {
+        "org": 11, "status": ACTIVE, "frozen": 0, "roles": ROLE_BITS["ENTERPRISE"] | ROLE_BITS["TRADER"],
+        "escrow": 0, "rest": 0,
+    }
+    assert tuple(ledger.call("Membership", "accountOf", address)) == (
+        11, ACTIVE, False, ROLE_BITS["ENTERPRISE"] | ROLE_BITS["TRADER"], False
+    )
+
+
+def test_the_permission_word_follows_freezes_suspensions_and_revocation(ledger: Ledger) -> None:
+    address = new_member(ledger, "desk", 11, "ENTERPRISE")
+    ledger.tx("regulator", "Membership", "freeze", address, reason("order"))
+    assert (permissions(ledger, address)["frozen"], permissions(ledger, address)["status"]) == (1, ACTIVE)
+    ledger.tx("regulator", "Membership", "suspend", address, reason("suspend"))
+    assert permissions(ledger, address)["status"] == SUSPENDED
+    assert not ledger.call("Membership", "hasActiveRole", ROLES["ENTERPRISE"], address)
+    ledger.tx("regulator", "Membership", "revoke", address, reason("revoke"))
+    assert (permissions(ledger, address)["status"], permissions(ledger, address)["roles"]) == (REVOKED, 0)
+
+
+def test_the_role_bitmap_agrees_with_the_role_sets(ledger: Ledger) -> None:
+    for role, bit in ROLE_BITS.items():
+        address = new_member(ledger, f"holder-{role.lower()}", 11, role)
+        assert permissions(ledger, address)["roles"] == bit
+        assert all(ledger.call("Membership", "hasRole", ROLES[r], address) == (r == role) for r in ROLE_BITS)
+        assert all(ledger.call("Membership", "hasActiveRole", ROLES[r], address) == (r == role) for r in ROLE_BITS)
+
+
+def test_a_stranger_has_an_empty_word_and_an_escrow_agent_only_its_flag(ledger: Ledger) -> None:
+    assert permissions(ledger, ledger.address("stranger"))["rest"] == 0
+    assert int(ledger.call("Membership", "permissionsOf", ledger.address("stranger"))) == 0
+    market = ledger.contract("CarbonMarket").address
+    assert permissions(ledger, market) == {"org": 0, "status": NONE, "frozen": 0, "roles": 0, "escrow": 1, "rest": 0}

@@ -174,3 +174,25 @@ def test_orders_are_rebuilt_from_their_events_after_a_rollback(ledger: Ledger, t
     assert {o.order_id: o.status for o in session.scalars(select(ChainOrder))} == {
         1: "open", 2: "cancelled", 3: "expired"}
     assert reconcile(index_engine, ledger).ok
+
+
+def test_the_index_follows_a_regulators_recovery_and_cancellation_of_stuck_escrow(
+        ledger: Ledger, traded: Market, make_indexer: MakeIndexer, index_engine: Engine, session: Session):
+    decision = keccak(text="decision: seller revoked")
+    ledger.tx("enterprise_a", "CarbonMarket", "list", traded.registry, 1, 40, PRICE, now(ledger) + DAY)
+    ledger.tx("regulator", "CarbonMarket", "cancelEscrowedCredits", 4, keccak(text="credits invalidated"))
+    ledger.tx("regulator", "Membership", "revoke", ledger.address("enterprise_a"), decision)
+    ledger.tx("regulator", "CarbonMarket", "recoverEscrow", 1, ledger.address("enterprise_a2"), decision)
+    make_indexer().sync()
+
+    orders = {o.order_id: (o.status, o.remaining) for o in session.scalars(select(ChainOrder))}
+    assert orders[1] == ("cancelled", 0) and orders[4] == ("cancelled", 0)
+    recovered = session.scalars(select(ChainOrderEvent).where(ChainOrderEvent.order_id == 1,
+                                                              ChainOrderEvent.kind == "cancelled")).one()
+    assert (recovered.returned, recovered.caller) == (200, ledger.address("regulator"))
+    assert not {"EscrowRecovered", "EscrowCancelled"} & {e.event for e in session.scalars(select(ChainOtherEvent))}
+    report = reconcile(index_engine, ledger)
+    assert report.ok, report.differences
+    trace = trace_asset(session, "CreditRegistry", 1)
+    assert trace.cancelled == 10 + 40 and trace.escrowed == 0
+    assert {h.holder: h.amount for h in trace.holders}[ledger.address("enterprise_a2")] == 200
