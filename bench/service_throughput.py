@@ -282,7 +282,7 @@ def run_traces(artifacts: dict[str, Artifact], sizes: argparse.Namespace, workdi
                             bootstrap_regulator_key="0x" + bytes(  # type: ignore[arg-type]
                                 history.regulator.key).hex())
         runtime = Runtime.start(settings, artifacts=artifacts)
-        runtime.index_up_to_date()
+        runtime.indexing.index_up_to_date()
         assert runtime.bootstrap_api_key is not None
         headers = {"Authorization": f"Bearer {runtime.bootstrap_api_key.token}"}
         with runtime.sessions() as session:

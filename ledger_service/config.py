@@ -126,7 +126,11 @@ class Settings(BaseSettings):
     # HTTP API.
     api_host: str = Field(default="127.0.0.1", description="Address `carbonledger serve` listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port `carbonledger serve` listens on.")
-    page_size_max: int = Field(default=500, ge=1, description="Largest page a list endpoint returns.")
+    page_size_max: int = Field(
+        default=500, ge=100, le=500, description="Largest page a list endpoint returns: a larger `limit` is "
+        "refused with 422 (never clamped, so a client does not take a short page for the end of the list). From "
+        "100 (the default page) to 500 (the bound the API documents).",
+    )
     batch_max: int = Field(default=1000, ge=1, description="Most transfers in one batch request.")
 
     # Limits (in-process: with several service processes, each keeps its own rate buckets).

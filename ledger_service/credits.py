@@ -51,7 +51,7 @@ class Project:
     project_id: str
     owner: str
     status: str
-    last_period_end: int
+    last_period_end: int | None  # None from the index, which does not follow it
     document_hash: str
     methodology: str
     location: str
@@ -59,21 +59,23 @@ class Project:
 
 @dataclass(frozen=True)
 class Batch:
+    """A batch; the index records its issuance only, the chain also what became of its units."""
+
     batch_id: int
     project_id: str
     vintage: int
     period_start: int
     period_end: int
-    verifier: str
     statement_hash: str
     amount: int
     serial_start: int
     serial_end: int
-    next_serial: int
-    retired: int
-    cancelled: int
-    surrendered: int
-    supply: int
+    verifier: str | None = None
+    next_serial: int | None = None
+    retired: int | None = None
+    cancelled: int | None = None
+    surrendered: int | None = None
+    supply: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,11 @@ class Certificate:
     pending: bool
     registry: str
     chain_id: int
+
+    @property
+    def html(self) -> str:
+        """Where the HTTP API serves the printable certificate."""
+        return f"/api/v1/credits/retirements/{self.retirement_id}/certificate.html"
 
 
 @dataclass(frozen=True)
@@ -161,9 +168,9 @@ def batch(chain: ChainClient, suite: Suite, batch_id: int) -> Batch:
     supply = chain.request(lambda: suite.function(REGISTRY, "totalSupply(uint256)", batch_id).call())
     (project_id, vintage, start, end, verifier, statement, amount, serial_start, serial_end, next_serial_,
      retired, cancelled, surrendered) = b
-    return Batch(batch_id, hex32(project_id), int(vintage), int(start), int(end), verifier, hex32(statement),
-                 int(amount), int(serial_start), int(serial_end), int(next_serial_), int(retired), int(cancelled),
-                 int(surrendered), int(supply))
+    return Batch(batch_id, hex32(project_id), int(vintage), int(start), int(end), hex32(statement), int(amount),
+                 int(serial_start), int(serial_end), verifier=verifier, next_serial=int(next_serial_),
+                 retired=int(retired), cancelled=int(cancelled), surrendered=int(surrendered), supply=int(supply))
 
 
 def balance(chain: ChainClient, suite: Suite, holder: str, batch_id: int) -> int:
@@ -193,17 +200,19 @@ def projects(session: Session, offset: int, limit: int) -> tuple[list[Project], 
     rows = session.scalars(select(ChainCreditProject).order_by(ChainCreditProject.registered_block,
                                                                ChainCreditProject.project_id)
                            .offset(offset).limit(limit)).all()
-    return [Project(hex32(r.project_id), r.owner, r.status, 0, hex32(r.document_hash), r.methodology, r.location)
-            for r in rows], int(total)
+    return [Project(hex32(r.project_id), r.owner, r.status, None, hex32(r.document_hash), r.methodology,
+                    r.location) for r in rows], int(total)
 
 
-def batches(session: Session, offset: int, limit: int, project_id: bytes | None = None
-            ) -> tuple[list[ChainCreditBatch], int]:
+def batches(session: Session, offset: int, limit: int, project_id: bytes | None = None) -> tuple[list[Batch], int]:
+    """Issued batches from the index (what was issued, not what became of the units)."""
     q = select(ChainCreditBatch)
     if project_id is not None:
         q = q.where(ChainCreditBatch.project_id == project_id)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    return list(session.scalars(q.order_by(ChainCreditBatch.batch_id).offset(offset).limit(limit))), int(total)
+    rows = session.scalars(q.order_by(ChainCreditBatch.batch_id).offset(offset).limit(limit))
+    return [Batch(r.batch_id, hex32(r.project_id), r.vintage, r.period_start, r.period_end, hex32(r.statement_hash),
+                  r.amount, r.serial_start, r.serial_end) for r in rows], int(total)
 
 
 def holdings(session: Session, registry_address: str, holders: list[str]) -> dict[str, list[Holding]]:

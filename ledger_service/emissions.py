@@ -10,7 +10,7 @@ caller gives the commitment itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -61,6 +61,8 @@ class Report:
     submitted_at: int
     reviewed_at: int | None
     finalized_at: int | None
+    documents: dict[str, bool] = field(default_factory=dict, compare=False)
+    """Which of its documents (report, statement, reason) the service keeps; filled by the use cases."""
 
     @classmethod
     def of(cls, report_id: int, raw: Any) -> Report:

@@ -57,38 +57,64 @@ def to_cny(units: int) -> str:
 
 @dataclass(frozen=True)
 class Order:
+    """An order as the market holds it or the index mirrors it. `seller` is None where the viewer is not shown
+    it; `asset` is the asset's name ("allowance" or "credit") once resolved from its contract address."""
+
     order_id: int
-    seller: str
-    asset: str
+    seller: str | None
+    asset_address: str
     token_id: int
     amount: int
     remaining: int
-    price: int
-    expiry: int
+    price_units: int  # settlement-token units (fen) per tonne
+    expires: int  # seconds UTC
     status: str
+    asset: str | None = None
+
+    @property
+    def price(self) -> str:
+        return to_cny(self.price_units)
+
+    @property
+    def expiry(self) -> datetime:
+        return datetime.fromtimestamp(self.expires, UTC)
 
 
 @dataclass(frozen=True)
 class Trade:
+    """A fill; parties and transaction are None where the viewer is not shown them."""
+
     order_id: int
-    seller: str
-    buyer: str
+    seller: str | None
+    buyer: str | None
     amount: int
-    price: int
-    payment: int
+    price_units: int
+    payment_units: int
     remaining: int
-    tx_hash: str
+    tx_hash: str | None
     block_number: int
-    block_time: datetime
+    time: datetime
+
+    @property
+    def price(self) -> str:
+        return to_cny(self.price_units)
+
+    @property
+    def payment(self) -> str:
+        return to_cny(self.payment_units)
 
 
 @dataclass(frozen=True)
 class Close:
     day: date
-    close: int | None
+    close_units: int | None
     volume: int
     trades: int
     carried: bool
+
+    @property
+    def close(self) -> str | None:
+        return to_cny(self.close_units) if self.close_units is not None else None
 
 
 def asset_name(suite: Suite, address: str) -> str | None:

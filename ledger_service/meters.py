@@ -35,13 +35,13 @@ from ledger_service.db.models import (
     OutboxTransaction,
     QuarantinedReading,
 )
+from ledger_service.db.models.outbox import PENDING_STATUSES
 from oracles.anchoring import OnChainAnchor
 from oracles.batches import BuiltBatch, build_batch, built_batch, device_places
 from oracles.canonical import factor_set_hash
 from oracles.devices import DeviceInfo
 
 ANCHOR = "MeterAnchor"
-PENDING = (OutboxStatus.QUEUED, OutboxStatus.SIGNED, OutboxStatus.SENT)
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class WindowOutcome:
 def _pending_windows(session: Session, org_id: int) -> dict[tuple[int, int], int]:
     rows = session.execute(select(OutboxTransaction.id, OutboxTransaction.args).where(
         OutboxTransaction.contract == ANCHOR, OutboxTransaction.function == "anchor",
-        OutboxTransaction.status.in_(PENDING)))
+        OutboxTransaction.status.in_(PENDING_STATUSES)))
     windows = {}
     for outbox_id, args in rows:
         if args and int(args[0]) == org_id:

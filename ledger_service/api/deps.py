@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ledger_service.api.errors import ApiError, IdempotentReplay, forbidden
+from ledger_service.api.errors import IdempotentReplay
 from ledger_service.api.limits import RateLimits, retry_after
 from ledger_service.api.types import Limit, Offset
 from ledger_service.identity.api_keys import ApiKeyInvalid
@@ -28,6 +29,9 @@ from ledger_service.identity.idempotency import fingerprint as request_fingerpri
 from ledger_service.identity.signed_requests import SignatureInvalid, SignedHeaders
 from ledger_service.membership import MemberStatus, MemberView
 from ledger_service.runtime import Runtime
+from ledger_service.services.caller import Caller
+from ledger_service.services.errors import Refusal, forbidden
+from ledger_service.services.wiring import Services, build_services
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -35,6 +39,17 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_services(request: Request) -> Services:
+    """The application's use cases (built once, on first use)."""
+    found: Services | None = getattr(request.app.state, "services", None)
+    if found is None:
+        found = request.app.state.services = build_services(get_runtime(request))
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def idempotency_keys(request: Request) -> IdempotencyKeys:
@@ -58,21 +73,8 @@ async def request_body(request: Request) -> bytes:
     return kept if kept is not None else await request.body()
 
 
-@dataclass(frozen=True)
-class Caller:
-    address: str
-    via: str  # "api_key" or "signature"
-    key_id: str | None
-    member: MemberView
-    idempotency: IdempotencyClaim | None = None  # the request's claim on its Idempotency-Key, if it sent one
-
-    @property
-    def is_regulator(self) -> bool:
-        return self.member.has_role("REGULATOR")
-
-
-def _unauthenticated(message: str) -> ApiError:
-    return ApiError(401, "Unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
+def _unauthenticated(message: str) -> Refusal:
+    return Refusal(401, "Unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
 
 
 def rate_limits(request: Request) -> RateLimits:
@@ -83,8 +85,8 @@ def rate_limits(request: Request) -> RateLimits:
     return limits
 
 
-def _throttled(wait: float, limit: str, message: str) -> ApiError:
-    return ApiError(429, "TooManyRequests", message, {"limit": limit, "retry_after_seconds": retry_after(wait)},
+def _throttled(wait: float, limit: str, message: str) -> Refusal:
+    return Refusal(429, "TooManyRequests", message, {"limit": limit, "retry_after_seconds": retry_after(wait)},
                     headers={"Retry-After": retry_after(wait)})
 
 
@@ -99,7 +101,7 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
                          f"in {retry_after(wait)} s")
     try:
         return await _authenticate(request, runtime, limits)
-    except ApiError as exc:
+    except Refusal as exc:
         if exc.status == 401 or exc.details.get("status") == "none":  # a bad credential, or a non-member's
             limits.auth_failures.take(client)
         raise
@@ -161,7 +163,7 @@ async def _idempotency(request: Request, caller: str) -> IdempotencyClaim | None
     try:
         check_key(key)
     except InvalidKey as exc:
-        raise ApiError(422, "InvalidIdempotencyKey", str(exc), {"header": HEADER}) from None
+        raise Refusal(422, "InvalidIdempotencyKey", str(exc), {"header": HEADER}) from None
     path = path_with_query(request)
     found: bytes | None = getattr(request.state, "request_fingerprint", None)
     fingerprint = found if found is not None else request_fingerprint(request.method, path,
@@ -208,7 +210,12 @@ class Page:
     limit: int
 
 
-def page(offset: Offset = 0, limit: Limit = 100) -> Page:
+def page(runtime: RuntimeDep, offset: Offset = 0, limit: Limit = 100) -> Page:
+    """The requested page; a `limit` above the `page_size_max` setting is refused as the documented bound is."""
+    largest = runtime.settings.page_size_max
+    if limit > largest:
+        raise RequestValidationError([{"loc": ("query", "limit"), "type": "less_than_equal",
+                                       "msg": f"Input should be less than or equal to {largest}"}])
     return Page(offset, limit)
 
 

@@ -32,44 +32,13 @@ from ledger_service.chain.outbox import DuplicateRequest, InvalidIntent, SendDef
 from ledger_service.db.models.outbox import OutboxStatus, OutboxTransaction
 from ledger_service.db.session import database_unavailable
 from ledger_service.identity.idempotency import REPLAYED_HEADER, IdempotencyClaim, IdempotencyKeys, StoredRequest
+from ledger_service.services.errors import ChainBusy, Refusal, TransactionRefused
 
 log = logging.getLogger(__name__)
 HTTP_ERROR_CODES = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
                     413: "RequestTooLarge", 415: "UnsupportedMediaType"}
 RETRY_AFTER_SECONDS = {"chain": 5, "database": 2}
 IN_PROGRESS_RETRY_AFTER_SECONDS = 1
-
-
-class ApiError(Exception):
-    """A refusal by the service itself (before anything reaches the chain)."""
-
-    def __init__(self, status: int, code: str, message: str, args: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = args or {}
-        self.headers = headers
-
-
-class TransactionRefused(Exception):
-    """The chain refused a transaction: at preflight (no nonce spent) or when mined."""
-
-    def __init__(self, record: TxRecord, caller: str | None) -> None:
-        super().__init__(record.error_name)
-        self.record = record
-        self.caller = caller
-
-
-class ChainBusy(Exception):
-    """A dependency (`"chain"` or `"database"`) failed after the transactions were recorded: they stay in
-    the outbox (`outbox_ids`) and are sent when it is back."""
-
-    def __init__(self, message: str, outbox_ids: list[int], dependency: str = "chain") -> None:
-        super().__init__(message)
-        self.outbox_ids = outbox_ids
-        self.dependency = dependency
 
 
 class IdempotentReplay(Exception):
@@ -79,14 +48,6 @@ class IdempotentReplay(Exception):
         super().__init__(stored.key)
         self.stored = stored
         self.fingerprint = fingerprint
-
-
-def forbidden(message: str, code: str = "Forbidden", **args: Any) -> ApiError:
-    return ApiError(403, code, message, args)
-
-
-def not_found(message: str, code: str = "NotFound", **args: Any) -> ApiError:
-    return ApiError(404, code, message, args)
 
 
 def revert_body(error: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +84,7 @@ def current_transactions(request: Request, outbox_ids: Sequence[int]) -> list[Tx
             with runtime.sessions() as session:
                 rows.update({row.id: row for row in session.scalars(
                     select(OutboxTransaction).where(OutboxTransaction.id.in_([r.id for r in sent])))})
-    return [TxOut.of_row(rows[i]) for i in outbox_ids if i in rows]
+    return [TxOut.model_validate(rows[i]) for i in outbox_ids if i in rows]
 
 
 def replay_answer(request: Request, stored: StoredRequest | None, fingerprint: bytes, key: str) -> Response:
@@ -171,8 +132,8 @@ async def _replayed(request: Request, find: Callable[[], StoredRequest | None], 
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(Refusal)
+    async def _api_error(request: Request, exc: Refusal) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details, headers=exc.headers)
 
     @app.exception_handler(ContractRevert)

@@ -1,16 +1,62 @@
-"""Response models shared by several routers: transactions, members, organisations, pages."""
+"""Response models shared by several routers: transactions, members, organisations, meter devices and anchors,
+pages."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ledger_service.api.reverts import describe
 from ledger_service.api.types import UtcTime
 from ledger_service.chain.outbox import TxRecord
 from ledger_service.db.models.outbox import OutboxTransaction
-from ledger_service.membership import MemberView, OrgView
+
+# ---------------------------------------------------------------------- how domain values are written in answers
+# Response models are built from the domain objects (`Model.model_validate(obj)`, `from_attributes`); these types
+# say once how a domain value reads in JSON.
+
+
+def _bytes(value: Any) -> bool:
+    return isinstance(value, bytes | bytearray | memoryview)
+
+
+def _hex(value: Any) -> Any:
+    return "0x" + bytes(value).hex() if _bytes(value) else value
+
+
+def _bare_hex(value: Any) -> Any:
+    return bytes(value).hex() if _bytes(value) else value
+
+
+def _decimal(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _label(value: Any) -> Any:
+    """An enum member as its lower-case name (statuses, kinds)."""
+    label = getattr(value, "label", None)
+    if isinstance(label, str):
+        return label
+    name = getattr(value, "name", None)
+    return name.lower() if isinstance(name, str) and not isinstance(value, str) else value
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+Hex = Annotated[str, BeforeValidator(_hex)]
+"""Bytes as 0x-hex."""
+BareHex = Annotated[str, BeforeValidator(_bare_hex)]
+"""Bytes as hex without the prefix (raw keys)."""
+DecimalString = Annotated[str, BeforeValidator(_decimal)]
+"""A whole quantity (mgCO2e, kgCO2e) as a decimal string: JSON numbers lose precision beyond 2^53."""
+Label = Annotated[str, BeforeValidator(_label)]
+"""An enumerated state or kind by its lower-case name."""
+IsoTime = Annotated[str, BeforeValidator(_iso)]
+"""A time as ISO 8601 text."""
 
 
 class TxError(BaseModel):
@@ -43,20 +89,21 @@ class TxOut(BaseModel):
     created_at: UtcTime | None = None
     updated_at: UtcTime | None = None
 
+    @model_validator(mode="before")
     @classmethod
-    def of(cls, record: TxRecord) -> TxOut:
-        return cls(id=record.id, status=record.status, contract=record.contract, function=record.function,
-                   signer=record.signer, nonce=record.nonce, tx_hash=record.tx_hash, block_number=record.block_number,
-                   gas_used=record.gas_used, error=_error(record.error_name, record.error_args),
-                   last_error=record.last_error, final=record.final, replaces_id=record.replaces_id)
+    def _of_outbox(cls, source: Any) -> Any:
+        """From the send path's `TxRecord` or an outbox row: `error` decoded from its name and arguments. A record
+        answers only what the send path knows; the origin, arguments and times are the row's."""
+        if not isinstance(source, TxRecord | OutboxTransaction):
+            return source
+        shown = _ROW_FIELDS if isinstance(source, OutboxTransaction) else _RECORD_FIELDS
+        return {**{name: getattr(source, name) for name in shown},
+                "error": _error(source.error_name, source.error_args)}
 
-    @classmethod
-    def of_row(cls, row: OutboxTransaction) -> TxOut:
-        return cls(id=row.id, status=row.status, contract=row.contract, function=row.function, signer=row.signer,
-                   nonce=row.nonce, tx_hash=row.tx_hash, block_number=row.block_number, gas_used=row.gas_used,
-                   error=_error(row.error_name, row.error_args), last_error=row.last_error, origin=row.origin,
-                   final=row.final, replaces_id=row.replaces_id,
-                   args=row.args, created_at=row.created_at, updated_at=row.updated_at)
+
+_RECORD_FIELDS = ("id", "status", "final", "contract", "function", "signer", "nonce", "tx_hash", "block_number",
+                  "gas_used", "last_error", "replaces_id")
+_ROW_FIELDS = (*_RECORD_FIELDS, "origin", "args", "created_at", "updated_at")
 
 
 def _error(name: str | None, args: dict[str, Any] | None) -> TxError | None:
@@ -66,28 +113,51 @@ def _error(name: str | None, args: dict[str, Any] | None) -> TxError | None:
 
 
 class MemberOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     address: str
     org_id: int
-    status: str = Field(description="none, active, suspended or revoked")
+    status: Label = Field(description="none, active, suspended or revoked")
     frozen: bool
-    roles: list[str]
+    roles: Annotated[list[str], BeforeValidator(sorted)]
     custodial: bool | None = None
-
-    @classmethod
-    def of(cls, view: MemberView, custodial: bool | None = None) -> MemberOut:
-        return cls(address=view.address, org_id=view.org_id, status=view.status.label, frozen=view.frozen,
-                   roles=sorted(view.roles), custodial=custodial)
 
 
 class OrgOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     org_id: int
     parent_id: int
-    kind: str
+    kind: Label
     name: str
 
-    @classmethod
-    def of(cls, org: OrgView) -> OrgOut:
-        return cls(org_id=org.org_id, parent_id=org.parent_id, kind=org.kind.name.lower(), name=org.name)
+
+class DeviceBase(BaseModel):
+    """A meter device as every answer names it: the oracle's id, MeterAnchor's hash of it and where it measures.
+    The meters router answers the oracle's registry view of it, the audit router what a trace found."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: str
+    device_hash: Hex
+    facility: str
+    workshop: str
+
+
+class AnchorBase(BaseModel):
+    """A committed window of an enterprise's meter data, as every answer names it. The meters router answers
+    the oracle's batch and MeterAnchor's record of it, the audit router what a trace checked."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    anchor_id: int | None
+    batch_id: int | None = None
+    enterprise_org_id: int
+    window_start: int
+    window_end: int
+    root: Hex | None
+    reading_count: int
+    oracle: str | None = None
 
 
 class PageInfo(BaseModel):

@@ -36,8 +36,8 @@ def serve(
         typer.echo(f"bootstrap regulator {runtime.bootstrap_regulator}\nAPI key: {runtime.bootstrap_api_key.token}")
     bound_host, bound_port = host or settings.api_host, port or settings.api_port
     typer.echo(f"OpenAPI docs: http://{bound_host}:{bound_port}/docs")
-    runtime.start_pump()
-    runtime.start_indexer()
+    runtime.pump.start()
+    runtime.indexing.start()
     try:
         uvicorn.run(create_app(runtime), host=bound_host, port=bound_port, log_level="info")
     finally:

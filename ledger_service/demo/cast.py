@@ -1,19 +1,20 @@
-"""The people of the story: the park's organisations and members, admitted through the runtime's outbox.
-
-Every member's key is created and kept sealed in the runtime's custodial key store, as
-`POST /api/v1/members` with `custodial: true` does; the regulator is the runtime's bootstrap regulator.
+"""The people of the story: the park's organisations registered and its members admitted by the regulator,
+through the same use cases as `POST /api/v1/organisations` and `POST /api/v1/members` with `custodial: true`
+(every member's key created and kept sealed in the runtime's custodial key store); the regulator is the runtime's
+bootstrap regulator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.outbox import Intent, TxRecord
-from ledger_service.db.models.outbox import OutboxStatus
-from ledger_service.membership import ROLE_IDS, OrgKind
+from ledger_service.membership import OrgKind
 from ledger_service.runtime import Runtime
+from ledger_service.services.caller import Caller
+from ledger_service.services.errors import TransactionRefused
+from ledger_service.services.wiring import build_services
 from oracles.simulator import ParkLayout
 
 PARK = 10
@@ -39,10 +40,6 @@ OTHER_MEMBERS = {
 }
 
 
-class Refused(RuntimeError):
-    """A transaction of the story the chain refused when it should not have."""
-
-
 @dataclass
 class Cast:
     """Who is who: actor name -> address, organisation and role; the enterprises in park order."""
@@ -60,25 +57,19 @@ class Cast:
         return self.addresses[actor]
 
 
-def send(runtime: Runtime, *intents: Intent) -> list[TxRecord]:
-    """Through the runtime's outbox; every transaction must be mined."""
-    if not intents:
-        return []
-    records = runtime.outbox.submit(list(intents), timeout=runtime.settings.receipt_timeout_seconds)
-    for record in records:
-        if record.status != OutboxStatus.MINED:
-            raise Refused(f"{record.contract}.{record.function} was {record.status}: {record.error_name} "
-                          f"{record.error_args or ''}")
-    return records
+def caller(runtime: Runtime, address: str) -> Caller:
+    """A cast member acting through the use cases with the key the service keeps for it."""
+    return Caller(address, "local", None, runtime.directory.member(address))
 
 
-def attempt(runtime: Runtime, intent: Intent) -> tuple[TxRecord, ContractRevert | None]:
-    """Send one transaction that may be refused: it is first run as a call (the service's preflight), so a
-    refusal costs no nonce; the decoded custom error if it was refused."""
-    (record,) = runtime.outbox.submit([intent], preflight=True, timeout=runtime.settings.receipt_timeout_seconds)
-    if record.status == OutboxStatus.MINED:
-        return record, None
-    return record, record.revert or ContractRevert(record.error_name or "Unknown", record.error_args or {})
+def refusal(use_case: Callable[[], object]) -> ContractRevert | None:
+    """Run a use case the chain may refuse (its preflight costs no nonce); the decoded custom error if it did."""
+    try:
+        use_case()
+    except TransactionRefused as exc:
+        record = exc.record
+        return record.revert or ContractRevert(record.error_name or "Unknown", record.error_args or {})
+    return None
 
 
 def admit(runtime: Runtime, layout: ParkLayout) -> Cast:
@@ -95,18 +86,13 @@ def admit(runtime: Runtime, layout: ParkLayout) -> Cast:
         members[cast.enterprise(org)] = (org, "ENTERPRISE")
         cast.enterprises.append(org)
     cast.names = {org: name for org, _, _, name in orgs}
-    for actor, (org, role) in members.items():
-        account = runtime.keystore.create(label=f"{actor} ({cast.names[org]})")
-        cast.addresses[actor], cast.orgs[actor], cast.roles[actor] = account.address, org, role
-    embedded = runtime.chain.embedded
-    assert embedded is not None
-    with runtime.chain.exclusive():
-        embedded.fund([cast.addresses[a] for a in members])
-    intents = [Intent("Membership", "registerOrganisation", (o, p, int(k), n), regulator, requested_by=regulator)
-               for o, p, k, n in orgs]
-    intents += [Intent("Membership", "admit", (cast.addresses[a], org, [ROLE_IDS[role]]), regulator,
-                       requested_by=regulator) for a, (org, role) in members.items()]
-    send(runtime, *intents)
+    services = build_services(runtime)
+    acting = caller(runtime, regulator)
+    for org_id, parent, kind, name in orgs:
+        services.organisations.register(acting, org_id, parent, kind, name)
+    for actor, (org_id, role) in members.items():
+        admitted = services.members.admit(acting, org_id, [role])
+        cast.addresses[actor], cast.orgs[actor], cast.roles[actor] = admitted.member.address, org_id, role
     return cast
 
 

@@ -1,17 +1,19 @@
 """Meter data of the story: devices registered, a year of signed readings through the oracle pipeline
-into the runtime's database, weekly windows built and anchored with the oracle's custodial key."""
+into the runtime's database, weekly windows built and anchored with the oracle's custodial key.
+
+The readings go straight through the oracle's ingest pipeline (`oracles.ingest`, as `carbonledger oracle
+ingest` does) with its parallel workers: a year of a park's readings is far more than the push use case's
+request-sized batches are meant for."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 
-from ledger_service import meters
-from ledger_service.chain.outbox import Intent
-from ledger_service.demo.cast import Cast, send
+from ledger_service.demo.cast import Cast, caller
 from ledger_service.demo.printing import chapter, progress_bar, say, show, table
 from ledger_service.runtime import Runtime
-from oracles.devices import register_devices
+from ledger_service.services.wiring import build_services
 from oracles.factors import factor_choice
 from oracles.ingest import ingest_messages
 from oracles.simulator import ParkLayout, simulate_messages
@@ -47,17 +49,16 @@ class MeterSummary:
 
 
 def register(runtime: Runtime, cast: Cast, layout: ParkLayout) -> None:
-    """Each enterprise registers its devices in MeterAnchor (chain first, then the oracle's registry); the
-    regulator authorises the park's oracle for every enterprise."""
+    """Each enterprise registers its devices in MeterAnchor (chain first, then the oracle's registry) in one
+    batch; the regulator authorises the park's oracle for every enterprise: the meter use cases the API calls."""
     chapter(f"Meters: {len(layout.devices)} devices in {len(layout.enterprises)} enterprises")
-    send(runtime, *[meters.register_intent(cast[cast.enterprise(d.enterprise_org_id)], d.info)
-                    for d in layout.devices])
-    with runtime.sessions() as session:
-        register_devices(session, layout.device_infos())
-        session.commit()
-    regulator = cast["regulator"]
-    send(runtime, *[Intent(meters.ANCHOR, "setOracleAuthorisation", (cast["oracle"], org, True), regulator,
-                           requested_by=regulator) for org in cast.enterprises])
+    use = build_services(runtime).meters
+    for org in cast.enterprises:
+        use.register_devices(caller(runtime, cast[cast.enterprise(org)]),
+                             [d.info for d in layout.devices if d.enterprise_org_id == org])
+    regulator = caller(runtime, cast["regulator"])
+    for org in cast.enterprises:
+        use.authorise_oracle(regulator, org, cast["oracle"], True)
     t = table("enterprise", "facilities", "workshops", "devices", "carriers")
     for org in cast.enterprises:
         mine = [d for d in layout.devices if d.enterprise_org_id == org]
@@ -90,15 +91,13 @@ def ingest_and_anchor(runtime: Runtime, cast: Cast, layout: ParkLayout, period: 
                 workers=runtime.settings.ingest_workers, source="demo: simulated park",
                 progress=lambda n: bars.advance(ingest, n))
             session.commit()
-        with runtime.sessions() as session:
-            for chunk_end in range(period.start + 4 * WEEK, period.end + 4 * WEEK, 4 * WEEK):
-                for org in cast.enterprises:
-                    meters.build_closed(session, org, min(chunk_end, period.end))
-                    outcomes = meters.anchor_windows(session, runtime.chain, runtime.suite, org, cast["oracle"],
-                                                     lambda intents: runtime.outbox.submit(intents))
-                    anchored += sum(o.action == "anchored" for o in outcomes)
-                    bars.advance(anchoring, len(outcomes))
-                runtime.sync_index()
+        oracle, use = caller(runtime, cast["oracle"]), build_services(runtime).meters
+        for chunk_end in range(period.start + 4 * WEEK, period.end + 4 * WEEK, 4 * WEEK):
+            for org in cast.enterprises:
+                outcomes = use.build_and_anchor(oracle, org, until=min(chunk_end, period.end)).windows
+                anchored += sum(o.action == "anchored" for o in outcomes)
+                bars.advance(anchoring, len(outcomes))
+            runtime.indexing.sync()
     say(f"{summary.accepted:,} readings accepted ({hours:g} h apart, {summary.messages:,} signed messages), "
         f"{summary.quarantined_total:,} quarantined; {anchored} windows anchored by the oracle "
         f"({summary.seconds:.1f} s to ingest)")

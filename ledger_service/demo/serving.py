@@ -39,8 +39,8 @@ def serve(runtime: Runtime, host: str, port: int, api_key: str, rerun: str) -> b
     say(f"regulator API key: {api_key}")
     say(f"try: curl -H 'Authorization: Bearer {api_key}' http://{host}:{port}/api/v1/audit/reconcile")
     say("serving until Ctrl-C (the embedded chain lives as long as this process)")
-    runtime.start_pump()
-    runtime.start_indexer()
+    runtime.pump.start()
+    runtime.indexing.start()
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
     return True

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ledger_service import allowances, credits, emissions, market
-from ledger_service.api.routers.credits import render_certificate
-from ledger_service.chain.outbox import Intent
-from ledger_service.demo.cast import PARK, Cast, attempt, send
+from ledger_service import credits, emissions, market
+from ledger_service.demo.cast import PARK, Cast, caller, refusal
 from ledger_service.demo.printing import chapter, refused, say, show, table, tonnes
 from ledger_service.documents import DocumentKind
 from ledger_service.runtime import Runtime
+from ledger_service.services.credits import Retirement, project_key
+from ledger_service.services.emissions import Upload
+from ledger_service.services.wiring import build_services
 
 CNY = 100  # the settlement token counts fen
 ALLOWANCE_REFERENCE = 60 * CNY
@@ -51,30 +52,30 @@ def _report_document(cast: Cast, org: int, year: int, commitment: emissions.Comm
 
 def reports(runtime: Runtime, cast: Cast, year: Year) -> None:
     """Each enterprise submits its report (document sealed in the service, its SHA-256 on chain) committing
-    to its anchored windows; the verifier attests it with a sealed statement; the regulator finalizes it."""
+    to its anchored windows; the verifier attests it with a sealed statement; the regulator finalizes it: the
+    same use cases the emissions API calls."""
     chapter("Reports: committed to the anchors, verified, finalized into obligations")
-    regulator, verifier = cast["regulator"], cast["verifier"]
+    use = build_services(runtime).emissions
+    regulator, verifier = caller(runtime, cast["regulator"]), caller(runtime, cast["verifier"])
     t = table("enterprise", "report", "anchors", "readings", "reported kgCO2e", "document",
               "obligation t")
     for org in cast.enterprises:
-        submitter = cast[cast.enterprise(org)]
+        submitter = caller(runtime, cast[cast.enterprise(org)])
         with runtime.sessions() as session:
             commitment = emissions.anchored_commitment(session, org, year.year)
         reported_kg = (commitment.anchored_mg + 500_000) // 1_000_000
         document = _report_document(cast, org, year.year, commitment, reported_kg)
-        digest = runtime.documents.store(document, org, DocumentKind.REPORT, submitter,
-                                         f"emission-report-{org}-{year.year}.json", "application/json")
-        send(runtime, emissions.submit_intent(submitter, year.year, digest, reported_kg, commitment))
-        report_id = emissions.latest_report_id(runtime.chain, runtime.suite, org, year.year)
+        submitted = use.submit(submitter, year.year, reported_kg,
+                               Upload(document, f"emission-report-{org}-{year.year}.json", "application/json"),
+                               commitment).report
+        assert submitted is not None, "the demo waits for every transaction"
+        report_id = submitted.report_id
         statement = (f"Verification statement: report {report_id} of {cast.names[org]} for {year.year} is "
                      f"verified at {reported_kg} kgCO2e against {len(commitment.anchor_ids)} anchors.").encode()
-        statement_hash = runtime.documents.store(statement, org, DocumentKind.STATEMENT, verifier,
-                                                 f"statement-{report_id}.txt", "text/plain")
-        send(runtime, emissions.verify_intent(verifier, report_id, reported_kg, statement_hash))
-        send(runtime, emissions.finalize_intent(regulator, report_id))
-        report = emissions.get_report(runtime.chain, runtime.suite, report_id)
-        opened = runtime.documents.open(report.document_hash, org, DocumentKind.REPORT)
-        sealed = opened is not None and opened.content == document
+        use.verify(verifier, report_id, reported_kg, Upload(statement, f"statement-{report_id}.txt", "text/plain"))
+        report = use.finalize(regulator, report_id).report
+        digest = report.document_hash
+        sealed = use.document(submitter, report_id, DocumentKind.REPORT).content == document
         year.reports[org] = report
         t.add_row(f"{org} {cast.names[org]}", str(report_id), str(len(commitment.anchor_ids)),
                   f"{commitment.reading_count:,}", f"{reported_kg:,}",
@@ -97,9 +98,8 @@ def allocate(runtime: Runtime, cast: Cast, year: Year) -> dict[int, int]:
     to_buy = obligations[year.short] - grants[year.short] - year.credit_cap
     seller = cast.enterprises[0]
     grants[seller] += to_buy + 500
-    regulator = cast["regulator"]
-    send(runtime, Intent("AllowanceRegistry", "allocate", (year.year, [cast[cast.enterprise(o)] for o in grants],
-                                                           list(grants.values())), regulator, requested_by=regulator))
+    build_services(runtime).allowances.allocate(caller(runtime, cast["regulator"]), year.year,
+                                                [(cast[cast.enterprise(o)], amount) for o, amount in grants.items()])
     t = table("enterprise", "verified t", "allocated t")
     for org, amount in grants.items():
         t.add_row(f"{org} {cast.names[org]}", tonnes(obligations[org]), tonnes(amount))
@@ -111,33 +111,30 @@ def allocate(runtime: Runtime, cast: Cast, year: Year) -> dict[int, int]:
 
 def offset_credits(runtime: Runtime, cast: Cast, year: Year, data_dir: Path) -> None:
     """A forestry project registered, its 2024 monitoring period verified, a batch issued with serials, and
-    part of it retired with a certificate (printed, and saved as the service's printable page)."""
+    part of it retired with a certificate (printed, and saved as the service's printable page): the same use
+    cases the credits API calls."""
     chapter("Offset credits: a forestry project verified, issued with serial numbers, partly retired")
-    regulator, verifier, forestry = cast["regulator"], cast["verifier"], cast["forestry"]
+    use = build_services(runtime).credits
+    regulator, verifier, forestry = (caller(runtime, cast[a]) for a in ("regulator", "verifier", "forestry"))
     amount = -(-(year.credit_cap + 1 + 1_000) // 1_000) * 1_000
-    project_id = credits.hash_of("CCER-GH-2024-AFFORESTATION")
-    send(runtime, credits.register_intent(regulator, project_id, forestry, "CCER-14-001-V01",
-                                          credits.hash_of("Green Hills afforestation: project design document"),
-                                          "CN-ZJ"))
-    send(runtime, credits.call(verifier, "submitVerification", project_id, *PERIOD_2024, amount,
-                               credits.hash_of("Green Hills monitoring report 2024")))
-    serial = credits.next_serial(runtime.chain, runtime.suite)
-    (record,) = send(runtime, credits.issue_intent(regulator, project_id, *PERIOD_2024, 2024, amount, serial))
-    (year.batch_id,) = credits.issued_ids(runtime.chain, runtime.suite, str(record.tx_hash))
-    batch = credits.batch(runtime.chain, runtime.suite, year.batch_id)
+    project = use.register_project(regulator, "CCER-GH-2024-AFFORESTATION", forestry.address, "CCER-14-001-V01",
+                                   "Green Hills afforestation: project design document", "CN-ZJ").value
+    assert project is not None, "the demo waits for every transaction"
+    project_id = project_key(project.project_id)
+    use.submit_verification(verifier, project_id, *PERIOD_2024, amount, "Green Hills monitoring report 2024")
+    batch = use.issue_batch(regulator, project_id, *PERIOD_2024, 2024, amount).value
+    assert batch is not None
+    year.batch_id = batch.batch_id
     say(f"batch {batch.batch_id}: vintage {batch.vintage}, {batch.amount:,} t to {cast.names[cast.orgs['forestry']]}, "
         f"serials {batch.serial_start:,}-{batch.serial_end:,}")
-    (record,) = send(runtime, credits.retire_intent(forestry, year.batch_id, 120, "Harbour Logistics Ltd",
-                                                    "voluntary offset of 2024 business travel", "CN", *PERIOD_2024))
-    (year.retirement_id,) = credits.retired_ids(runtime.chain, runtime.suite, str(record.tx_hash))
-    runtime.index_up_to_date()
-    registry = runtime.deployment.addresses[credits.REGISTRY]
-    with runtime.sessions() as session:
-        cert = credits.certificate(session, year.retirement_id, registry, runtime.chain.chain_id)
-    assert cert is not None, "the index holds every retirement once it is at the head"
-    matches = credits.certificate_matches_chain(runtime.chain, runtime.suite, cert)
+    retired = use.retire(forestry, Retirement(year.batch_id, 120, "Harbour Logistics Ltd",
+                                              "voluntary offset of 2024 business travel", "CN", *PERIOD_2024)).value
+    assert retired is not None, "the index holds every retirement once it is at the head"
+    year.retirement_id = retired.retirement_id
+    page = use.certificate_page(forestry, year.retirement_id)
+    cert, matches = page.certificate, page.matches_chain
     year.certificate_path = data_dir / f"retirement-certificate-{cert.retirement_id}.html"
-    year.certificate_path.write_text(render_certificate(cert, matches))
+    year.certificate_path.write_text(page.html)
     t = table("field", "value", title=f"Retirement certificate #{cert.retirement_id}")
     for name, value in (("beneficiary", cert.beneficiary), ("purpose", cert.purpose),
                         ("jurisdiction", cert.jurisdiction), ("quantity", f"{cert.amount:,} tCO2e"),
@@ -150,38 +147,37 @@ def offset_credits(runtime: Runtime, cast: Cast, year: Year, data_dir: Path) -> 
     say(f"printable certificate: {year.certificate_path}")
 
 
-def _fill(runtime: Runtime, cast: Cast, buyer: str, order_id: int, amount: int, price: int) -> int:
-    send(runtime, *market.payment_approvals(runtime.chain, runtime.suite, cast[buyer], amount * price))
-    (record,) = send(runtime, market.call(cast[buyer], "fill", order_id, amount))
-    (filled,) = credits.events(runtime.chain, runtime.suite, str(record.tx_hash), market.MARKET, "OrderFilled")
+def _fill(runtime: Runtime, cast: Cast, buyer: str, order_id: int, amount: int) -> int:
+    sent = build_services(runtime).market.fill_order(caller(runtime, cast[buyer]), order_id, amount)
+    (filled,) = credits.events(runtime.chain, runtime.suite, str(sent.record.tx_hash), market.MARKET, "OrderFilled")
     return int(filled["payment"])
 
 
 def _list(runtime: Runtime, cast: Cast, seller: str, asset: str, token_id: int, amount: int, price: int,
           expiry: int) -> int:
-    send(runtime, *market.listing_approvals(runtime.chain, runtime.suite, cast[seller], market.ASSETS[asset]))
-    (record,) = send(runtime, market.call(cast[seller], "list", runtime.deployment.addresses[market.ASSETS[asset]],
-                                          token_id, amount, price, expiry))
-    (order_id,) = market.listed_ids(runtime.chain, runtime.suite, str(record.tx_hash))
-    return order_id
+    order = build_services(runtime).market.list_order(caller(runtime, cast[seller]), asset, token_id, amount, price,
+                                                      datetime.fromtimestamp(expiry, UTC)).value
+    assert order is not None, "the demo waits for every transaction"
+    return order.order_id
 
 
 def trade(runtime: Runtime, cast: Cast, year: Year, grants: dict[int, int]) -> None:
     """Reference prices set; allowances flow from the long enterprise through the traders to the short one,
     credits from the forestry owner to the short enterprise; an order outside the band is refused."""
     chapter("Market: escrowed orders within the price band, delivery versus payment")
-    regulator = cast["regulator"]
+    use = build_services(runtime).market
+    regulator = caller(runtime, cast["regulator"])
     addresses = runtime.deployment.addresses
-    send(runtime, market.call(regulator, "setReferencePrice", addresses["AllowanceRegistry"], year.year,
-                              ALLOWANCE_REFERENCE),
-         market.call(regulator, "setReferencePrice", addresses["CreditRegistry"], year.batch_id, CREDIT_REFERENCE))
+    use.set_reference_price(regulator, "allowance", year.year, ALLOWANCE_REFERENCE)
+    use.set_reference_price(regulator, "credit", year.batch_id, CREDIT_REFERENCE)
     short, seller = cast.enterprise(year.short), cast.enterprise(cast.enterprises[0])
     to_buy = year.reports[year.short].obligation_tonnes - grants[year.short] - year.credit_cap
     credits_to_buy = year.credit_cap + 1
     cash = {"trader_a": (to_buy + 500) * ALLOWANCE_REFERENCE * 2, "trader_b": 500 * ALLOWANCE_REFERENCE * 2,
             short: to_buy * ALLOWANCE_REFERENCE * 2 + credits_to_buy * CREDIT_REFERENCE * 2}
-    send(runtime, *[Intent(market.SETTLEMENT, "mint", (cast[a], amount), cast["bank"], requested_by=cast["bank"])
-                    for a, amount in cash.items()])
+    bank, settlement = caller(runtime, cast["bank"]), build_services(runtime).settlement
+    for actor, amount in cash.items():
+        settlement.mint(bank, cast[actor], amount)
     say("the settlement bank minted " + ", ".join(f"CNY {market.to_cny(v)} to {a}" for a, v in cash.items()))
     expiry = market.chain_time(runtime.chain) + 14 * 86_400
     lower, upper = market.price_band(runtime.chain, runtime.suite, addresses["AllowanceRegistry"], year.year, 10)
@@ -201,14 +197,13 @@ def trade(runtime: Runtime, cast: Cast, year: Year, grants: dict[int, int]) -> N
         for buyer, bought in buyers:
             if bought <= 0:
                 continue
-            paid = _fill(runtime, cast, buyer, order_id, bought, price)
+            paid = _fill(runtime, cast, buyer, order_id, bought)
             t.add_row(str(order_id), f"{asset} {token_id}", seller_actor, buyer, tonnes(bought), market.to_cny(price),
                       market.to_cny(paid))
     show(t)
-    asset = addresses["AllowanceRegistry"]
     high = ALLOWANCE_REFERENCE * 120 // 100
-    send(runtime, *market.listing_approvals(runtime.chain, runtime.suite, cast["trader_b"], "AllowanceRegistry"))
-    _, revert = attempt(runtime, market.call(cast["trader_b"], "list", asset, year.year, 100, high, expiry))
+    revert = refusal(lambda: use.list_order(caller(runtime, cast["trader_b"]), "allowance", year.year, 100, high,
+                                            datetime.fromtimestamp(expiry, UTC)))
     assert revert is not None, "an order 20% above the reference price must be refused"
     refused(f"trader_b's order of 100 t at CNY {market.to_cny(high)} (20% above the reference)", revert)
 
@@ -217,29 +212,30 @@ def surrender(runtime: Runtime, cast: Cast, year: Year) -> None:
     """The compliance window opens; the short enterprise surrenders credits up to the cap (one more is refused);
     every enterprise surrenders the allowances it owes."""
     chapter(f"Compliance: surrenders for {year.year}")
-    regulator = cast["regulator"]
-    send(runtime, Intent("ComplianceLedger", "openComplianceWindow", (year.year,), regulator, requested_by=regulator))
-    short = cast[cast.enterprise(year.short)]
-    _, revert = attempt(runtime, credits.call(short, "surrender", year.batch_id, year.credit_cap + 1, year.year))
+    use = build_services(runtime)
+    regulator = caller(runtime, cast["regulator"])
+    use.allowances.set_window(regulator, year.year, True)
+    short = caller(runtime, cast[cast.enterprise(year.short)])
+    revert = refusal(lambda: use.credits.surrender(short, year.batch_id, year.credit_cap + 1, year.year))
     assert revert is not None, "credits beyond the cap must be refused"
     refused(f"{cast.names[year.short]} surrendering {tonnes(year.credit_cap + 1)} credits (one over the cap)", revert)
     if year.credit_cap:
-        send(runtime, credits.call(short, "surrender", year.batch_id, year.credit_cap, year.year))
+        use.credits.surrender(short, year.batch_id, year.credit_cap, year.year)
         say(f"{cast.names[year.short]} surrendered {tonnes(year.credit_cap)} credits of batch {year.batch_id}: the cap")
     for org in cast.enterprises:
-        holder = cast[cast.enterprise(org)]
-        due = allowances.compliance_status(runtime.chain, runtime.suite, org, year.year).shortfall
-        held = allowances.balances(runtime.chain, runtime.suite, holder, [year.year])[year.year]
-        if min(held, due):
-            send(runtime, Intent("AllowanceRegistry", "surrender", (year.year, [year.year], [min(held, due)]), holder,
-                                 requested_by=holder))
+        holder = caller(runtime, cast[cast.enterprise(org)])
+        due = use.allowances.enterprise_status(regulator, org, year.year).shortfall
+        _, held = use.allowances.balances(holder, holder.address, [year.year])
+        if min(held[year.year], due):
+            use.allowances.surrender(holder, year.year, [(year.year, min(held[year.year], due))])
     say(f"every enterprise surrendered the {year.year} allowances it owed")
 
 
 def compliance_table(runtime: Runtime, cast: Cast, year: Year) -> None:
     """The park's compliance as the service's compliance endpoint computes it (GET /compliance/parks/...)."""
     chapter(f"Compliance of {cast.names[PARK]}, {year.year}")
-    total, each = allowances.park_status(runtime.chain, runtime.suite, runtime.directory, PARK, year.year)
+    park = build_services(runtime).allowances.park_status(caller(runtime, cast["regulator"]), PARK, year.year)
+    total, each = park.park, park.enterprises
     t = table("enterprise", "finalized report t", "obligation t", "allowances t", "credits t", "shortfall t",
               "status")
     for s in each:

@@ -260,7 +260,7 @@ def test_signed_rows_waiting_in_order_are_no_gap(cast: Cast, runtime: Runtime):
 
 
 def test_reconcile_reports_the_outbox_beside_the_index(cast: Cast, runtime: Runtime):
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     report = reconcile(runtime.engine, runtime.suite, chain=runtime.chain)
     assert report.ok and report.outbox is not None and report.outbox.checked["transaction"] > 0
     assert reconcile(runtime.engine, runtime.suite).outbox is None  # without the chain client: the index only
@@ -300,7 +300,7 @@ def test_carbonledger_reconcile_exits_3_when_the_outbox_disagrees(cli: Any, cast
 
 
 def test_ready_reports_the_outbox_moving(client: TestClient, runtime: Runtime):
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     ready = client.get("/ready")
     assert ready.status_code == 200
     outbox = ready.json()["dependencies"]["outbox"]
@@ -310,7 +310,7 @@ def test_ready_reports_the_outbox_moving(client: TestClient, runtime: Runtime):
 
 
 def test_ready_fails_on_a_signer_stalled_by_a_nonce_gap(client: TestClient, cast: Cast, runtime: Runtime):
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     nonce = next_nonce(runtime, cast, "enterprise_a")
     in_flight_row(runtime, cast, "enterprise_a", nonce + 1)
     ready = client.get("/ready")
@@ -326,7 +326,7 @@ def test_ready_fails_on_a_signer_stalled_by_a_nonce_gap(client: TestClient, cast
 
 def test_ready_fails_when_a_transaction_waits_longer_than_the_receipt_timeout(client: TestClient, cast: Cast,
                                                                               runtime: Runtime):
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     row_id, _ = in_flight_row(runtime, cast, "enterprise_a", next_nonce(runtime, cast, "enterprise_a"), "sent")
     assert client.get("/ready").status_code == 200  # waiting, but not for long
     waited = runtime.settings.receipt_timeout_seconds + 30

@@ -92,7 +92,7 @@ def ledger(client: TestClient, cast: Cast, runtime: Runtime) -> Iterator[Ledger]
         state = Ledger(first["anchor_id"], batch_row.id, (batch_row.window_start, batch_row.window_end), device,
                        reading_id, neighbour_id, int(report["report_id"]), report["document_hash"],
                        int(batch["batch_id"]), int(listed.json()["order"]["order_id"]))
-    runtime.index_up_to_date()  # the index holds every event before anything is edited
+    runtime.indexing.index_up_to_date()  # the index holds every event before anything is edited
     yield state
     for undo in reversed(state.undo):
         undo()

@@ -34,14 +34,14 @@ def rpc(url: str, method: str, *params: Any) -> Any:
 def assert_reconciled(service: NodeService) -> None:
     runtime = service.runtime
     assert runtime is not None
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     report = runtime.chain.request(lambda: reconcile(runtime.engine, runtime.suite, chain=runtime.chain))
     assert report.ok, report.differences
     assert report.block == runtime.chain.block_number()
     assert report.checked["balance"] >= 3 and report.checked["member"] >= 4
-    syncs = runtime.index_status.syncs
-    runtime.index_up_to_date()  # the head's number and hash are those indexed: nothing to read
-    assert runtime.index_status.syncs == syncs
+    syncs = runtime.indexing.status.syncs
+    runtime.indexing.index_up_to_date()  # the head's number and hash are those indexed: nothing to read
+    assert runtime.indexing.status.syncs == syncs
 
 
 def assert_each_transaction_mined_once(service: NodeService) -> None:
@@ -80,7 +80,7 @@ def write_then_crash(service: NodeService, also_the_service: bool = False) -> Cr
     service.admit_cast()
     allocate(service, {"steel": 100, "cement": 50})
     service.transfer("steel", "trader", 10)
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     dumped_head = runtime.chain.block_number()
     wait_for_dump(service.node.state_file, dumped_head)
     last_dump = service.node.state_file.read_bytes()
@@ -91,7 +91,7 @@ def write_then_crash(service: NodeService, also_the_service: bool = False) -> Cr
     written = service.balances()
     assert written == {"steel": 100 - 10 - 7 + 5, "cement": 50 - 5 + 3 + 20, "trader": 10 + 7 - 3}
     crashed_head = runtime.chain.block_number()
-    assert runtime.index_up_to_date() == crashed_head > dumped_head
+    assert runtime.indexing.index_up_to_date() == crashed_head > dumped_head
 
     if also_the_service:
         service.stop_service()
@@ -118,7 +118,7 @@ def assert_sent_again(service: NodeService, crash: Crash) -> None:
         assert row.block_number is not None and row.block_number > crash.dumped_head
     assert_each_transaction_mined_once(service)
     assert_reconciled(service)
-    assert service.runtime is not None and service.runtime.index_status.last_error is None
+    assert service.runtime is not None and service.runtime.indexing.status.last_error is None
 
 
 @pytest.mark.parametrize("also_the_service", [False, True], ids=["service-kept", "service-restarted"])
@@ -137,7 +137,7 @@ def test_a_node_killed_between_state_dumps_is_sent_the_transactions_it_forgot(se
     if not also_the_service:
         # block hashes differ: roll back, mark the lost transactions signed, re-send (a restarted service
         # did this as it started: each signer's nonce on chain is below what the outbox recorded as mined)
-        runtime.index_up_to_date()
+        runtime.indexing.index_up_to_date()
     runtime.outbox.recover()  # what the background pump does next: collect their receipts
     assert_sent_again(service, crash)
 
@@ -157,7 +157,7 @@ def test_a_write_that_comes_before_the_index_noticed_waits_for_the_lost_ones(ser
     assert reply.status_code == 202 and reply.json()["status"] == "sent", reply.text
     assert reply.json()["nonce"] == max(tx["nonce"] for tx in crash.lost if tx["signer"] == reply.json()["signer"]) + 1
 
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     runtime.outbox.recover()
     crash.written.update(steel=crash.written["steel"] - 2, cement=crash.written["cement"] + 2)
     assert_sent_again(service, crash)
@@ -171,9 +171,9 @@ def test_a_restarted_node_back_at_the_same_height_is_noticed_by_its_block_hash(s
     assert runtime is not None
     for _ in range(crash.crashed_head - crash.dumped_head):
         rpc(service.url, "evm_mine")
-    assert runtime.chain.block_number() == crash.crashed_head == runtime.index_status.indexed_block
+    assert runtime.chain.block_number() == crash.crashed_head == runtime.indexing.status.indexed_block
 
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     runtime.outbox.recover()
     assert_sent_again(service, crash)
 

@@ -40,7 +40,7 @@ def locked_out(settings: Settings, artifacts: dict[str, Artifact]) -> dict[str, 
             Intent("Membership", "admit", (enterprise.address, ENTERPRISE, [ROLE_IDS["ENTERPRISE"]]), regulator),
         ])
         assert all(r.status == "mined" for r in records), records
-        runtime.sync_index()
+        runtime.indexing.sync()
         runtime.api_keys.revoke(BOOTSTRAP_KEY_ID, revoked_by=regulator)
         return {"regulator": regulator, "second": second.address, "enterprise": enterprise.address}
     finally:
@@ -81,7 +81,7 @@ def test_the_key_is_issued_while_the_service_runs_and_it_accepts_it(tmp_path: Pa
     settings = embedded_settings(tmp_path / "data")
     runtime = Runtime.start(settings, artifacts=artifacts)
     try:
-        runtime.sync_index()
+        runtime.indexing.sync()
         assert runtime.bootstrap_api_key is not None and runtime.bootstrap_regulator is not None
         runtime.api_keys.revoke(BOOTSTRAP_KEY_ID)
         with pytest.raises(ApiKeyInvalid, match="revoked"):

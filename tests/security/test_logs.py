@@ -91,7 +91,7 @@ def test_logs_carry_no_key_secret_api_key_private_key_raw_transaction_or_documen
         raw = signed_call(runtime, signer, "AllowanceRegistry", "safeTransferFrom", signer.address,
                           custodial["trader"], YEAR, 40, b"")
         assert post("/transactions/relay", self_signer, json={"raw_tx": raw})["status"] == "mined"
-        runtime.sync_index()
+        runtime.indexing.sync()
         private_keys = [bytes(runtime.keystore.account(a).key)
                         for a in (str(runtime.bootstrap_regulator), *custodial.values())]
         with runtime.sessions() as session:

@@ -13,6 +13,8 @@ from ledger_service.chain.compiler import Artifact
 from ledger_service.config import Settings
 from ledger_service.runtime import Runtime
 from tests.service.cast import Cast, admit_cast
+from tests.service.metering import clear_meter_data
+from tests.support import snapshots
 
 
 def service_settings(directory: Path, **overrides: object) -> Settings:
@@ -34,12 +36,14 @@ def _service(artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def runtime(_service: tuple[Runtime, Cast]) -> Iterator[Runtime]:
-    """The service runtime; chain state and outbox rows written by the test are undone after it."""
+    """The service runtime; chain state, outbox rows, meter data and documents written by the test are undone after
+    it (meter data left behind would not match the reverted chain: the next test's reconcile would see it)."""
     runtime = _service[0]
-    snapshot = runtime.snapshot()
+    snapshot = snapshots.snapshot(runtime)
     yield runtime
     runtime.outbox.faults = None
-    runtime.revert(snapshot)
+    snapshots.revert(runtime, snapshot)
+    clear_meter_data(runtime)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from ledger_service.runtime import Runtime
 from tests.service.cast import Cast, admit_cast
 from tests.service.conftest import service_settings
 from tests.service.fuzzing import SEED, Tally, fuzz
+from tests.support import snapshots
 
 EXAMPLES = int(os.environ.get("CARBONLEDGER_FUZZ_EXAMPLES", "0"))
 # examples per operation and generation mode: an unauthenticated caller is refused before its input is looked at
@@ -66,11 +67,11 @@ def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(
     budget = {caller: EXAMPLES or n for caller, n in BUDGET.items()}
     tallies = []
     for caller, examples in budget.items():
-        snapshot = runtime.snapshot()
+        snapshot = snapshots.snapshot(runtime)
         try:
             tally = fuzz(app, caller, {} if caller == "anonymous" else cast.auth(caller), examples)
         finally:
-            runtime.revert(snapshot)
+            snapshots.revert(runtime, snapshot)
         tally.findings = [f for f in tally.findings if (f.operation, f.status) not in EXPECTED]
         tallies.append(tally)
     report = _report(tallies, budget)

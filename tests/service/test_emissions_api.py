@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledger_service.chain.client import SendResult
 from ledger_service.db.models import StoredDocument
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, YEAR, Cast
@@ -207,3 +208,17 @@ def test_finalization_refusals(client: TestClient, cast: Cast):
     assert finalize(client, cast, report_id, "enterprise_a").json()["error"] == "MissingRole"
     assert finalize(client, cast, 999).json()["error"] == "UnknownReport"
     assert finalize(client, cast, report_id, "regulator2").status_code == 200
+
+
+def test_a_submission_still_on_its_way_answers_202_with_its_transaction_and_no_report_yet(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(runtime.settings, "receipt_timeout_seconds", 0.5)
+    monkeypatch.setattr(runtime.chain, "send_raw",  # the node turns the transaction away for now: it stays signed
+                        lambda raws, hashes: [SendResult(h, "transaction underpriced") for h in hashes])
+    reply = submit(client, cast)
+    assert reply.status_code == 202, reply.text
+    body = reply.json()
+    assert body["report"] is None and body["commitment"]["source"] == "caller"
+    assert (body["transaction"]["status"], body["transaction"]["function"]) == ("signed", "submitReport")
+    with runtime.sessions() as session:  # kept: the transaction is sent later
+        assert session.scalar(select(StoredDocument.document_hash)) == hashlib.sha256(DOCUMENT).digest()

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledger_service.chain.client import SendResult
 from ledger_service.db.models import Reading
 from ledger_service.runtime import Runtime
 from oracles.canonical import public_key_hash
@@ -345,3 +346,18 @@ def test_end_to_end_from_signed_readings_to_a_compliance_obligation(client: Test
     assert finalized.json()["report"]["obligation_tonnes"] == expected_tonnes
     status = client.get(f"{V1}/compliance/enterprises/{ENTERPRISE_A}/{YEAR}", headers=cast.auth("enterprise_a"))
     assert status.json()["obligation"] == expected_tonnes and status.json()["finalized"] is True
+
+
+def test_a_registration_still_on_its_way_answers_202_and_the_registry_waits_for_it(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    device = park().devices[0]
+    monkeypatch.setattr(runtime.settings, "receipt_timeout_seconds", 0.5)
+    monkeypatch.setattr(runtime.chain, "send_raw",  # the node turns the transaction away for now: it stays signed
+                        lambda raws, hashes: [SendResult(h, "transaction underpriced") for h in hashes])
+    reply = register(client, cast, "enterprise_a", device)
+    assert reply.status_code == 202, reply.text
+    body = reply.json()
+    assert body["transaction"]["status"] == "signed" and body["transaction"]["function"] == "registerDevice"
+    assert (body["device"]["device_id"], body["device"]["public_key"]) == (device.device_id, device.public_key.hex())
+    unknown = client.get(f"{V1}/meters/devices/{device.device_id}", headers=cast.auth("enterprise_a"))
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "UnknownDevice")

@@ -209,21 +209,21 @@ def test_when_the_index_finds_forgotten_blocks_the_service_sends_their_transacti
     """The whole path of a node restarting from an older state dump: the indexer sees its stored
     block hashes gone, rolls back to the common block, and the outbox re-sends what was lost."""
     allocate(client, cast, {"enterprise_a": 100})
-    runtime.sync_index()
+    runtime.indexing.sync()
     assert runtime.chain.embedded is not None
     before_dump = runtime.chain.embedded.snapshot()
     mined = runtime.outbox.submit(transfers(cast, [7]))
-    runtime.sync_index()
+    runtime.indexing.sync()
     runtime.chain.embedded.revert(before_dump)  # the node forgets the transfer's block
 
-    runtime.index_up_to_date()
+    runtime.indexing.index_up_to_date()
     runtime.outbox.recover()  # what the background pump does next: collect the receipts
 
     (after,) = rows(runtime, [mined[0].id])
     assert after.status == "mined" and after.tx_hash == mined[0].tx_hash
     assert balance(client, cast, "trader") == 7
-    runtime.index_up_to_date()
-    assert runtime.index_status.last_error is None
+    runtime.indexing.index_up_to_date()
+    assert runtime.indexing.status.last_error is None
 
 
 def test_concurrent_single_sends_are_group_committed_each_caller_getting_its_own_records(

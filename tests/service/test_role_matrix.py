@@ -33,6 +33,7 @@ from tests.service.cast import (
 from tests.service.credit_steps import admit_bank, chain_now, mint
 from tests.service.helpers import V1, allocate
 from tests.service.metering import anchor, clear_meter_data, messages, push, set_up_park
+from tests.support import snapshots
 
 A, B, C = ENTERPRISE_A, ENTERPRISE_B, ENTERPRISE_C
 ROLES = ("regulator", "park_admin", "enterprise_a", "enterprise_b", "enterprise_c", "verifier", "trader", "oracle",
@@ -77,7 +78,7 @@ def _fill(client: TestClient, cast: Cast, buyer: str, order_id: int, amount: int
 @pytest.fixture(scope="module")
 def world(_service: tuple[Runtime, Cast]) -> Iterator[World]:
     runtime, cast = _service
-    snapshot = runtime.snapshot()
+    snapshot = snapshots.snapshot(runtime)
     client = TestClient(create_app(runtime), raise_server_exceptions=True)
     try:
         admin = _ok(client.post(f"{V1}/members", headers=cast.auth("regulator"),
@@ -115,7 +116,7 @@ def world(_service: tuple[Runtime, Cast]) -> Iterator[World]:
         _fill(client, cast, "enterprise_c", open_order, 5)
         yield World(client, cast, headers, org_of, report_a, report_b, open_order)
     finally:
-        runtime.revert(snapshot)
+        snapshots.revert(runtime, snapshot)
         clear_meter_data(runtime)
 
 

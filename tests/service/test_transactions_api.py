@@ -192,7 +192,7 @@ def test_ready_names_the_chain_when_it_does_not_answer(client: TestClient, runti
 
 def test_ready_names_the_database_when_it_does_not_answer(client: TestClient, runtime: Runtime,
                                                          monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(runtime, "database_ok", lambda: False)
+    monkeypatch.setattr(runtime.health, "database_ok", lambda: False)
     ready = client.get("/ready")
     assert ready.status_code == 503
     dependencies = ready.json()["dependencies"]

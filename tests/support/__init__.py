@@ -1,1 +1,1 @@
-"""Test support: the deployed suite with a cast of members, and revert assertions."""
+"""Test support: the deployed suite with a cast of members, revert assertions, and service runtime snapshots."""

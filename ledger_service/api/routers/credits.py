@@ -1,28 +1,23 @@
 """Offset credits: projects, verification statements, issuance, transfers, retirements with their
-certificates (JSON and a printable page), cancellations, compliance surrenders, batches, holdings."""
+certificates (JSON and a printable page), cancellations, compliance surrenders, batches, holdings.
+The use cases are `ledger_service.services.credits`."""
 
 from __future__ import annotations
 
-import html
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
-from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ledger_service import credits
-from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, RuntimeDep, member
-from ledger_service.api.errors import forbidden, not_found
-from ledger_service.api.indexing import FreshIndex, fresh_index
+from ledger_service.api.answers import answer
+from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.schemas import PageInfo, TxOut
-from ledger_service.api.sending import require_custodial, send
 from ledger_service.api.types import MAX_SERIAL, UINT16_MAX, ChainId64, Id64, Seconds, Tonnes, Year
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.outbox import TxRecord
-from ledger_service.db.models.outbox import OutboxStatus
-from ledger_service.runtime import Runtime
+from ledger_service.credits import Project
+from ledger_service.services.credits import Retirement, project_key
+from ledger_service.services.outcomes import Sent
 
 router = APIRouter(prefix="/credits", tags=["credits"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
@@ -62,9 +57,7 @@ class ProjectOut(BaseModel):
     methodology: str
     location: str
 
-    @classmethod
-    def of(cls, p: credits.Project) -> ProjectOut:
-        return cls(**p.__dict__)
+    model_config = ConfigDict(from_attributes=True)
 
 
 class ProjectTx(BaseModel):
@@ -118,9 +111,7 @@ class BatchOut(BaseModel):
     surrendered: int | None = None
     supply: int | None = Field(default=None, description="units in existence")
 
-    @classmethod
-    def of(cls, b: credits.Batch) -> BatchOut:
-        return cls(**b.__dict__)
+    model_config = ConfigDict(from_attributes=True)
 
 
 class BatchTx(BaseModel):
@@ -179,9 +170,7 @@ class CertificateOut(BaseModel):
     chain_id: int
     html: str = Field(description="path of the printable certificate")
 
-    @classmethod
-    def of(cls, c: credits.Certificate) -> CertificateOut:
-        return cls(**c.__dict__, html=f"/api/v1/credits/retirements/{c.retirement_id}/certificate.html")
+    model_config = ConfigDict(from_attributes=True)
 
 
 class RetirementTx(BaseModel):
@@ -203,6 +192,8 @@ class SurrenderIn(BaseModel):
 
 
 class HoldingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     batch_id: int
     amount: int
     project_id: str | None
@@ -216,128 +207,84 @@ class HoldingsOut(BaseModel):
     holdings: list[HoldingOut]
 
 
-# ------------------------------------------------------------------ helpers
-
-
-def _answer(record: TxRecord, response: Response) -> TxOut:
-    if record.status != OutboxStatus.MINED:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return TxOut.of(record)
-
-
-def _mined(record: TxRecord) -> bool:
-    return record.status == OutboxStatus.MINED and record.tx_hash is not None
-
-
-def _sees_holder(runtime: Runtime, caller: Caller, holder: str) -> None:
-    view = runtime.directory.member(holder)
-    if not (caller.is_regulator or view.address == caller.address
-            or (view.org_id != 0 and view.org_id == caller.member.org_id)):
-        raise forbidden("credit holdings are visible to the holder, its organisation and regulators", "NotYourData",
-                        account=view.address)
-
-
-def _certificate(runtime: Runtime, retirement_id: int) -> credits.Certificate:
-    with runtime.sessions() as session:
-        cert = credits.certificate(session, retirement_id, runtime.deployment.addresses[credits.REGISTRY],
-                                   runtime.chain.chain_id)
-    if cert is None:
-        raise not_found(f"retirement {retirement_id} does not exist", "UnknownRetirement", retirementId=retirement_id)
-    return cert
+def _project_tx(sent: Sent[Project]) -> ProjectTx:
+    return ProjectTx(project=ProjectOut.model_validate(sent.value) if sent.value else None,
+                     transaction=TxOut.model_validate(sent.record))
 
 
 # ------------------------------------------------------------------ projects
 
 
 @router.post("/projects", response_model=ProjectTx, status_code=status.HTTP_201_CREATED)
-def register_project(body: ProjectIn, caller: Regulator, runtime: RuntimeDep, response: Response,
+def register_project(body: ProjectIn, caller: Regulator, services: ServicesDep, response: Response,
                      wait: Wait = True) -> ProjectTx:
-    project_id = credits.hash_of(body.code)
-    intent = credits.register_intent(caller.address, project_id, to_checksum_address(body.owner), body.methodology,
-                                     credits.hash_of(body.document), body.location)
-    (record,) = send(runtime, caller, [intent], wait=wait)
-    tx = _answer(record, response)
-    found = credits.project(runtime.chain, runtime.suite, project_id) if _mined(record) else None
-    return ProjectTx(project=ProjectOut.of(found) if found else None, transaction=tx)
+    sent = services.credits.register_project(caller, body.code, body.owner, body.methodology, body.document,
+                                             body.location, wait)
+    answer(response, *sent.records, done=status.HTTP_201_CREATED)
+    return _project_tx(sent)
 
 
 @router.get("/projects", response_model=ProjectList)
-def list_projects(caller: AnyMember, runtime: FreshIndex, page: PageDep) -> ProjectList:
-    with runtime.sessions() as session:
-        items, total = credits.projects(session, page.offset, page.limit)
-    return ProjectList(items=[ProjectOut.of(p).model_copy(update={"last_period_end": None}) for p in items],
+def list_projects(caller: AnyMember, services: ServicesDep, page: PageDep) -> ProjectList:
+    items, total = services.credits.projects(page.offset, page.limit)
+    return ProjectList(items=[ProjectOut.model_validate(p) for p in items],
                        page=PageInfo(offset=page.offset, limit=page.limit, total=total))
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut)
-def get_project(project_id: ProjectId, caller: AnyMember, runtime: RuntimeDep) -> ProjectOut:
-    return ProjectOut.of(credits.project(runtime.chain, runtime.suite, bytes.fromhex(project_id[2:])))
-
-
-def _project_change(runtime: Runtime, caller: Caller, project_id: str, function: str, response: Response,
-                    wait: bool, *args: bytes) -> ProjectTx:
-    pid = bytes.fromhex(project_id[2:])
-    (record,) = send(runtime, caller, [credits.call(caller.address, function, pid, *args)], wait=wait)
-    tx = _answer(record, response)
-    found = credits.project(runtime.chain, runtime.suite, pid) if _mined(record) else None
-    return ProjectTx(project=ProjectOut.of(found) if found else None, transaction=tx)
+def get_project(project_id: ProjectId, caller: AnyMember, services: ServicesDep) -> ProjectOut:
+    return ProjectOut.model_validate(services.credits.project(project_key(project_id)))
 
 
 @router.post("/projects/{project_id}/suspend", response_model=ProjectTx)
-def suspend_project(project_id: ProjectId, body: ReasonIn, caller: Regulator, runtime: RuntimeDep,
+def suspend_project(project_id: ProjectId, body: ReasonIn, caller: Regulator, services: ServicesDep,
                     response: Response, wait: Wait = True) -> ProjectTx:
-    return _project_change(runtime, caller, project_id, "suspendProject", response, wait,
-                           credits.hash_of(body.reason))
+    sent = services.credits.suspend_project(caller, project_key(project_id), body.reason, wait)
+    answer(response, *sent.records)
+    return _project_tx(sent)
 
 
 @router.post("/projects/{project_id}/reinstate", response_model=ProjectTx)
-def reinstate_project(project_id: ProjectId, caller: Regulator, runtime: RuntimeDep, response: Response,
+def reinstate_project(project_id: ProjectId, caller: Regulator, services: ServicesDep, response: Response,
                       wait: Wait = True) -> ProjectTx:
-    return _project_change(runtime, caller, project_id, "reinstateProject", response, wait)
+    sent = services.credits.reinstate_project(caller, project_key(project_id), wait)
+    answer(response, *sent.records)
+    return _project_tx(sent)
 
 
 @router.post("/projects/{project_id}/verifications", response_model=TxOut)
-def submit_verification(project_id: ProjectId, body: VerificationIn, caller: Verifier, runtime: RuntimeDep,
+def submit_verification(project_id: ProjectId, body: VerificationIn, caller: Verifier, services: ServicesDep,
                         response: Response, wait: Wait = True) -> TxOut:
-    (record,) = send(runtime, caller, [credits.call(
-        caller.address, "submitVerification", bytes.fromhex(project_id[2:]), body.period_start, body.period_end,
-        body.verified_tonnes, credits.hash_of(body.statement))], wait=wait)
-    return _answer(record, response)
+    sent = services.credits.submit_verification(caller, project_key(project_id), body.period_start,
+                                                body.period_end, body.verified_tonnes, body.statement, wait)
+    answer(response, *sent.records)
+    return TxOut.model_validate(sent.record)
 
 
 # ------------------------------------------------------------------ batches
 
 
 @router.post("/batches", response_model=BatchTx, status_code=status.HTTP_201_CREATED)
-def issue_batch(body: IssueIn, caller: Regulator, runtime: RuntimeDep, response: Response,
+def issue_batch(body: IssueIn, caller: Regulator, services: ServicesDep, response: Response,
                 wait: Wait = True) -> BatchTx:
-    serial_start = body.serial_start or credits.next_serial(runtime.chain, runtime.suite)
-    intent = credits.issue_intent(caller.address, bytes.fromhex(body.project_id[2:]), body.period_start,
-                                  body.period_end, body.vintage, body.amount, serial_start)
-    (record,) = send(runtime, caller, [intent], wait=wait)
-    tx = _answer(record, response)
-    if not _mined(record):
-        return BatchTx(batch=None, transaction=tx)
-    (batch_id,) = credits.issued_ids(runtime.chain, runtime.suite, str(record.tx_hash))
-    return BatchTx(batch=BatchOut.of(credits.batch(runtime.chain, runtime.suite, batch_id)), transaction=tx)
+    sent = services.credits.issue_batch(caller, project_key(body.project_id), body.period_start, body.period_end,
+                                        body.vintage, body.amount, body.serial_start, wait)
+    answer(response, *sent.records, done=status.HTTP_201_CREATED)
+    return BatchTx(batch=BatchOut.model_validate(sent.value) if sent.value else None,
+                   transaction=TxOut.model_validate(sent.record))
 
 
 @router.get("/batches", response_model=BatchList)
-def list_batches(caller: AnyMember, runtime: FreshIndex, page: PageDep,
+def list_batches(caller: AnyMember, services: ServicesDep, page: PageDep,
                  project_id: Annotated[str | None, Query(pattern="^0x[0-9a-fA-F]{64}$")] = None) -> BatchList:
-    with runtime.sessions() as session:
-        rows, total = credits.batches(session, page.offset, page.limit,
-                                      bytes.fromhex(project_id[2:]) if project_id else None)
-        items = [BatchOut(batch_id=b.batch_id, project_id=credits.hex32(b.project_id), vintage=b.vintage,
-                          period_start=b.period_start, period_end=b.period_end,
-                          statement_hash=credits.hex32(b.statement_hash), amount=b.amount,
-                          serial_start=b.serial_start, serial_end=b.serial_end) for b in rows]
-    return BatchList(items=items, page=PageInfo(offset=page.offset, limit=page.limit, total=total))
+    items, total = services.credits.batches(page.offset, page.limit, project_key(project_id) if project_id else None)
+    return BatchList(items=[BatchOut.model_validate(b) for b in items],
+                     page=PageInfo(offset=page.offset, limit=page.limit, total=total))
 
 
 @router.get("/batches/{batch_id}", response_model=BatchOut)
-def get_batch(batch_id: ChainId64, caller: AnyMember, runtime: RuntimeDep) -> BatchOut:
-    return BatchOut.of(credits.batch(runtime.chain, runtime.suite, batch_id))
+def get_batch(batch_id: ChainId64, caller: AnyMember, services: ServicesDep) -> BatchOut:
+    return BatchOut.model_validate(services.credits.batch(batch_id))
 
 
 # ------------------------------------------------------------------ holders
@@ -345,145 +292,56 @@ def get_batch(batch_id: ChainId64, caller: AnyMember, runtime: RuntimeDep) -> Ba
 
 @router.get("/holdings/{address}", response_model=HoldingsOut)
 def get_holdings(address: Annotated[str, Path(pattern=ADDRESS)], caller: AnyMember,
-                 runtime: FreshIndex) -> HoldingsOut:
-    holder = to_checksum_address(address)
-    _sees_holder(runtime, caller, holder)
-    with runtime.sessions() as session:
-        found = credits.holdings(session, credits.REGISTRY, [holder])[holder]
-    return HoldingsOut(address=holder, holdings=[HoldingOut(**h.__dict__) for h in found])
+                 services: ServicesDep) -> HoldingsOut:
+    holder, found = services.credits.holdings(caller, address)
+    return HoldingsOut(address=holder, holdings=[HoldingOut.model_validate(h) for h in found])
 
 
 @router.post("/transfers", response_model=TxOut)
-def transfer(body: TransferIn, caller: Holder, runtime: RuntimeDep, response: Response, wait: Wait = True) -> TxOut:
-    require_custodial(runtime, caller)
-    receiver = to_checksum_address(body.to)
-    if not runtime.directory.member(receiver).can_transact:
-        raise ContractRevert("AccountCannotTransact", {"account": receiver})
-    held = credits.balance(runtime.chain, runtime.suite, caller.address, body.batch_id)
-    if held < body.amount:
-        raise ContractRevert("ERC1155InsufficientBalance", {"sender": caller.address, "balance": held,
-                                                            "needed": body.amount, "tokenId": body.batch_id})
-    (record,) = send(runtime, caller, [credits.call(caller.address, "safeTransferFrom", caller.address, receiver,
-                                                    body.batch_id, body.amount, b"")], wait=wait)
-    return _answer(record, response)
+def transfer(body: TransferIn, caller: Holder, services: ServicesDep, response: Response,
+             wait: Wait = True) -> TxOut:
+    sent = services.credits.transfer(caller, body.to, body.batch_id, body.amount, wait)
+    answer(response, *sent.records)
+    return TxOut.model_validate(sent.record)
 
 
 @router.post("/retirements", response_model=RetirementTx, status_code=status.HTTP_201_CREATED)
-def retire(body: RetireIn, caller: Holder, runtime: RuntimeDep, response: Response,
+def retire(body: RetireIn, caller: Holder, services: ServicesDep, response: Response,
            wait: Wait = True) -> RetirementTx:
     """Retire credits for a beneficiary; the answer carries the retirement certificate."""
-    intent = credits.retire_intent(caller.address, body.batch_id, body.amount, body.beneficiary, body.purpose,
-                                   body.jurisdiction, body.consumption_start, body.consumption_end)
-    (record,) = send(runtime, caller, [intent], wait=wait)
-    tx = _answer(record, response)
-    if not _mined(record):
-        return RetirementTx(certificate=None, transaction=tx)
-    fresh_index(runtime)
-    (retirement_id,) = credits.retired_ids(runtime.chain, runtime.suite, str(record.tx_hash))
-    return RetirementTx(certificate=CertificateOut.of(_certificate(runtime, retirement_id)), transaction=tx)
+    sent = services.credits.retire(caller, Retirement(
+        body.batch_id, body.amount, body.beneficiary, body.purpose, body.jurisdiction, body.consumption_start,
+        body.consumption_end), wait)
+    answer(response, *sent.records, done=status.HTTP_201_CREATED)
+    return RetirementTx(certificate=CertificateOut.model_validate(sent.value) if sent.value else None,
+                        transaction=TxOut.model_validate(sent.record))
 
 
 @router.get("/retirements/{retirement_id}", response_model=CertificateOut)
-def get_certificate(retirement_id: ChainId64, caller: AnyMember,
-                    runtime: FreshIndex) -> CertificateOut:
+def get_certificate(retirement_id: ChainId64, caller: AnyMember, services: ServicesDep) -> CertificateOut:
     """A retirement certificate: visible to the retiring holder's organisation and to regulators."""
-    cert = _certificate(runtime, retirement_id)
-    _sees_holder(runtime, caller, cert.holder)
-    return CertificateOut.of(cert)
+    return CertificateOut.model_validate(services.credits.certificate(caller, retirement_id))
 
 
 @router.get("/retirements/{retirement_id}/certificate.html", response_class=HTMLResponse)
-def certificate_page(retirement_id: ChainId64, caller: AnyMember, runtime: FreshIndex) -> str:
+def certificate_page(retirement_id: ChainId64, caller: AnyMember, services: ServicesDep) -> str:
     """The retirement certificate as a printable page."""
-    cert = _certificate(runtime, retirement_id)
-    _sees_holder(runtime, caller, cert.holder)
-    return render_certificate(cert, credits.certificate_matches_chain(runtime.chain, runtime.suite, cert))
+    return services.credits.certificate_page(caller, retirement_id).html
 
 
 @router.post("/cancellations", response_model=TxOut)
-def cancel(body: CancelIn, caller: Regulator, runtime: RuntimeDep, response: Response, wait: Wait = True) -> TxOut:
-    (record,) = send(runtime, caller, [credits.call(caller.address, "cancelCredits", to_checksum_address(body.holder),
-                                                    body.batch_id, body.amount, credits.hash_of(body.reason))],
-                     wait=wait)
-    return _answer(record, response)
+def cancel(body: CancelIn, caller: Regulator, services: ServicesDep, response: Response,
+           wait: Wait = True) -> TxOut:
+    sent = services.credits.cancel(caller, body.holder, body.batch_id, body.amount, body.reason, wait)
+    answer(response, *sent.records)
+    return TxOut.model_validate(sent.record)
 
 
 @router.post("/surrenders", response_model=TxOut)
-def surrender(body: SurrenderIn, caller: Surrenderer, runtime: RuntimeDep, response: Response,
+def surrender(body: SurrenderIn, caller: Surrenderer, services: ServicesDep, response: Response,
               wait: Wait = True) -> TxOut:
     """Surrender credits towards the caller's organisation's obligation, within the offset cap
     (a refusal names the cap left: CreditCapExceeded)."""
-    (record,) = send(runtime, caller, [credits.call(caller.address, "surrender", body.batch_id, body.amount,
-                                                    body.compliance_year)], wait=wait)
-    return _answer(record, response)
-
-
-# ------------------------------------------------------------------ the printable certificate
-
-
-def _day(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d") if seconds else "-"
-
-
-def render_certificate(cert: credits.Certificate, on_chain_matches: bool) -> str:
-    """A self-contained HTML page stating the retirement and how to check it on chain."""
-    e = html.escape
-    period = (f"{_day(cert.consumption_start)} to {_day(cert.consumption_end)}"
-              if cert.consumption_start or cert.consumption_end else "not stated")
-    rows = [
-        ("Retirement", f"#{cert.retirement_id}"),
-        ("Beneficiary", cert.beneficiary),
-        ("Purpose", cert.purpose),
-        ("Jurisdiction", cert.jurisdiction),
-        ("Quantity", f"{cert.amount:,} tCO2e"),
-        ("Serial numbers", f"{cert.serial_start} to {cert.serial_end}"),
-        ("Project", cert.project_id),
-        ("Methodology", cert.methodology),
-        ("Project location", cert.location),
-        ("Vintage", str(cert.vintage)),
-        ("Credit batch", f"#{cert.batch_id}"),
-        ("Consumption period", period),
-        ("Retired by", cert.holder),
-        ("Transaction", cert.tx_hash),
-        ("Block", f"{cert.block_number}" + (" (not yet final)" if cert.pending else "")),
-        ("Time (UTC)", cert.block_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
-        ("Registry", f"CreditRegistry {cert.registry} on chain {cert.chain_id}"),
-    ]
-    table = "\n".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
-    status_line = ("The registry's record matches this certificate." if on_chain_matches
-                   else "WARNING: the registry's record does not match this certificate.")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Retirement certificate #{cert.retirement_id}</title>
-<style>
-body {{ font-family: Georgia, serif; max-width: 52em; margin: 2em auto; color: #111; }}
-h1 {{ font-size: 1.6em; border-bottom: 2px solid #2f6b3a; padding-bottom: .3em; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th {{ text-align: left; width: 14em; vertical-align: top; padding: .3em; color: #2f6b3a; }}
-td {{ padding: .3em; font-family: monospace; word-break: break-all; }}
-.verify {{ margin-top: 2em; font-size: .9em; border-top: 1px solid #999; padding-top: 1em; }}
-@media print {{ body {{ margin: 0; }} }}
-</style></head>
-<body>
-<h1>Carbon credit retirement certificate</h1>
-<p>{e(f"{cert.amount:,}")} tonnes of CO2e of verified emission reductions were retired on behalf of
-<strong>{e(cert.beneficiary)}</strong> and can never be used again.</p>
-<table>
-{table}
-</table>
-<p><strong>{e(status_line)}</strong></p>
-<div class="verify">
-<h2>How to verify this certificate on chain</h2>
-<ol>
-<li>On chain {cert.chain_id}, call <code>retirement({cert.retirement_id})</code> on the CreditRegistry at
-<code>{e(cert.registry)}</code>: it returns the batch, holder, quantity, serial range, beneficiary, purpose,
-jurisdiction and consumption period stated here.</li>
-<li>Fetch the receipt of transaction <code>{e(cert.tx_hash)}</code> (block {cert.block_number}): it holds the
-<code>CreditsRetired</code> event with retirement id {cert.retirement_id} and the same fields.</li>
-<li>Call <code>batch({cert.batch_id})</code>: serials {cert.serial_start} to {cert.serial_end} lie within the batch's
-range, and are counted in its <code>retired</code> total, so they cannot be retired, surrendered or cancelled
-again.</li>
-</ol>
-</div>
-</body></html>
-"""
+    sent = services.credits.surrender(caller, body.batch_id, body.amount, body.compliance_year, wait)
+    answer(response, *sent.records)
+    return TxOut.model_validate(sent.record)

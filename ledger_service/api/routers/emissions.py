@@ -9,20 +9,17 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ledger_service import emissions
-from ledger_service.api.deps import Caller, PageDep, Regulator, RuntimeDep, member
-from ledger_service.api.errors import ApiError, TransactionRefused, forbidden, not_found
-from ledger_service.api.schemas import PageInfo, TxOut
-from ledger_service.api.sending import require_custodial, send
+from ledger_service.api.answers import answer
+from ledger_service.api.deps import Caller, PageDep, Regulator, ServicesDep, member
+from ledger_service.api.schemas import DecimalString, Hex, Label, PageInfo, TxOut
 from ledger_service.api.types import INT64_MAX, LAST_DAY, ChainId64, OrgId
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.outbox import Intent, InvalidIntent, TxRecord
-from ledger_service.documents import DocumentKind, DocumentUnsealError
-from ledger_service.membership import OrgKind
-from ledger_service.runtime import Runtime
+from ledger_service.documents import DocumentKind
+from ledger_service.emissions import Commitment
+from ledger_service.services.emissions import ReportChange, Upload
+from ledger_service.services.errors import Refusal
 
 router = APIRouter(prefix="/emissions", tags=["emissions"])
 MAX_DOCUMENT_BYTES = 50 * 2**20
@@ -40,22 +37,25 @@ Kg = Annotated[int, Form(ge=0, le=INT64_MAX, description="kgCO2e, a whole number
 
 
 class ReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
     report_id: int
     org_id: int
     year: int
     version: int
     previous_report_id: int
-    status: str = Field(description="submitted, verified, rejected or finalized")
+    status: Label = Field(description="submitted, verified, rejected or finalized")
     submitter: str
-    document_hash: str
-    reported_kg_co2e: str = Field(description="kgCO2e, decimal string")
-    anchors_root: str
-    anchored_mg: str = Field(description="mgCO2e of the anchors the report commits to, decimal string")
+    document_hash: Hex
+    reported_kg_co2e: DecimalString = Field(validation_alias=AliasChoices("reported_kg_co2e", "reported_kg"),
+                                            description="kgCO2e, decimal string")
+    anchors_root: Hex
+    anchored_mg: DecimalString = Field(description="mgCO2e of the anchors the report commits to, decimal string")
     reading_count: int
     verifier: str | None
-    verified_kg_co2e: str
-    statement_hash: str | None
-    reason_hash: str | None
+    verified_kg_co2e: DecimalString = Field(validation_alias=AliasChoices("verified_kg_co2e", "verified_kg"))
+    statement_hash: Hex | None
+    reason_hash: Hex | None
     finalizer: str | None
     obligation_tonnes: int
     submitted_at: int = Field(description="block time, Unix seconds (UTC)")
@@ -63,33 +63,13 @@ class ReportOut(BaseModel):
     finalized_at: int | None
     documents: dict[str, bool] = Field(description="which documents the service keeps (report, statement, reason)")
 
-    @classmethod
-    def of(cls, r: emissions.Report, runtime: Runtime) -> ReportOut:
-        def hx(value: bytes | None) -> str | None:
-            return None if value is None else "0x" + value.hex()
-
-        kept = {
-            DocumentKind.REPORT: r.document_hash,
-            DocumentKind.STATEMENT: r.statement_hash,
-            DocumentKind.REASON: r.reason_hash,
-        }
-        return cls(
-            report_id=r.report_id, org_id=r.org_id, year=r.year, version=r.version,
-            previous_report_id=r.previous_report_id, status=r.status.label, submitter=r.submitter,
-            document_hash="0x" + r.document_hash.hex(), reported_kg_co2e=str(r.reported_kg),
-            anchors_root="0x" + r.anchors_root.hex(), anchored_mg=str(r.anchored_mg), reading_count=r.reading_count,
-            verifier=r.verifier, verified_kg_co2e=str(r.verified_kg), statement_hash=hx(r.statement_hash),
-            reason_hash=hx(r.reason_hash), finalizer=r.finalizer, obligation_tonnes=r.obligation_tonnes,
-            submitted_at=r.submitted_at, reviewed_at=r.reviewed_at, finalized_at=r.finalized_at,
-            documents={str(kind): digest is not None and runtime.documents.has(digest, r.org_id, kind)
-                       for kind, digest in kept.items()},
-        )
-
 
 class CommitmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
     source: str = Field(description='"anchors" (computed from the anchored windows of the year) or "caller"')
-    anchors_root: str
-    anchored_mg: str
+    anchors_root: Hex = Field(validation_alias=AliasChoices("anchors_root", "root"))
+    anchored_mg: DecimalString
     reading_count: int
     anchor_ids: list[int]
 
@@ -99,7 +79,9 @@ class ReportAction(BaseModel):
     transaction: TxOut
 
 
-class Submitted(ReportAction):
+class Submitted(BaseModel):
+    report: ReportOut | None = Field(description="null while the transaction is on its way (answered 202)")
+    transaction: TxOut
     commitment: CommitmentOut
 
 
@@ -111,6 +93,8 @@ class ReportList(BaseModel):
 
 
 class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     report_id: int
     version: int
     event: str
@@ -120,6 +104,8 @@ class EventOut(BaseModel):
 
 
 class HistoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     org_id: int
     year: int
     latest_report_id: int
@@ -129,40 +115,24 @@ class HistoryOut(BaseModel):
 async def _read(document: UploadFile) -> bytes:
     content = await document.read(MAX_DOCUMENT_BYTES + 1)
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise ApiError(413, "DocumentTooLarge", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
+        raise Refusal(413, "DocumentTooLarge", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
     if not content:
-        raise ApiError(422, "EmptyDocument", "the document is empty")
+        raise Refusal(422, "EmptyDocument", "the document is empty")
     return content
 
 
-def _can_read(caller: Caller, org_id: int) -> None:
-    if not (caller.is_regulator or caller.member.has_role("VERIFIER") or caller.member.org_id == org_id):
-        raise forbidden("reports are visible to the enterprise's members, verifiers and regulators", "NotYourData",
-                        orgId=org_id)
+async def _upload(document: UploadFile | None) -> Upload | None:
+    if document is None:
+        return None
+    return Upload(await _read(document), document.filename or "", document.content_type or "")
 
 
-def _report(runtime: Runtime, report_id: int) -> emissions.Report:
-    return emissions.get_report(runtime.chain, runtime.suite, report_id)
-
-
-def _hash_or_document(content: bytes | None, given: str | None, what: str) -> bytes | None:
-    if (content is None) == (given is None):
-        raise ApiError(422, "DocumentOrHashRequired", f"give either the {what} document or its hash, not both",
-                       {"what": what})
+def _hash(given: str | None) -> bytes | None:
     return None if given is None else bytes.fromhex(given[2:])
 
 
-async def _send(runtime: Runtime, caller: Caller, intent: Intent,
-                kept: tuple[bytes, int, DocumentKind] | None) -> TxRecord:
-    """Send the intent; a refused request (permission, state, arguments) stores nothing: the document this request
-    stored (`kept`) is discarded. A request deferred by an outage keeps it (its transaction is sent later)."""
-    try:
-        (record,) = await run_in_threadpool(send, runtime, caller, [intent])
-    except (ApiError, TransactionRefused, ContractRevert, InvalidIntent):
-        if kept is not None:
-            await run_in_threadpool(runtime.documents.discard, *kept)
-        raise
-    return record
+def _changed(change: ReportChange) -> ReportAction:
+    return ReportAction(report=ReportOut.model_validate(change.report), transaction=TxOut.model_validate(change.record))
 
 
 def safe_content_type(content_type: str) -> str:
@@ -183,143 +153,83 @@ def attachment(filename: str) -> str:
 
 @router.post("/reports", status_code=status.HTTP_201_CREATED, response_model=Submitted)
 async def submit(document: Annotated[UploadFile, File(description="the report document")], year: Annotated[
-                 int, Form(ge=1, le=LAST_DAY.year)], reported_kg_co2e: Kg, caller: Enterprise, runtime: RuntimeDep,
+                 int, Form(ge=1, le=LAST_DAY.year)], reported_kg_co2e: Kg, caller: Enterprise, services: ServicesDep,
+                 response: Response,
                  anchors_root: Annotated[str | None, Form(pattern=HASH)] = None,
                  anchored_mg: Annotated[int | None, Form(ge=0, le=INT64_MAX)] = None,
                  reading_count: Annotated[int | None, Form(ge=0, le=INT64_MAX)] = None) -> Submitted:
     """Submit the caller's organisation's report for `year`. The commitment to the meter data is computed
     from the enterprise's anchored windows of the year unless all of anchors_root, anchored_mg and
-    reading_count are given."""
+    reading_count are given. 202 (with no report yet) while the transaction is on its way."""
     given = (anchors_root, anchored_mg, reading_count)
     if any(v is not None for v in given) and not all(v is not None for v in given):
-        raise ApiError(422, "IncompleteCommitment", "give anchors_root, anchored_mg and reading_count together")
-    content = await _read(document)
-    require_custodial(runtime, caller)
-    org_id = caller.member.org_id
+        raise Refusal(422, "IncompleteCommitment", "give anchors_root, anchored_mg and reading_count together")
+    upload = await _upload(document)
+    assert upload is not None
+    commitment = None
     if anchors_root is not None and anchored_mg is not None and reading_count is not None:
-        commitment = emissions.Commitment(bytes.fromhex(anchors_root[2:]), anchored_mg, reading_count, (), "caller")
-    else:
-        def compute() -> emissions.Commitment:
-            with runtime.sessions() as session:
-                return emissions.anchored_commitment(session, org_id, year)
-
-        try:
-            commitment = await run_in_threadpool(compute)
-        except emissions.NoAnchoredData as exc:
-            raise ApiError(409, "NoAnchoredData", f"{exc}: give anchors_root, anchored_mg and reading_count "
-                           "explicitly (zeros for a report without meter data)", {"orgId": org_id, "year": year}) \
-                from None
-    digest, new = await run_in_threadpool(runtime.documents.keep, content, org_id, DocumentKind.REPORT,
-                                          caller.address, document.filename or "", document.content_type or "")
-    intent = emissions.submit_intent(caller.address, year, digest, reported_kg_co2e, commitment)
-    record = await _send(runtime, caller, intent, (digest, org_id, DocumentKind.REPORT) if new else None)
-    if record.status != "mined":
-        raise ApiError(202, "Pending", "the report was sent but is not mined yet", {"outbox_id": record.id})
-    report_id = await run_in_threadpool(emissions.latest_report_id, runtime.chain, runtime.suite, org_id, year)
-    report = await run_in_threadpool(_report, runtime, report_id)
-    return Submitted(report=ReportOut.of(report, runtime), transaction=TxOut.of(record), commitment=CommitmentOut(
-        source=commitment.source, anchors_root="0x" + commitment.root.hex(), anchored_mg=str(commitment.anchored_mg),
-        reading_count=commitment.reading_count, anchor_ids=list(commitment.anchor_ids)))
+        commitment = Commitment(bytes.fromhex(anchors_root[2:]), anchored_mg, reading_count, (), "caller")
+    done = await run_in_threadpool(services.emissions.submit, caller, year, reported_kg_co2e, upload, commitment)
+    answer(response, done.record, done=status.HTTP_201_CREATED)
+    return Submitted(report=None if done.report is None else ReportOut.model_validate(done.report),
+                     transaction=TxOut.model_validate(done.record),
+                     commitment=CommitmentOut.model_validate(done.commitment))
 
 
 @router.post("/reports/{report_id}/verification", response_model=ReportAction)
-async def verify(report_id: ReportId, verified_kg_co2e: Kg, caller: Verifier, runtime: RuntimeDep,
+async def verify(report_id: ReportId, verified_kg_co2e: Kg, caller: Verifier, services: ServicesDep,
                  statement: Annotated[UploadFile | None, File(description="the verification statement")] = None,
                  statement_hash: Annotated[str | None, Form(pattern=HASH)] = None) -> ReportAction:
     """Verify a submitted report at `verified_kg_co2e`, with the statement document (kept sealed) or its hash."""
-    content = await _read(statement) if statement is not None else None
-    digest = _hash_or_document(content, statement_hash, "statement")
-    report = await run_in_threadpool(_report, runtime, report_id)
-    require_custodial(runtime, caller)
-    kept = None
-    if content is not None and statement is not None:
-        stored, new = await run_in_threadpool(runtime.documents.keep, content, report.org_id, DocumentKind.STATEMENT,
-                                              caller.address, statement.filename or "", statement.content_type or "")
-        digest, kept = stored, (stored, report.org_id, DocumentKind.STATEMENT) if new else None
-    assert digest is not None
-    record = await _send(runtime, caller, emissions.verify_intent(caller.address, report_id, verified_kg_co2e, digest),
-                         kept)
-    return ReportAction(report=ReportOut.of(await run_in_threadpool(_report, runtime, report_id), runtime),
-                        transaction=TxOut.of(record))
+    upload = await _upload(statement)
+    return _changed(await run_in_threadpool(services.emissions.verify, caller, report_id, verified_kg_co2e, upload,
+                                            _hash(statement_hash)))
 
 
 @router.post("/reports/{report_id}/rejection", response_model=ReportAction)
-async def reject(report_id: ReportId, caller: Verifier, runtime: RuntimeDep,
+async def reject(report_id: ReportId, caller: Verifier, services: ServicesDep,
                  reason: Annotated[UploadFile | None, File(description="the reasons for rejection")] = None,
                  reason_hash: Annotated[str | None, Form(pattern=HASH)] = None) -> ReportAction:
     """Reject a submitted report with the reasons document (kept sealed) or its hash; the enterprise may then
     submit a new version."""
-    content = await _read(reason) if reason is not None else None
-    digest = _hash_or_document(content, reason_hash, "reason")
-    report = await run_in_threadpool(_report, runtime, report_id)
-    require_custodial(runtime, caller)
-    kept = None
-    if content is not None and reason is not None:
-        stored, new = await run_in_threadpool(runtime.documents.keep, content, report.org_id, DocumentKind.REASON,
-                                              caller.address, reason.filename or "", reason.content_type or "")
-        digest, kept = stored, (stored, report.org_id, DocumentKind.REASON) if new else None
-    assert digest is not None
-    record = await _send(runtime, caller, emissions.reject_intent(caller.address, report_id, digest), kept)
-    return ReportAction(report=ReportOut.of(await run_in_threadpool(_report, runtime, report_id), runtime),
-                        transaction=TxOut.of(record))
+    upload = await _upload(reason)
+    return _changed(await run_in_threadpool(services.emissions.reject, caller, report_id, upload,
+                                            _hash(reason_hash)))
 
 
 @router.post("/reports/{report_id}/finalization", response_model=ReportAction)
-def finalize(report_id: ReportId, caller: Regulator, runtime: RuntimeDep) -> ReportAction:
+def finalize(report_id: ReportId, caller: Regulator, services: ServicesDep) -> ReportAction:
     """Finalize a verified report: its verified kgCO2e, rounded half up to tonnes, becomes the obligation."""
-    (record,) = send(runtime, caller, [emissions.finalize_intent(caller.address, report_id)])
-    return ReportAction(report=ReportOut.of(_report(runtime, report_id), runtime), transaction=TxOut.of(record))
+    return _changed(services.emissions.finalize(caller, report_id))
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
-def get_report(report_id: ReportId, caller: Reader, runtime: RuntimeDep) -> ReportOut:
-    report = _report(runtime, report_id)
-    _can_read(caller, report.org_id)
-    return ReportOut.of(report, runtime)
+def get_report(report_id: ReportId, caller: Reader, services: ServicesDep) -> ReportOut:
+    return ReportOut.model_validate(services.emissions.report(caller, report_id))
 
 
 @router.get("/enterprises/{org_id}/reports", response_model=ReportList)
 def list_versions(org_id: OrgId, year: Annotated[int, Query(ge=1, le=65535)],
-                  caller: Reader, runtime: RuntimeDep, page: PageDep) -> ReportList:
+                  caller: Reader, services: ServicesDep, page: PageDep) -> ReportList:
     """Every version of an enterprise's report for a year, oldest first."""
-    org = runtime.directory.organisation(org_id)
-    if org is None or org.kind != OrgKind.ENTERPRISE:
-        raise not_found(f"organisation {org_id} is not a registered enterprise", "UnknownOrganisation", orgId=org_id)
-    _can_read(caller, org_id)
-    every = emissions.versions(runtime.chain, runtime.suite, org_id, year)
-    shown = every[page.offset:page.offset + page.limit]
-    return ReportList(org_id=org_id, year=year, page=PageInfo(offset=page.offset, limit=page.limit, total=len(every)),
-                      reports=[ReportOut.of(r, runtime) for r in shown])
+    found = services.emissions.versions(caller, org_id, year, page.offset, page.limit)
+    return ReportList(org_id=org_id, year=year, page=PageInfo(offset=found.offset, limit=found.limit,
+                                                              total=found.total),
+                      reports=[ReportOut.model_validate(r) for r in found.items])
 
 
 @router.get("/reports/{report_id}/history", response_model=HistoryOut)
-def get_history(report_id: ReportId, caller: Reader, runtime: RuntimeDep) -> HistoryOut:
+def get_history(report_id: ReportId, caller: Reader, services: ServicesDep) -> HistoryOut:
     """Submission, review and finalization of every version of the report's enterprise and year."""
-    report = _report(runtime, report_id)
-    _can_read(caller, report.org_id)
-    every = emissions.versions(runtime.chain, runtime.suite, report.org_id, report.year)
-    return HistoryOut(org_id=report.org_id, year=report.year, latest_report_id=every[-1].report_id,
-                      events=[EventOut(**e.__dict__) for e in emissions.history(every)])
+    return HistoryOut.model_validate(services.emissions.history(caller, report_id))
 
 
 @router.get("/reports/{report_id}/documents/{kind}", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-def download(report_id: ReportId, kind: DocumentKind, caller: Reader, runtime: RuntimeDep) -> Response:
+def download(report_id: ReportId, kind: DocumentKind, caller: Reader, services: ServicesDep) -> Response:
     """The decrypted report document, verification statement or rejection reasons: for the enterprise's own
     members, verifiers and regulators."""
-    report = _report(runtime, report_id)
-    _can_read(caller, report.org_id)
-    digest = {DocumentKind.REPORT: report.document_hash, DocumentKind.STATEMENT: report.statement_hash,
-              DocumentKind.REASON: report.reason_hash}[kind]
-    try:
-        opened = None if digest is None else runtime.documents.open(digest, report.org_id, kind)
-    except DocumentUnsealError as exc:  # the sealed row was altered: it no longer opens to the hash on chain
-        raise ApiError(409, "StoredDataInconsistent", f"the stored {kind} document of report {report_id} no longer "
-                       f"has the hash on chain ({exc}); reconcile names it", {"reportId": report_id, "kind": str(kind)}
-                       ) from None
-    if opened is None:
-        raise not_found(f"the service keeps no {kind} document of report {report_id}", "DocumentNotStored",
-                        reportId=report_id, kind=str(kind))
+    opened = services.emissions.document(caller, report_id, kind)
     return Response(opened.content, media_type=safe_content_type(opened.content_type), headers={
         "Content-Disposition": attachment(opened.filename or f"report-{report_id}-{kind}"),
         "X-Document-SHA256": "0x" + opened.document_hash.hex()})

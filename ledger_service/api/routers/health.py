@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ledger_service.api.deps import RuntimeDep
-from ledger_service.api.errors import ApiError
-from ledger_service.audit.outbox_check import outbox_readiness
 from ledger_service.db.models.outbox import OutboxStatus
+from ledger_service.services.errors import Refusal
 
 router = APIRouter(tags=["health"])
 
@@ -29,16 +28,11 @@ def ready(runtime: RuntimeDep) -> Response:
     outbox moves: no pending transaction older than `receipt_timeout_seconds` and no signer waiting on a
     nonce gap (only pending rows are read, a bounded sample of them). The top-level `chain`, `chain_head`,
     `database`, `mode` and `index` keys are kept for existing probes."""
-    head = runtime.chain_head()
-    database = runtime.database_ok()
-    indexed = runtime.indexed_block() if database else None
-    lag = head - indexed if head is not None and indexed is not None else None
-    index_ok = lag is not None and lag <= runtime.settings.index_max_lag_blocks
-    index = {"ok": index_ok, "indexed_block": indexed, "lag_blocks": lag,
-             "max_lag_blocks": runtime.settings.index_max_lag_blocks, "last_error": runtime.index_status.last_error}
-    if database:
-        moving = outbox_readiness(runtime.sessions, runtime.chain if head is not None else None,
-                                  runtime.settings.receipt_timeout_seconds)
+    ready = runtime.health.readiness()
+    lag, moving = ready.index, ready.outbox
+    index = {"ok": lag.ok, "indexed_block": lag.indexed_block, "lag_blocks": lag.lag_blocks,
+             "max_lag_blocks": lag.max_lag_blocks, "last_error": lag.last_error}
+    if moving is not None:
         outbox: dict[str, Any] = {
             "ok": moving.ok, "oldest_pending_seconds": moving.oldest_pending_seconds,
             "max_pending_seconds": moving.max_pending_seconds,
@@ -46,14 +40,14 @@ def ready(runtime: RuntimeDep) -> Response:
                 {"signer": s.signer, "nonce": s.nonce, "chain_nonce": s.chain_nonce} for s in moving.stalled],
             "error": moving.error}
     else:
-        outbox = {"ok": False, "oldest_pending_seconds": None, "max_pending_seconds":
-                  runtime.settings.receipt_timeout_seconds, "stalled_signers": None, "error": "database not reachable"}
-    ok = head is not None and database and index_ok and outbox["ok"]
-    body = {"status": "ready" if ok else "not ready", "chain": head is not None, "chain_head": head,
-            "database": database, "mode": runtime.chain.mode, "index": index,
-            "dependencies": {"chain": {"ok": head is not None, "head": head, "mode": runtime.chain.mode},
-                             "database": {"ok": database}, "index": index, "outbox": outbox}}
-    return JSONResponse(body, status_code=200 if ok else 503)
+        outbox = {"ok": False, "oldest_pending_seconds": None, "max_pending_seconds": ready.max_pending_seconds,
+                  "stalled_signers": None, "error": "database not reachable"}
+    head = ready.chain_head
+    body = {"status": "ready" if ready.ok else "not ready", "chain": head is not None, "chain_head": head,
+            "database": ready.database, "mode": ready.mode, "index": index,
+            "dependencies": {"chain": {"ok": head is not None, "head": head, "mode": ready.mode},
+                             "database": {"ok": ready.database}, "index": index, "outbox": outbox}}
+    return JSONResponse(body, status_code=200 if ready.ok else 503)
 
 
 def _label(value: str) -> str:
@@ -68,7 +62,7 @@ def _check_metrics_token(request: Request, runtime: RuntimeDep) -> None:
     authorization = request.headers.get("authorization", "")
     sent = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
     if not hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
-        raise ApiError(401, "Unauthenticated", "/metrics requires the metrics token", headers={
+        raise Refusal(401, "Unauthenticated", "/metrics requires the metrics token", headers={
             "WWW-Authenticate": "Bearer"})
 
 
@@ -85,14 +79,15 @@ def metrics(runtime: RuntimeDep) -> PlainTextResponse:
                      f'status="{code}"}} {n}')
     lines += ["# HELP carbonledger_outbox_transactions Outbox entries by status.",
               "# TYPE carbonledger_outbox_transactions gauge"]
-    by_status = runtime.outbox_counts()
+    health = runtime.health
+    by_status = health.outbox_counts()
     for status in OutboxStatus:
         lines.append(f'carbonledger_outbox_transactions{{status="{status.value}"}} {by_status.get(status.value, 0)}')
-    head = runtime.chain_head()
+    head = health.chain_head()
     lines += ["# HELP carbonledger_chain_head_block Latest block number of the chain (-1 if unreachable).",
               "# TYPE carbonledger_chain_head_block gauge",
               f"carbonledger_chain_head_block {-1 if head is None else head}"]
-    indexed = runtime.indexed_block()
+    indexed = health.indexed_block()
     lines += ["# HELP carbonledger_index_block Block up to which the event index is complete.",
               "# TYPE carbonledger_index_block gauge",
               f"carbonledger_index_block {indexed}",
@@ -101,5 +96,5 @@ def metrics(runtime: RuntimeDep) -> PlainTextResponse:
               f"carbonledger_index_lag_blocks {-1 if head is None else max(head - indexed, 0)}",
               "# HELP carbonledger_index_events_total Events indexed by this process.",
               "# TYPE carbonledger_index_events_total counter",
-              f"carbonledger_index_events_total {runtime.index_status.events}"]
+              f"carbonledger_index_events_total {runtime.indexing.status.events}"]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

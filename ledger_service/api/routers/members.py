@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from eth_utils import is_address, keccak, to_checksum_address
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field, model_validator
 
-from ledger_service.api.deps import AnyMember, Regulator, RuntimeDep
-from ledger_service.api.errors import ApiError
+from ledger_service.api.deps import AnyMember, Regulator, ServicesDep
 from ledger_service.api.schemas import MemberOut, TxOut
-from ledger_service.api.sending import send
 from ledger_service.api.types import OrgIdField
-from ledger_service.chain.outbox import Intent
 from ledger_service.membership import ROLE_IDS, ROLE_NAMES
+from ledger_service.services import members
 
 router = APIRouter(prefix="/members", tags=["members"])
 ADDRESS_PATTERN = "^0x[0-9a-fA-F]{40}$"
@@ -47,62 +44,42 @@ class MemberChange(BaseModel):
     transaction: TxOut
 
 
+def _changed(change: members.MemberChange) -> MemberChange:
+    member = MemberOut.model_validate(change.member).model_copy(update={"custodial": change.custodial})
+    return MemberChange(member=member, transaction=TxOut.model_validate(change.record))
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=MemberChange)
-def admit(body: AdmitIn, caller: Regulator, runtime: RuntimeDep) -> MemberChange:
-    if body.custodial:
-        account = runtime.keystore.create(label=f"member of organisation {body.org_id}")
-        address = account.address
-        if runtime.chain.embedded is not None:
-            with runtime.chain.exclusive():
-                runtime.chain.embedded.fund([address])
-    else:
-        address = to_checksum_address(body.address or "")
-    (record,) = send(runtime, caller, [Intent("Membership", "admit", (address, body.org_id,
-                                                                     [ROLE_IDS[r] for r in body.roles]),
-                                              caller.address, requested_by=caller.address)])
-    runtime.directory.forget(address)
-    return MemberChange(member=MemberOut.of(runtime.directory.member(address), body.custodial),
-                        transaction=TxOut.of(record))
+def admit(body: AdmitIn, caller: Regulator, services: ServicesDep) -> MemberChange:
+    return _changed(services.members.admit(caller, body.org_id, body.roles, body.address))
 
 
 @router.get("/{address}", response_model=MemberOut)
-def get_member(address: Address, caller: AnyMember, runtime: RuntimeDep) -> MemberOut:
-    view = runtime.directory.member(address)
-    if view.org_id == 0:
-        raise ApiError(404, "NotMember", f"{view.address} is not a member", {"account": view.address})
-    return MemberOut.of(view, runtime.keystore.has(view.address))
-
-
-def _sanction(runtime: RuntimeDep, caller: Regulator, address: str, function: str, *args: object) -> MemberChange:
-    if not is_address(address):
-        raise ApiError(422, "ValidationError", "not an address")
-    target = to_checksum_address(address)
-    (record,) = send(runtime, caller, [Intent("Membership", function, (target, *args), caller.address,
-                                              requested_by=caller.address)])
-    runtime.directory.forget(target)
-    return MemberChange(member=MemberOut.of(runtime.directory.member(target)), transaction=TxOut.of(record))
+def get_member(address: Address, caller: AnyMember, services: ServicesDep) -> MemberOut:
+    found = services.members.member(address)
+    return MemberOut.model_validate(found.view).model_copy(update={"custodial": found.custodial})
 
 
 @router.post("/{address}/suspend", response_model=MemberChange)
-def suspend(address: Address, body: ReasonIn, caller: Regulator, runtime: RuntimeDep) -> MemberChange:
-    return _sanction(runtime, caller, address, "suspend", keccak(text=body.reason))
+def suspend(address: Address, body: ReasonIn, caller: Regulator, services: ServicesDep) -> MemberChange:
+    return _changed(services.members.sanction(caller, address, "suspend", body.reason))
 
 
 @router.post("/{address}/reinstate", response_model=MemberChange)
-def reinstate(address: Address, caller: Regulator, runtime: RuntimeDep) -> MemberChange:
-    return _sanction(runtime, caller, address, "reinstate")
+def reinstate(address: Address, caller: Regulator, services: ServicesDep) -> MemberChange:
+    return _changed(services.members.sanction(caller, address, "reinstate"))
 
 
 @router.post("/{address}/revoke", response_model=MemberChange)
-def revoke(address: Address, body: ReasonIn, caller: Regulator, runtime: RuntimeDep) -> MemberChange:
-    return _sanction(runtime, caller, address, "revoke", keccak(text=body.reason))
+def revoke(address: Address, body: ReasonIn, caller: Regulator, services: ServicesDep) -> MemberChange:
+    return _changed(services.members.sanction(caller, address, "revoke", body.reason))
 
 
 @router.post("/{address}/freeze", response_model=MemberChange)
-def freeze(address: Address, body: ReasonIn, caller: Regulator, runtime: RuntimeDep) -> MemberChange:
-    return _sanction(runtime, caller, address, "freeze", keccak(text=body.reason))
+def freeze(address: Address, body: ReasonIn, caller: Regulator, services: ServicesDep) -> MemberChange:
+    return _changed(services.members.sanction(caller, address, "freeze", body.reason))
 
 
 @router.post("/{address}/unfreeze", response_model=MemberChange)
-def unfreeze(address: Address, caller: Regulator, runtime: RuntimeDep) -> MemberChange:
-    return _sanction(runtime, caller, address, "unfreeze")
+def unfreeze(address: Address, caller: Regulator, services: ServicesDep) -> MemberChange:
+    return _changed(services.members.sanction(caller, address, "unfreeze"))

@@ -5,21 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, UploadFile, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ledger_service import notary
-from ledger_service.api.deps import AnyMember, RuntimeDep
-from ledger_service.api.errors import ApiError, not_found
+from ledger_service.api.deps import AnyMember, ServicesDep
 from ledger_service.api.schemas import TxOut
-from ledger_service.api.sending import send
-from ledger_service.notary import Notarization
+from ledger_service.services.errors import Refusal
 
 router = APIRouter(prefix="/notary", tags=["notary"])
 MAX_DOCUMENT_BYTES = 50 * 2**20
 
 
 class NotarizationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     document_hash: str = Field(description="SHA-256 of the document, 0x-hex")
     notary: str
     org_id: int
@@ -27,10 +26,6 @@ class NotarizationOut(BaseModel):
     reference: str
     timestamp: int = Field(description="block time, Unix seconds (UTC)")
     block_number: int
-
-    @classmethod
-    def of(cls, n: Notarization) -> NotarizationOut:
-        return cls(**n.__dict__)
 
 
 class Notarized(BaseModel):
@@ -41,43 +36,29 @@ class Notarized(BaseModel):
 async def _read(document: UploadFile) -> bytes:
     content = await document.read(MAX_DOCUMENT_BYTES + 1)
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise ApiError(413, "DocumentTooLarge", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
+        raise Refusal(413, "DocumentTooLarge", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
     return content
 
 
-def _missing(digest: bytes) -> Exception:
-    hex_digest = "0x" + digest.hex()
-    return not_found(f"document {hex_digest} has not been notarized", "NotNotarized", documentHash=hex_digest)
-
-
 @router.post("/documents", status_code=status.HTTP_201_CREATED, response_model=Notarized)
-async def notarize(document: Annotated[UploadFile, File()], caller: AnyMember, runtime: RuntimeDep,
+async def notarize(document: Annotated[UploadFile, File()], caller: AnyMember, services: ServicesDep,
                    kind: Annotated[str, Form(max_length=66)] = "DOCUMENT",
                    reference: Annotated[str, Form(max_length=66)] = "") -> Notarized:
-    digest = notary.document_hash(await _read(document))
-    (record,) = await run_in_threadpool(send, runtime, caller,
-                                        [notary.notarize_intent(caller.address, digest, kind, reference)])
-    found = await run_in_threadpool(notary.lookup, runtime.chain, runtime.suite, digest)
-    if found is None:
-        raise _missing(digest)
-    return Notarized(record=NotarizationOut.of(found), transaction=TxOut.of(record))
+    content = await _read(document)
+    done = await run_in_threadpool(services.notary.notarize, caller, content, kind, reference)
+    return Notarized(record=NotarizationOut.model_validate(done.notarization),
+                     transaction=TxOut.model_validate(done.record))
 
 
 @router.post("/verifications", response_model=NotarizationOut)
-async def verify(document: Annotated[UploadFile, File()], caller: AnyMember, runtime: RuntimeDep) -> NotarizationOut:
+async def verify(document: Annotated[UploadFile, File()], caller: AnyMember, services: ServicesDep
+                 ) -> NotarizationOut:
     """The on-chain record of the uploaded document, or 404 if it was never notarized."""
-    digest = notary.document_hash(await _read(document))
-    found = await run_in_threadpool(notary.lookup, runtime.chain, runtime.suite, digest)
-    if found is None:
-        raise _missing(digest)
-    return NotarizationOut.of(found)
+    content = await _read(document)
+    return NotarizationOut.model_validate(await run_in_threadpool(services.notary.verify, content))
 
 
 @router.get("/documents/{document_hash}", response_model=NotarizationOut)
 def get_notarization(document_hash: Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$")], caller: AnyMember,
-                     runtime: RuntimeDep) -> NotarizationOut:
-    digest = bytes.fromhex(document_hash[2:])
-    found = notary.lookup(runtime.chain, runtime.suite, digest)
-    if found is None:
-        raise _missing(digest)
-    return NotarizationOut.of(found)
+                     services: ServicesDep) -> NotarizationOut:
+    return NotarizationOut.model_validate(services.notary.lookup(bytes.fromhex(document_hash[2:])))

@@ -7,14 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from ledger_service.api.deps import AnyMember, PageDep, Regulator, RuntimeDep
-from ledger_service.api.errors import not_found
+from ledger_service.api.deps import AnyMember, PageDep, Regulator, ServicesDep
 from ledger_service.api.schemas import MemberOut, OrgOut, PageInfo, TxOut
-from ledger_service.api.sending import send
 from ledger_service.api.types import Int64, OrgId, OrgIdField
-from ledger_service.chain.outbox import Intent
-from ledger_service.membership import OrgKind, OrgView
-from ledger_service.runtime import Runtime
+from ledger_service.membership import OrgKind
+from ledger_service.services import organisations
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 KINDS = [k.name.lower() for k in OrgKind]
@@ -48,45 +45,33 @@ class MemberPage(BaseModel):
     page: PageInfo
 
 
-def _org(runtime: Runtime, org_id: int) -> OrgView:
-    org = runtime.directory.organisation(org_id)
-    if org is None:
-        raise not_found(f"organisation {org_id} is not registered", "UnknownOrganisation", orgId=org_id)
-    return org
+def _node(node: organisations.OrgNode) -> OrgNode:
+    return OrgNode(organisation=OrgOut.model_validate(node.organisation), children=[_node(c) for c in node.children])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrgCreated)
-def register_organisation(body: OrgIn, caller: Regulator, runtime: RuntimeDep) -> OrgCreated:
-    kind = OrgKind[body.kind.upper()]
-    (record,) = send(runtime, caller, [Intent("Membership", "registerOrganisation",
-                                              (body.org_id, body.parent_id, int(kind), body.name), caller.address,
-                                              requested_by=caller.address)])
-    return OrgCreated(organisation=OrgOut.of(_org(runtime, body.org_id)), transaction=TxOut.of(record))
+def register_organisation(body: OrgIn, caller: Regulator, services: ServicesDep) -> OrgCreated:
+    done = services.organisations.register(caller, body.org_id, body.parent_id, OrgKind[body.kind.upper()], body.name)
+    return OrgCreated(organisation=OrgOut.model_validate(done.organisation),
+                      transaction=TxOut.model_validate(done.record))
 
 
 @router.get("/{org_id}", response_model=OrgOut)
-def get_organisation(org_id: OrgId, caller: AnyMember, runtime: RuntimeDep) -> OrgOut:
-    return OrgOut.of(_org(runtime, org_id))
-
-
-def _tree(runtime: Runtime, org: OrgView, depth: int) -> OrgNode:
-    children = runtime.directory.children(org.org_id) if depth > 0 else []
-    return OrgNode(organisation=OrgOut.of(org), children=[_tree(runtime, c, depth - 1) for c in children])
+def get_organisation(org_id: OrgId, caller: AnyMember, services: ServicesDep) -> OrgOut:
+    return OrgOut.model_validate(services.organisations.organisation(org_id))
 
 
 @router.get("/{org_id}/hierarchy", response_model=Hierarchy)
-def get_hierarchy(org_id: OrgId, caller: AnyMember, runtime: RuntimeDep,
+def get_hierarchy(org_id: OrgId, caller: AnyMember, services: ServicesDep,
                   depth: Annotated[int, Query(ge=0, le=5)] = 3) -> Hierarchy:
-    org = _org(runtime, org_id)
-    tree = _tree(runtime, org, depth)
-    return Hierarchy(organisation=OrgOut.of(org), ancestors=[OrgOut.of(a) for a in runtime.directory.ancestors(org_id)],
-                     descendants=tree.children)
+    found = services.organisations.hierarchy(org_id, depth)
+    return Hierarchy(organisation=OrgOut.model_validate(found.organisation),
+                     ancestors=[OrgOut.model_validate(a) for a in found.ancestors],
+                     descendants=[_node(n) for n in found.descendants])
 
 
 @router.get("/{org_id}/members", response_model=MemberPage)
-def list_members(org_id: OrgId, caller: AnyMember, runtime: RuntimeDep, page: PageDep) -> MemberPage:
-    _org(runtime, org_id)
-    addresses = runtime.directory.member_addresses(org_id)
-    chosen = addresses[page.offset:page.offset + page.limit]
-    return MemberPage(items=[MemberOut.of(runtime.directory.member(a)) for a in chosen],
-                      page=PageInfo(offset=page.offset, limit=page.limit, total=len(addresses)))
+def list_members(org_id: OrgId, caller: AnyMember, services: ServicesDep, page: PageDep) -> MemberPage:
+    found = services.organisations.members(org_id, page.offset, page.limit)
+    return MemberPage(items=[MemberOut.model_validate(m) for m in found.items],
+                      page=PageInfo(offset=found.offset, limit=found.limit, total=found.total))

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from eth_utils import to_checksum_address
-from fastapi import APIRouter, Depends, Path, Query, Response, status
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger_service import market
-from ledger_service.api.deps import AnyMember, Caller, RuntimeDep, member
-from ledger_service.api.errors import forbidden
+from ledger_service.api.answers import answer
+from ledger_service.api.deps import AnyMember, Caller, ServicesDep, member
 from ledger_service.api.schemas import TxOut
-from ledger_service.api.sending import send
 from ledger_service.api.types import Cny
-from ledger_service.chain.outbox import Intent
-from ledger_service.db.models.outbox import OutboxStatus
+from ledger_service.chain.outbox import TxRecord
 
 router = APIRouter(prefix="/settlement", tags=["settlement"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
@@ -43,40 +40,30 @@ class BurnIn(_Positive):
 
 
 class BalanceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     address: str
     balance: str = Field(description="CNY")
     units: int = Field(description="settlement-token units (fen)")
 
 
-def _answer(intent: Intent, caller: Caller, runtime: RuntimeDep, response: Response, wait: bool) -> TxOut:
-    (record,) = send(runtime, caller, [intent], wait=wait)
-    if record.status != OutboxStatus.MINED:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return TxOut.of(record)
+def _answer(record: TxRecord, response: Response) -> TxOut:
+    answer(response, record)
+    return TxOut.model_validate(record)
 
 
 @router.post("/mint", response_model=TxOut)
-def mint(body: MintIn, caller: Bank, runtime: RuntimeDep, response: Response, wait: Wait = True) -> TxOut:
+def mint(body: MintIn, caller: Bank, services: ServicesDep, response: Response, wait: Wait = True) -> TxOut:
     """Mint settlement tokens to a member against a deposit."""
-    intent = Intent(market.SETTLEMENT, "mint", (to_checksum_address(body.to), market.to_units(body.amount)),
-                    caller.address, requested_by=caller.address)
-    return _answer(intent, caller, runtime, response, wait)
+    return _answer(services.settlement.mint(caller, body.to, market.to_units(body.amount), wait), response)
 
 
 @router.post("/burn", response_model=TxOut)
-def burn(body: BurnIn, caller: Bank, runtime: RuntimeDep, response: Response, wait: Wait = True) -> TxOut:
+def burn(body: BurnIn, caller: Bank, services: ServicesDep, response: Response, wait: Wait = True) -> TxOut:
     """Burn settlement tokens from the bank's own balance (a redemption paid out off-chain)."""
-    intent = Intent(market.SETTLEMENT, "burn", (market.to_units(body.amount),), caller.address,
-                    requested_by=caller.address)
-    return _answer(intent, caller, runtime, response, wait)
+    return _answer(services.settlement.burn(caller, market.to_units(body.amount), wait), response)
 
 
 @router.get("/balances/{address}", response_model=BalanceOut)
-def balance(address: Annotated[str, Path(pattern=ADDRESS)], caller: AnyMember, runtime: RuntimeDep) -> BalanceOut:
-    holder = runtime.directory.member(to_checksum_address(address))
-    if not (caller.is_regulator or caller.member.has_role("SETTLEMENT_BANK") or holder.address == caller.address
-            or (holder.org_id != 0 and holder.org_id == caller.member.org_id)):
-        raise forbidden("settlement balances are visible to the holder, its organisation, banks and regulators",
-                        "NotYourData", account=holder.address)
-    units = market.settlement_balance(runtime.chain, runtime.suite, holder.address)
-    return BalanceOut(address=holder.address, balance=market.to_cny(units), units=units)
+def balance(address: Annotated[str, Path(pattern=ADDRESS)], caller: AnyMember, services: ServicesDep) -> BalanceOut:
+    return BalanceOut.model_validate(services.settlement.balance(caller, address))

@@ -1,0 +1,158 @@
+"""Market use cases: list, fill, cancel and reclaim orders (with the approvals the market needs, sent first for
+custodial members), reference prices (regulator), and the order book, trades and daily closes of an asset.
+
+Who is named in orders and trades follows the rule table of `ledger_service.audit.access` (README: What each
+role sees): parties and transaction of the rows the caller sees an organisation of, anonymised otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+
+from ledger_service import market
+from ledger_service.chain.client import ChainClient
+from ledger_service.chain.outbox import Intent, TxRecord
+from ledger_service.chain.suite import Suite
+from ledger_service.market import Close, Order, Trade
+from ledger_service.membership import Directory
+from ledger_service.services.caller import Caller
+from ledger_service.services.errors import Refusal
+from ledger_service.services.outcomes import Sent, mined
+from ledger_service.services.sending import Sender
+from ledger_service.services.visibility import IndexedViews
+
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Book:
+    as_of: int  # the chain time (seconds UTC) the expiries are compared with
+    orders: list[Order]
+    total: int
+
+    @property
+    def as_of_time(self) -> datetime:
+        return datetime.fromtimestamp(self.as_of, UTC)
+
+
+@dataclass(frozen=True)
+class MarketService:
+    chain: ChainClient
+    suite: Suite
+    directory: Directory
+    sender: Sender
+    views: IndexedViews
+
+    def _asset_address(self, asset: str) -> str:
+        return self.suite.deployment.addresses[market.ASSETS[asset]]
+
+    def _named(self, order: Order, named: bool = True) -> Order:
+        return replace(order, seller=order.seller if named else None,
+                       asset=market.asset_name(self.suite, order.asset_address))
+
+    def _approve(self, caller: Caller, intents: list[Intent], wait: bool) -> list[TxRecord]:
+        return self.sender.send(caller, intents, wait=wait) if intents else []
+
+    def _after(self, records: list[TxRecord], order_id: int) -> Sent[Order]:
+        """The transactions and, once the last is mined, the order as the market holds it."""
+        return Sent(tuple(records), self.order_as_held(order_id) if mined(records[-1]) else None)
+
+    # -------------------------------------------------------------- trading
+
+    def list_order(self, caller: Caller, asset: str, token_id: int, amount: int, price_units: int,
+                   expiry: datetime, wait: bool = True) -> Sent[Order]:
+        """List units for sale at a fixed price (units per tonne); they move into the market's escrow. The
+        market's approval on the asset is sent first if the seller has not given it."""
+        self.sender.require_custodial(caller)
+        contract = market.ASSETS[asset]
+        expires = expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)
+        approvals = self._approve(caller, market.listing_approvals(self.chain, self.suite, caller.address, contract),
+                                  wait)
+        record = self.sender.send_one(caller, market.call(caller.address, "list", self._asset_address(asset), token_id,
+                                                          amount, price_units, int(expires.timestamp())), wait=wait)
+        if not mined(record):
+            return Sent((*approvals, record))
+        (order_id,) = market.listed_ids(self.chain, self.suite, str(record.tx_hash))
+        return self._after([*approvals, record], order_id)
+
+    def fill_order(self, caller: Caller, order_id: int, amount: int, wait: bool = True) -> Sent[Order]:
+        """Buy all or part of an open order: payment and delivery in one transaction (the settlement token's
+        approval sent first if the buyer's allowance to the market is too small)."""
+        self.sender.require_custodial(caller)
+        current = market.order(self.chain, self.suite, order_id)
+        approvals = self._approve(caller, market.payment_approvals(self.chain, self.suite, caller.address,
+                                                                   amount * current.price_units), wait)
+        record = self.sender.send_one(caller, market.call(caller.address, "fill", order_id, amount), wait=wait)
+        return self._after([*approvals, record], order_id)
+
+    def cancel_order(self, caller: Caller, order_id: int, wait: bool = True) -> Sent[Order]:
+        """Cancel one's own open order; what remains in escrow returns to the seller."""
+        record = self.sender.send_one(caller, market.call(caller.address, "cancel", order_id), wait=wait)
+        return self._after([record], order_id)
+
+    def reclaim_order(self, caller: Caller, order_id: int, wait: bool = True) -> Sent[Order]:
+        """Return an expired order's escrow to its seller (anyone may ask)."""
+        record = self.sender.send_one(caller, market.call(caller.address, "reclaimExpired", order_id), wait=wait)
+        return self._after([record], order_id)
+
+    def set_reference_price(self, caller: Caller, asset: str, token_id: int, price_units: int,
+                            wait: bool = True) -> Sent[None]:
+        """The reference price the price bands are computed from (regulator)."""
+        record = self.sender.send_one(caller, market.call(caller.address, "setReferencePrice",
+                                                          self._asset_address(asset), token_id, price_units),
+                                      wait=wait)
+        return Sent((record,))
+
+    # -------------------------------------------------------------- orders
+
+    def order_as_held(self, order_id: int) -> Order:
+        """An order as the market holds it, seller named (for its parties); raises the contract's UnknownOrder."""
+        return self._named(market.order(self.chain, self.suite, order_id))
+
+    def order(self, caller: Caller, order_id: int) -> Order:
+        """An order; its seller is named to the seller's organisation and regulators only."""
+        found = market.order(self.chain, self.suite, order_id)
+        return self._named(found, self.views.names_parties(caller)(found.seller))
+
+    def my_orders(self, caller: Caller, offset: int, limit: int) -> tuple[list[Order], int]:
+        """The orders of the caller's organisation, newest first."""
+        self.views.fresh()
+        sellers = self.directory.member_addresses(caller.member.org_id) or [caller.address]
+        with self.views.sessions() as session:
+            found, total = market.orders_of(session, sellers, offset, limit)
+        return [self._named(o) for o in found], total
+
+    # -------------------------------------------------------------- market data (index)
+
+    def book(self, caller: Caller, asset: str, token_id: int, offset: int, limit: int) -> Book:
+        """Open, unexpired orders of a token at the chain's time, best price first."""
+        self.views.fresh()
+        address = self._asset_address(asset)
+        now = market.chain_time(self.chain)
+        names = self.views.names_parties(caller)
+        with self.views.sessions() as session:
+            found, total = market.book(session, address, token_id, now, offset, limit)
+        return Book(now, [self._named(o, names(o.seller)) for o in found], total)
+
+    def trades(self, caller: Caller, asset: str, token_id: int, offset: int, limit: int) -> tuple[list[Trade], int]:
+        """Fills of a token, newest first; parties and transaction of those the caller sees a party of."""
+        self.views.fresh()
+        address = self._asset_address(asset)
+        names = self.views.names_parties(caller)
+        with self.views.sessions() as session:
+            found, total = market.trades(session, address, token_id, offset, limit)
+        return [t if names(t.seller, t.buyer) else replace(t, seller=None, buyer=None, tx_hash=None)
+                for t in found], total
+
+    def closes(self, asset: str, token_id: int, since: date | None, until: date | None) -> list[Close]:
+        """Each UTC day's close from `since` (default: `until`) to `until` (default: the chain's today), at most
+        MAX_DAYS days."""
+        self.views.fresh()
+        address = self._asset_address(asset)
+        last = until or datetime.fromtimestamp(market.chain_time(self.chain), UTC).date()
+        first = since or last
+        if first > last or last - first > timedelta(days=MAX_DAYS - 1):
+            raise Refusal(422, "InvalidRange", f"from must not be after until, and at most {MAX_DAYS} days",
+                          {"from": first.isoformat(), "until": last.isoformat()})
+        with self.views.sessions() as session:
+            return market.closes(session, address, token_id, first, last)

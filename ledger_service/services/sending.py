@@ -1,0 +1,57 @@
+"""Sending on behalf of a caller: the custodial key check, the preflight policy, refusals and deferrals;
+the caller's idempotency claim goes with the outbox write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ledger_service.chain.outbox import Intent, Outbox, SendDeferred, TxRecord
+from ledger_service.config import Settings
+from ledger_service.db.models.outbox import PENDING_STATUSES, OutboxStatus
+from ledger_service.identity.keystore import KeyStore
+from ledger_service.services.caller import Caller
+from ledger_service.services.errors import ChainBusy, Refusal, TransactionRefused
+
+
+def pending(record: TxRecord) -> bool:
+    """The one way to say a transaction is still on its way (answered 202 at the HTTP edge)."""
+    return record.status in PENDING_STATUSES
+
+
+@dataclass(frozen=True)
+class Sender:
+    outbox: Outbox
+    keystore: KeyStore
+    settings: Settings
+
+    def require_custodial(self, caller: Caller) -> None:
+        if not self.keystore.has(caller.address):
+            raise Refusal(409, "NonCustodialMember",
+                          f"the service keeps no key for {caller.address}: sign the transaction and relay it "
+                          "(POST /api/v1/transactions/relay)", {"account": caller.address})
+
+    def send(self, caller: Caller, intents: Sequence[Intent], wait: bool = True, batch: bool = False,
+             refuse: bool = True) -> list[TxRecord]:
+        """Submit through the outbox (requests that are not batches are group-committed with concurrent ones,
+        see `GroupCommit`). A single transaction refused by the chain raises TransactionRefused (unless `refuse`
+        is false); a chain or database that failed after the rows were written raises ChainBusy with the outbox
+        ids. The caller's Idempotency-Key claim is recorded with the rows; a key another request holds raises the
+        outbox's DuplicateRequest (answered as a replay)."""
+        self.require_custodial(caller)
+        policy = self.settings.preflight
+        preflight = policy == "all" or (policy == "single" and not batch)
+        grouped = self.settings.group_commit and not batch
+        submit = self.outbox.submit_grouped if grouped else self.outbox.submit
+        try:
+            records = submit(intents, preflight=preflight, wait=wait, timeout=self.settings.receipt_timeout_seconds,
+                             claim=caller.idempotency)
+        except SendDeferred as exc:
+            raise ChainBusy(str(exc), exc.outbox_ids, getattr(exc, "dependency", "chain")) from None
+        if refuse and len(records) == 1 and records[0].status in (OutboxStatus.REJECTED, OutboxStatus.FAILED):
+            raise TransactionRefused(records[0], caller.address)
+        return records
+
+    def send_one(self, caller: Caller, intent: Intent, wait: bool = True) -> TxRecord:
+        (record,) = self.send(caller, [intent], wait=wait)
+        return record

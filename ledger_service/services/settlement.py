@@ -1,0 +1,54 @@
+"""Settlement token use cases (tokenised CNY, 2 decimals): a settlement bank mints against deposits and burns on
+redemption; a balance is visible to the holder, its organisation, banks and regulators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_utils import to_checksum_address
+
+from ledger_service import market
+from ledger_service.chain.client import ChainClient
+from ledger_service.chain.outbox import Intent, TxRecord
+from ledger_service.chain.suite import Suite
+from ledger_service.membership import Directory
+from ledger_service.services.caller import Caller
+from ledger_service.services.errors import forbidden
+from ledger_service.services.sending import Sender
+
+
+@dataclass(frozen=True)
+class Balance:
+    address: str
+    units: int  # settlement-token units (fen)
+
+    @property
+    def balance(self) -> str:
+        """In CNY."""
+        return market.to_cny(self.units)
+
+
+@dataclass(frozen=True)
+class SettlementService:
+    chain: ChainClient
+    suite: Suite
+    directory: Directory
+    sender: Sender
+
+    def mint(self, caller: Caller, to: str, units: int, wait: bool = True) -> TxRecord:
+        """Mint to a member against a deposit (the caller is an unfrozen settlement bank)."""
+        return self.sender.send_one(caller, Intent(market.SETTLEMENT, "mint", (to_checksum_address(to), units),
+                                                   caller.address, requested_by=caller.address), wait=wait)
+
+    def burn(self, caller: Caller, units: int, wait: bool = True) -> TxRecord:
+        """Burn from the bank's own balance (a redemption paid out off-chain)."""
+        return self.sender.send_one(caller, Intent(market.SETTLEMENT, "burn", (units,), caller.address,
+                                                   requested_by=caller.address), wait=wait)
+
+    def balance(self, caller: Caller, address: str) -> Balance:
+        holder = self.directory.member(to_checksum_address(address))
+        if not (caller.is_regulator or caller.member.has_role("SETTLEMENT_BANK") or holder.address == caller.address
+                or (holder.org_id != 0 and holder.org_id == caller.member.org_id)):
+            raise forbidden("settlement balances are visible to the holder, its organisation, banks and regulators",
+                            "NotYourData", account=holder.address)
+        return Balance(holder.address, market.settlement_balance(self.chain, self.suite, holder.address))
