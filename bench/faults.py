@@ -48,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger_service.chain.compiler import build
+from ledger_core.chain.compiler import build
 from tests.faults.harness import SCENARIOS, HarnessFailure, HarnessUnavailable, Scenario, ScenarioResult, run_scenario
 
 # name -> (clients, transfers, outage seconds): the sizes the issue measured at.

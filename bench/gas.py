@@ -23,12 +23,12 @@ from eth_utils import keccak
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.budgets import SNAPSHOT, format_snapshot
-from ledger_service.chain.compiler import build
-from ledger_service.chain.deploy import deploy_suite
-from ledger_service.chain.embedded import start_embedded
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
-from ledger_service.chain.suite import Suite
+from ledger_core.chain.compiler import build
+from ledger_core.chain.deploy import deploy_suite
+from ledger_core.chain.embedded import start_embedded
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.chain.suite import Suite
 from oracles import merkle_sum as ms
 
 YEAR = 2025

@@ -27,14 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eth_account import Account
 from eth_utils import keccak
 
-from ledger_service.chain.compiler import build
-from ledger_service.chain.deploy import bind, deploy_suite
-from ledger_service.chain.embedded import start_embedded
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
-from ledger_service.config import WINDOW_SECONDS
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.session import make_engine, session_factory
+from ledger_core.chain.compiler import build
+from ledger_core.chain.deploy import bind, deploy_suite
+from ledger_core.chain.embedded import start_embedded
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.config import WINDOW_SECONDS
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.session import make_engine, session_factory
 from oracles.anchoring import MeterAnchorClient, anchor_pending, register_devices_on_chain
 from oracles.batches import build_closed_batches
 from oracles.devices import register_devices

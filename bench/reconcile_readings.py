@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import select, update
 
 from bench.oracle_ingest import START, log, rss_mb, setup_chain
+from ledger_core.config import WINDOW_SECONDS
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.models import Reading
+from ledger_core.db.session import make_engine, session_factory
 from ledger_service.audit.meter_check import check_meter_data
-from ledger_service.config import WINDOW_SECONDS
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.models import Reading
-from ledger_service.db.session import make_engine, session_factory
 from oracles.anchoring import anchor_pending
 from oracles.batches import build_closed_batches
 from oracles.devices import register_devices

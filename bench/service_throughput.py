@@ -14,7 +14,7 @@ receipts. Every measured transfer is mined before its clock stops.
 - anvil: the service's batch endpoint against raw batched JSON-RPC: signed transactions
   posted as arrays of 200 `eth_sendRawTransaction`, then the last receipt awaited.
 Signing is timed on both sides. The raw side signs with eth-account, the service with
-its own libsecp256k1 signer (`ledger_service.chain.signing`); `raw_fast_sign_tx_per_s_*`
+its own libsecp256k1 signer (`ledger_core.chain.signing`); `raw_fast_sign_tx_per_s_*`
 and `ratio_*_same_signer` (extras) give the raw figure and the ratio with the raw side
 signing the service's way too.
 - single endpoint: one request at a time (`service_single_tx_per_s_*`), and
@@ -60,20 +60,20 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bench.trace_latency import add_history_arguments, build_history, history_sizes, percentile
+from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
+from ledger_core.chain.compiler import Artifact, build
+from ledger_core.chain.deploy import deploy_suite, write_deployment
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.outbox import Intent
+from ledger_core.chain.sender import FeePolicy, TransactionSender
+from ledger_core.chain.signing import TxTemplate, signing_key
+from ledger_core.config import Settings
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.models import ChainReport
+from ledger_core.db.session import make_engine
+from ledger_core.private_files import write_private
 from ledger_service.api.app import create_app
-from ledger_service.chain.anvil import AnvilNode, AnvilUnavailable, free_port
-from ledger_service.chain.compiler import Artifact, build
-from ledger_service.chain.deploy import deploy_suite, write_deployment
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.outbox import Intent
-from ledger_service.chain.sender import FeePolicy, TransactionSender
-from ledger_service.chain.signing import TxTemplate, signing_key
-from ledger_service.config import Settings
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.models import ChainReport
-from ledger_service.db.session import make_engine
 from ledger_service.membership import ROLE_IDS, OrgKind
-from ledger_service.private_files import write_private
 from ledger_service.runtime import Runtime
 
 YEAR = 2025
@@ -242,7 +242,7 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
     with AnvilNode(free_port(), sweep_seconds=1) as node:
         deployer: LocalAccount = Account.create()
         node.fund(deployer.address)
-        from ledger_service.chain.connect import connect_rpc
+        from ledger_core.chain.connect import connect_rpc
 
         sender = TransactionSender(connect_rpc(node.url), deployer, RevertDecoder.from_artifacts(artifacts.values()))
         write_deployment(deploy_suite(sender, artifacts, network="bench"), workdir, overwrite=True)

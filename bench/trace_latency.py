@@ -43,17 +43,17 @@ from eth_utils import function_signature_to_4byte_selector, keccak
 from sqlalchemy import Engine, func, select
 from web3 import HTTPProvider, Web3
 
+from ledger_core.chain.anvil import AnvilNode, free_port
+from ledger_core.chain.compiler import Artifact, build
+from ledger_core.chain.deploy import Deployment, deploy_suite
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.chain.suite import Suite
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.models import ChainReport, MeterBatch
+from ledger_core.db.session import make_engine, session_factory
 from ledger_service.audit.asset_trace import trace_asset
 from ledger_service.audit.report_trace import trace_report
-from ledger_service.chain.anvil import AnvilNode, free_port
-from ledger_service.chain.compiler import Artifact, build
-from ledger_service.chain.deploy import Deployment, deploy_suite
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
-from ledger_service.chain.suite import Suite
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.models import ChainReport, MeterBatch
-from ledger_service.db.session import make_engine, session_factory
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import EventIndexer, SyncReport
 from ledger_service.indexer.source import RpcSource

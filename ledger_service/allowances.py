@@ -16,10 +16,10 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.outbox import Intent
-from ledger_service.chain.suite import Suite
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.chain.outbox import Intent
+from ledger_core.chain.suite import Suite
 from ledger_service.membership import Directory, OrgKind
 
 REGISTRY = "AllowanceRegistry"

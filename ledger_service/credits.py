@@ -17,16 +17,16 @@ from eth_utils import keccak
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger_service.audit.results import utc
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import Intent
-from ledger_service.chain.suite import Suite
-from ledger_service.db.models import (
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import Intent
+from ledger_core.chain.suite import Suite
+from ledger_core.db.models import (
     ChainBalance,
     ChainCreditBatch,
     ChainCreditProject,
     ChainCreditRetirement,
 )
+from ledger_service.audit.results import utc
 
 REGISTRY = "CreditRegistry"
 PROJECT_STATUS = {0: "none", 1: "active", 2: "suspended"}

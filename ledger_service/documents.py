@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.db.models.documents import StoredDocument
+from ledger_core.db.models.documents import StoredDocument
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MASTER_SALT = hashlib.sha256(b"carbonledger document vault v1").digest()[:16]

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import Intent
-from ledger_service.chain.suite import Suite
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import Intent
+from ledger_core.chain.suite import Suite
 from oracles.reports import anchored_period_commitment
 
 REGISTRY = "EmissionRegistry"

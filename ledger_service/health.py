@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.audit.outbox_check import OutboxReadiness, outbox_readiness
-from ledger_service.chain.client import ChainClient
-from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.workers.indexing import IndexWorker
 
 

@@ -19,11 +19,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import Intent
+from ledger_core.chain.suite import Suite
+from ledger_core.db.models import ChainOrder, ChainOrderEvent
 from ledger_service.audit.results import utc
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import Intent
-from ledger_service.chain.suite import Suite
-from ledger_service.db.models import ChainOrder, ChainOrderEvent
 
 MARKET = "CarbonMarket"
 SETTLEMENT = "SettlementToken"

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3.contract import Contract
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.db.models import ChainMemberEvent, ChainOrganisation
+from ledger_core.chain.client import ChainClient
+from ledger_core.db.models import ChainMemberEvent, ChainOrganisation
 
 ROLE_NAMES = ("REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLEMENT_BANK")
 ROLE_IDS = {name: keccak(text=name) for name in ROLE_NAMES}

@@ -23,11 +23,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.outbox import Intent, TxRecord
-from ledger_service.chain.suite import Suite
-from ledger_service.db.models import (
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.chain.outbox import Intent, TxRecord
+from ledger_core.chain.suite import Suite
+from ledger_core.db.models import (
     BatchStatus,
     MeterBatch,
     MeterDevice,
@@ -35,7 +35,7 @@ from ledger_service.db.models import (
     OutboxTransaction,
     QuarantinedReading,
 )
-from ledger_service.db.models.outbox import PENDING_STATUSES
+from ledger_core.db.models.outbox import PENDING_STATUSES
 from oracles.anchoring import OnChainAnchor
 from oracles.batches import BuiltBatch, build_batch, built_batch, device_places
 from oracles.canonical import factor_set_hash

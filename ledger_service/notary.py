@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from eth_utils import keccak
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import Intent
-from ledger_service.chain.suite import Suite
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import Intent
+from ledger_core.chain.suite import Suite
 
 NOTARY = "Notary"
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ledger_service.chain.calldata import CallEncoder
-from ledger_service.chain.outbox import RelayedTx
-from ledger_service.chain.rawtx import DecodedTx
+from ledger_core.chain.calldata import CallEncoder
+from ledger_core.chain.outbox import RelayedTx
+from ledger_core.chain.rawtx import DecodedTx
 from ledger_service.membership import MemberView
 
 REG, VER, ORA, ENT, TRA, BANK = "REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLEMENT_BANK"

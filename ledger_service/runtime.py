@@ -25,20 +25,22 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.chain.calldata import CallEncoder
-from ledger_service.chain.client import EMBEDDED_GAS_LIMIT, ChainClient, RetryPolicy
-from ledger_service.chain.compiler import Artifact, build
-from ledger_service.chain.connect import EMBEDDED, connect_rpc
-from ledger_service.chain.deploy import Deployment, deploy_suite, load_deployment
-from ledger_service.chain.embedded import EmbeddedChain, start_embedded
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.outbox import Faults, GasTreasury, Outbox
-from ledger_service.chain.sender import TransactionSender
-from ledger_service.chain.suite import Suite
-from ledger_service.config import Settings
-from ledger_service.db.locks import DatabaseLocks, SingleProcess
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.session import make_engine, session_factory
+from ledger_core.chain.calldata import CallEncoder
+from ledger_core.chain.client import EMBEDDED_GAS_LIMIT, ChainClient, RetryPolicy
+from ledger_core.chain.compiler import Artifact, build
+from ledger_core.chain.connect import EMBEDDED, connect_rpc
+from ledger_core.chain.deploy import Deployment, deploy_suite, load_deployment
+from ledger_core.chain.embedded import EmbeddedChain, start_embedded
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.outbox import Faults, GasTreasury, Outbox
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.chain.suite import Suite
+from ledger_core.config import Settings
+from ledger_core.db.locks import DatabaseLocks, SingleProcess
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.session import make_engine, session_factory
+from ledger_core.key_secret import KeySecret, KeySecretError, resolve_key_secret
+from ledger_core.private_files import check_private, protect_sqlite_file
 from ledger_service.documents import DocumentUnsealError, DocumentVault
 from ledger_service.health import Health
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey
@@ -47,9 +49,7 @@ from ledger_service.identity.signed_requests import SignedRequests
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import DEFAULT_CONFIRMATIONS, EventIndexer
 from ledger_service.indexer.source import ChainSource, GuardedSource, RpcSource, Web3Source
-from ledger_service.key_secret import KeySecret, KeySecretError, resolve_key_secret
 from ledger_service.membership import Directory, IndexedMembership
-from ledger_service.private_files import check_private, protect_sqlite_file
 from ledger_service.workers.indexing import IndexWorker
 from ledger_service.workers.pump import OutboxPump
 

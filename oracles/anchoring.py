@@ -20,8 +20,8 @@ from web3.contract import Contract
 from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 
-from ledger_service.chain.sender import TransactionFailedOnChain, TransactionSender
-from ledger_service.db.models import BatchStatus, MeterBatch
+from ledger_core.chain.sender import TransactionFailedOnChain, TransactionSender
+from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles import merkle_sum as ms
 from oracles.batches import built_batch
 from oracles.canonical import factor_set_hash

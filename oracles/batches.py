@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from ledger_service.db.base import table_of
-from ledger_service.db.models import BatchStatus, CommittedNode, MeterBatch, MeterDevice, Reading
+from ledger_core.db.base import table_of
+from ledger_core.db.models import BatchStatus, CommittedNode, MeterBatch, MeterDevice, Reading
 from oracles import merkle_sum as ms
 from oracles.merkle_sum import Node
 from oracles.trees import DeviceNode, EnterpriseTree

@@ -68,7 +68,7 @@ def ingest(
     workers: Annotated[int | None, typer.Option(help="Verification processes.")] = None,
 ) -> None:
     """Verify, value, hash and store the messages of a JSONL or CSV file."""
-    from ledger_service.config import WINDOW_SECONDS
+    from ledger_core.config import WINDOW_SECONDS
 
     database = commands.open_database(db)
     with _progress() as bar:
@@ -173,7 +173,7 @@ def serve(
     """Accept pushed batches of signed messages over HTTP (POST /v1/messages)."""
     import uvicorn
 
-    from ledger_service.config import get_settings
+    from ledger_core.config import get_settings
     from oracles.http_push import create_app
 
     database = commands.open_database(db)

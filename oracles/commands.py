@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.config import Settings, get_settings
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.session import make_engine, session_factory
+from ledger_core.config import Settings, get_settings
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.session import make_engine, session_factory
 from oracles.anchoring import AnchorOutcome, MeterAnchorClient, anchor_pending
 from oracles.batches import BuiltBatch, build_closed_batches
 from oracles.devices import register_devices
@@ -135,10 +135,10 @@ def connect_meter_anchor(rpc_url: str, network: str, oracle_key: str | None = No
     from eth_account import Account
     from web3 import HTTPProvider, Web3
 
-    from ledger_service.chain.compiler import load_artifacts
-    from ledger_service.chain.deploy import bind, load_deployment
-    from ledger_service.chain.errors import RevertDecoder
-    from ledger_service.chain.sender import TransactionSender
+    from ledger_core.chain.compiler import load_artifacts
+    from ledger_core.chain.deploy import bind, load_deployment
+    from ledger_core.chain.errors import RevertDecoder
+    from ledger_core.chain.sender import TransactionSender
 
     key = oracle_key or os.environ.get(ORACLE_KEY_ENV)
     if not key and not read_only:

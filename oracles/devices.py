@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ledger_service.db.models import MeterDevice
+from ledger_core.db.models import MeterDevice
 from oracles.canonical import public_key_hash
 from oracles.merkle_sum import labelled_id
 from oracles.verification import DeviceKey

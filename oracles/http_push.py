@@ -22,9 +22,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.api.limits import BodyLimit
-from ledger_service.config import Settings
-from ledger_service.db.models import MeterDevice
+from ledger_core.body_limit import BodyLimit
+from ledger_core.config import Settings
+from ledger_core.db.models import MeterDevice
 from oracles.factors import factor_choice
 from oracles.ingest import ingest_messages
 from oracles.sources import messages_from_payload

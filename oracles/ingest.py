@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger_service.db.base import table_of
-from ledger_service.db.bulk import bulk_insert
-from ledger_service.db.models import BatchStatus, IngestRun, MeterBatch, MeterDevice, QuarantinedReading, Reading
+from ledger_core.db.base import table_of
+from ledger_core.db.bulk import bulk_insert
+from ledger_core.db.models import BatchStatus, IngestRun, MeterBatch, MeterDevice, QuarantinedReading, Reading
 from oracles.canonical import MessageReading, SignedMessage
 from oracles.devices import device_keys
 from oracles.factors import FactorChoice, FactorSet, as_choice

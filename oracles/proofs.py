@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.db.models import BatchStatus, MeterBatch, MeterDevice, Reading
+from ledger_core.db.models import BatchStatus, MeterBatch, MeterDevice, Reading
 from oracles import merkle_sum as ms
 from oracles.canonical import ReadingRecord, factor_set_hash, record_digest
 from oracles.merkle_sum import Node, Step

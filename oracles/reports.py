@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.db.models import BatchStatus, MeterBatch
+from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles import merkle_sum as ms
 
 

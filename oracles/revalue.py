@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.db.models import MeterBatch, Reading, Revaluation
+from ledger_core.db.models import MeterBatch, Reading, Revaluation
 from oracles.emissions import value_reading
 from oracles.factors import FACTOR_SETS_FILE, format_utc, get_factor_set
 from oracles.quarantine import Refused

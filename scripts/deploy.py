@@ -14,8 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from ledger_service.chain.deploy import DeployError, DeploymentExists, deploy_network
-from ledger_service.paths import DEPLOYMENTS_DIR
+from ledger_core.chain.deploy import DeployError, DeploymentExists, deploy_network
+from ledger_core.paths import DEPLOYMENTS_DIR
 
 
 def main(argv: list[str] | None = None) -> int:

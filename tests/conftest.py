@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger_service.chain.compiler import Artifact, build
-from ledger_service.chain.embedded import start_embedded
+from ledger_core.chain.compiler import Artifact, build
+from ledger_core.chain.embedded import start_embedded
 from tests.support.ledger import Ledger
 
 

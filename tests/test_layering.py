@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from ledger_service.paths import REPO_ROOT
+from ledger_core.paths import REPO_ROOT
 
 ROUTERS = REPO_ROOT / "ledger_service" / "api" / "routers"
 SERVICES = REPO_ROOT / "ledger_service" / "services"
 EDGES = [REPO_ROOT / "ledger_service" / "demo", REPO_ROOT / "ledger_service" / "cli", REPO_ROOT / "bench"]
-BELOW_SERVICES = [REPO_ROOT / "ledger_service" / d for d in ("chain", "db", "indexer", "audit", "identity", "workers")]
-BELOW_SERVICES.append(REPO_ROOT / "oracles")
+FOUNDATION = REPO_ROOT / "ledger_core"
+ORACLES = REPO_ROOT / "oracles"
+BELOW_SERVICES = [REPO_ROOT / "ledger_service" / d for d in ("indexer", "audit", "identity", "workers")]
+BELOW_SERVICES += [FOUNDATION, ORACLES]
 # the domain modules the use cases build on (intents, chain and index reads), beside the packages
 DOMAIN_MODULES = sorted(p for p in (REPO_ROOT / "ledger_service").glob("*.py") if p.name != "__main__.py")
 RUNTIME_PARTS = {"chain", "suite", "sessions"}
@@ -123,6 +125,17 @@ def test_the_sending_rule_sees_a_transaction_built_or_submitted_by_hand() -> Non
 def test_nothing_below_the_service_layer_calls_up_into_it() -> None:
     found = importing([*BELOW_SERVICES, *DOMAIN_MODULES], "ledger_service.services")
     assert not found, "imports point down only (README: Architecture):\n" + "\n".join(found)
+
+
+def test_the_foundation_imports_nothing_above_it() -> None:
+    found = importing([FOUNDATION], "ledger_service", "oracles")
+    assert not found, "ledger_core is the foundation both the oracles and the service build on:\n" + "\n".join(found)
+
+
+def test_the_oracles_build_on_the_foundation_and_never_on_the_service() -> None:
+    """The service uses the oracles (ingest, proofs); the oracles never use the service: one direction only."""
+    found = importing([ORACLES], "ledger_service")
+    assert not found, "oracles import ledger_core, not ledger_service:\n" + "\n".join(found)
 
 
 def test_the_rules_see_a_violation() -> None:

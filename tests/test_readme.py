@@ -6,9 +6,9 @@ import re
 
 from typer.main import get_command
 
+from ledger_core.config import Settings
+from ledger_core.paths import REPO_ROOT
 from ledger_service.cli.app import app
-from ledger_service.config import Settings
-from ledger_service.paths import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
 

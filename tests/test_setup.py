@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger_service.paths import REPO_ROOT
+from ledger_core.paths import REPO_ROOT
 
 RUN = REPO_ROOT / "run"
 

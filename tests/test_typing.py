@@ -1,4 +1,4 @@
-"""The public API stays mypy-clean (ledger_service and oracles)."""
+"""The public API stays mypy-clean (ledger_core, ledger_service and oracles)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from ledger_service.paths import REPO_ROOT
+from ledger_core.paths import REPO_ROOT
 
 
 def test_mypy_finds_nothing():
     if importlib.util.find_spec("mypy") is None:
         pytest.skip("mypy is not installed (it comes with the dev extras)")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "ledger_service", "oracles"],
+        [sys.executable, "-m", "mypy", "ledger_core", "ledger_service", "oracles"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

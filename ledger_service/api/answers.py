@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from fastapi import Response, status
 
-from ledger_service.chain.outbox import TxRecord
+from ledger_core.chain.outbox import TxRecord
 from ledger_service.services.sending import pending
 
 

@@ -11,9 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger_core.body_limit import BodyLimit
 from ledger_service.api import errors
 from ledger_service.api.deps import path_with_query
-from ledger_service.api.limits import BodyLimit, RateLimits, SecurityHeaders, upload_routes
+from ledger_service.api.limits import RateLimits, SecurityHeaders, upload_routes
 from ledger_service.api.openapi import install_openapi
 from ledger_service.api.routers import (
     allowances,

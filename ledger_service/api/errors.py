@@ -23,14 +23,14 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger_core.chain.calldata import jsonable
+from ledger_core.chain.client import ChainUnavailable
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.chain.outbox import DuplicateRequest, InvalidIntent, SendDeferred, TxRecord
+from ledger_core.db.models.outbox import OutboxStatus, OutboxTransaction
+from ledger_core.db.session import database_unavailable
 from ledger_service.api.reverts import describe, http_status
 from ledger_service.api.schemas import TxOut
-from ledger_service.chain.calldata import jsonable
-from ledger_service.chain.client import ChainUnavailable
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.outbox import DuplicateRequest, InvalidIntent, SendDeferred, TxRecord
-from ledger_service.db.models.outbox import OutboxStatus, OutboxTransaction
-from ledger_service.db.session import database_unavailable
 from ledger_service.identity.idempotency import REPLAYED_HEADER, IdempotencyClaim, IdempotencyKeys, StoredRequest
 from ledger_service.services.errors import ChainBusy, Refusal, TransactionRefused
 

@@ -1,8 +1,7 @@
 """Limits at the edge of the application: request body sizes, rate limits, security headers.
 
-- `BodyLimit` (pure ASGI) refuses a body larger than its route's limit with 413 before anything else runs (no
-  authentication, no parsing): a declared `Content-Length` is checked up front, a chunked body is counted while it
-  streams and cut at the limit. Routes that take a document upload have their own, larger limit.
+- `BodyLimit` (`ledger_core.body_limit`, shared with the oracles' push endpoint) refuses a body larger than its
+  route's limit with 413 before anything else runs; `upload_routes` names the routes with the larger upload limit.
 - `TokenBuckets` hold the rate limits: one bucket per API key (or signing address) for authenticated requests and
   one per client address for failed authentications (`ledger_service.api.deps`). They live in the process: with
   several service processes each keeps its own buckets, so a client may reach the limit once per process.
@@ -24,12 +23,11 @@ from typing import Any
 
 from fastapi import FastAPI, params
 from fastapi.dependencies.models import Dependant
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger_service.config import Settings
+from ledger_core.config import Settings
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; " \
@@ -97,17 +95,6 @@ def retry_after(seconds: float) -> str:
 # ---------------------------------------------------------------------- body size
 
 
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body over {limit} bytes")
-        self.limit = limit
-
-
-def too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"error": "RequestTooLarge", "message": f"the request body is larger than this route takes "
-                         f"({limit} bytes)", "args": {"max_bytes": limit}}, status_code=413)
-
-
 def dependants(dependant: Dependant) -> Iterator[Dependant]:
     """The dependant and every dependency under it."""
     yield dependant
@@ -128,74 +115,6 @@ def upload_routes(app: FastAPI) -> list[tuple[re.Pattern[str], frozenset[str]]]:
         if any(isinstance(p.field_info, params.File) for d in dependants(route.dependant) for p in d.body_params):
             found.append((route.path_regex, frozenset(route.methods or ())))
     return found
-
-
-class BodyLimit:
-    """Refuses request bodies over the limit of their route (413), before the application reads them.
-
-    `uploads` names the routes with the larger `upload_limit` (path pattern and methods), or is a callable that
-    lists them on the first request (the application's routes are complete by then)."""
-
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None,
-                 uploads: Iterable[tuple[re.Pattern[str], frozenset[str]]]
-                 | Callable[[], Iterable[tuple[re.Pattern[str], frozenset[str]]]] = ()) -> None:
-        self.app = app
-        self.limit = limit
-        self.upload_limit = upload_limit if upload_limit is not None else limit
-        self._uploads = uploads
-        self._routes: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
-
-    def limit_of(self, method: str, path: str) -> int:
-        if self._routes is None:
-            self._routes = list(self._uploads() if callable(self._uploads) else self._uploads)
-        for pattern, methods in self._routes:
-            if method in methods and pattern.match(path):
-                return self.upload_limit
-        return self.limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_of(scope["method"], scope["path"])
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await JSONResponse({"error": "InvalidContentLength", "message": "Content-Length is not a number",
-                                    "args": {}}, status_code=400)(scope, receive, send)
-                return
-            if int(declared) > limit:
-                await too_large(limit)(scope, receive, send)
-                return
-        received = 0
-        exceeded = False
-        started = False
-
-        async def counting() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    exceeded = True
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def answering(message: Message) -> None:
-            nonlocal started
-            if exceeded and not started:
-                return  # whatever the application answers to a body cut short, the client is told why
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting, answering)
-        except Exception:
-            if not exceeded or started:
-                raise
-        if exceeded and not started:
-            await too_large(limit)(scope, receive, send)
 
 
 # ---------------------------------------------------------------------- security headers

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ledger_core.chain.outbox import TxRecord
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.api.reverts import describe
 from ledger_service.api.types import UtcTime
-from ledger_service.chain.outbox import TxRecord
-from ledger_service.db.models.outbox import OutboxTransaction
 
 # ---------------------------------------------------------------------- how domain values are written in answers
 # Response models are built from the domain objects (`Model.model_validate(obj)`, `from_attributes`); these types

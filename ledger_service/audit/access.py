@@ -27,8 +27,8 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger_core.db.models import ChainMember, ChainOrganisation, ChainReportEvent
 from ledger_service.audit.results import AssetTrace, LevelTotal, ReportTrace
-from ledger_service.db.models import ChainMember, ChainOrganisation, ChainReportEvent
 from ledger_service.membership import OrgKind
 
 

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.audit.results import AssetHop, AssetTrace, Holding, OnChain, utc
-from ledger_service.db.models import (
+from ledger_core.db.models import (
     ChainAllocation,
     ChainBalance,
     ChainCreditCancellation,
@@ -28,6 +27,7 @@ from ledger_service.db.models import (
     ChainTransfer,
     IndexCheckpoint,
 )
+from ledger_service.audit.results import AssetHop, AssetTrace, Holding, OnChain, utc
 
 ALLOWANCES = "AllowanceRegistry"
 CREDITS = "CreditRegistry"

@@ -31,9 +31,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger_core.db.models import BatchStatus, ChainAnchor, ChainOrganisation, CommittedNode, MeterBatch
 from ledger_service.audit.report_trace import year_window
 from ledger_service.audit.results import LevelTotal
-from ledger_service.db.models import BatchStatus, ChainAnchor, ChainOrganisation, CommittedNode, MeterBatch
 from oracles import merkle_sum as ms
 from oracles.merkle_sum import Node
 from oracles.proofs import rebuild_window

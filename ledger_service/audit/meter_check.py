@@ -38,7 +38,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ledger_service.db.models import (
+from ledger_core.db.models import (
     BatchStatus,
     ChainAnchor,
     ChainReport,

@@ -42,15 +42,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Executable, case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.audit.reconcile import Difference
-from ledger_service.chain.client import ChainClient
-from ledger_service.db.models.outbox import (
+from ledger_core.chain.client import ChainClient
+from ledger_core.db.models.outbox import (
     MINED_STATUSES,
     PENDING_STATUSES,
     OutboxOrigin,
     OutboxStatus,
     OutboxTransaction,
 )
+from ledger_service.audit.reconcile import Difference
 
 KIND = "outbox"
 PAGE = 2000  # rows per page of the outbox (one receipts batch each), signers per batch of counts

@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
-from ledger_service.chain.suite import Suite
-from ledger_service.db.models import (
+from ledger_core.chain.suite import Suite
+from ledger_core.db.models import (
     ChainAnchor,
     ChainBalance,
     ChainCreditBatch,
@@ -44,10 +43,11 @@ from ledger_service.db.models import (
     ChainReport,
     IndexCheckpoint,
 )
+from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
 
 if TYPE_CHECKING:
+    from ledger_core.chain.client import ChainClient
     from ledger_service.audit.outbox_check import OutboxCheck
-    from ledger_service.chain.client import ChainClient
     from ledger_service.documents import DocumentVault
 
 MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}

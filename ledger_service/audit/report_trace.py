@@ -12,19 +12,7 @@ from decimal import Decimal, localcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.audit.results import (
-    AnchorFact,
-    CommitmentCheck,
-    DeviceFact,
-    NotarizationFact,
-    OnChain,
-    ReadingEvidence,
-    ReportStep,
-    ReportTrace,
-    ReportVersion,
-    Subtotal,
-)
-from ledger_service.db.models import (
+from ledger_core.db.models import (
     BatchStatus,
     ChainAnchor,
     ChainDevice,
@@ -36,6 +24,18 @@ from ledger_service.db.models import (
     ChainReportEvent,
     MeterBatch,
     MeterDevice,
+)
+from ledger_service.audit.results import (
+    AnchorFact,
+    CommitmentCheck,
+    DeviceFact,
+    NotarizationFact,
+    OnChain,
+    ReadingEvidence,
+    ReportStep,
+    ReportTrace,
+    ReportVersion,
+    Subtotal,
 )
 from oracles import merkle_sum as ms
 from oracles.factors import get_factor_set

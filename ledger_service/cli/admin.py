@@ -14,18 +14,18 @@ from eth_utils import is_address, to_checksum_address
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
-from ledger_service.cli.output import console, emit, explained, fail
-from ledger_service.config import get_settings
-from ledger_service.db.locks import DatabaseInUse, SingleProcess
-from ledger_service.documents import DocumentUnsealError
-from ledger_service.identity.keystore import KeyUnsealError
-from ledger_service.key_secret import (
+from ledger_core.config import get_settings
+from ledger_core.db.locks import DatabaseInUse, SingleProcess
+from ledger_core.key_secret import (
     KeySecretError,
     check_strength,
     read_secret_file,
     resolve_key_secret,
     store_secret,
 )
+from ledger_service.cli.output import console, emit, explained, fail
+from ledger_service.documents import DocumentUnsealError
+from ledger_service.identity.keystore import KeyUnsealError
 
 app = typer.Typer(help="On the server: rotate the key secret, issue a regulator's API key (no HTTP).",
                   no_args_is_help=True)
@@ -41,8 +41,8 @@ SECRET_HINTS: dict[type[BaseException], Any] = {
 
 def _database(url: str) -> Engine:
     """The service's database (which must exist: these commands never create one), at the latest schema."""
-    from ledger_service.db.migrate import upgrade_to_head
-    from ledger_service.db.session import make_engine
+    from ledger_core.db.migrate import upgrade_to_head
+    from ledger_core.db.session import make_engine
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
@@ -69,7 +69,7 @@ def rotate_secret(
 ) -> None:
     """Re-seal every custodial key and document under a new key secret, in one database transaction (all or
     nothing), then write the new secret where the service reads it. Stop every service process first."""
-    from ledger_service.db.session import session_factory
+    from ledger_core.db.session import session_factory
     from ledger_service.identity.rotation import reseal_everything
     from ledger_service.runtime import verify_key_secret
 
@@ -118,8 +118,8 @@ def issue_key(
     """Issue an API key for an active regulator straight into the database (for when no regulator holds a live
     key); printed once, recorded in the API keys' audit log. Needs the data directory or database URL and the
     key secret: run it on the server."""
-    from ledger_service.db.models import ChainMember
-    from ledger_service.db.session import session_factory
+    from ledger_core.db.models import ChainMember
+    from ledger_core.db.session import session_factory
     from ledger_service.identity.api_keys import ApiKeys
     from ledger_service.runtime import verify_key_secret
 

@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from eth_utils import to_checksum_address
 
-from ledger_service.chain.besu_allowlist import AllowlistError, BesuPermRpc, sync_allowlists
-from ledger_service.chain.compiler import build
-from ledger_service.chain.connect import connect_rpc
-from ledger_service.chain.deploy import load_deployment
+from ledger_core.chain.besu_allowlist import AllowlistError, BesuPermRpc, sync_allowlists
+from ledger_core.chain.compiler import build
+from ledger_core.chain.connect import connect_rpc
+from ledger_core.chain.deploy import load_deployment
 from ledger_service.cli.output import emit, explained
 
 app = typer.Typer(help="Operations on a Hyperledger Besu network.", no_args_is_help=True)

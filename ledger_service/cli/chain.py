@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from ledger_service.chain.anvil import AnvilUnavailable, LocalNode
+from ledger_core.chain.anvil import AnvilUnavailable, LocalNode
+from ledger_core.config import get_settings
 from ledger_service.cli.output import console, emit, explained
-from ledger_service.config import get_settings
 
 app = typer.Typer(help="A local node (anvil) whose state is saved in the data directory.", no_args_is_help=True)
 

@@ -24,7 +24,7 @@ def demo(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
 ) -> None:
     """Run a compliance year in one industrial park on the embedded chain, then serve the API on it."""
-    from ledger_service.config import Settings
+    from ledger_core.config import Settings
     from ledger_service.demo.scenario import SMALL, DataDirInUse, Options, run
 
     preset = SMALL if small else {}

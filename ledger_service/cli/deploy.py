@@ -9,13 +9,13 @@ from typing import Annotated
 import typer
 from eth_account import Account
 
-from ledger_service.chain.connect import EMBEDDED
-from ledger_service.chain.deploy import DeployError, DeploymentExists, deploy_network
+from ledger_core.chain.connect import EMBEDDED
+from ledger_core.chain.deploy import DeployError, DeploymentExists, deploy_network
+from ledger_core.config import get_settings
+from ledger_core.paths import DEPLOYMENTS_DIR
+from ledger_core.private_files import private_dir, write_private
 from ledger_service.cli.chain import local_node
 from ledger_service.cli.output import console, emit, explained, fail
-from ledger_service.config import get_settings
-from ledger_service.paths import DEPLOYMENTS_DIR
-from ledger_service.private_files import private_dir, write_private
 
 
 def dev_key(data_dir: Path) -> str:

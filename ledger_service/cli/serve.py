@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ledger_core.config import get_settings
 from ledger_service.cli.output import fail
-from ledger_service.config import get_settings
 
 
 def serve(
@@ -18,9 +18,9 @@ def serve(
     """Start the runtime (deploying the suite on the embedded chain) and serve the API with uvicorn."""
     import uvicorn
 
+    from ledger_core.db.locks import DatabaseInUse
+    from ledger_core.key_secret import KeySecretError
     from ledger_service.api.app import create_app
-    from ledger_service.db.locks import DatabaseInUse
-    from ledger_service.key_secret import KeySecretError
     from ledger_service.runtime import Runtime
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

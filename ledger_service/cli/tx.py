@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ledger_core.db.models.outbox import OutboxStatus
 from ledger_service.cli.remote import (
     DEFAULT,
     JsonOption,
@@ -17,7 +18,6 @@ from ledger_service.cli.remote import (
     show,
     show_page,
 )
-from ledger_service.db.models.outbox import OutboxStatus
 
 app = typer.Typer(help="Outbox transactions: show one, list them.", no_args_is_help=True)
 TX_KEYS = ["id", "status", "final", "confirmations", "contract", "function", "signer", "nonce", "tx_hash",

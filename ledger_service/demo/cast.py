@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ledger_service.chain.errors import ContractRevert
+from ledger_core.chain.errors import ContractRevert
 from ledger_service.membership import OrgKind
 from ledger_service.runtime import Runtime
 from ledger_service.services.caller import Caller

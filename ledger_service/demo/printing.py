@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ledger_core.chain.errors import ContractRevert
 from ledger_service.api.reverts import describe
-from ledger_service.chain.errors import ContractRevert
 
 console = Console(width=120, soft_wrap=True, highlight=False)
 

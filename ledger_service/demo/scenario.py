@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ledger_service.config import Settings
+from ledger_core.config import Settings
 from ledger_service.demo import audit, cast, meters, story
 from ledger_service.demo.printing import chapter, say, show, table
 from ledger_service.runtime import Runtime

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.db.models.identity import ApiKey, ApiKeyEvent
-from ledger_service.db.models.types import utc_now
+from ledger_core.db.models.identity import ApiKey, ApiKeyEvent
+from ledger_core.db.models.types import utc_now
 
 PREFIX = "clk"
 

@@ -7,7 +7,7 @@ stand. Nothing is sent twice.
 
 The claim on a key (`IdempotencyClaim`) is recorded in the same database transaction as
 the outbox rows of the request: either both are there or neither is. The outbox calls it
-as this protocol, owned by `ledger_service.chain.outbox`, describes:
+as this protocol, owned by `ledger_core.chain.outbox`, describes:
 
     class RequestClaim(Protocol):
         def reserve(self, connection: Connection) -> bool: ...
@@ -46,8 +46,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RootTransaction
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.db.models.outbox import IdempotencyRecord
-from ledger_service.db.models.types import utc_now
+from ledger_core.db.models.outbox import IdempotencyRecord
+from ledger_core.db.models.types import utc_now
 
 log = logging.getLogger(__name__)
 

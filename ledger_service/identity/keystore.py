@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.db.models.identity import CustodialKey
+from ledger_core.db.models.identity import CustodialKey
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 

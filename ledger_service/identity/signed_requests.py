@@ -28,8 +28,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.db.models.identity import RequestNonce
-from ledger_service.db.models.types import utc_now
+from ledger_core.db.models.identity import RequestNonce
+from ledger_core.db.models.types import utc_now
 
 MAX_NONCE_LENGTH = 128
 

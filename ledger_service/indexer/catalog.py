@@ -10,7 +10,7 @@ from typing import Any
 from eth_abi import decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 
-from ledger_service.chain.compiler import Artifact
+from ledger_core.chain.compiler import Artifact
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Table, delete, insert, literal, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import func
 
-from ledger_service.db.models import (
+from ledger_core.db.models import (
     ChainBalance,
     ChainCreditProject,
     ChainDevice,

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, DateTime, Table, delete, func, select, update
 
-from ledger_service.db.bulk import bulk_insert
-from ledger_service.db.models import (
+from ledger_core.db.bulk import bulk_insert
+from ledger_core.db.models import (
     ChainAllocation,
     ChainAnchor,
     ChainComplianceRecord,
@@ -35,7 +35,7 @@ from ledger_service.db.models import (
     IndexCheckpoint,
     IndexedBlock,
 )
-from ledger_service.db.models.chain_meta import META_COLUMNS
+from ledger_core.db.models.chain_meta import META_COLUMNS
 from ledger_service.indexer import projections
 from ledger_service.indexer.source import BlockHeader
 

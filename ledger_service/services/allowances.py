@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import Intent, TxRecord
+from ledger_core.chain.suite import Suite
+from ledger_core.config import Settings
+from ledger_core.db.models.outbox import OutboxStatus
 from ledger_service import allowances
 from ledger_service.allowances import ComplianceStatus, Transfer
 from ledger_service.audit.access import AccessDenied, park_rows, require_in_park
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import Intent, TxRecord
-from ledger_service.chain.suite import Suite
-from ledger_service.config import Settings
-from ledger_service.db.models.outbox import OutboxStatus
 from ledger_service.membership import Directory, OrgKind
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, forbidden, not_found

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from eth_utils import to_checksum_address
 
-from ledger_service.config import Settings
+from ledger_core.config import Settings
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey, KeyInfo
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller

@@ -11,6 +11,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.suite import Suite
+from ledger_core.config import Settings
+from ledger_core.db.models import ChainReport, ChainTransfer
 from ledger_service.audit import results as r
 from ledger_service.audit.access import (
     AccessDenied,
@@ -25,10 +29,6 @@ from ledger_service.audit.asset_trace import ALLOWANCES, CREDITS, trace_asset
 from ledger_service.audit.drilldown import drill_down
 from ledger_service.audit.reconcile import ReconcileReport, reconcile
 from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.suite import Suite
-from ledger_service.config import Settings
-from ledger_service.db.models import ChainReport, ChainTransfer
 from ledger_service.documents import DocumentVault
 from ledger_service.membership import Directory, OrgKind
 from ledger_service.services.caller import Caller

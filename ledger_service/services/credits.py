@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.chain.suite import Suite
 from ledger_service import credits
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.suite import Suite
 from ledger_service.credits import Batch, Certificate, Holding, Project
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller

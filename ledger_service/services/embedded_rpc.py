@@ -15,8 +15,8 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.errors import revert_data
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.errors import revert_data
 
 MAX_BATCH = 100
 INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR, REVERTED = -32600, -32601, -32602, -32000, 3

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.chain.outbox import Intent, InvalidIntent, TxRecord
+from ledger_core.chain.suite import Suite
 from ledger_service import emissions
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.outbox import Intent, InvalidIntent, TxRecord
-from ledger_service.chain.suite import Suite
 from ledger_service.documents import DocumentKind, DocumentUnsealError, DocumentVault, OpenedDocument
 from ledger_service.emissions import Commitment, HistoryEvent, Report
 from ledger_service.membership import Directory, OrgKind

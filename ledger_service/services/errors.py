@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger_service.chain.outbox import TxRecord
+from ledger_core.chain.outbox import TxRecord
 
 
 class Refusal(Exception):

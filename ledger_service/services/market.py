@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import Intent, TxRecord
+from ledger_core.chain.suite import Suite
 from ledger_service import market
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import Intent, TxRecord
-from ledger_service.chain.suite import Suite
 from ledger_service.market import Close, Order, Trade
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller

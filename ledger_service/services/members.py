@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from eth_utils import is_address, keccak, to_checksum_address
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import Intent, TxRecord
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import Intent, TxRecord
 from ledger_service.identity.keystore import KeyStore
 from ledger_service.membership import ROLE_IDS, Directory, MemberView
 from ledger_service.services.caller import Caller

@@ -15,14 +15,14 @@ from eth_utils import to_checksum_address
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.chain.outbox import Intent, TxRecord
+from ledger_core.chain.suite import Suite
+from ledger_core.config import Settings
+from ledger_core.db.models import BatchStatus, MeterBatch, MeterDevice, QuarantinedReading, Reading
+from ledger_core.db.models.outbox import OutboxStatus
 from ledger_service import meters
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.chain.outbox import Intent, TxRecord
-from ledger_service.chain.suite import Suite
-from ledger_service.config import Settings
-from ledger_service.db.models import BatchStatus, MeterBatch, MeterDevice, QuarantinedReading, Reading
-from ledger_service.db.models.outbox import OutboxStatus
 from ledger_service.membership import Directory, OrgKind
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, TransactionRefused, forbidden, not_found

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import TxRecord
+from ledger_core.chain.suite import Suite
 from ledger_service import notary
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import TxRecord
-from ledger_service.chain.suite import Suite
 from ledger_service.notary import Notarization
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, not_found

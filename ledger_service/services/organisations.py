@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ledger_service.chain.outbox import Intent, TxRecord
+from ledger_core.chain.outbox import Intent, TxRecord
 from ledger_service.membership import Directory, MemberView, OrgKind, OrgView
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import not_found

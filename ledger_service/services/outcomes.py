@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ledger_service.chain.outbox import TxRecord
-from ledger_service.db.models.outbox import OutboxStatus
+from ledger_core.chain.outbox import TxRecord
+from ledger_core.db.models.outbox import OutboxStatus
 
 T = TypeVar("T")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger_service.chain.outbox import Intent, Outbox, SendDeferred, TxRecord
-from ledger_service.config import Settings
-from ledger_service.db.models.outbox import PENDING_STATUSES, OutboxStatus
+from ledger_core.chain.outbox import Intent, Outbox, SendDeferred, TxRecord
+from ledger_core.config import Settings
+from ledger_core.db.models.outbox import PENDING_STATUSES, OutboxStatus
 from ledger_service.identity.keystore import KeyStore
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import ChainBusy, Refusal, TransactionRefused

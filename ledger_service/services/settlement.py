@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
 
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.outbox import Intent, TxRecord
+from ledger_core.chain.suite import Suite
 from ledger_service import market
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.outbox import Intent, TxRecord
-from ledger_service.chain.suite import Suite
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import forbidden

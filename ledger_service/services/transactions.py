@@ -11,14 +11,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.chain.calldata import CallEncoder
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.deploy import Deployment
-from ledger_service.chain.outbox import Outbox, SendDeferred, TxRecord
-from ledger_service.chain.rawtx import MalformedTransaction, decode_signed
-from ledger_service.config import Settings
-from ledger_service.db.models.outbox import OutboxStatus, OutboxTransaction
+from ledger_core.chain.calldata import CallEncoder
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.deploy import Deployment
+from ledger_core.chain.outbox import Outbox, SendDeferred, TxRecord
+from ledger_core.chain.rawtx import MalformedTransaction, decode_signed
+from ledger_core.config import Settings
+from ledger_core.db.models.outbox import OutboxStatus, OutboxTransaction
 from ledger_service.relay import RelayRefused, check_relay
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import ChainBusy, Refusal, TransactionRefused, forbidden, not_found

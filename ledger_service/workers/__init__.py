@@ -1,7 +1,7 @@
 """Background workers of the service: the event indexer (`indexing.IndexWorker`) and the outbox pump
 (`pump.OutboxPump`). Each is an object of its own with `start` and `stop`; the runtime builds them once and
 stops them when it closes. Where several processes share one database, each round runs only while this
-process holds the worker's role (`ledger_service.db.locks.DatabaseLocks.role`)."""
+process holds the worker's role (`ledger_core.db.locks.DatabaseLocks.role`)."""
 
 from __future__ import annotations
 

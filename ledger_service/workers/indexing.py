@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
-from ledger_service.chain.client import ChainClient, ChainUnavailable
-from ledger_service.chain.outbox import Outbox
-from ledger_service.db.locks import DatabaseLocks
-from ledger_service.db.models import IndexCheckpoint
+from ledger_core.chain.client import ChainClient, ChainUnavailable
+from ledger_core.chain.outbox import Outbox
+from ledger_core.db.locks import DatabaseLocks
+from ledger_core.db.models import IndexCheckpoint
 from ledger_service.indexer import store as index_store
 from ledger_service.indexer.indexer import EventIndexer, SyncReport
 from ledger_service.workers import Loop

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ledger_service.chain.client import ChainUnavailable
-from ledger_service.chain.outbox import Outbox
-from ledger_service.db.locks import DatabaseLocks
-from ledger_service.db.session import database_unavailable
+from ledger_core.chain.client import ChainUnavailable
+from ledger_core.chain.outbox import Outbox
+from ledger_core.db.locks import DatabaseLocks
+from ledger_core.db.session import database_unavailable
 from ledger_service.workers import Loop
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, update
 
+from ledger_core.chain.outbox import Intent
+from ledger_core.db.models.outbox import OutboxTransaction
+from ledger_core.db.models.types import utc_now
 from ledger_service.audit.outbox_check import OutboxCheck, check_outbox
 from ledger_service.audit.reconcile import reconcile
-from ledger_service.chain.outbox import Intent
-from ledger_service.db.models.outbox import OutboxTransaction
-from ledger_service.db.models.types import utc_now
 from ledger_service.runtime import Runtime
 from tests.cli.test_business_commands import cli
 from tests.service.cast import YEAR, Cast

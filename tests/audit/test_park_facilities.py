@@ -10,10 +10,10 @@ from eth_account import Account
 from eth_utils import keccak
 from sqlalchemy import update
 
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.db.models import CommittedNode, MeterBatch
 from ledger_service.audit.access import AccessDenied, Viewer, drill_down_for, require_in_park, viewer_of
 from ledger_service.audit.drilldown import PARK_FACILITIES, drill_down_year
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.db.models import CommittedNode, MeterBatch
 from oracles.anchoring import MeterAnchorClient, anchor_pending, register_devices_on_chain
 from oracles.batches import build_closed_batches
 from oracles.devices import register_devices

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from ledger_service.audit.meter_check import choose_windows
-from ledger_service.audit.reconcile import reconcile
-from ledger_service.db.models import (
+from ledger_core.db.models import (
     ChainAnchor,
     ChainBalance,
     ChainMember,
@@ -16,6 +14,8 @@ from ledger_service.db.models import (
     MeterDevice,
     Reading,
 )
+from ledger_service.audit.meter_check import choose_windows
+from ledger_service.audit.reconcile import reconcile
 from oracles import merkle_sum as ms
 from oracles.canonical import ReadingRecord, factor_set_hash, record_digest
 from tests.support.story import YEAR

@@ -16,8 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from ledger_service.api.app import create_app
-from ledger_service.db.models import (
+from ledger_core.db.models import (
     ChainAnchor,
     ChainBalance,
     ChainCreditBatch,
@@ -29,6 +28,7 @@ from ledger_service.db.models import (
     Reading,
     StoredDocument,
 )
+from ledger_service.api.app import create_app
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, PARK, YEAR, Cast
 from tests.service.conftest import _service, cast, client, runtime

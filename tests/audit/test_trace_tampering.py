@@ -9,9 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
-from ledger_service.audit.drilldown import drill_down_year
-from ledger_service.audit.report_trace import trace_report
-from ledger_service.db.models import (
+from ledger_core.db.models import (
     ChainMember,
     ChainOrganisation,
     CommittedNode,
@@ -19,6 +17,8 @@ from ledger_service.db.models import (
     MeterDevice,
     Reading,
 )
+from ledger_service.audit.drilldown import drill_down_year
+from ledger_service.audit.report_trace import trace_report
 from oracles import merkle_sum as ms
 from oracles.proofs import rebuild_window
 from tests.support.story import YEAR

@@ -7,6 +7,7 @@ import pytest
 from eth_utils import keccak
 from sqlalchemy import update
 
+from ledger_core.db.models import CommittedNode, MeterBatch
 from ledger_service.audit.access import (
     AccessDenied,
     asset_trace_for,
@@ -18,7 +19,6 @@ from ledger_service.audit.access import (
 from ledger_service.audit.asset_trace import trace_asset
 from ledger_service.audit.drilldown import drill_down_year
 from ledger_service.audit.report_trace import trace_report
-from ledger_service.db.models import CommittedNode, MeterBatch
 from oracles import merkle_sum as ms
 from oracles.reports import period_node
 from tests.indexer.conftest import indexer_for

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ledger_service.paths import REPO_ROOT
+from ledger_core.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="session")

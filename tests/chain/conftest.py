@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger_service.chain.anvil import free_port
-from ledger_service.chain.compiler import Artifact
+from ledger_core.chain.anvil import free_port
+from ledger_core.chain.compiler import Artifact
 from tests.chain.node_service import NodeService, require_anvil
 
 

@@ -18,16 +18,16 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledger_core.chain.anvil import AnvilUnavailable, LocalNode, anvil_binary
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.connect import connect_rpc
+from ledger_core.chain.deploy import deploy_suite, write_deployment
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.config import Settings
+from ledger_core.db.models.outbox import OutboxTransaction
+from ledger_core.private_files import write_private
 from ledger_service.api.app import create_app
-from ledger_service.chain.anvil import AnvilUnavailable, LocalNode, anvil_binary
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.connect import connect_rpc
-from ledger_service.chain.deploy import deploy_suite, write_deployment
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
-from ledger_service.config import Settings
-from ledger_service.db.models.outbox import OutboxTransaction
-from ledger_service.private_files import write_private
 from ledger_service.runtime import Runtime
 
 V1 = "/api/v1"

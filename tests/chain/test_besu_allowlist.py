@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from eth_account import Account
 
-from ledger_service.chain.besu_allowlist import AllowlistError, BesuPermRpc, sync_allowlists, wanted_accounts
+from ledger_core.chain.besu_allowlist import AllowlistError, BesuPermRpc, sync_allowlists, wanted_accounts
 from tests.support.cast import MEMBERS
 from tests.support.ledger import Ledger
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import tomllib
 
-from ledger_service.chain.compiler import EVM_VERSION
-from ledger_service.paths import REPO_ROOT
+from ledger_core.chain.compiler import EVM_VERSION
+from ledger_core.paths import REPO_ROOT
 
 BESU = REPO_ROOT / "docs" / "besu"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger_service.chain import compiler
-from ledger_service.chain.compiler import Artifact, CompilationError, build, load_artifacts, source_hash
-from ledger_service.paths import BUILD_DIR, CONTRACTS_DIR
+from ledger_core.chain import compiler
+from ledger_core.chain.compiler import Artifact, CompilationError, build, load_artifacts, source_hash
+from ledger_core.paths import BUILD_DIR, CONTRACTS_DIR
 
 
 def test_artifacts_in_use_match_the_current_contract_sources(artifacts: dict[str, Artifact]):

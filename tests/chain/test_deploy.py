@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from ledger_service.chain.anvil import AnvilNode, AnvilUnavailable, free_port
-from ledger_service.chain.deploy import SUITE
+from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
+from ledger_core.chain.deploy import SUITE
 from scripts import deploy as deploy_cli
 from tests.support.cast import ROLES
 from tests.support.ledger import Ledger

@@ -8,7 +8,7 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from ledger_service.chain.signing import TxTemplate, rlp_bytes, rlp_int, signing_key
+from ledger_core.chain.signing import TxTemplate, rlp_bytes, rlp_int, signing_key
 
 FEES = [
     {"maxFeePerGas": 2 * 10**9 + 7, "maxPriorityFeePerGas": 10**9},

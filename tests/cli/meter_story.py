@@ -11,8 +11,8 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.chain.outbox import Intent
-from ledger_service.db.models import BatchStatus, MeterBatch
+from ledger_core.chain.outbox import Intent
+from ledger_core.db.models import BatchStatus, MeterBatch
 from ledger_service.runtime import Runtime
 from oracles import merkle_sum as ms
 from oracles.batches import build_closed_batches

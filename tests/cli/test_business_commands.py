@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from ledger_service.chain.anvil import free_port
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.anvil import free_port
+from ledger_core.chain.outbox import Intent
+from ledger_core.db.models import ChainBalance, MeterBatch, Reading
 from ledger_service.cli import app, output
 from ledger_service.cli.output import DIFFERENCES_EXIT
-from ledger_service.db.models import ChainBalance, MeterBatch, Reading
 from ledger_service.runtime import Runtime
 from tests.cli.meter_story import anchor_meter_data, report_and_finalize
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, PARK, YEAR, Cast

@@ -10,14 +10,14 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
-from ledger_service.chain.anvil import AnvilUnavailable, anvil_binary, free_port
-from ledger_service.chain.compiler import build
-from ledger_service.chain.connect import connect_rpc
-from ledger_service.chain.deploy import load_deployment
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
+from ledger_core.chain.anvil import AnvilUnavailable, anvil_binary, free_port
+from ledger_core.chain.compiler import build
+from ledger_core.chain.connect import connect_rpc
+from ledger_core.chain.deploy import load_deployment
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.config import get_settings
 from ledger_service.cli import app
-from ledger_service.config import get_settings
 
 runner = CliRunner()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ledger_service.paths import CONTRACTS_DIR
+from ledger_core.paths import CONTRACTS_DIR
 from oracles import merkle_sum as ms
 
 VECTORS: dict[str, Any] = json.loads((CONTRACTS_DIR / "test-vectors" / "merkle_sum.json").read_text())

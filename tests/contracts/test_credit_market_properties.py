@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from web3.types import TxReceipt
 
-from ledger_service.chain.errors import ContractRevert
+from ledger_core.chain.errors import ContractRevert
 from tests.support.credits import CNY, approve_market, fund, issue, now, set_obligation
 from tests.support.ledger import Ledger
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger_service.chain.deploy import bind
+from ledger_core.chain.deploy import bind
 from oracles import merkle_sum as ms
 from tests.contracts.proofs import ENTERPRISE, VECTORS, as_abi, b32, deep_proof, node, node_dict, steps, subtotals
 from tests.contracts.structs import view

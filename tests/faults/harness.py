@@ -49,12 +49,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
-from ledger_service.chain.anvil import AnvilUnavailable, LocalNode, anvil_binary, free_port
-from ledger_service.chain.compiler import Artifact, build
-from ledger_service.chain.connect import connect_rpc
-from ledger_service.chain.deploy import Deployment, deploy_suite, write_deployment
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
+from ledger_core.chain.anvil import AnvilUnavailable, LocalNode, anvil_binary, free_port
+from ledger_core.chain.compiler import Artifact, build
+from ledger_core.chain.connect import connect_rpc
+from ledger_core.chain.deploy import Deployment, deploy_suite, write_deployment
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
 from tests.storage.postgres import PostgresUnavailable, ThrowawayPostgres, _as_server_user
 
 V1 = "/api/v1"

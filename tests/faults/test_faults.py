@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger_service.chain.compiler import Artifact
+from ledger_core.chain.compiler import Artifact
 from tests.faults.harness import SCENARIOS, HarnessUnavailable, Scenario, ScenarioResult, run_scenario
 
 Run = Callable[[Scenario], ScenarioResult]

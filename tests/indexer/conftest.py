@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-import ledger_service.db.models  # noqa: F401
-from ledger_service.db.base import Base
-from ledger_service.db.session import make_engine, session_factory
+import ledger_core.db.models  # noqa: F401
+from ledger_core.db.base import Base
+from ledger_core.db.session import make_engine, session_factory
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import EventIndexer
 from ledger_service.indexer.source import Web3Source

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from ledger_service.db.models import ChainBalance, ChainDevice, ChainMember, ChainReport
+from ledger_core.db.models import ChainBalance, ChainDevice, ChainMember, ChainReport
 from ledger_service.indexer.store import CHECKPOINTS, EVENT_TABLES
 
 STATE_TABLES = [m.__table__ for m in (ChainMember, ChainBalance, ChainReport, ChainDevice)]

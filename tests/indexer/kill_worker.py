@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from ledger_service.chain.compiler import build
-from ledger_service.chain.deploy import Deployment
-from ledger_service.db.session import make_engine
+from ledger_core.chain.compiler import build
+from ledger_core.chain.deploy import Deployment
+from ledger_core.db.session import make_engine
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import EventIndexer, IndexHooks
 from ledger_service.indexer.source import RpcSource

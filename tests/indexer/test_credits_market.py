@@ -11,9 +11,7 @@ from eth_utils import keccak
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from ledger_service.audit.asset_trace import trace_asset
-from ledger_service.audit.reconcile import reconcile
-from ledger_service.db.models import (
+from ledger_core.db.models import (
     ChainCreditBatch,
     ChainCreditProject,
     ChainCreditRetirement,
@@ -22,6 +20,8 @@ from ledger_service.db.models import (
     ChainOrderEvent,
     ChainOtherEvent,
 )
+from ledger_service.audit.asset_trace import trace_asset
+from ledger_service.audit.reconcile import reconcile
 from ledger_service.indexer.store import rollback_to
 from tests.indexer.conftest import MakeIndexer
 from tests.support.credits import (

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-import ledger_service.db.models  # noqa: F401
-from ledger_service.db.base import Base
-from ledger_service.db.models import ChainBalance, ChainMember, ChainTransfer
-from ledger_service.db.session import make_engine
+import ledger_core.db.models  # noqa: F401
+from ledger_core.db.base import Base
+from ledger_core.db.models import ChainBalance, ChainMember, ChainTransfer
+from ledger_core.db.session import make_engine
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import IndexHooks
 from ledger_service.indexer.source import Web3Source

@@ -17,20 +17,20 @@ from eth_utils import keccak
 from sqlalchemy import func, select
 from web3 import HTTPProvider, Web3
 
-import ledger_service.db.models  # noqa: F401
-from ledger_service.chain.anvil import AnvilNode, AnvilUnavailable, free_port
-from ledger_service.chain.compiler import build
-from ledger_service.chain.deploy import Deployment, deploy_suite
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
-from ledger_service.chain.suite import Suite
-from ledger_service.db.base import Base
-from ledger_service.db.models import IndexCheckpoint
-from ledger_service.db.session import make_engine
+import ledger_core.db.models  # noqa: F401
+from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
+from ledger_core.chain.compiler import build
+from ledger_core.chain.deploy import Deployment, deploy_suite
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.chain.suite import Suite
+from ledger_core.db.base import Base
+from ledger_core.db.models import IndexCheckpoint
+from ledger_core.db.session import make_engine
+from ledger_core.paths import REPO_ROOT
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import EventIndexer
 from ledger_service.indexer.source import RpcSource
-from ledger_service.paths import REPO_ROOT
 from tests.indexer.helpers import dump
 
 RANGE = 3

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import ledger_service.db.models  # noqa: F401
-from ledger_service.db.base import Base
-from ledger_service.db.models import ChainBalance, ChainTransfer
-from ledger_service.db.session import make_engine
+import ledger_core.db.models  # noqa: F401
+from ledger_core.db.base import Base
+from ledger_core.db.models import ChainBalance, ChainTransfer
+from ledger_core.db.session import make_engine
 from tests.indexer.conftest import indexer_for
 from tests.indexer.helpers import dump
 from tests.support.story import YEAR, tell_story

@@ -19,17 +19,17 @@ from eth_utils import keccak
 from sqlalchemy import Engine, func, select
 from web3 import HTTPProvider, Web3
 
-import ledger_service.db.models  # noqa: F401
+import ledger_core.db.models  # noqa: F401
+from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.deploy import deploy_suite
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.chain.suite import Suite
+from ledger_core.db.base import Base
+from ledger_core.db.models import ChainBalance, IndexCheckpoint, IndexedBlock
+from ledger_core.db.session import make_engine
 from ledger_service.audit.reconcile import reconcile
-from ledger_service.chain.anvil import AnvilNode, AnvilUnavailable, free_port
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.deploy import deploy_suite
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
-from ledger_service.chain.suite import Suite
-from ledger_service.db.base import Base
-from ledger_service.db.models import ChainBalance, IndexCheckpoint, IndexedBlock
-from ledger_service.db.session import make_engine
 from ledger_service.indexer.catalog import EventCatalog, RawLog
 from ledger_service.indexer.indexer import EventIndexer
 from ledger_service.indexer.source import BlockHeader, RpcSource, Web3Source

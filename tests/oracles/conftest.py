@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.session import make_engine, session_factory
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.session import make_engine, session_factory
 from oracles.devices import register_devices
 from oracles.factors import FactorSet, get_factor_set
 from oracles.simulator import ParkLayout, simulate_park

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from ledger_service.db.models import BatchStatus, MeterBatch
+from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles import merkle_sum as ms
 from oracles.anchoring import AnchorConflict, MeterAnchorClient, anchor_pending, register_devices_on_chain
 from oracles.batches import build_closed_batches

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import create_engine, update
 from typer.testing import CliRunner
 
-from ledger_service.db.models import Reading
+from ledger_core.db.models import Reading
 from oracles.cli import app
 
 

@@ -7,10 +7,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-import ledger_service.db.models  # noqa: F401
-from ledger_service.db.base import Base
-from ledger_service.db.migrate import alembic_config, upgrade_to_head
-from ledger_service.db.session import make_engine
+import ledger_core.db.models  # noqa: F401
+from ledger_core.db.base import Base
+from ledger_core.db.migrate import alembic_config, upgrade_to_head
+from ledger_core.db.session import make_engine
 
 
 def test_the_migrated_schema_is_the_models_schema(tmp_path):

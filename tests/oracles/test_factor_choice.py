@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 
-from ledger_service.db.models import MeterBatch, QuarantinedReading, Reading
+from ledger_core.db.models import MeterBatch, QuarantinedReading, Reading
 from oracles.batches import build_closed_batches
 from oracles.canonical import factor_set_hash
 from oracles.emissions import value_reading

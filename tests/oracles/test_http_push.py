@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from ledger_service.config import Settings
+from ledger_core.config import Settings
 from oracles.http_push import MAX_BATCH, create_app
 from oracles.simulator import simulate_messages
 from oracles.sources import MessageIn
@@ -49,7 +49,7 @@ def test_an_empty_or_oversized_batch_is_a_validation_error(sessions, registered)
 def test_weekly_windows_start_on_thursdays_at_midnight_utc(sessions, registered):
     from sqlalchemy import select
 
-    from ledger_service.db.models import MeterBatch
+    from ledger_core.db.models import MeterBatch
 
     settings = Settings(window="week", factor_set="CN-2023-v1")
     assert settings.window_seconds == 7 * 86_400

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from ledger_service.config import Settings
-from ledger_service.db.models import IngestRun, QuarantinedReading
+from ledger_core.config import Settings
+from ledger_core.db.models import IngestRun, QuarantinedReading
 from oracles.http_push import create_app
 from oracles.simulator import simulate_messages
 from oracles.sources import MessageIn

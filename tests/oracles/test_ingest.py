@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.models import CommittedNode, MeterBatch, Reading
-from ledger_service.db.session import make_engine, session_factory
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.models import CommittedNode, MeterBatch, Reading
+from ledger_core.db.session import make_engine, session_factory
 from oracles import merkle_sum as ms
 from oracles.batches import build_closed_batches
 from oracles.canonical import message_bytes

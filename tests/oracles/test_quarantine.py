@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from ledger_service.db.models import QuarantinedReading, Reading
+from ledger_core.db.models import QuarantinedReading, Reading
 from oracles.batches import build_closed_batches
 from oracles.devices import set_device_active
 from oracles.ingest import ingest_messages
@@ -142,7 +142,7 @@ def test_a_reading_for_a_window_already_built_is_refused(session, factor_set, re
 
 
 def test_the_run_records_its_summary(session, factor_set, registered, dev):
-    from ledger_service.db.models import IngestRun
+    from ledger_core.db.models import IngestRun
 
     summary = ingest(session, factor_set, [signed(registered, dev, kwh(1, START), kwh(2, START, "-1"))])
     run = session.get(IngestRun, summary.run_id)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from ledger_service.db.models import BatchStatus, MeterBatch, Reading, Revaluation
+from ledger_core.db.models import BatchStatus, MeterBatch, Reading, Revaluation
 from oracles.batches import build_closed_batches
 from oracles.cli import app
 from oracles.factors import UnknownFactorSet, factor_choice

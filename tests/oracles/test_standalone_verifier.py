@@ -20,12 +20,12 @@ import pytest
 from eth_utils import keccak
 from sqlalchemy.orm import Session
 
-from ledger_service.chain.anvil import AnvilNode, free_port
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.connect import connect_rpc
-from ledger_service.chain.deploy import write_deployment
-from ledger_service.config import Settings
-from ledger_service.paths import REPO_ROOT
+from ledger_core.chain.anvil import AnvilNode, free_port
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.connect import connect_rpc
+from ledger_core.chain.deploy import write_deployment
+from ledger_core.config import Settings
+from ledger_core.paths import REPO_ROOT
 from oracles import commands
 from oracles import merkle_sum as ms
 from oracles.commands import ORACLE_KEY_ENV

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.config import Settings, get_settings
-from ledger_service.db.session import make_engine, session_factory
-from ledger_service.private_files import write_private
+from ledger_core.config import Settings, get_settings
+from ledger_core.db.session import make_engine, session_factory
+from ledger_core.private_files import write_private
 
 SETTINGS_ENV = ("CHAIN", "DATA_DIR", "DATABASE_URL", "KEY_SECRET", "KEY_SECRET_FILE", "NETWORK")
 

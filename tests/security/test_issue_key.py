@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.outbox import Intent
+from ledger_core.config import Settings, get_settings
 from ledger_service.cli import app
-from ledger_service.config import Settings, get_settings
 from ledger_service.identity.api_keys import ApiKeyInvalid, ApiKeys
 from ledger_service.membership import ROLE_IDS, OrgKind
 from ledger_service.runtime import BOOTSTRAP_KEY_ID, Runtime

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger_service.chain.compiler import Artifact
+from ledger_core.chain.compiler import Artifact
+from ledger_core.config import Settings
+from ledger_core.key_secret import LEGACY_DEFAULT, KeySecretError, generated_secret, resolve_key_secret
 from ledger_service.cli import app
-from ledger_service.config import Settings
 from ledger_service.documents import DocumentKind, DocumentUnsealError, DocumentVault
 from ledger_service.identity.keystore import KeyStore, KeyUnsealError
-from ledger_service.key_secret import LEGACY_DEFAULT, KeySecretError, generated_secret, resolve_key_secret
 from ledger_service.runtime import Runtime
 from tests.security.conftest import embedded_settings, opened, secret_file
 
@@ -114,7 +114,7 @@ def test_on_a_node_the_secret_comes_from_the_setting_or_the_file_it_names(tmp_pa
 def test_a_secret_file_others_can_read_is_warned_about(tmp_path: Path, clean_env, caplog):
     path = secret_file(tmp_path / "secret")
     path.chmod(0o644)
-    with caplog.at_level(logging.WARNING, logger="ledger_service.private_files"):
+    with caplog.at_level(logging.WARNING, logger="ledger_core.private_files"):
         resolve_key_secret(Settings(chain="http://127.0.0.1:9", key_secret_file=path))  # type: ignore[call-arg]
     assert f"{path} is mode 644: group or others can read it" in caplog.text
     assert mode(path) == 0o644  # the operator's file: warned about, not changed
@@ -140,7 +140,7 @@ def test_a_database_and_data_directory_open_to_others_are_narrowed_at_start_with
     data.chmod(0o755)
     (data / "service.db").chmod(0o644)
     (data / "key-secret").chmod(0o644)
-    with caplog.at_level(logging.WARNING, logger="ledger_service.private_files"):
+    with caplog.at_level(logging.WARNING, logger="ledger_core.private_files"):
         Runtime.start(settings, artifacts=artifacts).close()
     assert (mode(data), mode(data / "service.db"), mode(data / "key-secret")) == (0o700, 0o600, 0o600)
     for path, was in ((data, "755"), (data / "service.db", "644"), (data / "key-secret", "644")):

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.api.app import create_app
-from ledger_service.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
 from tests.security.conftest import embedded_settings
 from tests.service.cast import ENTERPRISE_A, TRADERS, YEAR, account_of

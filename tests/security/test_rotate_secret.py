@@ -9,15 +9,15 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
-from ledger_service.chain.compiler import Artifact
+from ledger_core.chain.compiler import Artifact
+from ledger_core.config import Settings, get_settings
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.session import make_engine
+from ledger_core.key_secret import LEGACY_DEFAULT, KeySecretError
 from ledger_service.cli import app
-from ledger_service.config import Settings, get_settings
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.session import make_engine
 from ledger_service.documents import DocumentKind, DocumentUnsealError, DocumentVault
 from ledger_service.identity.keystore import KeyStore, KeyUnsealError
 from ledger_service.identity.rotation import reseal_everything
-from ledger_service.key_secret import LEGACY_DEFAULT, KeySecretError
 from ledger_service.runtime import Runtime
 from tests.security.conftest import embedded_settings, opened, secret_file
 

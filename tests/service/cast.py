@@ -9,7 +9,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.outbox import Intent
 from ledger_service.membership import ROLE_IDS, OrgKind
 from ledger_service.runtime import Runtime
 

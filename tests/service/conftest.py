@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger_core.chain.compiler import Artifact
+from ledger_core.config import Settings
 from ledger_service.api.app import create_app
-from ledger_service.chain.compiler import Artifact
-from ledger_service.config import Settings
 from ledger_service.runtime import Runtime
 from tests.service.cast import Cast, admit_cast
 from tests.service.metering import clear_meter_data

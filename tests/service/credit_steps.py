@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.outbox import Intent
 from ledger_service.membership import ROLE_IDS, OrgKind
 from ledger_service.runtime import Runtime
 from tests.service.cast import Cast, account_of

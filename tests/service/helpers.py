@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.outbox import Intent
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
 

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
-from ledger_service.chain.outbox import Intent
-from ledger_service.db.models import (
+from ledger_core.chain.outbox import Intent
+from ledger_core.db.models import (
     CommittedNode,
     IngestRun,
     MeterBatch,

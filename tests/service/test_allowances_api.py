@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.outbox import Intent
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, ENTERPRISE_C, OTHER_PARK, PARK, YEAR, Cast
 from tests.service.helpers import V1, allocate, balance, sanction, transfer

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from ledger_core.chain.compiler import Artifact
 from ledger_service.api.app import create_app
-from ledger_service.chain.compiler import Artifact
 from ledger_service.runtime import Runtime
 from tests.service.cast import Cast, admit_cast
 from tests.service.conftest import service_settings

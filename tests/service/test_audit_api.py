@@ -9,7 +9,7 @@ from datetime import timedelta
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.outbox import Intent
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, OTHER_PARK, PARK, Cast
 from tests.service.helpers import V1, allocate, sanction, submit, transfer, view

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.db.models.identity import ApiKey
+from ledger_core.db.models.identity import ApiKey
 from ledger_service.identity.signed_requests import sign_request
 from ledger_service.runtime import Runtime
 from tests.service.cast import PARK, YEAR, Cast

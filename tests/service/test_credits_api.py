@@ -7,7 +7,7 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.outbox import Intent
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, YEAR, Cast
 from tests.service.credit_steps import (

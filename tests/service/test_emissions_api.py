@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.chain.client import SendResult
-from ledger_service.db.models import StoredDocument
+from ledger_core.chain.client import SendResult
+from ledger_core.db.models import StoredDocument
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, YEAR, Cast
 from tests.service.helpers import V1, sanction

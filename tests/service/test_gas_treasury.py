@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 from sqlalchemy import select
 
-from ledger_service.chain.outbox import GAS_TOP_UP, GasTreasury, Intent
-from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_core.chain.outbox import GAS_TOP_UP, GasTreasury, Intent
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.membership import ROLE_IDS
 from ledger_service.runtime import Runtime, gas_treasury
 from tests.service.cast import ENTERPRISE_A

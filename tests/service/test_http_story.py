@@ -31,7 +31,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from ledger_service.db.models import ChainBalance
+from ledger_core.db.models import ChainBalance
 from ledger_service.runtime import Runtime
 from oracles.simulator import ParkLayout, simulate_messages, simulate_park
 from oracles.sources import MessageIn

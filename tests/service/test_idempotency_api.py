@@ -19,10 +19,10 @@ from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from ledger_core.db.models.outbox import IdempotencyRecord, OutboxTransaction
+from ledger_core.db.models.types import utc_now
 from ledger_service.api import errors
 from ledger_service.api.app import RequestMemory, create_app
-from ledger_service.db.models.outbox import IdempotencyRecord, OutboxTransaction
-from ledger_service.db.models.types import utc_now
 from ledger_service.identity.idempotency import IdempotencyKeys
 from ledger_service.identity.signed_requests import sign_request
 from ledger_service.runtime import Runtime

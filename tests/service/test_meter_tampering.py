@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from ledger_service.db.models import MeterBatch, Reading
+from ledger_core.db.models import MeterBatch, Reading
 from ledger_service.runtime import Runtime
 from oracles import merkle_sum as ms
 from oracles.proofs import rebuild_window

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.chain.client import SendResult
-from ledger_service.db.models import Reading
+from ledger_core.chain.client import SendResult
+from ledger_core.db.models import Reading
 from ledger_service.runtime import Runtime
 from oracles.canonical import public_key_hash
 from oracles.simulator import device_signing_key

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.chain.outbox import Intent, Outbox, SendDeferred
-from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_core.chain.outbox import Intent, Outbox, SendDeferred
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
 from tests.service.helpers import V1, allocate, balance

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.chain.outbox import Intent, InvalidIntent, TxRecord
-from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_core.chain.outbox import Intent, InvalidIntent, TxRecord
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.membership import ROLE_IDS
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast

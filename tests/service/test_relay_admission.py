@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from ledger_service.chain.client import SendResult
-from ledger_service.chain.outbox import Intent
-from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_core.chain.client import SendResult
+from ledger_core.chain.outbox import Intent
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
 from tests.service.helpers import V1, allocate, balance

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ledger_core.chain.outbox import TxRecord
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.api.schemas import TxOut
-from ledger_service.chain.outbox import TxRecord
-from ledger_service.db.models.outbox import OutboxTransaction
 
 SIGNER = "0x" + "11" * 20
 WHEN = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ledger_core.chain.compiler import Artifact
 from ledger_service.api.reverts import REVERTS, describe, http_status
-from ledger_service.chain.compiler import Artifact
 
 
 def suite_errors(artifacts: dict[str, Artifact]) -> dict[str, list[str]]:

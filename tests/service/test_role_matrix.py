@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger_core.chain.outbox import Intent
 from ledger_service.api.app import create_app
-from ledger_service.chain.outbox import Intent
 from ledger_service.runtime import Runtime
 from tests.service.cast import (
     ENTERPRISE_A,

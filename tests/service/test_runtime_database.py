@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger_service.config import Settings
+from ledger_core.config import Settings
 from ledger_service.runtime import _database_url
 
 

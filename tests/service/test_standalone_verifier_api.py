@@ -12,8 +12,8 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_service.db.models import Reading
-from ledger_service.paths import REPO_ROOT
+from ledger_core.db.models import Reading
+from ledger_core.paths import REPO_ROOT
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, Cast
 from tests.service.helpers import V1

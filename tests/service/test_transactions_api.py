@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
 
-from ledger_service.chain.client import ChainUnavailable
+from ledger_core.chain.client import ChainUnavailable
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
 from tests.service.helpers import V1, allocate, balance, sanction, transfer

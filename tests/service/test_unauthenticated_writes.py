@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from ledger_service.db.models import QuarantinedReading, RequestNonce
+from ledger_core.db.models import QuarantinedReading, RequestNonce
 from ledger_service.documents import DocumentKind
 from ledger_service.identity.signed_requests import sign_request
 from ledger_service.runtime import Runtime
@@ -75,7 +75,7 @@ def test_readings_of_unregistered_devices_are_refused_not_quarantined(client: Te
                                          "reason": "unknown_device"}]
     assert _quarantined(runtime) == 0
     with runtime.sessions() as session:
-        from ledger_service.db.models import Reading
+        from ledger_core.db.models import Reading
         assert session.scalar(select(func.count()).select_from(Reading)) == 0  # nothing of the batch stored
 
 

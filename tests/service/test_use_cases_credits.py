@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
 from ledger_service.services.credits import Retirement, project_key
 from tests.service.acting import acting, refused, services

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from ledger_service.db.models import StoredDocument
+from ledger_core.db.models import StoredDocument
 from ledger_service.documents import DocumentKind
 from ledger_service.emissions import Commitment, ReportStatus
 from ledger_service.runtime import Runtime

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from ledger_service.db.models import ApiKey
+from ledger_core.db.models import ApiKey
 from ledger_service.membership import MemberStatus, OrgKind
 from ledger_service.runtime import Runtime
 from tests.service.acting import acting, refused, services

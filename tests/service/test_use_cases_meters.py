@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger_service.chain.errors import ContractRevert
-from ledger_service.db.models import MeterDevice
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.db.models import MeterDevice
 from ledger_service.runtime import Runtime
 from oracles.devices import DeviceInfo
 from tests.service.acting import acting, refused, services

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.outbox import Intent
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.outbox import Intent
 from ledger_service.membership import OrgKind
 from ledger_service.runtime import Runtime
 from tests.service.conftest import service_settings

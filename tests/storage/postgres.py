@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger_service.chain.anvil import free_port
+from ledger_core.chain.anvil import free_port
 
 
 class PostgresUnavailable(RuntimeError):

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.models.outbox import IdempotencyRecord
-from ledger_service.db.models.types import utc_now
-from ledger_service.db.session import make_engine, session_factory
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.models.outbox import IdempotencyRecord
+from ledger_core.db.models.types import utc_now
+from ledger_core.db.session import make_engine, session_factory
 from ledger_service.identity.idempotency import ClaimState, IdempotencyKeys, InvalidKey, check_key, fingerprint
 
 CALLER = "0x" + "aa" * 20

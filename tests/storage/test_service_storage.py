@@ -9,12 +9,12 @@ import pytest
 from eth_account import Account
 from sqlalchemy import inspect, select
 
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.outbox import Intent, Outbox
-from ledger_service.db.migrate import upgrade_to_head
-from ledger_service.db.models.identity import CustodialKey
-from ledger_service.db.models.outbox import OutboxTransaction
-from ledger_service.db.session import make_engine, session_factory
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.outbox import Intent, Outbox
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.models.identity import CustodialKey
+from ledger_core.db.models.outbox import OutboxTransaction
+from ledger_core.db.session import make_engine, session_factory
 from ledger_service.identity.api_keys import ApiKeyInvalid, ApiKeys
 from ledger_service.identity.keystore import KeyStore, KeyUnsealError
 from ledger_service.runtime import Runtime

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.outbox import Intent, Outbox
-from ledger_service.db.locks import DatabaseInUse, DatabaseLocks, SingleProcess
-from ledger_service.db.models.outbox import OutboxTransaction
-from ledger_service.db.session import make_engine, session_factory
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.outbox import Intent, Outbox
+from ledger_core.db.locks import DatabaseInUse, DatabaseLocks, SingleProcess
+from ledger_core.db.models.outbox import OutboxTransaction
+from ledger_core.db.session import make_engine, session_factory
 from ledger_service.runtime import Runtime
 from tests.service.conftest import service_settings
 from tests.storage.conftest import fresh_database

@@ -7,12 +7,12 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3.types import TxReceipt
 
-from ledger_service.chain.compiler import Artifact
-from ledger_service.chain.deploy import deploy_suite
-from ledger_service.chain.embedded import EmbeddedChain
-from ledger_service.chain.errors import RevertDecoder
-from ledger_service.chain.sender import TransactionSender
-from ledger_service.chain.suite import Suite
+from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.deploy import deploy_suite
+from ledger_core.chain.embedded import EmbeddedChain
+from ledger_core.chain.errors import RevertDecoder
+from ledger_core.chain.sender import TransactionSender
+from ledger_core.chain.suite import Suite
 from tests.support.cast import ACTORS, MEMBERS, ORGS, ROLES, actor_account
 
 EMBEDDED_GAS_LIMIT = 15_000_000

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger_service.chain.errors import ContractRevert
+from ledger_core.chain.errors import ContractRevert
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
-from ledger_service.db.models.outbox import OutboxTransaction
+from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
 
 

@@ -9,7 +9,7 @@ from eth_utils import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.db.models import MeterBatch
+from ledger_core.db.models import MeterBatch
 from oracles import merkle_sum as ms
 from oracles.anchoring import MeterAnchorClient, anchor_pending, register_devices_on_chain
 from oracles.batches import build_closed_batches

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from ledger_core.db.models.outbox import OutboxStatus
 from ledger_service.api.deps import RuntimeDep
-from ledger_service.db.models.outbox import OutboxStatus
 from ledger_service.services.errors import Refusal
 
 router = APIRouter(tags=["health"])

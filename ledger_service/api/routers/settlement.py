@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ledger_core.chain.outbox import TxRecord
 from ledger_service import market
 from ledger_service.api.answers import answer
 from ledger_service.api.deps import AnyMember, Caller, ServicesDep, member
 from ledger_service.api.schemas import TxOut
 from ledger_service.api.types import Cny
-from ledger_service.chain.outbox import TxRecord
 
 router = APIRouter(prefix="/settlement", tags=["settlement"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"

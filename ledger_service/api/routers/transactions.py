@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger_core.db.models.outbox import OutboxStatus
 from ledger_service.api.answers import answer
 from ledger_service.api.deps import AnyMember, PageDep, ServicesDep
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.types import RowId
-from ledger_service.db.models.outbox import OutboxStatus
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 STATUSES = [s.value for s in OutboxStatus]

@@ -1,0 +1,256 @@
+"""A local anvil node from the npm package `@foundry-rs/anvil`, on loopback.
+
+The platform package ships the real binary; it is run directly (the npm wrapper
+script would only add a Node.js process in front of it). State can be kept in a
+file (`--state`) and dumped every `state_interval` seconds; a hard kill loses what
+came after the last dump.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from ledger_core.chain.compiler import EVM_VERSION
+from ledger_core.paths import NODE_MODULES
+from ledger_core.private_files import private_dir
+
+ANVIL_CHAIN_ID = 31337
+FREE_GAS = ("--base-fee", "0", "--gas-price", "0", "--disable-min-priority-fee")
+
+
+class AnvilUnavailable(RuntimeError):
+    """No runnable anvil binary on this machine."""
+
+
+def anvil_binary() -> Path:
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
+    system = platform.system().lower()
+    candidates = [NODE_MODULES / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil"]
+    found = shutil.which("anvil")
+    if found:
+        candidates.append(Path(found))
+    for path in candidates:
+        if path.exists():
+            return path
+    raise AnvilUnavailable(f"anvil not found (looked in {', '.join(map(str, candidates))}); run `npm ci`")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AnvilNode:
+    """A running anvil process."""
+
+    port: int
+    state_file: Path | None = None
+    state_interval: int | None = None
+    block_time: float | None = None
+    # With automine, also mine a block of whatever the pool holds every `sweep_seconds`: anvil's automine
+    # can leave ready transactions unmined when they arrive out of nonce order (foundry-rs/foundry#10122).
+    # Off by default (a chain that moves only when sent to); on for the node that serves the service.
+    sweep_seconds: int | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # The node's own output goes to a file: an unread pipe would fill up and stall the node.
+    log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(anvil_binary()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--hardfork",
+            EVM_VERSION,
+            "--silent",
+            # Free gas, as on the production network (Besu QBFT with zeroBaseFee and min-gas-price 0): members
+            # transact from accounts that hold no ether.
+            *FREE_GAS,
+        ]
+        if self.state_file is not None:
+            cmd += ["--state", str(self.state_file)]
+            if self.state_interval:
+                cmd += ["--state-interval", str(self.state_interval)]
+        if self.block_time:
+            cmd += ["--block-time", str(self.block_time)]
+        elif self.sweep_seconds:
+            cmd += ["--mixed-mining", "--block-time", str(self.sweep_seconds)]
+        return cmd
+
+    def start(self, timeout: float = 20.0) -> AnvilNode:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(self.command(), stdout=self.log, stderr=self.log)
+        try:
+            wait_until_answering(self.url, timeout, self.process, self.log)
+        except AnvilUnavailable:
+            self.stop()
+            raise
+        return self
+
+    def fund(self, address: str, wei: int = 10**21) -> None:
+        """Set an account's balance (anvil's development RPC; local nodes only)."""
+        fund(self.url, address, wei)
+
+    def stop(self, hard: bool = False) -> None:
+        """Stop the node; `hard` kills it without letting it dump its state."""
+        if self.process is None or self.process.poll() is not None:
+            self._close_log()
+            return
+        if hard:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def __enter__(self) -> AnvilNode:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def fund(url: str, address: str, wei: int = 10**21) -> None:
+    """Set an account's balance on an anvil node (its development RPC; local nodes only)."""
+    reply = httpx.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_setBalance", "params": [address, hex(wei)]}, timeout=10
+    ).json()
+    if "error" in reply:
+        raise RuntimeError(f"anvil_setBalance failed: {reply['error']}")
+
+
+def answers(url: str) -> bool:
+    try:
+        httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def wait_until_answering(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None,
+                         log: IO[bytes] | None = None) -> None:
+    """Wait for the node at `url`; if its `process` exits first, say why (the tail of its `log`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AnvilUnavailable(f"anvil exited with {process.returncode}: {_tail(log)}")
+        if answers(url):
+            return
+        time.sleep(0.05)
+    raise AnvilUnavailable(f"anvil did not answer on {url} within {timeout} s")
+
+
+def _tail(log: IO[bytes] | None, size: int = 2000) -> str:
+    if log is None:
+        return ""
+    log.flush()
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return log.read().decode(errors="replace").strip()
+
+
+# ---------------------------------------------------------------------- a node that outlives the command
+
+
+@dataclass(frozen=True)
+class LocalNode:
+    """A detached anvil process recorded in the data directory (`node.json`, `anvil-state.json`)."""
+
+    data_dir: Path
+
+    @property
+    def record_path(self) -> Path:
+        return self.data_dir / "node.json"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "anvil-state.json"
+
+    def record(self) -> dict[str, int | str] | None:
+        if not self.record_path.exists():
+            return None
+        data: dict[str, int | str] = json.loads(self.record_path.read_text())
+        return data
+
+    def running(self) -> bool:
+        rec = self.record()
+        return rec is not None and _alive(int(rec["pid"])) and answers(str(rec["url"]))
+
+    def start(self, port: int = 8545, state_interval: int = 1, timeout: float = 20.0,
+              sweep_seconds: int | None = 1) -> str:
+        """Start the node (loading its saved state) unless it already runs; returns its URL.
+        `sweep_seconds`: see `AnvilNode` (None: blocks only for transactions)."""
+        rec = self.record()
+        if rec is not None and self.running():
+            return str(rec["url"])
+        private_dir(self.data_dir)  # the data directory: owner-only (0700)
+        node = AnvilNode(port, state_file=self.state_file, state_interval=state_interval,
+                         sweep_seconds=sweep_seconds)
+        with (self.data_dir / "anvil.log").open("ab+") as log:
+            process = subprocess.Popen(node.command(), stdout=log, stderr=log, start_new_session=True)
+            wait_until_answering(node.url, timeout, process, log)
+        self.record_path.write_text(json.dumps({"pid": process.pid, "url": node.url, "port": port}))
+        return node.url
+
+    def stop(self, hard: bool = False, timeout: float = 15.0) -> bool:
+        """Stop the node; it saves its state on a normal stop. `hard` kills it without saving
+        (as a crash would: what came after the last periodic dump is lost). False if none ran."""
+        rec = self.record()
+        if rec is None:
+            return False
+        pid = int(rec["pid"])
+        stopped = False
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL if hard else signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stopped = True
+        self.record_path.unlink(missing_ok=True)
+        return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,87 @@
+"""Every model, imported so that `Base.metadata` knows all tables (Alembic, tests)."""
+
+from ledger_core.db.models.chain_assets import (
+    ChainAllocation,
+    ChainBalance,
+    ChainComplianceRecord,
+    ChainSurrender,
+    ChainTransfer,
+)
+from ledger_core.db.models.chain_credits import (
+    ChainCreditBatch,
+    ChainCreditCancellation,
+    ChainCreditProject,
+    ChainCreditRetirement,
+    ChainCreditSurrender,
+    ChainCreditVerification,
+    ChainOrder,
+    ChainOrderEvent,
+    ChainProjectEvent,
+)
+from ledger_core.db.models.chain_members import ChainMember, ChainMemberEvent, ChainOrganisation, ChainOtherEvent
+from ledger_core.db.models.chain_records import (
+    ChainAnchor,
+    ChainDevice,
+    ChainDeviceEvent,
+    ChainNotarization,
+    ChainOracleAuthorisation,
+    ChainReport,
+    ChainReportEvent,
+)
+from ledger_core.db.models.commitments import BatchStatus, CommittedNode, MeterBatch, Revaluation
+from ledger_core.db.models.documents import StoredDocument
+from ledger_core.db.models.identity import ApiKey, CustodialKey, RequestNonce
+from ledger_core.db.models.index_state import IndexCheckpoint, IndexedBlock
+from ledger_core.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
+from ledger_core.db.models.outbox import (
+    IdempotencyRecord,
+    OutboxOrigin,
+    OutboxStatus,
+    OutboxTransaction,
+)
+
+__all__ = [
+    "ApiKey",
+    "BatchStatus",
+    "ChainAllocation",
+    "ChainAnchor",
+    "ChainBalance",
+    "ChainComplianceRecord",
+    "ChainCreditBatch",
+    "ChainCreditCancellation",
+    "ChainCreditProject",
+    "ChainCreditRetirement",
+    "ChainCreditSurrender",
+    "ChainCreditVerification",
+    "ChainDevice",
+    "ChainDeviceEvent",
+    "ChainMember",
+    "ChainMemberEvent",
+    "ChainNotarization",
+    "ChainOracleAuthorisation",
+    "ChainOrder",
+    "ChainOrderEvent",
+    "ChainOrganisation",
+    "ChainOtherEvent",
+    "ChainProjectEvent",
+    "ChainReport",
+    "ChainReportEvent",
+    "ChainSurrender",
+    "ChainTransfer",
+    "CommittedNode",
+    "CustodialKey",
+    "IdempotencyRecord",
+    "IndexCheckpoint",
+    "IndexedBlock",
+    "IngestRun",
+    "MeterBatch",
+    "MeterDevice",
+    "OutboxOrigin",
+    "OutboxStatus",
+    "OutboxTransaction",
+    "QuarantinedReading",
+    "Reading",
+    "RequestNonce",
+    "Revaluation",
+    "StoredDocument",
+]

@@ -1,0 +1,88 @@
+"""Engines and sessions: SQLite by default (WAL, tuned pragmas), PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger_core.config import get_settings
+from ledger_core.private_files import protect_sqlite_file
+
+# Applied to every SQLite connection. WAL lets readers (proof serving) run beside the
+# writer; NORMAL sync is durable across application crashes in WAL mode.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-131072",  # 128 MiB page cache
+    "PRAGMA mmap_size=268435456",
+)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+class _NoResultRows(logging.Filter):
+    """SQLAlchemy's DEBUG log of result rows would carry raw signed transactions, sealed keys and documents (its
+    statement parameters are hidden by `hide_parameters`): such records are dropped, whatever the log level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in ("Row %r", "Col %r")
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoResultRows())
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url` (default: the configured database); a SQLite file is created owner-only (0600, in a
+    0700 directory if it makes one). Statement parameters never reach logs or error messages (they carry raw
+    signed transactions, sealed keys and documents)."""
+    url = url or get_settings().resolved_database_url()
+    kwargs.setdefault("hide_parameters", True)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        protect_sqlite_file(url)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session committed on success and rolled back on error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or dropped the connection (an outage that a
+    retry may get past), rather than a bug or a refused statement."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
