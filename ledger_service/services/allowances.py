@@ -19,7 +19,7 @@ from ledger_core.config import Settings
 from ledger_core.db.models.outbox import OutboxStatus
 from ledger_service import allowances
 from ledger_service.allowances import ComplianceStatus, Transfer
-from ledger_service.audit.access import AccessDenied, park_rows, require_in_park
+from ledger_service.audit.access import park_rows
 from ledger_service.membership import Directory, OrgKind
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, forbidden, not_found
@@ -125,15 +125,8 @@ class AllowanceService:
 
     def park_status(self, caller: Caller, park_id: int, year: int) -> ParkStatus:
         """The park's total and the enterprises' rows the caller sees."""
-        park = self.directory.organisation(park_id)
-        if park is None or park.kind != OrgKind.PARK:
-            raise not_found(f"organisation {park_id} is not a registered park", "UnknownOrganisation", orgId=park_id)
-        sees = self.views.viewer(caller)
-        try:
-            require_in_park(sees, park_id, [o.org_id for o in self.directory.children(park_id)])
-        except AccessDenied as exc:
-            raise forbidden(f"a park's compliance is visible to its members, the verifiers of its enterprises and "
-                            f"regulators ({exc})", "NotYourData", orgId=park_id) from None
+        sees = self.views.park_viewer(caller, self.directory, park_id, "a park's compliance is visible to its members, "
+                                      "the verifiers of its enterprises and regulators")
         total, each = allowances.park_status(self.chain, self.suite, self.directory, park_id, year)
         return ParkStatus(total, park_rows(sees, park_id, each, lambda s: s.org_id))
 

@@ -23,14 +23,13 @@ from ledger_service.audit.access import (
     member_orgs,
     park_of,
     report_trace_for,
-    require_in_park,
 )
 from ledger_service.audit.asset_trace import ALLOWANCES, CREDITS, trace_asset
 from ledger_service.audit.drilldown import drill_down
 from ledger_service.audit.reconcile import ReconcileReport, reconcile
 from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
 from ledger_service.documents import DocumentVault
-from ledger_service.membership import Directory, OrgKind
+from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, forbidden, not_found
 from ledger_service.services.visibility import IndexedViews
@@ -155,14 +154,7 @@ class AuditService:
         assert start is not None and end is not None
         if end <= start:
             raise Refusal(422, "ValidationError", "end must be after start", {"start": start, "end": end})
-        park = self.directory.organisation(park_id)
-        if park is None or park.kind != OrgKind.PARK:
-            raise not_found(f"organisation {park_id} is not a registered park", "UnknownOrganisation", orgId=park_id)
-        sees = self.views.viewer(caller)
-        try:
-            require_in_park(sees, park_id, [o.org_id for o in self.directory.children(park_id)])
-        except AccessDenied as exc:
-            raise forbidden(str(exc), "NotYourData", orgId=park_id) from None
+        sees = self.views.park_viewer(caller, self.directory, park_id)
         with self.views.sessions() as session:
             tree = drill_down_for(sees, drill_down(session, park_id, start, end, verify_roots=verify_roots))
         return DrillDown(park_id, start, end, tree)

@@ -9,8 +9,10 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_service.audit.access import Viewer, member_orgs, shows_parties, viewer_from
+from ledger_service.audit.access import AccessDenied, Viewer, member_orgs, require_in_park, shows_parties, viewer_from
+from ledger_service.membership import Directory, OrgKind
 from ledger_service.services.caller import Caller
+from ledger_service.services.errors import forbidden, not_found
 
 
 class Index(Protocol):
@@ -42,3 +44,16 @@ class IndexedViews:
         with self.sessions() as session:
             orgs = member_orgs(session)
         return lambda *addresses: shows_parties(sees, *(orgs.get(a) for a in addresses))
+
+    def park_viewer(self, caller: Caller, directory: Directory, park_id: int, why: str = "") -> Viewer:
+        """What the caller sees, once it is known that `park_id` is a registered park the caller may look into
+        (404 for no such park, 403 with `why` before the access rule's reason otherwise)."""
+        park = directory.organisation(park_id)
+        if park is None or park.kind != OrgKind.PARK:
+            raise not_found(f"organisation {park_id} is not a registered park", "UnknownOrganisation", orgId=park_id)
+        sees = self.viewer(caller)
+        try:
+            require_in_park(sees, park_id, [o.org_id for o in directory.children(park_id)])
+        except AccessDenied as exc:
+            raise forbidden(f"{why} ({exc})" if why else str(exc), "NotYourData", orgId=park_id) from None
+        return sees

@@ -52,3 +52,21 @@ class Loop:
             self._work()
         while not self._stop.wait(self._interval()):
             self._work()
+
+
+class Worker:
+    """A background worker over its `Loop`: `start` and `stop` it any number of times; `running` says which."""
+
+    _loop: Loop
+
+    @property
+    def running(self) -> bool:
+        return self._loop.running
+
+    def start(self) -> None:
+        """Run the worker's rounds in the background (nothing if already running)."""
+        self._loop.start()
+
+    def stop(self) -> None:
+        """Stop the rounds, waiting for one in progress (nothing if not running)."""
+        self._loop.stop()

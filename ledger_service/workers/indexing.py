@@ -21,7 +21,7 @@ from ledger_core.db.locks import DatabaseLocks
 from ledger_core.db.models import IndexCheckpoint
 from ledger_service.indexer import store as index_store
 from ledger_service.indexer.indexer import EventIndexer, SyncReport
-from ledger_service.workers import Loop
+from ledger_service.workers import Loop, Worker
 
 log = logging.getLogger(__name__)
 ROLE = "indexer"
@@ -39,7 +39,7 @@ class IndexStatus:
     last_error: str | None = None
 
 
-class IndexWorker:
+class IndexWorker(Worker):
     """The index of one deployed suite, brought up to the chain's head on demand or in the background."""
 
     def __init__(self, indexer: EventIndexer, chain: ChainClient, engine: Engine, locks: DatabaseLocks,
@@ -53,20 +53,6 @@ class IndexWorker:
         self.status = IndexStatus()
         self._lock = threading.Lock()
         self._loop = Loop("indexer", self._round, interval, first_at_once=True, join_seconds=30)
-
-    # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def running(self) -> bool:
-        return self._loop.running
-
-    def start(self) -> None:
-        """Sync the index now and then every interval, in the background (nothing if already running)."""
-        self._loop.start()
-
-    def stop(self) -> None:
-        """Stop the background syncs, waiting for one in progress (nothing if not running)."""
-        self._loop.stop()
 
     def _round(self) -> None:
         try:

@@ -15,13 +15,13 @@ from ledger_core.chain.client import ChainUnavailable
 from ledger_core.chain.outbox import Outbox
 from ledger_core.db.locks import DatabaseLocks
 from ledger_core.db.session import database_unavailable
-from ledger_service.workers import Loop
+from ledger_service.workers import Loop, Worker
 
 log = logging.getLogger(__name__)
 ROLE = "outbox-pump"
 
 
-class OutboxPump:
+class OutboxPump(Worker):
     """Runs the outbox's pending work every interval, in the background, until stopped."""
 
     def __init__(self, outbox: Outbox, locks: DatabaseLocks, interval: Callable[[], float]) -> None:
@@ -29,20 +29,6 @@ class OutboxPump:
         self.locks = locks
         self._interval = interval
         self._loop = Loop("outbox-pump", self._round, interval, first_at_once=False, join_seconds=10)
-
-    # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def running(self) -> bool:
-        return self._loop.running
-
-    def start(self) -> None:
-        """Pump every interval, in the background (nothing if already running)."""
-        self._loop.start()
-
-    def stop(self) -> None:
-        """Stop pumping, waiting for a round in progress (nothing if not running)."""
-        self._loop.stop()
 
     def _round(self) -> None:
         try:
