@@ -11,6 +11,7 @@ the token supply are compared with the model, and at the end of every example ev
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, ClassVar
@@ -24,6 +25,9 @@ from web3.types import TxReceipt
 from ledger_core.chain.errors import ContractRevert
 from tests.support.credits import CNY, approve_market, fund, issue, now, set_obligation
 from tests.support.ledger import Ledger
+
+# Random runs of 15 steps each: a bounded number in the suite; set CARBONLEDGER_PROPERTY_EXAMPLES for a longer hunt.
+EXAMPLES = int(os.environ.get("CARBONLEDGER_PROPERTY_EXAMPLES", "12"))
 
 HOLDERS = ("enterprise_a", "enterprise_b", "trader", "trader2")
 ENTERPRISES = {"enterprise_a": 11, "enterprise_b": 12}
@@ -485,7 +489,7 @@ def test_credits_and_money_are_conserved_under_random_operations(ledger: Ledger)
     run_state_machine_as_test(
         CreditMarketMachine,
         settings=settings(
-            max_examples=25,
+            max_examples=EXAMPLES,
             stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
