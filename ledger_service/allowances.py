@@ -16,13 +16,14 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 
+from ledger_core.assets import ALLOWANCE
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
 from ledger_service.membership import Directory, OrgKind
 
-REGISTRY = "AllowanceRegistry"
+REGISTRY = ALLOWANCE.contract
 LEDGER = "ComplianceLedger"
 _BALANCE_OF_BATCH = function_signature_to_4byte_selector("balanceOfBatch(address[],uint256[])")
 

@@ -17,6 +17,7 @@ from eth_utils import keccak
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger_core.assets import CREDIT
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
@@ -28,7 +29,7 @@ from ledger_core.db.models import (
 )
 from ledger_service.audit.results import utc
 
-REGISTRY = "CreditRegistry"
+REGISTRY = CREDIT.contract
 PROJECT_STATUS = {0: "none", 1: "active", 2: "suspended"}
 
 

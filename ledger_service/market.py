@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from ledger_core.assets import asset_kind, tradeable
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
@@ -27,7 +28,6 @@ from ledger_service.audit.results import utc
 
 MARKET = "CarbonMarket"
 SETTLEMENT = "SettlementToken"
-ASSETS = {"allowance": "AllowanceRegistry", "credit": "CreditRegistry"}
 ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
 MAX_UINT = 2**256 - 1
 CENT = Decimal("0.01")
@@ -117,11 +117,19 @@ class Close:
         return to_cny(self.close_units) if self.close_units is not None else None
 
 
+def asset_contract(name: str) -> str:
+    """The contract of a tradeable asset kind by its name; KeyError for any other name."""
+    kind = asset_kind(name)  # UnknownAssetKind is a KeyError
+    if not kind.tradeable:
+        raise KeyError(name)
+    return kind.contract
+
+
 def asset_name(suite: Suite, address: str) -> str | None:
-    """"allowance" or "credit" for an asset contract address."""
-    for name, contract in ASSETS.items():
-        if suite.deployment.addresses.get(contract) == address:
-            return name
+    """The tradeable asset kind's name ("allowance", "credit", ...) for an asset contract address."""
+    for kind in tradeable():
+        if suite.deployment.addresses.get(kind.contract) == address:
+            return kind.name
     return None
 
 

@@ -8,8 +8,7 @@ assets move, and move only its own assets. The contract checks everything again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ledger_core.assets import ASSET_KINDS, RelayRule
 from ledger_core.chain.calldata import CallEncoder
 from ledger_core.chain.outbox import RelayedTx
 from ledger_core.chain.rawtx import DecodedTx
@@ -17,52 +16,32 @@ from ledger_service.membership import MemberView
 
 REG, VER, ORA, ENT, TRA, BANK = "REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLEMENT_BANK"
 
-
-@dataclass(frozen=True)
-class Rule:
-    roles: tuple[str, ...] = ()
-    moves_assets: bool = False
-    owner_arg: int | None = None  # index of the argument that must be the sender (asset owner)
-
-
-RELAYABLE: dict[tuple[str, str], Rule] = {
-    ("AllowanceRegistry", "safeTransferFrom"): Rule((ENT, TRA), moves_assets=True, owner_arg=0),
-    ("AllowanceRegistry", "safeBatchTransferFrom"): Rule((ENT, TRA), moves_assets=True, owner_arg=0),
-    ("AllowanceRegistry", "surrender"): Rule((ENT,), moves_assets=True),
-    ("AllowanceRegistry", "allocate"): Rule((REG,)),
-    ("AllowanceRegistry", "retract"): Rule((REG,)),
-    ("Notary", "notarize"): Rule(),
-    ("EmissionRegistry", "submitReport"): Rule((ENT,)),
-    ("EmissionRegistry", "verifyReport"): Rule((VER,)),
-    ("EmissionRegistry", "rejectReport"): Rule((VER,)),
-    ("EmissionRegistry", "finalizeReport"): Rule((REG,)),
-    ("MeterAnchor", "registerDevice"): Rule((ENT, REG)),
-    ("MeterAnchor", "setDeviceActive"): Rule((ENT, REG)),
-    ("MeterAnchor", "rotateDeviceKey"): Rule((ENT, REG)),
-    ("MeterAnchor", "anchor"): Rule((ORA,)),
-    ("MeterAnchor", "setOracleAuthorisation"): Rule((REG,)),
-    ("ComplianceLedger", "openComplianceWindow"): Rule((REG,)),
-    ("ComplianceLedger", "closeComplianceWindow"): Rule((REG,)),
-    ("CreditRegistry", "safeTransferFrom"): Rule((ENT, TRA), moves_assets=True, owner_arg=0),
-    ("CreditRegistry", "safeBatchTransferFrom"): Rule((ENT, TRA), moves_assets=True, owner_arg=0),
-    ("CreditRegistry", "setApprovalForAll"): Rule((ENT, TRA)),
-    ("CreditRegistry", "retire"): Rule((ENT, TRA), moves_assets=True),
-    ("CreditRegistry", "surrender"): Rule((ENT,), moves_assets=True),
-    ("CreditRegistry", "submitVerification"): Rule((VER,)),
-    **{("CreditRegistry", f): Rule((REG,)) for f in ("registerProject", "suspendProject", "reinstateProject",
-                                                  "issueBatch", "cancelCredits")},
-    ("AllowanceRegistry", "setApprovalForAll"): Rule((ENT, TRA)),
-    ("SettlementToken", "transfer"): Rule(moves_assets=True),
-    ("SettlementToken", "transferFrom"): Rule(moves_assets=True, owner_arg=0),
-    ("SettlementToken", "approve"): Rule(),
-    **{("SettlementToken", f): Rule((BANK,), moves_assets=True) for f in ("mint", "burn", "burnFrom")},
-    ("CarbonMarket", "list"): Rule((ENT, TRA), moves_assets=True),
-    ("CarbonMarket", "fill"): Rule((ENT, TRA), moves_assets=True),
-    ("CarbonMarket", "cancel"): Rule(),
-    ("CarbonMarket", "reclaimExpired"): Rule(),
-    **{("CarbonMarket", f): Rule((REG,)) for f in ("setAssetEnabled", "setReferencePrice", "setPriceBands",
+# The asset contracts' rules are their kinds' (ledger_core.assets); the rest are listed here.
+RELAYABLE: dict[tuple[str, str], RelayRule] = {
+    **{(kind.contract, function): rule for kind in ASSET_KINDS.values() for function, rule in kind.relay.items()},
+    ("Notary", "notarize"): RelayRule(),
+    ("EmissionRegistry", "submitReport"): RelayRule((ENT,)),
+    ("EmissionRegistry", "verifyReport"): RelayRule((VER,)),
+    ("EmissionRegistry", "rejectReport"): RelayRule((VER,)),
+    ("EmissionRegistry", "finalizeReport"): RelayRule((REG,)),
+    ("MeterAnchor", "registerDevice"): RelayRule((ENT, REG)),
+    ("MeterAnchor", "setDeviceActive"): RelayRule((ENT, REG)),
+    ("MeterAnchor", "rotateDeviceKey"): RelayRule((ENT, REG)),
+    ("MeterAnchor", "anchor"): RelayRule((ORA,)),
+    ("MeterAnchor", "setOracleAuthorisation"): RelayRule((REG,)),
+    ("ComplianceLedger", "openComplianceWindow"): RelayRule((REG,)),
+    ("ComplianceLedger", "closeComplianceWindow"): RelayRule((REG,)),
+    ("SettlementToken", "transfer"): RelayRule(moves_assets=True),
+    ("SettlementToken", "transferFrom"): RelayRule(moves_assets=True, owner_arg=0),
+    ("SettlementToken", "approve"): RelayRule(),
+    **{("SettlementToken", f): RelayRule((BANK,), moves_assets=True) for f in ("mint", "burn", "burnFrom")},
+    ("CarbonMarket", "list"): RelayRule((ENT, TRA), moves_assets=True),
+    ("CarbonMarket", "fill"): RelayRule((ENT, TRA), moves_assets=True),
+    ("CarbonMarket", "cancel"): RelayRule(),
+    ("CarbonMarket", "reclaimExpired"): RelayRule(),
+    **{("CarbonMarket", f): RelayRule((REG,)) for f in ("setAssetEnabled", "setReferencePrice", "setPriceBands",
                                                 "setBlockTradeThreshold")},
-    **{("Membership", f): Rule((REG,)) for f in ("registerOrganisation", "admit", "suspend", "reinstate", "revoke",
+    **{("Membership", f): RelayRule((REG,)) for f in ("registerOrganisation", "admit", "suspend", "reinstate", "revoke",
                                               "freeze", "unfreeze")},
 }
 

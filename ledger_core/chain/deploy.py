@@ -18,6 +18,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
+from ledger_core.assets import AssetKind, surrenderable, tradeable
 from ledger_core.chain.compiler import Artifact
 from ledger_core.chain.sender import TransactionSender
 from ledger_core.paths import DEPLOYMENTS_DIR, REPO_ROOT
@@ -49,15 +50,25 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("CarbonMarket", lambda a, d: [a["Membership"], a["SettlementToken"]]),
 )
 
+Wiring = tuple[str, str, Callable[[Addresses], list[Any]]]
+
+
+def _registered(kind: AssetKind) -> Wiring:
+    return ("ComplianceLedger", "setAssetRegistry", lambda a: [a[kind.contract], kind.compliance_kind])
+
+
+def _enabled(kind: AssetKind) -> Wiring:
+    return ("CarbonMarket", "setAssetEnabled", lambda a: [a[kind.contract], True])
+
+
 # Calls made by the deployer (the first regulator) once everything is deployed:
-# (contract, function, arguments from the address book).
-WIRING: tuple[tuple[str, str, Callable[[Addresses], list[Any]]], ...] = (
+# (contract, function, arguments from the address book). Which assets count towards compliance
+# (under which ComplianceLedger.AssetKind) and which trade on the market is the asset kinds' data.
+WIRING: tuple[Wiring, ...] = (
     ("ComplianceLedger", "setObligationSource", lambda a: [a["EmissionRegistry"], True]),
-    ("ComplianceLedger", "setAssetRegistry", lambda a: [a["AllowanceRegistry"], 1]),  # AssetKind.Allowance
-    ("ComplianceLedger", "setAssetRegistry", lambda a: [a["CreditRegistry"], 2]),  # AssetKind.Credit
+    *(_registered(kind) for kind in surrenderable()),
     ("Membership", "setEscrowAgent", lambda a: [a["CarbonMarket"], True]),
-    ("CarbonMarket", "setAssetEnabled", lambda a: [a["CreditRegistry"], True]),
-    ("CarbonMarket", "setAssetEnabled", lambda a: [a["AllowanceRegistry"], True]),
+    *(_enabled(kind) for kind in tradeable()),
 )
 
 

@@ -10,11 +10,13 @@ an allocation or a surrender of allowances.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger_core.assets import TraceRules, by_contract
 from ledger_core.db.models import (
     ChainAllocation,
     ChainBalance,
@@ -29,8 +31,6 @@ from ledger_core.db.models import (
 )
 from ledger_service.audit.results import AssetHop, AssetTrace, Holding, OnChain, utc
 
-ALLOWANCES = "AllowanceRegistry"
-CREDITS = "CreditRegistry"
 MARKET = "CarbonMarket"
 TRANSFERS = ChainTransfer.__table__
 
@@ -57,6 +57,27 @@ def _credit_burns(session: Session, txs: list[str], token_id: int) -> dict[tuple
     return out
 
 
+def _allocations(session: Session, txs: list[str], token_id: int) -> set[str]:
+    """The transactions that allocated the vintage."""
+    return set(session.scalars(select(ChainAllocation.tx_hash).where(
+        ChainAllocation.tx_hash.in_(txs), ChainAllocation.year == token_id)))
+
+
+# The lookups an asset kind's trace rules name (`TraceRules.explain_mints` / `explain_burns`): each reads that
+# kind's own event rows for the transactions of the trace.
+MINT_EXPLAINERS: dict[str, Callable[[Session, list[str], int], set[str]]] = {"allocations": _allocations}
+BURN_EXPLAINERS: dict[str, Callable[[Session, list[str], int], dict[tuple[str, str], dict[str, Any]]]] = {
+    "credit_burns": _credit_burns,
+}
+
+
+def trace_rules(token: str) -> TraceRules:
+    """How `token`'s (a contract name) mints and burns read; plain issuances and burns for a contract that
+    describes none."""
+    kind = by_contract(token)
+    return kind.trace if kind is not None and kind.trace is not None else TraceRules()
+
+
 def trace_asset(session: Session, token: str, token_id: int, limit: int | None = None) -> AssetTrace:
     """Every movement of `token` id `token_id` in chain order (the first `limit` if given) and its holders."""
     t = TRANSFERS.c
@@ -71,20 +92,21 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
     txs = list({row.tx_hash for row in transfers if row.kind != "transfer"})
     market_txs = list({row.tx_hash for row in transfers if market is not None and market in (
         row.from_address, row.to_address)})
-    allocation_txs: dict[str, int] = {}
+    rules = trace_rules(token)
+    allocation_txs: set[str] = set()
     surrenders: dict[tuple[str, str], int] = {}
-    credit_burns: dict[tuple[str, str], dict[str, Any]] = {}
+    burns: dict[tuple[str, str], dict[str, Any]] = {}
     fills: dict[tuple[str, str], ChainOrderEvent] = {}
-    if txs and token == ALLOWANCES:
-        allocation_txs = dict(session.execute(select(ChainAllocation.tx_hash, ChainAllocation.amount).where(
-            ChainAllocation.tx_hash.in_(txs), ChainAllocation.year == token_id)).all())
+    if txs and rules.explain_mints is not None:
+        allocation_txs = MINT_EXPLAINERS[rules.explain_mints](session, txs, token_id)
     if txs:
         surrenders = {(tx, holder): year for tx, holder, year in session.execute(
             select(ChainSurrender.tx_hash, ChainSurrender.holder, ChainSurrender.compliance_year).where(
                 ChainSurrender.tx_hash.in_(txs), ChainSurrender.token == token,
                 ChainSurrender.token_id == token_id))}
-    if txs and token == CREDITS:
-        credit_burns = _credit_burns(session, txs, token_id)
+    if txs:
+        for explainer in rules.explain_burns:
+            burns.update(BURN_EXPLAINERS[explainer](session, txs, token_id))
     if market_txs:
         fills = {(f.tx_hash, f.buyer or ""): f for f in session.scalars(select(ChainOrderEvent).where(
             ChainOrderEvent.tx_hash.in_(market_txs), ChainOrderEvent.kind == "filled",
@@ -94,18 +116,18 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
     for kind, _operator, src, dst, amount, tx_hash, block, log_index, block_time, pending in transfers:
         extra: dict[str, Any] = {}
         if kind == "mint":
-            kind = "allocation" if tx_hash in allocation_txs else "issuance"
+            kind = "allocation" if tx_hash in allocation_txs else rules.mint
             totals["issued"] += amount
         elif kind == "burn":
             year = surrenders.get((tx_hash, src))
-            burn = credit_burns.get((tx_hash, src))
+            burn = burns.get((tx_hash, src))
             if burn is not None:
                 extra = dict(burn)
                 kind = extra.pop("kind")
             elif year is not None:
                 kind, extra = "surrender", {"compliance_year": year}
             else:
-                kind = "retraction" if token == ALLOWANCES else "burn"
+                kind = rules.burn
             if kind == "surrender":
                 totals["surrendered"] += amount
             elif kind == "retirement":

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from ledger_core.assets import CREDIT
 from ledger_core.chain.suite import Suite
 from ledger_core.db.models import (
     ChainAnchor,
@@ -187,19 +188,19 @@ class _Reconciler:
             select(model.batch_id, func.sum(model.amount)).group_by(model.batch_id))}
 
     def credit_batches(self) -> None:
-        if "CreditRegistry" not in self.suite.contracts:
+        if CREDIT.contract not in self.suite.contracts:
             return
         retired, cancelled = self._sums(ChainCreditRetirement), self._sums(ChainCreditCancellation)
         surrendered = self._sums(ChainCreditSurrender)
         held = {int(i): int(a) for i, a in self.conn.execute(
-            select(ChainBalance.token_id, func.sum(ChainBalance.amount)).where(ChainBalance.token == "CreditRegistry")
+            select(ChainBalance.token_id, func.sum(ChainBalance.amount)).where(ChainBalance.token == CREDIT.contract)
             .group_by(ChainBalance.token_id))}
         count = self.conn.scalar(select(func.count()).select_from(ChainCreditBatch))
-        self.compare("credit_batch_count", "CreditRegistry", {"count": count},
-                     {"count": self.view("CreditRegistry", "batchCount")})
+        self.compare("credit_batch_count", CREDIT.contract, {"count": count},
+                     {"count": self.view(CREDIT.contract, "batchCount")})
         for b in self.conn.execute(select(ChainCreditBatch)).mappings():
             batch_id = b["batch_id"]
-            c = self.view("CreditRegistry", "batch", batch_id)
+            c = self.view(CREDIT.contract, "batch", batch_id)
             supply = b["amount"] - retired.get(batch_id, 0) - cancelled.get(batch_id, 0) - surrendered.get(batch_id, 0)
             self.compare("credit_batch", batch_id,
                          {"amount": b["amount"], "serial_start": b["serial_start"], "serial_end": b["serial_end"],
@@ -207,7 +208,7 @@ class _Reconciler:
                           "surrendered": surrendered.get(batch_id, 0), "supply": supply},
                          {"amount": c[6], "serial_start": c[7], "serial_end": c[8], "retired": c[10],
                           "cancelled": c[11], "surrendered": c[12],
-                          "supply": self.view("CreditRegistry", "totalSupply(uint256)", batch_id)})
+                          "supply": self.view(CREDIT.contract, "totalSupply(uint256)", batch_id)})
             self.compare("credit_batch_held", batch_id, {"supply": supply}, {"supply": held.get(batch_id, 0)})
 
     def orders(self) -> None:

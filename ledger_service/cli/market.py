@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ledger_core.assets import tradeable_names
+from ledger_service.cli.asset_names import choices, names_enum
 from ledger_service.cli.output import emit
 from ledger_service.cli.remote import (
     DEFAULT,
@@ -35,12 +37,12 @@ app = typer.Typer(help="The market: sell, fill, cancel, orders, book, trades, cl
                   no_args_is_help=True)
 
 
-class Asset(StrEnum):
-    allowance = "allowance"
-    credit = "credit"
+if TYPE_CHECKING:
+    Asset = StrEnum
+else:
+    Asset = names_enum("Asset", tradeable_names())
 
-
-AssetArg = Annotated[Asset, typer.Argument(help="allowance or credit.")]
+AssetArg = Annotated[Asset, typer.Argument(help=f"{choices(tradeable_names())}.")]
 TokenArg = Annotated[int, typer.Argument(min=1, help="The vintage year (allowance) or batch id (credit).")]
 OrderId = Annotated[int, typer.Argument(min=1, help="The order.")]
 ORDER_KEYS = ["order_id", "seller", "asset", "token_id", "amount", "remaining", "price", "expiry", "status"]

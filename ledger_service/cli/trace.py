@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.tree import Tree
 
+from ledger_core.assets import asset_kind, traced_names
+from ledger_service.cli.asset_names import choices, names_enum
 from ledger_service.cli.output import DIFFERENCES_EXIT, console, emit, fail
 from ledger_service.cli.remote import (
     DEFAULT,
@@ -27,9 +29,10 @@ app = typer.Typer(help="Traces: a report to its readings with proofs, an asset h
                   no_args_is_help=True)
 
 
-class Asset(StrEnum):
-    allowance = "allowance"
-    credit = "credit"
+if TYPE_CHECKING:
+    Asset = StrEnum
+else:
+    Asset = names_enum("Asset", traced_names())
 
 
 def kg(mg: int | str) -> str:
@@ -139,7 +142,7 @@ def _print_report(t: dict[str, Any]) -> None:
 @app.command()
 def asset(
     ctx: typer.Context,
-    kind: Annotated[Asset, typer.Argument(help="allowance or credit.")],
+    kind: Annotated[Asset, typer.Argument(help=f"{choices(traced_names())}.")],
     token_id: Annotated[int, typer.Argument(min=0, help="The vintage year (allowance) or the batch (credit).")],
     offset: OffsetOption = 0, limit: LimitOption = 100,
     url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
@@ -150,7 +153,7 @@ def asset(
     if as_json:
         emit(t, True)
         return
-    name = f"{kind.value} {'vintage' if kind == Asset.allowance else 'batch'} {token_id}"
+    name = f"{kind.value} {asset_kind(kind.value).token_noun} {token_id}"
     console.print(f"[bold]{name}[/bold]: issued {t['issued']}, surrendered {t['surrendered']}, "
                   f"outstanding {t['outstanding']}")
     console.print(table("holders", ("holder", "organisation", "amount"),

@@ -13,6 +13,7 @@ from typing import Any
 
 from eth_utils import keccak
 
+from ledger_core import assets
 from ledger_service.indexer.catalog import ChainEvent
 
 Row = tuple[str, dict[str, Any]]
@@ -36,7 +37,6 @@ REPORT_EVENT_KINDS = {
     "ReportFinalized": "finalized",
 }
 # ComplianceLedger.AssetKind -> the registry contract whose units were surrendered.
-ASSET_KINDS = {1: "AllowanceRegistry", 2: "CreditRegistry"}
 
 
 def _transfer_kind(src: str, dst: str) -> str:
@@ -268,15 +268,20 @@ def other_event(ev: ChainEvent) -> list[Row]:
                                     "args": {k: _jsonable(v) for k, v in ev.args.items()}})]
 
 
+# The handlers an asset kind's description names for its events (`AssetKind.events`).
+ASSET_EVENT_HANDLERS: dict[str, Handler] = {
+    "allocated": allocated, "retracted": retracted, "allowances_surrendered": allowances_surrendered,
+    "project_event": project_event, "verification_submitted": verification_submitted,
+    "batch_issued": batch_issued, "credits_retired": credits_retired, "credits_cancelled": credits_cancelled,
+    "credits_surrendered": credits_surrendered,
+}
+
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("*", "TransferSingle"): transfer_single,
     ("*", "TransferBatch"): transfer_batch,
     ("*", "Transfer"): erc20_transfer,
     ("Membership", "OrganisationRegistered"): organisation_registered,
     **{("Membership", name): member_event for name in MEMBER_EVENT_KINDS},
-    ("AllowanceRegistry", "Allocated"): allocated,
-    ("AllowanceRegistry", "Retracted"): retracted,
-    ("AllowanceRegistry", "Surrendered"): allowances_surrendered,
     ("ComplianceLedger", "ObligationSet"): obligation_set,
     ("ComplianceLedger", "SurrenderRecorded"): surrender_recorded,
     **{("EmissionRegistry", name): report_event for name in REPORT_EVENT_KINDS},
@@ -286,13 +291,9 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("MeterAnchor", "OracleAuthorisationSet"): oracle_authorisation_set,
     ("MeterAnchor", "Anchored"): anchored,
     ("Notary", "Notarized"): notarized,
-    **{("CreditRegistry", name): project_event for name in PROJECT_EVENT_KINDS},
-    ("CreditRegistry", "VerificationSubmitted"): verification_submitted,
-    ("CreditRegistry", "BatchIssued"): batch_issued,
-    ("CreditRegistry", "CreditsRetired"): credits_retired,
-    ("CreditRegistry", "CreditsCancelled"): credits_cancelled,
-    ("CreditRegistry", "CreditsSurrendered"): credits_surrendered,
     **{("CarbonMarket", name): order_event for name in ORDER_EVENT_KINDS},
+    **{(kind.contract, event): ASSET_EVENT_HANDLERS[handler]
+       for kind in assets.ASSET_KINDS.values() for event, handler in kind.events.items()},
 }
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 
+from ledger_core.assets import asset_kind
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.suite import Suite
 from ledger_core.config import Settings
@@ -24,7 +25,7 @@ from ledger_service.audit.access import (
     park_of,
     report_trace_for,
 )
-from ledger_service.audit.asset_trace import ALLOWANCES, CREDITS, trace_asset
+from ledger_service.audit.asset_trace import trace_asset
 from ledger_service.audit.drilldown import drill_down
 from ledger_service.audit.reconcile import ReconcileReport, reconcile
 from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
@@ -33,8 +34,6 @@ from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, forbidden, not_found
 from ledger_service.services.visibility import IndexedViews
-
-TOKENS = {"allowance": ALLOWANCES, "credit": CREDITS}
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class AuditService:
     def asset_trace(self, caller: Caller, asset: str, token_id: int, offset: int, limit: int) -> AssetTracePage:
         """Every movement of an allowance vintage or a credit batch in chain order, and its holders; a member
         sees the hops its organisation's accounts took part in and its own holdings."""
-        token = TOKENS[asset]
+        token = traced_contract(asset)
         sees = self.views.viewer(caller)
         with self.views.sessions() as session:
             if sees.regulator:
@@ -170,3 +169,11 @@ class AuditService:
             self.engine, self.suite, chain=self.chain, grace_seconds=self.settings.receipt_timeout_seconds,
             since=since, sample=sample, seed=seed, documents=self.documents))
         return Reconciliation(report, since)
+
+
+def traced_contract(asset: str) -> str:
+    """The contract of an asset kind traced by token id, by the kind's name; KeyError for any other name."""
+    kind = asset_kind(asset)
+    if not kind.traced:
+        raise KeyError(asset)
+    return kind.contract

@@ -44,7 +44,7 @@ class MarketService:
     views: IndexedViews
 
     def _asset_address(self, asset: str) -> str:
-        return self.suite.deployment.addresses[market.ASSETS[asset]]
+        return self.suite.deployment.addresses[market.asset_contract(asset)]
 
     def _named(self, order: Order, named: bool = True) -> Order:
         return replace(order, seller=order.seller if named else None,
@@ -64,7 +64,7 @@ class MarketService:
         """List units for sale at a fixed price (units per tonne); they move into the market's escrow. The
         market's approval on the asset is sent first if the seller has not given it."""
         self.sender.require_custodial(caller)
-        contract = market.ASSETS[asset]
+        contract = market.asset_contract(asset)
         expires = expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)
         approvals = self._approve(caller, market.listing_approvals(self.chain, self.suite, caller.address, contract),
                                   wait)

@@ -8,12 +8,13 @@ decided by the rule table of `ledger_service.audit.access` (README: What each ro
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from ledger_core.chain.calldata import jsonable
+from ledger_service.api.asset_names import TracedAsset
 from ledger_service.api.deps import AnyMember, PageDep, Regulator, ServicesDep
 from ledger_service.api.schemas import AnchorBase, DeviceBase, Hex, PageInfo
 from ledger_service.api.types import INT64_MAX, LAST_DAY, LAST_SECOND, ChainId64, OrgId
@@ -199,7 +200,7 @@ class HoldingOut(FromResult):
 
 
 class AssetTraceOut(FromResult):
-    asset: Literal["allowance", "credit"]
+    asset: TracedAsset
     token_id: int = Field(description="the vintage year of allowances, the batch id of credits")
     issued: int
     surrendered: int
@@ -316,7 +317,7 @@ def report_trace(
 
 @router.get("/assets/{asset}/{token_id}/trace", response_model=AssetTraceOut)
 def asset_trace(
-    asset: Literal["allowance", "credit"],
+    asset: TracedAsset,
     token_id: Annotated[int, Path(ge=0, le=INT64_MAX)],
     caller: AnyMember,
     services: ServicesDep,

@@ -10,13 +10,14 @@ members before the listing or fill, through the outbox.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger_service import market
 from ledger_service.api.answers import answer
+from ledger_service.api.asset_names import TradeableAsset
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.types import ChainId64, ChainTime, Day, Id64, Price, Tonnes
@@ -24,7 +25,7 @@ from ledger_service.market import Order
 from ledger_service.services.outcomes import Sent
 
 router = APIRouter(prefix="/market", tags=["market"])
-AssetName = Literal["allowance", "credit"]
+AssetName = TradeableAsset
 Amount = Tonnes
 TokenId = Annotated[Id64, Field(description="vintage year (allowance) or batch id (credit)")]
 Trader = Annotated[Caller, Depends(member("ENTERPRISE", "TRADER", moves_assets=True))]
