@@ -37,7 +37,6 @@ OVER_BUDGET: frozenset[str] = frozenset(
         "submit_report",
         "notarize",
         "issue_credits",
-        "retire_credit",
         "list_order",
     }
 )

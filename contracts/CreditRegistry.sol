@@ -66,18 +66,19 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         uint256 surrendered;
     }
 
+    /// @notice What a retirement certificate states; the registry keeps only its hash
+    /// (`retirementHash`), the record itself is in the `CreditsRetired` event.
     struct Retirement {
         uint256 batchId;
         address holder;
-        uint64 retiredAt;
-        uint64 consumptionStart;
-        uint64 consumptionEnd;
         uint256 amount;
         uint256 serialStart;
         uint256 serialEnd;
         string beneficiary;
         string purpose;
         string jurisdiction;
+        uint64 consumptionStart;
+        uint64 consumptionEnd;
     }
 
     /// @notice The compliance ledger that surrendered credits count towards.
@@ -93,7 +94,7 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
     mapping(bytes32 projectId => Project) private _projects;
     mapping(bytes32 periodKey => Verification) private _verifications;
     mapping(uint256 batchId => Batch) private _batches;
-    mapping(uint256 retirementId => Retirement) private _retirements;
+    mapping(uint256 retirementId => bytes32 commitment) private _retirements;
 
     error ZeroProjectId();
     error ProjectExists(bytes32 projectId);
@@ -323,14 +324,16 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
     ) external returns (uint256 retirementId) {
         _requireCanTransact(msg.sender);
         if (consumptionStart > consumptionEnd) revert InvalidPeriod(consumptionStart, consumptionEnd);
-        retirementId = ++retirementCount;
-        Retirement storage r = _retirements[retirementId];
-        r.consumptionStart = consumptionStart;
-        r.consumptionEnd = consumptionEnd;
+        Retirement memory r;
+        r.batchId = batchId;
+        r.holder = msg.sender;
+        r.amount = amount;
         r.beneficiary = beneficiary;
         r.purpose = purpose;
         r.jurisdiction = jurisdiction;
-        _completeRetirement(retirementId, r, batchId, amount);
+        r.consumptionStart = consumptionStart;
+        r.consumptionEnd = consumptionEnd;
+        retirementId = _retire(r);
     }
 
     /// @notice Cancel invalidated credits held by an account (e.g. after a reversal or a
@@ -420,11 +423,19 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         return _batch(batchId);
     }
 
-    /// @notice A retirement record: everything a retirement certificate states.
+    /// @notice The commitment to a retirement record (`retirementHash` of what its certificate
+    /// states, as emitted in `CreditsRetired`); reverts with `UnknownRetirement` if none.
     /// @param retirementId The retirement.
-    function retirement(uint256 retirementId) external view returns (Retirement memory r) {
-        r = _retirements[retirementId];
-        if (r.batchId == 0) revert UnknownRetirement(retirementId);
+    function retirement(uint256 retirementId) external view returns (bytes32 commitment) {
+        commitment = _retirements[retirementId];
+        if (commitment == bytes32(0)) revert UnknownRetirement(retirementId);
+    }
+
+    /// @notice The commitment to a retirement record: keccak256 of its ABI encoding
+    /// (`abi.encode(Retirement)`, the tuple of its fields in declaration order).
+    /// @param r The record.
+    function retirementHash(Retirement memory r) public pure returns (bytes32) {
+        return keccak256(abi.encode(r));
     }
 
     // ------------------------------------------------------------------ internals
@@ -453,20 +464,6 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         b.nextSerial = last + 1;
     }
 
-    function _completeRetirement(uint256 retirementId, Retirement storage r, uint256 batchId, uint256 amount)
-        private
-    {
-        Batch storage b = _batch(batchId);
-        (r.serialStart, r.serialEnd) = _consume(b, amount);
-        b.retired += amount;
-        r.batchId = batchId;
-        r.holder = msg.sender;
-        r.retiredAt = uint64(block.timestamp);
-        r.amount = amount;
-        _burn(msg.sender, batchId, amount);
-        _emitRetired(retirementId, b, r);
-    }
-
     function _emitIssued(uint256 batchId, Batch storage b, address owner) private {
         emit BatchIssued(
             batchId,
@@ -482,7 +479,18 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         );
     }
 
-    function _emitRetired(uint256 retirementId, Batch storage b, Retirement storage r) private {
+    /// @dev Takes the serials, burns the units and keeps the record's hash; the record goes in the event.
+    function _retire(Retirement memory r) private returns (uint256 retirementId) {
+        Batch storage b = _batch(r.batchId);
+        (r.serialStart, r.serialEnd) = _consume(b, r.amount);
+        b.retired += r.amount;
+        retirementId = ++retirementCount;
+        _retirements[retirementId] = retirementHash(r);
+        _burn(msg.sender, r.batchId, r.amount);
+        _emitRetired(retirementId, b, r);
+    }
+
+    function _emitRetired(uint256 retirementId, Batch storage b, Retirement memory r) private {
         emit CreditsRetired(
             retirementId,
             r.batchId,

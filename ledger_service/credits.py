@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from eth_abi import encode
 from eth_utils import keccak
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -247,11 +248,18 @@ def certificate(session: Session, retirement_id: int, registry: str, chain_id: i
         block_time=utc(r.block_time), pending=r.pending, registry=registry, chain_id=chain_id)
 
 
+RETIREMENT_TYPES = ["uint256", "address", "uint256", "uint256", "uint256", "string", "string", "string", "uint64",
+                    "uint64"]
+
+
+def retirement_hash(cert: Certificate) -> bytes:
+    """`CreditRegistry.retirementHash` of what the certificate states: keccak256 of the ABI-encoded record."""
+    record = (cert.batch_id, cert.holder, cert.amount, cert.serial_start, cert.serial_end, cert.beneficiary,
+              cert.purpose, cert.jurisdiction, cert.consumption_start, cert.consumption_end)
+    return keccak(encode([f"({','.join(RETIREMENT_TYPES)})"], [record]))
+
+
 def certificate_matches_chain(chain: ChainClient, suite: Suite, cert: Certificate) -> bool:
-    """Whether the registry's own `retirement(id)` record states what the certificate states."""
-    r = chain.request(lambda: suite.call(REGISTRY, "retirement", cert.retirement_id))
-    (batch_id, holder, _at, c_start, c_end, amount, s_start, s_end, beneficiary, purpose, jurisdiction) = r
-    return (int(batch_id), holder, int(c_start), int(c_end), int(amount), int(s_start), int(s_end), beneficiary,
-            purpose, jurisdiction) == (
-        cert.batch_id, cert.holder, cert.consumption_start, cert.consumption_end, cert.amount, cert.serial_start,
-        cert.serial_end, cert.beneficiary, cert.purpose, cert.jurisdiction)
+    """Whether the registry's commitment to retirement `id` is the hash of what the certificate states."""
+    commitment = chain.request(lambda: suite.call(REGISTRY, "retirement", cert.retirement_id))
+    return bytes(commitment) == retirement_hash(cert)

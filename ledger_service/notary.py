@@ -44,13 +44,18 @@ def notarize_intent(signer: str, digest: bytes, kind: str, reference: str) -> In
 
 
 def lookup(chain: ChainClient, suite: Suite, digest: bytes) -> Notarization | None:
-    fns = suite.contract(NOTARY).functions
+    """The chain's record of a document: who and when from the contract's slot, the organisation, kind and
+    reference from the `Notarized` event of the block that slot names."""
+    contract = suite.contract(NOTARY)
 
     def read() -> Notarization | None:
-        if not fns.isNotarized(digest).call():
+        if not contract.functions.isNotarized(digest).call():
             return None
-        notary, org_id, kind, reference, timestamp, block = fns.getNotarization(digest).call()
-        return Notarization("0x" + digest.hex(), notary, int(org_id), "0x" + bytes(kind).hex(),
-                            "0x" + bytes(reference).hex(), int(timestamp), int(block))
+        notary, timestamp, block = contract.functions.getNotarization(digest).call()
+        logs = contract.events.Notarized.get_logs(from_block=block, to_block=block,
+                                                  argument_filters={"documentHash": digest})
+        event = logs[0]["args"]
+        return Notarization("0x" + digest.hex(), notary, int(event["orgId"]), "0x" + bytes(event["kind"]).hex(),
+                            "0x" + bytes(event["referenceId"]).hex(), int(timestamp), int(block))
 
     return chain.request(read)

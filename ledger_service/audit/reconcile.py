@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
 REPORT_STATUS = {0: "none", 1: "submitted", 2: "verified", 3: "rejected", 4: "finalized"}
 ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
+LOG_RANGE = 5000  # blocks per eth_getLogs request, as the indexer's default range
 
 
 @dataclass(frozen=True)
@@ -172,15 +173,28 @@ class _Reconciler:
                           "anchors_root": c[7], "anchored_mg": c[8], "reading_count": c[9], "reported_kg": c[6],
                           "verified_kg": c[12], "obligation_tonnes": c[16]})
 
+    def events(self, contract: str, event: str) -> list[Any]:
+        """Every `event` of `contract` from the deployment up to the block being reconciled."""
+        logs: list[Any] = []
+        target = getattr(self.suite.contract(contract).events, event)
+        start = self.suite.deployment.block
+        while start <= self.block:
+            end = min(start + LOG_RANGE - 1, self.block)
+            logs += target.get_logs(from_block=start, to_block=end)
+            start = end + 1
+        return logs
+
     def notarizations(self) -> None:
+        # The contract keeps who and when per hash; the organisation is in the event of that block.
+        events = {bytes(e["args"]["documentHash"]): e["args"] for e in self.events("Notary", "Notarized")}
         count = self.conn.scalar(select(func.count()).select_from(ChainNotarization))
-        self.compare("notarization_count", "Notary", {"count": count},
-                     {"count": self.view("Notary", "notarizationCount")})
+        self.compare("notarization_count", "Notary", {"count": count}, {"count": len(events)})
         for n in self.conn.execute(select(ChainNotarization)).mappings():
-            notary, org_id, _kind, _ref, timestamp, _block = self.view("Notary", "getNotarization", n["document_hash"])
+            notary, timestamp, _block = self.view("Notary", "getNotarization", n["document_hash"])
+            event = events.get(bytes(n["document_hash"]), {})
             self.compare("notarization", "0x" + n["document_hash"].hex(),
                          {"notary": n["notary"], "org_id": n["org_id"], "timestamp": n["timestamp"]},
-                         {"notary": notary, "org_id": org_id, "timestamp": timestamp})
+                         {"notary": notary, "org_id": event.get("orgId"), "timestamp": timestamp})
 
     def _sums(self, model: type[ChainCreditRetirement | ChainCreditCancellation | ChainCreditSurrender]
               ) -> dict[int, int]:

@@ -176,7 +176,7 @@ def notarized(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_notarizations", {
         "document_hash": a["documentHash"], "notary": a["notary"], "org_id": a["orgId"], "kind": a["kind"],
-        "reference_id": a["referenceId"], "timestamp": a["timestamp"], "notarized_block": a["blockNumber"],
+        "reference_id": a["referenceId"], "timestamp": a["timestamp"], "notarized_block": ev.block_number,
     })]
 
 

@@ -63,10 +63,11 @@ td {{ padding: .3em; font-family: monospace; word-break: break-all; }}
 <h2>How to verify this certificate on chain</h2>
 <ol>
 <li>On chain {cert.chain_id}, call <code>retirement({cert.retirement_id})</code> on the CreditRegistry at
-<code>{e(cert.registry)}</code>: it returns the batch, holder, quantity, serial range, beneficiary, purpose,
-jurisdiction and consumption period stated here.</li>
+<code>{e(cert.registry)}</code>: it returns the registry's commitment to this retirement.</li>
 <li>Fetch the receipt of transaction <code>{e(cert.tx_hash)}</code> (block {cert.block_number}): it holds the
-<code>CreditsRetired</code> event with retirement id {cert.retirement_id} and the same fields.</li>
+<code>CreditsRetired</code> event with retirement id {cert.retirement_id} and the batch, holder, quantity, serial
+range, beneficiary, purpose, jurisdiction and consumption period stated here; <code>retirementHash</code> of
+that record on the CreditRegistry (keccak256 of its ABI encoding) equals the commitment.</li>
 <li>Call <code>batch({cert.batch_id})</code>: serials {cert.serial_start} to {cert.serial_end} lie within the batch's
 range, and are counted in its <code>retired</code> total, so they cannot be retired, surrendered or cancelled
 again.</li>
