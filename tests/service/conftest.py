@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ledger_core.chain.compiler import Artifact
 from ledger_core.config import Settings
+from ledger_core.db.models import ApiKey
 from ledger_service.api.app import create_app
 from ledger_service.runtime import Runtime
 from tests.service.cast import Cast, admit_cast
@@ -54,3 +56,14 @@ def cast(_service: tuple[Runtime, Cast]) -> Cast:
 @pytest.fixture
 def client(runtime: Runtime) -> TestClient:
     return TestClient(create_app(runtime), raise_server_exceptions=True)
+
+
+@pytest.fixture
+def keys_restored(runtime: Runtime) -> Iterator[None]:
+    """API keys live in the database, which the chain snapshot does not undo: revocations are taken back."""
+    with runtime.sessions() as session:
+        live = set(session.scalars(select(ApiKey.id).where(ApiKey.revoked_at.is_(None))))
+    yield
+    with runtime.sessions.begin() as session:
+        for row in session.scalars(select(ApiKey).where(ApiKey.id.in_(live), ApiKey.revoked_at.is_not(None))):
+            row.revoked_at = None

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from ledger_core.db.models.identity import ApiKey
 from ledger_service.identity.signed_requests import sign_request
@@ -145,17 +144,6 @@ def test_a_request_signed_by_someone_else_is_refused(client: TestClient, cast: C
 def test_a_signature_for_another_path_is_refused(client: TestClient, cast: Cast):
     headers = signed(cast, "self_signer", "GET", f"{V1}/organisations/1")
     assert client.get(ORG_PATH, headers=headers).status_code == 401
-
-
-@pytest.fixture
-def keys_restored(runtime: Runtime):
-    """API keys live in the database, which the chain snapshot does not undo: revocations are taken back."""
-    with runtime.sessions() as session:
-        live = set(session.scalars(select(ApiKey.id).where(ApiKey.revoked_at.is_(None))))
-    yield
-    with runtime.sessions.begin() as session:
-        for row in session.scalars(select(ApiKey).where(ApiKey.id.in_(live), ApiKey.revoked_at.is_not(None))):
-            row.revoked_at = None
 
 
 def test_the_last_live_key_of_the_last_active_regulator_cannot_be_revoked(client: TestClient, cast: Cast,

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from sqlalchemy import select
-
-from ledger_core.db.models import ApiKey
 from ledger_service.membership import MemberStatus, OrgKind
 from ledger_service.runtime import Runtime
 from tests.service.acting import acting, refused, services
@@ -46,17 +40,6 @@ def test_an_organisation_s_hierarchy_and_members(runtime: Runtime, cast: Cast):
     refused(404, "UnknownOrganisation", organisations.organisation, 999_999)
     registered = organisations.register(acting(runtime, cast, "regulator"), 777, PARK, OrgKind.ENTERPRISE, "New Mill")
     assert (registered.organisation.parent_id, registered.organisation.kind) == (PARK, OrgKind.ENTERPRISE)
-
-
-@pytest.fixture
-def keys_restored(runtime: Runtime) -> Iterator[None]:
-    """API keys live in the database, which the chain snapshot does not undo: revocations are taken back."""
-    with runtime.sessions() as session:
-        live = set(session.scalars(select(ApiKey.id).where(ApiKey.revoked_at.is_(None))))
-    yield
-    with runtime.sessions.begin() as session:
-        for row in session.scalars(select(ApiKey).where(ApiKey.id.in_(live), ApiKey.revoked_at.is_not(None))):
-            row.revoked_at = None
 
 
 def test_api_keys_are_issued_to_members_only_and_the_last_regulator_key_stays(runtime: Runtime, cast: Cast,
