@@ -45,6 +45,7 @@ from ledger_core.db.models import (
     IndexCheckpoint,
 )
 from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
+from ledger_service.indexer.indexer import DEFAULT_RANGE as LOG_RANGE  # blocks per eth_getLogs request
 
 if TYPE_CHECKING:
     from ledger_core.chain.client import ChainClient
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
 REPORT_STATUS = {0: "none", 1: "submitted", 2: "verified", 3: "rejected", 4: "finalized"}
 ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
-LOG_RANGE = 5000  # blocks per eth_getLogs request, as the indexer's default range
 
 
 @dataclass(frozen=True)
