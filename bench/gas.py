@@ -148,6 +148,7 @@ class Bench:
             "MeterAnchor",
             "anchor",
             ENT_A,
+            0,  # emissions
             start,
             start + 86_400,
             h("CN-2023-v1"),

@@ -6,6 +6,7 @@ import {MembershipGated} from "./base/MembershipGated.sol";
 import {Errors} from "./lib/Errors.sol";
 import {Roles} from "./base/Roles.sol";
 import {MerkleSum} from "./lib/MerkleSum.sol";
+import {IProductionAnchors} from "./interfaces/IProductionAnchors.sol";
 
 /// @title MeterAnchor
 /// @notice The registry of metering devices and the anchored meter data of every enterprise.
@@ -13,11 +14,19 @@ import {MerkleSum} from "./lib/MerkleSum.sol";
 /// the Merkle-sum root of every reading of that window (see `contracts/COMMITMENTS.md`). The
 /// contract computes the level-4 (enterprise) node itself from the facilities' root, so the
 /// anchored root provably commits to the total and reading count it records. Each enterprise's
-/// anchors form a chain of non-overlapping windows. Any reading can then be proved into its
-/// anchor, with the device, workshop, facility and enterprise subtotals on its path.
+/// anchors form a chain of non-overlapping windows per *measure*: emissions (measure 0, sums in
+/// mgCO2e) and electricity produced by generation meters (measure 1, sums in Wh). Any reading can
+/// then be proved into its anchor, with the device, workshop, facility and enterprise subtotals on
+/// its path. Production anchors also keep their enterprise, window and Wh for other contracts
+/// (`IProductionAnchors`).
 /// @dev Freezing a member does not affect device management or anchoring: a freeze stops
 /// assets from moving, not the measurement of emissions.
-contract MeterAnchor is MembershipGated {
+contract MeterAnchor is MembershipGated, IProductionAnchors {
+    /// @notice Measure of an anchor whose sums are emissions in mgCO2e.
+    uint8 public constant MEASURE_EMISSIONS = 0;
+    /// @notice Measure of an anchor whose sums are electricity produced in Wh (generation meters).
+    uint8 public constant MEASURE_PRODUCTION = 1;
+
     /// @notice A metering device, bound to an enterprise, a facility and a workshop.
     struct Device {
         uint64 enterpriseOrgId;
@@ -39,6 +48,7 @@ contract MeterAnchor is MembershipGated {
         uint256 previousAnchorId;
         address oracle;
         uint64 anchoredAt;
+        uint8 measure;
     }
 
     /// @dev How an anchor is stored: five slots, in the order (org, window, time), root, factor
@@ -55,12 +65,22 @@ contract MeterAnchor is MembershipGated {
         uint64 readingCount;
         uint64 previousAnchorId;
         address oracle;
+        uint8 measure;
+    }
+
+    /// @dev A production anchor's figures, in one slot, for `productionOf`.
+    struct Production {
+        uint64 enterpriseOrgId;
+        uint64 windowStart;
+        uint64 windowEnd;
+        uint64 wh;
     }
 
     mapping(bytes32 deviceId => Device) private _devices;
     mapping(address oracle => mapping(uint64 enterpriseOrgId => bool)) private _oracleAuthorised;
     mapping(uint256 anchorId => StoredAnchor) private _anchors;
-    mapping(uint64 enterpriseOrgId => uint256 anchorId) private _latestAnchor;
+    mapping(uint64 enterpriseOrgId => mapping(uint8 measure => uint256 anchorId)) private _latestAnchor;
+    mapping(uint256 anchorId => Production) private _production;
     uint256 private _anchorCount;
 
     /// @dev A device id of zero was given.
@@ -88,6 +108,12 @@ contract MeterAnchor is MembershipGated {
     error WindowOverlap(uint64 enterpriseOrgId, uint64 windowStart, uint256 latestAnchorId, uint64 latestWindowEnd);
     /// @dev No anchor has this id.
     error UnknownAnchor(uint256 anchorId);
+    /// @dev The measure is neither emissions (0) nor production (1).
+    error UnknownMeasure(uint8 measure);
+    /// @dev A production anchor's total exceeds the uint64 Wh that `productionOf` reports.
+    error ProductionOutOfRange(uint128 totalWh);
+    /// @dev No anchor has this id, or it is an emissions anchor.
+    error NotProductionAnchor(uint256 anchorId);
 
     /// @notice A device was registered, active, by `registeredBy`.
     event DeviceRegistered(
@@ -107,10 +133,12 @@ contract MeterAnchor is MembershipGated {
     /// @notice A regulator authorised an oracle for an enterprise, or withdrew the authorisation.
     event OracleAuthorisationSet(address indexed oracle, uint64 indexed enterpriseOrgId, bool authorised, address setBy);
     /// @notice An oracle anchored an enterprise's meter data for `[windowStart, windowEnd)`;
-    /// `root` is the level-4 node over the facilities' root, `previousAnchorId` the enterprise's prior anchor.
+    /// `root` is the level-4 node over the facilities' root, `totalMg` its sum (Wh for measure 1),
+    /// `previousAnchorId` the enterprise's prior anchor of the same measure.
     event Anchored(
         uint256 indexed anchorId,
         uint64 indexed enterpriseOrgId,
+        uint8 measure,
         uint64 windowStart,
         uint64 windowEnd,
         bytes32 root,
@@ -220,17 +248,19 @@ contract MeterAnchor is MembershipGated {
     /// @notice Anchor the meter data of one enterprise for the window `[windowStart, windowEnd)`.
     /// Only an active ORACLE authorised for the enterprise. The anchored root is the level-4 node
     /// `level(4, bytes32(uint256(enterpriseOrgId)), (facilitiesRoot, totalMg, readingCount))`.
-    /// The window must start at or after the end of the enterprise's latest anchor.
+    /// The window must start at or after the end of the enterprise's latest anchor of the same measure.
     /// @param enterpriseOrgId The enterprise.
+    /// @param measure `MEASURE_EMISSIONS` or `MEASURE_PRODUCTION` (the sums are Wh of generation meters).
     /// @param windowStart Start of the window (inclusive), seconds since the epoch.
     /// @param windowEnd End of the window (exclusive), after `windowStart`.
     /// @param factorSetId Id of the emission factor set the readings were valued with.
     /// @param facilitiesRoot Hash of the Merkle-sum root over the enterprise's facility nodes.
-    /// @param totalMg Sum of that root: the window's emissions in mgCO2e.
+    /// @param totalMg Sum of that root: the window's emissions in mgCO2e (production: Wh, below 2^64).
     /// @param readingCount Count of that root: the number of readings, at least one.
     /// @return anchorId The new anchor's id (ids start at 1 and are global).
     function anchor(
         uint64 enterpriseOrgId,
+        uint8 measure,
         uint64 windowStart,
         uint64 windowEnd,
         bytes32 factorSetId,
@@ -241,7 +271,9 @@ contract MeterAnchor is MembershipGated {
         _requireActiveRole(Roles.ORACLE, msg.sender);
         if (!_oracleAuthorised[msg.sender][enterpriseOrgId]) revert OracleNotAuthorised(msg.sender, enterpriseOrgId);
         if (readingCount == 0) revert EmptyAnchor();
-        uint256 previousAnchorId = _checkWindow(enterpriseOrgId, windowStart, windowEnd);
+        if (measure > MEASURE_PRODUCTION) revert UnknownMeasure(measure);
+        if (measure == MEASURE_PRODUCTION && totalMg > type(uint64).max) revert ProductionOutOfRange(totalMg);
+        uint256 previousAnchorId = _checkWindow(enterpriseOrgId, measure, windowStart, windowEnd);
 
         StoredAnchor memory a = StoredAnchor({
             enterpriseOrgId: enterpriseOrgId,
@@ -255,11 +287,15 @@ contract MeterAnchor is MembershipGated {
             totalMg: totalMg,
             readingCount: readingCount,
             previousAnchorId: uint64(previousAnchorId),
-            oracle: msg.sender
+            oracle: msg.sender,
+            measure: measure
         });
         anchorId = ++_anchorCount;
         _anchors[anchorId] = a;
-        _latestAnchor[enterpriseOrgId] = anchorId;
+        _latestAnchor[enterpriseOrgId][measure] = anchorId;
+        if (measure == MEASURE_PRODUCTION) {
+            _production[anchorId] = Production(enterpriseOrgId, windowStart, windowEnd, uint64(totalMg));
+        }
         _emitAnchored(anchorId, a);
     }
 
@@ -277,22 +313,40 @@ contract MeterAnchor is MembershipGated {
             readingCount: a.readingCount,
             previousAnchorId: a.previousAnchorId,
             oracle: a.oracle,
-            anchoredAt: a.anchoredAt
+            anchoredAt: a.anchoredAt,
+            measure: a.measure
         });
     }
 
-    /// @notice The id of the enterprise's anchor for exactly this window, 0 if none.
+    /// @notice The id of the enterprise's anchor of this measure for exactly this window, 0 if none.
     /// @param enterpriseOrgId The enterprise.
+    /// @param measure The measure.
     /// @param windowStart Start of the window.
     /// @param windowEnd End of the window.
-    function anchorIdOf(uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd) external view returns (uint256) {
-        return _findWindow(_latestAnchor[enterpriseOrgId], windowStart, windowEnd);
+    function anchorIdOf(uint64 enterpriseOrgId, uint8 measure, uint64 windowStart, uint64 windowEnd)
+        external
+        view
+        returns (uint256)
+    {
+        return _findWindow(_latestAnchor[enterpriseOrgId][measure], windowStart, windowEnd);
     }
 
-    /// @notice The enterprise's latest anchor (the head of its chain), 0 if none.
+    /// @notice The enterprise's latest anchor of this measure (the head of its chain), 0 if none.
     /// @param enterpriseOrgId The enterprise.
-    function latestAnchorId(uint64 enterpriseOrgId) external view returns (uint256) {
-        return _latestAnchor[enterpriseOrgId];
+    /// @param measure The measure.
+    function latestAnchorId(uint64 enterpriseOrgId, uint8 measure) external view returns (uint256) {
+        return _latestAnchor[enterpriseOrgId][measure];
+    }
+
+    /// @inheritdoc IProductionAnchors
+    function productionOf(uint256 anchorId)
+        external
+        view
+        returns (uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd, uint64 wh)
+    {
+        Production storage p = _production[anchorId];
+        if (p.enterpriseOrgId == 0) revert NotProductionAnchor(anchorId);
+        return (p.enterpriseOrgId, p.windowStart, p.windowEnd, p.wh);
     }
 
     /// @notice The number of anchors of all enterprises (also the highest anchor id).
@@ -332,8 +386,8 @@ contract MeterAnchor is MembershipGated {
     }
 
     /// @dev Refuses an empty window, a window the enterprise has already anchored, and one that
-    /// starts before the end of the enterprise's latest anchor.
-    function _checkWindow(uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd)
+    /// starts before the end of the enterprise's latest anchor of the same measure.
+    function _checkWindow(uint64 enterpriseOrgId, uint8 measure, uint64 windowStart, uint64 windowEnd)
         private
         view
         returns (uint256 previousAnchorId)
@@ -341,7 +395,7 @@ contract MeterAnchor is MembershipGated {
         if (windowEnd <= windowStart) revert InvalidWindow(windowStart, windowEnd);
         // Only a closed window is committed: readings of a window still open could be missing.
         if (windowEnd > block.timestamp) revert WindowNotClosed(windowEnd, uint64(block.timestamp));
-        previousAnchorId = _latestAnchor[enterpriseOrgId];
+        previousAnchorId = _latestAnchor[enterpriseOrgId][measure];
         if (previousAnchorId != 0) {
             uint64 previousEnd = _anchors[previousAnchorId].windowEnd;
             if (windowStart < previousEnd) {
@@ -370,6 +424,7 @@ contract MeterAnchor is MembershipGated {
         emit Anchored(
             anchorId,
             a.enterpriseOrgId,
+            a.measure,
             a.windowStart,
             a.windowEnd,
             a.root,

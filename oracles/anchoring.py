@@ -43,6 +43,7 @@ class OnChainAnchor(NamedTuple):
     previous_anchor_id: int
     oracle: str
     anchored_at: int
+    measure: int
 
 
 class MeterAnchorClient:
@@ -58,16 +59,16 @@ class MeterAnchorClient:
             raise RuntimeError("this MeterAnchor client is read-only (no oracle key): it cannot send transactions")
         return self._sender
 
-    def anchor_id_of(self, enterprise_org_id: int, window_start: int, window_end: int) -> int:
-        return int(self.contract.functions.anchorIdOf(enterprise_org_id, window_start, window_end).call())
+    def anchor_id_of(self, enterprise_org_id: int, measure: int, window_start: int, window_end: int) -> int:
+        return int(self.contract.functions.anchorIdOf(enterprise_org_id, measure, window_start, window_end).call())
 
     def get_anchor(self, anchor_id: int) -> OnChainAnchor:
         return OnChainAnchor(*self.contract.functions.getAnchor(anchor_id).call())
 
-    def send_anchor(self, enterprise_org_id: int, window_start: int, window_end: int, factor_set: str,
+    def send_anchor(self, enterprise_org_id: int, measure: int, window_start: int, window_end: int, factor_set: str,
                     facilities_root: ms.Node) -> HexBytes:
         fn = self.contract.functions.anchor(
-            enterprise_org_id, window_start, window_end, factor_set_hash(factor_set),
+            enterprise_org_id, measure, window_start, window_end, factor_set_hash(factor_set),
             facilities_root.hash, facilities_root.sum, facilities_root.count,
         )
         return self.sender.send_raw(fn.address, fn._encode_transaction_data())
@@ -142,7 +143,7 @@ def anchor_batch(session: Session, client: MeterAnchorClient, batch: MeterBatch)
     if batch.status == BatchStatus.ANCHORED:
         return outcome("already")
     built = built_batch(batch)
-    existing = client.anchor_id_of(built.enterprise_org_id, built.window_start, built.window_end)
+    existing = client.anchor_id_of(built.enterprise_org_id, built.measure, built.window_start, built.window_end)
     if existing:
         on_chain = client.get_anchor(existing)
         if on_chain.root != built.root:
@@ -162,8 +163,8 @@ def anchor_batch(session: Session, client: MeterAnchorClient, batch: MeterBatch)
             anchor_id = 0
         if anchor_id:
             return _finish(session, batch, built.root, client, anchor_id, "recovered")
-    tx_hash = client.send_anchor(built.enterprise_org_id, built.window_start, built.window_end, built.factor_set,
-                                 built.facilities_root)
+    tx_hash = client.send_anchor(built.enterprise_org_id, built.measure, built.window_start, built.window_end,
+                                 built.factor_set, built.facilities_root)
     batch.status = BatchStatus.SENT
     batch.tx_hash = "0x" + bytes(tx_hash).hex()
     session.commit()
@@ -183,11 +184,11 @@ def _finish(session: Session, batch: MeterBatch, root: bytes, client: MeterAncho
 
 def anchor_pending(session: Session, client: MeterAnchorClient,
                    progress: Callable[[AnchorOutcome], None] | None = None) -> list[AnchorOutcome]:
-    """Anchor every built or sent batch, oldest window first per enterprise."""
+    """Anchor every built or sent batch, oldest window first per enterprise and measure."""
     batches = session.scalars(
         select(MeterBatch)
         .where(MeterBatch.status.in_([BatchStatus.BUILT, BatchStatus.SENT]))
-        .order_by(MeterBatch.enterprise_org_id, MeterBatch.window_start)
+        .order_by(MeterBatch.enterprise_org_id, MeterBatch.measure, MeterBatch.window_start)
     ).all()
     outcomes = []
     for batch in batches:

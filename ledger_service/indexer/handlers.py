@@ -166,7 +166,8 @@ def oracle_authorisation_set(ev: ChainEvent) -> list[Row]:
 def anchored(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_anchors", {
-        "anchor_id": a["anchorId"], "enterprise_org_id": a["enterpriseOrgId"], "window_start": a["windowStart"],
+        "anchor_id": a["anchorId"], "enterprise_org_id": a["enterpriseOrgId"], "measure": a["measure"],
+        "window_start": a["windowStart"],
         "window_end": a["windowEnd"], "root": a["root"], "total_mg": a["totalMg"], "reading_count": a["readingCount"],
         "factor_set_id": a["factorSetId"], "previous_anchor_id": a["previousAnchorId"], "oracle": a["oracle"],
     })]

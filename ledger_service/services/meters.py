@@ -120,7 +120,8 @@ def _inconsistent(reading_id: int, exc: StoredDataInconsistent) -> Refusal:
 def _as_registered(info: DeviceInfo) -> MeterDevice:
     """The device as the registry will hold it once its registration is mined."""
     return MeterDevice(device_id=info.device_id, device_hash=info.device_hash, enterprise_org_id=info.enterprise_org_id,
-                       facility=info.facility, workshop=info.workshop, public_key=info.public_key, active=True)
+                       facility=info.facility, workshop=info.workshop, public_key=info.public_key, kind=info.kind,
+                       active=True)
 
 
 def _device_row(session: Session, info: DeviceInfo) -> MeterDevice:

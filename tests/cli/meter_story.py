@@ -77,9 +77,10 @@ def anchor_meter_data(runtime: Runtime, client: TestClient, cast: Cast, hours: i
         for built in build_closed_batches(session, LATER):
             root = built.facilities_root
             (tx_hash,) = submit(runtime, Intent("MeterAnchor", "anchor", (
-                built.enterprise_org_id, built.window_start, built.window_end, factor_set_hash(built.factor_set),
+                built.enterprise_org_id, built.measure, built.window_start, built.window_end,
+                factor_set_hash(built.factor_set),
                 root.hash, root.sum, root.count), story.oracle))
-            anchor_id = int(view(runtime, "MeterAnchor", "anchorIdOf", built.enterprise_org_id, built.window_start,
+            anchor_id = int(view(runtime, "MeterAnchor", "anchorIdOf", built.enterprise_org_id, built.measure, built.window_start,
                                  built.window_end))
             batch = session.get(MeterBatch, built.batch_id)
             assert batch is not None

@@ -39,8 +39,14 @@ def _authorise(ledger: Ledger, org: int = 11, oracle: str = "oracle") -> None:
     ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address(oracle), org, True)
 
 
-def _anchor(ledger: Ledger, start: int = T0, end: int = T0 + HOUR, org: int = 11, actor: str = "oracle") -> Any:
-    return ledger.tx(actor, MA, "anchor", org, start, end, FACTORS, FACILITIES_ROOT, TOTAL_MG, COUNT)
+EMISSIONS = 0
+PRODUCTION = 1
+
+
+def _anchor(ledger: Ledger, start: int = T0, end: int = T0 + HOUR, org: int = 11, actor: str = "oracle",
+            measure: int = EMISSIONS, total: int = TOTAL_MG) -> Any:
+    factors = FACTORS if measure == EMISSIONS else ZERO
+    return ledger.tx(actor, MA, "anchor", org, measure, start, end, factors, FACILITIES_ROOT, total, COUNT)
 
 
 # ====================================================================== devices
@@ -259,7 +265,7 @@ class TestAnchor:
         self, ledger: Ledger
     ) -> None:
         _authorise(ledger)
-        assert ledger.call(MA, "anchorIdOf", 11, T0, T0 + HOUR) == 0
+        assert ledger.call(MA, "anchorIdOf", 11, EMISSIONS, T0, T0 + HOUR) == 0
         receipt = _anchor(ledger)
         root = b32(ENTERPRISE["root"]["hash"])
         oracle = ledger.address("oracle")
@@ -267,6 +273,7 @@ class TestAnchor:
             {
                 "anchorId": 1,
                 "enterpriseOrgId": 11,
+                "measure": EMISSIONS,
                 "windowStart": T0,
                 "windowEnd": T0 + HOUR,
                 "root": root,
@@ -289,9 +296,10 @@ class TestAnchor:
             "previousAnchorId": 0,
             "oracle": oracle,
             "anchoredAt": block["timestamp"],
+            "measure": EMISSIONS,
         }
-        assert ledger.call(MA, "anchorIdOf", 11, T0, T0 + HOUR) == 1
-        assert ledger.call(MA, "latestAnchorId", 11) == 1
+        assert ledger.call(MA, "anchorIdOf", 11, EMISSIONS, T0, T0 + HOUR) == 1
+        assert ledger.call(MA, "latestAnchorId", 11, EMISSIONS) == 1
         assert ledger.call(MA, "anchorCount") == 1
 
     def test_the_anchored_root_is_the_level_four_node_of_the_reference_implementation(self, ledger: Ledger) -> None:
@@ -310,10 +318,10 @@ class TestAnchor:
         _anchor(ledger, start=T0 + 5 * HOUR, end=T0 + 6 * HOUR)  # 4: a gap is allowed
         assert view(ledger, MA, "getAnchor", 4)["previousAnchorId"] == 3
         assert view(ledger, MA, "getAnchor", 2)["previousAnchorId"] == 0
-        assert ledger.call(MA, "latestAnchorId", 11) == 4
-        assert ledger.call(MA, "latestAnchorId", 12) == 2
+        assert ledger.call(MA, "latestAnchorId", 11, EMISSIONS) == 4
+        assert ledger.call(MA, "latestAnchorId", 12, EMISSIONS) == 2
         assert ledger.call(MA, "anchorCount") == 4
-        assert ledger.call(MA, "anchorIdOf", 11, T0 + HOUR, T0 + 2 * HOUR) == 3
+        assert ledger.call(MA, "anchorIdOf", 11, EMISSIONS, T0 + HOUR, T0 + 2 * HOUR) == 3
 
     def test_a_frozen_oracle_still_anchors(self, ledger: Ledger) -> None:
         _authorise(ledger)
@@ -362,7 +370,7 @@ class TestAnchor:
     def test_an_anchor_without_readings_is_refused(self, ledger: Ledger) -> None:
         _authorise(ledger)
         with reverts("EmptyAnchor"):
-            ledger.tx("oracle", MA, "anchor", 11, T0, T0 + HOUR, FACTORS, FACILITIES_ROOT, 0, 0)
+            ledger.tx("oracle", MA, "anchor", 11, EMISSIONS, T0, T0 + HOUR, FACTORS, FACILITIES_ROOT, 0, 0)
 
     def test_an_oracle_not_authorised_for_the_enterprise_is_refused(self, ledger: Ledger) -> None:
         _authorise(ledger)
@@ -392,7 +400,60 @@ class TestAnchor:
     def test_an_unknown_anchor_cannot_be_read(self, ledger: Ledger) -> None:
         with reverts("UnknownAnchor", 1):
             ledger.call(MA, "getAnchor", 1)
-        assert ledger.call(MA, "latestAnchorId", 11) == 0
+        assert ledger.call(MA, "latestAnchorId", 11, EMISSIONS) == 0
+
+
+class TestProductionAnchors:
+    def test_a_production_window_is_chained_apart_from_the_emissions_of_the_same_enterprise(
+        self, ledger: Ledger
+    ) -> None:
+        _authorise(ledger)
+        _anchor(ledger)  # 1: emissions of [T0, T0 + 1h)
+        receipt = _anchor(ledger, measure=PRODUCTION, total=5_000_000)  # 2: the same window, produced Wh
+        event = ledger.events(receipt, MA, "Anchored")[0]
+        assert (event["anchorId"], event["measure"], event["previousAnchorId"]) == (2, PRODUCTION, 0)
+        assert ledger.call(MA, "latestAnchorId", 11, EMISSIONS) == 1
+        assert ledger.call(MA, "latestAnchorId", 11, PRODUCTION) == 2
+        assert ledger.call(MA, "anchorIdOf", 11, PRODUCTION, T0, T0 + HOUR) == 2
+        with reverts("DuplicateWindow", 11, T0, T0 + HOUR, 2):
+            _anchor(ledger, measure=PRODUCTION, total=5_000_000)
+        receipt = _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR, measure=PRODUCTION, total=7)
+        assert ledger.events(receipt, MA, "Anchored")[0]["previousAnchorId"] == 2
+
+    def test_other_contracts_read_the_enterprise_window_and_wh_of_a_production_anchor(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _anchor(ledger, measure=PRODUCTION, total=5_000_000)
+        assert ledger.call(MA, "productionOf", 1) == [11, T0, T0 + HOUR, 5_000_000]
+
+    def test_an_emissions_or_unknown_anchor_has_no_production(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _anchor(ledger)
+        with reverts("NotProductionAnchor", 1):
+            ledger.call(MA, "productionOf", 1)
+        with reverts("NotProductionAnchor", 2):
+            ledger.call(MA, "productionOf", 2)
+
+    def test_an_unknown_measure_or_production_beyond_uint64_wh_is_refused(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        with reverts("UnknownMeasure", 2):
+            _anchor(ledger, measure=2)
+        with reverts("ProductionOutOfRange", 1 << 64):
+            _anchor(ledger, measure=PRODUCTION, total=1 << 64)
+
+    def test_a_production_reading_proves_into_its_anchor_with_its_wh_subtotals(self, ledger: Ledger) -> None:
+        leaves = [ms.leaf(keccak(text=f"generated {i}"), wh) for i, wh in enumerate((1_250, 980, 1_400))]
+        device = ms.LabelledTree.build(ms.LEVEL_DEVICE, DEVICE, leaves)
+        workshop = ms.LabelledTree.build(ms.LEVEL_WORKSHOP, WORKSHOP, [device.node])
+        facility = ms.LabelledTree.build(ms.LEVEL_FACILITY, FACILITY, [workshop.node])
+        enterprise = ms.LabelledTree.build(ms.LEVEL_ENTERPRISE, ms.enterprise_id(11), [facility.node])
+        proof = device.steps(1) + workshop.steps(0) + facility.steps(0) + enterprise.steps(0)
+        _authorise(ledger)
+        node = facility.node
+        ledger.tx("oracle", MA, "anchor", 11, PRODUCTION, T0, T0 + HOUR, ZERO, node.hash, node.sum, node.count)
+        assert ledger.call(MA, "productionOf", 1) == [11, T0, T0 + HOUR, 3_630]
+        valid, got = view(ledger, MA, "verifyReading", 1, keccak(text="generated 1"), 980, as_abi(proof))
+        assert valid
+        assert [(t["level"], t["sum"]) for t in got] == [(1, 3_630), (2, 3_630), (3, 3_630), (4, 3_630)]
 
 
 # ====================================================================== reading proofs
@@ -468,7 +529,7 @@ class TestVerifyReading:
         digest, value, proof, facilities = deep_proof()
         assert len(proof) == 20
         _authorise(ledger)
-        ledger.tx("oracle", MA, "anchor", 11, T0, T0 + HOUR, FACTORS, facilities.hash, facilities.sum, facilities.count)
+        ledger.tx("oracle", MA, "anchor", 11, EMISSIONS, T0, T0 + HOUR, FACTORS, facilities.hash, facilities.sum, facilities.count)
         valid, got = view(ledger, MA, "verifyReading", 1, digest, value, as_abi(proof))
         _, expected = ms.fold(ms.leaf(digest, value), proof)
         assert valid

@@ -93,8 +93,8 @@ def test_a_crash_after_sending_and_before_recording_is_recovered_without_a_secon
     ledger, session, client, built
 ):
     first = built[0]
-    tx = client.send_anchor(first.enterprise_org_id, first.window_start, first.window_end, first.factor_set,
-                            first.facilities_root)
+    tx = client.send_anchor(first.enterprise_org_id, first.measure, first.window_start, first.window_end,
+                            first.factor_set, first.facilities_root)
     anchor_id = client.anchored_id(tx)  # mined, but the oracle died before writing "sent"
     outcomes = anchor_pending(session, client)
     assert (outcomes[0].action, outcomes[0].anchor_id) == ("recovered", anchor_id)
@@ -114,8 +114,8 @@ def test_a_sent_transaction_the_node_never_saw_is_sent_again(ledger, session, cl
 def test_an_anchored_window_with_another_root_is_a_loud_conflict(ledger, session, client, built):
     first = built[0]
     other = ms.Node(b"\x42" * 32, first.facilities_root.sum, first.facilities_root.count)
-    client.anchored_id(client.send_anchor(first.enterprise_org_id, first.window_start, first.window_end,
-                                          first.factor_set, other))
+    client.anchored_id(client.send_anchor(first.enterprise_org_id, first.measure, first.window_start,
+                                          first.window_end, first.factor_set, other))
     with pytest.raises(AnchorConflict, match="anchored as 1"):
         anchor_pending(session, client)
     assert batches(session)[0].status == BatchStatus.BUILT

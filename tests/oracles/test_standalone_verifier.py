@@ -247,4 +247,4 @@ def test_a_read_only_meter_anchor_client_needs_no_oracle_key(ledger, tmp_path, m
     client = commands.connect_meter_anchor("http://127.0.0.1:9", ledger.deployment.network, read_only=True)
     assert client.contract.address == ledger.deployment.addresses["MeterAnchor"]
     with pytest.raises(RuntimeError, match="read-only"):
-        client.send_anchor(11, 0, 3600, "CN-2023-v1", ms.Node(b"\x01" * 32, 1, 1))
+        client.send_anchor(11, 0, 0, 3600, "CN-2023-v1", ms.Node(b"\x01" * 32, 1, 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_core.db.base import Base
@@ -97,6 +97,7 @@ class ChainAnchor(ChainEventRow, Base):
 
     anchor_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     enterprise_org_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    measure: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # 0 mgCO2e, 1 Wh produced
     window_start: Mapped[int] = mapped_column(BigInteger)
     window_end: Mapped[int] = mapped_column(BigInteger)
     root: Mapped[bytes] = mapped_column(Hash32)

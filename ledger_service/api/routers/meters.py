@@ -15,6 +15,7 @@ from ledger_service.api.types import ChainId64, OrgId, OrgIdField, OrgIdQuery, R
 from ledger_service.services.meters import DeviceChange
 from oracles.canonical import public_key_hash
 from oracles.devices import DeviceInfo
+from oracles.measures import DeviceKind
 from oracles.http_push import MAX_BATCH, PushBatch, PushResult
 
 router = APIRouter(prefix="/meters", tags=["meters"])
@@ -33,6 +34,10 @@ class DeviceIn(BaseModel):
     facility: str = Field(min_length=1, max_length=128)
     workshop: str = Field(min_length=1, max_length=128)
     public_key: str = Field(pattern=KEY, description="raw Ed25519 public key, 32 bytes of hex")
+    kind: DeviceKind = Field(
+        default=DeviceKind.EMISSION_METER,
+        description="emission_meter (readings valued in mgCO2e) or generation_meter (electricity produced, "
+                    "anchored in Wh as production windows)")
 
 
 class KeyIn(BaseModel):
@@ -62,6 +67,7 @@ class DeviceOut(DeviceBase):
 
     enterprise_org_id: int
     public_key: BareHex
+    kind: DeviceKind = DeviceKind.EMISSION_METER
     active: bool
     last_sequence: int | None = None
     last_timestamp: int | None = None
@@ -198,7 +204,7 @@ def register_device(body: DeviceIn, caller: DeviceManager, services: ServicesDep
     held the device already (the registry's side completed), 202 while the registration is on its way (repeat
     the request once it is mined)."""
     info = DeviceInfo(body.device_id, body.enterprise_org_id, body.facility, body.workshop,
-                      bytes.fromhex(body.public_key.removeprefix("0x")))
+                      bytes.fromhex(body.public_key.removeprefix("0x")), body.kind)
     change = services.meters.register_device(caller, info)
     if change.record is None:
         response.status_code = status.HTTP_200_OK
