@@ -36,6 +36,7 @@ from ledger_core.db.models import (
     QuarantinedReading,
 )
 from ledger_core.db.models.outbox import PENDING_STATUSES
+from oracles.anchor_records import AnchoredWindow, AnchorReader
 from oracles.anchoring import OnChainAnchor
 from oracles.batches import BuiltBatch, build_batch, built_batch, device_places
 from oracles.canonical import factor_set_hash
@@ -161,13 +162,22 @@ def _pending_windows(session: Session, org_id: int) -> dict[tuple[int, int, int]
     return windows
 
 
+def anchored_window(chain: ChainClient, suite: Suite, anchor_id: int) -> AnchoredWindow:
+    """An anchor's record as MeterAnchor's events state it, and where its commitment is kept; raises the
+    contract's `UnknownAnchor` if no event announces it."""
+    window = chain.request(lambda: AnchorReader(suite.contract(ANCHOR)).window(anchor_id))
+    if window is None:
+        raise ContractRevert("UnknownAnchor", {"anchorId": anchor_id})
+    return window
+
+
 def get_anchor(chain: ChainClient, suite: Suite, anchor_id: int) -> OnChainAnchor:
     """An anchor as MeterAnchor records it; raises the contract's `UnknownAnchor` if none."""
-    return OnChainAnchor(*chain.request(lambda: suite.call(ANCHOR, "getAnchor", anchor_id)))
+    return OnChainAnchor.of(anchored_window(chain, suite, anchor_id))
 
 
 def _anchor_id_of(chain: ChainClient, suite: Suite, org_id: int, measure: int, start: int, end: int) -> int:
-    return int(chain.request(lambda: suite.call(ANCHOR, "anchorIdOf", org_id, measure, start, end)))
+    return chain.request(lambda: AnchorReader(suite.contract(ANCHOR)).find(org_id, measure, start, end))
 
 
 def _mark(batch: MeterBatch, anchor_id: int) -> None:
@@ -197,7 +207,8 @@ def anchor_windows(session: Session, chain: ChainClient, suite: Suite, org_id: i
             on_chain = get_anchor(chain, suite, existing)
             if bytes(on_chain.root) != built.root:
                 outcomes.append(WindowOutcome(batch.id, batch.window_start, batch.window_end, built.root, "conflict",
-                                              existing, batch.measure, error="the chain holds another root for this window"))
+                                              existing, batch.measure,
+                                              error="the chain holds another root for this window"))
                 continue
             _mark(batch, existing)
             outcomes.append(WindowOutcome(batch.id, batch.window_start, batch.window_end, built.root, "recovered",
@@ -229,10 +240,11 @@ def anchor_windows(session: Session, chain: ChainClient, suite: Suite, org_id: i
         elif record.pending:
             batch.status = BatchStatus.SENT
             batch.tx_hash = record.tx_hash
-            outcomes.append(WindowOutcome(*common, "pending", measure=batch.measure, outbox_id=record.id, tx_hash=record.tx_hash))
+            outcomes.append(WindowOutcome(*common, "pending", measure=batch.measure, outbox_id=record.id,
+                                          tx_hash=record.tx_hash))
         else:
-            outcomes.append(WindowOutcome(*common, "refused", measure=batch.measure, outbox_id=record.id, tx_hash=record.tx_hash,
-                                          error=record.error_name))
+            outcomes.append(WindowOutcome(*common, "refused", measure=batch.measure, outbox_id=record.id,
+                                          tx_hash=record.tx_hash, error=record.error_name))
         session.commit()
     outcomes.sort(key=lambda o: (o.measure, o.window_start))
     return outcomes

@@ -45,7 +45,8 @@ def value_production(quantity: str, unit: str, carrier: str) -> tuple[str, int]:
     from oracles.quarantine import QuarantineReason, Refused
 
     if carrier != GENERATED_CARRIER:
-        raise Refused(QuarantineReason.UNKNOWN_CARRIER, f"a generation meter measures electricity, not {carrier[:40]!r}")
+        raise Refused(QuarantineReason.UNKNOWN_CARRIER,
+                      f"a generation meter measures electricity, not {carrier[:40]!r}")
     rate = WH_PER_UNIT.get(unit)
     if rate is None:
         raise Refused(QuarantineReason.INVALID_UNIT, f"{unit[:20]!r} does not measure electricity produced")

@@ -107,7 +107,7 @@ def test_production_windows_are_anchored_as_measure_one_and_read_by_other_contra
             11, batch.window_start, batch.window_end, 15_000]
         on_chain = client.get_anchor(batch.anchor_id)
         assert (on_chain.measure, on_chain.factor_set_id, on_chain.root) == (MEASURE_PRODUCTION, bytes(32), batch.root)
-    assert ledger.call("MeterAnchor", "latestAnchorId", 11, MEASURE_PRODUCTION) == production[-1].anchor_id
+    assert ledger.call("MeterAnchor", "headOf", 11, MEASURE_PRODUCTION)[0] == production[-1].anchor_id
     first = session.scalars(select(Reading.id).where(Reading.batch_id == production[0].id)).first()
     assert first is not None
     proof = prove_reading(session, first)

@@ -15,8 +15,8 @@ from ledger_service.api.types import ChainId64, OrgId, OrgIdField, OrgIdQuery, R
 from ledger_service.services.meters import DeviceChange
 from oracles.canonical import public_key_hash
 from oracles.devices import DeviceInfo
-from oracles.measures import DeviceKind
 from oracles.http_push import MAX_BATCH, PushBatch, PushResult
+from oracles.measures import DeviceKind
 
 router = APIRouter(prefix="/meters", tags=["meters"])
 KEY = "^(0x)?[0-9a-fA-F]{64}$"
@@ -113,7 +113,9 @@ class AnchoringOut(BaseModel):
 class AnchorOut(AnchorBase):
     """A window as the oracle's batch and MeterAnchor record it."""
 
-    total_mg: DecimalString = Field(description="mgCO2e, decimal string")
+    total_mg: DecimalString = Field(description="mgCO2e (Wh for a production window), decimal string")
+    measure: int = Field(default=0, description="0 emissions (mgCO2e), 1 electricity produced by generation "
+                         "meters (Wh)")
     factor_set: str | None = None
     status: str = Field(description="built, sent or anchored (from the oracle's records), or on_chain")
     previous_anchor_id: int | None = None
@@ -179,6 +181,12 @@ class ProofOut(BaseModel):
     root: str
     steps: list[StepOut]
     subtotals: list[SubtotalOut]
+    anchor_record: dict[str, Any] | None = Field(
+        default=None, description="the anchor's record as its event states it (COMMITMENTS.md, \"Proof bundles\"), "
+        "which MeterAnchor checks against the commitment it keeps; null if not anchored")
+    anchor_batch: dict[str, Any] | None = Field(
+        default=None, description="for a window anchored in a batch: the batch's first anchor id, the path of the "
+        "record's commitment to the batch root kept there, and that root; null for a single anchor")
     verified_on_chain: bool | None = Field(description="MeterAnchor.verifyReading's answer; null if not anchored")
 
 
@@ -291,8 +299,7 @@ def push(batch: PushBatch, caller: Pusher, services: ServicesDep) -> PushResult:
 def reading_proof(reading_id: RowId, caller: Reader, services: ServicesDep) -> ProofOut:
     """The reading's Merkle-sum proof into its anchor, with the labelled subtotals on its path, and whether
     MeterAnchor.verifyReading accepts it."""
-    proven = services.meters.prove(caller, reading_id)
-    return ProofOut.model_validate({**proven.proof.as_json(), "verified_on_chain": proven.verified_on_chain})
+    return ProofOut.model_validate(services.meters.prove(caller, reading_id).as_json())
 
 
 # ---------------------------------------------------------------------- windows and anchors

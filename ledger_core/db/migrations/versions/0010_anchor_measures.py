@@ -1,5 +1,6 @@
 """Anchors gain a measure (0 emissions in mgCO2e, 1 electricity produced in Wh): devices have a kind,
-windows and indexed anchors their measure, and an enterprise has one window per measure and start
+windows and indexed anchors their measure, and an enterprise has one window per measure and start;
+indexed anchors name their batch (one `BatchAnchored` event gives a row per window)
 
 Revision ID: 0010_anchor_measures
 Revises: 0009_factor_sets_by_date
@@ -28,10 +29,20 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("chain_anchors", schema=None) as batch_op:
         batch_op.add_column(sa.Column("measure", sa.SmallInteger(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("batch_id", sa.BigInteger(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_chain_anchors_batch_id"), ["batch_id"], unique=False)
+        batch_op.drop_constraint("uq_chain_anchors_tx_hash_log_index", type_="unique")
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_chain_anchors_tx_hash_log_index_anchor_id"), ["tx_hash", "log_index", "anchor_id"]
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("chain_anchors", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_chain_anchors_tx_hash_log_index_anchor_id", type_="unique")
+        batch_op.create_unique_constraint(batch_op.f("uq_chain_anchors_tx_hash_log_index"), ["tx_hash", "log_index"])
+        batch_op.drop_index(batch_op.f("ix_chain_anchors_batch_id"))
+        batch_op.drop_column("batch_id")
         batch_op.drop_column("measure")
     with op.batch_alter_table("meter_batches", schema=None) as batch_op:
         batch_op.drop_constraint("uq_meter_batches_enterprise_org_id_measure_window_start", type_="unique")
