@@ -18,6 +18,7 @@ SNAPSHOT = Path(__file__).resolve().parent.parent / ".gas-snapshot"
 # the batch's gas divided by its size.
 BUDGETS: dict[str, int] = {
     "anchor": 60_000,
+    "anchor_batch_per_window": 15_000,
     "allocate_per_holder": 30_000,
     "transfer_allowance": 50_000,
     "submit_report": 120_000,

@@ -42,6 +42,7 @@ REVERTS: dict[str, tuple[int, str]] = {
     "UnknownReport": (404, "report {reportId} does not exist"),
     "UnknownDevice": (404, "device {deviceId} is not registered"),
     "UnknownAnchor": (404, "anchor {anchorId} does not exist"),
+    "NotProductionAnchor": (404, "anchor {anchorId} is not a production anchor"),
     "UnknownProject": (404, "project {projectId} is not registered"),
     "UnknownBatch": (404, "credit batch {batchId} does not exist"),
     "UnknownRetirement": (404, "retirement {retirementId} does not exist"),
@@ -117,6 +118,8 @@ REVERTS: dict[str, tuple[int, str]] = {
     # validation
     "InvalidParent": (422, "organisation {orgId} cannot have parent {parentId}"),
     "InvalidRole": (422, "{role} is not a member role"),
+    "UnknownMeasure": (422, "measure {measure} is neither emissions (0) nor production (1)"),
+    "ProductionOutOfRange": (422, "{totalWh} Wh exceeds what a production anchor records (2^64 - 1)"),
     "InvalidOrganisationId": (422, "organisation id 0 is reserved"),
     "ZeroAddress": (422, "the zero address is not allowed here"),
     "LengthMismatch": (422, "lists of different lengths ({left} and {right})"),

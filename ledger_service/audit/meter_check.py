@@ -7,8 +7,9 @@ each reading's canonical record is encoded and hashed again (`oracles.canonical`
 device's Merkle-sum tree rebuilt in tight loops, and the levels above (workshop, facility, enterprise)
 built with `oracles.trees`. Nothing stored above the readings is trusted: the stored digests, leaf hashes
 and level nodes are only compared with what the readings give. The recomputed root, total and count are
-compared with the anchor on chain (`MeterAnchor.getAnchor`, read at the reconciled block); the index's
-copy of the anchor is compared with the chain by `reconcile` itself (kind `anchor`).
+compared with the anchor's record on chain (its event, up to the reconciled block; MeterAnchor keeps the
+record's hash); the index's copy of the record is compared with that hash by `reconcile` itself (kind
+`anchor`).
 
 Differences (kind, key, field: value in SQL, value the chain commits to):
 
@@ -60,7 +61,8 @@ _head = struct.Struct(">QQH").pack  # sequence, timestamp, quantity length
 
 # (kind, key, field, SQL value, chain value, where): built into `reconcile.Difference` by the caller.
 Found = tuple[str, str, str, Any, Any, dict[str, Any] | None]
-# MeterAnchor.getAnchor at the reconciled block: (org, start, end, root, factor set, total, count, ...)
+# An anchor's record at the reconciled block, as `oracles.anchoring.OnChainAnchor` orders it: (org, start, end,
+# root, factor set, total, count, previous, oracle, anchored at, measure)
 AnchorView = Callable[[int], Sequence[Any]]
 Devices = dict[int, tuple[bytes, str, str, str]]  # device pk -> (device hash, device id, facility, workshop)
 _UNKNOWN = (b"\x00" * 32, "?", "", "")  # a reading whose device row is gone
@@ -89,6 +91,7 @@ class _Window:
     root: bytes
     total_mg: int
     reading_count: int
+    measure: int = 0
 
 
 def choose_windows(candidates: Sequence[tuple[int, int]], since: int | None, sample: int | None,
@@ -116,8 +119,9 @@ def check_meter_data(conn: Connection, anchor_view: AnchorView, anchor_count: in
             candidates[anchor_id] = windows[anchor_id].window_start
     out.windows_anchored = len(candidates)
     chosen, out.seed = choose_windows(list(candidates.items()), since, sample, seed)
-    batches = {(int(b.enterprise_org_id), int(b.window_start)): b for b in conn.execute(
-        select(MeterBatch.id, MeterBatch.enterprise_org_id, MeterBatch.window_start, MeterBatch.window_end,
+    batches = {(int(b.enterprise_org_id), int(b.measure), int(b.window_start)): b for b in conn.execute(
+        select(MeterBatch.id, MeterBatch.enterprise_org_id, MeterBatch.measure, MeterBatch.window_start,
+               MeterBatch.window_end,
                MeterBatch.factor_set, MeterBatch.status, MeterBatch.root, MeterBatch.total_mg,
                MeterBatch.reading_count, MeterBatch.anchor_id))}
     devices = {int(pk): (bytes(h), d, f, ws) for pk, h, d, f, ws in conn.execute(
@@ -125,7 +129,7 @@ def check_meter_data(conn: Connection, anchor_view: AnchorView, anchor_count: in
                MeterDevice.workshop))}
     for anchor_id in chosen:
         w = windows.get(anchor_id) or _window(anchor_id, anchor_view(anchor_id))
-        batch = batches.get((w.enterprise_org_id, w.window_start))
+        batch = batches.get((w.enterprise_org_id, w.measure, w.window_start))
         out.windows_checked += 1
         if batch is None:
             out.found.append(("meter_window", _window_key(w), "readings", None, w.reading_count,
@@ -142,7 +146,8 @@ def check_meter_data(conn: Connection, anchor_view: AnchorView, anchor_count: in
 
 
 def _window(anchor_id: int, c: Sequence[Any]) -> _Window:
-    return _Window(anchor_id, int(c[0]), int(c[1]), int(c[2]), bytes(c[3]), int(c[5]), int(c[6]))
+    return _Window(anchor_id, int(c[0]), int(c[1]), int(c[2]), bytes(c[3]), int(c[5]), int(c[6]),
+                   int(c[10]) if len(c) > 10 else 0)
 
 
 def _window_key(w: _Window) -> str:

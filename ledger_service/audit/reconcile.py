@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, func, select
 
 from ledger_core.assets import CREDIT
+from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.suite import Suite
 from ledger_core.db.models import (
     ChainAnchor,
@@ -44,8 +45,11 @@ from ledger_core.db.models import (
     ChainReport,
     IndexCheckpoint,
 )
+from ledger_service.audit.anchor_index import kept_by_index, record_of
 from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
 from ledger_service.indexer.indexer import DEFAULT_RANGE as LOG_RANGE  # blocks per eth_getLogs request
+from oracles.anchor_records import AnchorReader
+from oracles.anchoring import OnChainAnchor
 
 if TYPE_CHECKING:
     from ledger_core.chain.client import ChainClient
@@ -149,14 +153,38 @@ class _Reconciler:
         count = self.conn.scalar(select(func.count()).select_from(ChainAnchor))
         self.compare("anchor_count", "MeterAnchor", {"count": count},
                      {"count": self.view("MeterAnchor", "anchorCount")})
-        for a in self.conn.execute(select(ChainAnchor)).mappings():
-            c = self.view("MeterAnchor", "getAnchor", a["anchor_id"])
-            self.compare("anchor", a["anchor_id"],
-                         {"enterprise_org_id": a["enterprise_org_id"], "window_start": a["window_start"],
-                          "window_end": a["window_end"], "root": a["root"], "total_mg": a["total_mg"],
-                          "reading_count": a["reading_count"]},
-                         {"enterprise_org_id": c[0], "window_start": c[1], "window_end": c[2], "root": c[3],
-                          "total_mg": c[5], "reading_count": c[6]})
+        # MeterAnchor keeps each record's hash (a batch's root): hash the indexed records and compare. Only
+        # when they differ are the records read from the chain's events, to name the fields that changed.
+        rows = [dict(a) for a in self.conn.execute(select(ChainAnchor)).mappings()]
+        by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_key[row["batch_id"] if row["batch_id"] is not None else row["anchor_id"]].append(row)
+        for key, kept in kept_by_index(rows).items():
+            self.report.checked["anchor"] = self.report.checked.get("anchor", 0) + len(by_key[key])
+            on_chain = bytes(self.view("MeterAnchor", "commitmentOf", key))
+            if on_chain != kept:
+                self._anchor_fields(by_key[key], key, kept, on_chain)
+
+    def _anchor_fields(self, rows: list[dict[str, Any]], key: int, kept: bytes, on_chain: bytes) -> None:
+        """The fields of indexed anchors whose records no longer hash to what MeterAnchor keeps under `key`."""
+        reader = AnchorReader(self.suite.contract("MeterAnchor"), self.block)
+        named = False
+        for row in rows:
+            window = reader.window(row["anchor_id"])
+            if window is None:
+                continue
+            record, indexed = window.record, record_of(row)
+            for name, attr in (("enterprise_org_id", "enterprise_org_id"), ("measure", "measure"),
+                                ("window_start", "window_start"), ("window_end", "window_end"), ("root", "root"),
+                                ("total_mg", "total"), ("reading_count", "reading_count"),
+                                ("factor_set_id", "factor_set_id"), ("previous_anchor_id", "previous_anchor_id"),
+                                ("oracle", "oracle")):
+                if getattr(indexed, attr) != getattr(record, attr):
+                    self.report.differences.append(Difference("anchor", str(row["anchor_id"]), name,
+                                                              row[name], getattr(record, attr)))
+                    named = True
+        if not named:
+            self.report.differences.append(Difference("anchor", str(key), "commitment", kept, on_chain))
 
     def reports(self) -> None:
         count = self.conn.scalar(select(func.count()).select_from(ChainReport))
@@ -263,8 +291,16 @@ class _Reconciler:
         if "MeterAnchor" not in self.suite.contracts:
             return
         start = int(since.astimezone(UTC).timestamp()) if isinstance(since, datetime) else since
-        found = check_meter_data(self.conn, lambda anchor_id: self.view("MeterAnchor", "getAnchor", anchor_id),
-                                 int(self.view("MeterAnchor", "anchorCount")), since=start, sample=sample, seed=seed)
+        reader = AnchorReader(self.suite.contract("MeterAnchor"), self.block, read_all=True)
+
+        def anchor_view(anchor_id: int) -> OnChainAnchor:
+            window = reader.window(anchor_id)
+            if window is None:
+                raise ContractRevert("UnknownAnchor", {"anchorId": anchor_id})
+            return OnChainAnchor.of(window)
+
+        found = check_meter_data(self.conn, anchor_view, int(self.view("MeterAnchor", "anchorCount")), since=start,
+                                 sample=sample, seed=seed)
         self.report.meters = found
         self.report.checked["meter_window"] = found.windows_checked
         self.report.checked["meter_reading"] = found.readings

@@ -15,6 +15,7 @@ from eth_utils import keccak
 
 from ledger_core import assets
 from ledger_service.indexer.catalog import ChainEvent
+from oracles.anchor_records import decode_records
 
 Row = tuple[str, dict[str, Any]]
 Handler = Callable[[ChainEvent], list[Row]]
@@ -166,10 +167,24 @@ def oracle_authorisation_set(ev: ChainEvent) -> list[Row]:
 def anchored(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_anchors", {
-        "anchor_id": a["anchorId"], "enterprise_org_id": a["enterpriseOrgId"], "window_start": a["windowStart"],
+        "anchor_id": a["anchorId"], "enterprise_org_id": a["enterpriseOrgId"], "measure": a["measure"],
+        "window_start": a["windowStart"],
         "window_end": a["windowEnd"], "root": a["root"], "total_mg": a["totalMg"], "reading_count": a["readingCount"],
         "factor_set_id": a["factorSetId"], "previous_anchor_id": a["previousAnchorId"], "oracle": a["oracle"],
+        "batch_id": None,
     })]
+
+
+def batch_anchored(ev: ChainEvent) -> list[Row]:
+    """One anchor row per window of the batch (records packed in the event; `oracles.anchor_records`)."""
+    a = ev.args
+    batch_id = int(a["batchId"])
+    return [("chain_anchors", {
+        "anchor_id": r.anchor_id, "enterprise_org_id": r.enterprise_org_id, "measure": r.measure,
+        "window_start": r.window_start, "window_end": r.window_end, "root": r.root, "total_mg": r.total,
+        "reading_count": r.reading_count, "factor_set_id": r.factor_set_id, "previous_anchor_id": r.previous_anchor_id,
+        "oracle": r.oracle, "batch_id": batch_id,
+    }) for r in decode_records(batch_id, a["oracle"], bytes(a["records"]))]
 
 
 def notarized(ev: ChainEvent) -> list[Row]:
@@ -290,6 +305,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("MeterAnchor", "DeviceKeyRotated"): device_key_rotated,
     ("MeterAnchor", "OracleAuthorisationSet"): oracle_authorisation_set,
     ("MeterAnchor", "Anchored"): anchored,
+    ("MeterAnchor", "BatchAnchored"): batch_anchored,
     ("Notary", "Notarized"): notarized,
     **{("CarbonMarket", name): order_event for name in ORDER_EVENT_KINDS},
     **{(kind.contract, event): ASSET_EVENT_HANDLERS[handler]
