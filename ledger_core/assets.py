@@ -94,7 +94,8 @@ ALLOWANCE = AssetKind(
     surrenderable=True,
     compliance_kind=1,
     retirable=False,
-    events={"Allocated": "allocated", "Retracted": "retracted", "Surrendered": "allowances_surrendered"},
+    # An allocation is the registry's mint (indexed as a transfer); `Allocated` only sums up a batch.
+    events={"Retracted": "retracted", "Surrendered": "allowances_surrendered"},
     relay={
         "safeTransferFrom": ERC1155_RELAY["safeTransferFrom"],
         "safeBatchTransferFrom": ERC1155_RELAY["safeBatchTransferFrom"],

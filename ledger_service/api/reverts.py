@@ -98,6 +98,7 @@ REVERTS: dict[str, tuple[int, str]] = {
         "period, which ended {lastPeriodEnd}",
     ),
     "SerialRangeOverlap": (409, "serial {serialStart} is not above the last issued serial {lastSerialEnd}"),
+    "SerialOutOfRange": (422, "{amount} serials from {serialStart} would end beyond the last serial, 2^48 - 1"),
     "ExceedsVerifiedAmount": (409, "{amount} t exceeds the verified {verifiedTonnes} t"),
     "AssetNotEnabled": (409, "asset {asset} is not enabled for trading"),
     "NoReferencePrice": (409, "asset {asset} id {tokenId} has no reference price, so it cannot trade"),

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_core.assets import TraceRules, by_contract
+from ledger_core.assets import ALLOWANCE, TraceRules, by_contract
 from ledger_core.db.models import (
-    ChainAllocation,
     ChainBalance,
     ChainCreditCancellation,
     ChainCreditRetirement,
@@ -58,9 +57,10 @@ def _credit_burns(session: Session, txs: list[str], token_id: int) -> dict[tuple
 
 
 def _allocations(session: Session, txs: list[str], token_id: int) -> set[str]:
-    """The transactions that allocated the vintage."""
-    return set(session.scalars(select(ChainAllocation.tx_hash).where(
-        ChainAllocation.tx_hash.in_(txs), ChainAllocation.year == token_id)))
+    """The transactions that allocated the vintage: the AllowanceRegistry mints only by allocating."""
+    return set(session.scalars(select(ChainTransfer.tx_hash).where(
+        ChainTransfer.tx_hash.in_(txs), ChainTransfer.token == ALLOWANCE.contract, ChainTransfer.kind == "mint",
+        ChainTransfer.token_id == token_id)))
 
 
 # The lookups an asset kind's trace rules name (`TraceRules.explain_mints` / `explain_burns`): each reads that

@@ -35,7 +35,7 @@ import random
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
@@ -52,6 +52,9 @@ from ledger_core.db.models import (
 from oracles import merkle_sum as ms
 from oracles.canonical import RECORD_TAG, factor_set_hash
 from oracles.trees import DeviceNode, EnterpriseTree
+
+if TYPE_CHECKING:
+    from ledger_service.emissions import Report
 
 PAGE_ROWS = 50_000  # readings fetched per page
 MAX_U128 = (1 << 128) - 1
@@ -337,17 +340,16 @@ def _compare_window(conn: Connection, out: MeterCheck, w: _Window, batch: Any, d
 
 
 def check_documents(conn: Connection, open_document: Callable[[Any], bytes],
-                    report_view: Callable[[int], Sequence[Any]]) -> tuple[int, list[Found]]:
+                    report_view: Callable[[int], Report]) -> tuple[int, list[Found]]:
     """Every stored document opened and hashed again; its hash must be on chain as the report, statement or
     reasons of a report of its organisation (found through the index, read from the chain)."""
     by_org: dict[int, list[int]] = {}
     for report_id, org_id in conn.execute(select(ChainReport.report_id, ChainReport.org_id)
                                           .order_by(ChainReport.report_id)):
         by_org.setdefault(int(org_id), []).append(int(report_id))
-    views: dict[int, Sequence[Any]] = {}
+    views: dict[int, Report] = {}
     found: list[Found] = []
     count = 0
-    slots = {"report": 5, "statement": 13, "reason": 14}  # EmissionRegistry.Report's hash fields
     for row in conn.execute(select(StoredDocument).order_by(StoredDocument.id)):
         count += 1
         digest = bytes(row.document_hash)
@@ -364,7 +366,8 @@ def check_documents(conn: Connection, open_document: Callable[[Any], bytes],
         on_chain = False
         for report_id in by_org.get(int(row.org_id), []):
             c = views.get(report_id) or views.setdefault(report_id, report_view(report_id))
-            if int(c[0]) == int(row.org_id) and row.kind in slots and bytes(c[slots[row.kind]]) == digest:
+            hashes = {"report": c.document_hash, "statement": c.statement_hash, "reason": c.reason_hash}
+            if c.org_id == int(row.org_id) and hashes.get(row.kind) == digest:
                 on_chain = True
                 break
         if not on_chain:

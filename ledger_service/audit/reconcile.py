@@ -47,6 +47,7 @@ from ledger_core.db.models import (
 )
 from ledger_service.audit.anchor_index import kept_by_index, record_of
 from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
+from ledger_service.emissions import read_report, submission_hash
 from ledger_service.indexer.indexer import DEFAULT_RANGE as LOG_RANGE  # blocks per eth_getLogs request
 from oracles.anchor_records import AnchorReader
 from oracles.anchoring import OnChainAnchor
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
     from ledger_service.documents import DocumentVault
 
 MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
-REPORT_STATUS = {0: "none", 1: "submitted", 2: "verified", 3: "rejected", 4: "finalized"}
 ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
 
 
@@ -187,19 +187,31 @@ class _Reconciler:
             self.report.differences.append(Difference("anchor", str(key), "commitment", kept, on_chain))
 
     def reports(self) -> None:
+        # The registry keeps status, versions and commitments; the records are in its events, read from the
+        # chain and checked against those commitments (`read_report`), then compared with the index.
         count = self.conn.scalar(select(func.count()).select_from(ChainReport))
         self.compare("report_count", "EmissionRegistry", {"count": count},
                      {"count": self.view("EmissionRegistry", "reportCount")})
         for r in self.conn.execute(select(ChainReport)).mappings():
-            c = self.view("EmissionRegistry", "getReport", r["report_id"])
+            c = read_report(self.suite, r["report_id"], self.block)
+            before = len(self.report.differences)
             self.compare("report", r["report_id"],
                          {"org_id": r["org_id"], "year": r["year"], "version": r["version"],
                           "status": r["status"], "anchors_root": r["anchors_root"], "anchored_mg": r["anchored_mg"],
                           "reading_count": r["reading_count"], "reported_kg": r["reported_kg"],
                           "verified_kg": r["verified_kg"] or 0, "obligation_tonnes": r["obligation_tonnes"] or 0},
-                         {"org_id": c[0], "year": c[1], "version": c[2], "status": REPORT_STATUS[c[10]],
-                          "anchors_root": c[7], "anchored_mg": c[8], "reading_count": c[9], "reported_kg": c[6],
-                          "verified_kg": c[12], "obligation_tonnes": c[16]})
+                         {"org_id": c.org_id, "year": c.year, "version": c.version, "status": c.status.label,
+                          "anchors_root": c.anchors_root, "anchored_mg": c.anchored_mg,
+                          "reading_count": c.reading_count, "reported_kg": c.reported_kg,
+                          "verified_kg": c.verified_kg, "obligation_tonnes": c.obligation_tonnes})
+            # The rest of the indexed record (submitter, document) is held to the commitment as a whole.
+            indexed = submission_hash(r["submitter"], bytes(r["document_hash"]), r["reported_kg"],
+                                      bytes(r["anchors_root"]), r["anchored_mg"], r["reading_count"])
+            kept = submission_hash(c.submitter, c.document_hash, c.reported_kg, c.anchors_root, c.anchored_mg,
+                                   c.reading_count)
+            if len(self.report.differences) == before and indexed != kept:
+                self.report.differences.append(Difference("report", str(r["report_id"]), "submission_hash",
+                                                          "0x" + indexed.hex(), "0x" + kept.hex()))
 
     def events(self, contract: str, event: str) -> list[Any]:
         """Every `event` of `contract` from the deployment up to the block being reconciled."""
@@ -310,7 +322,7 @@ class _Reconciler:
         if "EmissionRegistry" not in self.suite.contracts:
             return
         count, found = check_documents(self.conn, vault.open_row,
-                                       lambda report_id: self.view("EmissionRegistry", "getReport", report_id))
+                                       lambda report_id: read_report(self.suite, report_id, self.block))
         self.report.checked["document"] = count
         self.report.differences += [Difference(*f[:5], where=f[5]) for f in found]
 

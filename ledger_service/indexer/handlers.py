@@ -87,12 +87,6 @@ def member_event(ev: ChainEvent) -> list[Row]:
                                      "org_id": a.get("orgId"), "roles": roles, "reason_hash": a.get("reasonHash")})]
 
 
-def allocated(ev: ChainEvent) -> list[Row]:
-    a = ev.args
-    return [("chain_allocations", {"year": a["year"], "holder": a["holder"], "org_id": a["orgId"],
-                                   "amount": a["amount"], "reason_hash": None})]
-
-
 def retracted(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_allocations", {"year": a["year"], "holder": a["holder"], "org_id": a["orgId"],
@@ -285,7 +279,7 @@ def other_event(ev: ChainEvent) -> list[Row]:
 
 # The handlers an asset kind's description names for its events (`AssetKind.events`).
 ASSET_EVENT_HANDLERS: dict[str, Handler] = {
-    "allocated": allocated, "retracted": retracted, "allowances_surrendered": allowances_surrendered,
+    "retracted": retracted, "allowances_surrendered": allowances_surrendered,
     "project_event": project_event, "verification_submitted": verification_submitted,
     "batch_issued": batch_issued, "credits_retired": credits_retired, "credits_cancelled": credits_cancelled,
     "credits_surrendered": credits_surrendered,

@@ -66,6 +66,17 @@ def test_an_anchor_row_that_no_longer_hashes_to_what_meter_anchor_keeps_is_repor
     assert found == {("anchor", "1", "commitment"), ("anchor", "2", "commitment")}
 
 
+def test_an_indexed_report_record_that_no_longer_hashes_to_the_commitment_is_reported(ledger, story, index_engine):
+    # The registry keeps a commitment to the submitted record: a field reconcile does not compare one by one
+    # (the submitter, the document) is still held to it.
+    stranger = "0x" + "11" * 20
+    with index_engine.begin() as conn:
+        conn.execute(update(ChainReport).values(submitter=stranger))
+    (difference,) = reconcile(index_engine, ledger).differences
+    assert (difference.kind, difference.key, difference.field) == ("report", str(story.report_id), "submission_hash")
+    assert difference.index != difference.chain
+
+
 # ------------------------------------------------------------------ meter data
 
 

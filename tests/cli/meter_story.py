@@ -112,4 +112,5 @@ def report_and_finalize(runtime: Runtime, cast: Cast, story: MeterStory, documen
         cast.addresses["verifier"]))
     (story.tx["finalize"],) = submit(runtime, Intent("EmissionRegistry", "finalizeReport", (story.report_id,),
                                                      cast.addresses["regulator"]))
-    story.obligation_tonnes = int(view(runtime, "EmissionRegistry", "getReport", story.report_id)[16])
+    # The obligation the finalization set (the registry keeps it in the ReportFinalized event).
+    story.obligation_tonnes = int(view(runtime, "ComplianceLedger", "complianceStatus", ENTERPRISE_A, YEAR)[0])
