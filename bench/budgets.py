@@ -27,6 +27,8 @@ BUDGETS: dict[str, int] = {
     "retire_credit": 150_000,
     "list_order": 150_000,
     "fill_order": 120_000,
+    "issue_gec": 150_000,
+    "consume_gec": 50_000,
 }
 
 # Operations whose lean redesign is still outstanding: they are over budget today, and the

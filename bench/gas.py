@@ -266,11 +266,35 @@ class Bench:
         self.tx("ent_b", "CarbonMarket", "fill", order_id, 400, key="fill_order")
         self.tx("trader", "CarbonMarket", "cancel", order_id, key="cancel_order")
 
+    def green_certificates(self) -> None:
+        """Issuance and consumption of green electricity certificates in steady state: the second batch (the
+        contract's counters, and the certified-anchor word its anchor shares with the first batch's, already
+        non-zero) and an enterprise's second consumption from a batch it already consumed from."""
+        self.tx("regulator", "MeterAnchor", "setOracleAuthorisation", self.addr("oracle"), ENT_B, True)
+        week = 7 * 86_400
+        start = 1_735_689_600  # 2025-01-01T00:00:00Z
+        anchors = []
+        for i in range(2):  # one production window (measure 1, Wh) a week, 120 MWh each
+            node = ms.leaf(h(f"generation-{i}"), 120_000_000)
+            receipt = self.tx("oracle", "MeterAnchor", "anchor", ENT_B, 1, start + i * week, start + (i + 1) * week,
+                              b"\x00" * 32, node.hash, node.sum, node.count)
+            anchors.append(self.suite.events(receipt, "MeterAnchor", "Anchored")[0]["anchorId"])  # type: ignore[arg-type]
+        batch_ids = []
+        for i, anchor_id in enumerate(anchors):
+            receipt = self.tx("regulator", "GreenCertificates", "issue", self.addr("ent_b"), start + i * week,
+                              start + (i + 1) * week, [anchor_id], 120, 1 + 120 * i,
+                              key="issue_gec" if i else None)
+            batch_ids.append(self.suite.events(receipt, "GreenCertificates", "CertificatesIssued")[0]["batchId"])  # type: ignore[arg-type]
+        consumption = (start + 4 * week, start + 5 * week)
+        self.tx("ent_b", "GreenCertificates", "consume", batch_ids[1], 30, *consumption)
+        self.tx("ent_b", "GreenCertificates", "consume", batch_ids[1], 30, *consumption, key="consume_gec")
+
     def run(self) -> dict[str, int]:
         self.setup_members()
         self.allowances()
         self.meters_and_reports()
         self.credits_and_market()
+        self.green_certificates()
         return self.gas
 
 

@@ -48,6 +48,7 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("CreditRegistry", lambda a, d: [a["Membership"], a["ComplianceLedger"]]),
     ContractSpec("SettlementToken", lambda a, d: [a["Membership"], SETTLEMENT_NAME, SETTLEMENT_SYMBOL]),
     ContractSpec("CarbonMarket", lambda a, d: [a["Membership"], a["SettlementToken"]]),
+    ContractSpec("GreenCertificates", lambda a, d: [a["Membership"], a["MeterAnchor"]]),
 )
 
 Wiring = tuple[str, str, Callable[[Addresses], list[Any]]]

@@ -44,7 +44,7 @@ REVERTS: dict[str, tuple[int, str]] = {
     "UnknownAnchor": (404, "anchor {anchorId} does not exist"),
     "NotProductionAnchor": (404, "anchor {anchorId} is not a production anchor"),
     "UnknownProject": (404, "project {projectId} is not registered"),
-    "UnknownBatch": (404, "credit batch {batchId} does not exist"),
+    "UnknownBatch": (404, "batch {batchId} does not exist"),  # a credit or a certificate batch
     "UnknownRetirement": (404, "retirement {retirementId} does not exist"),
     "UnknownOrder": (404, "order {orderId} does not exist"),
     "NoVerification": (404, "no verification of project {projectId} for [{periodStart}, {periodEnd}]"),
@@ -100,6 +100,12 @@ REVERTS: dict[str, tuple[int, str]] = {
     "SerialRangeOverlap": (409, "serial {serialStart} is not above the last issued serial {lastSerialEnd}"),
     "SerialOutOfRange": (422, "{amount} serials from {serialStart} would end beyond the last serial, 2^48 - 1"),
     "ExceedsVerifiedAmount": (409, "{amount} t exceeds the verified {verifiedTonnes} t"),
+    "AnchorAlreadyCertified": (409, "production anchor {anchorId} already backs a batch of certificates"),
+    "AnchorOfAnotherEnterprise": (
+        409, "production anchor {anchorId} is of organisation {anchorOrgId}, not the generator's {generatorOrgId}"),
+    "AnchorOutsidePeriod": (
+        409, "production anchor {anchorId} covers [{windowStart}, {windowEnd}), outside the production period"),
+    "ExceedsAnchoredProduction": (409, "{amount} MWh exceeds the {anchoredWh} Wh the cited anchors hold"),
     "AssetNotEnabled": (409, "asset {asset} is not enabled for trading"),
     "NoReferencePrice": (409, "asset {asset} id {tokenId} has no reference price, so it cannot trade"),
     "PriceOutOfBand": (409, "price {price} is outside the allowed band [{lower}, {upper}]"),
@@ -142,6 +148,7 @@ REVERTS: dict[str, tuple[int, str]] = {
     "InvalidWindow": (422, "the window [{windowStart}, {windowEnd}) is empty or reversed"),
     "LevelOutOfOrder": (422, "proof step {index} is at level {level}, after level {previousLevel}"),
     "SumOverflow": (422, "the proof's sums overflow"),
+    "SerialRangeTooLarge": (422, "{amount} certificates from serial {serialStart} run past the last serial number"),
     "UnknownStepKind": (422, "proof step {index} has an unknown kind {kind}"),
     "Panic": (422, "the contract stopped: {meaning}"),
     "Error": (422, "{reason}"),

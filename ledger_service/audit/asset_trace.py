@@ -5,7 +5,8 @@ cancellation to its holders.
 Token movements come from the transfers; each is explained by the event of the same
 transaction: a fill (`OrderFilled`: order, price, payment; shown from the seller to the
 buyer), a retirement, cancellation or surrender of credits (with the serial range consumed),
-an allocation or a surrender of allowances.
+an allocation or a surrender of allowances, a consumption of green electricity certificates (a claim
+for the holder's organisation, with its serials; counted with the retired units: gone for good).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ledger_core.db.models import (
     ChainCreditCancellation,
     ChainCreditRetirement,
     ChainCreditSurrender,
+    ChainGecConsumption,
     ChainMember,
     ChainOrderEvent,
     ChainSurrender,
@@ -56,6 +58,13 @@ def _credit_burns(session: Session, txs: list[str], token_id: int) -> dict[tuple
     return out
 
 
+def _gec_consumptions(session: Session, txs: list[str], token_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """(tx, holder) -> a consumption claim on the certificate batch, with the serials it consumed."""
+    return {(c.tx_hash, c.holder): {"kind": "consumption", "serial_start": c.serial_start, "serial_end": c.serial_end}
+            for c in session.scalars(select(ChainGecConsumption).where(
+                ChainGecConsumption.tx_hash.in_(txs), ChainGecConsumption.batch_id == token_id))}
+
+
 def _allocations(session: Session, txs: list[str], token_id: int) -> set[str]:
     """The transactions that allocated the vintage: the AllowanceRegistry mints only by allocating."""
     return set(session.scalars(select(ChainTransfer.tx_hash).where(
@@ -67,7 +76,7 @@ def _allocations(session: Session, txs: list[str], token_id: int) -> set[str]:
 # kind's own event rows for the transactions of the trace.
 MINT_EXPLAINERS: dict[str, Callable[[Session, list[str], int], set[str]]] = {"allocations": _allocations}
 BURN_EXPLAINERS: dict[str, Callable[[Session, list[str], int], dict[tuple[str, str], dict[str, Any]]]] = {
-    "credit_burns": _credit_burns,
+    "credit_burns": _credit_burns, "gec_consumptions": _gec_consumptions,
 }
 
 
@@ -130,7 +139,7 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
                 kind = rules.burn
             if kind == "surrender":
                 totals["surrendered"] += amount
-            elif kind == "retirement":
+            elif kind in ("retirement", "consumption"):
                 totals["retired"] += amount
             elif kind == "cancellation":
                 totals["cancelled"] += amount

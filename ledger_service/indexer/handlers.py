@@ -251,6 +251,26 @@ def credits_surrendered(ev: ChainEvent) -> list[Row]:
     })]
 
 
+def gec_issued(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    batch: Row = ("chain_gec_batches", {
+        "batch_id": a["batchId"], "generator": a["generator"], "generator_org_id": a["generatorOrgId"],
+        "period_start": a["periodStart"], "period_end": a["periodEnd"], "amount": a["amount"],
+        "serial_start": a["serialStart"], "serial_end": a["serialEnd"], "anchored_wh": a["anchoredWh"],
+    })
+    return [batch, *(("chain_gec_batch_anchors", {"batch_id": a["batchId"], "anchor_id": anchor_id, "sub_index": i})
+                     for i, anchor_id in enumerate(a["anchorIds"]))]
+
+
+def gec_consumed(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_gec_consumptions", {
+        "batch_id": a["batchId"], "holder": a["holder"], "beneficiary_org_id": a["beneficiaryOrgId"],
+        "amount": a["amount"], "serial_start": a["serialStart"], "serial_end": a["serialEnd"],
+        "consumption_start": a["consumptionStart"], "consumption_end": a["consumptionEnd"],
+    })]
+
+
 def order_event(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_order_events", {
@@ -282,7 +302,7 @@ ASSET_EVENT_HANDLERS: dict[str, Handler] = {
     "retracted": retracted, "allowances_surrendered": allowances_surrendered,
     "project_event": project_event, "verification_submitted": verification_submitted,
     "batch_issued": batch_issued, "credits_retired": credits_retired, "credits_cancelled": credits_cancelled,
-    "credits_surrendered": credits_surrendered,
+    "credits_surrendered": credits_surrendered, "gec_issued": gec_issued, "gec_consumed": gec_consumed,
 }
 
 HANDLERS: dict[tuple[str, str], Handler] = {

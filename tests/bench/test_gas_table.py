@@ -22,6 +22,8 @@ KEYS = {
     "list_order",
     "fill_order",
     "cancel_order",
+    "issue_gec",
+    "consume_gec",
 }
 
 
