@@ -18,6 +18,7 @@ SNAPSHOT = Path(__file__).resolve().parent.parent / ".gas-snapshot"
 # the batch's gas divided by its size.
 BUDGETS: dict[str, int] = {
     "anchor": 60_000,
+    "anchor_batch_per_window": 15_000,
     "allocate_per_holder": 30_000,
     "transfer_allowance": 50_000,
     "submit_report": 120_000,
@@ -26,18 +27,20 @@ BUDGETS: dict[str, int] = {
     "retire_credit": 150_000,
     "list_order": 150_000,
     "fill_order": 120_000,
+    "issue_gec": 150_000,
+    "consume_gec": 50_000,
 }
 
 # Operations whose lean redesign is still outstanding: they are over budget today, and the
 # snapshot test insists they still are, so this list is shortened as soon as one fits.
+# notarize: its floor with the membership check in Membership is 21,000 (transaction) + 22,100 (the
+# hash's one new slot) + 4,700 (Membership's cold account and slot) = 47,800, leaving 2,200 for the
+# calldata (1,588 for three hashes), the event (2,524) and the code; it fits only with a cheaper
+# membership read (e.g. an access list) or without the kind, reference and organisation.
 OVER_BUDGET: frozenset[str] = frozenset(
     {
         "anchor",
-        "allocate_per_holder",
-        "submit_report",
         "notarize",
-        "issue_credits",
-        "list_order",
     }
 )
 

@@ -31,7 +31,8 @@ from ledger_core.db.migrate import upgrade_to_head
 from ledger_core.db.models import Reading
 from ledger_core.db.session import make_engine, session_factory
 from ledger_service.audit.meter_check import check_meter_data
-from oracles.anchoring import anchor_pending
+from oracles.anchor_records import AnchorReader
+from oracles.anchoring import OnChainAnchor, anchor_pending
 from oracles.batches import build_closed_batches
 from oracles.devices import register_devices
 from oracles.factors import get_factor_set
@@ -76,9 +77,12 @@ def main() -> None:
     log(f"set up {summary.accepted} readings in {len(outcomes)} anchored windows in {time.perf_counter() - t0:.1f} s")
 
     contract = client.contract
+    reader = AnchorReader(contract, read_all=True)  # the records from the chain's events, read once
 
     def anchor_view(anchor_id: int) -> tuple:
-        return tuple(contract.functions.getAnchor(anchor_id).call())
+        window = reader.window(anchor_id)
+        assert window is not None, anchor_id
+        return tuple(OnChainAnchor.of(window))
 
     anchor_count = int(contract.functions.anchorCount().call())
     profiler = cProfile.Profile() if args.profile else None

@@ -2,12 +2,12 @@
 pragma solidity 0.8.30;
 
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
-import {ERC1155Supply} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155Supply.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IComplianceLedger} from "./interfaces/IComplianceLedger.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
 import {Roles} from "./base/Roles.sol";
 import {Errors} from "./lib/Errors.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title AllowanceRegistry
 /// @notice Emission allowances as ERC-1155 tokens: one token id per compliance year
@@ -17,8 +17,11 @@ import {Errors} from "./lib/Errors.sol";
 /// against their compliance obligation, recorded in the ComplianceLedger.
 /// @dev Banking is allowed: a vintage may be surrendered for its own or any later
 /// compliance year, never for an earlier one. Only active, unfrozen members and the
-/// suite's escrow agents may hold or move allowances.
-contract AllowanceRegistry is ERC1155Supply, MembershipGated {
+/// suite's escrow agents may hold or move allowances. A vintage's supply is what was allocated
+/// (net of retractions) less what was surrendered, kept per vintage in one slot: no per-holder
+/// copy of an allocation is kept or emitted beyond the ERC-1155 `TransferSingle` mint, which is
+/// the allocation's record (the registry mints only by allocating).
+contract AllowanceRegistry is ERC1155, MembershipGated {
     /// @notice Human-readable name of the token collection.
     string public constant name = "CarbonLedger Emission Allowance";
     /// @notice Short symbol of the token collection.
@@ -27,17 +30,23 @@ contract AllowanceRegistry is ERC1155Supply, MembershipGated {
     /// @notice The compliance accounts that surrenders are recorded in.
     IComplianceLedger public immutable compliance;
 
-    /// @notice Allowances of a vintage allocated by the regulator to all holders, net of
-    /// retractions. One slot per vintage (not per holder, which would double the cost of an
-    /// allocation): the per-holder figures are in the `Allocated` and `Retracted` events.
-    mapping(uint16 year => uint256) public allocatedTotal;
+    /// @dev Per vintage, one slot: allocated by the regulator to all holders (net of retractions)
+    /// and surrendered. Not per holder, which would double the cost of an allocation: the
+    /// per-holder figures are in the `TransferSingle` mints and the `Retracted` events.
+    struct Vintage {
+        uint128 allocated;
+        uint128 surrendered;
+    }
+
+    mapping(uint16 year => Vintage) private _vintages;
     /// @dev A vintage later than the compliance year was offered (no borrowing from the future).
     error VintageAfterComplianceYear(uint256 vintage, uint16 complianceYear);
     /// @dev More than the regulator allocated in the vintage (net of earlier retractions) would be retracted.
     error RetractExceedsAllocation(address holder, uint16 year, uint256 requested, uint256 allocated);
 
-    /// @notice `amount` allowances of vintage `year` were allocated to `holder` of organisation `orgId`.
-    event Allocated(uint16 indexed year, address indexed holder, uint64 indexed orgId, uint256 amount);
+    /// @notice The regulator allocated `total` allowances of vintage `year` to `holders` accounts; each
+    /// holder's allowances are the `TransferSingle` mint (from the zero address) of the same transaction.
+    event Allocated(uint16 indexed year, uint256 holders, uint256 total);
     /// @notice The regulator took back `amount` allowances of vintage `year` from `holder`.
     event Retracted(
         uint16 indexed year, address indexed holder, uint64 indexed orgId, uint256 amount, bytes32 reasonHash
@@ -66,7 +75,8 @@ contract AllowanceRegistry is ERC1155Supply, MembershipGated {
     /// the ERC-1155 receiver hook: ENTERPRISE members are accounts that sign their own
     /// transactions, and the hook's cold look-up of each holder's code would cost a tenth of the
     /// per-holder budget. Transfers keep the hook.
-    /// Emits `Allocated` and the ERC-1155 `TransferSingle` for each holder.
+    /// The holders are checked by Membership in one call (`firstLackingRole`).
+    /// Emits the ERC-1155 `TransferSingle` for each holder and one `Allocated` for the batch.
     /// @param year Vintage (compliance year) of the allowances; the token id.
     /// @param holders Enterprise accounts receiving allowances.
     /// @param amounts Allowances (tCO2e) for each holder, in the same order; none may be zero.
@@ -75,21 +85,26 @@ contract AllowanceRegistry is ERC1155Supply, MembershipGated {
         if (holders.length != amounts.length) revert Errors.LengthMismatch(holders.length, amounts.length);
         if (holders.length == 0) revert Errors.EmptyBatch();
         uint256 total;
+        uint256 lacking = _firstLackingRole(holders, Roles.ENTERPRISE);
         // One pair of singleton arrays for the whole batch, refilled per holder.
         uint256[] memory ids = new uint256[](1);
         uint256[] memory values = new uint256[](1);
         ids[0] = year;
-        for (uint256 i = 0; i < holders.length; i++) {
+        for (uint256 i = 0; i < holders.length; ) {
             address holder = holders[i];
             uint256 amount = amounts[i];
             if (amount == 0) revert Errors.ZeroAmount(holder, year);
-            uint64 orgId = _orgId(_requireRoleCanTransact(Roles.ENTERPRISE, holder));
+            // The holder Membership refused: ask again for it alone, to revert with its reason.
+            if (i + 1 == lacking) _requireRoleCanTransact(Roles.ENTERPRISE, holder);
             total += amount;
-            emit Allocated(year, holder, orgId, amount);
             values[0] = amount;
             _update(address(0), holder, ids, values);
+            unchecked {
+                ++i; // bounded by the array's length
+            }
         }
-        allocatedTotal[year] += total;
+        _vintages[year].allocated += SafeCast.toUint128(total);
+        emit Allocated(year, holders.length, total);
     }
 
     /// @notice Take back allowances the regulator allocated (e.g. surplus of a pre-allocation)
@@ -98,13 +113,13 @@ contract AllowanceRegistry is ERC1155Supply, MembershipGated {
     /// @param year Vintage of the allowances.
     /// @param amount Allowances to take back; at most what was allocated in the vintage to all
     /// holders (net of earlier retractions) and at most the holder's balance. The holder's own
-    /// allocation is in its `Allocated` and `Retracted` events, not in storage.
+    /// allocation is in its mints and `Retracted` events, not in storage.
     /// @param reasonHash Hash of the decision document.
     function retract(address holder, uint16 year, uint256 amount, bytes32 reasonHash) external onlyRegulator {
         if (amount == 0) revert Errors.ZeroAmount(holder, year);
-        uint256 net = allocatedTotal[year];
+        uint256 net = _vintages[year].allocated;
         if (amount > net) revert RetractExceedsAllocation(holder, year, amount, net);
-        allocatedTotal[year] = net - amount;
+        _vintages[year].allocated = uint128(net - amount);
         emit Retracted(year, holder, _orgId(_permissions(holder)), amount, reasonHash);
         _burn(holder, year, amount);
     }
@@ -142,9 +157,33 @@ contract AllowanceRegistry is ERC1155Supply, MembershipGated {
         }
         _burnBatch(holder, vintages, amounts);
         for (uint256 i = 0; i < vintages.length; i++) {
+            // The vintage is at most the compliance year (checked above), so it fits its 16 bits.
+            _vintages[uint16(vintages[i])].surrendered += uint128(amounts[i]);
             emit Surrendered(orgId, complianceYear, holder, vintages[i], amounts[i]);
         }
         compliance.recordSurrender(orgId, complianceYear, total);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice Allowances of a vintage allocated by the regulator to all holders, net of retractions.
+    /// @param year The vintage.
+    function allocatedTotal(uint16 year) external view returns (uint256) {
+        return _vintages[year].allocated;
+    }
+
+    /// @notice Allowances of a vintage in existence: allocated (net of retractions) less surrendered.
+    /// @param id The vintage (token id).
+    function totalSupply(uint256 id) public view returns (uint256) {
+        if (id > type(uint16).max) return 0;
+        Vintage storage v = _vintages[uint16(id)];
+        return uint256(v.allocated) - v.surrendered;
+    }
+
+    /// @notice Whether allowances of a vintage exist.
+    /// @param id The vintage (token id).
+    function exists(uint256 id) external view returns (bool) {
+        return totalSupply(id) > 0;
     }
 
     // ------------------------------------------------------------------ transfers

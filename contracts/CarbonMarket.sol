@@ -40,16 +40,18 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
         Migrated
     }
 
-    /// @dev Four slots: (seller, expiry, status), (asset, price), tokenId, (amount, remaining).
+    /// @dev Three slots: (seller, expiry, status, price), (asset, amount, remaining), tokenId. What a
+    /// fill and a cancellation check; 48 bits hold any price per tonne (2.8e14 settlement units)
+    /// and any amount (2.8e14 tonnes), 40 bits any expiry (the year 36812).
     struct Order {
         address seller;
-        uint64 expiry;
+        uint40 expiry;
         OrderStatus status;
+        uint48 price;
         address asset;
-        uint96 price;
+        uint48 amount;
+        uint48 remaining;
         uint256 tokenId;
-        uint128 amount;
-        uint128 remaining;
     }
 
     /// @notice An order as `order` returns it (the stable layout clients read).
@@ -227,13 +229,13 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
         orderId = ++orderCount;
         _orders[orderId] = Order({
             seller: msg.sender,
-            expiry: expiry,
+            expiry: SafeCast.toUint40(expiry),
             status: OrderStatus.Open,
+            price: SafeCast.toUint48(price),
             asset: asset,
-            tokenId: tokenId,
-            amount: SafeCast.toUint128(amount),
-            remaining: SafeCast.toUint128(amount),
-            price: SafeCast.toUint96(price)
+            amount: SafeCast.toUint48(amount),
+            remaining: uint48(amount),
+            tokenId: tokenId
         });
         emit OrderListed(orderId, msg.sender, asset, tokenId, amount, price, expiry);
         IERC1155(asset).safeTransferFrom(msg.sender, address(this), tokenId, amount, "");
@@ -259,7 +261,7 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
 
         payment = amount * o.price;
         uint256 remaining = o.remaining - amount;
-        o.remaining = uint128(remaining);
+        o.remaining = uint48(remaining);
         if (remaining == 0) o.status = OrderStatus.Filled;
         emit OrderFilled(orderId, o.seller, msg.sender, o.asset, o.tokenId, amount, o.price, payment, remaining);
 
@@ -615,13 +617,13 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
         }
         _orders[orderId] = Order({
             seller: info.seller,
-            expiry: info.expiry,
+            expiry: SafeCast.toUint40(info.expiry),
             status: OrderStatus.Open,
+            price: SafeCast.toUint48(info.price),
             asset: info.asset,
-            tokenId: info.tokenId,
-            amount: SafeCast.toUint128(info.amount),
-            remaining: SafeCast.toUint128(info.remaining),
-            price: SafeCast.toUint96(info.price)
+            amount: SafeCast.toUint48(info.amount),
+            remaining: SafeCast.toUint48(info.remaining),
+            tokenId: info.tokenId
         });
         emit OrderImported(
             orderId, info.seller, info.asset, info.tokenId, info.amount, info.remaining, info.price, info.expiry

@@ -2,7 +2,6 @@
 pragma solidity 0.8.30;
 
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
-import {ERC1155Supply} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155Supply.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IComplianceLedger} from "./interfaces/IComplianceLedger.sol";
 import {IEscrowCancellable} from "./interfaces/IEscrowCancellable.sol";
@@ -26,7 +25,12 @@ import {Roles} from "./base/Roles.sol";
 /// cancellation and surrender. Monitoring periods of a project are issued in increasing order
 /// by the same kind of rule (`periodStart` above the project's last issued `periodEnd`, bounds
 /// inclusive), which refuses duplicate and overlapping issuance for a project.
-contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
+/// Storage keeps what the registry checks itself: a batch is its project, then its serial range,
+/// cursor, vintage and period in one slot (serials and times fit in 48 bits), then its retired and
+/// cancelled totals (zero until used); the verifier and statement are the period's verification
+/// record, not a copy, and the supply of a batch is its serials not yet consumed (every burn
+/// consumes serials), so no supply counter is kept.
+contract CreditRegistry is ERC1155, MembershipGated, IEscrowCancellable {
     enum ProjectStatus {
         None,
         Active,
@@ -50,6 +54,8 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         bytes32 statementHash;
     }
 
+    /// @notice A batch as the `batch` view returns it (assembled from `BatchState` and the
+    /// period's verification record).
     struct Batch {
         bytes32 projectId;
         uint16 vintage;
@@ -64,6 +70,28 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         uint256 retired;
         uint256 cancelled;
         uint256 surrendered;
+    }
+
+    /// @dev What the registry keeps of a batch: three slots, the last one written only once units
+    /// leave circulation. `surrendered` is what the cursor has consumed beyond the retired and
+    /// cancelled units; the amount is the serial range's length.
+    struct BatchState {
+        bytes32 projectId;
+        uint48 serialStart;
+        uint48 serialEnd;
+        uint48 nextSerial;
+        uint16 vintage;
+        uint48 periodStart;
+        uint48 periodEnd;
+        uint128 retired;
+        uint128 cancelled;
+    }
+
+    /// @dev The registry's counters, one slot: issuing a batch updates two of them together.
+    struct Counters {
+        uint48 lastSerialEnd;
+        uint64 batchCount;
+        uint64 retirementCount;
     }
 
     /// @notice What a retirement certificate states; the registry keeps only its hash
@@ -84,16 +112,11 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
     /// @notice The compliance ledger that surrendered credits count towards.
     IComplianceLedger public immutable compliance;
 
-    /// @notice The last serial number issued (0 before the first batch).
-    uint256 public lastSerialEnd;
-    /// @notice Number of batches issued; batch ids run from 1 to `batchCount`.
-    uint256 public batchCount;
-    /// @notice Number of retirements; retirement ids run from 1 to `retirementCount`.
-    uint256 public retirementCount;
+    Counters private _counters;
 
     mapping(bytes32 projectId => Project) private _projects;
     mapping(bytes32 periodKey => Verification) private _verifications;
-    mapping(uint256 batchId => Batch) private _batches;
+    mapping(uint256 batchId => BatchState) private _batches;
     mapping(uint256 retirementId => bytes32 commitment) private _retirements;
 
     error ZeroProjectId();
@@ -108,6 +131,8 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
     error MonitoringPeriodOverlap(bytes32 projectId, uint64 periodStart, uint64 lastPeriodEnd);
     error ExceedsVerifiedAmount(uint256 amount, uint256 verifiedTonnes);
     error SerialRangeOverlap(uint256 serialStart, uint256 lastSerialEnd);
+    /// @dev The batch's serial range would end beyond the 48-bit serial space (2^48 - 1, about 2.8e14).
+    error SerialOutOfRange(uint256 serialStart, uint256 amount);
     error UnknownBatch(uint256 batchId);
     error UnknownRetirement(uint256 retirementId);
     error CannotCancelEscrow(address holder);
@@ -278,27 +303,35 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         if (periodStart <= p.lastPeriodEnd) revert MonitoringPeriodOverlap(projectId, periodStart, p.lastPeriodEnd);
         if (amount == 0) revert Errors.ZeroAmount(p.owner, 0);
         if (amount > v.verifiedTonnes) revert ExceedsVerifiedAmount(amount, v.verifiedTonnes);
-        if (serialStart <= lastSerialEnd) revert SerialRangeOverlap(serialStart, lastSerialEnd);
+        Counters memory c = _counters;
+        if (serialStart <= c.lastSerialEnd) revert SerialRangeOverlap(serialStart, c.lastSerialEnd);
+        if (amount > type(uint48).max || serialStart > type(uint48).max - (amount - 1)) {
+            revert SerialOutOfRange(serialStart, amount);
+        }
+        // Batches keep their period in 48 bits (8.9 million years of seconds).
+        if (periodEnd > type(uint48).max) revert InvalidPeriod(periodStart, periodEnd);
 
-        uint256 serialEnd = serialStart + amount - 1;
-        batchId = ++batchCount;
+        uint48 serialEnd = uint48(serialStart + amount - 1);
+        batchId = ++c.batchCount;
+        c.lastSerialEnd = serialEnd;
+        _counters = c;
         v.issued = true;
         p.lastPeriodEnd = periodEnd;
-        lastSerialEnd = serialEnd;
-        Batch storage b = _batches[batchId];
-        b.projectId = projectId;
-        b.vintage = vintage;
-        b.periodStart = periodStart;
-        b.periodEnd = periodEnd;
-        b.verifier = v.verifier;
-        b.statementHash = v.statementHash;
-        b.amount = amount;
-        b.serialStart = serialStart;
-        b.serialEnd = serialEnd;
-        b.nextSerial = serialStart;
+        _batches[batchId] = BatchState({
+            projectId: projectId,
+            serialStart: uint48(serialStart),
+            serialEnd: serialEnd,
+            nextSerial: uint48(serialStart),
+            vintage: vintage,
+            periodStart: uint48(periodStart),
+            periodEnd: uint48(periodEnd),
+            retired: 0,
+            cancelled: 0
+        });
 
-        _emitIssued(batchId, b, p.owner);
-        _mint(p.owner, batchId, amount, "");
+        address owner = p.owner;
+        _emitIssued(batchId, _batches[batchId], owner, v.statementHash);
+        _mint(owner, batchId, amount, "");
     }
 
     // ------------------------------------------------------------------ leaving circulation
@@ -350,9 +383,9 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         returns (uint256 serialStart, uint256 serialEnd)
     {
         if (_isEscrowAgent(_permissions(holder))) revert CannotCancelEscrow(holder);
-        Batch storage b = _batch(batchId);
+        BatchState storage b = _batch(batchId);
         (serialStart, serialEnd) = _consume(b, amount);
-        b.cancelled += amount;
+        b.cancelled += uint128(amount);
         _burn(holder, batchId, amount);
         emit CreditsCancelled(batchId, holder, amount, serialStart, serialEnd, reasonHash);
     }
@@ -366,9 +399,9 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         returns (uint256 serialStart, uint256 serialEnd)
     {
         if (!_isEscrowAgent(_permissions(msg.sender))) revert NotEscrowAgent(msg.sender);
-        Batch storage b = _batch(batchId);
+        BatchState storage b = _batch(batchId);
         (serialStart, serialEnd) = _consume(b, amount);
-        b.cancelled += amount;
+        b.cancelled += uint128(amount);
         _burn(msg.sender, batchId, amount);
         emit CreditsCancelled(batchId, msg.sender, amount, serialStart, serialEnd, reasonHash);
     }
@@ -387,9 +420,7 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         returns (uint256 serialStart, uint256 serialEnd)
     {
         uint64 orgId = _orgId(_requireRoleCanTransact(Roles.ENTERPRISE, msg.sender));
-        Batch storage b = _batch(batchId);
-        (serialStart, serialEnd) = _consume(b, amount);
-        b.surrendered += amount;
+        (serialStart, serialEnd) = _consume(_batch(batchId), amount);
         _burn(msg.sender, batchId, amount);
         emit CreditsSurrendered(batchId, msg.sender, orgId, year, amount, serialStart, serialEnd);
         compliance.recordSurrender(orgId, year, amount);
@@ -419,8 +450,53 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
     /// @notice A batch: project, vintage, period, statement, serial range, FIFO cursor and
     /// the amounts retired, cancelled and surrendered.
     /// @param batchId The batch (token id).
-    function batch(uint256 batchId) external view returns (Batch memory) {
-        return _batch(batchId);
+    function batch(uint256 batchId) external view returns (Batch memory b) {
+        BatchState storage s = _batch(batchId);
+        Verification storage v = _verifications[_periodKey(s.projectId, s.periodStart, s.periodEnd)];
+        b = Batch({
+            projectId: s.projectId,
+            vintage: s.vintage,
+            periodStart: s.periodStart,
+            periodEnd: s.periodEnd,
+            verifier: v.verifier,
+            statementHash: v.statementHash,
+            amount: uint256(s.serialEnd) - s.serialStart + 1,
+            serialStart: s.serialStart,
+            serialEnd: s.serialEnd,
+            nextSerial: s.nextSerial,
+            retired: s.retired,
+            cancelled: s.cancelled,
+            surrendered: uint256(s.nextSerial) - s.serialStart - s.retired - s.cancelled
+        });
+    }
+
+    /// @notice Units of a batch in existence: its serials not yet retired, cancelled or
+    /// surrendered (0 for an unknown batch).
+    /// @param batchId The batch (token id).
+    function totalSupply(uint256 batchId) external view returns (uint256) {
+        BatchState storage s = _batches[batchId];
+        return s.serialEnd == 0 ? 0 : uint256(s.serialEnd) + 1 - s.nextSerial;
+    }
+
+    /// @notice Whether a batch has been issued.
+    /// @param batchId The batch (token id).
+    function exists(uint256 batchId) external view returns (bool) {
+        return _batches[batchId].serialEnd != 0;
+    }
+
+    /// @notice The last serial number issued (0 before the first batch).
+    function lastSerialEnd() external view returns (uint256) {
+        return _counters.lastSerialEnd;
+    }
+
+    /// @notice Number of batches issued; batch ids run from 1 to `batchCount`.
+    function batchCount() external view returns (uint256) {
+        return _counters.batchCount;
+    }
+
+    /// @notice Number of retirements; retirement ids run from 1 to `retirementCount`.
+    function retirementCount() external view returns (uint256) {
+        return _counters.retirementCount;
     }
 
     /// @notice The commitment to a retirement record (`retirementHash` of what its certificate
@@ -457,40 +533,42 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         super._update(from, to, ids, values);
     }
 
-    function _consume(Batch storage b, uint256 amount) private returns (uint256 first, uint256 last) {
-        if (amount == 0) revert Errors.ZeroAmount(msg.sender, 0);
-        first = b.nextSerial;
-        last = first + amount - 1;
-        b.nextSerial = last + 1;
-    }
-
-    function _emitIssued(uint256 batchId, Batch storage b, address owner) private {
+    function _emitIssued(uint256 batchId, BatchState storage b, address owner, bytes32 statementHash) private {
         emit BatchIssued(
             batchId,
             b.projectId,
             owner,
             b.vintage,
-            b.amount,
+            uint256(b.serialEnd) - b.serialStart + 1,
             b.serialStart,
             b.serialEnd,
             b.periodStart,
             b.periodEnd,
-            b.statementHash
+            statementHash
         );
+    }
+
+    /// @dev Takes the next `amount` serials. The burn that follows refuses more than the holder
+    /// has, and no holder has more than the batch's unconsumed serials, so the cursor stays in range.
+    function _consume(BatchState storage b, uint256 amount) private returns (uint256 first, uint256 last) {
+        if (amount == 0) revert Errors.ZeroAmount(msg.sender, 0);
+        first = b.nextSerial;
+        last = first + amount - 1;
+        b.nextSerial = uint48(last + 1);
     }
 
     /// @dev Takes the serials, burns the units and keeps the record's hash; the record goes in the event.
     function _retire(Retirement memory r) private returns (uint256 retirementId) {
-        Batch storage b = _batch(r.batchId);
+        BatchState storage b = _batch(r.batchId);
         (r.serialStart, r.serialEnd) = _consume(b, r.amount);
-        b.retired += r.amount;
-        retirementId = ++retirementCount;
+        b.retired += uint128(r.amount);
+        retirementId = ++_counters.retirementCount;
         _retirements[retirementId] = retirementHash(r);
         _burn(msg.sender, r.batchId, r.amount);
         _emitRetired(retirementId, b, r);
     }
 
-    function _emitRetired(uint256 retirementId, Batch storage b, Retirement memory r) private {
+    function _emitRetired(uint256 retirementId, BatchState storage b, Retirement memory r) private {
         emit CreditsRetired(
             retirementId,
             r.batchId,
@@ -513,9 +591,9 @@ contract CreditRegistry is ERC1155Supply, MembershipGated, IEscrowCancellable {
         if (p.status == ProjectStatus.None) revert UnknownProject(projectId);
     }
 
-    function _batch(uint256 batchId) private view returns (Batch storage b) {
+    function _batch(uint256 batchId) private view returns (BatchState storage b) {
         b = _batches[batchId];
-        if (b.amount == 0) revert UnknownBatch(batchId);
+        if (b.serialEnd == 0) revert UnknownBatch(batchId);
     }
 
     function _periodKey(bytes32 projectId, uint64 periodStart, uint64 periodEnd) private pure returns (bytes32) {

@@ -26,35 +26,43 @@ contract EmissionRegistry is MembershipGated {
         Finalized
     }
 
-    /// @notice One version of an enterprise's emission report for a year.
+    /// @notice What the chain keeps of one version of an enterprise's emission report: what the
+    /// registry itself checks later (organisation and year, version chain, status) in one slot, and
+    /// the commitments to the records in the events (see `contracts/COMMITMENTS.md`).
+    /// @dev The submitted record (submitter, document hash, reported kgCO2e, the meter-data
+    /// commitment) is in `ReportSubmitted`, the review (verifier, statement or reasons) in
+    /// `ReportVerified` / `ReportRejected`, the finalization in `ReportFinalized`.
     struct Report {
         uint64 orgId;
         uint16 year;
         uint32 version;
-        uint256 previousReportId;
+        ReportStatus status;
+        uint64 previousReportId;
+        /// `submissionHash(submitter, documentHash, reportedKgCO2e, anchorsRoot, anchoredMg, readingCount)`.
+        bytes32 submissionHash;
+        /// `reviewHash(verifier, verifiedKgCO2e, statementHash)`, or `reviewHash(verifier, 0, reasonHash)`
+        /// for a rejection; zero until reviewed.
+        bytes32 reviewHash;
+        /// The verified emissions a finalization turns into the obligation; zero until verified.
+        uint256 verifiedKgCO2e;
+    }
+
+    /// @dev A submitted record, as `ReportSubmitted` carries it and `submissionHash` commits to it.
+    struct Submission {
         address submitter;
         bytes32 documentHash;
         uint256 reportedKgCO2e;
         bytes32 anchorsRoot;
         uint128 anchoredMg;
         uint64 readingCount;
-        ReportStatus status;
-        address verifier;
-        uint256 verifiedKgCO2e;
-        bytes32 statementHash;
-        bytes32 reasonHash;
-        address finalizer;
-        uint256 obligationTonnes;
-        uint64 submittedAt;
-        uint64 reviewedAt;
-        uint64 finalizedAt;
     }
 
     /// @notice The ComplianceLedger that receives finalized obligations.
     IComplianceLedger public immutable compliance;
 
     mapping(uint256 reportId => Report) private _reports;
-    mapping(uint64 orgId => mapping(uint16 year => uint256[] reportIds)) private _versions;
+    /// @dev The latest version per organisation and year; earlier ones are reached through `previousReportId`.
+    mapping(uint64 orgId => mapping(uint16 year => uint256 reportId)) private _latest;
     uint256 private _reportCount;
 
     /// @dev No report has this id.
@@ -133,29 +141,28 @@ contract EmissionRegistry is MembershipGated {
         uint64 orgId = _orgId(_requireActiveRole(Roles.ENTERPRISE, msg.sender));
         if (year == 0) revert Errors.InvalidYear(year);
         if (documentHash == bytes32(0)) revert Errors.MissingDocumentHash();
-        uint256[] storage versions = _versions[orgId][year];
-        uint256 previousReportId = versions.length == 0 ? 0 : versions[versions.length - 1];
+        uint256 previousReportId = _latest[orgId][year];
+        uint32 version = 1;
         if (previousReportId != 0) {
-            ReportStatus latest = _reports[previousReportId].status;
-            if (latest != ReportStatus.Rejected) revert ReportAlreadyOpen(orgId, year, previousReportId, latest);
+            Report storage previous = _reports[previousReportId];
+            if (previous.status != ReportStatus.Rejected) {
+                revert ReportAlreadyOpen(orgId, year, previousReportId, previous.status);
+            }
+            version = previous.version + 1;
         }
 
         reportId = ++_reportCount;
+        Submission memory record =
+            Submission(msg.sender, documentHash, reportedKgCO2e, anchorsRoot, anchoredMg, readingCount);
         Report storage r = _reports[reportId];
         r.orgId = orgId;
         r.year = year;
-        r.version = uint32(versions.length + 1);
-        r.previousReportId = previousReportId;
-        r.submitter = msg.sender;
-        r.documentHash = documentHash;
-        r.reportedKgCO2e = reportedKgCO2e;
-        r.anchorsRoot = anchorsRoot;
-        r.anchoredMg = anchoredMg;
-        r.readingCount = readingCount;
+        r.version = version;
         r.status = ReportStatus.Submitted;
-        r.submittedAt = uint64(block.timestamp);
-        versions.push(reportId);
-        _emitSubmitted(reportId, r);
+        r.previousReportId = uint64(previousReportId);
+        r.submissionHash = keccak256(abi.encode(record));
+        _latest[orgId][year] = reportId;
+        _emitSubmitted(reportId, orgId, year, version, previousReportId, record);
     }
 
     /// @notice Verify a submitted report. Only an active VERIFIER of another organisation than
@@ -169,10 +176,8 @@ contract EmissionRegistry is MembershipGated {
         Report storage r = _requireReviewable(reportId);
         if (statementHash == bytes32(0)) revert Errors.MissingDocumentHash();
         r.status = ReportStatus.Verified;
-        r.verifier = msg.sender;
+        r.reviewHash = reviewHash(msg.sender, verifiedKgCO2e, statementHash);
         r.verifiedKgCO2e = verifiedKgCO2e;
-        r.statementHash = statementHash;
-        r.reviewedAt = uint64(block.timestamp);
         emit ReportVerified(reportId, r.orgId, r.year, msg.sender, verifiedKgCO2e, statementHash);
     }
 
@@ -184,9 +189,7 @@ contract EmissionRegistry is MembershipGated {
         Report storage r = _requireReviewable(reportId);
         if (reasonHash == bytes32(0)) revert Errors.MissingDocumentHash();
         r.status = ReportStatus.Rejected;
-        r.verifier = msg.sender;
-        r.reasonHash = reasonHash;
-        r.reviewedAt = uint64(block.timestamp);
+        r.reviewHash = reviewHash(msg.sender, 0, reasonHash);
         emit ReportRejected(reportId, r.orgId, r.year, msg.sender, reasonHash);
     }
 
@@ -201,18 +204,17 @@ contract EmissionRegistry is MembershipGated {
         if (r.status != ReportStatus.Verified) {
             revert InvalidReportStatus(reportId, r.status, ReportStatus.Verified);
         }
-        uint256 tonnes = roundToTonnes(r.verifiedKgCO2e);
+        uint256 verifiedKgCO2e = r.verifiedKgCO2e;
+        uint256 tonnes = roundToTonnes(verifiedKgCO2e);
         r.status = ReportStatus.Finalized;
-        r.finalizer = msg.sender;
-        r.obligationTonnes = tonnes;
-        r.finalizedAt = uint64(block.timestamp);
-        emit ReportFinalized(reportId, r.orgId, r.year, msg.sender, r.verifiedKgCO2e, tonnes);
+        emit ReportFinalized(reportId, r.orgId, r.year, msg.sender, verifiedKgCO2e, tonnes);
         compliance.setObligation(r.orgId, r.year, tonnes);
     }
 
     // ------------------------------------------------------------------ views
 
-    /// @notice One report version; reverts with `UnknownReport` if none.
+    /// @notice What the chain keeps of one report version; reverts with `UnknownReport` if none.
+    /// The records are in the version's events, checked with `submissionHash` and `reviewHash`.
     /// @param reportId The report.
     function getReport(uint256 reportId) external view returns (Report memory) {
         return _requireReport(reportId);
@@ -222,15 +224,44 @@ contract EmissionRegistry is MembershipGated {
     /// @param orgId The enterprise.
     /// @param year The compliance year.
     function latestReportId(uint64 orgId, uint16 year) external view returns (uint256) {
-        uint256[] storage versions = _versions[orgId][year];
-        return versions.length == 0 ? 0 : versions[versions.length - 1];
+        return _latest[orgId][year];
     }
 
     /// @notice Every report version of the organisation for the year, oldest first.
+    /// @dev Walks the version chain back from the latest version (views only: no transaction pays it).
     /// @param orgId The enterprise.
     /// @param year The compliance year.
-    function reportVersions(uint64 orgId, uint16 year) external view returns (uint256[] memory) {
-        return _versions[orgId][year];
+    function reportVersions(uint64 orgId, uint16 year) external view returns (uint256[] memory ids) {
+        uint256 latest = _latest[orgId][year];
+        if (latest == 0) return ids;
+        ids = new uint256[](_reports[latest].version);
+        for (uint256 id = latest; id != 0; id = _reports[id].previousReportId) {
+            ids[_reports[id].version - 1] = id;
+        }
+    }
+
+    /// @notice The commitment a report version keeps to its submitted record.
+    function submissionHash(
+        address submitter,
+        bytes32 documentHash,
+        uint256 reportedKgCO2e,
+        bytes32 anchorsRoot,
+        uint128 anchoredMg,
+        uint64 readingCount
+    ) public pure returns (bytes32) {
+        return keccak256(
+            abi.encode(Submission(submitter, documentHash, reportedKgCO2e, anchorsRoot, anchoredMg, readingCount))
+        );
+    }
+
+    /// @notice The commitment a report version keeps to its review: the verifier, the verified
+    /// kgCO2e (0 for a rejection) and the statement's (or the reasons') document hash.
+    function reviewHash(address verifier, uint256 verifiedKgCO2e, bytes32 documentHash)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(verifier, verifiedKgCO2e, documentHash));
     }
 
     /// @notice The number of reports of all organisations (also the highest report id).
@@ -261,19 +292,26 @@ contract EmissionRegistry is MembershipGated {
         if (verifierOrg == r.orgId) revert ConflictOfInterest(msg.sender, r.orgId);
     }
 
-    function _emitSubmitted(uint256 reportId, Report storage r) private {
+    function _emitSubmitted(
+        uint256 reportId,
+        uint64 orgId,
+        uint16 year,
+        uint32 version,
+        uint256 previousReportId,
+        Submission memory s
+    ) private {
         emit ReportSubmitted(
             reportId,
-            r.orgId,
-            r.year,
-            r.version,
-            r.previousReportId,
-            r.submitter,
-            r.documentHash,
-            r.reportedKgCO2e,
-            r.anchorsRoot,
-            r.anchoredMg,
-            r.readingCount
+            orgId,
+            year,
+            version,
+            previousReportId,
+            s.submitter,
+            s.documentHash,
+            s.reportedKgCO2e,
+            s.anchorsRoot,
+            s.anchoredMg,
+            s.readingCount
         );
     }
 }

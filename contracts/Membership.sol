@@ -228,6 +228,16 @@ contract Membership is AccessControl, IMembership {
     }
 
     /// @inheritdoc IMembership
+    function firstLackingRole(address[] calldata accounts, bytes32 role) external view returns (uint256) {
+        uint8 roleBit = Roles.bit(role);
+        for (uint256 i = 0; i < accounts.length; i++) {
+            Account storage m = _members[accounts[i]];
+            if (m.status != MemberStatus.Active || m.frozen || m.roles & roleBit == 0) return i + 1;
+        }
+        return 0;
+    }
+
+    /// @inheritdoc IMembership
     function accountOf(address account) external view returns (Account memory) {
         return _members[account];
     }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
+import {IProductionAnchors} from "./interfaces/IProductionAnchors.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
 import {Errors} from "./lib/Errors.sol";
 import {Roles} from "./base/Roles.sol";
@@ -13,11 +16,25 @@ import {MerkleSum} from "./lib/MerkleSum.sol";
 /// the Merkle-sum root of every reading of that window (see `contracts/COMMITMENTS.md`). The
 /// contract computes the level-4 (enterprise) node itself from the facilities' root, so the
 /// anchored root provably commits to the total and reading count it records. Each enterprise's
-/// anchors form a chain of non-overlapping windows. Any reading can then be proved into its
-/// anchor, with the device, workshop, facility and enterprise subtotals on its path.
+/// anchors form a chain of non-overlapping windows per *measure*: emissions (measure 0, sums in
+/// mgCO2e) and electricity produced by generation meters (measure 1, sums in Wh).
+///
+/// Storage keeps commitments, not copies: per anchor one slot, the hash of its record
+/// (`anchorCommitment`); per enterprise and measure one packed head (latest anchor id and window).
+/// The record itself is in the `Anchored` event. An oracle may anchor the windows of many
+/// enterprises in one transaction (`anchorBatch`): the batch keeps one slot, the Merkle root of
+/// its windows' commitments, under the id of its first anchor. A reading is proved into its anchor
+/// with the anchor's record as an argument: reading -> anchor root -> record's commitment -> (for a
+/// batch) batch root. Production anchors also keep their enterprise, window and Wh for other
+/// contracts (`IProductionAnchors`).
 /// @dev Freezing a member does not affect device management or anchoring: a freeze stops
 /// assets from moving, not the measurement of emissions.
-contract MeterAnchor is MembershipGated {
+contract MeterAnchor is MembershipGated, IProductionAnchors {
+    /// @notice Measure of an anchor whose sums are emissions in mgCO2e.
+    uint8 public constant MEASURE_EMISSIONS = 0;
+    /// @notice Measure of an anchor whose sums are electricity produced in Wh (generation meters).
+    uint8 public constant MEASURE_PRODUCTION = 1;
+
     /// @notice A metering device, bound to an enterprise, a facility and a workshop.
     struct Device {
         uint64 enterpriseOrgId;
@@ -27,40 +44,55 @@ contract MeterAnchor is MembershipGated {
         bool active;
     }
 
-    /// @notice One anchored window of an enterprise's meter data, as `getAnchor` returns it.
-    struct Anchor {
+    /// @notice One window to anchor, as the oracle sends it (`anchor`'s arguments, for `anchorBatch`).
+    struct Window {
         uint64 enterpriseOrgId;
+        uint8 measure;
         uint64 windowStart;
         uint64 windowEnd;
-        bytes32 root;
         bytes32 factorSetId;
-        uint128 totalMg;
+        bytes32 facilitiesRoot;
+        uint128 total;
         uint64 readingCount;
-        uint256 previousAnchorId;
-        address oracle;
-        uint64 anchoredAt;
     }
 
-    /// @dev How an anchor is stored: five slots, in the order (org, window, time), root, factor
-    /// set, (total, count, previous), oracle. No window index: the chain of anchors answers
-    /// `anchorIdOf` and refuses duplicate windows.
-    struct StoredAnchor {
+    /// @notice An anchor's record, as the `Anchored` event states it; its hash is the anchor's commitment.
+    struct AnchorRecord {
+        uint256 anchorId;
+        uint64 enterpriseOrgId;
+        uint8 measure;
+        uint64 windowStart;
+        uint64 windowEnd;
+        bytes32 root;
+        uint128 total;
+        uint64 readingCount;
+        bytes32 factorSetId;
+        uint256 previousAnchorId;
+        address oracle;
+    }
+
+    /// @notice The latest anchor of an enterprise and measure: one slot.
+    struct Head {
+        uint64 anchorId;
+        uint64 windowStart;
+        uint64 windowEnd;
+    }
+
+    /// @dev A production anchor's figures, in one slot, for `productionOf`.
+    struct Production {
         uint64 enterpriseOrgId;
         uint64 windowStart;
         uint64 windowEnd;
-        uint64 anchoredAt;
-        bytes32 root;
-        bytes32 factorSetId;
-        uint128 totalMg;
-        uint64 readingCount;
-        uint64 previousAnchorId;
-        address oracle;
+        uint64 wh;
     }
 
     mapping(bytes32 deviceId => Device) private _devices;
     mapping(address oracle => mapping(uint64 enterpriseOrgId => bool)) private _oracleAuthorised;
-    mapping(uint256 anchorId => StoredAnchor) private _anchors;
-    mapping(uint64 enterpriseOrgId => uint256 anchorId) private _latestAnchor;
+    /// @dev A single anchor's commitment under its id; a batch's root under the id of its first anchor.
+    mapping(uint256 anchorId => bytes32 commitment) private _commitments;
+    /// @dev Keyed by `enterpriseOrgId << 8 | measure`.
+    mapping(uint256 headKey => Head) private _heads;
+    mapping(uint256 anchorId => Production) private _production;
     uint256 private _anchorCount;
 
     /// @dev A device id of zero was given.
@@ -82,12 +114,20 @@ contract MeterAnchor is MembershipGated {
     error InvalidWindow(uint64 windowStart, uint64 windowEnd);
     /// @dev An anchor commits to at least one reading.
     error EmptyAnchor();
-    /// @dev The enterprise already has an anchor for exactly this window.
+    /// @dev The window is exactly the enterprise's latest anchored window of that measure.
     error DuplicateWindow(uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd, uint256 existingAnchorId);
-    /// @dev The window starts before the end of the enterprise's latest anchor.
+    /// @dev The window starts before the end of the enterprise's latest anchor of that measure.
     error WindowOverlap(uint64 enterpriseOrgId, uint64 windowStart, uint256 latestAnchorId, uint64 latestWindowEnd);
-    /// @dev No anchor has this id.
+    /// @dev Nothing is anchored under this id (as a single anchor or as a batch's first anchor).
     error UnknownAnchor(uint256 anchorId);
+    /// @dev The measure is neither emissions (0) nor production (1).
+    error UnknownMeasure(uint8 measure);
+    /// @dev A production anchor's total exceeds the uint64 Wh that `productionOf` reports.
+    error ProductionOutOfRange(uint128 totalWh);
+    /// @dev No anchor has this id, or it is an emissions anchor.
+    error NotProductionAnchor(uint256 anchorId);
+    /// @dev A batch holds at least one window.
+    error EmptyBatch();
 
     /// @notice A device was registered, active, by `registeredBy`.
     event DeviceRegistered(
@@ -106,11 +146,14 @@ contract MeterAnchor is MembershipGated {
     );
     /// @notice A regulator authorised an oracle for an enterprise, or withdrew the authorisation.
     event OracleAuthorisationSet(address indexed oracle, uint64 indexed enterpriseOrgId, bool authorised, address setBy);
-    /// @notice An oracle anchored an enterprise's meter data for `[windowStart, windowEnd)`;
-    /// `root` is the level-4 node over the facilities' root, `previousAnchorId` the enterprise's prior anchor.
+    /// @notice An oracle anchored an enterprise's meter data for `[windowStart, windowEnd)`: the anchor's
+    /// record (`AnchorRecord`, whose hash the contract keeps). `root` is the level-4 node over the
+    /// facilities' root, `totalMg` its sum (Wh for measure 1), `previousAnchorId` the enterprise's prior
+    /// anchor of the same measure.
     event Anchored(
         uint256 indexed anchorId,
         uint64 indexed enterpriseOrgId,
+        uint8 measure,
         uint64 windowStart,
         uint64 windowEnd,
         bytes32 root,
@@ -120,6 +163,16 @@ contract MeterAnchor is MembershipGated {
         uint256 previousAnchorId,
         address oracle
     );
+    /// @notice `oracle` anchored the windows of `records` as the anchors `batchId, batchId + 1, ...`, in
+    /// order; `batchRoot` is the Merkle root of their commitments. `records` packs each anchor's record in
+    /// `RECORD_BYTES` bytes (big-endian, no padding): enterpriseOrgId u64, measure u8, windowStart u64,
+    /// windowEnd u64, root b32, total u128, readingCount u64, factorSetId b32, previousAnchorId u64; the
+    /// anchor id and the oracle are the event's. (Packed: one event of 121 bytes per window instead of an
+    /// `Anchored` event each keeps a window within its batch budget.)
+    event BatchAnchored(uint256 indexed batchId, address indexed oracle, bytes32 batchRoot, bytes records);
+
+    /// @notice Bytes per anchor record in `BatchAnchored.records`.
+    uint256 public constant RECORD_BYTES = 121;
 
     constructor(IMembership membership_) MembershipGated(membership_) {}
 
@@ -217,82 +270,109 @@ contract MeterAnchor is MembershipGated {
 
     // ------------------------------------------------------------------ anchors
 
-    /// @notice Anchor the meter data of one enterprise for the window `[windowStart, windowEnd)`.
+    /// @notice Anchor the meter data of one enterprise and measure for the window `[windowStart, windowEnd)`.
     /// Only an active ORACLE authorised for the enterprise. The anchored root is the level-4 node
-    /// `level(4, bytes32(uint256(enterpriseOrgId)), (facilitiesRoot, totalMg, readingCount))`.
-    /// The window must start at or after the end of the enterprise's latest anchor.
+    /// `level(4, bytes32(uint256(enterpriseOrgId)), (facilitiesRoot, total, readingCount))`.
+    /// The window must start at or after the end of the enterprise's latest anchor of the same measure.
     /// @param enterpriseOrgId The enterprise.
+    /// @param measure `MEASURE_EMISSIONS` or `MEASURE_PRODUCTION` (the sums are Wh of generation meters).
     /// @param windowStart Start of the window (inclusive), seconds since the epoch.
     /// @param windowEnd End of the window (exclusive), after `windowStart`.
-    /// @param factorSetId Id of the emission factor set the readings were valued with.
+    /// @param factorSetId Id of the emission factor set the readings were valued with (0 for production).
     /// @param facilitiesRoot Hash of the Merkle-sum root over the enterprise's facility nodes.
-    /// @param totalMg Sum of that root: the window's emissions in mgCO2e.
+    /// @param total Sum of that root: mgCO2e (production: Wh, below 2^64).
     /// @param readingCount Count of that root: the number of readings, at least one.
     /// @return anchorId The new anchor's id (ids start at 1 and are global).
     function anchor(
         uint64 enterpriseOrgId,
+        uint8 measure,
         uint64 windowStart,
         uint64 windowEnd,
         bytes32 factorSetId,
         bytes32 facilitiesRoot,
-        uint128 totalMg,
+        uint128 total,
         uint64 readingCount
     ) external returns (uint256 anchorId) {
         _requireActiveRole(Roles.ORACLE, msg.sender);
-        if (!_oracleAuthorised[msg.sender][enterpriseOrgId]) revert OracleNotAuthorised(msg.sender, enterpriseOrgId);
-        if (readingCount == 0) revert EmptyAnchor();
-        uint256 previousAnchorId = _checkWindow(enterpriseOrgId, windowStart, windowEnd);
-
-        StoredAnchor memory a = StoredAnchor({
-            enterpriseOrgId: enterpriseOrgId,
-            windowStart: windowStart,
-            windowEnd: windowEnd,
-            anchoredAt: uint64(block.timestamp),
-            root: MerkleSum.levelHash(
-                MerkleSum.LEVEL_ENTERPRISE, bytes32(uint256(enterpriseOrgId)), facilitiesRoot, totalMg, readingCount
-            ),
-            factorSetId: factorSetId,
-            totalMg: totalMg,
-            readingCount: readingCount,
-            previousAnchorId: uint64(previousAnchorId),
-            oracle: msg.sender
-        });
         anchorId = ++_anchorCount;
-        _anchors[anchorId] = a;
-        _latestAnchor[enterpriseOrgId] = anchorId;
-        _emitAnchored(anchorId, a);
+        Window memory w =
+            Window(enterpriseOrgId, measure, windowStart, windowEnd, factorSetId, facilitiesRoot, total, readingCount);
+        (bytes32 commitment, bytes32 root, uint64 previous) = _anchorWindow(anchorId, w);
+        _commitments[anchorId] = commitment;
+        _emitAnchored(anchorId, w, root, previous);
     }
 
-    /// @notice An anchor; reverts with `UnknownAnchor` if none.
-    /// @param anchorId The anchor.
-    function getAnchor(uint256 anchorId) external view returns (Anchor memory) {
-        StoredAnchor storage a = _requireAnchor(anchorId);
-        return Anchor({
-            enterpriseOrgId: a.enterpriseOrgId,
-            windowStart: a.windowStart,
-            windowEnd: a.windowEnd,
-            root: a.root,
-            factorSetId: a.factorSetId,
-            totalMg: a.totalMg,
-            readingCount: a.readingCount,
-            previousAnchorId: a.previousAnchorId,
-            oracle: a.oracle,
-            anchoredAt: a.anchoredAt
-        });
+    /// @notice Anchor many windows (of the enterprises an oracle serves) in one transaction. Each window
+    /// is checked and chained exactly as by `anchor` and gets the next anchor id, in order; the batch
+    /// keeps one commitment, the Merkle root (sorted pairs, `COMMITMENTS.md`) of its windows' commitments,
+    /// under its first anchor id (the batch id).
+    /// @param windows The windows, at least one; windows of one enterprise and measure in window order.
+    /// @return batchId The id of the batch's first anchor.
+    function anchorBatch(Window[] calldata windows) external returns (uint256 batchId) {
+        _requireActiveRole(Roles.ORACLE, msg.sender);
+        uint256 n = windows.length;
+        if (n == 0) revert EmptyBatch();
+        batchId = _anchorCount + 1;
+        bytes32[] memory layer = new bytes32[](n);
+        // One extra word: each record is written with whole-word stores that spill past its end.
+        bytes memory records = new bytes(n * RECORD_BYTES + 32);
+        Window memory w; // one buffer, refilled for every window
+        for (uint256 i = 0; i < n; ++i) {
+            _loadWindow(w, windows, i);
+            (bytes32 commitment, bytes32 root, uint64 previous) = _anchorWindow(batchId + i, w);
+            layer[i] = commitment;
+            _packRecord(records, i, w, root, previous);
+        }
+        assembly ("memory-safe") {
+            mstore(records, mul(n, RECORD_BYTES))
+        }
+        _anchorCount = batchId + n - 1;
+        bytes32 batchRoot = _merkleRoot(layer);
+        _commitments[batchId] = batchRoot;
+        emit BatchAnchored(batchId, msg.sender, batchRoot, records);
     }
 
-    /// @notice The id of the enterprise's anchor for exactly this window, 0 if none.
+    /// @notice The commitment of an anchor record: `keccak256(abi.encode(record))`.
+    /// @param record The anchor's record, as its `Anchored` event states it.
+    function anchorCommitment(AnchorRecord calldata record) public pure returns (bytes32) {
+        return keccak256(abi.encode(record));
+    }
+
+    /// @notice What is kept under an id: a single anchor's commitment, or a batch's root under the id of
+    /// its first anchor; zero otherwise (another window of a batch, or no anchor).
+    /// @param anchorId The id.
+    function commitmentOf(uint256 anchorId) external view returns (bytes32) {
+        return _commitments[anchorId];
+    }
+
+    /// @notice Whether `record` is an anchor this contract made. A single anchor: `batchId` is its own id
+    /// and `batchProof` empty. A window of a batch: `batchId` is the batch's first anchor id and
+    /// `batchProof` the sibling hashes from the window's commitment up to the batch root.
+    /// @dev Reverts with `UnknownAnchor(batchId)` if nothing is kept under `batchId`.
+    /// @param record The anchor's record.
+    /// @param batchId The id its commitment (or its batch's root) is kept under.
+    /// @param batchProof Merkle proof of its commitment in the batch (empty for a single anchor).
+    function isAnchored(AnchorRecord calldata record, uint256 batchId, bytes32[] calldata batchProof)
+        public
+        view
+        returns (bool)
+    {
+        bytes32 kept = _commitments[batchId];
+        if (kept == bytes32(0)) revert UnknownAnchor(batchId);
+        return MerkleProof.processProofCalldata(batchProof, anchorCommitment(record)) == kept;
+    }
+
+    /// @notice The head of the enterprise's chain of anchors of this measure: its latest anchor id and
+    /// window (all 0 if none).
     /// @param enterpriseOrgId The enterprise.
-    /// @param windowStart Start of the window.
-    /// @param windowEnd End of the window.
-    function anchorIdOf(uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd) external view returns (uint256) {
-        return _findWindow(_latestAnchor[enterpriseOrgId], windowStart, windowEnd);
-    }
-
-    /// @notice The enterprise's latest anchor (the head of its chain), 0 if none.
-    /// @param enterpriseOrgId The enterprise.
-    function latestAnchorId(uint64 enterpriseOrgId) external view returns (uint256) {
-        return _latestAnchor[enterpriseOrgId];
+    /// @param measure The measure.
+    function headOf(uint64 enterpriseOrgId, uint8 measure)
+        external
+        view
+        returns (uint64 anchorId, uint64 windowStart, uint64 windowEnd)
+    {
+        Head memory h = _heads[_headKey(enterpriseOrgId, measure)];
+        return (h.anchorId, h.windowStart, h.windowEnd);
     }
 
     /// @notice The number of anchors of all enterprises (also the highest anchor id).
@@ -300,23 +380,40 @@ contract MeterAnchor is MembershipGated {
         return _anchorCount;
     }
 
-    /// @notice Check that a reading is committed in an anchor, and open the subtotals on its path.
-    /// @dev Reverts with `UnknownAnchor`, or with a MerkleSum error for a malformed proof
-    /// (unknown step kind, level wraps out of order, overflowing sums).
-    /// @param anchorId The anchor.
-    /// @param digest SHA-256 of the canonical reading record.
-    /// @param value The reading's emissions in mgCO2e.
-    /// @param proof Steps from the reading's leaf up to and including the level-4 wrap.
-    /// @return valid True only if the proof folds to the anchor's root and its last level wrap is level 4.
-    /// @return subtotals When valid, the `(level, id, sum, count)` of every level wrap on the path
-    /// (device, workshop, facility, enterprise); empty when not valid.
-    function verifyReading(uint256 anchorId, bytes32 digest, uint128 value, MerkleSum.Step[] calldata proof)
+    /// @inheritdoc IProductionAnchors
+    function productionOf(uint256 anchorId)
         external
         view
-        returns (bool valid, MerkleSum.Subtotal[] memory subtotals)
+        returns (uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd, uint64 wh)
     {
-        bytes32 root = _requireAnchor(anchorId).root;
-        (valid, subtotals) = MerkleSum.verify(digest, value, proof, root);
+        Production memory p = _production[anchorId];
+        if (p.enterpriseOrgId == 0) revert NotProductionAnchor(anchorId);
+        return (p.enterpriseOrgId, p.windowStart, p.windowEnd, p.wh);
+    }
+
+    /// @notice Check that a reading is committed in an anchor, and open the subtotals on its path.
+    /// @dev Reverts with `UnknownAnchor(batchId)`, or with a MerkleSum error for a malformed proof
+    /// (unknown step kind, level wraps out of order, overflowing sums).
+    /// @param record The anchor's record (its `root` is what the reading proves into).
+    /// @param batchId As for `isAnchored`: the anchor's own id, or its batch's first anchor id.
+    /// @param batchProof As for `isAnchored`: empty for a single anchor.
+    /// @param digest SHA-256 of the canonical reading record.
+    /// @param value The reading's value (mgCO2e; Wh for a production anchor).
+    /// @param proof Steps from the reading's leaf up to and including the level-4 wrap.
+    /// @return valid True only if the record is anchored, the proof folds to its root and its last
+    /// level wrap is level 4.
+    /// @return subtotals When valid, the `(level, id, sum, count)` of every level wrap on the path
+    /// (device, workshop, facility, enterprise); empty when not valid.
+    function verifyReading(
+        AnchorRecord calldata record,
+        uint256 batchId,
+        bytes32[] calldata batchProof,
+        bytes32 digest,
+        uint128 value,
+        MerkleSum.Step[] calldata proof
+    ) external view returns (bool valid, MerkleSum.Subtotal[] memory subtotals) {
+        if (!isAnchored(record, batchId, batchProof)) return (false, new MerkleSum.Subtotal[](0));
+        (valid, subtotals) = MerkleSum.verify(digest, value, proof, record.root);
         valid = valid && subtotals.length > 0 && subtotals[subtotals.length - 1].level == MerkleSum.LEVEL_ENTERPRISE;
         if (!valid) subtotals = new MerkleSum.Subtotal[](0);
     }
@@ -331,63 +428,136 @@ contract MeterAnchor is MembershipGated {
         if (_orgId(m) != orgId) revert NotOrganisationMember(msg.sender, orgId);
     }
 
-    /// @dev Refuses an empty window, a window the enterprise has already anchored, and one that
-    /// starts before the end of the enterprise's latest anchor.
-    function _checkWindow(uint64 enterpriseOrgId, uint64 windowStart, uint64 windowEnd)
+    /// @dev Checks one window for the caller (authorisation, measure, window against the head), moves the
+    /// head and keeps a production anchor's figures; returns the anchor's commitment, root and previous
+    /// anchor. The caller holds the ORACLE role (checked once per transaction), stores the commitment and
+    /// emits the record.
+    function _anchorWindow(uint256 anchorId, Window memory w)
+        private
+        returns (bytes32 commitment, bytes32 root, uint64 previous)
+    {
+        if (!_oracleAuthorised[msg.sender][w.enterpriseOrgId]) revert OracleNotAuthorised(msg.sender, w.enterpriseOrgId);
+        if (w.readingCount == 0) revert EmptyAnchor();
+        if (w.measure > MEASURE_PRODUCTION) revert UnknownMeasure(w.measure);
+        if (w.windowEnd <= w.windowStart) revert InvalidWindow(w.windowStart, w.windowEnd);
+        // Only a closed window is committed: readings of a window still open could be missing.
+        if (w.windowEnd > block.timestamp) revert WindowNotClosed(w.windowEnd, uint64(block.timestamp));
+        uint256 key = _headKey(w.enterpriseOrgId, w.measure);
+        Head storage head = _heads[key];
+        previous = head.anchorId;
+        uint64 start = w.windowStart;
+        uint64 end = w.windowEnd;
+        if (start < head.windowEnd) {
+            if (start == head.windowStart && end == head.windowEnd) {
+                revert DuplicateWindow(w.enterpriseOrgId, start, end, previous);
+            }
+            revert WindowOverlap(w.enterpriseOrgId, start, previous, head.windowEnd);
+        }
+        (head.anchorId, head.windowStart, head.windowEnd) = (uint64(anchorId), start, end);
+        if (w.measure == MEASURE_PRODUCTION) {
+            if (w.total > type(uint64).max) revert ProductionOutOfRange(w.total);
+            _production[anchorId] = Production(w.enterpriseOrgId, w.windowStart, w.windowEnd, uint64(w.total));
+        }
+        (commitment, root) = _hashWindow(anchorId, w, previous);
+    }
+
+    /// @dev The window's level-4 root, `MerkleSum.levelHash(LEVEL_ENTERPRISE, bytes32(uint256(org)),
+    /// facilitiesRoot, total, readingCount)`, and its record's commitment, `anchorCommitment(record)`, both
+    /// encoded in scratch memory (the same bytes as `abi.encodePacked` and `abi.encode`): a batch hashes
+    /// every window, and allocating their encodings would cost more than the hashing.
+    function _hashWindow(uint256 anchorId, Window memory w, uint64 previous)
         private
         view
-        returns (uint256 previousAnchorId)
+        returns (bytes32 commitment, bytes32 root)
     {
-        if (windowEnd <= windowStart) revert InvalidWindow(windowStart, windowEnd);
-        // Only a closed window is committed: readings of a window still open could be missing.
-        if (windowEnd > block.timestamp) revert WindowNotClosed(windowEnd, uint64(block.timestamp));
-        previousAnchorId = _latestAnchor[enterpriseOrgId];
-        if (previousAnchorId != 0) {
-            uint64 previousEnd = _anchors[previousAnchorId].windowEnd;
-            if (windowStart < previousEnd) {
-                // Only on the way to a revert: name the anchor of the same window if there is one.
-                uint256 existing = _findWindow(previousAnchorId, windowStart, windowEnd);
-                if (existing != 0) revert DuplicateWindow(enterpriseOrgId, windowStart, windowEnd, existing);
-                revert WindowOverlap(enterpriseOrgId, windowStart, previousAnchorId, previousEnd);
-            }
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            // Window fields, one word each: org, measure, start, end, factorSetId, facilitiesRoot, total, count.
+            let org := mload(w)
+            mstore(p, shl(240, 0x0204)) // node tag 0x02, level 4
+            mstore(add(p, 2), org)
+            mstore(add(p, 34), mload(add(w, 0xa0)))
+            mstore(add(p, 66), or(shl(128, mload(add(w, 0xc0))), shl(64, mload(add(w, 0xe0)))))
+            if iszero(staticcall(gas(), 0x02, p, 90, p, 32)) { revert(0, 0) }
+            root := mload(p)
+            mstore(p, anchorId)
+            mstore(add(p, 0x20), org)
+            mstore(add(p, 0x40), mload(add(w, 0x20)))
+            mstore(add(p, 0x60), mload(add(w, 0x40)))
+            mstore(add(p, 0x80), mload(add(w, 0x60)))
+            mstore(add(p, 0xa0), root)
+            mstore(add(p, 0xc0), mload(add(w, 0xc0)))
+            mstore(add(p, 0xe0), mload(add(w, 0xe0)))
+            mstore(add(p, 0x100), mload(add(w, 0x80)))
+            mstore(add(p, 0x120), previous)
+            mstore(add(p, 0x140), caller())
+            commitment := keccak256(p, 0x160)
         }
     }
 
-    /// @dev Walks an enterprise's chain back from `anchorId` to the anchor of exactly this window,
-    /// 0 if none. Windows of a chain do not overlap and increase, so the walk stops at the first
-    /// anchor that ends at or before `windowStart`.
-    function _findWindow(uint256 anchorId, uint64 windowStart, uint64 windowEnd) private view returns (uint256) {
-        while (anchorId != 0) {
-            StoredAnchor storage a = _anchors[anchorId];
-            if (a.windowEnd <= windowStart) return 0;
-            if (a.windowStart == windowStart && a.windowEnd == windowEnd) return anchorId;
-            anchorId = a.previousAnchorId;
+    /// @dev Copies `windows[i]` into `w` and refuses a field beyond its type (what ABI decoding would
+    /// check), without allocating a new struct per window.
+    function _loadWindow(Window memory w, Window[] calldata windows, uint256 i) private pure {
+        assembly ("memory-safe") {
+            let src := add(windows.offset, mul(i, 0x100))
+            calldatacopy(w, src, 0x100)
+            let m64 := 0xffffffffffffffff
+            if or(
+                or(or(gt(mload(w), m64), gt(mload(add(w, 0x20)), 0xff)), or(gt(mload(add(w, 0x40)), m64), gt(mload(add(w, 0x60)), m64))),
+                or(gt(mload(add(w, 0xc0)), 0xffffffffffffffffffffffffffffffff), gt(mload(add(w, 0xe0)), m64))
+            ) { revert(0, 0) }
         }
-        return 0;
     }
 
-    function _emitAnchored(uint256 anchorId, StoredAnchor memory a) private {
+    function _emitAnchored(uint256 anchorId, Window memory w, bytes32 root, uint64 previous) private {
         emit Anchored(
-            anchorId,
-            a.enterpriseOrgId,
-            a.windowStart,
-            a.windowEnd,
-            a.root,
-            a.totalMg,
-            a.readingCount,
-            a.factorSetId,
-            a.previousAnchorId,
-            a.oracle
+            anchorId, w.enterpriseOrgId, w.measure, w.windowStart, w.windowEnd, root, w.total, w.readingCount,
+            w.factorSetId, previous, msg.sender
         );
+    }
+
+    /// @dev Writes the `i`-th packed record of `BatchAnchored.records` (layout there). Each store writes a
+    /// whole word; the next store (or the spare word at the end) overwrites what spills past a field.
+    function _packRecord(bytes memory records, uint256 i, Window memory w, bytes32 root, uint64 previous)
+        private
+        pure
+    {
+        uint256 head = (uint256(w.enterpriseOrgId) << 192) | (uint256(w.measure) << 184)
+            | (uint256(w.windowStart) << 120) | (uint256(w.windowEnd) << 56);
+        uint256 sums = (uint256(w.total) << 128) | (uint256(w.readingCount) << 64);
+        bytes32 factorSetId = w.factorSetId;
+        uint256 tail = uint256(previous) << 192;
+        assembly ("memory-safe") {
+            let p := add(add(records, 32), mul(i, RECORD_BYTES))
+            mstore(p, head)
+            mstore(add(p, 25), root)
+            mstore(add(p, 57), sums)
+            mstore(add(p, 81), factorSetId)
+            mstore(add(p, 113), tail)
+        }
+    }
+
+    /// @dev The Merkle root of `layer` with sorted pairs (OpenZeppelin's `MerkleProof`): neighbours are
+    /// paired left to right and an odd last node is promoted unchanged. Overwrites `layer`.
+    function _merkleRoot(bytes32[] memory layer) private pure returns (bytes32) {
+        uint256 n = layer.length;
+        while (n > 1) {
+            uint256 half = n / 2;
+            for (uint256 i = 0; i < half; ++i) {
+                layer[i] = Hashes.commutativeKeccak256(layer[2 * i], layer[2 * i + 1]);
+            }
+            if (n % 2 == 1) layer[half] = layer[n - 1];
+            n = half + n % 2;
+        }
+        return layer[0];
+    }
+
+    function _headKey(uint64 enterpriseOrgId, uint8 measure) private pure returns (uint256) {
+        return (uint256(enterpriseOrgId) << 8) | measure;
     }
 
     function _requireDevice(bytes32 deviceId) private view returns (Device storage device) {
         device = _devices[deviceId];
         if (device.enterpriseOrgId == 0) revert UnknownDevice(deviceId);
-    }
-
-    function _requireAnchor(uint256 anchorId) private view returns (StoredAnchor storage a) {
-        a = _anchors[anchorId];
-        if (a.enterpriseOrgId == 0) revert UnknownAnchor(anchorId);
     }
 }

@@ -94,7 +94,8 @@ ALLOWANCE = AssetKind(
     surrenderable=True,
     compliance_kind=1,
     retirable=False,
-    events={"Allocated": "allocated", "Retracted": "retracted", "Surrendered": "allowances_surrendered"},
+    # An allocation is the registry's mint (indexed as a transfer); `Allocated` only sums up a batch.
+    events={"Retracted": "retracted", "Surrendered": "allowances_surrendered"},
     relay={
         "safeTransferFrom": ERC1155_RELAY["safeTransferFrom"],
         "safeBatchTransferFrom": ERC1155_RELAY["safeBatchTransferFrom"],
@@ -140,6 +141,31 @@ CREDIT = AssetKind(
     trace=TraceRules(explain_burns=("credit_burns",)),
 )
 
+# Green electricity certificates: issued to a renewable generator from its anchored production (1 unit = 1 MWh),
+# traded like credits, and consumed by an enterprise to claim renewable electricity (market-based Scope 2).
+GEC = AssetKind(
+    name="gec",
+    contract="GreenCertificates",
+    standard="erc1155",
+    token_id="issuance batch",
+    token_noun="GEC batch",
+    unit="MWh",
+    decimals=0,
+    tradeable=True,
+    surrenderable=False,
+    compliance_kind=None,
+    retirable=False,
+    events={"CertificatesIssued": "gec_issued", "CertificatesConsumed": "gec_consumed"},
+    relay={
+        **ERC1155_RELAY,
+        "consume": RelayRule((ENTERPRISE,), moves_assets=True),
+        "issue": RelayRule((REGULATOR,)),
+        "setMarketBasedScope2Counts": RelayRule((REGULATOR,)),
+    },
+    # A burn is a consumption claim for the holder's organisation.
+    trace=TraceRules(explain_burns=("gec_consumptions",)),
+)
+
 # The cash leg of every trade: an ERC-20 in fen, paid through the market, never traded on it. Its relay rules
 # stay with the settlement bank's (relay.py): they concern money, not an asset description.
 SETTLEMENT = AssetKind(
@@ -158,7 +184,7 @@ SETTLEMENT = AssetKind(
 
 # Name -> description, in a stable order. Mutable on purpose: a test (or a deployment's extension) registers a
 # kind here and every reader sees it.
-ASSET_KINDS: dict[str, AssetKind] = {k.name: k for k in (ALLOWANCE, CREDIT, SETTLEMENT)}
+ASSET_KINDS: dict[str, AssetKind] = {k.name: k for k in (ALLOWANCE, CREDIT, GEC, SETTLEMENT)}
 
 
 class UnknownAssetKind(KeyError):

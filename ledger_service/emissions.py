@@ -6,6 +6,10 @@ not notarized again on the Notary). The report also commits to the enterprise's 
 the level-5 commitment over the anchors of its windows inside the calendar year (UTC), taken
 from the oracle's anchored batches (`oracles.reports.anchored_period_commitment`) unless the
 caller gives the commitment itself.
+
+The registry keeps, per version, what it checks itself (status, version chain, the verified kgCO2e a
+finalization needs) and commitments to the records (`submissionHash`, `reviewHash`); the records are read
+from the version's events and checked against them (`read_report`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+from hexbytes import HexBytes
 from sqlalchemy.orm import Session
+from web3.types import BlockIdentifier, EventData
 
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.outbox import Intent
@@ -23,7 +31,6 @@ from ledger_core.chain.suite import Suite
 from oracles.reports import anchored_period_commitment
 
 REGISTRY = "EmissionRegistry"
-ZERO_ADDRESS = "0x" + "00" * 20
 
 
 class ReportStatus(IntEnum):
@@ -64,21 +71,87 @@ class Report:
     documents: dict[str, bool] = field(default_factory=dict, compare=False)
     """Which of its documents (report, statement, reason) the service keeps; filled by the use cases."""
 
-    @classmethod
-    def of(cls, report_id: int, raw: Any) -> Report:
-        (org, year, version, previous, submitter, document, reported, root, mg, count, status, verifier, verified,
-         statement, reason, finalizer, tonnes, submitted_at, reviewed_at, finalized_at) = raw
 
-        def opt_hash(value: bytes) -> bytes | None:
-            return None if bytes(value) == b"\0" * 32 else bytes(value)
 
-        def opt_address(value: str) -> str | None:
-            return None if value == ZERO_ADDRESS else value
+SUBMISSION_TYPES = ("address", "bytes32", "uint256", "bytes32", "uint128", "uint64")
+REVIEW_TYPES = ("address", "uint256", "bytes32")
+REPORT_EVENTS = ("ReportSubmitted", "ReportVerified", "ReportRejected", "ReportFinalized")
 
-        return cls(report_id, int(org), int(year), int(version), int(previous), submitter, bytes(document),
-                   int(reported), bytes(root), int(mg), int(count), ReportStatus(int(status)), opt_address(verifier),
-                   int(verified), opt_hash(statement), opt_hash(reason), opt_address(finalizer), int(tonnes),
-                   int(submitted_at), int(reviewed_at) or None, int(finalized_at) or None)
+
+def submission_hash(submitter: str, document_hash: bytes, reported_kg: int, anchors_root: bytes, anchored_mg: int,
+                    reading_count: int) -> bytes:
+    """`EmissionRegistry.submissionHash`: the commitment a report version keeps to its submitted record."""
+    return keccak(abi_encode(SUBMISSION_TYPES, (submitter, document_hash, reported_kg, anchors_root, anchored_mg,
+                                                reading_count)))
+
+
+def review_hash(verifier: str, verified_kg: int, document_hash: bytes) -> bytes:
+    """`EmissionRegistry.reviewHash`: the commitment to a review (verified kg 0 and the reasons for a rejection)."""
+    return keccak(abi_encode(REVIEW_TYPES, (verifier, verified_kg, document_hash)))
+
+
+class ReportRecordMismatch(ValueError):
+    """A report's events do not hash to the commitments the registry keeps."""
+
+
+def _report_events(suite: Suite, report_id: int, block: BlockIdentifier) -> dict[str, EventData]:
+    """The events of one report version (each happens at most once), found by the indexed report id."""
+    contract = suite.contract(REGISTRY)
+    events = {getattr(contract.events, name).topic: getattr(contract.events, name)() for name in REPORT_EVENTS}
+    logs = suite.w3.eth.get_logs({
+        "address": contract.address, "fromBlock": suite.deployment.block, "toBlock": block,
+        "topics": [list(events), "0x" + report_id.to_bytes(32, "big").hex()]})
+    found: dict[str, EventData] = {}
+    for log in logs:
+        decoded = events[HexBytes(log["topics"][0]).to_0x_hex()].process_log(log)
+        found[decoded["event"]] = decoded
+    return found
+
+
+def read_report(suite: Suite, report_id: int, block: BlockIdentifier = "latest") -> Report:
+    """A report version: the state the registry keeps (status, version chain, commitments) and the records of its
+    events, checked against the commitments. Raises the contract's `UnknownReport` if none, and
+    `ReportRecordMismatch` if an event does not hash to its commitment."""
+    try:
+        kept = suite.function(REGISTRY, "getReport", report_id).call(block_identifier=block)
+    except Exception as exc:
+        revert = suite.decoder.from_exception(exc)
+        if revert is None:
+            raise
+        raise revert from None
+    org, year, version, status, previous, submission, review, verified_kg = kept
+    events = _report_events(suite, report_id, block)
+
+    def at(name: str) -> int | None:
+        event = events.get(name)
+        return None if event is None else int(suite.w3.eth.get_block(event["blockNumber"])["timestamp"])
+
+    s = events["ReportSubmitted"]["args"]
+    if submission_hash(s["submitter"], s["documentHash"], s["reportedKgCO2e"], s["anchorsRoot"], s["anchoredMg"],
+                       s["readingCount"]) != bytes(submission):
+        raise ReportRecordMismatch(f"report {report_id}: ReportSubmitted does not hash to its submissionHash")
+    verifier = statement = reason = finalizer = None
+    reviewed_at = at("ReportVerified") or at("ReportRejected")
+    if "ReportVerified" in events:
+        v = events["ReportVerified"]["args"]
+        verifier, statement = str(v["verifier"]), bytes(v["statementHash"])
+        checked = review_hash(verifier, int(v["verifiedKgCO2e"]), statement)
+    elif "ReportRejected" in events:
+        v = events["ReportRejected"]["args"]
+        verifier, reason = str(v["verifier"]), bytes(v["reasonHash"])
+        checked = review_hash(verifier, 0, reason)
+    else:
+        checked = b"\0" * 32
+    if checked != bytes(review):
+        raise ReportRecordMismatch(f"report {report_id}: its review event does not hash to its reviewHash")
+    tonnes = 0
+    if "ReportFinalized" in events:
+        f = events["ReportFinalized"]["args"]
+        finalizer, tonnes = str(f["finalizer"]), int(f["obligationTonnes"])
+    return Report(report_id, int(org), int(year), int(version), int(previous), str(s["submitter"]),
+                  bytes(s["documentHash"]), int(s["reportedKgCO2e"]), bytes(s["anchorsRoot"]), int(s["anchoredMg"]),
+                  int(s["readingCount"]), ReportStatus(int(status)), verifier, int(verified_kg), statement, reason,
+                  finalizer, tonnes, at("ReportSubmitted") or 0, reviewed_at, at("ReportFinalized"))
 
 
 @dataclass(frozen=True)
@@ -122,7 +195,7 @@ def anchored_commitment(session: Session, org_id: int, year: int) -> Commitment:
 
 def get_report(chain: ChainClient, suite: Suite, report_id: int) -> Report:
     """A report version; raises the contract's `UnknownReport` if none."""
-    return Report.of(report_id, chain.request(lambda: suite.call(REGISTRY, "getReport", report_id)))
+    return chain.request(lambda: read_report(suite, report_id))
 
 
 def versions(chain: ChainClient, suite: Suite, org_id: int, year: int) -> list[Report]:

@@ -36,6 +36,7 @@ from ledger_core.db.models import (
     QuarantinedReading,
 )
 from ledger_core.db.models.outbox import PENDING_STATUSES
+from oracles.anchor_records import AnchoredWindow, AnchorReader
 from oracles.anchoring import OnChainAnchor
 from oracles.batches import BuiltBatch, build_batch, built_batch, device_places
 from oracles.canonical import factor_set_hash
@@ -143,29 +144,40 @@ class WindowOutcome:
     root: bytes
     action: str  # anchored, recovered, pending, refused or conflict
     anchor_id: int | None = None
+    measure: int = 0
     outbox_id: int | None = None
     tx_hash: str | None = None
     error: str | None = None
 
 
-def _pending_windows(session: Session, org_id: int) -> dict[tuple[int, int], int]:
+def _pending_windows(session: Session, org_id: int) -> dict[tuple[int, int, int], int]:
+    """(measure, start, end) -> outbox id of the enterprise's anchor transactions still on their way."""
     rows = session.execute(select(OutboxTransaction.id, OutboxTransaction.args).where(
         OutboxTransaction.contract == ANCHOR, OutboxTransaction.function == "anchor",
         OutboxTransaction.status.in_(PENDING_STATUSES)))
     windows = {}
     for outbox_id, args in rows:
         if args and int(args[0]) == org_id:
-            windows[(int(args[1]), int(args[2]))] = int(outbox_id)
+            windows[(int(args[1]), int(args[2]), int(args[3]))] = int(outbox_id)
     return windows
+
+
+def anchored_window(chain: ChainClient, suite: Suite, anchor_id: int) -> AnchoredWindow:
+    """An anchor's record as MeterAnchor's events state it, and where its commitment is kept; raises the
+    contract's `UnknownAnchor` if no event announces it."""
+    window = chain.request(lambda: AnchorReader(suite.contract(ANCHOR)).window(anchor_id))
+    if window is None:
+        raise ContractRevert("UnknownAnchor", {"anchorId": anchor_id})
+    return window
 
 
 def get_anchor(chain: ChainClient, suite: Suite, anchor_id: int) -> OnChainAnchor:
     """An anchor as MeterAnchor records it; raises the contract's `UnknownAnchor` if none."""
-    return OnChainAnchor(*chain.request(lambda: suite.call(ANCHOR, "getAnchor", anchor_id)))
+    return OnChainAnchor.of(anchored_window(chain, suite, anchor_id))
 
 
-def _anchor_id_of(chain: ChainClient, suite: Suite, org_id: int, start: int, end: int) -> int:
-    return int(chain.request(lambda: suite.call(ANCHOR, "anchorIdOf", org_id, start, end)))
+def _anchor_id_of(chain: ChainClient, suite: Suite, org_id: int, measure: int, start: int, end: int) -> int:
+    return chain.request(lambda: AnchorReader(suite.contract(ANCHOR)).find(org_id, measure, start, end))
 
 
 def _mark(batch: MeterBatch, anchor_id: int) -> None:
@@ -176,31 +188,34 @@ def _mark(batch: MeterBatch, anchor_id: int) -> None:
 
 def anchor_windows(session: Session, chain: ChainClient, suite: Suite, org_id: int, oracle: str,
                    submit: Callable[[Sequence[Intent]], list[TxRecord]]) -> list[WindowOutcome]:
-    """Anchor the enterprise's built (or sent) windows, oldest first; `submit` sends through the outbox."""
+    """Anchor the enterprise's built (or sent) windows, oldest first per measure; `submit` sends through the
+    outbox."""
     batches = session.scalars(
         select(MeterBatch)
         .where(MeterBatch.enterprise_org_id == org_id,
                MeterBatch.status.in_([BatchStatus.BUILT, BatchStatus.SENT]))
-        .order_by(MeterBatch.window_start)
+        .order_by(MeterBatch.measure, MeterBatch.window_start)
     ).all()
     pending = _pending_windows(session, org_id)
     outcomes: list[WindowOutcome] = []
     to_send: list[MeterBatch] = []
     for batch in batches:
         built = built_batch(batch)
-        existing = _anchor_id_of(chain, suite, org_id, batch.window_start, batch.window_end)
+        window = (batch.measure, batch.window_start, batch.window_end)
+        existing = _anchor_id_of(chain, suite, org_id, *window)
         if existing:
             on_chain = get_anchor(chain, suite, existing)
             if bytes(on_chain.root) != built.root:
                 outcomes.append(WindowOutcome(batch.id, batch.window_start, batch.window_end, built.root, "conflict",
-                                              existing, error="the chain holds another root for this window"))
+                                              existing, batch.measure,
+                                              error="the chain holds another root for this window"))
                 continue
             _mark(batch, existing)
             outcomes.append(WindowOutcome(batch.id, batch.window_start, batch.window_end, built.root, "recovered",
-                                          existing))
-        elif (batch.window_start, batch.window_end) in pending:
+                                          existing, batch.measure))
+        elif window in pending:
             outcomes.append(WindowOutcome(batch.id, batch.window_start, batch.window_end, built.root, "pending",
-                                          outbox_id=pending[(batch.window_start, batch.window_end)],
+                                          measure=batch.measure, outbox_id=pending[window],
                                           tx_hash=batch.tx_hash))
         else:
             to_send.append(batch)
@@ -210,7 +225,7 @@ def anchor_windows(session: Session, chain: ChainClient, suite: Suite, org_id: i
     intents = []
     for batch in to_send:
         root = built_batch(batch).facilities_root
-        intents.append(Intent(ANCHOR, "anchor", (org_id, batch.window_start, batch.window_end,
+        intents.append(Intent(ANCHOR, "anchor", (org_id, batch.measure, batch.window_start, batch.window_end,
                                                  factor_set_hash(batch.factor_set), root.hash, root.sum, root.count),
                               oracle, requested_by=oracle))
     records = submit(intents)
@@ -218,19 +233,20 @@ def anchor_windows(session: Session, chain: ChainClient, suite: Suite, org_id: i
         built = built_batch(batch)
         common = (batch.id, batch.window_start, batch.window_end, built.root)
         if record.status == OutboxStatus.MINED:
-            anchor_id = _anchor_id_of(chain, suite, org_id, batch.window_start, batch.window_end)
+            anchor_id = _anchor_id_of(chain, suite, org_id, batch.measure, batch.window_start, batch.window_end)
             batch.tx_hash = record.tx_hash
             _mark(batch, anchor_id)
-            outcomes.append(WindowOutcome(*common, "anchored", anchor_id, record.id, record.tx_hash))
+            outcomes.append(WindowOutcome(*common, "anchored", anchor_id, batch.measure, record.id, record.tx_hash))
         elif record.pending:
             batch.status = BatchStatus.SENT
             batch.tx_hash = record.tx_hash
-            outcomes.append(WindowOutcome(*common, "pending", outbox_id=record.id, tx_hash=record.tx_hash))
+            outcomes.append(WindowOutcome(*common, "pending", measure=batch.measure, outbox_id=record.id,
+                                          tx_hash=record.tx_hash))
         else:
-            outcomes.append(WindowOutcome(*common, "refused", outbox_id=record.id, tx_hash=record.tx_hash,
-                                          error=record.error_name))
+            outcomes.append(WindowOutcome(*common, "refused", measure=batch.measure, outbox_id=record.id,
+                                          tx_hash=record.tx_hash, error=record.error_name))
         session.commit()
-    outcomes.sort(key=lambda o: o.window_start)
+    outcomes.sort(key=lambda o: (o.measure, o.window_start))
     return outcomes
 
 

@@ -28,6 +28,7 @@ RELAYABLE: dict[tuple[str, str], RelayRule] = {
     ("MeterAnchor", "setDeviceActive"): RelayRule((ENT, REG)),
     ("MeterAnchor", "rotateDeviceKey"): RelayRule((ENT, REG)),
     ("MeterAnchor", "anchor"): RelayRule((ORA,)),
+    ("MeterAnchor", "anchorBatch"): RelayRule((ORA,)),
     ("MeterAnchor", "setOracleAuthorisation"): RelayRule((REG,)),
     ("ComplianceLedger", "openComplianceWindow"): RelayRule((REG,)),
     ("ComplianceLedger", "closeComplianceWindow"): RelayRule((REG,)),

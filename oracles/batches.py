@@ -30,6 +30,7 @@ class BuiltBatch:
     total_mg: int
     reading_count: int
     factor_sets: tuple[str, ...] = ()  # every set that valued a reading of the window (SQL only, not on chain)
+    measure: int = 0  # 0 emissions (sums in mgCO2e), 1 electricity produced (sums in Wh)
 
 
 def _built(batch: MeterBatch) -> BuiltBatch:
@@ -37,7 +38,7 @@ def _built(batch: MeterBatch) -> BuiltBatch:
     return BuiltBatch(
         batch.id, batch.enterprise_org_id, batch.window_start, batch.window_end, batch.factor_set, batch.root,
         Node(batch.facilities_root, batch.total_mg, batch.reading_count), batch.total_mg, batch.reading_count,
-        tuple(batch.factor_sets.split(",")) if batch.factor_sets else (batch.factor_set,),
+        tuple(batch.factor_sets.split(",")) if batch.factor_sets else (batch.factor_set,), batch.measure,
     )
 
 

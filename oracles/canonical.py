@@ -140,8 +140,9 @@ def record_digest(record: ReadingRecord) -> bytes:
 
 
 def factor_set_hash(factor_set_id: str) -> bytes:
-    """`factorSetId` of the record and of `MeterAnchor.anchor`: SHA-256 of the factor set id."""
-    return labelled_id(factor_set_id)
+    """`factorSetId` of the record and of `MeterAnchor.anchor`: SHA-256 of the factor set id; 32 zero
+    bytes for the empty id of production readings and windows, which no factor set values."""
+    return labelled_id(factor_set_id) if factor_set_id else bytes(32)
 
 
 def public_key_hash(public_key: bytes) -> bytes:

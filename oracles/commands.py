@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledger_core.config import Settings, get_settings
 from ledger_core.db.migrate import upgrade_to_head
 from ledger_core.db.session import make_engine, session_factory
+from oracles.anchor_records import window_json
 from oracles.anchoring import AnchorOutcome, MeterAnchorClient, anchor_pending
 from oracles.batches import BuiltBatch, build_closed_batches
 from oracles.devices import register_devices
@@ -166,6 +167,7 @@ def prove(db: Database, reading_id: int, client: MeterAnchorClient | None = None
     result = proof.as_json()
     result["verified_in_python"] = proof.verify() is not None
     if client is not None and proof.anchor_id is not None:
+        result.update(window_json(client.anchored_window(proof.anchor_id)))
         valid, _ = client.verify_reading(proof.anchor_id, proof.digest, proof.value_mg, proof.steps)
         result["verified_on_chain"] = valid
     return result

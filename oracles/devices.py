@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ledger_core.db.models import MeterDevice
 from oracles.canonical import public_key_hash
+from oracles.measures import DeviceKind
 from oracles.merkle_sum import labelled_id
 from oracles.verification import DeviceKey
 
@@ -33,6 +34,7 @@ class DeviceInfo:
     facility: str
     workshop: str
     public_key: bytes
+    kind: str = DeviceKind.EMISSION_METER
 
     @property
     def device_hash(self) -> bytes:
@@ -59,8 +61,8 @@ def register_devices(session: Session, devices: Iterable[DeviceInfo]) -> int:
     for info in devices:
         known = existing.get(info.device_id)
         if known is not None:
-            same = (known.enterprise_org_id, known.facility, known.workshop, known.public_key) == (
-                info.enterprise_org_id, info.facility, info.workshop, info.public_key)
+            same = (known.enterprise_org_id, known.facility, known.workshop, known.public_key, known.kind) == (
+                info.enterprise_org_id, info.facility, info.workshop, info.public_key, info.kind)
             if not same:
                 raise DeviceConflict(f"device {info.device_id} is registered with other details")
             continue
@@ -73,6 +75,7 @@ def register_devices(session: Session, devices: Iterable[DeviceInfo]) -> int:
                 "facility": info.facility,
                 "workshop": info.workshop,
                 "public_key": info.public_key,
+                "kind": str(DeviceKind(info.kind)),
                 "active": True,
             }
         )
@@ -99,12 +102,13 @@ def rotate_device_key(session: Session, device_id: str, public_key: bytes) -> No
 
 def device_keys(session: Session) -> dict[str, DeviceKey]:
     """A snapshot of every device's key and state, for checking signatures."""
-    rows = session.execute(select(MeterDevice.device_id, MeterDevice.public_key, MeterDevice.active))
-    return {device_id: DeviceKey(bytes(key), bool(active)) for device_id, key, active in rows}
+    rows = session.execute(select(MeterDevice.device_id, MeterDevice.public_key, MeterDevice.active,
+                                  MeterDevice.kind))
+    return {device_id: DeviceKey(bytes(key), bool(active), str(kind)) for device_id, key, active, kind in rows}
 
 
 def device_infos(session: Session) -> list[DeviceInfo]:
     return [
-        DeviceInfo(d.device_id, d.enterprise_org_id, d.facility, d.workshop, bytes(d.public_key))
+        DeviceInfo(d.device_id, d.enterprise_org_id, d.facility, d.workshop, bytes(d.public_key), d.kind)
         for d in session.scalars(select(MeterDevice).order_by(MeterDevice.id))
     ]

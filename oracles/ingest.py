@@ -28,6 +28,7 @@ from ledger_core.db.models import BatchStatus, IngestRun, MeterBatch, MeterDevic
 from oracles.canonical import MessageReading, SignedMessage
 from oracles.devices import device_keys
 from oracles.factors import FactorChoice, FactorSet, as_choice
+from oracles.measures import MEASURE_EMISSIONS, NO_FACTOR_SET, measure_of
 from oracles.quarantine import QuarantineReason
 from oracles.verification import (
     CheckedMessage,
@@ -79,10 +80,11 @@ class IngestSummary:
 
 
 class _DeviceState:
-    __slots__ = ("changed", "last_seq", "last_ts", "org", "pk")
+    __slots__ = ("changed", "last_seq", "last_ts", "measure", "org", "pk")
 
-    def __init__(self, pk: int, org: int, last_seq: int | None, last_ts: int | None) -> None:
+    def __init__(self, pk: int, org: int, last_seq: int | None, last_ts: int | None, measure: int) -> None:
         self.pk, self.org, self.last_seq, self.last_ts, self.changed = pk, org, last_seq, last_ts, False
+        self.measure = measure  # the chain of windows its readings go into (emissions or production)
 
 
 def _chunks(items: Iterable[InputMessage], size: int) -> Iterator[list[InputMessage]]:
@@ -136,44 +138,51 @@ class _Ingestion:
         self.readings: list[tuple[Any, ...]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.devices = {
-            device_id: _DeviceState(pk, org, seq, ts)
-            for pk, device_id, org, seq, ts in session.execute(
+            device_id: _DeviceState(pk, org, seq, ts, measure_of(kind))
+            for pk, device_id, org, seq, ts, kind in session.execute(
                 select(MeterDevice.id, MeterDevice.device_id, MeterDevice.enterprise_org_id,
-                       MeterDevice.last_sequence, MeterDevice.last_timestamp)
+                       MeterDevice.last_sequence, MeterDevice.last_timestamp, MeterDevice.kind)
             )
         }
-        self.open_batches: dict[tuple[int, int], int] = {}
+        self.open_batches: dict[tuple[int, int, int], int] = {}
         for batch in session.scalars(select(MeterBatch).where(MeterBatch.status == BatchStatus.OPEN)):
             if batch.window_end - batch.window_start != window_seconds:
                 raise IngestConfigurationError(
                     f"batch {batch.id} is an open window of {batch.window_end - batch.window_start} s, "
                     f"not {window_seconds} s; build and anchor it before changing the window size")
-            expected = factor_set.at(batch.window_start)
+            expected = factor_set.at(batch.window_start) if batch.measure == MEASURE_EMISSIONS else None
             if expected is not None and batch.factor_set != expected.id:
                 raise IngestConfigurationError(
                     f"batch {batch.id} collects readings valued with {batch.factor_set}, not {expected.id}")
-            self.open_batches[(batch.enterprise_org_id, batch.window_start)] = batch.id
-        self.closed_until: dict[int, int] = {
-            org: end
-            for org, end in session.execute(
-                select(MeterBatch.enterprise_org_id, func.max(MeterBatch.window_end))
+            self.open_batches[(batch.enterprise_org_id, batch.measure, batch.window_start)] = batch.id
+        # Windows are closed per enterprise and measure: each measure is its own chain of anchors.
+        self.closed_until: dict[tuple[int, int], int] = {
+            (org, measure): end
+            for org, measure, end in session.execute(
+                select(MeterBatch.enterprise_org_id, MeterBatch.measure, func.max(MeterBatch.window_end))
                 .where(MeterBatch.status != BatchStatus.OPEN)
-                .group_by(MeterBatch.enterprise_org_id)
+                .group_by(MeterBatch.enterprise_org_id, MeterBatch.measure)
             )
         }
 
-    def _batch_id(self, org: int, window_start: int, reading_set: str) -> int:
-        key = (org, window_start)
+    def _batch_id(self, org: int, measure: int, window_start: int, reading_set: str) -> int:
+        key = (org, measure, window_start)
         batch_id = self.open_batches.get(key)
         if batch_id is None:
             # The window's set (its anchor's factorSetId): the set valid at the window's start; if none
             # is, the set of the reading that opens it. Each reading's record commits its own set.
-            window_set = self.factor_set.at(window_start)
+            # Production windows are valued with no set.
+            if measure == MEASURE_EMISSIONS:
+                window_set = self.factor_set.at(window_start)
+                chosen = window_set.id if window_set is not None else reading_set
+            else:
+                chosen = NO_FACTOR_SET
             batch = MeterBatch(
                 enterprise_org_id=org,
+                measure=measure,
                 window_start=window_start,
                 window_end=window_start + self.window,
-                factor_set=window_set.id if window_set is not None else reading_set,
+                factor_set=chosen,
                 status=BatchStatus.OPEN,
             )
             self.session.add(batch)
@@ -217,7 +226,7 @@ class _Ingestion:
         assert device is not None
         state = self.devices[device]
         window = self.window
-        closed_until = self.closed_until.get(state.org, -1)
+        closed_until = self.closed_until.get((state.org, state.measure), -1)
         rows = self.readings
         run_id = self.run_id
         for candidate in checked.candidates:
@@ -235,7 +244,7 @@ class _Ingestion:
                 raw = MessageReading(seq, ts, raw_quantity, raw_unit, carrier)
                 self._refuse(reason, detail, device, seq, ts, reading_payload(device, raw, b""))
                 continue
-            batch_id = self._batch_id(state.org, ts - ts % window, set_id)
+            batch_id = self._batch_id(state.org, state.measure, ts - ts % window, set_id)
             rows.append((run_id, batch_id, state.pk, seq, ts, quantity, unit, carrier, scope, value, digest, leaf,
                          set_id))
             state.last_seq, state.last_ts, state.changed = seq, ts, True

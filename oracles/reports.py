@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles import merkle_sum as ms
+from oracles.measures import MEASURE_EMISSIONS
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,13 @@ def report_commitment(enterprise_org_id: int, anchors: Sequence[tuple[int, ms.No
 
 
 def anchored_period_commitment(session: Session, enterprise_org_id: int, start: int, end: int) -> ReportCommitment:
-    """The commitment over every anchored window of an enterprise inside [start, end)."""
+    """The commitment over every anchored emissions window of an enterprise inside [start, end) (production
+    windows of generation meters are not emissions)."""
     batches = session.scalars(
         select(MeterBatch)
         .where(
             MeterBatch.enterprise_org_id == enterprise_org_id,
+            MeterBatch.measure == MEASURE_EMISSIONS,
             MeterBatch.status == BatchStatus.ANCHORED,
             MeterBatch.window_start >= start,
             MeterBatch.window_end <= end,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ledger_core.db.models import MeterBatch, Reading, Revaluation
 from oracles.emissions import value_reading
 from oracles.factors import FACTOR_SETS_FILE, format_utc, get_factor_set
+from oracles.measures import MEASURE_EMISSIONS
 from oracles.quarantine import Refused
 
 PAGE_ROWS = 50_000
@@ -75,12 +76,14 @@ def revalue(
     query = (
         select(Reading.batch_id, Reading.quantity, Reading.unit, Reading.carrier, Reading.value_mg,
                Reading.factor_set)
-        .where(Reading.timestamp >= window_start, Reading.timestamp < window_end)
+        .join(MeterBatch, MeterBatch.id == Reading.batch_id)
+        # Generation meters' production windows hold Wh produced, which no factor set values.
+        .where(Reading.timestamp >= window_start, Reading.timestamp < window_end,
+               MeterBatch.measure == MEASURE_EMISSIONS)
         .order_by(Reading.batch_id, Reading.id)
     )
     if enterprise_org_id is not None:
-        query = query.join(MeterBatch, MeterBatch.id == Reading.batch_id).where(
-            MeterBatch.enterprise_org_id == enterprise_org_id)
+        query = query.where(MeterBatch.enterprise_org_id == enterprise_org_id)
     windows: dict[int, _WindowTotals] = {}
     window_sets: dict[int, set[str]] = {}
     by_set: dict[str, dict[str, int]] = {}

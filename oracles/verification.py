@@ -26,12 +26,14 @@ from oracles.canonical import (
 from oracles.carriers import CARRIERS
 from oracles.emissions import value_reading
 from oracles.factors import FactorChoice, FactorSet, as_choice
+from oracles.measures import NO_FACTOR_SET, SCOPE_NONE, DeviceKind, value_production
 from oracles.quarantine import QuarantineReason, Refused
 
 
 class DeviceKey(NamedTuple):
     public_key: bytes  # raw Ed25519
     active: bool
+    kind: str = DeviceKind.EMISSION_METER  # a generation meter's readings are Wh produced, not emissions
 
 
 class MalformedMessage(NamedTuple):
@@ -51,11 +53,11 @@ class Candidate(NamedTuple):
     unit: str  # canonical (`m3` of natural gas committed as `Nm3`)
     carrier: str
     scope: int
-    value_mg: int
+    value_mg: int  # mgCO2e; Wh produced for a generation meter
     digest: bytes
     leaf_hash: bytes
     raw_quantity: str
-    factor_set: str  # id of the set that valued the reading (committed as factorSetId)
+    factor_set: str  # id of the set that valued the reading (committed as factorSetId); "" for production
     raw_unit: str
 
 
@@ -137,7 +139,33 @@ class MessageChecker:
             self._verifier(message.device, key).verify(message.signature, signed)
         except InvalidSignature:
             return _reject_all(message, QuarantineReason.BAD_SIGNATURE, "signature does not match the device key")
+        if key.kind == DeviceKind.GENERATION_METER:
+            return self._value_production(message)
         return self._value_readings(message)
+
+    def _value_production(self, message: SignedMessage) -> CheckedMessage:
+        """A generation meter's readings: whole Wh produced, no factor set (`factorSetId` 0, scope 0)."""
+        device_hash = ms.labelled_id(message.device)
+        candidates: list[Candidate] = []
+        rejections: list[Rejection] = []
+        for r in message.readings:
+            try:
+                quantity, wh = value_production(r.quantity, r.unit, r.carrier)
+            except Refused as refused:
+                rejections.append(
+                    Rejection(refused.reason, refused.detail, message.device, r.sequence, r.timestamp,
+                              reading_payload(message.device, r, message.signature))
+                )
+                continue
+            digest = record_digest(
+                ReadingRecord(device_hash, r.sequence, r.timestamp, quantity, r.unit, r.carrier, bytes(32),
+                              SCOPE_NONE, wh)
+            )
+            candidates.append(
+                Candidate(r.sequence, r.timestamp, quantity, r.unit, r.carrier, SCOPE_NONE, wh, digest,
+                          ms.leaf(digest, wh).hash, r.quantity, NO_FACTOR_SET, r.unit)
+            )
+        return CheckedMessage(message.device, candidates, rejections)
 
     def _value_readings(self, message: SignedMessage) -> CheckedMessage:
         device_hash = ms.labelled_id(message.device)

@@ -55,7 +55,7 @@ def test_the_deployment_wiring_is_read_from_the_kinds():
     registered = [(c, f) for c, f, _ in WIRING if f == "setAssetRegistry"]
     enabled = [(c, f) for c, f, _ in WIRING if f == "setAssetEnabled"]
     assert len(registered) == len(assets.surrenderable()) == 2
-    assert len(enabled) == len(assets.tradeable()) == 2
+    assert len(enabled) == len(assets.tradeable()) == 3
 
 
 def test_a_tradeable_kind_resolves_from_its_name_to_its_contract_and_back_from_its_address(ledger: Ledger):
@@ -68,12 +68,13 @@ def test_a_tradeable_kind_resolves_from_its_name_to_its_contract_and_back_from_i
 
 
 def test_the_kinds_as_the_service_has_always_named_them():
-    assert assets.tradeable_names() == ("allowance", "credit")
-    assert assets.traced_names() == ("allowance", "credit")
+    assert assets.tradeable_names() == ("allowance", "credit", "gec")
+    assert assets.traced_names() == ("allowance", "credit", "gec")
     assert assets.by_contract("AllowanceRegistry") == assets.ALLOWANCE
     assert assets.by_compliance_kind(2) == assets.CREDIT
     assert trace_rules("AllowanceRegistry").burn == "retraction"
     assert trace_rules("CreditRegistry").burn == "burn"
+    assert trace_rules("GreenCertificates").explain_burns == ("gec_consumptions",)
     assert trace_rules("SomethingElse") == TraceRules()
 
 
@@ -96,7 +97,7 @@ def test_a_wrong_asset_name_is_refused_as_a_literal_of_the_names_would_refuse_it
         with pytest.raises(ValidationError) as ours:
             TypeAdapter(TradeableAsset).validate_python(value)
         with pytest.raises(ValidationError) as literal:
-            TypeAdapter(Literal["allowance", "credit"]).validate_python(value)
+            TypeAdapter(Literal["allowance", "credit", "gec"]).validate_python(value)
         strip = [{k: e[k] for k in ("type", "msg", "ctx")} for e in ours.value.errors()]
         assert strip == [{k: e[k] for k in ("type", "msg", "ctx")} for e in literal.value.errors()]
 
@@ -133,17 +134,17 @@ def test_an_added_kind_is_traded_by_its_name(offsets: AssetKind):
 def test_an_added_kind_is_accepted_and_listed_by_the_api(offsets: AssetKind):
     assert TypeAdapter(TradeableAsset).validate_python("offset") == "offset"
     assert TypeAdapter(TracedAsset).validate_python("offset") == "offset"
-    with pytest.raises(ValidationError, match="'allowance', 'credit' or 'offset'"):
+    with pytest.raises(ValidationError, match="'allowance', 'credit', 'gec' or 'offset'"):
         TypeAdapter(TradeableAsset).validate_python("gold")
     document = _openapi()
     book = document["paths"]["/market/books/{asset}/{token_id}"]["get"]
     (asset,) = [p for p in book["parameters"] if p["name"] == "asset"]
-    assert asset["schema"]["enum"] == ["allowance", "credit", "offset"]
+    assert asset["schema"]["enum"] == ["allowance", "credit", "gec", "offset"]
     trace = document["paths"]["/audit/assets/{asset}/{token_id}/trace"]["get"]
     (asset,) = [p for p in trace["parameters"] if p["name"] == "asset"]
-    assert asset["schema"]["enum"] == ["allowance", "credit", "offset"]
+    assert asset["schema"]["enum"] == ["allowance", "credit", "gec", "offset"]
     listing = document["components"]["schemas"]["ListIn"]["properties"]["asset"]
-    assert listing["enum"] == ["allowance", "credit", "offset"]
+    assert listing["enum"] == ["allowance", "credit", "gec", "offset"]
 
 
 def test_an_added_kind_is_traced_by_its_name_with_its_own_rules(offsets: AssetKind, monkeypatch: pytest.MonkeyPatch):
@@ -157,4 +158,4 @@ def test_an_added_kind_is_traced_by_its_name_with_its_own_rules(offsets: AssetKi
 def test_the_api_lists_exactly_the_registered_names_without_an_added_kind():
     document = _openapi()
     listing = document["components"]["schemas"]["ListIn"]["properties"]["asset"]
-    assert listing["enum"] == ["allowance", "credit"]
+    assert listing["enum"] == ["allowance", "credit", "gec"]

@@ -64,6 +64,13 @@ def test_the_demo_tells_the_year_through_the_service_and_refuses_to_reuse_its_da
     page = (run_dir / "retirement-certificate-1.html").read_text()
     assert "Harbour Logistics Ltd" in page and "record matches this certificate." in page
 
+    # Green electricity: certificates issued from the anchored solar production, bought, consumed, and the buyer's
+    # market-based Scope 2 below its location-based one, the figure for compliance once the regulator says so.
+    assert re.search(r"anchored as production in 4 weekly windows", out)
+    assert re.search(r"GEC batch 1: [\d,]+ MWh certified from [\d,]+ Wh anchored", out)
+    assert "issuance → listing → trade → consumption; 1 consumption claim(s)" in out
+    assert re.search(r"Scope 2 for compliance is now [\d,.]+ t \(market-based", out)
+
     # The trace: the report's steps, its commitment, one reading proved by MeterAnchor with its subtotals.
     trace = out[out.index("Audit: report 5"):]
     assert [s for s in ("submitted", "verified", "finalized") if re.search(rf"│ {s}\s+│", trace)] == [

@@ -40,6 +40,12 @@ abstract contract MembershipGated {
         return membership.permissionsOf(account);
     }
 
+    /// @dev The position (from 1) of the first account that is not an active, unfrozen member with
+    /// `role`, 0 if none: one call for a batch; `_requireRoleCanTransact` on that account names the error.
+    function _firstLackingRole(address[] calldata accounts, bytes32 role) internal view returns (uint256) {
+        return membership.firstLackingRole(accounts, role);
+    }
+
     function _orgId(uint256 p) internal pure returns (uint64) {
         return uint64(p);
     }

@@ -36,6 +36,11 @@ interface IMembership {
     /// (the storage layout of `Account`; zero for a stranger).
     function permissionsOf(address account) external view returns (uint256);
 
+    /// @notice The position (from 1) of the first account that is not an active, unfrozen member
+    /// with `role`, or 0 if every account is: one call checks a batch (an allocation to many holders
+    /// pays for each account's slot, not for a call and a returned word each).
+    function firstLackingRole(address[] calldata accounts, bytes32 role) external view returns (uint256);
+
     /// @notice The account's record (organisation, status, freeze flag, role bitmap, escrow agent).
     function accountOf(address account) external view returns (Account memory);
 

@@ -53,6 +53,7 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("CreditRegistry", lambda a, d: [a["Membership"], a["ComplianceLedger"]]),
     ContractSpec("SettlementToken", lambda a, d: [a["Membership"], SETTLEMENT_NAME, SETTLEMENT_SYMBOL]),
     ContractSpec("CarbonMarket", lambda a, d: [a["Membership"], a["SettlementToken"], a["Upgrades"]]),
+    ContractSpec("GreenCertificates", lambda a, d: [a["Membership"], a["MeterAnchor"]]),
 )
 
 Wiring = tuple[str, str, Callable[[Addresses], list[Any]]]

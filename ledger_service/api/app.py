@@ -30,6 +30,7 @@ from ledger_service.api.routers import (
     transactions,
 )
 from ledger_service.api.routers import credits as credits_router
+from ledger_service.api.routers import gec as gec_router
 from ledger_service.api.routers import market as market_router
 from ledger_service.api.routers import settlement as settlement_router
 from ledger_service.identity.idempotency import IdempotencyClaim, IdempotencyKeys, fingerprint
@@ -166,6 +167,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     v1.include_router(credits_router.router)
     v1.include_router(market_router.router)
     v1.include_router(settlement_router.router)
+    v1.include_router(gec_router.router)
     v1.include_router(audit.router)
     app.include_router(v1)
     app.include_router(health.router)

@@ -42,8 +42,9 @@ REVERTS: dict[str, tuple[int, str]] = {
     "UnknownReport": (404, "report {reportId} does not exist"),
     "UnknownDevice": (404, "device {deviceId} is not registered"),
     "UnknownAnchor": (404, "anchor {anchorId} does not exist"),
+    "NotProductionAnchor": (404, "anchor {anchorId} is not a production anchor"),
     "UnknownProject": (404, "project {projectId} is not registered"),
-    "UnknownBatch": (404, "credit batch {batchId} does not exist"),
+    "UnknownBatch": (404, "batch {batchId} does not exist"),  # a credit or a certificate batch
     "UnknownRetirement": (404, "retirement {retirementId} does not exist"),
     "UnknownOrder": (404, "order {orderId} does not exist"),
     "NoVerification": (404, "no verification of project {projectId} for [{periodStart}, {periodEnd}]"),
@@ -97,7 +98,14 @@ REVERTS: dict[str, tuple[int, str]] = {
         "period, which ended {lastPeriodEnd}",
     ),
     "SerialRangeOverlap": (409, "serial {serialStart} is not above the last issued serial {lastSerialEnd}"),
+    "SerialOutOfRange": (422, "{amount} serials from {serialStart} would end beyond the last serial, 2^48 - 1"),
     "ExceedsVerifiedAmount": (409, "{amount} t exceeds the verified {verifiedTonnes} t"),
+    "AnchorAlreadyCertified": (409, "production anchor {anchorId} already backs a batch of certificates"),
+    "AnchorOfAnotherEnterprise": (
+        409, "production anchor {anchorId} is of organisation {anchorOrgId}, not the generator's {generatorOrgId}"),
+    "AnchorOutsidePeriod": (
+        409, "production anchor {anchorId} covers [{windowStart}, {windowEnd}), outside the production period"),
+    "ExceedsAnchoredProduction": (409, "{amount} MWh exceeds the {anchoredWh} Wh the cited anchors hold"),
     "AssetNotEnabled": (409, "asset {asset} is not enabled for trading"),
     "NoReferencePrice": (409, "asset {asset} id {tokenId} has no reference price, so it cannot trade"),
     "PriceOutOfBand": (409, "price {price} is outside the allowed band [{lower}, {upper}]"),
@@ -130,6 +138,8 @@ REVERTS: dict[str, tuple[int, str]] = {
     # validation
     "InvalidParent": (422, "organisation {orgId} cannot have parent {parentId}"),
     "InvalidRole": (422, "{role} is not a member role"),
+    "UnknownMeasure": (422, "measure {measure} is neither emissions (0) nor production (1)"),
+    "ProductionOutOfRange": (422, "{totalWh} Wh exceeds what a production anchor records (2^64 - 1)"),
     "InvalidOrganisationId": (422, "organisation id 0 is reserved"),
     "ZeroAddress": (422, "the zero address is not allowed here"),
     "LengthMismatch": (422, "lists of different lengths ({left} and {right})"),
@@ -151,6 +161,7 @@ REVERTS: dict[str, tuple[int, str]] = {
     "InvalidWindow": (422, "the window [{windowStart}, {windowEnd}) is empty or reversed"),
     "LevelOutOfOrder": (422, "proof step {index} is at level {level}, after level {previousLevel}"),
     "SumOverflow": (422, "the proof's sums overflow"),
+    "SerialRangeTooLarge": (422, "{amount} certificates from serial {serialStart} run past the last serial number"),
     "UnknownStepKind": (422, "proof step {index} has an unknown kind {kind}"),
     "Panic": (422, "the contract stopped: {meaning}"),
     "Error": (422, "{reason}"),

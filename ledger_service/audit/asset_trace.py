@@ -5,7 +5,8 @@ cancellation to its holders.
 Token movements come from the transfers; each is explained by the event of the same
 transaction: a fill (`OrderFilled`: order, price, payment; shown from the seller to the
 buyer), a retirement, cancellation or surrender of credits (with the serial range consumed),
-an allocation or a surrender of allowances.
+an allocation or a surrender of allowances, a consumption of green electricity certificates (a claim
+for the holder's organisation, with its serials; counted with the retired units: gone for good).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_core.assets import TraceRules, by_contract
+from ledger_core.assets import ALLOWANCE, TraceRules, by_contract
 from ledger_core.db.models import (
-    ChainAllocation,
     ChainBalance,
     ChainCreditCancellation,
     ChainCreditRetirement,
     ChainCreditSurrender,
+    ChainGecConsumption,
     ChainMember,
     ChainOrderEvent,
     ChainSurrender,
@@ -57,17 +58,25 @@ def _credit_burns(session: Session, txs: list[str], token_id: int) -> dict[tuple
     return out
 
 
+def _gec_consumptions(session: Session, txs: list[str], token_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """(tx, holder) -> a consumption claim on the certificate batch, with the serials it consumed."""
+    return {(c.tx_hash, c.holder): {"kind": "consumption", "serial_start": c.serial_start, "serial_end": c.serial_end}
+            for c in session.scalars(select(ChainGecConsumption).where(
+                ChainGecConsumption.tx_hash.in_(txs), ChainGecConsumption.batch_id == token_id))}
+
+
 def _allocations(session: Session, txs: list[str], token_id: int) -> set[str]:
-    """The transactions that allocated the vintage."""
-    return set(session.scalars(select(ChainAllocation.tx_hash).where(
-        ChainAllocation.tx_hash.in_(txs), ChainAllocation.year == token_id)))
+    """The transactions that allocated the vintage: the AllowanceRegistry mints only by allocating."""
+    return set(session.scalars(select(ChainTransfer.tx_hash).where(
+        ChainTransfer.tx_hash.in_(txs), ChainTransfer.token == ALLOWANCE.contract, ChainTransfer.kind == "mint",
+        ChainTransfer.token_id == token_id)))
 
 
 # The lookups an asset kind's trace rules name (`TraceRules.explain_mints` / `explain_burns`): each reads that
 # kind's own event rows for the transactions of the trace.
 MINT_EXPLAINERS: dict[str, Callable[[Session, list[str], int], set[str]]] = {"allocations": _allocations}
 BURN_EXPLAINERS: dict[str, Callable[[Session, list[str], int], dict[tuple[str, str], dict[str, Any]]]] = {
-    "credit_burns": _credit_burns,
+    "credit_burns": _credit_burns, "gec_consumptions": _gec_consumptions,
 }
 
 
@@ -130,7 +139,7 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
                 kind = rules.burn
             if kind == "surrender":
                 totals["surrendered"] += amount
-            elif kind == "retirement":
+            elif kind in ("retirement", "consumption"):
                 totals["retired"] += amount
             elif kind == "cancellation":
                 totals["cancelled"] += amount

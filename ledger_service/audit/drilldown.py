@@ -35,6 +35,7 @@ from ledger_core.db.models import BatchStatus, ChainAnchor, ChainOrganisation, C
 from ledger_service.audit.report_trace import year_window
 from ledger_service.audit.results import LevelTotal
 from oracles import merkle_sum as ms
+from oracles.measures import MEASURE_EMISSIONS
 from oracles.merkle_sum import Node
 from oracles.proofs import rebuild_window
 from oracles.trees import DeviceNode, EnterpriseTree
@@ -100,11 +101,11 @@ def _enterprise(session: Session, org_id: int, start: int, end: int, verify_root
                 kind: str = "enterprise") -> LevelTotal:
     batches = list(session.scalars(select(MeterBatch).where(
         MeterBatch.enterprise_org_id == org_id, MeterBatch.window_start >= start, MeterBatch.window_end <= end,
-        MeterBatch.status != BatchStatus.OPEN)))
+        MeterBatch.status != BatchStatus.OPEN, MeterBatch.measure == MEASURE_EMISSIONS)))
     anchors = session.execute(select(ChainAnchor.anchor_id, ChainAnchor.root, ChainAnchor.total_mg,
                                      ChainAnchor.reading_count).where(
         ChainAnchor.enterprise_org_id == org_id, ChainAnchor.window_start >= start,
-        ChainAnchor.window_end <= end)).all()
+        ChainAnchor.window_end <= end, ChainAnchor.measure == MEASURE_EMISSIONS)).all()
     rows = session.execute(
         select(CommittedNode.level, CommittedNode.label, CommittedNode.facility, CommittedNode.workshop,
                CommittedNode.sum_mg, CommittedNode.count)

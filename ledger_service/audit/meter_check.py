@@ -7,8 +7,9 @@ each reading's canonical record is encoded and hashed again (`oracles.canonical`
 device's Merkle-sum tree rebuilt in tight loops, and the levels above (workshop, facility, enterprise)
 built with `oracles.trees`. Nothing stored above the readings is trusted: the stored digests, leaf hashes
 and level nodes are only compared with what the readings give. The recomputed root, total and count are
-compared with the anchor on chain (`MeterAnchor.getAnchor`, read at the reconciled block); the index's
-copy of the anchor is compared with the chain by `reconcile` itself (kind `anchor`).
+compared with the anchor's record on chain (its event, up to the reconciled block; MeterAnchor keeps the
+record's hash); the index's copy of the record is compared with that hash by `reconcile` itself (kind
+`anchor`).
 
 Differences (kind, key, field: value in SQL, value the chain commits to):
 
@@ -34,7 +35,7 @@ import random
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
@@ -52,6 +53,9 @@ from oracles import merkle_sum as ms
 from oracles.canonical import RECORD_TAG, factor_set_hash
 from oracles.trees import DeviceNode, EnterpriseTree
 
+if TYPE_CHECKING:
+    from ledger_service.emissions import Report
+
 PAGE_ROWS = 50_000  # readings fetched per page
 MAX_U128 = (1 << 128) - 1
 
@@ -60,7 +64,8 @@ _head = struct.Struct(">QQH").pack  # sequence, timestamp, quantity length
 
 # (kind, key, field, SQL value, chain value, where): built into `reconcile.Difference` by the caller.
 Found = tuple[str, str, str, Any, Any, dict[str, Any] | None]
-# MeterAnchor.getAnchor at the reconciled block: (org, start, end, root, factor set, total, count, ...)
+# An anchor's record at the reconciled block, as `oracles.anchoring.OnChainAnchor` orders it: (org, start, end,
+# root, factor set, total, count, previous, oracle, anchored at, measure)
 AnchorView = Callable[[int], Sequence[Any]]
 Devices = dict[int, tuple[bytes, str, str, str]]  # device pk -> (device hash, device id, facility, workshop)
 _UNKNOWN = (b"\x00" * 32, "?", "", "")  # a reading whose device row is gone
@@ -89,6 +94,7 @@ class _Window:
     root: bytes
     total_mg: int
     reading_count: int
+    measure: int = 0
 
 
 def choose_windows(candidates: Sequence[tuple[int, int]], since: int | None, sample: int | None,
@@ -116,8 +122,9 @@ def check_meter_data(conn: Connection, anchor_view: AnchorView, anchor_count: in
             candidates[anchor_id] = windows[anchor_id].window_start
     out.windows_anchored = len(candidates)
     chosen, out.seed = choose_windows(list(candidates.items()), since, sample, seed)
-    batches = {(int(b.enterprise_org_id), int(b.window_start)): b for b in conn.execute(
-        select(MeterBatch.id, MeterBatch.enterprise_org_id, MeterBatch.window_start, MeterBatch.window_end,
+    batches = {(int(b.enterprise_org_id), int(b.measure), int(b.window_start)): b for b in conn.execute(
+        select(MeterBatch.id, MeterBatch.enterprise_org_id, MeterBatch.measure, MeterBatch.window_start,
+               MeterBatch.window_end,
                MeterBatch.factor_set, MeterBatch.status, MeterBatch.root, MeterBatch.total_mg,
                MeterBatch.reading_count, MeterBatch.anchor_id))}
     devices = {int(pk): (bytes(h), d, f, ws) for pk, h, d, f, ws in conn.execute(
@@ -125,7 +132,7 @@ def check_meter_data(conn: Connection, anchor_view: AnchorView, anchor_count: in
                MeterDevice.workshop))}
     for anchor_id in chosen:
         w = windows.get(anchor_id) or _window(anchor_id, anchor_view(anchor_id))
-        batch = batches.get((w.enterprise_org_id, w.window_start))
+        batch = batches.get((w.enterprise_org_id, w.measure, w.window_start))
         out.windows_checked += 1
         if batch is None:
             out.found.append(("meter_window", _window_key(w), "readings", None, w.reading_count,
@@ -142,7 +149,8 @@ def check_meter_data(conn: Connection, anchor_view: AnchorView, anchor_count: in
 
 
 def _window(anchor_id: int, c: Sequence[Any]) -> _Window:
-    return _Window(anchor_id, int(c[0]), int(c[1]), int(c[2]), bytes(c[3]), int(c[5]), int(c[6]))
+    return _Window(anchor_id, int(c[0]), int(c[1]), int(c[2]), bytes(c[3]), int(c[5]), int(c[6]),
+                   int(c[10]) if len(c) > 10 else 0)
 
 
 def _window_key(w: _Window) -> str:
@@ -332,17 +340,16 @@ def _compare_window(conn: Connection, out: MeterCheck, w: _Window, batch: Any, d
 
 
 def check_documents(conn: Connection, open_document: Callable[[Any], bytes],
-                    report_view: Callable[[int], Sequence[Any]]) -> tuple[int, list[Found]]:
+                    report_view: Callable[[int], Report]) -> tuple[int, list[Found]]:
     """Every stored document opened and hashed again; its hash must be on chain as the report, statement or
     reasons of a report of its organisation (found through the index, read from the chain)."""
     by_org: dict[int, list[int]] = {}
     for report_id, org_id in conn.execute(select(ChainReport.report_id, ChainReport.org_id)
                                           .order_by(ChainReport.report_id)):
         by_org.setdefault(int(org_id), []).append(int(report_id))
-    views: dict[int, Sequence[Any]] = {}
+    views: dict[int, Report] = {}
     found: list[Found] = []
     count = 0
-    slots = {"report": 5, "statement": 13, "reason": 14}  # EmissionRegistry.Report's hash fields
     for row in conn.execute(select(StoredDocument).order_by(StoredDocument.id)):
         count += 1
         digest = bytes(row.document_hash)
@@ -359,7 +366,8 @@ def check_documents(conn: Connection, open_document: Callable[[Any], bytes],
         on_chain = False
         for report_id in by_org.get(int(row.org_id), []):
             c = views.get(report_id) or views.setdefault(report_id, report_view(report_id))
-            if int(c[0]) == int(row.org_id) and row.kind in slots and bytes(c[slots[row.kind]]) == digest:
+            hashes = {"report": c.document_hash, "statement": c.statement_hash, "reason": c.reason_hash}
+            if c.org_id == int(row.org_id) and hashes.get(row.kind) == digest:
                 on_chain = True
                 break
         if not on_chain:

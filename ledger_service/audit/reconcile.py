@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, func, select
 
 from ledger_core.assets import CREDIT
+from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.suite import Suite
 from ledger_core.db.models import (
     ChainAnchor,
@@ -44,7 +45,12 @@ from ledger_core.db.models import (
     ChainReport,
     IndexCheckpoint,
 )
+from ledger_service.audit.anchor_index import kept_by_index, record_of
 from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
+from ledger_service.emissions import read_report, submission_hash
+from ledger_service.indexer.indexer import DEFAULT_RANGE as LOG_RANGE  # blocks per eth_getLogs request
+from oracles.anchor_records import AnchorReader
+from oracles.anchoring import OnChainAnchor
 
 if TYPE_CHECKING:
     from ledger_core.chain.client import ChainClient
@@ -52,9 +58,7 @@ if TYPE_CHECKING:
     from ledger_service.documents import DocumentVault
 
 MEMBER_STATUS = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
-REPORT_STATUS = {0: "none", 1: "submitted", 2: "verified", 3: "rejected", 4: "finalized"}
 ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
-LOG_RANGE = 5000  # blocks per eth_getLogs request, as the indexer's default range
 
 
 @dataclass(frozen=True)
@@ -149,29 +153,65 @@ class _Reconciler:
         count = self.conn.scalar(select(func.count()).select_from(ChainAnchor))
         self.compare("anchor_count", "MeterAnchor", {"count": count},
                      {"count": self.view("MeterAnchor", "anchorCount")})
-        for a in self.conn.execute(select(ChainAnchor)).mappings():
-            c = self.view("MeterAnchor", "getAnchor", a["anchor_id"])
-            self.compare("anchor", a["anchor_id"],
-                         {"enterprise_org_id": a["enterprise_org_id"], "window_start": a["window_start"],
-                          "window_end": a["window_end"], "root": a["root"], "total_mg": a["total_mg"],
-                          "reading_count": a["reading_count"]},
-                         {"enterprise_org_id": c[0], "window_start": c[1], "window_end": c[2], "root": c[3],
-                          "total_mg": c[5], "reading_count": c[6]})
+        # MeterAnchor keeps each record's hash (a batch's root): hash the indexed records and compare. Only
+        # when they differ are the records read from the chain's events, to name the fields that changed.
+        rows = [dict(a) for a in self.conn.execute(select(ChainAnchor)).mappings()]
+        by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_key[row["batch_id"] if row["batch_id"] is not None else row["anchor_id"]].append(row)
+        for key, kept in kept_by_index(rows).items():
+            self.report.checked["anchor"] = self.report.checked.get("anchor", 0) + len(by_key[key])
+            on_chain = bytes(self.view("MeterAnchor", "commitmentOf", key))
+            if on_chain != kept:
+                self._anchor_fields(by_key[key], key, kept, on_chain)
+
+    def _anchor_fields(self, rows: list[dict[str, Any]], key: int, kept: bytes, on_chain: bytes) -> None:
+        """The fields of indexed anchors whose records no longer hash to what MeterAnchor keeps under `key`."""
+        reader = AnchorReader(self.suite.contract("MeterAnchor"), self.block)
+        named = False
+        for row in rows:
+            window = reader.window(row["anchor_id"])
+            if window is None:
+                continue
+            record, indexed = window.record, record_of(row)
+            for name, attr in (("enterprise_org_id", "enterprise_org_id"), ("measure", "measure"),
+                                ("window_start", "window_start"), ("window_end", "window_end"), ("root", "root"),
+                                ("total_mg", "total"), ("reading_count", "reading_count"),
+                                ("factor_set_id", "factor_set_id"), ("previous_anchor_id", "previous_anchor_id"),
+                                ("oracle", "oracle")):
+                if getattr(indexed, attr) != getattr(record, attr):
+                    self.report.differences.append(Difference("anchor", str(row["anchor_id"]), name,
+                                                              row[name], getattr(record, attr)))
+                    named = True
+        if not named:
+            self.report.differences.append(Difference("anchor", str(key), "commitment", kept, on_chain))
 
     def reports(self) -> None:
+        # The registry keeps status, versions and commitments; the records are in its events, read from the
+        # chain and checked against those commitments (`read_report`), then compared with the index.
         count = self.conn.scalar(select(func.count()).select_from(ChainReport))
         self.compare("report_count", "EmissionRegistry", {"count": count},
                      {"count": self.view("EmissionRegistry", "reportCount")})
         for r in self.conn.execute(select(ChainReport)).mappings():
-            c = self.view("EmissionRegistry", "getReport", r["report_id"])
+            c = read_report(self.suite, r["report_id"], self.block)
+            before = len(self.report.differences)
             self.compare("report", r["report_id"],
                          {"org_id": r["org_id"], "year": r["year"], "version": r["version"],
                           "status": r["status"], "anchors_root": r["anchors_root"], "anchored_mg": r["anchored_mg"],
                           "reading_count": r["reading_count"], "reported_kg": r["reported_kg"],
                           "verified_kg": r["verified_kg"] or 0, "obligation_tonnes": r["obligation_tonnes"] or 0},
-                         {"org_id": c[0], "year": c[1], "version": c[2], "status": REPORT_STATUS[c[10]],
-                          "anchors_root": c[7], "anchored_mg": c[8], "reading_count": c[9], "reported_kg": c[6],
-                          "verified_kg": c[12], "obligation_tonnes": c[16]})
+                         {"org_id": c.org_id, "year": c.year, "version": c.version, "status": c.status.label,
+                          "anchors_root": c.anchors_root, "anchored_mg": c.anchored_mg,
+                          "reading_count": c.reading_count, "reported_kg": c.reported_kg,
+                          "verified_kg": c.verified_kg, "obligation_tonnes": c.obligation_tonnes})
+            # The rest of the indexed record (submitter, document) is held to the commitment as a whole.
+            indexed = submission_hash(r["submitter"], bytes(r["document_hash"]), r["reported_kg"],
+                                      bytes(r["anchors_root"]), r["anchored_mg"], r["reading_count"])
+            kept = submission_hash(c.submitter, c.document_hash, c.reported_kg, c.anchors_root, c.anchored_mg,
+                                   c.reading_count)
+            if len(self.report.differences) == before and indexed != kept:
+                self.report.differences.append(Difference("report", str(r["report_id"]), "submission_hash",
+                                                          "0x" + indexed.hex(), "0x" + kept.hex()))
 
     def events(self, contract: str, event: str) -> list[Any]:
         """Every `event` of `contract` from the deployment up to the block being reconciled."""
@@ -263,8 +303,16 @@ class _Reconciler:
         if "MeterAnchor" not in self.suite.contracts:
             return
         start = int(since.astimezone(UTC).timestamp()) if isinstance(since, datetime) else since
-        found = check_meter_data(self.conn, lambda anchor_id: self.view("MeterAnchor", "getAnchor", anchor_id),
-                                 int(self.view("MeterAnchor", "anchorCount")), since=start, sample=sample, seed=seed)
+        reader = AnchorReader(self.suite.contract("MeterAnchor"), self.block, read_all=True)
+
+        def anchor_view(anchor_id: int) -> OnChainAnchor:
+            window = reader.window(anchor_id)
+            if window is None:
+                raise ContractRevert("UnknownAnchor", {"anchorId": anchor_id})
+            return OnChainAnchor.of(window)
+
+        found = check_meter_data(self.conn, anchor_view, int(self.view("MeterAnchor", "anchorCount")), since=start,
+                                 sample=sample, seed=seed)
         self.report.meters = found
         self.report.checked["meter_window"] = found.windows_checked
         self.report.checked["meter_reading"] = found.readings
@@ -274,7 +322,7 @@ class _Reconciler:
         if "EmissionRegistry" not in self.suite.contracts:
             return
         count, found = check_documents(self.conn, vault.open_row,
-                                       lambda report_id: self.view("EmissionRegistry", "getReport", report_id))
+                                       lambda report_id: read_report(self.suite, report_id, self.block))
         self.report.checked["document"] = count
         self.report.differences += [Difference(*f[:5], where=f[5]) for f in found]
 

@@ -25,6 +25,7 @@ from ledger_core.db.models import (
     MeterBatch,
     MeterDevice,
 )
+from ledger_service.audit.anchor_index import indexed_window
 from ledger_service.audit.results import (
     AnchorFact,
     CommitmentCheck,
@@ -38,7 +39,9 @@ from ledger_service.audit.results import (
     Subtotal,
 )
 from oracles import merkle_sum as ms
+from oracles.anchor_records import AnchoredWindow, window_json
 from oracles.factors import get_factor_set
+from oracles.measures import MEASURE_EMISSIONS
 from oracles.proofs import RebuiltWindow, rebuild_window
 from oracles.reports import period_node
 
@@ -57,10 +60,11 @@ def year_window(year: int) -> tuple[int, int]:
 
 
 def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor]:
-    """The enterprise's anchors whose windows lie in the report year, in anchor order."""
+    """The enterprise's emissions anchors whose windows lie in the report year, in anchor order."""
     start, end = year_window(year)
     return list(session.scalars(select(ChainAnchor).where(
         ChainAnchor.enterprise_org_id == org_id, ChainAnchor.window_start >= start, ChainAnchor.window_end <= end,
+        ChainAnchor.measure == MEASURE_EMISSIONS,
     ).order_by(ChainAnchor.anchor_id)))
 
 
@@ -116,23 +120,26 @@ def _factor(set_id: str, carrier: str, unit: str) -> str | None:
         return f"{(Decimal(value.numerator) / Decimal(value.denominator)).normalize():f}"
 
 
-def _evidence(window: RebuiltWindow, reading_id: int, anchored_root: bytes) -> ReadingEvidence:
+def _evidence(window: RebuiltWindow, reading_id: int, anchored: AnchoredWindow) -> ReadingEvidence:
+    """A reading's evidence; its proof bundle carries the indexed anchor record (and batch path) that
+    MeterAnchor.verifyReading checks against the commitment it keeps."""
     stored = window.readings[reading_id]
     record = stored.record
+    anchored_root = anchored.record.root
     problem = window.problem(anchored_root)
     proof = None if problem is not None else window.proof(reading_id, anchored_root)
     return ReadingEvidence(
         reading_id, stored.device, record.timestamp, record.value, window.anchor_id,
         proof is not None and proof.verify() is not None,
         [] if proof is None else [Subtotal(t.level_name, t.label, t.sum_mg, t.count) for t in proof.subtotals],
-        None if proof is None else proof.as_json(),
+        None if proof is None else {**proof.as_json(), **window_json(anchored)},
         quantity=record.quantity, unit=record.unit, carrier=record.carrier, factor_set=stored.factor_set,
         factor_kg_per_unit=_factor(stored.factor_set, record.carrier, record.unit), changed=stored.changed,
         problem=problem)
 
 
-def _readings(anchors: list[ChainAnchor], windows: dict[int, RebuiltWindow], sample: int, seed: int,
-              every: bool) -> tuple[list[ReadingEvidence], int]:
+def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, RebuiltWindow], sample: int,
+              seed: int, every: bool) -> tuple[list[ReadingEvidence], int]:
     """Readings of every anchor, chosen at random with `seed` (at least one per anchor, `sample` in all when
     there are fewer anchors), with their proofs; with `every`, every reading is checked, and those that fail
     are listed besides the sample. Returns the evidence and how many readings were checked."""
@@ -148,8 +155,9 @@ def _readings(anchors: list[ChainAnchor], windows: dict[int, RebuiltWindow], sam
         wanted = base + (1 if i < extra else 0) if sample > 0 else 0
         rng = random.Random(f"{seed}:{a.anchor_id}")
         chosen = set(rng.sample(ids, min(wanted, len(ids))))
+        anchored = indexed_window(session, a)
         for reading_id in ids if every else sorted(chosen):
-            evidence = _evidence(window, reading_id, a.root)
+            evidence = _evidence(window, reading_id, anchored)
             checked += 1
             if reading_id in chosen or evidence.changed:  # with `every`: each reading changed in SQL is shown
                 out.append(evidence)
@@ -196,7 +204,7 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
     names = _organisation_names(session)
     windows = _windows(session, anchors)
     facts = _anchor_facts(session, anchors, windows, names)
-    readings, checked = _readings(anchors, windows, sample_readings, seed, all_readings)
+    readings, checked = _readings(session, anchors, windows, sample_readings, seed, all_readings)
     documents = [v.document_hash for v in session.scalars(
         select(ChainReport).where(ChainReport.org_id == report.org_id, ChainReport.year == report.year))]
     notes = session.scalars(select(ChainNotarization).where(ChainNotarization.document_hash.in_(documents))).all()

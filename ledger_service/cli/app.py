@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger_service.cli import admin, allowance, besu, chain, credit, market, member, report, trace, tx
+from ledger_service.cli import admin, allowance, besu, chain, credit, gec, market, member, report, trace, tx
 from ledger_service.cli.demo import demo
 from ledger_service.cli.deploy import deploy
 from ledger_service.cli.reconcile import reconcile
@@ -26,6 +26,7 @@ app.add_typer(allowance.app, name="allowance")
 app.add_typer(report.app, name="report")
 app.add_typer(credit.app, name="credit")
 app.add_typer(market.app, name="market")
+app.add_typer(gec.app, name="gec")
 app.add_typer(trace.app, name="trace")
 app.command()(reconcile)
 app.add_typer(tx.app, name="tx")

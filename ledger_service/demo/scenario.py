@@ -7,7 +7,8 @@ members admitted with custodial keys, devices registered, a year of signed hourl
 ingested by the oracle pipeline and anchored in weekly windows, reports submitted (their
 documents sealed, their commitment to the anchors on chain), verified and finalized;
 allowances allocated, credits issued and retired with a certificate, trades on the market,
-surrenders up to the offset cap; then the park's compliance table, a report traced down to a
+surrenders up to the offset cap; then the park's compliance table, green electricity certificates from a
+rooftop plant's anchored production sold, consumed and reported in Scope 2 both ways, a report traced down to a
 reading proved on chain, the reconciliation of the index, and the HTTP API on the same ledger.
 """
 
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger_core.config import Settings
-from ledger_service.demo import audit, cast, meters, story
+from ledger_service.demo import audit, cast, green, meters, story
 from ledger_service.demo.printing import chapter, say, show, table
 from ledger_service.runtime import Runtime
 from oracles.simulator import simulate_park
@@ -113,6 +114,7 @@ def tell(runtime: Runtime, options: Options, run_dir: Path, started: float) -> O
     story.trade(runtime, people, year, grants)
     story.surrender(runtime, people, year)
     story.compliance_table(runtime, people, year)
+    green.green_electricity(runtime, people, layout.seed, period)
     _, proved = audit.trace(runtime, people, year.reports[year.short].report_id)
     reconciled = audit.reconciliation(runtime).ok
     key = runtime.bootstrap_api_key

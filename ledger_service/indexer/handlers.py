@@ -15,6 +15,7 @@ from eth_utils import keccak
 
 from ledger_core import assets
 from ledger_service.indexer.catalog import ChainEvent
+from oracles.anchor_records import decode_records
 
 Row = tuple[str, dict[str, Any]]
 Handler = Callable[[ChainEvent], list[Row]]
@@ -84,12 +85,6 @@ def member_event(ev: ChainEvent) -> list[Row]:
     roles = [ROLE_NAMES.get(bytes(r), "0x" + bytes(r).hex()) for r in a["roles"]] if "roles" in a else None
     return [("chain_member_events", {"account": a["account"], "kind": MEMBER_EVENT_KINDS[ev.event],
                                      "org_id": a.get("orgId"), "roles": roles, "reason_hash": a.get("reasonHash")})]
-
-
-def allocated(ev: ChainEvent) -> list[Row]:
-    a = ev.args
-    return [("chain_allocations", {"year": a["year"], "holder": a["holder"], "org_id": a["orgId"],
-                                   "amount": a["amount"], "reason_hash": None})]
 
 
 def retracted(ev: ChainEvent) -> list[Row]:
@@ -166,10 +161,24 @@ def oracle_authorisation_set(ev: ChainEvent) -> list[Row]:
 def anchored(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_anchors", {
-        "anchor_id": a["anchorId"], "enterprise_org_id": a["enterpriseOrgId"], "window_start": a["windowStart"],
+        "anchor_id": a["anchorId"], "enterprise_org_id": a["enterpriseOrgId"], "measure": a["measure"],
+        "window_start": a["windowStart"],
         "window_end": a["windowEnd"], "root": a["root"], "total_mg": a["totalMg"], "reading_count": a["readingCount"],
         "factor_set_id": a["factorSetId"], "previous_anchor_id": a["previousAnchorId"], "oracle": a["oracle"],
+        "batch_id": None,
     })]
+
+
+def batch_anchored(ev: ChainEvent) -> list[Row]:
+    """One anchor row per window of the batch (records packed in the event; `oracles.anchor_records`)."""
+    a = ev.args
+    batch_id = int(a["batchId"])
+    return [("chain_anchors", {
+        "anchor_id": r.anchor_id, "enterprise_org_id": r.enterprise_org_id, "measure": r.measure,
+        "window_start": r.window_start, "window_end": r.window_end, "root": r.root, "total_mg": r.total,
+        "reading_count": r.reading_count, "factor_set_id": r.factor_set_id, "previous_anchor_id": r.previous_anchor_id,
+        "oracle": r.oracle, "batch_id": batch_id,
+    }) for r in decode_records(batch_id, a["oracle"], bytes(a["records"]))]
 
 
 def notarized(ev: ChainEvent) -> list[Row]:
@@ -244,6 +253,26 @@ def credits_surrendered(ev: ChainEvent) -> list[Row]:
     })]
 
 
+def gec_issued(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    batch: Row = ("chain_gec_batches", {
+        "batch_id": a["batchId"], "generator": a["generator"], "generator_org_id": a["generatorOrgId"],
+        "period_start": a["periodStart"], "period_end": a["periodEnd"], "amount": a["amount"],
+        "serial_start": a["serialStart"], "serial_end": a["serialEnd"], "anchored_wh": a["anchoredWh"],
+    })
+    return [batch, *(("chain_gec_batch_anchors", {"batch_id": a["batchId"], "anchor_id": anchor_id, "sub_index": i})
+                     for i, anchor_id in enumerate(a["anchorIds"]))]
+
+
+def gec_consumed(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_gec_consumptions", {
+        "batch_id": a["batchId"], "holder": a["holder"], "beneficiary_org_id": a["beneficiaryOrgId"],
+        "amount": a["amount"], "serial_start": a["serialStart"], "serial_end": a["serialEnd"],
+        "consumption_start": a["consumptionStart"], "consumption_end": a["consumptionEnd"],
+    })]
+
+
 def order_event(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_order_events", {
@@ -272,10 +301,10 @@ def other_event(ev: ChainEvent) -> list[Row]:
 
 # The handlers an asset kind's description names for its events (`AssetKind.events`).
 ASSET_EVENT_HANDLERS: dict[str, Handler] = {
-    "allocated": allocated, "retracted": retracted, "allowances_surrendered": allowances_surrendered,
+    "retracted": retracted, "allowances_surrendered": allowances_surrendered,
     "project_event": project_event, "verification_submitted": verification_submitted,
     "batch_issued": batch_issued, "credits_retired": credits_retired, "credits_cancelled": credits_cancelled,
-    "credits_surrendered": credits_surrendered,
+    "credits_surrendered": credits_surrendered, "gec_issued": gec_issued, "gec_consumed": gec_consumed,
 }
 
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -292,6 +321,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("MeterAnchor", "DeviceKeyRotated"): device_key_rotated,
     ("MeterAnchor", "OracleAuthorisationSet"): oracle_authorisation_set,
     ("MeterAnchor", "Anchored"): anchored,
+    ("MeterAnchor", "BatchAnchored"): batch_anchored,
     ("Notary", "Notarized"): notarized,
     **{("CarbonMarket", name): order_event for name in ORDER_EVENT_KINDS},
     **{(kind.contract, event): ASSET_EVENT_HANDLERS[handler]

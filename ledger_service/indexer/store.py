@@ -11,40 +11,19 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, DateTime, Table, delete, func, select, update
 
+from ledger_core.db import models  # noqa: F401  (every table mapped before EVENT_TABLES is read)
+from ledger_core.db.base import Base
 from ledger_core.db.bulk import bulk_insert
-from ledger_core.db.models import (
-    ChainAllocation,
-    ChainAnchor,
-    ChainComplianceRecord,
-    ChainCreditBatch,
-    ChainCreditCancellation,
-    ChainCreditRetirement,
-    ChainCreditSurrender,
-    ChainCreditVerification,
-    ChainDeviceEvent,
-    ChainMemberEvent,
-    ChainNotarization,
-    ChainOracleAuthorisation,
-    ChainOrderEvent,
-    ChainOrganisation,
-    ChainOtherEvent,
-    ChainProjectEvent,
-    ChainReportEvent,
-    ChainSurrender,
-    ChainTransfer,
-    IndexCheckpoint,
-    IndexedBlock,
-)
-from ledger_core.db.models.chain_meta import META_COLUMNS
+from ledger_core.db.models import IndexCheckpoint, IndexedBlock
+from ledger_core.db.models.chain_meta import META_COLUMNS, ChainEventRow
 from ledger_service.indexer import projections
 from ledger_service.indexer.source import BlockHeader
 
+# Every model with the event-row columns is an event table: an asset kind's own rows need no entry here.
 EVENT_TABLES: dict[str, Table] = {
-    m.__tablename__: m.__table__  # type: ignore[misc]
-    for m in (ChainOrganisation, ChainMemberEvent, ChainOtherEvent, ChainTransfer, ChainAllocation, ChainSurrender,
-              ChainComplianceRecord, ChainReportEvent, ChainDeviceEvent, ChainAnchor, ChainOracleAuthorisation,
-              ChainNotarization, ChainProjectEvent, ChainCreditVerification, ChainCreditBatch, ChainCreditRetirement,
-              ChainCreditCancellation, ChainCreditSurrender, ChainOrderEvent)
+    m.class_.__tablename__: m.local_table  # type: ignore[attr-defined,misc]
+    for m in sorted(Base.registry.mappers, key=lambda m: m.class_.__name__)
+    if issubclass(m.class_, ChainEventRow)
 }
 CHECKPOINTS: Table = IndexCheckpoint.__table__  # type: ignore[assignment]
 BLOCKS: Table = IndexedBlock.__table__  # type: ignore[assignment]

@@ -34,6 +34,7 @@ from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, forbidden, not_found
 from ledger_service.services.visibility import IndexedViews
+from oracles.anchor_records import window_proof_args
 
 
 @dataclass(frozen=True)
@@ -114,13 +115,14 @@ class AuditService:
             proof = reading.proof
             if proof is None:
                 continue
-            if proof["anchor_id"] is None:
+            if proof["anchor_id"] is None or proof.get("anchor_record") is None:
                 out[reading.reading_id] = False
                 continue
             steps = [(s["kind"], s["level"], bytes.fromhex(s["data"][2:]), int(s["sum"]), s["count"])
                      for s in proof["steps"]]
+            # The indexed record the trace carries, checked by the contract against the commitment it keeps.
             call = anchor.functions.verifyReading(
-                proof["anchor_id"], bytes.fromhex(proof["digest"][2:]), int(proof["value_mg"]), steps)
+                *window_proof_args(proof), bytes.fromhex(proof["digest"][2:]), int(proof["value_mg"]), steps)
             valid, _ = self.chain.request(call.call)
             out[reading.reading_id] = bool(valid)
         return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth_utils import to_checksum_address
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, TransactionRefused, forbidden, not_found
 from ledger_service.services.listing import Listed
 from ledger_service.services.sending import Sender, pending
+from oracles.anchor_records import AnchoredWindow, window_json
 from oracles.canonical import public_key_hash
 from oracles.devices import (
     DeviceConflict,
@@ -87,12 +89,13 @@ class Anchor:
     oracle: str | None = None
     anchored_at: int | None = None
     tx_hash: str | None = None
+    measure: int = 0  # 0 emissions (total in mgCO2e), 1 electricity produced (total in Wh)
 
     @classmethod
     def of_batch(cls, b: MeterBatch) -> Anchor:
         return cls(b.anchor_id, b.enterprise_org_id, b.window_start, b.window_end,
                    None if b.root is None else bytes(b.root), int(b.total_mg), b.reading_count, b.status, b.id,
-                   b.factor_set, tx_hash=b.tx_hash)
+                   b.factor_set, tx_hash=b.tx_hash, measure=b.measure)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,14 @@ class ProvenReading:
     verified_on_chain: bool | None  # MeterAnchor.verifyReading's answer; None if not anchored
     chain_subtotals: tuple[tuple[int, int], ...] = ()  # (sum_mg, count) per level on the path, as verifyReading
     # recomputed them, device first
+    anchored: AnchoredWindow | None = None  # the anchor's record (and batch path) the contract checked
+
+    def as_json(self) -> dict[str, Any]:
+        """The proof bundle (COMMITMENTS.md, "Proof bundles") with the anchor's record and whether the chain
+        accepted it."""
+        anchor = window_json(self.anchored) if self.anchored is not None else {"anchor_record": None,
+                                                                               "anchor_batch": None}
+        return {**self.proof.as_json(), **anchor, "verified_on_chain": self.verified_on_chain}
 
 
 def _inconsistent(reading_id: int, exc: StoredDataInconsistent) -> Refusal:
@@ -120,7 +131,8 @@ def _inconsistent(reading_id: int, exc: StoredDataInconsistent) -> Refusal:
 def _as_registered(info: DeviceInfo) -> MeterDevice:
     """The device as the registry will hold it once its registration is mined."""
     return MeterDevice(device_id=info.device_id, device_hash=info.device_hash, enterprise_org_id=info.enterprise_org_id,
-                       facility=info.facility, workshop=info.workshop, public_key=info.public_key, active=True)
+                       facility=info.facility, workshop=info.workshop, public_key=info.public_key, kind=info.kind,
+                       active=True)
 
 
 def _device_row(session: Session, info: DeviceInfo) -> MeterDevice:
@@ -344,17 +356,19 @@ class MeterService:
         if proof.anchor_id is None:
             return ProvenReading(proof, None)
         anchor_id = proof.anchor_id
-        anchored = meters.get_anchor(self.chain, self.suite, anchor_id)
+        window = meters.anchored_window(self.chain, self.suite, anchor_id)
+        anchored = window.record
         if anchored.root != proof.root:
             raise _inconsistent(reading_id, StoredDataInconsistent(
                 f"batch {proof.batch_id} (enterprise {proof.enterprise_org_id}, window {proof.window_start}-"
                 f"{proof.window_end}, anchor {anchor_id}): its stored root 0x{proof.root.hex()} is not the anchored "
                 f"root 0x{anchored.root.hex()}", proof.batch_id, proof.enterprise_org_id, proof.window_start,
                 proof.window_end, anchor_id))
+        # The record (read from the chain's events) is checked by the contract against its kept commitment.
         valid, subtotals = self.chain.request(lambda: self.suite.call(
-            meters.ANCHOR, "verifyReading", anchor_id, proof.digest, proof.value_mg,
+            meters.ANCHOR, "verifyReading", *window.proof_args(), proof.digest, proof.value_mg,
             [s.as_tuple() for s in proof.steps]))
-        return ProvenReading(proof, bool(valid), tuple((int(t[2]), int(t[3])) for t in subtotals))
+        return ProvenReading(proof, bool(valid), tuple((int(t[2]), int(t[3])) for t in subtotals), window)
 
     # ------------------------------------------------------------------ windows and anchors
 
@@ -402,7 +416,8 @@ class MeterService:
         return Anchor(anchor_id, a.enterprise_org_id, a.window_start, a.window_end, bytes(a.root), int(a.total_mg),
                       int(a.reading_count), "on_chain" if mine is None else mine.status,
                       None if mine is None else mine.batch_id, None if mine is None else mine.factor_set,
-                      int(a.previous_anchor_id), a.oracle, int(a.anchored_at), None if mine is None else mine.tx_hash)
+                      int(a.previous_anchor_id), a.oracle, int(a.anchored_at), None if mine is None else mine.tx_hash,
+                      a.measure)
 
     def quarantine(self, caller: Caller, org_id: int, offset: int, limit: int,
                    reason: str | None = None) -> Quarantine:

@@ -22,7 +22,7 @@ from web3.types import TxReceipt
 
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.deploy import Deployment, write_deployment
-from ledger_core.chain.errors import ContractRevert, RevertDecoder
+from ledger_core.chain.errors import RevertDecoder
 from ledger_core.chain.outbox import Outbox, RelayedTx
 from ledger_core.chain.sender import GAS_HEADROOM, TransactionSender
 from ledger_core.chain.suite import Suite
@@ -36,7 +36,7 @@ from ledger_core.chain.upgrade import (
 )
 from ledger_service.identity.keystore import KeyStore
 from ledger_service.services.caller import Caller
-from ledger_service.services.errors import Refusal, conflict
+from ledger_service.services.errors import conflict
 
 
 class OutboxSender(TransactionSender):
@@ -87,26 +87,21 @@ class UpgradeService:
     def _sender(self, regulator: str) -> TransactionSender:
         return OutboxSender(self.outbox, self.chain, self.keystore.account(regulator), self.suite.decoder, regulator)
 
-    def _refused(self, exc: ContractRevert | UpgradeError) -> Refusal:
-        if isinstance(exc, ContractRevert):
-            return Refusal(409, exc.error, str(exc), dict(exc.args_by_name))
-        return conflict(str(exc), "UpgradeRefused")
-
     def propose(self, caller: Caller, contract: str, artifact: str | None = None) -> Proposal:
         """Deploy the new version of `contract` and propose it (the first regulator)."""
         with self.chain.exclusive():
             try:
                 return propose_upgrade(self._sender(caller.address), self.suite, contract, artifact)
-            except (ContractRevert, UpgradeError) as exc:
-                raise self._refused(exc) from None
+            except UpgradeError as exc:
+                raise conflict(str(exc), "UpgradeRefused") from None
 
     def approve(self, caller: Caller, proposal_id: int) -> Proposal:
         """Approve a proposal (a second, different regulator)."""
         with self.chain.exclusive():
             try:
                 return approve_upgrade(self._sender(caller.address), self.suite, proposal_id)
-            except (ContractRevert, UpgradeError) as exc:
-                raise self._refused(exc) from None
+            except UpgradeError as exc:
+                raise conflict(str(exc), "UpgradeRefused") from None
 
     def run(self, caller: Caller, proposal_id: int, artifact: str | None = None,
             progress: Callable[[str], None] | None = None) -> MigrationReport:
@@ -114,8 +109,8 @@ class UpgradeService:
         with self.chain.exclusive():
             try:
                 record, report = run_upgrade(self._sender(caller.address), self.suite, proposal_id, artifact, progress)
-            except (ContractRevert, UpgradeError) as exc:
-                raise self._refused(exc) from None
+            except UpgradeError as exc:
+                raise conflict(str(exc), "UpgradeRefused") from None
         if self.deployments_dir is not None:
             write_deployment(record, self.deployments_dir, overwrite=True)
         self.follow(record)

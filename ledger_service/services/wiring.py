@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger_service.gec import PRODUCTION_INTERFACE
 from ledger_service.runtime import Runtime
 from ledger_service.services.allowances import AllowanceService
 from ledger_service.services.api_keys import ApiKeyService
@@ -12,6 +13,7 @@ from ledger_service.services.audit import AuditService
 from ledger_service.services.credits import CreditService
 from ledger_service.services.embedded_rpc import EmbeddedRpc
 from ledger_service.services.emissions import EmissionService
+from ledger_service.services.gec import GecService
 from ledger_service.services.market import MarketService
 from ledger_service.services.members import MemberService
 from ledger_service.services.meters import MeterService
@@ -43,6 +45,7 @@ class Services:
     settlement: SettlementService
     embedded_rpc: EmbeddedRpc
     upgrades: UpgradeService
+    gec: GecService
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -63,10 +66,12 @@ def build_services(runtime: Runtime) -> Services:
     transactions = TransactionService(runtime.sessions, runtime.outbox, runtime.chain, runtime.deployment,
                                       runtime.artifacts, runtime.encoder, runtime.settings)
     settlement = SettlementService(runtime.chain, runtime.suite, runtime.directory, sender)
+    gec = GecService(runtime.chain, runtime.suite, runtime.directory, sender, views,
+                     runtime.artifacts[PRODUCTION_INTERFACE].abi)
     return Services(sender=sender, credits=credits, allowances=allowances, market=market, audit=audit, meters=meters,
                     emissions=emissions, members=members, organisations=organisations, api_keys=api_keys,
                     notary=notary, transactions=transactions, settlement=settlement,
-                    embedded_rpc=EmbeddedRpc(runtime.chain),
+                    embedded_rpc=EmbeddedRpc(runtime.chain), gec=gec,
                     upgrades=UpgradeService(runtime.chain, runtime.suite, runtime.keystore, runtime.outbox,
                                             runtime.follow,
                                             None if runtime.chain.embedded else runtime.settings.deployments_dir))

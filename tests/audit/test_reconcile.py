@@ -56,6 +56,27 @@ def test_every_tampered_row_is_reported(ledger, story, index_engine):
     assert len(found) == 8
 
 
+def test_an_anchor_row_that_no_longer_hashes_to_what_meter_anchor_keeps_is_reported(ledger, story, index_engine):
+    # The story's windows were anchored in one batch: MeterAnchor keeps its root under the first anchor id.
+    with index_engine.connect() as conn:
+        assert set(conn.scalars(select(ChainAnchor.batch_id))) == {1}
+    with index_engine.begin() as conn:  # every field as the event states it, but taken out of its batch
+        conn.execute(update(ChainAnchor).where(ChainAnchor.anchor_id == 2).values(batch_id=None))
+    found = {(d.kind, d.key, d.field) for d in reconcile(index_engine, ledger).differences}
+    assert found == {("anchor", "1", "commitment"), ("anchor", "2", "commitment")}
+
+
+def test_an_indexed_report_record_that_no_longer_hashes_to_the_commitment_is_reported(ledger, story, index_engine):
+    # The registry keeps a commitment to the submitted record: a field reconcile does not compare one by one
+    # (the submitter, the document) is still held to it.
+    stranger = "0x" + "11" * 20
+    with index_engine.begin() as conn:
+        conn.execute(update(ChainReport).values(submitter=stranger))
+    (difference,) = reconcile(index_engine, ledger).differences
+    assert (difference.kind, difference.key, difference.field) == ("report", str(story.report_id), "submission_hash")
+    assert difference.index != difference.chain
+
+
 # ------------------------------------------------------------------ meter data
 
 

@@ -15,6 +15,7 @@ from ledger_core.chain.outbox import Intent
 from ledger_core.db.models import BatchStatus, MeterBatch
 from ledger_service.runtime import Runtime
 from oracles import merkle_sum as ms
+from oracles.anchor_records import AnchorReader
 from oracles.batches import build_closed_batches
 from oracles.canonical import factor_set_hash
 from oracles.devices import register_devices
@@ -77,10 +78,11 @@ def anchor_meter_data(runtime: Runtime, client: TestClient, cast: Cast, hours: i
         for built in build_closed_batches(session, LATER):
             root = built.facilities_root
             (tx_hash,) = submit(runtime, Intent("MeterAnchor", "anchor", (
-                built.enterprise_org_id, built.window_start, built.window_end, factor_set_hash(built.factor_set),
+                built.enterprise_org_id, built.measure, built.window_start, built.window_end,
+                factor_set_hash(built.factor_set),
                 root.hash, root.sum, root.count), story.oracle))
-            anchor_id = int(view(runtime, "MeterAnchor", "anchorIdOf", built.enterprise_org_id, built.window_start,
-                                 built.window_end))
+            anchor_id = AnchorReader(runtime.suite.contract("MeterAnchor")).find(
+                built.enterprise_org_id, built.measure, built.window_start, built.window_end)
             batch = session.get(MeterBatch, built.batch_id)
             assert batch is not None
             batch.status, batch.anchor_id, batch.tx_hash = BatchStatus.ANCHORED, anchor_id, tx_hash
@@ -110,4 +112,5 @@ def report_and_finalize(runtime: Runtime, cast: Cast, story: MeterStory, documen
         cast.addresses["verifier"]))
     (story.tx["finalize"],) = submit(runtime, Intent("EmissionRegistry", "finalizeReport", (story.report_id,),
                                                      cast.addresses["regulator"]))
-    story.obligation_tonnes = int(view(runtime, "EmissionRegistry", "getReport", story.report_id)[16])
+    # The obligation the finalization set (the registry keeps it in the ReportFinalized event).
+    story.obligation_tonnes = int(view(runtime, "ComplianceLedger", "complianceStatus", ENTERPRISE_A, YEAR)[0])

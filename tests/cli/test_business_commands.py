@@ -93,6 +93,7 @@ ONE_COMMAND_PER_GROUP = [
     ("credit", "project", "list"),
     ("market", "book", "credit", "1"),
     ("trace", "asset", "allowance", str(YEAR)),
+    ("gec", "batches"),
     ("reconcile",),
     ("tx", "list"),
 ]

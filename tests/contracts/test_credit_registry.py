@@ -261,6 +261,33 @@ def test_serials_start_at_one(ledger: Ledger) -> None:
         issue(ledger, 1_000, 0)
 
 
+def test_serials_end_within_the_48_bit_serial_space(ledger: Ledger) -> None:
+    register_project(ledger)
+    verify(ledger)
+    top = 2**48 - 1
+    with reverts("SerialOutOfRange", top - 998, 1_000):
+        issue(ledger, 1_000, top - 998)
+    batch = issue(ledger, 1_000, top - 999)
+    assert (batch.serial_start, batch.serial_end) == (top - 999, top)
+
+
+def test_a_period_beyond_48_bit_seconds_is_not_issued(ledger: Ledger) -> None:
+    register_project(ledger)
+    far = (YEAR_2024[0], 2**48)
+    verify(ledger, far)
+    with reverts("InvalidPeriod", *far):
+        issue(ledger, 1_000, 1, far)
+
+
+def test_a_batch_supply_is_its_serials_not_yet_consumed(ledger: Ledger) -> None:
+    batch = verified_batch(ledger, amount=1_000, serial_start=101)
+    retire(ledger, "enterprise_a", batch.batch_id, 30)
+    assert supply(ledger, batch.batch_id) == 970
+    assert view_struct(ledger, "CreditRegistry", "batch", batch.batch_id)["nextSerial"] == 131
+    assert ledger.call("CreditRegistry", "exists", batch.batch_id) is True
+    assert (supply(ledger, 99), ledger.call("CreditRegistry", "exists", 99)) == (0, False)
+
+
 def test_a_suspended_project_gets_no_issuance(ledger: Ledger) -> None:
     register_project(ledger)
     verify(ledger)

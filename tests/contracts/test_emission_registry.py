@@ -9,6 +9,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
+from ledger_service.emissions import read_report, review_hash, submission_hash
 from oracles import merkle_sum as ms
 from tests.contracts.structs import view
 from tests.support.cast import ROLES
@@ -46,7 +47,32 @@ def _submit(ledger: Ledger, actor: str = "enterprise_a", year: int = YEAR, doc: 
 
 
 def _report(ledger: Ledger, report_id: int) -> dict[str, Any]:
-    return view(ledger, ER, "getReport", report_id)
+    """A report version as the registry's state and its events give it (`read_report`), named as the record's
+    fields; what has not happened yet reads as zero."""
+    r = read_report(ledger, report_id)
+    none = "0x" + "00" * 20
+    return {
+        "orgId": r.org_id,
+        "year": r.year,
+        "version": r.version,
+        "previousReportId": r.previous_report_id,
+        "submitter": r.submitter,
+        "documentHash": r.document_hash,
+        "reportedKgCO2e": r.reported_kg,
+        "anchorsRoot": r.anchors_root,
+        "anchoredMg": r.anchored_mg,
+        "readingCount": r.reading_count,
+        "status": r.status,
+        "verifier": r.verifier or none,
+        "verifiedKgCO2e": r.verified_kg,
+        "statementHash": r.statement_hash or ZERO,
+        "reasonHash": r.reason_hash or ZERO,
+        "finalizer": r.finalizer or none,
+        "obligationTonnes": r.obligation_tonnes,
+        "submittedAt": r.submitted_at,
+        "reviewedAt": r.reviewed_at or 0,
+        "finalizedAt": r.finalized_at or 0,
+    }
 
 
 def _timestamp(ledger: Ledger, receipt: Any) -> int:
@@ -106,6 +132,23 @@ class TestSubmitReport:
         assert ledger.call(ER, "latestReportId", 11, YEAR) == 1
         assert ledger.call(ER, "reportVersions", 11, YEAR) == [1]
         assert ledger.call(ER, "reportCount") == 1
+
+    def test_the_chain_keeps_the_state_and_a_commitment_to_the_submitted_record(self, ledger: Ledger) -> None:
+        _submit(ledger)
+        commitment = submission_hash(ledger.address("enterprise_a"), DOC, REPORTED_KG, PERIOD.hash, PERIOD.sum,
+                                     PERIOD.count)
+        assert view(ledger, ER, "getReport", 1) == {
+            "orgId": 11,
+            "year": YEAR,
+            "version": 1,
+            "status": Status.SUBMITTED,
+            "previousReportId": 0,
+            "submissionHash": commitment,
+            "reviewHash": ZERO,
+            "verifiedKgCO2e": 0,
+        }
+        assert ledger.call(ER, "submissionHash", ledger.address("enterprise_a"), DOC, REPORTED_KG, PERIOD.hash,
+                           PERIOD.sum, PERIOD.count) == commitment
 
     def test_organisations_and_years_are_independent(self, ledger: Ledger) -> None:
         _submit(ledger)
@@ -181,6 +224,10 @@ class TestVerifyReport:
         )
         assert report["reviewedAt"] == _timestamp(ledger, receipt)
         assert report["reportedKgCO2e"] == REPORTED_KG
+        kept = view(ledger, ER, "getReport", 1)
+        assert kept["reviewHash"] == review_hash(verifier, VERIFIED_KG, STATEMENT)
+        assert kept["reviewHash"] == ledger.call(ER, "reviewHash", verifier, VERIFIED_KG, STATEMENT)
+        assert kept["verifiedKgCO2e"] == VERIFIED_KG
 
     @pytest.mark.parametrize(
         ("setup", "status"),
@@ -240,6 +287,7 @@ class TestRejectReport:
         report = _report(ledger, 1)
         assert (report["status"], report["verifier"], report["reasonHash"]) == (Status.REJECTED, verifier, REASON)
         assert report["reviewedAt"] == _timestamp(ledger, receipt)
+        assert view(ledger, ER, "getReport", 1)["reviewHash"] == review_hash(verifier, 0, REASON)
 
     def test_only_a_submitted_report_can_be_rejected(self, ledger: Ledger) -> None:
         _submit(ledger)

@@ -430,6 +430,14 @@ def test_allowances_trade_on_the_market_with_delivery_versus_payment(ledger: Led
 
 
 def test_an_order_larger_than_its_packed_slot_is_refused(ledger: Ledger, market: dict[str, Any]) -> None:
-    # Amount and remaining share one slot (128 bits each); no holder can own that much anyway.
-    with reverts("SafeCastOverflowedUintDowncast", 128, 2**128):
-        list_order(ledger, market, amount=2**128)
+    # Amount and remaining share a slot with the asset (48 bits each); no holder can own that much anyway.
+    with reverts("SafeCastOverflowedUintDowncast", 48, 2**48):
+        list_order(ledger, market, amount=2**48)
+
+
+def test_an_expiry_beyond_its_packed_slot_is_refused(ledger: Ledger, market: dict[str, Any]) -> None:
+    # The expiry is kept in 40 bits (seconds up to the year 36812).
+    with reverts("SafeCastOverflowedUintDowncast", 40, 2**40):
+        list_order(ledger, market, expiry=2**40)
+    order_id = list_order(ledger, market, expiry=2**40 - 1)
+    assert order(ledger, order_id)["expiry"] == 2**40 - 1

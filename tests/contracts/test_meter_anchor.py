@@ -8,8 +8,10 @@ import pytest
 from eth_utils import keccak
 
 from oracles import merkle_sum as ms
+from oracles.anchor_records import AnchorReader, AnchorRecord, batch_proof, batch_root, decode_records
 from tests.contracts.proofs import ENTERPRISE, as_abi, b32, deep_proof, steps, subtotals
 from tests.contracts.structs import view
+from tests.support.cast import ENTERPRISE as ENTERPRISE_KIND
 from tests.support.cast import ROLES
 from tests.support.ledger import Ledger
 from tests.support.reverts import reverts
@@ -36,11 +38,19 @@ def _register(ledger: Ledger, actor: str = "enterprise_a", device: bytes = DEVIC
 
 
 def _authorise(ledger: Ledger, org: int = 11, oracle: str = "oracle") -> None:
+    if org == 13:  # a third enterprise of the park, for batches
+        ledger.tx("regulator", "Membership", "registerOrganisation", 13, 10, ENTERPRISE_KIND, "Lakeside Glass")
     ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address(oracle), org, True)
 
 
-def _anchor(ledger: Ledger, start: int = T0, end: int = T0 + HOUR, org: int = 11, actor: str = "oracle") -> Any:
-    return ledger.tx(actor, MA, "anchor", org, start, end, FACTORS, FACILITIES_ROOT, TOTAL_MG, COUNT)
+EMISSIONS = 0
+PRODUCTION = 1
+
+
+def _anchor(ledger: Ledger, start: int = T0, end: int = T0 + HOUR, org: int = 11, actor: str = "oracle",
+            measure: int = EMISSIONS, total: int = TOTAL_MG) -> Any:
+    factors = FACTORS if measure == EMISSIONS else ZERO
+    return ledger.tx(actor, MA, "anchor", org, measure, start, end, factors, FACILITIES_ROOT, total, COUNT)
 
 
 # ====================================================================== devices
@@ -254,12 +264,32 @@ class TestOracleAuthorisation:
 # ====================================================================== anchors
 
 
+def _record(ledger: Ledger, receipt: Any) -> AnchorRecord:
+    """The record of the anchor a transaction created, as its `Anchored` event states it."""
+    a = ledger.events(receipt, MA, "Anchored")[0]
+    return AnchorRecord(a["anchorId"], a["enterpriseOrgId"], a["measure"], a["windowStart"], a["windowEnd"], a["root"],
+                        a["totalMg"], a["readingCount"], a["factorSetId"], a["previousAnchorId"], a["oracle"])
+
+
+def _window(org: int = 11, start: int = T0, end: int = T0 + HOUR, measure: int = EMISSIONS,
+            total: int = TOTAL_MG) -> tuple[Any, ...]:
+    """A window as `anchorBatch` takes it (the arguments of `anchor`)."""
+    return (org, measure, start, end, FACTORS if measure == EMISSIONS else ZERO, FACILITIES_ROOT, total, COUNT)
+
+
+def _batch(ledger: Ledger, windows: list[tuple[Any, ...]], actor: str = "oracle") -> tuple[Any, list[AnchorRecord]]:
+    """Anchor a batch; the receipt and the records its `BatchAnchored` event packs."""
+    receipt = ledger.tx(actor, MA, "anchorBatch", windows)
+    (event,) = ledger.events(receipt, MA, "BatchAnchored")
+    return receipt, decode_records(event["batchId"], event["oracle"], event["records"])
+
+
 class TestAnchor:
-    def test_an_authorised_oracle_anchors_a_window_and_the_contract_computes_the_enterprise_root(
+    def test_an_authorised_oracle_anchors_a_window_and_the_contract_keeps_the_hash_of_its_record(
         self, ledger: Ledger
     ) -> None:
         _authorise(ledger)
-        assert ledger.call(MA, "anchorIdOf", 11, T0, T0 + HOUR) == 0
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [0, 0, 0]
         receipt = _anchor(ledger)
         root = b32(ENTERPRISE["root"]["hash"])
         oracle = ledger.address("oracle")
@@ -267,6 +297,7 @@ class TestAnchor:
             {
                 "anchorId": 1,
                 "enterpriseOrgId": 11,
+                "measure": EMISSIONS,
                 "windowStart": T0,
                 "windowEnd": T0 + HOUR,
                 "root": root,
@@ -277,43 +308,40 @@ class TestAnchor:
                 "oracle": oracle,
             }
         ]
-        block = ledger.w3.eth.get_block(receipt["blockNumber"])
-        assert view(ledger, MA, "getAnchor", 1) == {
-            "enterpriseOrgId": 11,
-            "windowStart": T0,
-            "windowEnd": T0 + HOUR,
-            "root": root,
-            "factorSetId": FACTORS,
-            "totalMg": TOTAL_MG,
-            "readingCount": COUNT,
-            "previousAnchorId": 0,
-            "oracle": oracle,
-            "anchoredAt": block["timestamp"],
-        }
-        assert ledger.call(MA, "anchorIdOf", 11, T0, T0 + HOUR) == 1
-        assert ledger.call(MA, "latestAnchorId", 11) == 1
+        record = AnchorRecord(1, 11, EMISSIONS, T0, T0 + HOUR, root, TOTAL_MG, COUNT, FACTORS, 0, oracle)
+        assert ledger.call(MA, "commitmentOf", 1) == record.commitment()
+        assert ledger.call(MA, "anchorCommitment", record.as_abi()) == record.commitment()
+        assert ledger.call(MA, "isAnchored", record.as_abi(), 1, [])
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [1, T0, T0 + HOUR]
         assert ledger.call(MA, "anchorCount") == 1
+
+    def test_a_record_that_differs_in_any_field_is_not_anchored(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        record = _record(ledger, _anchor(ledger))
+        for field, forged in (("root", b"\x01" * 32), ("total", record.total + 1), ("reading_count", 1),
+                              ("window_end", T0 + 2 * HOUR), ("measure", PRODUCTION), ("factor_set_id", ZERO),
+                              ("previous_anchor_id", 7), ("oracle", ledger.address("stranger"))):
+            assert not ledger.call(MA, "isAnchored", record._replace(**{field: forged}).as_abi(), 1, [])
 
     def test_the_anchored_root_is_the_level_four_node_of_the_reference_implementation(self, ledger: Ledger) -> None:
         _authorise(ledger, org=12)
-        _anchor(ledger, org=12)
+        record = _record(ledger, _anchor(ledger, org=12))
         expected = ms.level_node(ms.LEVEL_ENTERPRISE, ms.enterprise_id(12), ms.Node(FACILITIES_ROOT, TOTAL_MG, COUNT))
-        assert view(ledger, MA, "getAnchor", 1)["root"] == expected.hash
+        assert record.root == expected.hash
 
     def test_anchors_of_an_enterprise_form_a_chain_and_ids_are_global(self, ledger: Ledger) -> None:
         _authorise(ledger)
         _authorise(ledger, org=12)
         _anchor(ledger)  # 1
-        _anchor(ledger, org=12)  # 2: another enterprise may anchor the same window
-        receipt = _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)  # 3: adjacent window
-        assert ledger.events(receipt, MA, "Anchored")[0]["previousAnchorId"] == 1
-        _anchor(ledger, start=T0 + 5 * HOUR, end=T0 + 6 * HOUR)  # 4: a gap is allowed
-        assert view(ledger, MA, "getAnchor", 4)["previousAnchorId"] == 3
-        assert view(ledger, MA, "getAnchor", 2)["previousAnchorId"] == 0
-        assert ledger.call(MA, "latestAnchorId", 11) == 4
-        assert ledger.call(MA, "latestAnchorId", 12) == 2
+        second = _record(ledger, _anchor(ledger, org=12))  # 2: another enterprise may anchor the same window
+        third = _record(ledger, _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR))  # 3: adjacent window
+        assert third.previous_anchor_id == 1
+        fourth = _record(ledger, _anchor(ledger, start=T0 + 5 * HOUR, end=T0 + 6 * HOUR))  # 4: a gap is allowed
+        assert fourth.previous_anchor_id == 3
+        assert second.previous_anchor_id == 0
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [4, T0 + 5 * HOUR, T0 + 6 * HOUR]
+        assert ledger.call(MA, "headOf", 12, EMISSIONS) == [2, T0, T0 + HOUR]
         assert ledger.call(MA, "anchorCount") == 4
-        assert ledger.call(MA, "anchorIdOf", 11, T0 + HOUR, T0 + 2 * HOUR) == 3
 
     def test_a_frozen_oracle_still_anchors(self, ledger: Ledger) -> None:
         _authorise(ledger)
@@ -321,14 +349,17 @@ class TestAnchor:
         _anchor(ledger)
         assert ledger.call(MA, "anchorCount") == 1
 
-    def test_a_duplicate_window_is_refused_with_the_existing_anchor(self, ledger: Ledger) -> None:
+    def test_the_latest_window_again_is_a_duplicate_naming_its_anchor_and_an_earlier_one_overlaps(
+        self, ledger: Ledger
+    ) -> None:
         _authorise(ledger)
         _anchor(ledger)
         _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)
-        with reverts("DuplicateWindow", 11, T0, T0 + HOUR, 1):
-            _anchor(ledger)
         with reverts("DuplicateWindow", 11, T0 + HOUR, T0 + 2 * HOUR, 2):
             _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)
+        # Only the head is kept on chain: an earlier window is refused as overlapping the head.
+        with reverts("WindowOverlap", 11, T0, 2, T0 + 2 * HOUR):
+            _anchor(ledger)
 
     @pytest.mark.parametrize(
         ("start", "end"),
@@ -362,7 +393,7 @@ class TestAnchor:
     def test_an_anchor_without_readings_is_refused(self, ledger: Ledger) -> None:
         _authorise(ledger)
         with reverts("EmptyAnchor"):
-            ledger.tx("oracle", MA, "anchor", 11, T0, T0 + HOUR, FACTORS, FACILITIES_ROOT, 0, 0)
+            ledger.tx("oracle", MA, "anchor", 11, EMISSIONS, T0, T0 + HOUR, FACTORS, FACILITIES_ROOT, 0, 0)
 
     def test_an_oracle_not_authorised_for_the_enterprise_is_refused(self, ledger: Ledger) -> None:
         _authorise(ledger)
@@ -389,10 +420,127 @@ class TestAnchor:
         with reverts("MissingRole", ledger.address(actor), ROLES["ORACLE"]):
             _anchor(ledger, actor=actor)
 
-    def test_an_unknown_anchor_cannot_be_read(self, ledger: Ledger) -> None:
+    def test_nothing_is_kept_for_an_unknown_anchor(self, ledger: Ledger) -> None:
+        assert ledger.call(MA, "commitmentOf", 1) == ZERO
+        record = AnchorRecord(1, 11, EMISSIONS, T0, T0 + HOUR, ZERO, 1, 1, FACTORS, 0, ledger.address("oracle"))
         with reverts("UnknownAnchor", 1):
-            ledger.call(MA, "getAnchor", 1)
-        assert ledger.call(MA, "latestAnchorId", 11) == 0
+            ledger.call(MA, "isAnchored", record.as_abi(), 1, [])
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [0, 0, 0]
+
+
+class TestBatchAnchor:
+    def test_one_transaction_anchors_windows_of_several_enterprises_under_one_batch_root(
+        self, ledger: Ledger
+    ) -> None:
+        for org in (11, 12, 13):
+            _authorise(ledger, org=org)
+        _anchor(ledger)  # 1: enterprise 11's first window, anchored alone
+        receipt, records = _batch(ledger, [_window(11, T0 + HOUR, T0 + 2 * HOUR), _window(12), _window(13),
+                                           _window(11, T0 + 2 * HOUR, T0 + 3 * HOUR)])
+        assert ledger.events(receipt, MA, "Anchored") == []  # the records are packed in BatchAnchored
+        assert [(r.anchor_id, r.enterprise_org_id, r.window_start, r.previous_anchor_id) for r in records] == [
+            (2, 11, T0 + HOUR, 1), (3, 12, T0, 0), (4, 13, T0, 0), (5, 11, T0 + 2 * HOUR, 2)]
+        expected_root = ms.level_node(ms.LEVEL_ENTERPRISE, ms.enterprise_id(12),
+                                      ms.Node(FACILITIES_ROOT, TOTAL_MG, COUNT)).hash
+        assert records[1].root == expected_root
+        assert all(r.oracle == ledger.address("oracle") and r.total == TOTAL_MG for r in records)
+        leaves = [r.commitment() for r in records]
+        (event,) = ledger.events(receipt, MA, "BatchAnchored")
+        assert event["batchRoot"] == batch_root(leaves)
+        assert ledger.call(MA, "commitmentOf", 2) == batch_root(leaves)
+        assert [ledger.call(MA, "commitmentOf", i) for i in (3, 4, 5)] == [ZERO] * 3
+        assert ledger.call(MA, "anchorCount") == 5
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [5, T0 + 2 * HOUR, T0 + 3 * HOUR]
+        assert ledger.call(MA, "headOf", 13, EMISSIONS) == [4, T0, T0 + HOUR]
+
+    def test_each_window_of_a_batch_proves_into_the_batch_root_and_no_other_position(self, ledger: Ledger) -> None:
+        for org in (11, 12, 13):
+            _authorise(ledger, org=org)
+        _, records = _batch(ledger, [_window(11), _window(12), _window(13)])
+        leaves = [r.commitment() for r in records]
+        for i, record in enumerate(records):
+            proof = list(batch_proof(leaves, i))
+            assert ledger.call(MA, "isAnchored", record.as_abi(), 1, proof)
+            assert not ledger.call(MA, "isAnchored", record._replace(total=record.total + 1).as_abi(), 1, proof)
+            assert not ledger.call(MA, "isAnchored", record._replace(anchor_id=9).as_abi(), 1, proof)
+        # A window of a batch is kept under the batch's first id only.
+        with reverts("UnknownAnchor", 2):
+            ledger.call(MA, "isAnchored", records[1].as_abi(), 2, [])
+
+    def test_a_batch_checks_every_window_as_a_single_anchor_does_and_refuses_whole(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _authorise(ledger, org=12)
+        with reverts("OracleNotAuthorised", ledger.address("oracle"), 13):
+            _batch(ledger, [_window(11), _window(13)])
+        with reverts("WindowOverlap", 11, T0 + 60, 1, T0 + HOUR):
+            _batch(ledger, [_window(11), _window(12), _window(11, T0 + 60, T0 + 120)])
+        with reverts("EmptyBatch"):
+            _batch(ledger, [])
+        with reverts("MissingRole", ledger.address("stranger"), ROLES["ORACLE"]):
+            _batch(ledger, [_window(11)], actor="stranger")
+        assert ledger.call(MA, "anchorCount") == 0
+
+    def test_production_windows_of_a_batch_are_readable_by_other_contracts(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _authorise(ledger, org=12)
+        _batch(ledger, [_window(11), _window(11, measure=PRODUCTION, total=4_200), _window(12)])
+        assert ledger.call(MA, "productionOf", 2) == [11, T0, T0 + HOUR, 4_200]
+        with reverts("NotProductionAnchor", 3):
+            ledger.call(MA, "productionOf", 3)
+
+
+class TestProductionAnchors:
+    def test_a_production_window_is_chained_apart_from_the_emissions_of_the_same_enterprise(
+        self, ledger: Ledger
+    ) -> None:
+        _authorise(ledger)
+        _anchor(ledger)  # 1: emissions of [T0, T0 + 1h)
+        receipt = _anchor(ledger, measure=PRODUCTION, total=5_000_000)  # 2: the same window, produced Wh
+        event = ledger.events(receipt, MA, "Anchored")[0]
+        assert (event["anchorId"], event["measure"], event["previousAnchorId"]) == (2, PRODUCTION, 0)
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [1, T0, T0 + HOUR]
+        assert ledger.call(MA, "headOf", 11, PRODUCTION) == [2, T0, T0 + HOUR]
+        assert AnchorReader(ledger.contract(MA)).find(11, PRODUCTION, T0, T0 + HOUR) == 2
+        with reverts("DuplicateWindow", 11, T0, T0 + HOUR, 2):
+            _anchor(ledger, measure=PRODUCTION, total=5_000_000)
+        receipt = _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR, measure=PRODUCTION, total=7)
+        assert ledger.events(receipt, MA, "Anchored")[0]["previousAnchorId"] == 2
+
+    def test_other_contracts_read_the_enterprise_window_and_wh_of_a_production_anchor(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _anchor(ledger, measure=PRODUCTION, total=5_000_000)
+        assert ledger.call(MA, "productionOf", 1) == [11, T0, T0 + HOUR, 5_000_000]
+
+    def test_an_emissions_or_unknown_anchor_has_no_production(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _anchor(ledger)
+        with reverts("NotProductionAnchor", 1):
+            ledger.call(MA, "productionOf", 1)
+        with reverts("NotProductionAnchor", 2):
+            ledger.call(MA, "productionOf", 2)
+
+    def test_an_unknown_measure_or_production_beyond_uint64_wh_is_refused(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        with reverts("UnknownMeasure", 2):
+            _anchor(ledger, measure=2)
+        with reverts("ProductionOutOfRange", 1 << 64):
+            _anchor(ledger, measure=PRODUCTION, total=1 << 64)
+
+    def test_a_production_reading_proves_into_its_anchor_with_its_wh_subtotals(self, ledger: Ledger) -> None:
+        leaves = [ms.leaf(keccak(text=f"generated {i}"), wh) for i, wh in enumerate((1_250, 980, 1_400))]
+        device = ms.LabelledTree.build(ms.LEVEL_DEVICE, DEVICE, leaves)
+        workshop = ms.LabelledTree.build(ms.LEVEL_WORKSHOP, WORKSHOP, [device.node])
+        facility = ms.LabelledTree.build(ms.LEVEL_FACILITY, FACILITY, [workshop.node])
+        enterprise = ms.LabelledTree.build(ms.LEVEL_ENTERPRISE, ms.enterprise_id(11), [facility.node])
+        proof = device.steps(1) + workshop.steps(0) + facility.steps(0) + enterprise.steps(0)
+        _authorise(ledger)
+        node = facility.node
+        ledger.tx("oracle", MA, "anchor", 11, PRODUCTION, T0, T0 + HOUR, ZERO, node.hash, node.sum, node.count)
+        assert ledger.call(MA, "productionOf", 1) == [11, T0, T0 + HOUR, 3_630]
+        valid, got = view(ledger, MA, "verifyReading", *_args(ledger, 1), keccak(text="generated 1"), 980,
+                          as_abi(proof))
+        assert valid
+        assert [(t["level"], t["sum"]) for t in got] == [(1, 3_630), (2, 3_630), (3, 3_630), (4, 3_630)]
 
 
 # ====================================================================== reading proofs
@@ -406,9 +554,17 @@ def anchored(ledger: Ledger) -> Ledger:
     return ledger
 
 
+def _args(ledger: Ledger, anchor_id: int) -> tuple[Any, ...]:
+    """`verifyReading`'s leading arguments for an anchor: its record (from its event), batch id and batch proof."""
+    window = AnchorReader(ledger.contract(MA)).window(anchor_id)
+    assert window is not None
+    return window.proof_args()
+
+
 def _verify(ledger: Ledger, anchor_id: int, reading: dict[str, Any], value: int | None = None) -> tuple[bool, list]:
     value = int(reading["value"]) if value is None else value
-    return view(ledger, MA, "verifyReading", anchor_id, b32(reading["digest"]), value, steps(reading["proof"]))
+    return view(ledger, MA, "verifyReading", *_args(ledger, anchor_id), b32(reading["digest"]), value,
+                steps(reading["proof"]))
 
 
 class TestVerifyReading:
@@ -436,7 +592,8 @@ class TestVerifyReading:
         kind, level, data, total, count = proof[i]
         for forged_step in ((kind, level, data, total + 1, count), (kind, level, b"\x00" * 32, total, count)):
             forged = [*proof[:i], forged_step, *proof[i + 1 :]]
-            valid, _ = anchored.call(MA, "verifyReading", 1, b32(reading["digest"]), int(reading["value"]), forged)
+            valid, _ = anchored.call(MA, "verifyReading", *_args(anchored, 1), b32(reading["digest"]),
+                                     int(reading["value"]), forged)
             assert not valid
 
     def test_a_proof_into_another_enterprise_does_not_verify(self, anchored: Ledger) -> None:
@@ -447,7 +604,8 @@ class TestVerifyReading:
     def test_a_proof_that_goes_beyond_the_enterprise_level_does_not_verify(self, anchored: Ledger) -> None:
         reading = ENTERPRISE["readings"][0]
         proof = [*steps(reading["proof"]), (ms.STEP_LEVEL, ms.LEVEL_PERIOD, ms.enterprise_id(11), 0, 0)]
-        valid, _ = anchored.call(MA, "verifyReading", 1, b32(reading["digest"]), int(reading["value"]), proof)
+        valid, _ = anchored.call(MA, "verifyReading", *_args(anchored, 1), b32(reading["digest"]),
+                                 int(reading["value"]), proof)
         assert not valid
 
     def test_a_malformed_proof_is_refused(self, anchored: Ledger) -> None:
@@ -456,22 +614,49 @@ class TestVerifyReading:
         last = len(proof) - 1
         reordered = [*proof[:last], (ms.STEP_LEVEL, ms.LEVEL_DEVICE, proof[last][2], 0, 0)]
         with reverts("LevelOutOfOrder", last, 1, 3):
-            anchored.call(MA, "verifyReading", 1, b32(reading["digest"]), int(reading["value"]), reordered)
+            anchored.call(MA, "verifyReading", *_args(anchored, 1), b32(reading["digest"]), int(reading["value"]),
+                          reordered)
         with reverts("UnknownStepKind", 0, 7):
-            anchored.call(MA, "verifyReading", 1, b32(reading["digest"]), 1, [(7, 0, ZERO, 0, 0)])
+            anchored.call(MA, "verifyReading", *_args(anchored, 1), b32(reading["digest"]), 1, [(7, 0, ZERO, 0, 0)])
 
     def test_an_unknown_anchor_is_refused(self, anchored: Ledger) -> None:
+        record, _, _ = _args(anchored, 1)
+        reading = ENTERPRISE["readings"][0]
         with reverts("UnknownAnchor", 2):
-            _verify(anchored, 2, ENTERPRISE["readings"][0])
+            anchored.call(MA, "verifyReading", (2, *record[1:]), 2, [], b32(reading["digest"]), int(reading["value"]),
+                          steps(reading["proof"]))
+
+    def test_a_record_that_is_not_the_anchored_one_opens_nothing(self, anchored: Ledger) -> None:
+        record, batch_id, path = _args(anchored, 1)
+        reading = ENTERPRISE["readings"][0]
+        forged = (*record[:6], record[6] + 1, *record[7:])  # the total, as if the index had been tampered with
+        assert view(anchored, MA, "verifyReading", forged, batch_id, path, b32(reading["digest"]),
+                    int(reading["value"]), steps(reading["proof"])) == (False, [])
+
+    def test_a_reading_of_a_window_anchored_in_a_batch_proves_through_the_batch_root(self, ledger: Ledger) -> None:
+        _authorise(ledger)
+        _authorise(ledger, org=12)
+        _batch(ledger, [_window(12), _window(11)])  # enterprise 11's vector window is anchor 2, the second leaf
+        window = AnchorReader(ledger.contract(MA)).window(2)
+        assert window is not None and window.batch_id == 1 and len(window.batch_proof) == 1
+        for reading in ENTERPRISE["readings"]:
+            assert _verify(ledger, 2, reading) == (True, subtotals(reading["subtotals"]))
+        reading = ENTERPRISE["readings"][0]
+        record, _, _ = window.proof_args()
+        wrong_path = view(ledger, MA, "verifyReading", record, 1, [b"\x00" * 32], b32(reading["digest"]),
+                          int(reading["value"]), steps(reading["proof"]))
+        assert wrong_path == (False, [])
 
     def test_a_twenty_step_proof_verifies(self, ledger: Ledger) -> None:
         digest, value, proof, facilities = deep_proof()
         assert len(proof) == 20
         _authorise(ledger)
-        ledger.tx("oracle", MA, "anchor", 11, T0, T0 + HOUR, FACTORS, facilities.hash, facilities.sum, facilities.count)
-        valid, got = view(ledger, MA, "verifyReading", 1, digest, value, as_abi(proof))
+        ledger.tx("oracle", MA, "anchor", 11, EMISSIONS, T0, T0 + HOUR, FACTORS, facilities.hash, facilities.sum,
+                  facilities.count)
+        valid, got = view(ledger, MA, "verifyReading", *_args(ledger, 1), digest, value, as_abi(proof))
         _, expected = ms.fold(ms.leaf(digest, value), proof)
         assert valid
         assert got == [t._asdict() for t in expected]
-        gas = ledger.contract(MA).functions.verifyReading(1, digest, value, as_abi(proof)).estimate_gas()
+        call = ledger.contract(MA).functions.verifyReading(*_args(ledger, 1), digest, value, as_abi(proof))
+        gas = call.estimate_gas()
         assert gas < 150_000, gas

@@ -93,8 +93,8 @@ def test_a_crash_after_sending_and_before_recording_is_recovered_without_a_secon
     ledger, session, client, built
 ):
     first = built[0]
-    tx = client.send_anchor(first.enterprise_org_id, first.window_start, first.window_end, first.factor_set,
-                            first.facilities_root)
+    tx = client.send_anchor(first.enterprise_org_id, first.measure, first.window_start, first.window_end,
+                            first.factor_set, first.facilities_root)
     anchor_id = client.anchored_id(tx)  # mined, but the oracle died before writing "sent"
     outcomes = anchor_pending(session, client)
     assert (outcomes[0].action, outcomes[0].anchor_id) == ("recovered", anchor_id)
@@ -114,8 +114,8 @@ def test_a_sent_transaction_the_node_never_saw_is_sent_again(ledger, session, cl
 def test_an_anchored_window_with_another_root_is_a_loud_conflict(ledger, session, client, built):
     first = built[0]
     other = ms.Node(b"\x42" * 32, first.facilities_root.sum, first.facilities_root.count)
-    client.anchored_id(client.send_anchor(first.enterprise_org_id, first.window_start, first.window_end,
-                                          first.factor_set, other))
+    client.anchored_id(client.send_anchor(first.enterprise_org_id, first.measure, first.window_start,
+                                          first.window_end, first.factor_set, other))
     with pytest.raises(AnchorConflict, match="anchored as 1"):
         anchor_pending(session, client)
     assert batches(session)[0].status == BatchStatus.BUILT
@@ -129,3 +129,38 @@ def test_devices_are_registered_on_chain_with_the_hash_of_their_public_key(ledge
     org, facility, workshop, key_hash, active = ledger.call("MeterAnchor", "getDevice", devices[0].device_hash)
     assert (org, facility, workshop, key_hash, active) == (
         11, devices[0].facility_id, devices[0].workshop_id, devices[0].public_key_hash, True)
+
+
+def test_windows_of_several_enterprises_go_out_in_one_batch_and_prove_through_the_batch_root(
+    ledger, session, client, built
+):
+    outcomes = anchor_pending(session, client)
+    assert {b.tx_hash for b in batches(session)} == {batches(session)[0].tx_hash}  # one transaction
+    assert [o.anchor_id for o in outcomes] == [1, 2, 3, 4]
+    for outcome in outcomes:
+        window = client.anchored_window(outcome.anchor_id)
+        assert window.in_batch and window.batch_id == 1
+        assert window.kept_commitment() == ledger.call("MeterAnchor", "commitmentOf", 1)
+        assert window.record.root == outcome.root
+    assert [ledger.call("MeterAnchor", "commitmentOf", i) for i in (2, 3, 4)] == [b"\x00" * 32] * 3
+
+
+def test_one_enterprise_s_windows_are_anchored_one_transaction_each(ledger, session, client, built):
+    for batch in batches(session):
+        if batch.enterprise_org_id != 11:
+            batch.status = BatchStatus.OPEN  # as if enterprise 12's windows had not closed yet
+    session.commit()
+    outcomes = anchor_pending(session, client)
+    assert len(outcomes) == 2 and len({b.tx_hash for b in batches(session) if b.enterprise_org_id == 11}) == 2
+    for outcome in outcomes:
+        window = client.anchored_window(outcome.anchor_id)
+        assert not window.in_batch
+        assert window.kept_commitment() == window.record.commitment() == ledger.call(
+            "MeterAnchor", "commitmentOf", outcome.anchor_id)
+
+
+def test_a_batch_too_large_for_one_transaction_is_split(ledger, session, client, built):
+    outcomes = anchor_pending(session, client, batch_windows=3)
+    assert [o.action for o in outcomes] == ["anchored"] * 4
+    assert len({b.tx_hash for b in batches(session)}) == 2
+    assert client.anchored_window(4).batch_id == 4  # the second batch holds the fourth window only

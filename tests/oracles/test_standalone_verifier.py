@@ -28,6 +28,8 @@ from ledger_core.config import Settings
 from ledger_core.paths import REPO_ROOT
 from oracles import commands
 from oracles import merkle_sum as ms
+from oracles.anchor_records import AnchoredWindow, AnchorRecord, batch_proof, batch_root, window_json
+from oracles.anchoring import MeterAnchorClient
 from oracles.commands import ORACLE_KEY_ENV
 from oracles.proofs import prove_reading
 from tests.chain.node_service import require_anvil
@@ -88,7 +90,14 @@ def test_its_keccak_is_ethereum_s():
     spec.loader.exec_module(tool)
     for data in (b"", b"abc", b"x" * 135, b"x" * 136, b"y" * 137, bytes(range(256)) * 3):
         assert tool.keccak256(data) == keccak(data)
-    assert tool.selector("getAnchor(uint256)") == keccak(text="getAnchor(uint256)")[:4]
+    assert tool.selector("commitmentOf(uint256)") == keccak(text="commitmentOf(uint256)")[:4]
+    # The anchor record's commitment and the batch path, as MeterAnchor and oracles.anchor_records compute them.
+    record = AnchorRecord(7, 11, 1, 3_600, 7_200, b"\x01" * 32, 12_345, 60, b"\x00" * 32, 3, "0x" + "ab" * 20)
+    read = tool.read_anchor_record({**window_json_of(record)["anchor_record"]})
+    assert tool.record_commitment(read) == record.commitment()
+    leaves = [bytes([i]) * 32 for i in range(5)]
+    for i in range(5):
+        assert tool.fold_batch(leaves[i], list(batch_proof(leaves, i))) == batch_root(leaves)
 
 
 @pytest.mark.parametrize("index", range(len(VECTORS["readings"])))
@@ -188,6 +197,10 @@ def anvil_ledger(artifacts: dict[str, Artifact]) -> Iterator[tuple[AnvilNode, Le
         node.stop()
 
 
+def window_json_of(record: AnchorRecord) -> dict[str, Any]:
+    return window_json(AnchoredWindow(record, record.anchor_id, (), 1, "0x" + "00" * 32, 0))
+
+
 def old_naming(bundle: dict[str, Any]) -> dict[str, Any]:
     """A bundle in the camelCase naming the CLI and the trace used before (valueMg, proof, sumMg, anchorId),
     without its record: old bundles still verify."""
@@ -203,7 +216,9 @@ def test_a_served_proof_verifies_against_meter_anchor_over_json_rpc(anvil_ledger
     address = ledger.deployment.addresses["MeterAnchor"]
     rpc = ["--rpc", node.url, "--anchor", address]
     proof = prove_reading(session, 7)
-    bundle = proof.as_json()
+    assert proof.anchor_id is not None
+    client = MeterAnchorClient(ledger.contract("MeterAnchor"), None)
+    bundle = {**proof.as_json(), **window_json(client.anchored_window(proof.anchor_id))}
     assert bundle["record"]["quantity"] and bundle["anchor_id"] in story.anchor_ids[proof.enterprise_org_id]
 
     result = run_tool(tmp_path, bundle, *rpc)
@@ -216,11 +231,20 @@ def test_a_served_proof_verifies_against_meter_anchor_over_json_rpc(anvil_ledger
     forged["record"]["quantity"] = forged["record"]["quantity"] + "1"
     result = run_tool(tmp_path, forged, *rpc)
     assert result.returncode == 1 and "digest: the canonical record hashes to" in result.stdout, result.stdout
-    other = next(a for ids in story.anchor_ids.values() for a in ids if a != proof.anchor_id)
-    result = run_tool(tmp_path, bundle, *rpc, "--anchor-id", str(other))
-    assert result.returncode == 1 and "root: the bundle says" in result.stdout, result.stdout
+    assert bundle["anchor_batch"] is not None  # both enterprises' windows were anchored in one batch
+    kept_at = str(bundle["anchor_batch"]["first_anchor_id"])
+    pathless = {**bundle, "anchor_batch": None}  # the record's own hash is not what is kept for its batch
+    result = run_tool(tmp_path, pathless, *rpc, "--anchor-id", kept_at)
+    assert result.returncode == 1 and "MeterAnchor keeps 0x" in result.stdout, result.stdout
     result = run_tool(tmp_path, bundle, *rpc, "--anchor-id", "999")
-    assert result.returncode == 1 and "getAnchor failed" in result.stdout, result.stdout
+    assert result.returncode == 1 and "nothing is anchored under id 999" in result.stdout, result.stdout
+    tampered = copy.deepcopy(bundle)  # the record as a tampered index would state it
+    tampered["anchor_record"]["total"] = str(int(tampered["anchor_record"]["total"]) + 1)
+    result = run_tool(tmp_path, tampered, *rpc)
+    assert result.returncode == 1 and "the bundle's anchor record hashes through its batch path" in result.stdout, (
+        result.stdout)
+    no_record = {k: v for k, v in bundle.items() if k != "anchor_record"}
+    assert "needs the bundle's anchor_record" in run_tool(tmp_path, no_record, *rpc).stdout
 
     # The oracle's own command checks through the contract without the oracle's key, and its output is a bundle.
     deployments = tmp_path / "deployments"
@@ -247,4 +271,4 @@ def test_a_read_only_meter_anchor_client_needs_no_oracle_key(ledger, tmp_path, m
     client = commands.connect_meter_anchor("http://127.0.0.1:9", ledger.deployment.network, read_only=True)
     assert client.contract.address == ledger.deployment.addresses["MeterAnchor"]
     with pytest.raises(RuntimeError, match="read-only"):
-        client.send_anchor(11, 0, 3600, "CN-2023-v1", ms.Node(b"\x01" * 32, 1, 1))
+        client.send_anchor(11, 0, 0, 3600, "CN-2023-v1", ms.Node(b"\x01" * 32, 1, 1))

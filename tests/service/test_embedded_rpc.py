@@ -50,7 +50,7 @@ def test_it_sends_nothing_and_refuses_what_it_cannot_read(client: TestClient, ru
     assert rpc(client, "eth_call", {"to": "not an address"}, "latest")["error"]["code"] == -32602
     assert rpc(client, "eth_call", {"to": runtime.deployment.addresses["MeterAnchor"]}, "yesterday")["error"][
         "code"] == -32602
-    no_such_anchor = "0x" + runtime.encoder.encode("MeterAnchor", "getAnchor", (999,)).hex()
+    no_such_anchor = "0x" + runtime.encoder.encode("MeterAnchor", "productionOf", (999,)).hex()
     reverted = rpc(client, "eth_call", {"to": runtime.deployment.addresses["MeterAnchor"], "data": no_such_anchor},
                    "latest")
     assert reverted["error"]["code"] == 3 and reverted["error"]["data"].startswith("0x")

@@ -33,6 +33,7 @@ from sqlalchemy import update
 
 from ledger_core.db.models import ChainBalance
 from ledger_service.runtime import Runtime
+from oracles.anchor_records import AnchorReader
 from oracles.simulator import ParkLayout, simulate_messages, simulate_park
 from oracles.sources import MessageIn
 from tests.service.helpers import V1
@@ -432,11 +433,14 @@ def trace_the_report(s: Story, runtime: Runtime) -> None:
         assert reading["subtotals"][-1]["label"] == str(RIVERSIDE)
         proof = reading["proof"]
         assert proof["anchor_id"] == reading["anchor_id"] and int(proof["value_mg"]) == reading["value_mg"]
-        # The chain's own answer, asked by the test: the proof folds into the anchored root.
+        # The chain's own answer, asked by the test with the anchor's record read from the chain's events: the
+        # proof folds into the anchored root (and the trace carries that record).
         steps_abi = [(p["kind"], p["level"], bytes.fromhex(p["data"][2:]), int(p["sum"]), p["count"])
                      for p in proof["steps"]]
-        valid, subtotals = runtime.chain.request(lambda proof=proof, steps=steps_abi: runtime.suite.call(
-            "MeterAnchor", "verifyReading", proof["anchor_id"], bytes.fromhex(proof["digest"][2:]),
+        anchored = AnchorReader(runtime.suite.contract("MeterAnchor")).window(proof["anchor_id"])
+        assert anchored is not None and proof["anchor_record"]["root"] == "0x" + anchored.record.root.hex()
+        valid, subtotals = runtime.chain.request(lambda proof=proof, steps=steps_abi, w=anchored: runtime.suite.call(
+            "MeterAnchor", "verifyReading", *w.proof_args(), bytes.fromhex(proof["digest"][2:]),
             int(proof["value_mg"]), steps))
         assert valid is True
         assert [int(t[2]) for t in subtotals] == [int(t["sum_mg"]) for t in reading["subtotals"]]

@@ -305,6 +305,7 @@ SINGLE_ORGANISATION = {
     "/api/v1/meters/anchors/{anchor_id}", "/api/v1/meters/enterprises/{org_id}/quarantine",
     "/api/v1/settlement/balances/{address}", "/api/v1/market/orders", "/api/v1/transactions",
     "/api/v1/transactions/{outbox_id}", "/api/v1/transactions/signing", "/api/v1/api-keys",
+    "/api/v1/gec/holdings/{address}", "/api/v1/gec/scope2/{org_id}", "/api/v1/gec/batches/{batch_id}/trace",
 }
 # GET routes showing registry facts that are the same for every member (no organisation's rows), or the
 # process's own health.
@@ -313,7 +314,8 @@ SHARED = {
     "/api/v1/organisations/{org_id}/members", "/api/v1/members/{address}", "/api/v1/compliance/windows/{year}",
     "/api/v1/notary/documents/{document_hash}", "/api/v1/credits/projects", "/api/v1/credits/projects/{project_id}",
     "/api/v1/credits/batches", "/api/v1/credits/batches/{batch_id}", "/api/v1/market/closes/{asset}/{token_id}",
-    "/api/v1/transactions/abi/{contract}",
+    "/api/v1/transactions/abi/{contract}", "/api/v1/gec/batches", "/api/v1/gec/batches/{batch_id}",
+    "/api/v1/gec/scope2-rule",
     "/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
 }
 

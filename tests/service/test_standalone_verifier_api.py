@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ledger_core.db.models import Reading
 from ledger_core.paths import REPO_ROOT
 from ledger_service.runtime import Runtime
+from oracles.anchor_records import AnchorReader
 from tests.service.cast import ENTERPRISE_A, Cast
 from tests.service.helpers import V1
 from tests.service.metering import anchor, messages, push, set_up_park
@@ -32,8 +33,10 @@ def test_the_api_s_proof_verifies_with_the_standalone_tool(client: TestClient, c
     reply = client.get(f"{V1}/meters/readings/{reading_id}/proof", headers=cast.auth("regulator"))
     assert reply.status_code == 200, reply.text
     proof = reply.json()
-    anchored_root = runtime.chain.request(lambda: runtime.suite.call("MeterAnchor", "getAnchor", proof["anchor_id"]))[3]
-    root = "0x" + bytes(anchored_root).hex()
+    anchored = AnchorReader(runtime.suite.contract("MeterAnchor")).window(proof["anchor_id"])  # the chain's record
+    assert anchored is not None
+    root = "0x" + anchored.record.root.hex()
+    assert proof["verified_on_chain"] and proof["anchor_record"]["root"] == root
 
     bundle = tmp_path / "proof.json"
     bundle.write_text(json.dumps(proof))

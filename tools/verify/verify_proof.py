@@ -8,9 +8,10 @@ Written from `contracts/COMMITMENTS.md` alone; it imports nothing from the proje
 
 BUNDLE.json is a proof as `GET /api/v1/meters/readings/{id}/proof` or `python -m oracles prove N`
 prints it (snake_case; camelCase bundles of older versions are accepted, see COMMITMENTS.md "Proof
-bundles"). With `--rpc` the
-anchored root is read from `MeterAnchor.getAnchor(anchorId)` by a raw `eth_call`; with `--root` it
-is given. The tool recomputes the leaf digest from the canonical record when the bundle carries one,
+bundles"). With `--rpc` the bundle's `anchor_record` is hashed (keccak-256 of its ABI encoding), its
+`anchor_batch` path (if any) folded to the batch root, and the result compared with what
+`MeterAnchor.commitmentOf(id)` keeps, read by a raw `eth_call`; the anchored root is then the record's.
+With `--root` it is given. The tool recomputes the leaf digest from the canonical record when the bundle carries one,
 folds the path, checks every level subtotal (sum and count) the bundle states and the root, and exits
 0 ("verified: ...") or 1 ("NOT VERIFIED: <reason>"; also when the bundle cannot be read or the node
 cannot be asked); 2 on bad command-line arguments. Python 3.10 or later.
@@ -216,7 +217,11 @@ def read_bundle(data: Any) -> dict[str, Any]:
                           _uint(t.get("count"), f"subtotal {i} count", MAX_U64)))
     root_raw = _field(data, ("root",), "root", required=False)
     anchor_raw = _field(data, ("anchorId", "anchor_id"), "anchor id", required=False)
+    record_raw = data.get("anchor_record")
+    batch_raw = data.get("anchor_batch")
     return {
+        "anchor_record": None if record_raw is None else read_anchor_record(record_raw),
+        "anchor_batch": None if batch_raw is None else read_anchor_batch(batch_raw),
         "record": record,
         "digest": None if digest_raw is None else _hex32(digest_raw, "digest"),
         "value": None if value_raw is None else _uint(value_raw, "value", MAX_U128),
@@ -226,6 +231,57 @@ def read_bundle(data: Any) -> dict[str, Any]:
         "anchor_id": None if anchor_raw is None else _uint(anchor_raw, "anchor id", (1 << 256) - 1),
         "reading_id": _field(data, ("readingId", "reading_id"), "reading id", required=False),
     }
+
+
+# ------------------------------------------------------------------ the anchor record and its commitment
+
+# The record's fields in `MeterAnchor.AnchorRecord` order, each one ABI word: name, bound (None: 32 bytes).
+_RECORD_FIELDS = (("anchor_id", (1 << 256) - 1), ("enterprise_org_id", MAX_U64), ("measure", 255),
+                  ("window_start", MAX_U64), ("window_end", MAX_U64), ("root", None), ("total", MAX_U128),
+                  ("reading_count", MAX_U64), ("factor_set_id", None), ("previous_anchor_id", (1 << 256) - 1),
+                  ("oracle", "address"))
+
+
+def read_anchor_record(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise Usage("anchor_record is not an object")
+    out: dict[str, Any] = {}
+    for name, bound in _RECORD_FIELDS:
+        if bound is None:
+            out[name] = _hex32(raw.get(name), f"anchor_record.{name}")
+        elif bound == "address":
+            value = raw.get(name)
+            if not isinstance(value, str) or not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+                raise Usage(f"anchor_record.{name} is not an address: {value!r}")
+            out[name] = bytes.fromhex(value[2:])
+        else:
+            out[name] = _uint(raw.get(name), f"anchor_record.{name}", int(bound))
+    return out
+
+
+def read_anchor_batch(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("proof"), list):
+        raise Usage("anchor_batch is not an object with a proof list")
+    return {"first_anchor_id": _uint(raw.get("first_anchor_id"), "anchor_batch.first_anchor_id", (1 << 256) - 1),
+            "proof": [_hex32(p, "anchor_batch.proof") for p in raw["proof"]]}
+
+
+def record_commitment(record: dict[str, Any]) -> bytes:
+    """`MeterAnchor.anchorCommitment`: keccak-256 of the record's ABI encoding (one 32-byte word per field)."""
+    words = []
+    for name, _ in _RECORD_FIELDS:
+        value = record[name]
+        # bytes32 as is, the address (20 bytes) and every integer left-padded to a word
+        words.append(value.rjust(32, b"\0") if isinstance(value, bytes) else value.to_bytes(32, "big"))
+    return keccak256(b"".join(words))
+
+
+def fold_batch(leaf_hash: bytes, proof: list[bytes]) -> bytes:
+    """OpenZeppelin's `MerkleProof.processProof`: each step hashes the sorted pair."""
+    node = leaf_hash
+    for sibling in proof:
+        node = keccak256(min(node, sibling) + max(node, sibling))
+    return node
 
 
 # ------------------------------------------------------------------ verifying
@@ -298,24 +354,37 @@ def rpc_call(url: str, to: str, data: bytes, block: str = "latest", timeout: flo
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise Usage(f"cannot reach the node at {url}: {exc}") from None
     if "error" in answer:
-        raise Failed(f"eth_call getAnchor failed (no such anchor?): {answer['error']}")
+        raise Failed(f"eth_call failed (is it MeterAnchor?): {answer['error']}")
     result = answer.get("result")
     if not isinstance(result, str) or not result.startswith("0x"):
         raise Usage(f"unexpected eth_call answer: {answer!r}")
     return bytes.fromhex(result[2:])
 
 
-def anchored(url: str, address: str, anchor_id: int, block: str = "latest") -> dict[str, Any]:
-    """`MeterAnchor.getAnchor(anchorId)`: a static struct, so ten 32-byte words."""
+def anchored(url: str, address: str, bundle: dict[str, Any], kept_id: int | None, block: str = "latest"
+             ) -> dict[str, Any]:
+    """The bundle's anchor record, once its commitment (folded through its batch path) is what
+    `MeterAnchor.commitmentOf(id)` keeps: the record's own id, its batch's first id, or `kept_id`."""
     if not re.fullmatch(r"0x[0-9a-fA-F]{40}", address):
         raise Usage(f"--anchor is not an address: {address!r}")
-    out = rpc_call(url, address, selector("getAnchor(uint256)") + anchor_id.to_bytes(32, "big"), block)
-    if len(out) < 320:
-        raise Failed(f"getAnchor({anchor_id}) returned {len(out)} bytes (is {address} MeterAnchor?)")
-    w = [out[32 * i:32 * i + 32] for i in range(10)]
-    return {"enterpriseOrgId": int.from_bytes(w[0], "big"), "windowStart": int.from_bytes(w[1], "big"),
-            "windowEnd": int.from_bytes(w[2], "big"), "root": w[3], "totalMg": int.from_bytes(w[5], "big"),
-            "readingCount": int.from_bytes(w[6], "big")}
+    record, batch = bundle["anchor_record"], bundle["anchor_batch"]
+    if record is None:
+        raise Usage("--rpc needs the bundle's anchor_record (MeterAnchor keeps only its hash)")
+    proof = [] if batch is None else batch["proof"]
+    if kept_id is None:
+        kept_id = record["anchor_id"] if batch is None else batch["first_anchor_id"]
+    out = rpc_call(url, address, selector("commitmentOf(uint256)") + kept_id.to_bytes(32, "big"), block)
+    if len(out) != 32:
+        raise Failed(f"commitmentOf({kept_id}) returned {len(out)} bytes (is {address} MeterAnchor?)")
+    if out == bytes(32):
+        raise Failed(f"anchor: nothing is anchored under id {kept_id}")
+    folded = fold_batch(record_commitment(record), proof)
+    if folded != out:
+        through = " through its batch path" if proof else ""
+        raise Failed(f"anchor: MeterAnchor keeps 0x{out.hex()} under id {kept_id}, the bundle's anchor record "
+                     f"hashes{through} to 0x{folded.hex()}")
+    return {"enterpriseOrgId": record["enterprise_org_id"], "root": record["root"], "totalMg": record["total"],
+            "readingCount": record["reading_count"], "anchorId": record["anchor_id"]}
 
 
 def verify(bundle: dict[str, Any], root: bytes | None = None, rpc: str | None = None, anchor: str | None = None,
@@ -326,11 +395,10 @@ def verify(bundle: dict[str, Any], root: bytes | None = None, rpc: str | None = 
     check_subtotals(wraps, bundle["subtotals"])
     on_chain = None
     if rpc is not None:
-        anchor_id = anchor_id if anchor_id is not None else bundle["anchor_id"]
-        if anchor_id is None or anchor is None:
-            raise Usage("--rpc needs --anchor ADDRESS and an anchor id (in the bundle, or --anchor-id)")
-        on_chain = anchored(rpc, anchor, anchor_id, block)
-        root, source = on_chain["root"], f"MeterAnchor {anchor} anchor {anchor_id}"
+        if anchor is None:
+            raise Usage("--rpc needs --anchor ADDRESS")
+        on_chain = anchored(rpc, anchor, bundle, anchor_id, block)
+        root, source = on_chain["root"], f"MeterAnchor {anchor} anchor {on_chain['anchorId']}"
         if wraps[-1][0] != 4:
             raise Failed("an anchor proof ends with the level-4 (enterprise) wrap")
     else:
@@ -360,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--rpc", help="JSON-RPC URL of a node; the root is read from MeterAnchor")
     source.add_argument("--root", help="the anchored (or report) root, 0x and 64 hex digits")
     parser.add_argument("--anchor", help="MeterAnchor's address (with --rpc)")
-    parser.add_argument("--anchor-id", type=int, help="anchor id (default: the bundle's)")
+    parser.add_argument("--anchor-id", type=int,
+                        help="the id MeterAnchor keeps the commitment under (default: the bundle's anchor id, or "
+                             "its batch's first anchor id)")
     parser.add_argument("--block", default="latest", help="block tag or number for eth_call (default latest)")
     args = parser.parse_args(argv)
     try:

@@ -18,6 +18,7 @@ from ledger_core.db.models.chain_credits import (
     ChainOrderEvent,
     ChainProjectEvent,
 )
+from ledger_core.db.models.chain_gec import ChainGecBatch, ChainGecBatchAnchor, ChainGecConsumption
 from ledger_core.db.models.chain_members import ChainMember, ChainMemberEvent, ChainOrganisation, ChainOtherEvent
 from ledger_core.db.models.chain_records import (
     ChainAnchor,
@@ -55,6 +56,9 @@ __all__ = [
     "ChainCreditVerification",
     "ChainDevice",
     "ChainDeviceEvent",
+    "ChainGecBatch",
+    "ChainGecBatchAnchor",
+    "ChainGecConsumption",
     "ChainMember",
     "ChainMemberEvent",
     "ChainNotarization",

@@ -49,7 +49,8 @@ class ChainBalance(Base):
 
 
 class ChainAllocation(ChainEventRow, Base):
-    """`Allocated` (positive `amount`) or `Retracted` (negative) allowances of a vintage."""
+    """`Retracted` allowances of a vintage (negative `amount`). An allocation is the AllowanceRegistry's mint,
+    indexed as a transfer (`chain_transfers`, kind `mint`); its `Allocated` event sums up the batch."""
 
     __tablename__ = "chain_allocations"
     __table_args__ = (UniqueConstraint("tx_hash", "log_index"),)

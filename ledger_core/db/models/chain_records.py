@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_core.db.base import Base
@@ -90,13 +90,16 @@ class ChainDevice(Base):
 
 
 class ChainAnchor(ChainEventRow, Base):
-    """`Anchored`: an enterprise window's level-4 root, total and count."""
+    """An anchor's record: an enterprise window's level-4 root, total and count, from its `Anchored` event, or
+    one row per window of a `BatchAnchored` event (`batch_id`: the batch's first anchor id; NULL for a single
+    anchor). MeterAnchor keeps only the record's hash (or the batch's root): reconcile compares them."""
 
     __tablename__ = "chain_anchors"
-    __table_args__ = (UniqueConstraint("tx_hash", "log_index"),)
+    __table_args__ = (UniqueConstraint("tx_hash", "log_index", "anchor_id"),)
 
     anchor_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     enterprise_org_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    measure: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # 0 mgCO2e, 1 Wh produced
     window_start: Mapped[int] = mapped_column(BigInteger)
     window_end: Mapped[int] = mapped_column(BigInteger)
     root: Mapped[bytes] = mapped_column(Hash32)
@@ -105,6 +108,7 @@ class ChainAnchor(ChainEventRow, Base):
     factor_set_id: Mapped[bytes] = mapped_column(Hash32)
     previous_anchor_id: Mapped[int] = mapped_column(BigInteger)
     oracle: Mapped[str] = mapped_column(String(42))
+    batch_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class ChainOracleAuthorisation(ChainEventRow, Base):

@@ -27,13 +27,18 @@ class BatchStatus(StrEnum):
 
 
 class MeterBatch(Base):
-    """The readings of one enterprise in one window `[window_start, window_end)`."""
+    """The readings of one enterprise and measure in one window `[window_start, window_end)`.
+
+    `measure` is the anchor's: 0 emissions (sums in mgCO2e), 1 electricity produced by generation
+    meters (sums in Wh; `total_mg` then holds Wh and `factor_set` is empty).
+    """
 
     __tablename__ = "meter_batches"
-    __table_args__ = (UniqueConstraint("enterprise_org_id", "window_start"),)
+    __table_args__ = (UniqueConstraint("enterprise_org_id", "measure", "window_start"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enterprise_org_id: Mapped[int] = mapped_column(BigInteger)
+    measure: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     window_start: Mapped[int] = mapped_column(BigInteger)
     window_end: Mapped[int] = mapped_column(BigInteger)
     factor_set: Mapped[str] = mapped_column(String(64))  # the anchor's factorSetId: the set valid at window_start

@@ -16,6 +16,7 @@ from ledger_service.services.meters import DeviceChange
 from oracles.canonical import public_key_hash
 from oracles.devices import DeviceInfo
 from oracles.http_push import MAX_BATCH, PushBatch, PushResult
+from oracles.measures import DeviceKind
 
 router = APIRouter(prefix="/meters", tags=["meters"])
 KEY = "^(0x)?[0-9a-fA-F]{64}$"
@@ -33,6 +34,10 @@ class DeviceIn(BaseModel):
     facility: str = Field(min_length=1, max_length=128)
     workshop: str = Field(min_length=1, max_length=128)
     public_key: str = Field(pattern=KEY, description="raw Ed25519 public key, 32 bytes of hex")
+    kind: DeviceKind = Field(
+        default=DeviceKind.EMISSION_METER,
+        description="emission_meter (readings valued in mgCO2e) or generation_meter (electricity produced, "
+                    "anchored in Wh as production windows)")
 
 
 class KeyIn(BaseModel):
@@ -62,6 +67,7 @@ class DeviceOut(DeviceBase):
 
     enterprise_org_id: int
     public_key: BareHex
+    kind: DeviceKind = DeviceKind.EMISSION_METER
     active: bool
     last_sequence: int | None = None
     last_timestamp: int | None = None
@@ -107,7 +113,9 @@ class AnchoringOut(BaseModel):
 class AnchorOut(AnchorBase):
     """A window as the oracle's batch and MeterAnchor record it."""
 
-    total_mg: DecimalString = Field(description="mgCO2e, decimal string")
+    total_mg: DecimalString = Field(description="mgCO2e (Wh for a production window), decimal string")
+    measure: int = Field(default=0, description="0 emissions (mgCO2e), 1 electricity produced by generation "
+                         "meters (Wh)")
     factor_set: str | None = None
     status: str = Field(description="built, sent or anchored (from the oracle's records), or on_chain")
     previous_anchor_id: int | None = None
@@ -173,6 +181,12 @@ class ProofOut(BaseModel):
     root: str
     steps: list[StepOut]
     subtotals: list[SubtotalOut]
+    anchor_record: dict[str, Any] | None = Field(
+        default=None, description="the anchor's record as its event states it (COMMITMENTS.md, \"Proof bundles\"), "
+        "which MeterAnchor checks against the commitment it keeps; null if not anchored")
+    anchor_batch: dict[str, Any] | None = Field(
+        default=None, description="for a window anchored in a batch: the batch's first anchor id, the path of the "
+        "record's commitment to the batch root kept there, and that root; null for a single anchor")
     verified_on_chain: bool | None = Field(description="MeterAnchor.verifyReading's answer; null if not anchored")
 
 
@@ -198,7 +212,7 @@ def register_device(body: DeviceIn, caller: DeviceManager, services: ServicesDep
     held the device already (the registry's side completed), 202 while the registration is on its way (repeat
     the request once it is mined)."""
     info = DeviceInfo(body.device_id, body.enterprise_org_id, body.facility, body.workshop,
-                      bytes.fromhex(body.public_key.removeprefix("0x")))
+                      bytes.fromhex(body.public_key.removeprefix("0x")), body.kind)
     change = services.meters.register_device(caller, info)
     if change.record is None:
         response.status_code = status.HTTP_200_OK
@@ -285,8 +299,7 @@ def push(batch: PushBatch, caller: Pusher, services: ServicesDep) -> PushResult:
 def reading_proof(reading_id: RowId, caller: Reader, services: ServicesDep) -> ProofOut:
     """The reading's Merkle-sum proof into its anchor, with the labelled subtotals on its path, and whether
     MeterAnchor.verifyReading accepts it."""
-    proven = services.meters.prove(caller, reading_id)
-    return ProofOut.model_validate({**proven.proof.as_json(), "verified_on_chain": proven.verified_on_chain})
+    return ProofOut.model_validate(services.meters.prove(caller, reading_id).as_json())
 
 
 # ---------------------------------------------------------------------- windows and anchors

@@ -1,0 +1,263 @@
+"""Anchor records: what `MeterAnchor` commits to per anchor, its batches, and reading them back from the chain.
+
+The contract keeps commitments, not copies: per single anchor the hash of its record, per batch the
+Merkle root of its windows' record hashes (under the batch's first anchor id). The records are in the
+events (`Anchored` for a single anchor, `BatchAnchored` packing every window of a batch). This module
+states the record and its commitment once, builds a batch's tree and proofs the way the contract and
+OpenZeppelin's `MerkleProof` do (sorted pairs of keccak-256), and reads records back from the logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+from web3.contract import Contract
+
+RECORD_BYTES = 121  # one window in `BatchAnchored.records`
+_RECORD_TYPES = ["uint256", "uint64", "uint8", "uint64", "uint64", "bytes32", "uint128", "uint64", "bytes32", "uint256",
+                 "address"]
+
+
+class AnchorRecord(NamedTuple):
+    """An anchor's record, `MeterAnchor.AnchorRecord` (field order is the contract's)."""
+
+    anchor_id: int
+    enterprise_org_id: int
+    measure: int
+    window_start: int
+    window_end: int
+    root: bytes  # the level-4 node's hash
+    total: int  # mgCO2e (emissions) or Wh (production)
+    reading_count: int
+    factor_set_id: bytes
+    previous_anchor_id: int
+    oracle: str
+
+    def commitment(self) -> bytes:
+        """`MeterAnchor.anchorCommitment(record)`: keccak-256 of the ABI encoding of the record."""
+        return keccak(encode(_RECORD_TYPES, list(self.as_abi())))
+
+    def as_abi(self) -> tuple[Any, ...]:
+        return (*self[:10], to_checksum_address(self.oracle))
+
+
+def _pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def batch_root(leaves: Sequence[bytes]) -> bytes:
+    """The Merkle root of a batch's commitments: neighbours paired left to right (each pair hashed in sorted
+    order), an odd last node promoted unchanged, until one remains (`MeterAnchor._merkleRoot`)."""
+    if not leaves:
+        raise ValueError("a batch holds at least one window")
+    layer = list(leaves)
+    while len(layer) > 1:
+        nxt = [_pair(layer[i], layer[i + 1]) for i in range(0, len(layer) - 1, 2)]
+        if len(layer) % 2:
+            nxt.append(layer[-1])
+        layer = nxt
+    return layer[0]
+
+
+def batch_proof(leaves: Sequence[bytes], index: int) -> tuple[bytes, ...]:
+    """The sibling hashes from `leaves[index]` up to the batch root (none where a node is promoted)."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"no window {index} in a batch of {len(leaves)}")
+    proof: list[bytes] = []
+    layer, i = list(leaves), index
+    while len(layer) > 1:
+        sibling = i ^ 1
+        if sibling < len(layer):
+            proof.append(layer[sibling])
+        nxt = [_pair(layer[j], layer[j + 1]) for j in range(0, len(layer) - 1, 2)]
+        if len(layer) % 2:
+            nxt.append(layer[-1])
+        layer, i = nxt, i // 2
+    return tuple(proof)
+
+
+def fold_batch(leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """OpenZeppelin's `MerkleProof.processProof`: the root `proof` leads to from `leaf`."""
+    node = leaf
+    for sibling in proof:
+        node = _pair(node, sibling)
+    return node
+
+
+def decode_records(batch_id: int, oracle: str, packed: bytes) -> list[AnchorRecord]:
+    """The records of a `BatchAnchored` event (layout in the contract's event documentation)."""
+    if len(packed) % RECORD_BYTES:
+        raise ValueError(f"{len(packed)} bytes is not a whole number of {RECORD_BYTES}-byte records")
+    records = []
+    for i in range(len(packed) // RECORD_BYTES):
+        r = packed[i * RECORD_BYTES:(i + 1) * RECORD_BYTES]
+
+        def u(start: int, size: int, r: bytes = r) -> int:
+            return int.from_bytes(r[start:start + size], "big")
+
+        records.append(AnchorRecord(batch_id + i, u(0, 8), u(8, 1), u(9, 8), u(17, 8), bytes(r[25:57]), u(57, 16),
+                                    u(73, 8), bytes(r[81:113]), u(113, 8), oracle))
+    return records
+
+
+@dataclass(frozen=True)
+class AnchoredWindow:
+    """An anchor's record as the chain's events state it, and where its commitment is kept: under its own
+    id (a single anchor, `batch_proof` empty) or under its batch's first id with a Merkle proof."""
+
+    record: AnchorRecord
+    batch_id: int
+    batch_proof: tuple[bytes, ...]
+    block_number: int
+    tx_hash: str
+    anchored_at: int  # the block's timestamp
+
+    @property
+    def in_batch(self) -> bool:
+        return self.batch_id != self.record.anchor_id or bool(self.batch_proof)
+
+    def kept_commitment(self) -> bytes:
+        """What `MeterAnchor.commitmentOf(batch_id)` must hold for this record to be anchored."""
+        return fold_batch(self.record.commitment(), self.batch_proof)
+
+    def proof_args(self) -> tuple[Any, ...]:
+        """The leading arguments of `MeterAnchor.isAnchored` and `verifyReading`: record, batch id, batch proof."""
+        return self.record.as_abi(), self.batch_id, list(self.batch_proof)
+
+
+def _record_of(args: Any) -> AnchorRecord:
+    return AnchorRecord(int(args["anchorId"]), int(args["enterpriseOrgId"]), int(args["measure"]),
+                        int(args["windowStart"]), int(args["windowEnd"]), bytes(args["root"]), int(args["totalMg"]),
+                        int(args["readingCount"]), bytes(args["factorSetId"]), int(args["previousAnchorId"]),
+                        str(args["oracle"]))
+
+
+class AnchorReader:
+    """Reads anchor records from `MeterAnchor`'s events, up to `block`; caches what it has read. With
+    `read_all`, the first lookup reads every `Anchored` event at once (for callers that look up many anchors,
+    such as reconcile), instead of asking the node once per anchor."""
+
+    def __init__(self, contract: Contract, block: int | Literal["latest"] = "latest", read_all: bool = False) -> None:
+        self.contract = contract
+        self.block = block
+        self.read_all = read_all
+        self._times: dict[int, int] = {}
+        self._batches: list[tuple[int, list[AnchorRecord], int, str]] | None = None
+        self._singles: dict[int, Any] | None = None
+
+    def _time(self, number: int) -> int:
+        if number not in self._times:
+            self._times[number] = int(self.contract.w3.eth.get_block(number)["timestamp"])
+        return self._times[number]
+
+    def _single(self, log: Any) -> AnchoredWindow:
+        record = _record_of(log["args"])
+        return AnchoredWindow(record, record.anchor_id, (), int(log["blockNumber"]),
+                              "0x" + bytes(log["transactionHash"]).hex(), self._time(int(log["blockNumber"])))
+
+    def _load_batches(self) -> list[tuple[int, list[AnchorRecord], int, str]]:
+        if self._batches is None:
+            logs = self.contract.events.BatchAnchored.get_logs(from_block=0, to_block=self.block)
+            self._batches = [(int(log["args"]["batchId"]),
+                              decode_records(int(log["args"]["batchId"]), str(log["args"]["oracle"]),
+                                             bytes(log["args"]["records"])),
+                              int(log["blockNumber"]), "0x" + bytes(log["transactionHash"]).hex()) for log in logs]
+        return self._batches
+
+    def _in_batch(self, records: list[AnchorRecord], index: int, block: int, tx_hash: str) -> AnchoredWindow:
+        leaves = [r.commitment() for r in records]
+        return AnchoredWindow(records[index], records[0].anchor_id, batch_proof(leaves, index), block, tx_hash,
+                              self._time(block))
+
+    def window(self, anchor_id: int) -> AnchoredWindow | None:
+        """The anchor's record and where it is kept; None if no event announces it."""
+        if self.read_all:
+            if self._singles is None:
+                self._singles = {int(log["args"]["anchorId"]): log for log in
+                                 self.contract.events.Anchored.get_logs(from_block=0, to_block=self.block)}
+            logs = [self._singles[anchor_id]] if anchor_id in self._singles else []
+        else:
+            logs = list(self.contract.events.Anchored.get_logs(argument_filters={"anchorId": anchor_id},
+                                                               from_block=0, to_block=self.block))
+        if logs:
+            return self._single(logs[0])
+        for batch_id, records, block, tx_hash in self._load_batches():
+            if batch_id <= anchor_id < batch_id + len(records):
+                return self._in_batch(records, anchor_id - batch_id, block, tx_hash)
+        return None
+
+    def windows(self) -> Iterator[AnchoredWindow]:
+        """Every anchor up to the block, single and batched, in no particular order."""
+        for log in self.contract.events.Anchored.get_logs(from_block=0, to_block=self.block):
+            yield self._single(log)
+        for _, records, block, tx_hash in self._load_batches():
+            for i in range(len(records)):
+                yield self._in_batch(records, i, block, tx_hash)
+
+    def find(self, enterprise_org_id: int, measure: int, window_start: int, window_end: int) -> int:
+        """The id of the enterprise's anchor of this measure for exactly this window, 0 if none. The head
+        answers most questions; only a window before it is looked up in the events."""
+        head_id, _, head_end = self.head(enterprise_org_id, measure)
+        if head_id == 0 or window_start >= head_end:
+            return 0
+        wanted = (enterprise_org_id, measure, window_start, window_end)
+        for log in self.contract.events.Anchored.get_logs(argument_filters={"enterpriseOrgId": enterprise_org_id},
+                                                          from_block=0, to_block=self.block):
+            r = _record_of(log["args"])
+            if (r.enterprise_org_id, r.measure, r.window_start, r.window_end) == wanted:
+                return r.anchor_id
+        for _, records, _, _ in self._load_batches():
+            for r in records:
+                if (r.enterprise_org_id, r.measure, r.window_start, r.window_end) == wanted:
+                    return r.anchor_id
+        return 0
+
+    def head(self, enterprise_org_id: int, measure: int) -> tuple[int, int, int]:
+        """`MeterAnchor.headOf`: the latest anchor id and window of the enterprise and measure."""
+        anchor_id, start, end = self.contract.functions.headOf(enterprise_org_id, measure).call(
+            block_identifier=self.block)
+        return int(anchor_id), int(start), int(end)
+
+    def kept(self, batch_id: int) -> bytes:
+        """`MeterAnchor.commitmentOf`: what the contract keeps under an id."""
+        return bytes(self.contract.functions.commitmentOf(batch_id).call(block_identifier=self.block))
+
+
+def window_json(window: AnchoredWindow) -> dict[str, Any]:
+    """The anchor part of a proof bundle (COMMITMENTS.md, "Proof bundles"): the anchor's record, which the
+    contract checks against its commitment, and, for a window of a batch, the path of that commitment to the
+    batch root kept under the batch's first anchor id (`anchor_batch` null for a single anchor)."""
+    r = window.record
+    return {
+        "anchor_record": {
+            "anchor_id": r.anchor_id, "enterprise_org_id": r.enterprise_org_id, "measure": r.measure,
+            "window_start": r.window_start, "window_end": r.window_end, "root": "0x" + r.root.hex(),
+            "total": str(r.total), "reading_count": r.reading_count, "factor_set_id": "0x" + r.factor_set_id.hex(),
+            "previous_anchor_id": r.previous_anchor_id, "oracle": r.oracle,
+        },
+        "anchor_batch": {
+            "first_anchor_id": window.batch_id, "proof": ["0x" + p.hex() for p in window.batch_proof],
+            "root": "0x" + window.kept_commitment().hex(),
+        } if window.in_batch else None,
+    }
+
+
+def record_from_json(data: dict[str, Any]) -> AnchorRecord:
+    """The record of a bundle's `anchor_record`."""
+    return AnchorRecord(int(data["anchor_id"]), int(data["enterprise_org_id"]), int(data["measure"]),
+                        int(data["window_start"]), int(data["window_end"]), bytes.fromhex(data["root"][2:]),
+                        int(data["total"]), int(data["reading_count"]), bytes.fromhex(data["factor_set_id"][2:]),
+                        int(data["previous_anchor_id"]), str(data["oracle"]))
+
+
+def window_proof_args(bundle: dict[str, Any]) -> tuple[Any, ...]:
+    """`isAnchored`/`verifyReading`'s record, batch id and batch proof from a bundle's anchor part."""
+    record = record_from_json(bundle["anchor_record"])
+    batch = bundle.get("anchor_batch")
+    if batch is None:
+        return record.as_abi(), record.anchor_id, []
+    return record.as_abi(), int(batch["first_anchor_id"]), [bytes.fromhex(p[2:]) for p in batch["proof"]]
