@@ -10,6 +10,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IEscrowCancellable} from "./interfaces/IEscrowCancellable.sol";
+import {IUpgrades} from "./interfaces/IUpgrades.sol";
 import {MembershipGated} from "./base/MembershipGated.sol";
 import {Errors} from "./lib/Errors.sol";
 
@@ -35,7 +36,8 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
         Open,
         Filled,
         Cancelled,
-        Expired
+        Expired,
+        Migrated
     }
 
     /// @dev Three slots: (seller, expiry, status, price), (asset, amount, remaining), tokenId. What a
@@ -151,9 +153,10 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
         uint256 indexed orderId, address indexed seller, address indexed caller, uint256 returned
     );
 
-    constructor(IMembership membership_, address settlementToken_) MembershipGated(membership_) {
-        if (settlementToken_ == address(0)) revert Errors.ZeroAddress();
+    constructor(IMembership membership_, address settlementToken_, IUpgrades upgrades_) MembershipGated(membership_) {
+        if (settlementToken_ == address(0) || address(upgrades_) == address(0)) revert Errors.ZeroAddress();
         settlementToken = IERC20(settlementToken_);
+        upgrades = upgrades_;
     }
 
     // ------------------------------------------------------------------ parameters (regulator)
@@ -163,6 +166,7 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
     /// @param asset The asset contract.
     /// @param enabled Whether it may trade.
     function setAssetEnabled(address asset, bool enabled) external onlyRegulator {
+        _requireLive();
         if (enabled && !ERC165Checker.supportsInterface(asset, type(IERC1155).interfaceId)) {
             revert NotERC1155(asset);
         }
@@ -175,6 +179,7 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
     /// @param tokenId The token id.
     /// @param price Price per tonne in settlement-token units.
     function setReferencePrice(address asset, uint256 tokenId, uint256 price) external onlyRegulator {
+        _requireLive();
         referencePrice[asset][tokenId] = price;
         emit ReferencePriceSet(asset, tokenId, price);
     }
@@ -183,6 +188,7 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
     /// @param ordinaryBps Band for ordinary trades, in basis points (at most `blockBps`).
     /// @param blockBps Band for block trades, in basis points (at most 10,000).
     function setPriceBands(uint16 ordinaryBps, uint16 blockBps) external onlyRegulator {
+        _requireLive();
         if (ordinaryBps > blockBps || blockBps > MAX_BPS) revert InvalidBands(ordinaryBps, blockBps);
         ordinaryBandBps = ordinaryBps;
         blockBandBps = blockBps;
@@ -192,6 +198,7 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
     /// @notice Set the smallest trade, in tonnes, that counts as a block trade.
     /// @param tonnes The threshold (non-zero).
     function setBlockTradeThreshold(uint256 tonnes) external onlyRegulator {
+        _requireLive();
         if (tonnes == 0) revert Errors.ZeroAmount(msg.sender, 0);
         blockTradeThreshold = SafeCast.toUint128(tonnes);
         emit BlockTradeThresholdSet(tonnes);
@@ -330,8 +337,12 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
     // ------------------------------------------------------------------ views
 
     /// @notice An order: seller, expiry, status, asset, token id, listed and remaining amounts, price.
+    /// An order closed before an upgrade is answered by the predecessor that holds it.
     /// @param orderId The order.
     function order(uint256 orderId) external view returns (OrderInfo memory) {
+        if (_orders[orderId].status == OrderStatus.None && predecessor != address(0)) {
+            return CarbonMarket(predecessor).order(orderId);
+        }
         Order storage o = _order(orderId);
         return OrderInfo(o.seller, o.expiry, o.status, o.asset, o.tokenId, o.amount, o.remaining, o.price);
     }
@@ -356,26 +367,30 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
 
     // ------------------------------------------------------------------ ERC-1155 receiver
 
-    /// @notice Accepts units only when this market moves them itself (listing), so nothing
-    /// can be stranded in escrow outside an order.
+    /// @notice Accepts units only when this market moves them itself (listing), or from the
+    /// predecessor handing over its escrow during an import (a batch of one token arrives here),
+    /// so nothing can be stranded in escrow outside an order.
     function onERC1155Received(address operator, address, uint256, uint256, bytes memory)
         public
         view
         override
         returns (bytes4)
     {
-        if (operator != address(this)) revert UnsolicitedTransfer(operator);
+        if (operator == address(this)) return this.onERC1155Received.selector;
+        if (operator != predecessor || importStage != ImportStage.Importing) revert UnsolicitedTransfer(operator);
         return this.onERC1155Received.selector;
     }
 
-    /// @notice Batch transfers into escrow are never solicited.
+    /// @notice Batch transfers into escrow are solicited only from the predecessor handing over its
+    /// escrow while this market imports its state.
     function onERC1155BatchReceived(address operator, address, uint256[] memory, uint256[] memory, bytes memory)
         public
-        pure
+        view
         override
         returns (bytes4)
     {
-        revert UnsolicitedTransfer(operator);
+        if (operator != predecessor || importStage != ImportStage.Importing) revert UnsolicitedTransfer(operator);
+        return this.onERC1155BatchReceived.selector;
     }
 
     // ------------------------------------------------------------------ internals
@@ -393,5 +408,229 @@ contract CarbonMarket is MembershipGated, ReentrancyGuardTransient, ERC1155Holde
     function _order(uint256 orderId) private view returns (Order storage o) {
         o = _orders[orderId];
         if (o.status == OrderStatus.None) revert UnknownOrder(orderId);
+    }
+
+    // ------------------------------------------------------------------ upgrades (versioned deployments)
+    // A new version of the market takes over in one approved migration: it seals this market
+    // (listings and fills stop: every asset is disabled here, so `list` and `fill` refuse without
+    // an extra storage read), takes over its open orders with their ids (here they become
+    // `Migrated`, so `cancel` and the escrow functions refuse them), its escrow in one batch
+    // transfer per asset, its reference prices, bands and enabled assets. Only the successor two
+    // regulators approved in `upgrades` may do so, and only once.
+
+    /// @notice Where an import of a predecessor's state stands.
+    enum ImportStage {
+        None,
+        Importing,
+        Done
+    }
+
+    /// @notice The registry of approved upgrades this market follows.
+    IUpgrades public immutable upgrades;
+    /// @notice The market that took over from this one (zero while this one is live).
+    address public successor;
+    /// @notice The market this one took over from (zero for a first version).
+    address public predecessor;
+    /// @notice The regulator running the import, while it lasts.
+    address public migrator;
+    /// @notice Where the import of the predecessor's state stands.
+    ImportStage public importStage;
+
+    address[] private _importedAssets;
+
+    /// @dev This market was sealed: its successor holds its state now.
+    error MarketSealed(address successor);
+    /// @dev Two regulators have not approved `next` as the successor of `current`.
+    error UpgradeNotApproved(address current, address next);
+    /// @dev Only this market's successor may take its state.
+    error NotSuccessor(address caller);
+    /// @dev Only the regulator that began the import may continue it.
+    error NotMigrator(address caller);
+    /// @dev This market already imported (or is importing) a predecessor, or already has orders of its own.
+    error ImportNotAllowed(ImportStage stage, uint256 orderCount);
+    /// @dev The import is not in progress.
+    error NotImporting(ImportStage stage);
+    /// @dev The order cannot be imported: unknown to the predecessor's numbering, or already here.
+    error OrderNotImportable(uint256 orderId);
+
+    /// @notice This market was sealed; `successor` takes over its state.
+    event MarketSealedBy(address indexed successor, uint256 orderCount);
+    /// @notice An open order moved to the successor with its id, seller, price, expiry and remaining units.
+    event OrderMigrated(uint256 indexed orderId, address indexed seller, address indexed successor, uint256 remaining);
+    /// @notice The escrow of `asset` moved to the successor in one batch transfer.
+    event EscrowHandedOver(address indexed asset, address indexed successor, uint256[] tokenIds, uint256[] amounts);
+    /// @notice The import of `from`'s state began, run by `migrator`.
+    event ImportStarted(address indexed from, address indexed migrator, uint256 orderCount);
+    /// @notice An open order of the predecessor, taken over unchanged (same id).
+    event OrderImported(
+        uint256 indexed orderId,
+        address indexed seller,
+        address indexed asset,
+        uint256 tokenId,
+        uint256 amount,
+        uint256 remaining,
+        uint256 price,
+        uint64 expiry
+    );
+    /// @notice The predecessor's escrow of `asset` arrived.
+    event EscrowImported(address indexed asset, address indexed from, uint256[] tokenIds, uint256[] amounts);
+    /// @notice The import is complete: the predecessor's enabled assets trade here now.
+    event ImportFinished(address indexed from, uint256 orderCount, uint256 assets);
+
+    modifier onlySuccessor() {
+        if (msg.sender != successor || successor == address(0)) revert NotSuccessor(msg.sender);
+        _;
+    }
+
+    modifier onlyMigrator() {
+        if (importStage != ImportStage.Importing) revert NotImporting(importStage);
+        if (msg.sender != migrator) revert NotMigrator(msg.sender);
+        _;
+    }
+
+    // --- the old version's side: called by its approved successor only
+
+    /// @notice Seal this market for its approved successor (the caller): it refuses every change
+    /// from now on, and each of `assets` that was enabled is disabled here.
+    /// @param assets The asset contracts to disable (every asset ever enabled).
+    /// @return enabled Which of `assets` were enabled (they are enabled on the successor).
+    function seal(address[] calldata assets) external returns (bool[] memory enabled) {
+        if (successor != address(0)) revert MarketSealed(successor);
+        if (upgrades.approvedSuccessor(address(this)) != msg.sender || msg.sender == address(0)) {
+            revert UpgradeNotApproved(address(this), msg.sender);
+        }
+        successor = msg.sender;
+        enabled = new bool[](assets.length);
+        for (uint256 i = 0; i < assets.length; i++) {
+            if (assetEnabled[assets[i]]) {
+                enabled[i] = true;
+                assetEnabled[assets[i]] = false;
+                emit AssetEnabled(assets[i], false);
+            }
+        }
+        emit MarketSealedBy(msg.sender, orderCount);
+    }
+
+    /// @notice Hand open orders over to the successor: each becomes `Migrated` here.
+    /// @param orderIds Open orders (an expired one that was not reclaimed is still open).
+    /// @return infos The orders as they were.
+    function handOverOrders(uint256[] calldata orderIds) external onlySuccessor returns (OrderInfo[] memory infos) {
+        infos = new OrderInfo[](orderIds.length);
+        for (uint256 i = 0; i < orderIds.length; i++) {
+            Order storage o = _order(orderIds[i]);
+            if (o.status != OrderStatus.Open) revert OrderNotOpen(orderIds[i], o.status);
+            infos[i] = OrderInfo(o.seller, o.expiry, o.status, o.asset, o.tokenId, o.amount, o.remaining, o.price);
+            o.status = OrderStatus.Migrated;
+            emit OrderMigrated(orderIds[i], o.seller, msg.sender, o.remaining);
+        }
+    }
+
+    /// @notice Move this market's whole balance of `tokenIds` of `asset` to the successor, in one batch transfer.
+    /// @param asset The asset contract.
+    /// @param tokenIds The token ids in escrow.
+    /// @return amounts The units moved, per token id.
+    function handOverEscrow(address asset, uint256[] calldata tokenIds)
+        external
+        onlySuccessor
+        nonReentrant
+        returns (uint256[] memory amounts)
+    {
+        address[] memory holders = new address[](tokenIds.length);
+        for (uint256 i = 0; i < tokenIds.length; i++) {
+            holders[i] = address(this);
+        }
+        amounts = IERC1155(asset).balanceOfBatch(holders, tokenIds);
+        emit EscrowHandedOver(asset, msg.sender, tokenIds, amounts);
+        IERC1155(asset).safeBatchTransferFrom(address(this), msg.sender, tokenIds, amounts, "");
+    }
+
+    // --- the new version's side: run by one regulator once two have approved the upgrade
+
+    /// @notice Begin taking over from `from`: seal it, continue its order numbering and copy its bands.
+    /// @param from The market this one replaces (its approved predecessor).
+    /// @param assets Every asset contract ever enabled on `from` (the enabled ones are enabled here at the end).
+    function beginImport(CarbonMarket from, address[] calldata assets) external onlyRegulator {
+        if (importStage != ImportStage.None || orderCount != 0) revert ImportNotAllowed(importStage, orderCount);
+        if (upgrades.approvedSuccessor(address(from)) != address(this)) {
+            revert UpgradeNotApproved(address(from), address(this));
+        }
+        predecessor = address(from);
+        migrator = msg.sender;
+        importStage = ImportStage.Importing;
+        bool[] memory enabled = from.seal(assets);
+        for (uint256 i = 0; i < assets.length; i++) {
+            if (enabled[i]) _importedAssets.push(assets[i]);
+        }
+        // Ids continue where the predecessor stopped, so a listing here can never take an imported id.
+        orderCount = from.orderCount();
+        ordinaryBandBps = from.ordinaryBandBps();
+        blockBandBps = from.blockBandBps();
+        blockTradeThreshold = from.blockTradeThreshold();
+        emit ImportStarted(address(from), msg.sender, orderCount);
+        emit PriceBandsSet(ordinaryBandBps, blockBandBps);
+        emit BlockTradeThresholdSet(blockTradeThreshold);
+    }
+
+    /// @notice Take over open orders of the predecessor, with their ids.
+    /// @param orderIds Open orders of the predecessor.
+    function importOrders(uint256[] calldata orderIds) external onlyMigrator {
+        OrderInfo[] memory infos = CarbonMarket(predecessor).handOverOrders(orderIds);
+        for (uint256 i = 0; i < orderIds.length; i++) {
+            _importOrder(orderIds[i], infos[i]);
+        }
+    }
+
+    /// @notice Take over the predecessor's escrow of `asset` (one batch transfer).
+    /// @param asset The asset contract.
+    /// @param tokenIds The token ids the predecessor holds in escrow.
+    function importEscrow(address asset, uint256[] calldata tokenIds) external onlyMigrator {
+        uint256[] memory amounts = CarbonMarket(predecessor).handOverEscrow(asset, tokenIds);
+        emit EscrowImported(asset, predecessor, tokenIds, amounts);
+    }
+
+    /// @notice Copy the predecessor's reference prices of `tokenIds` of `asset`.
+    /// @param asset The asset contract.
+    /// @param tokenIds The token ids with a reference price there.
+    function importReferencePrices(address asset, uint256[] calldata tokenIds) external onlyMigrator {
+        for (uint256 i = 0; i < tokenIds.length; i++) {
+            uint256 price = CarbonMarket(predecessor).referencePrice(asset, tokenIds[i]);
+            referencePrice[asset][tokenIds[i]] = price;
+            emit ReferencePriceSet(asset, tokenIds[i], price);
+        }
+    }
+
+    /// @notice End the import: the assets enabled on the predecessor trade here from now on.
+    function finishImport() external onlyMigrator {
+        uint256 count = _importedAssets.length;
+        for (uint256 i = 0; i < count; i++) {
+            assetEnabled[_importedAssets[i]] = true;
+            emit AssetEnabled(_importedAssets[i], true);
+        }
+        importStage = ImportStage.Done;
+        migrator = address(0);
+        emit ImportFinished(predecessor, orderCount, count);
+    }
+
+    function _importOrder(uint256 orderId, OrderInfo memory info) private {
+        if (orderId == 0 || orderId > orderCount || _orders[orderId].status != OrderStatus.None) {
+            revert OrderNotImportable(orderId);
+        }
+        _orders[orderId] = Order({
+            seller: info.seller,
+            expiry: SafeCast.toUint40(info.expiry),
+            status: OrderStatus.Open,
+            price: SafeCast.toUint48(info.price),
+            asset: info.asset,
+            amount: SafeCast.toUint48(info.amount),
+            remaining: SafeCast.toUint48(info.remaining),
+            tokenId: info.tokenId
+        });
+        emit OrderImported(
+            orderId, info.seller, info.asset, info.tokenId, info.amount, info.remaining, info.price, info.expiry
+        );
+    }
+
+    function _requireLive() private view {
+        if (successor != address(0)) revert MarketSealed(successor);
     }
 }

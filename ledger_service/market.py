@@ -28,7 +28,8 @@ from ledger_service.audit.results import utc
 
 MARKET = "CarbonMarket"
 SETTLEMENT = "SettlementToken"
-ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired"}
+# "migrated": held by the market's next version since an upgrade (the old version's record only).
+ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired", 5: "migrated"}
 MAX_UINT = 2**256 - 1
 CENT = Decimal("0.01")
 

@@ -29,7 +29,7 @@ from ledger_core.chain.calldata import CallEncoder
 from ledger_core.chain.client import EMBEDDED_GAS_LIMIT, ChainClient, RetryPolicy
 from ledger_core.chain.compiler import Artifact, build
 from ledger_core.chain.connect import EMBEDDED, connect_rpc
-from ledger_core.chain.deploy import Deployment, deploy_suite, load_deployment
+from ledger_core.chain.deploy import Deployment, deploy_suite, deployment_path, load_deployment
 from ledger_core.chain.embedded import EmbeddedChain, start_embedded
 from ledger_core.chain.errors import RevertDecoder
 from ledger_core.chain.outbox import Faults, GasTreasury, Outbox
@@ -101,8 +101,10 @@ class Runtime:
         self.metrics = RequestMetrics()
         indexer, self._index_rpc = self._make_indexer()
         # Paces and limits are read from the settings when used, so a changed setting takes effect at once.
+        self._record_stamp = self._record_mtime()
         self.indexing = IndexWorker(indexer, chain, engine, self.locks, self.outbox, deployment.block,
-                                    interval=lambda: self.settings.index_interval_seconds)
+                                    interval=lambda: self.settings.index_interval_seconds,
+                                    before_sync=self.follow_record)
         self.pump = OutboxPump(self.outbox, self.locks, interval=lambda: self.settings.outbox_interval_seconds)
         self.health = Health(engine, self.sessions, chain, self.indexing,
                              max_lag_blocks=lambda: self.settings.index_max_lag_blocks,
@@ -205,10 +207,43 @@ class Runtime:
             source = GuardedSource(rpc, self.chain.request)
             wanted = self.settings.index_confirmations
             confirmations = DEFAULT_CONFIRMATIONS if wanted is None else wanted
-        indexer = EventIndexer(self.engine, source, EventCatalog(self.artifacts, self.deployment.addresses),
+        indexer = EventIndexer(self.engine, source, EventCatalog.of_deployment(self.artifacts, self.deployment),
                                confirmations=confirmations, range_size=self.settings.index_range_size,
                                start_block=self.deployment.block)
         return indexer, rpc
+
+    def follow(self, deployment: Deployment) -> None:
+        """Follow an upgrade: the record (shared by every part that holds it) takes the new addresses, the suite
+        binds them, the outbox sends to them and the event index reads every address each contract had."""
+        self.deployment.adopt(deployment)
+        self.suite.follow(self.deployment)
+        self.outbox.addresses = dict(self.deployment.addresses)
+        self.indexing.indexer.catalog = EventCatalog.of_deployment(self.artifacts, self.deployment)
+
+    def _record_mtime(self) -> int | None:
+        if self.chain.embedded is not None:
+            return None
+        try:
+            return deployment_path(self.settings.network, self.settings.deployments_dir).stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def follow_record(self) -> bool:
+        """On a node, follow `deployments/<network>.json` once an upgrade (`carbonledger admin upgrade run`, in any
+        process) rewrote it; asked before every index sync. A record of another suite (a redeployment: another
+        Membership or first block) is not followed: that takes a restart with a new database."""
+        stamp = self._record_mtime()
+        if stamp is None or stamp == self._record_stamp:
+            return False
+        self._record_stamp = stamp
+        record = load_deployment(self.settings.network, self.settings.deployments_dir)
+        same_suite = (record.chain_id, record.block, record.addresses.get("Membership")) == (
+            self.deployment.chain_id, self.deployment.block, self.deployment.addresses.get("Membership"))
+        if not same_suite or record.to_json() == self.deployment.to_json():
+            return False
+        log.warning("following the upgraded deployment record %s", self.settings.network)
+        self.follow(record)
+        return True
 
     def close(self) -> None:
         """Stop the workers, then let go of the chain, the database and the SQLite file's lock."""

@@ -3,6 +3,10 @@
 The suite is described once, as data (`SUITE` and `WIRING`): what each contract's
 constructor takes and which calls connect the contracts afterwards. The deployer
 becomes the first regulator (a member of the authority organisation).
+
+Contracts are versioned deployments: the record keeps, per contract, its current version and
+address and every earlier address with the blocks it served (`ContractVersion`), so the event
+index follows a contract across upgrades (`ledger_core/chain/upgrade.py` moves the state).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class ContractSpec:
 # Dependency order: every contract's constructor refers only to contracts above it.
 SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("Membership", lambda a, deployer: [deployer, AUTHORITY_ORG_ID, AUTHORITY_NAME]),
+    ContractSpec("Upgrades", lambda a, d: [a["Membership"]]),
     ContractSpec("ComplianceLedger", lambda a, d: [a["Membership"]]),
     ContractSpec("EmissionRegistry", lambda a, d: [a["Membership"], a["ComplianceLedger"]]),
     ContractSpec("AllowanceRegistry", lambda a, d: [a["Membership"], a["ComplianceLedger"]]),
@@ -47,7 +52,7 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("Notary", lambda a, d: [a["Membership"]]),
     ContractSpec("CreditRegistry", lambda a, d: [a["Membership"], a["ComplianceLedger"]]),
     ContractSpec("SettlementToken", lambda a, d: [a["Membership"], SETTLEMENT_NAME, SETTLEMENT_SYMBOL]),
-    ContractSpec("CarbonMarket", lambda a, d: [a["Membership"], a["SettlementToken"]]),
+    ContractSpec("CarbonMarket", lambda a, d: [a["Membership"], a["SettlementToken"], a["Upgrades"]]),
     ContractSpec("GreenCertificates", lambda a, d: [a["Membership"], a["MeterAnchor"]]),
 )
 
@@ -73,9 +78,69 @@ WIRING: tuple[Wiring, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class PastAddress:
+    """An earlier deployment of a contract and the blocks it served (both ends included)."""
+
+    address: str
+    version: int
+    artifact: str
+    from_block: int
+    until_block: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "version": self.version, "artifact": self.artifact,
+                "from_block": self.from_block, "until_block": self.until_block}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PastAddress:
+        return cls(str(data["address"]), int(data["version"]), str(data["artifact"]), int(data["from_block"]),
+                   int(data["until_block"]))
+
+
+@dataclass(frozen=True)
+class ContractVersion:
+    """A contract's current version: which artifact it was built from, since which block it serves, and its
+    earlier addresses (oldest first)."""
+
+    version: int = 1
+    artifact: str = ""
+    from_block: int = 0
+    history: tuple[PastAddress, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "artifact": self.artifact, "from_block": self.from_block,
+                "history": [h.to_json() for h in self.history]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContractVersion:
+        return cls(int(data["version"]), str(data["artifact"]), int(data["from_block"]),
+                   tuple(PastAddress.from_json(h) for h in data.get("history", ())))
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """One address the event index reads for a contract, over the blocks it served (`until_block` None: still)."""
+
+    contract: str
+    address: str
+    artifact: str
+    version: int
+    from_block: int
+    until_block: int | None
+
+    @property
+    def key(self) -> str:
+        """The index checkpoint's name: the contract's name for its first version (as before upgrades existed),
+        "<name>@v<version>" for a later one."""
+        return self.contract if self.version == 1 else f"{self.contract}@v{self.version}"
+
+
 @dataclass
 class Deployment:
-    """Where the suite lives on one chain."""
+    """Where the suite lives on one chain: the current address of every contract (`addresses`) and, per
+    contract, its version and earlier addresses (`versions`; a contract missing there is version 1, deployed
+    with the suite)."""
 
     network: str
     chain_id: int
@@ -87,6 +152,28 @@ class Deployment:
     source_hash: str = ""
     git_commit: str = ""
     deployed_at: str = ""
+    versions: dict[str, ContractVersion] = field(default_factory=dict)
+
+    def version_of(self, contract: str) -> ContractVersion:
+        return self.versions.get(contract) or ContractVersion(1, contract, self.block)
+
+    def artifact_of(self, contract: str) -> str:
+        """The artifact the current deployment of `contract` was built from (its ABI binds the address)."""
+        return self.version_of(contract).artifact or contract
+
+    def event_sources(self) -> list[EventSource]:
+        """Every address of every contract with the blocks it served, earlier versions first."""
+        out: list[EventSource] = []
+        for name, address in self.addresses.items():
+            current = self.version_of(name)
+            out.extend(EventSource(name, h.address, h.artifact, h.version, h.from_block, h.until_block)
+                       for h in current.history)
+            out.append(EventSource(name, address, self.artifact_of(name), current.version, current.from_block, None))
+        return out
+
+    def adopt(self, other: Deployment) -> None:
+        """Take `other`'s contents in place (after an upgrade), so every holder of this record sees them."""
+        self.__dict__.update(other.__dict__)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +183,7 @@ class Deployment:
             "deploymentBlock": self.block,
             "deployedAt": self.deployed_at,
             "contracts": self.addresses,
+            "versions": {name: self.version_of(name).to_json() for name in self.addresses},
             "abiHashes": self.abi_hashes,
             "compilerVersion": self.compiler_version,
             "sourceHash": self.source_hash,
@@ -104,6 +192,7 @@ class Deployment:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Deployment:
+        """Read a record; one written before versions existed reads as every contract at version 1."""
         return cls(
             network=data["network"],
             chain_id=int(data["chainId"]),
@@ -115,6 +204,7 @@ class Deployment:
             source_hash=data.get("sourceHash", ""),
             git_commit=data.get("gitCommit", ""),
             deployed_at=data.get("deployedAt", ""),
+            versions={name: ContractVersion.from_json(v) for name, v in data.get("versions", {}).items()},
         )
 
 
@@ -140,9 +230,13 @@ def _git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def bind(w3: Web3, artifacts: dict[str, Artifact], addresses: Addresses) -> dict[str, Contract]:
-    """web3 contract objects for a deployed suite, by contract name."""
-    return {name: w3.eth.contract(address=addr, abi=artifacts[name].abi) for name, addr in addresses.items()}  # type: ignore[call-overload]
+def bind(w3: Web3, artifacts: dict[str, Artifact], addresses: Addresses,
+         artifact_names: dict[str, str] | None = None) -> dict[str, Contract]:
+    """web3 contract objects for a deployed suite, by contract name (bound with the ABI of the artifact each
+    was built from, where `artifact_names` says it differs from the name)."""
+    names = artifact_names or {}
+    return {name: w3.eth.contract(address=addr, abi=artifacts[names.get(name, name)].abi)  # type: ignore[call-overload]
+            for name, addr in addresses.items()}
 
 
 def deploy_suite(

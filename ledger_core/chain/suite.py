@@ -22,9 +22,15 @@ class Suite:
     def __init__(self, w3: Web3, artifacts: dict[str, Artifact], deployment: Deployment) -> None:
         self.w3 = w3
         self.artifacts = artifacts
-        self.deployment = deployment
         self.decoder = RevertDecoder.from_artifacts(artifacts.values())
-        self.contracts: dict[str, Contract] = bind(w3, artifacts, deployment.addresses)
+        self.follow(deployment)
+
+    def follow(self, deployment: Deployment) -> None:
+        """Bind every contract to its current address in `deployment` (after an upgrade)."""
+        self.deployment = deployment
+        self.contracts: dict[str, Contract] = bind(
+            self.w3, self.artifacts, deployment.addresses,
+            {name: deployment.artifact_of(name) for name in deployment.addresses})
 
     def contract(self, name: str) -> Contract:
         return self.contracts[name]

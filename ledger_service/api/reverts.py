@@ -122,6 +122,19 @@ REVERTS: dict[str, tuple[int, str]] = {
     "ERC20InsufficientBalance": (409, "{sender} holds {balance} of the settlement token, {needed} needed"),
     "SafeERC20FailedOperation": (409, "the settlement token {token} refused the payment"),
     "ReentrancyGuardReentrantCall": (409, "a reentrant call was refused"),
+    # upgrades (versioned deployments)
+    "MarketSealed": (409, "this market was sealed: {successor} holds its state now"),
+    "UpgradeNotApproved": (409, "two regulators have not approved {next} as the successor of {current}"),
+    "NotSuccessor": (403, "only this market's approved successor may take its state, not {caller}"),
+    "NotMigrator": (403, "only the regulator that began the import continues it, not {caller}"),
+    "ImportNotAllowed": (409, "this market cannot import a predecessor (import stage {stage}, {orderCount} orders)"),
+    "NotImporting": (409, "no import is in progress (import stage {stage})"),
+    "OrderNotImportable": (409, "order {orderId} cannot be imported"),
+    "UnknownProposal": (404, "there is no upgrade proposal {id}"),
+    "AlreadyApproved": (409, "upgrade proposal {id} was already approved by {approver}"),
+    "SelfApproval": (409, "{regulator} proposed upgrade {id}: another regulator approves it"),
+    "InvalidUpgrade": (422, "an upgrade replaces {current} by another deployed contract ({next}) as version 2 or "
+                            "later ({version})"),
     # validation
     "InvalidParent": (422, "organisation {orgId} cannot have parent {parentId}"),
     "InvalidRole": (422, "{role} is not a member role"),

@@ -23,12 +23,14 @@ from ledger_core.key_secret import (
     resolve_key_secret,
     store_secret,
 )
+from ledger_service.cli import upgrade
 from ledger_service.cli.output import console, emit, explained, fail
 from ledger_service.documents import DocumentUnsealError
 from ledger_service.identity.keystore import KeyUnsealError
 
-app = typer.Typer(help="On the server: rotate the key secret, issue a regulator's API key (no HTTP).",
-                  no_args_is_help=True)
+app = typer.Typer(help="On the server: rotate the key secret, issue a regulator's API key (no HTTP); upgrade a "
+                       "contract.", no_args_is_help=True)
+app.add_typer(upgrade.app, name="upgrade")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 SECRET_HINTS: dict[type[BaseException], Any] = {

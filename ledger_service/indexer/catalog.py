@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -11,6 +11,7 @@ from eth_abi import decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 
 from ledger_core.chain.compiler import Artifact
+from ledger_core.chain.deploy import Deployment, EventSource
 
 
 @dataclass(frozen=True)
@@ -105,18 +106,38 @@ def _normalise(value: Any) -> Any:
 
 
 class EventCatalog:
-    """Decoders of every event of the suite's contracts, by (address, topic0)."""
+    """Decoders of every event of the suite's contracts, by (address, topic0).
 
-    def __init__(self, artifacts: Mapping[str, Artifact], addresses: Mapping[str, str]) -> None:
-        self.addresses: dict[str, str] = {
-            name: str(to_checksum_address(addr)) for name, addr in addresses.items() if name in artifacts}
-        self.contract_at: dict[str, str] = {addr: name for name, addr in self.addresses.items()}
+    A contract upgraded to a new deployment has several addresses, each read over the blocks it served
+    (`EventSource`); each address has its own checkpoint (`addresses` maps the checkpoint's key to it)."""
+
+    def __init__(self, artifacts: Mapping[str, Artifact], addresses: Mapping[str, str] | None = None,
+                 sources: Sequence[EventSource] | None = None) -> None:
+        if sources is None:
+            sources = [EventSource(name, addr, name, 1, 0, None) for name, addr in (addresses or {}).items()]
+        sources = [s for s in sources if s.artifact in artifacts]
+        self.addresses: dict[str, str] = {s.key: str(to_checksum_address(s.address)) for s in sources}
+        self.contract_at: dict[str, str] = {str(to_checksum_address(s.address)): s.contract for s in sources}
+        self.key_at: dict[str, str] = {addr: key for key, addr in self.addresses.items()}
+        self.first_block: dict[str, int] = {s.key: s.from_block for s in sources}
+        self._until: dict[str, int | None] = {str(to_checksum_address(s.address)): s.until_block for s in sources}
         self._decoders: dict[tuple[str, bytes], EventDecoder] = {}
-        for name, addr in self.addresses.items():
-            for entry in artifacts[name].abi:
+        for source in sources:
+            addr = str(to_checksum_address(source.address))
+            for entry in artifacts[source.artifact].abi:
                 if entry.get("type") == "event" and not entry.get("anonymous"):
                     topic = bytes(event_abi_to_log_topic(entry))  # type: ignore[arg-type]
                     self._decoders[(addr, topic)] = EventDecoder.from_abi(entry)
+
+    @classmethod
+    def of_deployment(cls, artifacts: Mapping[str, Artifact], deployment: Deployment) -> EventCatalog:
+        """Every address of every contract of `deployment`, earlier versions over the blocks they served."""
+        return cls(artifacts, sources=deployment.event_sources())
+
+    def serves(self, address: str, block: int) -> bool:
+        """Whether `address` belonged to the suite at `block` (an earlier version only up to its last block)."""
+        until = self._until.get(address)
+        return address in self._until and (until is None or block <= until)
 
     def events_of(self, contract: str) -> list[str]:
         addr = self.addresses[contract]

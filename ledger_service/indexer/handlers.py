@@ -193,9 +193,11 @@ PROJECT_EVENT_KINDS = {"ProjectRegistered": "registered", "ProjectSuspended": "s
                        "ProjectReinstated": "reinstated"}
 # A regulator's recovery or cancellation of stuck escrow closes the order as cancelled; where the
 # units went is in the token's transfer events.
+# An upgrade moves an open order from the old market (`OrderMigrated`) to the new one (`OrderImported`) with
+# its id: the order stays open, with the same remaining units.
 ORDER_EVENT_KINDS = {"OrderListed": "listed", "OrderFilled": "filled", "OrderCancelled": "cancelled",
                      "OrderExpiredReclaimed": "expired", "EscrowRecovered": "cancelled",
-                     "EscrowCancelled": "cancelled"}
+                     "EscrowCancelled": "cancelled", "OrderMigrated": "migrated", "OrderImported": "imported"}
 
 
 def project_event(ev: ChainEvent) -> list[Row]:

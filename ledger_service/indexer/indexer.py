@@ -85,18 +85,23 @@ class EventIndexer:
     # ------------------------------------------------------------------ state
 
     def checkpoints(self) -> dict[str, int]:
-        """Contract -> last indexed block (creating checkpoints for contracts new to the index)."""
+        """Checkpoint key (a contract, or an upgraded contract's later address) -> last indexed block, creating
+        checkpoints for addresses new to the index: from the block before the first one they served, so a new
+        version's address is read from its start even where the index already passed it."""
         with self.engine.begin() as conn:
             found = dict(conn.execute(select(store.CHECKPOINTS.c.contract, store.CHECKPOINTS.c.indexed_block)).all())
             missing = [
-                {"contract": name, "address": addr, "indexed_block": self.start_block - 1,
-                 "final_block": self.start_block - 1, "updated_at": datetime.now(UTC)}
+                {"contract": name, "address": addr, "indexed_block": self._start_of(name) - 1,
+                 "final_block": self._start_of(name) - 1, "updated_at": datetime.now(UTC)}
                 for name, addr in self.catalog.addresses.items() if name not in found
             ]
             if missing:
                 conn.execute(insert(store.CHECKPOINTS), missing)
                 found.update({m["contract"]: m["indexed_block"] for m in missing})
         return {name: found[name] for name in self.catalog.addresses}
+
+    def _start_of(self, key: str) -> int:
+        return max(self.start_block, self.catalog.first_block.get(key, self.start_block))
 
     def _stored_hashes(self, numbers: Sequence[int] | None = None, below: int | None = None,
                        limit: int | None = None) -> list[tuple[int, bytes]]:
@@ -187,7 +192,8 @@ class EventIndexer:
         covered = [name for name, done in checkpoints.items() if done < end]
         addresses = [self.catalog.addresses[name] for name in covered]
         logs = self.source.logs(start, end, addresses)
-        logs = [log for log in logs if log.block_number > checkpoints[self.catalog.contract_at[log.address]]]
+        logs = [log for log in logs if log.block_number > checkpoints[self.catalog.key_at[log.address]]
+                and self.catalog.serves(log.address, log.block_number)]
         headers = self.source.headers({log.block_number for log in logs} | {end, start - 1})
         self._check_consistent(logs, headers, start, end)
         if self.hooks.after_fetch:

@@ -121,6 +121,10 @@ def apply_order(conn: Connection, e: Values) -> None:
     changes: dict[str, Any] = {"updated_block": e["block_number"]}
     if kind == "filled":
         changes.update(remaining=e["remaining"], status="filled" if e["remaining"] == 0 else "open")
+    elif kind == "imported":  # the same order, now held by the market's new version
+        changes.update(remaining=e["remaining"], status="open")
+    elif kind == "migrated":  # leaving the old version changes nothing of the order itself
+        pass
     else:
         changes.update(remaining=0, status=kind)
     conn.execute(update(ORDERS).where(ORDERS.c.order_id == e["order_id"]).values(**changes))

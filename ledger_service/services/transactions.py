@@ -70,14 +70,15 @@ class TransactionService:
             chain_id=self.chain.chain_id, network=deployment.network, account=caller.address,
             next_nonce=self.outbox.next_nonce(caller.address), free_gas=self.chain.fees.max_price == 0,
             fees=dict(self.chain.fees.fields),
-            contracts={name: SuiteContract(address, deployment.abi_hashes.get(name, self.artifacts[name].abi_hash))
+            contracts={name: SuiteContract(address, deployment.abi_hashes.get(
+                name, self.artifacts[deployment.artifact_of(name)].abi_hash))
                        for name, address in deployment.addresses.items()})
 
     def abi(self, contract: str) -> list[dict[str, Any]]:
         """The ABI of a contract of the suite, as compiled and deployed."""
         if contract not in self.deployment.addresses:
             raise not_found(f"{contract} is not a contract of the suite", "UnknownContract", contract=contract)
-        return list(self.artifacts[contract].abi)
+        return list(self.artifacts[self.deployment.artifact_of(contract)].abi)  # an upgraded one's own ABI
 
     def _head(self) -> int | None:
         try:

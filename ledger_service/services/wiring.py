@@ -22,6 +22,7 @@ from ledger_service.services.organisations import OrganisationService
 from ledger_service.services.sending import Sender
 from ledger_service.services.settlement import SettlementService
 from ledger_service.services.transactions import TransactionService
+from ledger_service.services.upgrades import UpgradeService
 from ledger_service.services.visibility import IndexedViews
 
 
@@ -43,6 +44,7 @@ class Services:
     transactions: TransactionService
     settlement: SettlementService
     embedded_rpc: EmbeddedRpc
+    upgrades: UpgradeService
     gec: GecService
 
 
@@ -69,4 +71,7 @@ def build_services(runtime: Runtime) -> Services:
     return Services(sender=sender, credits=credits, allowances=allowances, market=market, audit=audit, meters=meters,
                     emissions=emissions, members=members, organisations=organisations, api_keys=api_keys,
                     notary=notary, transactions=transactions, settlement=settlement,
-                    embedded_rpc=EmbeddedRpc(runtime.chain), gec=gec)
+                    embedded_rpc=EmbeddedRpc(runtime.chain), gec=gec,
+                    upgrades=UpgradeService(runtime.chain, runtime.suite, runtime.keystore, runtime.outbox,
+                                            runtime.follow,
+                                            None if runtime.chain.embedded else runtime.settings.deployments_dir))

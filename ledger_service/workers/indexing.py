@@ -43,8 +43,11 @@ class IndexWorker(Worker):
     """The index of one deployed suite, brought up to the chain's head on demand or in the background."""
 
     def __init__(self, indexer: EventIndexer, chain: ChainClient, engine: Engine, locks: DatabaseLocks,
-                 outbox: Outbox, start_block: int, interval: Callable[[], float]) -> None:
+                 outbox: Outbox, start_block: int, interval: Callable[[], float],
+                 before_sync: Callable[[], object] | None = None) -> None:
+        """`before_sync` runs before every sync (the runtime follows a rewritten deployment record there)."""
         self.indexer = indexer
+        self.before_sync = before_sync
         self.chain = chain
         self.engine = engine
         self.locks = locks
@@ -68,6 +71,8 @@ class IndexWorker(Worker):
         """Index every event up to the head (one caller at a time, one process at a time)."""
         with self._lock, self.locks.role(ROLE, wait=True):
             try:
+                if self.before_sync is not None:
+                    self.before_sync()
                 report = self.indexer.sync()
             except Exception as exc:
                 self.status.last_error = f"{type(exc).__name__}: {exc}"
