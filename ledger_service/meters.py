@@ -162,10 +162,14 @@ def _pending_windows(session: Session, org_id: int) -> dict[tuple[int, int, int]
     return windows
 
 
+def _reader(suite: Suite) -> AnchorReader:
+    return AnchorReader(suite.contract(ANCHOR), from_block=suite.deployment.block)
+
+
 def anchored_window(chain: ChainClient, suite: Suite, anchor_id: int) -> AnchoredWindow:
     """An anchor's record as MeterAnchor's events state it, and where its commitment is kept; raises the
     contract's `UnknownAnchor` if no event announces it."""
-    window = chain.request(lambda: AnchorReader(suite.contract(ANCHOR)).window(anchor_id))
+    window = chain.request(lambda: _reader(suite).window(anchor_id))
     if window is None:
         raise ContractRevert("UnknownAnchor", {"anchorId": anchor_id})
     return window
@@ -177,7 +181,7 @@ def get_anchor(chain: ChainClient, suite: Suite, anchor_id: int) -> OnChainAncho
 
 
 def _anchor_id_of(chain: ChainClient, suite: Suite, org_id: int, measure: int, start: int, end: int) -> int:
-    return chain.request(lambda: AnchorReader(suite.contract(ANCHOR)).find(org_id, measure, start, end))
+    return chain.request(lambda: _reader(suite).find(org_id, measure, start, end))
 
 
 def _mark(batch: MeterBatch, anchor_id: int) -> None:

@@ -137,17 +137,24 @@ def _record_of(args: Any) -> AnchorRecord:
 
 
 class AnchorReader:
-    """Reads anchor records from `MeterAnchor`'s events, up to `block`; caches what it has read. With
+    """Reads anchor records from `MeterAnchor`'s events, from `from_block` (its deployment's block: nothing
+    before it can hold one) up to `block`; caches what it has read. With
     `read_all`, the first lookup reads every `Anchored` event at once (for callers that look up many anchors,
     such as reconcile), instead of asking the node once per anchor."""
 
-    def __init__(self, contract: Contract, block: int | Literal["latest"] = "latest", read_all: bool = False) -> None:
+    def __init__(self, contract: Contract, block: int | Literal["latest"] = "latest", read_all: bool = False,
+                 from_block: int = 0) -> None:
         self.contract = contract
         self.block = block
+        self.from_block = from_block
         self.read_all = read_all
         self._times: dict[int, int] = {}
         self._batches: list[tuple[int, list[AnchorRecord], int, str]] | None = None
         self._singles: dict[int, Any] | None = None
+
+    def _logs(self, event: str, filters: dict[str, Any] | None = None) -> Any:
+        return self.contract.events[event].get_logs(argument_filters=filters, from_block=self.from_block,
+                                                    to_block=self.block)
 
     def _time(self, number: int) -> int:
         if number not in self._times:
@@ -161,7 +168,7 @@ class AnchorReader:
 
     def _load_batches(self) -> list[tuple[int, list[AnchorRecord], int, str]]:
         if self._batches is None:
-            logs = self.contract.events.BatchAnchored.get_logs(from_block=0, to_block=self.block)
+            logs = self._logs("BatchAnchored")
             self._batches = [(int(log["args"]["batchId"]),
                               decode_records(int(log["args"]["batchId"]), str(log["args"]["oracle"]),
                                              bytes(log["args"]["records"])),
@@ -178,11 +185,10 @@ class AnchorReader:
         if self.read_all:
             if self._singles is None:
                 self._singles = {int(log["args"]["anchorId"]): log for log in
-                                 self.contract.events.Anchored.get_logs(from_block=0, to_block=self.block)}
+                                 self._logs("Anchored")}
             logs = [self._singles[anchor_id]] if anchor_id in self._singles else []
         else:
-            logs = list(self.contract.events.Anchored.get_logs(argument_filters={"anchorId": anchor_id},
-                                                               from_block=0, to_block=self.block))
+            logs = list(self._logs("Anchored", {"anchorId": anchor_id}))
         if logs:
             return self._single(logs[0])
         for batch_id, records, block, tx_hash in self._load_batches():
@@ -192,7 +198,7 @@ class AnchorReader:
 
     def windows(self) -> Iterator[AnchoredWindow]:
         """Every anchor up to the block, single and batched, in no particular order."""
-        for log in self.contract.events.Anchored.get_logs(from_block=0, to_block=self.block):
+        for log in self._logs("Anchored"):
             yield self._single(log)
         for _, records, block, tx_hash in self._load_batches():
             for i in range(len(records)):
@@ -205,8 +211,7 @@ class AnchorReader:
         if head_id == 0 or window_start >= head_end:
             return 0
         wanted = (enterprise_org_id, measure, window_start, window_end)
-        for log in self.contract.events.Anchored.get_logs(argument_filters={"enterpriseOrgId": enterprise_org_id},
-                                                          from_block=0, to_block=self.block):
+        for log in self._logs("Anchored", {"enterpriseOrgId": enterprise_org_id}):
             r = _record_of(log["args"])
             if (r.enterprise_org_id, r.measure, r.window_start, r.window_end) == wanted:
                 return r.anchor_id

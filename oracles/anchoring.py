@@ -73,9 +73,10 @@ def _window_args(built: BuiltBatch) -> tuple[Any, ...]:
 class MeterAnchorClient:
     """The oracle's handle on `MeterAnchor`: anchors read from its events, anchoring and device registration."""
 
-    def __init__(self, contract: Contract, sender: TransactionSender | None) -> None:
+    def __init__(self, contract: Contract, sender: TransactionSender | None, from_block: int = 0) -> None:
         self.contract = contract
         self._sender = sender  # None: a read-only client (views only, no oracle key)
+        self.from_block = from_block  # the deployment's block: events are read from there
 
     @property
     def sender(self) -> TransactionSender:
@@ -85,7 +86,7 @@ class MeterAnchorClient:
 
     @property
     def reader(self) -> AnchorReader:
-        return AnchorReader(self.contract)
+        return AnchorReader(self.contract, from_block=self.from_block)
 
     def anchor_id_of(self, enterprise_org_id: int, measure: int, window_start: int, window_end: int) -> int:
         return self.reader.find(enterprise_org_id, measure, window_start, window_end)

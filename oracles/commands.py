@@ -149,9 +149,9 @@ def connect_meter_anchor(rpc_url: str, network: str, oracle_key: str | None = No
     deployment = load_deployment(network, get_settings().deployments_dir)
     contract = bind(w3, artifacts, {"MeterAnchor": deployment.addresses["MeterAnchor"]})["MeterAnchor"]
     if read_only:
-        return MeterAnchorClient(contract, None)
+        return MeterAnchorClient(contract, None, deployment.block)
     sender = TransactionSender(w3, Account.from_key(key), RevertDecoder.from_artifacts(artifacts.values()))
-    return MeterAnchorClient(contract, sender)
+    return MeterAnchorClient(contract, sender, deployment.block)
 
 
 def anchor_windows(db: Database, client: MeterAnchorClient,

@@ -167,7 +167,8 @@ class _Reconciler:
 
     def _anchor_fields(self, rows: list[dict[str, Any]], key: int, kept: bytes, on_chain: bytes) -> None:
         """The fields of indexed anchors whose records no longer hash to what MeterAnchor keeps under `key`."""
-        reader = AnchorReader(self.suite.contract("MeterAnchor"), self.block)
+        reader = AnchorReader(self.suite.contract("MeterAnchor"), self.block,
+                              from_block=self.suite.deployment.block)
         named = False
         for row in rows:
             window = reader.window(row["anchor_id"])
@@ -303,7 +304,8 @@ class _Reconciler:
         if "MeterAnchor" not in self.suite.contracts:
             return
         start = int(since.astimezone(UTC).timestamp()) if isinstance(since, datetime) else since
-        reader = AnchorReader(self.suite.contract("MeterAnchor"), self.block, read_all=True)
+        reader = AnchorReader(self.suite.contract("MeterAnchor"), self.block, read_all=True,
+                              from_block=self.suite.deployment.block)
 
         def anchor_view(anchor_id: int) -> OnChainAnchor:
             window = reader.window(anchor_id)

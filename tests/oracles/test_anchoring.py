@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles import merkle_sum as ms
+from oracles.anchor_records import AnchorReader
 from oracles.anchoring import AnchorConflict, MeterAnchorClient, anchor_pending, register_devices_on_chain
 from oracles.batches import build_closed_batches
 from oracles.canonical import factor_set_hash
@@ -164,3 +165,14 @@ def test_a_batch_too_large_for_one_transaction_is_split(ledger, session, client,
     assert [o.action for o in outcomes] == ["anchored"] * 4
     assert len({b.tx_hash for b in batches(session)}) == 2
     assert client.anchored_window(4).batch_id == 4  # the second batch holds the fourth window only
+
+
+def test_anchors_are_read_from_the_given_block_on_and_not_before(ledger, session, client, built):
+    # Readers start at the deployment's block: a reader starting after an anchor's block does not see it,
+    # so the bound given is the bound used (and a long chain's earlier blocks are never scanned).
+    (outcome, *_) = anchor_pending(session, client)
+    anchored_in = client.anchored_window(outcome.anchor_id).block_number
+    assert AnchorReader(ledger.contract("MeterAnchor"), from_block=anchored_in).window(outcome.anchor_id) is not None
+    assert AnchorReader(ledger.contract("MeterAnchor"), from_block=anchored_in + 1).window(outcome.anchor_id) is None
+    assert MeterAnchorClient(ledger.contract("MeterAnchor"), None, ledger.deployment.block).reader.window(
+        outcome.anchor_id) is not None
