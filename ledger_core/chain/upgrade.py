@@ -110,6 +110,8 @@ def propose_upgrade(sender: TransactionSender, suite: Suite, contract: str, arti
     spec = next((s for s in SUITE if s.name == contract), None)
     if spec is None:
         raise UpgradeError(f"{contract} is not a contract of the suite")
+    if contract not in MIGRATORS:  # nothing is deployed or proposed that could not be run
+        raise UpgradeError(f"no migrator for {contract} yet (migrators exist for {', '.join(MIGRATORS)})")
     art: Artifact = suite.artifacts[artifact or contract]
     factory = suite.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
     receipt = sender.deploy(factory, *spec.constructor_args(suite.deployment.addresses, suite.deployment.deployer))

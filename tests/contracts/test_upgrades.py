@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ledger_core.chain.upgrade import UpgradeError, approve_upgrade, read_proposal, run_upgrade
+from ledger_core.chain.upgrade import UpgradeError, approve_upgrade, propose_upgrade, read_proposal, run_upgrade
 from tests.support.cast import ROLES
 from tests.support.credits import now
 from tests.support.ledger import Ledger
@@ -61,6 +61,15 @@ def test_a_proposal_must_name_a_deployed_contract_and_a_later_version(ledger: Le
         ledger.tx("regulator", "Upgrades", "propose", "CarbonMarket", market, ledger.address("trader"), 2)
     with reverts("UnknownProposal", 9):
         approve_upgrade(ledger.senders["regulator2"], ledger, 9)
+
+
+def test_a_contract_without_a_migrator_is_not_proposed_and_nothing_is_deployed(ledger: Ledger) -> None:
+    nonce = ledger.w3.eth.get_transaction_count(ledger.address("regulator"))
+    with pytest.raises(UpgradeError, match="no migrator for MeterAnchor"):
+        propose_upgrade(ledger.senders["regulator"], ledger, "MeterAnchor")
+    with pytest.raises(UpgradeError, match="not a contract of the suite"):
+        propose_upgrade(ledger.senders["regulator"], ledger, "Nothing")
+    assert ledger.w3.eth.get_transaction_count(ledger.address("regulator")) == nonce
 
 
 def test_the_migration_refuses_to_run_without_approval(ledger: Ledger) -> None:
