@@ -23,6 +23,7 @@ from ledger_service.audit.access import park_rows
 from ledger_service.membership import Directory, OrgKind
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, forbidden, not_found
+from ledger_service.services.holders import require_sees_holder
 from ledger_service.services.outcomes import Sent
 from ledger_service.services.sending import Sender
 from ledger_service.services.visibility import IndexedViews
@@ -72,12 +73,8 @@ class AllowanceService:
 
     def balances(self, caller: Caller, address: str, years: Sequence[int]) -> tuple[str, dict[int, int]]:
         """A holder's allowances by vintage (the holder, its organisation and regulators)."""
-        holder = self.directory.member(address)
-        if not (caller.is_regulator or holder.address == caller.address
-                or (holder.org_id != 0 and holder.org_id == caller.member.org_id)):
-            raise forbidden("balances are visible to the holder, its organisation and regulators", "NotYourData",
-                            account=holder.address)
-        return holder.address, allowances.balances(self.chain, self.suite, holder.address, years)
+        holder = require_sees_holder(self.directory, caller, address, "balances")
+        return holder, allowances.balances(self.chain, self.suite, holder, years)
 
     def transfer(self, caller: Caller, to: str, year: int, amount: int, wait: bool = True) -> Sent[None]:
         """Move allowances of a vintage to another member, checked first with the contract's own errors."""

@@ -13,14 +13,14 @@ from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.chain.client import ChainClient
-from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.suite import Suite
 from ledger_service import credits
 from ledger_service.credits import Batch, Certificate, Holding, Project
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
 from ledger_service.services.certificate_page import render_certificate
-from ledger_service.services.errors import forbidden, not_found
+from ledger_service.services.errors import not_found
+from ledger_service.services.holders import require_holds, require_receiver, require_sees_holder
 from ledger_service.services.outcomes import Sent, mined
 from ledger_service.services.sending import Sender
 from ledger_service.services.visibility import IndexedViews
@@ -127,19 +127,10 @@ class CreditService:
 
     # -------------------------------------------------------------- holders
 
-    def _require_sees_holder(self, caller: Caller, holder: str) -> str:
-        view = self.directory.member(holder)
-        if not (caller.is_regulator or view.address == caller.address
-                or (view.org_id != 0 and view.org_id == caller.member.org_id)):
-            raise forbidden("credit holdings are visible to the holder, its organisation and regulators",
-                            "NotYourData", account=view.address)
-        return view.address
-
     def holdings(self, caller: Caller, address: str) -> tuple[str, list[Holding]]:
         """A holder's credits by batch (the holder, its organisation and regulators)."""
-        holder = to_checksum_address(address)
         self.views.fresh()
-        self._require_sees_holder(caller, holder)
+        holder = require_sees_holder(self.directory, caller, address, "credit holdings")
         with self.sessions() as session:
             return holder, credits.holdings(session, credits.REGISTRY, [holder])[holder]
 
@@ -147,13 +138,8 @@ class CreditService:
         """Move credits to another member; refused before sending, with the contract's own errors, when the
         receiver cannot transact or the caller holds too few."""
         self.sender.require_custodial(caller)
-        receiver = to_checksum_address(to)
-        if not self.directory.member(receiver).can_transact:
-            raise ContractRevert("AccountCannotTransact", {"account": receiver})
-        held = credits.balance(self.chain, self.suite, caller.address, batch_id)
-        if held < amount:
-            raise ContractRevert("ERC1155InsufficientBalance", {"sender": caller.address, "balance": held,
-                                                                "needed": amount, "tokenId": batch_id})
+        receiver = require_receiver(self.directory, to)
+        require_holds(credits.balance(self.chain, self.suite, caller.address, batch_id), caller, batch_id, amount)
         record = self.sender.send_one(caller, credits.call(caller.address, "safeTransferFrom", caller.address,
                                                            receiver, batch_id, amount, b""), wait=wait)
         return Sent((record,))
@@ -185,7 +171,7 @@ class CreditService:
         """A retirement certificate: visible to the retiring holder's organisation and to regulators."""
         self.views.fresh()
         cert = self._certificate(retirement_id)
-        self._require_sees_holder(caller, cert.holder)
+        require_sees_holder(self.directory, caller, cert.holder, "credit holdings")
         return cert
 
     def certificate_page(self, caller: Caller, retirement_id: int) -> CertificatePage:

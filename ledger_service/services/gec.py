@@ -25,6 +25,7 @@ from ledger_service.gec import Batch, Consumption, Holding, OriginAnchor, Produc
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, forbidden, not_found
+from ledger_service.services.holders import require_holds, require_receiver, require_sees_holder
 from ledger_service.services.outcomes import Sent, mined
 from ledger_service.services.sending import Sender
 from ledger_service.services.visibility import IndexedViews
@@ -124,30 +125,17 @@ class GecService:
 
     def holdings(self, caller: Caller, address: str) -> tuple[str, list[Holding]]:
         """A holder's certificates by batch (the holder, its organisation and regulators)."""
-        holder = to_checksum_address(address)
-        view = self.directory.member(holder)
-        if not (caller.is_regulator or view.address == caller.address
-                or (view.org_id != 0 and view.org_id == caller.member.org_id)):
-            raise forbidden("certificate holdings are visible to the holder, its organisation and regulators",
-                            "NotYourData", account=view.address)
+        holder = require_sees_holder(self.directory, caller, address, "certificate holdings")
         self.views.fresh()
         with self.views.sessions() as session:
             return holder, gec.holdings(session, holder)
-
-    def _require_holds(self, caller: Caller, batch_id: int, amount: int) -> None:
-        held = gec.balance(self.chain, self.suite, caller.address, batch_id)
-        if held < amount:
-            raise ContractRevert("ERC1155InsufficientBalance", {"sender": caller.address, "balance": held,
-                                                                "needed": amount, "tokenId": batch_id})
 
     def transfer(self, caller: Caller, to: str, batch_id: int, amount: int, wait: bool = True) -> Sent[None]:
         """Move certificates to another member."""
         self._require_role(caller, "transfer")
         self.sender.require_custodial(caller)
-        receiver = to_checksum_address(to)
-        if not self.directory.member(receiver).can_transact:
-            raise ContractRevert("AccountCannotTransact", {"account": receiver})
-        self._require_holds(caller, batch_id, amount)
+        receiver = require_receiver(self.directory, to)
+        require_holds(gec.balance(self.chain, self.suite, caller.address, batch_id), caller, batch_id, amount)
         record = self.sender.send_one(caller, gec.call(caller.address, "safeTransferFrom", caller.address, receiver,
                                                        batch_id, amount, b""), wait=wait)
         return Sent((record,))
@@ -161,7 +149,7 @@ class GecService:
         self._require_role(caller, "consume")
         if not caller.member.can_transact:
             raise ContractRevert("AccountCannotTransact", {"account": caller.address})
-        self._require_holds(caller, batch_id, amount)
+        require_holds(gec.balance(self.chain, self.suite, caller.address, batch_id), caller, batch_id, amount)
         record = self.sender.send_one(caller, gec.call(caller.address, "consume", batch_id, amount,
                                                        consumption_start, consumption_end), wait=wait)
         if not mined(record):

@@ -13,7 +13,7 @@ from ledger_core.chain.suite import Suite
 from ledger_service import market
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
-from ledger_service.services.errors import forbidden
+from ledger_service.services.holders import require_sees_holder
 from ledger_service.services.sending import Sender
 
 
@@ -46,9 +46,7 @@ class SettlementService:
                                                    requested_by=caller.address), wait=wait)
 
     def balance(self, caller: Caller, address: str) -> Balance:
-        holder = self.directory.member(to_checksum_address(address))
-        if not (caller.is_regulator or caller.member.has_role("SETTLEMENT_BANK") or holder.address == caller.address
-                or (holder.org_id != 0 and holder.org_id == caller.member.org_id)):
-            raise forbidden("settlement balances are visible to the holder, its organisation, banks and regulators",
-                            "NotYourData", account=holder.address)
-        return Balance(holder.address, market.settlement_balance(self.chain, self.suite, holder.address))
+        holder = require_sees_holder(self.directory, caller, address, "settlement balances",
+                                     "the holder, its organisation, banks and regulators",
+                                     also=caller.member.has_role("SETTLEMENT_BANK"))
+        return Balance(holder, market.settlement_balance(self.chain, self.suite, holder))
