@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_core.chain.compiler import Artifact, build
 from ledger_core.chain.embedded import start_embedded
 from tests.support.ledger import Ledger
@@ -27,3 +28,14 @@ def ledger(_session_ledger: Ledger) -> Iterator[Ledger]:
     snap = _session_ledger.snapshot()
     yield _session_ledger
     _session_ledger.revert(snap)
+
+
+@pytest.fixture
+def anvil() -> Iterator[AnvilNode]:
+    """A local anvil node of its own, on a free port (skips where anvil cannot run)."""
+    try:
+        node = AnvilNode(free_port()).start()
+    except AnvilUnavailable as exc:
+        pytest.skip(f"anvil cannot run here: {exc}")
+    yield node
+    node.stop()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 
-from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
+from ledger_core.chain.anvil import AnvilNode
 from ledger_core.chain.deploy import SUITE
 from scripts import deploy as deploy_cli
 from tests.support.cast import ROLES
@@ -33,15 +32,6 @@ def test_the_suite_is_wired_together(ledger: Ledger):
     for spec in SUITE[1:]:
         assert ledger.call(spec.name, "membership") == addr["Membership"], f"{spec.name} asks another Membership"
 
-
-@pytest.fixture
-def anvil() -> Iterator[AnvilNode]:
-    try:
-        node = AnvilNode(free_port()).start()
-    except AnvilUnavailable as exc:
-        pytest.skip(f"anvil cannot run here: {exc}")
-    yield node
-    node.stop()
 
 
 def test_deploying_to_a_node_writes_a_record_and_refuses_to_overwrite_it(

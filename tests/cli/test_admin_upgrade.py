@@ -4,15 +4,13 @@ the migration runs and `deployments/<network>.json` records the new address with
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
 from ledger_core.assets import tradeable
-from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
+from ledger_core.chain.anvil import AnvilNode
 from ledger_core.chain.compiler import build
 from ledger_core.chain.connect import connect_rpc
 from ledger_core.chain.deploy import deploy_suite, load_deployment, write_deployment
@@ -24,15 +22,6 @@ from tests.support.cast import ROLES
 
 runner = CliRunner()
 
-
-@pytest.fixture
-def anvil() -> Iterator[AnvilNode]:
-    try:
-        node = AnvilNode(free_port()).start()
-    except AnvilUnavailable as exc:
-        pytest.skip(f"anvil cannot run here: {exc}")
-    yield node
-    node.stop()
 
 
 def upgrade(*args: str, key: str) -> tuple[int, str]:
