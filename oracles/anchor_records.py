@@ -129,7 +129,8 @@ class AnchoredWindow:
         return self.record.as_abi(), self.batch_id, list(self.batch_proof)
 
 
-def _record_of(args: Any) -> AnchorRecord:
+def event_record(args: Any) -> AnchorRecord:
+    """The record an `Anchored` event's arguments state."""
     return AnchorRecord(int(args["anchorId"]), int(args["enterpriseOrgId"]), int(args["measure"]),
                         int(args["windowStart"]), int(args["windowEnd"]), bytes(args["root"]), int(args["totalMg"]),
                         int(args["readingCount"]), bytes(args["factorSetId"]), int(args["previousAnchorId"]),
@@ -162,7 +163,7 @@ class AnchorReader:
         return self._times[number]
 
     def _single(self, log: Any) -> AnchoredWindow:
-        record = _record_of(log["args"])
+        record = event_record(log["args"])
         return AnchoredWindow(record, record.anchor_id, (), int(log["blockNumber"]),
                               "0x" + bytes(log["transactionHash"]).hex(), self._time(int(log["blockNumber"])))
 
@@ -212,7 +213,7 @@ class AnchorReader:
             return 0
         wanted = (enterprise_org_id, measure, window_start, window_end)
         for log in self._logs("Anchored", {"enterpriseOrgId": enterprise_org_id}):
-            r = _record_of(log["args"])
+            r = event_record(log["args"])
             if (r.enterprise_org_id, r.measure, r.window_start, r.window_end) == wanted:
                 return r.anchor_id
         for _, records, _, _ in self._load_batches():

@@ -25,7 +25,7 @@ from web3.logs import DISCARD
 from ledger_core.chain.sender import TransactionFailedOnChain, TransactionSender
 from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles import merkle_sum as ms
-from oracles.anchor_records import AnchoredWindow, AnchorReader, decode_records
+from oracles.anchor_records import AnchoredWindow, AnchorReader, AnchorRecord, decode_records, event_record
 from oracles.batches import BuiltBatch, built_batch
 from oracles.canonical import factor_set_hash
 from oracles.devices import DeviceInfo
@@ -113,24 +113,22 @@ class MeterAnchorClient:
         fn = self.contract.functions.anchorBatch([_window_args(w) for w in windows])
         return self.sender.send_raw(fn.address, fn._encode_transaction_data())
 
-    def anchored_ids(self, tx_hash: HexBytes, timeout: float = 120) -> dict[WindowKey, int]:
-        """Wait for an anchoring transaction (single or batch); the anchor id of each window it anchored."""
+    def anchored_records(self, tx_hash: HexBytes, timeout: float = 120) -> dict[WindowKey, AnchorRecord]:
+        """Wait for an anchoring transaction (single or batch); the record of each window it anchored, as its
+        receipt's events state them (no log scan: a long chain is not read again for each window)."""
         receipt = self.sender.wait(tx_hash, timeout=timeout)
-        ids: dict[WindowKey, int] = {}
-        for ev in self.contract.events.Anchored().process_receipt(receipt, errors=DISCARD):
-            a = ev["args"]
-            ids[(a["enterpriseOrgId"], a["measure"], a["windowStart"], a["windowEnd"])] = int(a["anchorId"])
+        records = [event_record(ev["args"])
+                   for ev in self.contract.events.Anchored().process_receipt(receipt, errors=DISCARD)]
         for ev in self.contract.events.BatchAnchored().process_receipt(receipt, errors=DISCARD):
             a = ev["args"]
-            for r in decode_records(int(a["batchId"]), str(a["oracle"]), bytes(a["records"])):
-                ids[(r.enterprise_org_id, r.measure, r.window_start, r.window_end)] = r.anchor_id
-        if not ids:
+            records += decode_records(int(a["batchId"]), str(a["oracle"]), bytes(a["records"]))
+        if not records:
             raise RuntimeError(f"transaction {tx_hash.hex()} anchored nothing")
-        return ids
+        return {(r.enterprise_org_id, r.measure, r.window_start, r.window_end): r for r in records}
 
-    def anchored_id(self, tx_hash: HexBytes, timeout: float = 120) -> int:
-        """Wait for a single anchor transaction and return the id of the anchor it created."""
-        return min(self.anchored_ids(tx_hash, timeout).values())
+    def anchored_ids(self, tx_hash: HexBytes, timeout: float = 120) -> dict[WindowKey, int]:
+        """Wait for an anchoring transaction; the anchor id of each window it anchored."""
+        return {key: r.anchor_id for key, r in self.anchored_records(tx_hash, timeout).items()}
 
     def transaction_known(self, tx_hash: str) -> bool:
         """Whether the node knows the transaction (pending or mined)."""
@@ -216,11 +214,11 @@ def _settle(session: Session, client: MeterAnchorClient, batch: MeterBatch) -> A
     if batch.status == BatchStatus.SENT and batch.tx_hash and client.transaction_known(batch.tx_hash):
         # Broadcast earlier: wait for it rather than send a second transaction; resend if it failed.
         try:
-            anchor_id = client.anchored_ids(HexBytes(batch.tx_hash)).get(_key(built), 0)
+            record = client.anchored_records(HexBytes(batch.tx_hash)).get(_key(built))
         except TransactionFailedOnChain:
-            anchor_id = 0
-        if anchor_id:
-            return _finish(session, batch, built.root, client, anchor_id, "recovered")
+            record = None
+        if record is not None:
+            return _finish(session, batch, built.root, record, "recovered")
     return None
 
 
@@ -236,7 +234,8 @@ def anchor_batch(session: Session, client: MeterAnchorClient, batch: MeterBatch)
     batch.status = BatchStatus.SENT
     batch.tx_hash = "0x" + bytes(tx_hash).hex()
     session.commit()
-    return _finish(session, batch, built.root, client, client.anchored_id(tx_hash), "anchored")
+    (record,) = client.anchored_records(tx_hash).values()
+    return _finish(session, batch, built.root, record, "anchored")
 
 
 def _anchor_together(session: Session, client: MeterAnchorClient, batches: Sequence[MeterBatch]
@@ -248,14 +247,15 @@ def _anchor_together(session: Session, client: MeterAnchorClient, batches: Seque
         batch.status = BatchStatus.SENT
         batch.tx_hash = "0x" + bytes(tx_hash).hex()
     session.commit()
-    ids = client.anchored_ids(tx_hash)
-    return [_finish(session, batch, b.root, client, ids[_key(b)], "anchored") for batch, b in zip(batches, built,
-                                                                                                  strict=True)]
+    records = client.anchored_records(tx_hash)
+    return [_finish(session, batch, b.root, records[_key(b)], "anchored")
+            for batch, b in zip(batches, built, strict=True)]
 
 
-def _finish(session: Session, batch: MeterBatch, root: bytes, client: MeterAnchorClient, anchor_id: int,
-            action: str) -> AnchorOutcome:
-    on_chain = client.get_anchor(anchor_id)
+def _finish(session: Session, batch: MeterBatch, root: bytes, on_chain: AnchorRecord, action: str
+            ) -> AnchorOutcome:
+    """Mark a batch anchored as `on_chain` (its transaction's record) states, if the roots agree."""
+    anchor_id = on_chain.anchor_id
     if on_chain.root != root:
         raise AnchorConflict(f"anchor {anchor_id} has root 0x{on_chain.root.hex()}, expected 0x{root.hex()}")
     _mark_anchored(batch, anchor_id)

@@ -96,7 +96,7 @@ def test_a_crash_after_sending_and_before_recording_is_recovered_without_a_secon
     first = built[0]
     tx = client.send_anchor(first.enterprise_org_id, first.measure, first.window_start, first.window_end,
                             first.factor_set, first.facilities_root)
-    anchor_id = client.anchored_id(tx)  # mined, but the oracle died before writing "sent"
+    (anchor_id,) = client.anchored_ids(tx).values()  # mined, but the oracle died before writing "sent"
     outcomes = anchor_pending(session, client)
     assert (outcomes[0].action, outcomes[0].anchor_id) == ("recovered", anchor_id)
     assert [o.action for o in outcomes[1:]] == ["anchored"] * 3
@@ -115,8 +115,8 @@ def test_a_sent_transaction_the_node_never_saw_is_sent_again(ledger, session, cl
 def test_an_anchored_window_with_another_root_is_a_loud_conflict(ledger, session, client, built):
     first = built[0]
     other = ms.Node(b"\x42" * 32, first.facilities_root.sum, first.facilities_root.count)
-    client.anchored_id(client.send_anchor(first.enterprise_org_id, first.measure, first.window_start,
-                                          first.window_end, first.factor_set, other))
+    client.anchored_ids(client.send_anchor(first.enterprise_org_id, first.measure, first.window_start,
+                                           first.window_end, first.factor_set, other))
     with pytest.raises(AnchorConflict, match="anchored as 1"):
         anchor_pending(session, client)
     assert batches(session)[0].status == BatchStatus.BUILT
@@ -176,3 +176,15 @@ def test_anchors_are_read_from_the_given_block_on_and_not_before(ledger, session
     assert AnchorReader(ledger.contract("MeterAnchor"), from_block=anchored_in + 1).window(outcome.anchor_id) is None
     assert MeterAnchorClient(ledger.contract("MeterAnchor"), None, ledger.deployment.block).reader.window(
         outcome.anchor_id) is not None
+
+
+def test_new_windows_are_anchored_from_their_receipts_without_scanning_the_chain_s_logs(
+        ledger, session, client, built, monkeypatch):
+    # Reading an anchor back from the logs scans the chain from its deployment: done once per window, a year
+    # of windows on a long chain took minutes. What was anchored is in the transaction's own receipt.
+    def no_scan(*_: object) -> None:
+        raise AssertionError("anchoring scanned the chain's logs")
+
+    monkeypatch.setattr(AnchorReader, "_logs", no_scan)
+    assert [o.action for o in anchor_pending(session, client)] == ["anchored"] * 4
+    assert all(b.status == BatchStatus.ANCHORED for b in batches(session))
