@@ -33,14 +33,16 @@ BUDGETS: dict[str, int] = {
 
 # Operations whose lean redesign is still outstanding: they are over budget today, and the
 # snapshot test insists they still are, so this list is shortened as soon as one fits.
-# notarize: its floor with the membership check in Membership is 21,000 (transaction) + 22,100 (the
-# hash's one new slot) + 4,700 (Membership's cold account and slot) = 47,800, leaving 2,200 for the
-# calldata (1,588 for three hashes), the event (2,524) and the code; it fits only with a cheaper
-# membership read (e.g. an access list) or without the kind, reference and organisation.
+# anchor (67,176): 21,000 (transaction) + 2,000 (calldata, 260 bytes) + 36,300 in slots (the oracle's
+# mirrored permission word 2,100, the oracle's authorisation 2,100, the anchor counter 5,000, the head
+# 5,000, the commitment's new slot 22,100) + 3,804 (the `Anchored` event) = 63,104 before the code: over
+# the budget even without the authorisation slot, so it needs one slot fewer (e.g. no global counter) or a
+# smaller event as well.
+# (notarize fits since permission checks read a local mirror of Membership's words: 21,000 + 1,588
+# calldata + 2,100 (the mirrored word) + 22,100 (the hash's new slot) + 2,268 (the event) = 49,056.)
 OVER_BUDGET: frozenset[str] = frozenset(
     {
         "anchor",
-        "notarize",
     }
 )
 

@@ -75,7 +75,8 @@ contract AllowanceRegistry is ERC1155, MembershipGated {
     /// the ERC-1155 receiver hook: ENTERPRISE members are accounts that sign their own
     /// transactions, and the hook's cold look-up of each holder's code would cost a tenth of the
     /// per-holder budget. Transfers keep the hook.
-    /// The holders are checked by Membership in one call (`firstLackingRole`).
+    /// The holders are checked from the mirrored permission words (`_firstLackingRole`, one local slot each:
+    /// cheaper than one call to `Membership.firstLackingRole` for the batch).
     /// Emits the ERC-1155 `TransferSingle` for each holder and one `Allocated` for the batch.
     /// @param year Vintage (compliance year) of the allowances; the token id.
     /// @param holders Enterprise accounts receiving allowances.

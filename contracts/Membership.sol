@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
+import {IPermissionMirror} from "./interfaces/IPermissionMirror.sol";
 import {Roles} from "./base/Roles.sol";
 import {Errors} from "./lib/Errors.sol";
 
@@ -10,7 +11,9 @@ import {Errors} from "./lib/Errors.sol";
 /// @notice The permission layer of CarbonLedger. Members are addresses bound to an
 /// organisation and to roles; organisations form a hierarchy (a park contains
 /// enterprises). Regulators admit, suspend, reinstate and revoke members and freeze
-/// or unfreeze accounts. Every other CarbonLedger contract asks this one before acting.
+/// or unfreeze accounts. Every other CarbonLedger contract checks this one's rules before acting:
+/// from a local copy of each account's permission word (a permission mirror, registered here by a
+/// regulator) to which every change of a word is pushed in the same transaction.
 /// @dev Also implements the account-rules call that Hyperledger Besu (up to 25.5)
 /// makes from its transaction pool, so a network can gate transactions on this registry.
 contract Membership is AccessControl, IMembership {
@@ -35,6 +38,9 @@ contract Membership is AccessControl, IMembership {
     /// @notice Contracts of the suite (and the deployer) that may send transactions
     /// on a permissioned network without being members.
     mapping(address account => bool) public systemAccount;
+    /// @dev The permission mirrors (the suite's gated contracts), and each one's position in it plus one.
+    address[] private _mirrors;
+    mapping(address mirror => uint256 position) private _mirrorPosition;
 
     error OrganisationExists(uint64 orgId);
     error InvalidParent(uint64 orgId, uint64 parentId);
@@ -48,6 +54,8 @@ contract Membership is AccessControl, IMembership {
     error RolesOnlyThroughMembership();
     error InvalidOrganisationId();
     error CannotActOnSelf(address account);
+    error AlreadyMirror(address mirror);
+    error NotMirror(address mirror);
 
     event OrganisationRegistered(uint64 indexed orgId, uint64 indexed parentId, OrgKind kind, string name);
     event MemberAdmitted(address indexed account, uint64 indexed orgId, bytes32[] roles);
@@ -58,6 +66,8 @@ contract Membership is AccessControl, IMembership {
     event AccountUnfrozen(address indexed account);
     event SystemAccountSet(address indexed account, bool allowed);
     event EscrowAgentSet(address indexed account, bool allowed);
+    event MirrorAdded(address indexed mirror);
+    event MirrorRemoved(address indexed mirror);
 
     /// @param regulator The first regulator; it is admitted as a member of `authorityOrgId`.
     /// @param authorityOrgId Organisation id of the regulating authority.
@@ -134,6 +144,7 @@ contract Membership is AccessControl, IMembership {
         if (m.status != MemberStatus.Active) revert MemberNotActive(account, m.status);
         m.status = MemberStatus.Suspended;
         emit MemberSuspended(account, reasonHash);
+        _pushPermissions(account);
     }
 
     /// @notice Reinstate a suspended member.
@@ -143,6 +154,7 @@ contract Membership is AccessControl, IMembership {
         if (m.status != MemberStatus.Suspended) revert MemberNotSuspended(account, m.status);
         m.status = MemberStatus.Active;
         emit MemberReinstated(account);
+        _pushPermissions(account);
     }
 
     /// @notice Revoke a membership for good; all of the member's roles are removed.
@@ -159,6 +171,7 @@ contract Membership is AccessControl, IMembership {
             _revokeRole(all[i], account);
         }
         emit MemberRevoked(account, reasonHash);
+        _pushPermissions(account);
     }
 
     /// @notice Freeze an account (e.g. a judicial freeze): its assets cannot move.
@@ -170,6 +183,7 @@ contract Membership is AccessControl, IMembership {
         if (m.frozen) revert AlreadyFrozen(account);
         m.frozen = true;
         emit AccountFrozen(account, reasonHash);
+        _pushPermissions(account);
     }
 
     /// @notice Lift a freeze.
@@ -179,6 +193,7 @@ contract Membership is AccessControl, IMembership {
         if (!m.frozen) revert NotFrozen(account);
         m.frozen = false;
         emit AccountUnfrozen(account);
+        _pushPermissions(account);
     }
 
     /// @notice Allow or disallow a non-member system account (a suite contract, an
@@ -198,6 +213,45 @@ contract Membership is AccessControl, IMembership {
         if (account == address(0)) revert Errors.ZeroAddress();
         _members[account].escrowAgent = allowed;
         emit EscrowAgentSet(account, allowed);
+        _pushPermissions(account);
+    }
+
+    // ------------------------------------------------------------------ mirrors
+
+    /// @notice Register a permission mirror: from now on every change of an account's word is pushed
+    /// to it in the same transaction (and a mirror that refuses the push reverts the change). Words
+    /// of earlier members reach it through its `refreshPermissions`; until then it refuses them.
+    /// @param mirror A contract implementing `IPermissionMirror` for this registry.
+    function addMirror(address mirror) external onlyRole(REGULATOR_ROLE) {
+        if (mirror == address(0)) revert Errors.ZeroAddress();
+        if (_mirrorPosition[mirror] != 0) revert AlreadyMirror(mirror);
+        _mirrors.push(mirror);
+        _mirrorPosition[mirror] = _mirrors.length;
+        emit MirrorAdded(mirror);
+    }
+
+    /// @notice Stop pushing changes to a mirror (e.g. the previous version of an upgraded contract).
+    /// @param mirror A registered mirror.
+    function removeMirror(address mirror) external onlyRole(REGULATOR_ROLE) {
+        uint256 position = _mirrorPosition[mirror];
+        if (position == 0) revert NotMirror(mirror);
+        address last = _mirrors[_mirrors.length - 1];
+        _mirrors[position - 1] = last;
+        _mirrorPosition[last] = position;
+        _mirrors.pop();
+        delete _mirrorPosition[mirror];
+        emit MirrorRemoved(mirror);
+    }
+
+    /// @notice The registered permission mirrors (in no particular order).
+    function mirrors() external view returns (address[] memory) {
+        return _mirrors;
+    }
+
+    /// @notice Whether changes are pushed to `account`.
+    /// @param account A contract.
+    function isMirror(address account) external view returns (bool) {
+        return _mirrorPosition[account] != 0;
     }
 
     /// @notice Roles are granted only through `admit` and removed through `revoke`, so a
@@ -219,7 +273,7 @@ contract Membership is AccessControl, IMembership {
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IMembership
-    function permissionsOf(address account) external view returns (uint256 word) {
+    function permissionsOf(address account) public view returns (uint256 word) {
         Account storage m = _members[account];
         // The struct fills the low 96 bits of its slot in declaration order; read it whole.
         assembly ("memory-safe") {
@@ -303,6 +357,17 @@ contract Membership is AccessControl, IMembership {
         if (status != MemberStatus.Active) revert MemberNotActive(account, status);
     }
 
+    /// @dev The one place an account's new word leaves this registry: every function that changes an
+    /// account's record ends here, after its event (checks-effects-interactions), so no mirror is ever stale.
+    function _pushPermissions(address account) private {
+        uint256 count = _mirrors.length;
+        if (count == 0) return;
+        uint256 word = permissionsOf(account);
+        for (uint256 i = 0; i < count; i++) {
+            IPermissionMirror(_mirrors[i]).syncPermissions(account, word);
+        }
+    }
+
     function _registerOrganisation(uint64 orgId, uint64 parentId, OrgKind kind, string memory name) private {
         if (orgId == 0) revert InvalidOrganisationId();
         if (_orgs[orgId].exists) revert OrganisationExists(orgId);
@@ -328,6 +393,7 @@ contract Membership is AccessControl, IMembership {
         m.frozen = false;
         m.roles = bits;
         emit MemberAdmitted(account, orgId, roles);
+        _pushPermissions(account);
     }
 
     /// @dev A regulator cannot suspend, revoke or freeze itself, so the last active regulator

@@ -10,7 +10,7 @@ import {Errors} from "./lib/Errors.sol";
 /// hash existed at a point in time, once per hash. The chain keeps, in one slot per hash, who
 /// notarized it and when (time and block); the notarizing member's organisation, the kind of
 /// document and a free reference (e.g. a report or anchor id) are in the `Notarized` event of
-/// that block.
+/// that block, whose timestamp is the notarization's time.
 /// @dev Frozen members may notarize: a freeze stops assets from moving, not record keeping.
 contract Notary is MembershipGated {
     /// @notice What the chain keeps of a notarized document (one slot).
@@ -28,15 +28,8 @@ contract Notary is MembershipGated {
     /// @dev The hash has not been notarized.
     error NotNotarized(bytes32 documentHash);
 
-    /// @notice A member notarized a document.
-    event Notarized(
-        bytes32 indexed documentHash,
-        address indexed notary,
-        uint64 orgId,
-        bytes32 kind,
-        bytes32 referenceId,
-        uint64 timestamp
-    );
+    /// @notice A member notarized a document (at the time of the event's block).
+    event Notarized(bytes32 indexed documentHash, address indexed notary, uint64 orgId, bytes32 kind, bytes32 referenceId);
 
     constructor(IMembership membership_) MembershipGated(membership_) {}
 
@@ -47,23 +40,16 @@ contract Notary is MembershipGated {
     function notarize(bytes32 documentHash, bytes32 kind, bytes32 referenceId) external {
         uint256 p = _requireActive(msg.sender);
         if (documentHash == bytes32(0)) revert Errors.MissingDocumentHash();
-        Notarization storage existing = _records[documentHash];
-        if (existing.notary != address(0)) {
-            revert AlreadyNotarized(documentHash, existing.notary, existing.timestamp);
+        Notarization storage record = _records[documentHash];
+        address notary = record.notary;
+        if (notary != address(0)) revert AlreadyNotarized(documentHash, notary, record.timestamp);
+        // The three fields fill the slot: written as one word, without reading the slot again.
+        uint256 packed = uint256(uint160(msg.sender)) | (uint256(uint48(block.timestamp)) << 160)
+            | (uint256(uint48(block.number)) << 208);
+        assembly ("memory-safe") {
+            sstore(record.slot, packed)
         }
-        _records[documentHash] = Notarization({
-            notary: msg.sender,
-            timestamp: uint48(block.timestamp),
-            blockNumber: uint48(block.number)
-        });
-        emit Notarized(
-            documentHash,
-            msg.sender,
-            _orgId(p),
-            kind,
-            referenceId,
-            uint64(block.timestamp)
-        );
+        emit Notarized(documentHash, msg.sender, _orgId(p), kind, referenceId);
     }
 
     /// @notice Who notarized a document and when; reverts with `NotNotarized` if nobody did.

@@ -2,17 +2,24 @@
 pragma solidity 0.8.30;
 
 import {IMembership} from "../interfaces/IMembership.sol";
+import {IPermissionMirror} from "../interfaces/IPermissionMirror.sol";
 import {Roles} from "./Roles.sol";
 
 /// @title MembershipGated
-/// @notice Shared checks for contracts that defer their permissions to Membership. Every check
-/// is one call to `Membership.permissionsOf` (one storage slot there, returned as one word) and
-/// returns that word, so a caller that needs the organisation as well does not ask again.
-abstract contract MembershipGated {
-    /// @notice The Membership registry this contract asks.
+/// @notice Shared checks for contracts that defer their permissions to Membership. Each contract is a
+/// permission mirror: it keeps a local copy of every account's permission word, which Membership pushes
+/// in the same transaction as the change (`syncPermissions`), so every check is one local slot read (a
+/// call to Membership would cost a cold account and call overhead on top of the slot). Membership stays
+/// the one rule table: the copy is written only by Membership or copied from it (`refreshPermissions`),
+/// and an account never copied reads as zero, which every check refuses.
+abstract contract MembershipGated is IPermissionMirror {
+    /// @notice The Membership registry whose words this contract mirrors.
     IMembership public immutable membership;
 
     uint256 private constant _STATUS_ACTIVE = uint256(uint8(IMembership.MemberStatus.Active));
+
+    /// @dev Membership's permission word of each account, as last pushed or copied.
+    mapping(address account => uint256 word) private _words;
 
     /// @dev The caller (or account) does not hold `role` as an active member.
     error MissingRole(address account, bytes32 role);
@@ -20,6 +27,12 @@ abstract contract MembershipGated {
     error AccountCannotTransact(address account);
     /// @dev The account is not an active member.
     error InactiveMember(address account);
+    /// @dev Only Membership pushes permission words.
+    error NotMembership(address caller);
+
+    /// @notice An account's word was copied from Membership by `refreshPermissions`. (Pushes by
+    /// Membership emit nothing here: Membership's own event of the same transaction states the change.)
+    event PermissionsRefreshed(address indexed account, uint256 word);
 
     constructor(IMembership membership_) {
         membership = membership_;
@@ -35,15 +48,40 @@ abstract contract MembershipGated {
         _;
     }
 
-    /// @dev The account's permission word (layout in `IMembership.permissionsOf`).
+    /// @inheritdoc IPermissionMirror
+    function syncPermissions(address account, uint256 word) external {
+        if (msg.sender != address(membership)) revert NotMembership(msg.sender);
+        _words[account] = word;
+    }
+
+    /// @inheritdoc IPermissionMirror
+    function refreshPermissions(address[] calldata accounts) external {
+        for (uint256 i = 0; i < accounts.length; i++) {
+            uint256 word = membership.permissionsOf(accounts[i]);
+            _words[accounts[i]] = word;
+            emit PermissionsRefreshed(accounts[i], word);
+        }
+    }
+
+    /// @inheritdoc IPermissionMirror
+    function mirroredPermissions(address account) external view returns (uint256) {
+        return _words[account];
+    }
+
+    /// @dev The account's permission word (layout in `IMembership.permissionsOf`): the local copy.
     function _permissions(address account) internal view returns (uint256) {
-        return membership.permissionsOf(account);
+        return _words[account];
     }
 
     /// @dev The position (from 1) of the first account that is not an active, unfrozen member with
-    /// `role`, 0 if none: one call for a batch; `_requireRoleCanTransact` on that account names the error.
+    /// `role`, 0 if none (one local slot per account); `_requireRoleCanTransact` on that account names the error.
     function _firstLackingRole(address[] calldata accounts, bytes32 role) internal view returns (uint256) {
-        return membership.firstLackingRole(accounts, role);
+        uint256 roleBit = Roles.bit(role);
+        for (uint256 i = 0; i < accounts.length; i++) {
+            uint256 p = _words[accounts[i]];
+            if (!_canTransact(p) || (p >> 80) & roleBit == 0) return i + 1;
+        }
+        return 0;
     }
 
     function _orgId(uint256 p) internal pure returns (uint64) {

@@ -1,8 +1,11 @@
 """Deploy the contract suite in dependency order, wire it together, and record it.
 
-The suite is described once, as data (`SUITE` and `WIRING`): what each contract's
+The suite is described once, as data (`SUITE`, `MIRRORS` and `WIRING`): what each contract's
 constructor takes and which calls connect the contracts afterwards. The deployer
-becomes the first regulator (a member of the authority organisation).
+becomes the first regulator (a member of the authority organisation). Every contract gated
+by Membership is registered as its permission mirror first (Membership pushes each change of
+a member's permissions to it), and is given the deployer's word, which Membership set in its
+constructor before any mirror existed.
 
 Contracts are versioned deployments: the record keeps, per contract, its current version and
 address and every earlier address with the blocks it served (`ContractVersion`), so the event
@@ -58,6 +61,13 @@ SUITE: tuple[ContractSpec, ...] = (
 
 Wiring = tuple[str, str, Callable[[Addresses], list[Any]]]
 
+# The contracts that check permissions from a local copy of Membership's words (`MembershipGated`).
+MIRRORS: tuple[str, ...] = tuple(spec.name for spec in SUITE if spec.name != "Membership")
+
+
+def _mirrored(name: str) -> Wiring:
+    return ("Membership", "addMirror", lambda a: [a[name]])
+
 
 def _registered(kind: AssetKind) -> Wiring:
     return ("ComplianceLedger", "setAssetRegistry", lambda a: [a[kind.contract], kind.compliance_kind])
@@ -70,7 +80,9 @@ def _enabled(kind: AssetKind) -> Wiring:
 # Calls made by the deployer (the first regulator) once everything is deployed:
 # (contract, function, arguments from the address book). Which assets count towards compliance
 # (under which ComplianceLedger.AssetKind) and which trade on the market is the asset kinds' data.
+# The mirrors come first: the other calls are checked against the deployer's mirrored word.
 WIRING: tuple[Wiring, ...] = (
+    *(_mirrored(name) for name in MIRRORS),
     ("ComplianceLedger", "setObligationSource", lambda a: [a["EmissionRegistry"], True]),
     *(_registered(kind) for kind in surrenderable()),
     ("Membership", "setEscrowAgent", lambda a: [a["CarbonMarket"], True]),
@@ -258,10 +270,17 @@ def deploy_suite(
         if progress:
             progress(f"deployed {spec.name} at {addresses[spec.name]} (gas {receipt['gasUsed']})")
     contracts = bind(w3, artifacts, addresses)
-    for contract_name, function, args in WIRING:
-        sender.transact(contracts[contract_name].get_function_by_name(function)(*args(addresses)))
-        if progress:
-            progress(f"wired {contract_name}.{function}")
+
+    def wire(rows: tuple[Wiring, ...]) -> None:
+        for contract_name, function, args in rows:
+            sender.transact(contracts[contract_name].get_function_by_name(function)(*args(addresses)))
+            if progress:
+                progress(f"wired {contract_name}.{function}")
+
+    wire(WIRING[:len(MIRRORS)])
+    for name in MIRRORS:
+        sender.transact(contracts[name].functions.refreshPermissions([sender.address]))
+    wire(WIRING[len(MIRRORS):])
     any_art = artifacts[SUITE[0].name]
     return Deployment(
         network=network,

@@ -8,11 +8,14 @@ steps, each a command of `carbonledger admin upgrade`:
    it in the `Upgrades` registry (one regulator);
 2. `approve_upgrade`: a second, different regulator approves (the registry refuses the proposer);
 3. `run_upgrade`: the migration. It rewires the contracts that refer to the old address (the suite's
-   `WIRING` rows naming it), lets the contract's migrator (`MIGRATORS`, one per contract name) seal the old
-   deployment and move its state through the new one's migrator-only import functions (each moved item an
-   event), takes the old address out of the wiring, reads every moved item back from both deployments and
-   refuses to finish on any difference, and returns the new deployment record: the new address as current
-   version, the old one in the contract's history with the blocks it served.
+   `WIRING` rows naming it, among them registering the new deployment as Membership's permission mirror),
+   copies every member's permission word into the new deployment (`refreshPermissions`: the members
+   listed in Membership's events, and the escrow agents), lets the contract's migrator (`MIGRATORS`, one
+   per contract name) seal the old deployment and move its state through the new one's migrator-only
+   import functions (each moved item an event), takes the old address out of the wiring (and out of
+   Membership's mirrors), reads every moved item back from both deployments and refuses to finish on any
+   difference, and returns the new deployment record: the new address as current version, the old one in
+   the contract's history with the blocks it served.
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from web3.contract import Contract
 
 from ledger_core.assets import tradeable
 from ledger_core.chain.compiler import Artifact
-from ledger_core.chain.deploy import SUITE, WIRING, Addresses, ContractVersion, Deployment, PastAddress, Wiring
+from ledger_core.chain.deploy import (
+    MIRRORS,
+    SUITE,
+    WIRING,
+    Addresses,
+    ContractVersion,
+    Deployment,
+    PastAddress,
+    Wiring,
+)
 from ledger_core.chain.sender import TransactionSender
 from ledger_core.chain.suite import Suite
 
@@ -167,17 +179,56 @@ def run_upgrade(sender: TransactionSender, suite: Suite, proposal_id: int, artif
     for target, function, args in rewiring(proposal.name, proposal.current, proposal.next, deployment.addresses):
         migration.send(suite.function(target, function, *args))
         say(f"rewired {target}.{function} to {proposal.next}")
+    mirrored = proposal.name in MIRRORS
+    if mirrored:
+        backfill_permissions(migration)
+        say(f"copied {len(migration.moved['accounts'])} accounts' permissions to {proposal.next}")
     migrator.move(migration)
     for target, function, args_of in migrator.unwire:
         migration.send(suite.function(target, function, *args_of({proposal.name: proposal.current})))
         say(f"unwired {target}.{function} from {proposal.current}")
+    if mirrored:
+        migration.send(suite.function("Membership", "removeMirror", proposal.current))
+        say(f"unwired Membership.removeMirror from {proposal.current}")
     last = int(w3.eth.block_number)
+    if mirrored:
+        verify_permissions(migration)
     migrator.verify(migration)
     say("verified: " + ", ".join(f"{k} {v}" for k, v in migration.counts.items()))
     record = upgraded(deployment, proposal, new_artifact, proposed_block(suite, proposal), last,
                       {new_artifact: suite.artifacts[new_artifact]})
     return record, MigrationReport(proposal.name, proposal.current, proposal.next, proposal.version,
                                    dict(migration.counts), first, last)
+
+
+def known_accounts(suite: Suite) -> list[str]:
+    """Every account Membership ever gave a word: the members admitted (in its events) and the escrow agents."""
+    membership = suite.contract("Membership")
+    since = suite.deployment.block
+    found = {str(log["args"]["account"]) for log in membership.events.MemberAdmitted().get_logs(from_block=since)}
+    found |= {str(log["args"]["account"]) for log in membership.events.EscrowAgentSet().get_logs(from_block=since)}
+    return sorted(found)
+
+
+def backfill_permissions(m: Migration) -> None:
+    """Copy Membership's word of every known account into the new deployment (a mirror added after them)."""
+    accounts = known_accounts(m.suite)
+    for start in range(0, len(accounts), BATCH):
+        m.send(m.new.functions.refreshPermissions(accounts[start:start + BATCH]))
+    m.moved["accounts"] = accounts
+
+
+def verify_permissions(m: Migration) -> None:
+    """The new deployment is a mirror holding Membership's words; the old one is no longer pushed to."""
+    membership = m.suite.contract("Membership")
+    problems = [f"{what}: expected {want!r}, found {got!r}" for what, want, got in (
+        ("new deployment is a permission mirror", True, membership.functions.isMirror(m.new.address).call()),
+        ("old deployment is no permission mirror", False, membership.functions.isMirror(m.old.address).call()),
+        *((f"permissions of {account}", membership.functions.permissionsOf(account).call(),
+           m.new.functions.mirroredPermissions(account).call()) for account in m.moved["accounts"]),
+    ) if want != got]
+    if problems:
+        raise UpgradeError("the permissions did not move exactly:\n  " + "\n  ".join(problems))
 
 
 def proposed_block(suite: Suite, proposal: Proposal) -> int:

@@ -29,7 +29,7 @@ class RawLog:
 
 @dataclass(frozen=True)
 class ChainEvent:
-    """A decoded event with its position on chain."""
+    """A decoded event with its position on chain (and its block's time, for events that leave it to the block)."""
 
     contract: str
     event: str
@@ -38,6 +38,7 @@ class ChainEvent:
     block_hash: bytes
     tx_hash: str
     log_index: int
+    block_timestamp: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,9 @@ class EventCatalog:
         addr = self.addresses[contract]
         return sorted(d.name for (a, _), d in self._decoders.items() if a == addr)
 
-    def decode(self, log: RawLog) -> ChainEvent | None:
-        """The decoded event, or None for a log of another contract or an unknown event."""
+    def decode(self, log: RawLog, block_timestamp: int = 0) -> ChainEvent | None:
+        """The decoded event (stamped with its block's time, in seconds), or None for a log of another contract or
+        an unknown event."""
         contract = self.contract_at.get(log.address)
         if contract is None or not log.topics:
             return None
@@ -152,4 +154,4 @@ class EventCatalog:
         if decoder is None:
             return None
         return ChainEvent(contract, decoder.name, decoder.decode(log.topics, log.data), log.block_number,
-                          log.block_hash, log.tx_hash, log.log_index)
+                          log.block_hash, log.tx_hash, log.log_index, block_timestamp)

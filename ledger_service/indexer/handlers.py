@@ -182,10 +182,11 @@ def batch_anchored(ev: ChainEvent) -> list[Row]:
 
 
 def notarized(ev: ChainEvent) -> list[Row]:
+    # The notarization's time is its block's (the contract records block.timestamp; the event leaves it out).
     a = ev.args
     return [("chain_notarizations", {
         "document_hash": a["documentHash"], "notary": a["notary"], "org_id": a["orgId"], "kind": a["kind"],
-        "reference_id": a["referenceId"], "timestamp": a["timestamp"], "notarized_block": ev.block_number,
+        "reference_id": a["referenceId"], "timestamp": ev.block_timestamp, "notarized_block": ev.block_number,
     })]
 
 

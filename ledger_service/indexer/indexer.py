@@ -201,12 +201,12 @@ class EventIndexer:
         rows_by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
         events = 0
         for log in sorted(logs, key=lambda entry: (entry.block_number, entry.log_index)):
-            event = self.catalog.decode(log)
+            header = headers[log.block_number]
+            event = self.catalog.decode(log, header.timestamp)
             if event is None:
                 continue
             events += 1
             by_event[f"{event.contract}.{event.event}"] += 1
-            header = headers[log.block_number]
             meta = {"block_number": log.block_number, "tx_hash": log.tx_hash, "log_index": log.log_index,
                     "block_time": header.time, "pending": log.block_number > final_block}
             for table, values in rows_of(event):

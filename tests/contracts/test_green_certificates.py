@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ledger_core.chain.deploy import bind
+from ledger_core.chain.upgrade import known_accounts
 from tests.contracts.helpers import freeze
 from tests.contracts.structs import view
 from tests.support.cast import ROLES
@@ -39,6 +40,8 @@ def gec(ledger: Ledger) -> Iterator[Ledger]:
         deployed[name] = str(receipt["contractAddress"])
     suite_gec = ledger.contracts[GEC]
     ledger.contracts.update(bind(ledger.w3, ledger.artifacts, deployed))
+    ledger.tx("regulator", "Membership", "addMirror", deployed[GEC])
+    ledger.tx("regulator", GEC, "refreshPermissions", known_accounts(ledger))
     ledger.tx("regulator", "CarbonMarket", "setAssetEnabled", deployed[GEC], True)
     yield ledger
     ledger.contracts[GEC] = suite_gec

@@ -30,7 +30,6 @@ def test_a_member_notarizes_a_document_and_the_record_names_it(ledger: Ledger) -
             "orgId": 20,
             "kind": KIND,
             "referenceId": REF,
-            "timestamp": block["timestamp"],
         }
     ]
     assert view(ledger, NOTARY, "getNotarization", DOC) == {

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from ledger_core.chain.upgrade import UpgradeError, approve_upgrade, propose_upgrade, read_proposal, run_upgrade
+from ledger_core.chain.upgrade import (
+    UpgradeError,
+    approve_upgrade,
+    known_accounts,
+    propose_upgrade,
+    read_proposal,
+    run_upgrade,
+)
 from tests.support.cast import ROLES
 from tests.support.credits import now
 from tests.support.ledger import Ledger
@@ -19,6 +26,13 @@ DAY = 86_400
 
 def market_at(ledger: Ledger, address: str, artifact: str = "CarbonMarket") -> Any:
     return ledger.w3.eth.contract(address=address, abi=ledger.artifacts[artifact].abi)  # type: ignore[call-overload]
+
+
+def backfilled(ledger: Ledger, address: str) -> Any:
+    """The proposed market with the members' permissions copied in (as `run_upgrade` does before the import)."""
+    new = market_at(ledger, address, V2)
+    ledger.senders["regulator"].transact(new.functions.refreshPermissions(known_accounts(ledger)))
+    return new
 
 
 def test_a_proposal_names_both_addresses_and_the_version(ledger: Ledger) -> None:
@@ -76,7 +90,7 @@ def test_the_migration_refuses_to_run_without_approval(ledger: Ledger) -> None:
     proposal = proposed(ledger)
     with pytest.raises(UpgradeError, match="not approved"):
         run_upgrade(ledger.senders["regulator"], ledger, proposal.id, V2)
-    new = market_at(ledger, proposal.next, V2)
+    new = backfilled(ledger, proposal.next)
     with reverts("UpgradeNotApproved", proposal.current, proposal.next):
         ledger.senders["regulator"].transact(new.functions.beginImport(proposal.current, []))
 
@@ -91,7 +105,7 @@ def test_only_the_approved_successor_seals_the_market(ledger: Ledger) -> None:
 def test_a_non_regulator_cannot_begin_the_import(ledger: Ledger) -> None:
     proposal = proposed(ledger)
     approve_upgrade(ledger.senders["regulator2"], ledger, proposal.id)
-    new = market_at(ledger, proposal.next, V2)
+    new = backfilled(ledger, proposal.next)
     with reverts("MissingRole", ledger.address("trader"), ROLES["REGULATOR"]):
         ledger.senders["trader"].transact(new.functions.beginImport(proposal.current, []))
 
@@ -99,7 +113,7 @@ def test_a_non_regulator_cannot_begin_the_import(ledger: Ledger) -> None:
 def test_only_the_migrator_continues_an_import(ledger: Ledger) -> None:
     proposal = proposed(ledger)
     approve_upgrade(ledger.senders["regulator2"], ledger, proposal.id)
-    new = market_at(ledger, proposal.next, V2)
+    new = backfilled(ledger, proposal.next)
     ledger.senders["regulator"].transact(new.functions.beginImport(proposal.current, []))
     with reverts("NotMigrator", ledger.address("regulator2")):
         ledger.senders["regulator2"].transact(new.functions.finishImport())
@@ -149,3 +163,22 @@ def test_a_sealed_market_refuses_every_change(ledger: Ledger, market: dict[str, 
                            ("setPriceBands", (500, 1000)), ("setBlockTradeThreshold", (10,))):
         with reverts("MarketSealed", proposal.next):
             ledger.tx("regulator", "CarbonMarket", function, *args)
+
+
+def test_the_new_market_mirrors_every_members_permissions_and_the_old_one_is_no_longer_pushed_to(
+        ledger: Ledger) -> None:
+    old = ledger.contract("CarbonMarket").address
+    with first_deployment_restored(ledger):
+        proposal = proposed(ledger)
+        approve_upgrade(ledger.senders["regulator2"], ledger, proposal.id)
+        run_upgrade(ledger.senders["regulator"], ledger, proposal.id, V2)
+        new = market_at(ledger, proposal.next, V2)
+        assert ledger.call("Membership", "isMirror", proposal.next)
+        assert not ledger.call("Membership", "isMirror", old)
+        for account in known_accounts(ledger):
+            assert new.functions.mirroredPermissions(account).call() == ledger.call(
+                "Membership", "permissionsOf", account)
+        ledger.tx("regulator", "Membership", "suspend", ledger.address("trader"), b"\x01" * 32)
+        suspended = ledger.call("Membership", "permissionsOf", ledger.address("trader"))
+        assert new.functions.mirroredPermissions(ledger.address("trader")).call() == suspended
+        assert ledger.call("CarbonMarket", "mirroredPermissions", ledger.address("trader")) != suspended

@@ -7,12 +7,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from eth_utils import keccak
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 import ledger_core.db.models  # noqa: F401
 from ledger_core.db.base import Base
-from ledger_core.db.models import ChainBalance, ChainMember, ChainTransfer
+from ledger_core.db.models import ChainBalance, ChainMember, ChainNotarization, ChainTransfer
 from ledger_core.db.session import make_engine
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import IndexHooks
@@ -63,6 +64,20 @@ def test_every_event_of_the_suite_is_indexed_with_its_position_and_time(ledger, 
         tx["blockNumber"], "AllowanceRegistry", YEAR, 200)
     assert transfer.log_index == tx["logs"][0]["logIndex"]
     assert int(transfer.block_time.timestamp()) == block["timestamp"]
+
+
+def test_a_notarization_is_indexed_at_the_time_of_its_block(ledger, make_indexer, index_engine):
+    """The `Notarized` event leaves the time to its block; the row's `timestamp` is the block's, as the chain's."""
+    digest = keccak(text="board minutes")
+    receipt = ledger.tx("enterprise_a", "Notary", "notarize", digest, keccak(text="MINUTES"), b"\0" * 32)
+    make_indexer().sync()
+    with index_engine.connect() as conn:
+        row = conn.execute(select(ChainNotarization).where(ChainNotarization.document_hash == digest)).one()
+    block = ledger.w3.eth.get_block(receipt["blockNumber"])
+    _notary, timestamp, _block = ledger.call("Notary", "getNotarization", digest)
+    assert (row.timestamp, row.notarized_block, row.notary) == (
+        block["timestamp"], receipt["blockNumber"], ledger.address("enterprise_a"))
+    assert row.timestamp == timestamp and int(row.block_time.timestamp()) == timestamp
 
 
 def test_balances_and_members_follow_the_events(ledger, story, make_indexer, index_engine):
