@@ -184,6 +184,14 @@ def _anchor_id_of(chain: ChainClient, suite: Suite, org_id: int, measure: int, s
     return chain.request(lambda: _reader(suite).find(org_id, measure, start, end))
 
 
+def _anchored_id(chain: ChainClient, suite: Suite, tx_hash: str) -> int:
+    """The id of the anchor a mined `anchor` transaction created, from its receipt (finding it by its window in
+    the logs would scan the chain once per window)."""
+    receipt = chain.request(lambda: suite.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+    (event,) = suite.events(receipt, ANCHOR, "Anchored")
+    return int(event["anchorId"])
+
+
 def _mark(batch: MeterBatch, anchor_id: int) -> None:
     batch.status = BatchStatus.ANCHORED
     batch.anchor_id = anchor_id
@@ -237,7 +245,7 @@ def anchor_windows(session: Session, chain: ChainClient, suite: Suite, org_id: i
         built = built_batch(batch)
         common = (batch.id, batch.window_start, batch.window_end, built.root)
         if record.status == OutboxStatus.MINED:
-            anchor_id = _anchor_id_of(chain, suite, org_id, batch.measure, batch.window_start, batch.window_end)
+            anchor_id = _anchored_id(chain, suite, str(record.tx_hash))
             batch.tx_hash = record.tx_hash
             _mark(batch, anchor_id)
             outcomes.append(WindowOutcome(*common, "anchored", anchor_id, batch.measure, record.id, record.tx_hash))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ledger_core.chain.client import SendResult
 from ledger_core.db.models import Reading
 from ledger_service.runtime import Runtime
+from oracles.anchor_records import AnchorReader
 from oracles.canonical import public_key_hash
 from oracles.simulator import device_signing_key
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, ENTERPRISE_C, PARK, YEAR, Cast
@@ -269,6 +270,23 @@ def test_an_authorised_oracle_builds_and_anchors_windows_once(client: TestClient
     pending_b = client.get(f"{V1}/meters/enterprises/{ENTERPRISE_B}/anchors", headers=cast.auth("enterprise_b"),
                            params={"include_unanchored": True})
     assert pending_b.json()["anchors"] == []  # B's windows are not built yet
+
+
+def test_new_windows_are_anchored_without_scanning_the_chain_s_logs(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    # Each mined window's anchor id comes from its transaction's receipt: finding it by its window in the logs
+    # scanned the whole chain once per window (a year of weekly windows in the demo took many minutes).
+    layout = set_up_park(client, cast, runtime)
+    assert push(client, cast, "oracle", messages(layout, hours=3)).status_code == 200
+
+    def no_scan(*_: object) -> None:
+        raise AssertionError("anchoring scanned the chain's logs")
+
+    monkeypatch.setattr(AnchorReader, "_logs", no_scan)
+    reply = anchor(client, cast, ENTERPRISE_A)
+    assert reply.status_code == 200, reply.text
+    assert [w["action"] for w in reply.json()["windows"]] == ["anchored"] * 3
+    assert len({w["anchor_id"] for w in reply.json()["windows"]}) == 3
 
 
 def test_anchoring_refusals(client: TestClient, cast: Cast, runtime: Runtime):
