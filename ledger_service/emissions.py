@@ -14,6 +14,7 @@ from the version's events and checked against them (`read_report`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -22,12 +23,14 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from hexbytes import HexBytes
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3.types import BlockIdentifier, EventData
 
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
+from ledger_core.db.models import ChainReportEvent
 from oracles.reports import anchored_period_commitment
 
 REGISTRY = "EmissionRegistry"
@@ -94,24 +97,40 @@ class ReportRecordMismatch(ValueError):
     """A report's events do not hash to the commitments the registry keeps."""
 
 
-def _report_events(suite: Suite, report_id: int, block: BlockIdentifier) -> dict[str, EventData]:
-    """The events of one report version (each happens at most once), found by the indexed report id."""
+def _report_events(suite: Suite, report_id: int, ranges: Sequence[tuple[BlockIdentifier, BlockIdentifier]]
+                   ) -> dict[str, EventData]:
+    """The events of one report version (each happens at most once) in the block ranges, found by the indexed
+    report id."""
     contract = suite.contract(REGISTRY)
     events = {getattr(contract.events, name).topic: getattr(contract.events, name)() for name in REPORT_EVENTS}
-    logs = suite.w3.eth.get_logs({
-        "address": contract.address, "fromBlock": suite.deployment.block, "toBlock": block,
-        "topics": [list(events), "0x" + report_id.to_bytes(32, "big").hex()]})
     found: dict[str, EventData] = {}
-    for log in logs:
-        decoded = events[HexBytes(log["topics"][0]).to_0x_hex()].process_log(log)
-        found[decoded["event"]] = decoded
+    for first, last in ranges:
+        for log in suite.w3.eth.get_logs({"address": contract.address, "fromBlock": first, "toBlock": last,
+                                          "topics": [list(events), "0x" + report_id.to_bytes(32, "big").hex()]}):
+            decoded = events[HexBytes(log["topics"][0]).to_0x_hex()].process_log(log)
+            found[decoded["event"]] = decoded
     return found
 
 
-def read_report(suite: Suite, report_id: int, block: BlockIdentifier = "latest") -> Report:
+def read_report(suite: Suite, report_id: int, block: BlockIdentifier = "latest", near: Sequence[int] = ()
+                ) -> Report:
     """A report version: the state the registry keeps (status, version chain, commitments) and the records of its
     events, checked against the commitments. Raises the contract's `UnknownReport` if none, and
-    `ReportRecordMismatch` if an event does not hash to its commitment."""
+    `ReportRecordMismatch` if an event does not hash to its commitment.
+
+    `near`: blocks that hold the version's events as far as the caller knows (the index's, a transaction's
+    just mined). They are read first, as a node without a log index (the embedded chain) scans every block of
+    a range; when they do not hold what the commitments say, the events are read from the deployment on."""
+    if near:
+        try:
+            return _read_report(suite, report_id, block, [(b, b) for b in sorted(set(near))])
+        except ReportRecordMismatch:
+            pass
+    return _read_report(suite, report_id, block, [(suite.deployment.block, block)])
+
+
+def _read_report(suite: Suite, report_id: int, block: BlockIdentifier,
+                 ranges: Sequence[tuple[BlockIdentifier, BlockIdentifier]]) -> Report:
     try:
         kept = suite.function(REGISTRY, "getReport", report_id).call(block_identifier=block)
     except Exception as exc:
@@ -120,7 +139,9 @@ def read_report(suite: Suite, report_id: int, block: BlockIdentifier = "latest")
             raise
         raise revert from None
     org, year, version, status, previous, submission, review, verified_kg = kept
-    events = _report_events(suite, report_id, block)
+    events = _report_events(suite, report_id, ranges)
+    if "ReportSubmitted" not in events:
+        raise ReportRecordMismatch(f"report {report_id}: no ReportSubmitted event was read")
 
     def at(name: str) -> int | None:
         event = events.get(name)
@@ -144,6 +165,8 @@ def read_report(suite: Suite, report_id: int, block: BlockIdentifier = "latest")
         checked = b"\0" * 32
     if checked != bytes(review):
         raise ReportRecordMismatch(f"report {report_id}: its review event does not hash to its reviewHash")
+    if ReportStatus(int(status)) == ReportStatus.FINALIZED and "ReportFinalized" not in events:
+        raise ReportRecordMismatch(f"report {report_id}: finalized, but no ReportFinalized event was read")
     tonnes = 0
     if "ReportFinalized" in events:
         f = events["ReportFinalized"]["args"]
@@ -193,9 +216,16 @@ def anchored_commitment(session: Session, org_id: int, year: int) -> Commitment:
     return Commitment(c.root, c.total_mg, c.reading_count, c.anchor_ids, "anchors")
 
 
-def get_report(chain: ChainClient, suite: Suite, report_id: int) -> Report:
-    """A report version; raises the contract's `UnknownReport` if none."""
-    return chain.request(lambda: read_report(suite, report_id))
+def get_report(chain: ChainClient, suite: Suite, report_id: int, near: Sequence[int] = ()) -> Report:
+    """A report version (its events read first in the blocks `near`); raises the contract's `UnknownReport` if
+    none."""
+    return chain.request(lambda: read_report(suite, report_id, near=near))
+
+
+def indexed_blocks(session: Session, report_id: int) -> list[int]:
+    """The blocks of the version's events as the index holds them."""
+    return [int(b) for b in session.scalars(
+        select(ChainReportEvent.block_number).where(ChainReportEvent.report_id == report_id))]
 
 
 def versions(chain: ChainClient, suite: Suite, org_id: int, year: int) -> list[Report]:

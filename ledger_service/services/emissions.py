@@ -82,9 +82,14 @@ class EmissionService:
             str(kind): digest is not None and self.documents.has(digest, report.org_id, kind)
             for kind, digest in digests.items()})
 
-    def _report(self, report_id: int) -> Report:
-        """A report version as the registry holds it; the contract's UnknownReport if none."""
-        return emissions.get_report(self.chain, self.suite, report_id)
+    def _report(self, report_id: int, mined: TxRecord | None = None) -> Report:
+        """A report version as the registry holds it (its events looked for first where the index, and the
+        transaction just `mined`, put them); the contract's UnknownReport if none."""
+        with self.sessions() as session:
+            near = emissions.indexed_blocks(session, report_id)
+        if mined is not None and mined.block_number is not None:
+            near.append(mined.block_number)
+        return emissions.get_report(self.chain, self.suite, report_id, near)
 
     def report(self, caller: Caller, report_id: int) -> Report:
         report = self._report(report_id)
@@ -166,7 +171,7 @@ class EmissionService:
         if pending(record):
             return Submission(None, record, commitment)
         report_id = emissions.latest_report_id(self.chain, self.suite, org_id, year)
-        return Submission(self._kept(self._report(report_id)), record, commitment)
+        return Submission(self._kept(self._report(report_id, record)), record, commitment)
 
     def _review(self, caller: Caller, report_id: int, upload: Upload | None, given: bytes | None, what: str,
                 kind: DocumentKind, intent: Callable[[bytes], Intent]) -> ReportChange:
@@ -181,7 +186,7 @@ class EmissionService:
             digest, kept = self._keep(caller, upload, report.org_id, kind)
         assert digest is not None
         record = self._send(caller, intent(digest), kept)
-        return ReportChange(self._kept(self._report(report_id)), record)
+        return ReportChange(self._kept(self._report(report_id, record)), record)
 
     def verify(self, caller: Caller, report_id: int, verified_kg: int, statement: Upload | None = None,
                statement_hash: bytes | None = None) -> ReportChange:
@@ -199,4 +204,4 @@ class EmissionService:
     def finalize(self, caller: Caller, report_id: int) -> ReportChange:
         """Finalize a verified report: its verified kgCO2e, rounded half up to tonnes, becomes the obligation."""
         record = self.sender.send_one(caller, emissions.finalize_intent(caller.address, report_id))
-        return ReportChange(self._kept(self._report(report_id)), record)
+        return ReportChange(self._kept(self._report(report_id, record)), record)

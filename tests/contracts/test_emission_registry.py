@@ -439,3 +439,38 @@ class TestFinalizeReport:
             ledger.tx("regulator", ER, "finalizeReport", 1)
         with reverts("UnknownReport", 1):
             ledger.call(ER, "getReport", 1)
+
+
+class TestReadingAReportFromItsBlocks:
+    """`read_report(near=...)` reads the blocks it is told first (a node without a log index scans every block
+    of a range) and falls back to the whole range when they do not hold what the commitments say."""
+
+    def _ranges(self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
+        asked: list[tuple[Any, Any]] = []
+        real = ledger.w3.eth.get_logs
+
+        def spy(params: Any) -> Any:
+            asked.append((params["fromBlock"], params["toBlock"]))
+            return real(params)
+
+        monkeypatch.setattr(ledger.w3.eth, "get_logs", spy)
+        return asked
+
+    def test_the_blocks_of_its_events_are_read_and_nothing_else(self, ledger: Ledger,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+        submitted = _submit(ledger)["blockNumber"]
+        verified = ledger.tx("verifier", ER, "verifyReport", 1, VERIFIED_KG, STATEMENT)["blockNumber"]
+        whole = read_report(ledger, 1)
+        asked = self._ranges(ledger, monkeypatch)
+        assert read_report(ledger, 1, near=[verified, submitted]) == whole
+        assert asked == [(submitted, submitted), (verified, verified)]
+
+    def test_blocks_that_miss_an_event_fall_back_to_the_whole_range(self, ledger: Ledger,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+        submitted = _submit(ledger)["blockNumber"]
+        ledger.tx("verifier", ER, "verifyReport", 1, VERIFIED_KG, STATEMENT)
+        whole = read_report(ledger, 1)
+        asked = self._ranges(ledger, monkeypatch)
+        # The review's block is missing (an index behind the chain): its commitment does not match, so all is read.
+        assert read_report(ledger, 1, near=[submitted]) == whole
+        assert asked == [(submitted, submitted), (ledger.deployment.block, "latest")]
