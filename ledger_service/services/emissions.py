@@ -25,6 +25,7 @@ from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, TransactionRefused, forbidden, not_found
 from ledger_service.services.listing import Listed
 from ledger_service.services.sending import Sender, pending
+from ledger_service.services.visibility import IndexedViews
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class EmissionService:
     sender: Sender
     documents: DocumentVault
     directory: Directory
+    views: IndexedViews
 
     # ------------------------------------------------------------------ reading
 
@@ -85,6 +87,7 @@ class EmissionService:
     def _report(self, report_id: int, mined: TxRecord | None = None) -> Report:
         """A report version as the registry holds it (its events looked for first where the index, and the
         transaction just `mined`, put them); the contract's UnknownReport if none."""
+        self.views.fresh()
         with self.sessions() as session:
             near = emissions.indexed_blocks(session, report_id)
         if mined is not None and mined.block_number is not None:

@@ -58,7 +58,7 @@ def build_services(runtime: Runtime) -> Services:
                          runtime.settings)
     meters = MeterService(runtime.sessions, runtime.chain, runtime.suite, sender, runtime.settings, runtime.directory)
     emissions = EmissionService(runtime.sessions, runtime.chain, runtime.suite, sender, runtime.documents,
-                                runtime.directory)
+                                runtime.directory, views)
     members = MemberService(runtime.chain, runtime.keystore, runtime.directory, sender)
     organisations = OrganisationService(runtime.directory, sender)
     api_keys = ApiKeyService(runtime.api_keys, runtime.directory, runtime.settings)
