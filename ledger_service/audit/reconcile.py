@@ -43,11 +43,12 @@ from ledger_core.db.models import (
     ChainOrder,
     ChainOrganisation,
     ChainReport,
+    ChainReportEvent,
     IndexCheckpoint,
 )
 from ledger_service.audit.anchor_index import kept_by_index, record_of
 from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
-from ledger_service.emissions import read_report, submission_hash
+from ledger_service.emissions import Report, read_report, submission_hash
 from ledger_service.indexer.indexer import DEFAULT_RANGE as LOG_RANGE  # blocks per eth_getLogs request
 from oracles.anchor_records import AnchorReader
 from oracles.anchoring import OnChainAnchor
@@ -187,6 +188,15 @@ class _Reconciler:
         if not named:
             self.report.differences.append(Difference("anchor", str(key), "commitment", kept, on_chain))
 
+    def read_report(self, report_id: int) -> Report:
+        """The report as the chain holds it, read first from the blocks the index names (up to the reconciled
+        block): a wrong or missing index row cannot hide anything, as the commitments decide and a mismatch
+        reads the whole range."""
+        near = [int(b) for b in self.conn.scalars(
+            select(ChainReportEvent.block_number).where(ChainReportEvent.report_id == report_id,
+                                                        ChainReportEvent.block_number <= self.block))]
+        return read_report(self.suite, report_id, self.block, near)
+
     def reports(self) -> None:
         # The registry keeps status, versions and commitments; the records are in its events, read from the
         # chain and checked against those commitments (`read_report`), then compared with the index.
@@ -194,7 +204,7 @@ class _Reconciler:
         self.compare("report_count", "EmissionRegistry", {"count": count},
                      {"count": self.view("EmissionRegistry", "reportCount")})
         for r in self.conn.execute(select(ChainReport)).mappings():
-            c = read_report(self.suite, r["report_id"], self.block)
+            c = self.read_report(r["report_id"])
             before = len(self.report.differences)
             self.compare("report", r["report_id"],
                          {"org_id": r["org_id"], "year": r["year"], "version": r["version"],
@@ -324,7 +334,7 @@ class _Reconciler:
         if "EmissionRegistry" not in self.suite.contracts:
             return
         count, found = check_documents(self.conn, vault.open_row,
-                                       lambda report_id: read_report(self.suite, report_id, self.block))
+                                       self.read_report)
         self.report.checked["document"] = count
         self.report.differences += [Difference(*f[:5], where=f[5]) for f in found]
 
