@@ -23,7 +23,7 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from hexbytes import HexBytes
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from web3.types import BlockIdentifier, EventData
 
@@ -222,10 +222,12 @@ def get_report(chain: ChainClient, suite: Suite, report_id: int, near: Sequence[
     return chain.request(lambda: read_report(suite, report_id, near=near))
 
 
-def indexed_blocks(session: Session, report_id: int) -> list[int]:
-    """The blocks of the version's events as the index holds them."""
-    return [int(b) for b in session.scalars(
-        select(ChainReportEvent.block_number).where(ChainReportEvent.report_id == report_id))]
+def indexed_blocks(db: Session | Connection, report_id: int, up_to: int | None = None) -> list[int]:
+    """The blocks of the version's events as the index holds them (up to block `up_to`)."""
+    query = select(ChainReportEvent.block_number).where(ChainReportEvent.report_id == report_id)
+    if up_to is not None:
+        query = query.where(ChainReportEvent.block_number <= up_to)
+    return [int(b) for b in db.scalars(query)]
 
 
 def versions(chain: ChainClient, suite: Suite, org_id: int, year: int) -> list[Report]:

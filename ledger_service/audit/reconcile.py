@@ -43,12 +43,11 @@ from ledger_core.db.models import (
     ChainOrder,
     ChainOrganisation,
     ChainReport,
-    ChainReportEvent,
     IndexCheckpoint,
 )
 from ledger_service.audit.anchor_index import kept_by_index, record_of
 from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
-from ledger_service.emissions import Report, read_report, submission_hash
+from ledger_service.emissions import Report, indexed_blocks, read_report, submission_hash
 from ledger_service.indexer.indexer import DEFAULT_RANGE as LOG_RANGE  # blocks per eth_getLogs request
 from oracles.anchor_records import AnchorReader
 from oracles.anchoring import OnChainAnchor
@@ -192,10 +191,7 @@ class _Reconciler:
         """The report as the chain holds it, read first from the blocks the index names (up to the reconciled
         block): a wrong or missing index row cannot hide anything, as the commitments decide and a mismatch
         reads the whole range."""
-        near = [int(b) for b in self.conn.scalars(
-            select(ChainReportEvent.block_number).where(ChainReportEvent.report_id == report_id,
-                                                        ChainReportEvent.block_number <= self.block))]
-        return read_report(self.suite, report_id, self.block, near)
+        return read_report(self.suite, report_id, self.block, indexed_blocks(self.conn, report_id, self.block))
 
     def reports(self) -> None:
         # The registry keeps status, versions and commitments; the records are in its events, read from the
