@@ -523,13 +523,7 @@ contract CreditRegistry is ERC1155, MembershipGated, IEscrowCancellable {
         internal
         override
     {
-        if (to != address(0)) {
-            _requireCanHold(to);
-            if (from != address(0)) {
-                _requireCanHold(from);
-                if (_msgSender() != from) _requireCanHold(_msgSender());
-            }
-        }
+        _requireHolders(_msgSender(), from, to);
         super._update(from, to, ids, values);
     }
 

@@ -130,6 +130,17 @@ abstract contract MembershipGated is IPermissionMirror {
         if (!_canTransact(p) && !_isEscrowAgent(p)) revert AccountCannotTransact(account);
     }
 
+    /// @dev The parties of an ERC-1155 balance change: a mint's receiver may hold; a transfer's receiver,
+    /// sender and operator (when not the sender) may hold. Burns are gated by the functions that make them.
+    function _requireHolders(address operator, address from, address to) internal view {
+        if (to == address(0)) return;
+        _requireCanHold(to);
+        if (from != address(0)) {
+            _requireCanHold(from);
+            if (operator != from) _requireCanHold(operator);
+        }
+    }
+
     function _requireActive(address account) internal view returns (uint256 p) {
         p = _permissions(account);
         if (!_isActive(p)) revert InactiveMember(account);
