@@ -81,9 +81,9 @@ def test_one_process_at_a_time_plays_a_role_and_another_takes_it_over_when_the_h
             with DatabaseLocks(second).role("outbox-pump") as also:
                 assert not also
             # the holder dies: its connection goes, and with it the lock (only this database's holders: other
-            # tests share the server)
+            # tests share the server). Termination is a signal; the timeout waits until the backend has exited.
             with second.connect() as conn:
-                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                conn.execute(text("SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' "
                                   "AND pid <> pg_backend_pid() AND database = "
                                   "(SELECT oid FROM pg_database WHERE datname = current_database())"))
             with DatabaseLocks(second).role("outbox-pump") as taken:
