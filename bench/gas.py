@@ -38,6 +38,7 @@ from ledger_core.chain.errors import RevertDecoder
 from ledger_core.chain.sender import TransactionSender
 from ledger_core.chain.suite import Suite
 from oracles import merkle_sum as ms
+from oracles.anchor_records import event_record
 
 YEAR = 2025
 PARK, ENT_A, ENT_B, VERIFIER_ORG, ORACLE_ORG, TRADING_ORG, BANK_ORG = 10, 11, 12, 20, 50, 30, 40
@@ -159,9 +160,7 @@ class Bench:
         self.tx("oracle", "MeterAnchor", "anchor", ENT_A, EMISSIONS, start - 86_400, start, *window)
         receipt = self.tx("oracle", "MeterAnchor", "anchor", ENT_A, EMISSIONS, start, start + 86_400, *window,
                           key="anchor")
-        event = self.suite.events(receipt, "MeterAnchor", "Anchored")[0]
-        record = tuple(event[k] for k in ("anchorId", "enterpriseOrgId", "measure", "windowStart", "windowEnd", "root",
-                                          "totalMg", "readingCount", "factorSetId", "previousAnchorId", "oracle"))
+        record = event_record(self.suite.events(receipt, "MeterAnchor", "Anchored")[0]).as_abi()
         args = (record, record[0], [], h("reading-12345"), 1_000 + 12345, [s.as_tuple() for s in proof])
         valid, _ = self.suite.call("MeterAnchor", "verifyReading", *args)
         assert valid, "the depth-20 proof must verify"

@@ -20,7 +20,10 @@ import {MerkleSum} from "./lib/MerkleSum.sol";
 /// mgCO2e) and electricity produced by generation meters (measure 1, sums in Wh).
 ///
 /// Storage keeps commitments, not copies: per anchor one slot, the hash of its record
-/// (`anchorCommitment`); per enterprise and measure one packed head (latest anchor id and window).
+/// (`anchorCommitment`); per enterprise and measure one packed head (latest anchor id and window, and
+/// the oracle organisation that serves the enterprise). An anchor's id says whose it is:
+/// `enterpriseOrgId << 32 | measure << 31 | sequence`, the sequence counting that enterprise's anchors
+/// of that measure from 1 (`anchorIdOf`), so there is no global counter to write.
 /// The record itself is in the `Anchored` event. An oracle may anchor the windows of many
 /// enterprises in one transaction (`anchorBatch`): the batch keeps one slot, the Merkle root of
 /// its windows' commitments, under the id of its first anchor. A reading is proved into its anchor
@@ -71,11 +74,13 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
         address oracle;
     }
 
-    /// @notice The latest anchor of an enterprise and measure: one slot.
+    /// @notice The latest anchor of an enterprise and measure, and the oracle organisation serving the
+    /// enterprise: one slot.
     struct Head {
         uint64 anchorId;
         uint64 windowStart;
         uint64 windowEnd;
+        uint64 oracleOrgId;
     }
 
     /// @dev A production anchor's figures, in one slot, for `productionOf`.
@@ -87,13 +92,17 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     }
 
     mapping(bytes32 deviceId => Device) private _devices;
-    mapping(address oracle => mapping(uint64 enterpriseOrgId => bool)) private _oracleAuthorised;
     /// @dev A single anchor's commitment under its id; a batch's root under the id of its first anchor.
     mapping(uint256 anchorId => bytes32 commitment) private _commitments;
     /// @dev Keyed by `enterpriseOrgId << 8 | measure`.
     mapping(uint256 headKey => Head) private _heads;
     mapping(uint256 anchorId => Production) private _production;
-    uint256 private _anchorCount;
+
+    /// @notice The highest enterprise id whose meter data can be anchored: its anchor ids stay below 2^53,
+    /// exact in a SQL BIGINT, a JSON number and a JavaScript number.
+    uint64 public constant MAX_ENTERPRISE_ORG_ID = (1 << 21) - 1;
+    /// @notice The most anchors of one enterprise and measure.
+    uint64 public constant MAX_SEQUENCE = (1 << 31) - 1;
 
     /// @dev A device id of zero was given.
     error InvalidDeviceId();
@@ -109,6 +118,10 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     error NotOrganisationMember(address account, uint64 orgId);
     /// @dev `oracle` is not authorised to anchor data for `enterpriseOrgId`.
     error OracleNotAuthorised(address oracle, uint64 enterpriseOrgId);
+    /// @dev The enterprise's id is above `MAX_ENTERPRISE_ORG_ID`, too large for its anchor ids.
+    error EnterpriseIdOutOfRange(uint64 enterpriseOrgId);
+    /// @dev The enterprise has `MAX_SEQUENCE` anchors of the measure.
+    error AnchorSequenceExhausted(uint64 enterpriseOrgId, uint8 measure);
     /// @dev A window must end after it starts.
     error WindowNotClosed(uint64 windowEnd, uint64 blockTime);
     error InvalidWindow(uint64 windowStart, uint64 windowEnd);
@@ -144,30 +157,30 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     event DeviceKeyRotated(
         bytes32 indexed deviceId, uint64 indexed enterpriseOrgId, bytes32 previousKeyHash, bytes32 newKeyHash, address rotatedBy
     );
-    /// @notice A regulator authorised an oracle for an enterprise, or withdrew the authorisation.
+    /// @notice A regulator authorised an oracle for an enterprise (and with it the oracle's organisation:
+    /// any of its active ORACLE members may anchor), or withdrew the authorisation.
     event OracleAuthorisationSet(address indexed oracle, uint64 indexed enterpriseOrgId, bool authorised, address setBy);
     /// @notice An oracle anchored an enterprise's meter data for `[windowStart, windowEnd)`: the anchor's
     /// record (`AnchorRecord`, whose hash the contract keeps). `root` is the level-4 node over the
-    /// facilities' root, `totalMg` its sum (Wh for measure 1), `previousAnchorId` the enterprise's prior
-    /// anchor of the same measure.
+    /// facilities' root, `totalMg` its sum (Wh for measure 1). The record's measure and previous anchor
+    /// are its id's: `anchorId >> 31 & 1`, and `anchorId - 1` unless the id's sequence is 1 (then 0).
     event Anchored(
         uint256 indexed anchorId,
         uint64 indexed enterpriseOrgId,
-        uint8 measure,
         uint64 windowStart,
         uint64 windowEnd,
         bytes32 root,
         uint128 totalMg,
         uint64 readingCount,
         bytes32 factorSetId,
-        uint256 previousAnchorId,
         address oracle
     );
-    /// @notice `oracle` anchored the windows of `records` as the anchors `batchId, batchId + 1, ...`, in
-    /// order; `batchRoot` is the Merkle root of their commitments. `records` packs each anchor's record in
+    /// @notice `oracle` anchored the windows of `records`, in order, `batchId` being the first one's anchor
+    /// id; `batchRoot` is the Merkle root of their commitments. `records` packs each anchor's record in
     /// `RECORD_BYTES` bytes (big-endian, no padding): enterpriseOrgId u64, measure u8, windowStart u64,
-    /// windowEnd u64, root b32, total u128, readingCount u64, factorSetId b32, previousAnchorId u64; the
-    /// anchor id and the oracle are the event's. (Packed: one event of 121 bytes per window instead of an
+    /// windowEnd u64, root b32, total u128, readingCount u64, factorSetId b32, previousAnchorId u64; each
+    /// anchor's id is the next of its previous anchor's (`previousAnchorId + 1`, or `anchorIdOf(enterpriseOrgId,
+    /// measure, 1)` when 0) and its oracle the event's. (Packed: one event of 121 bytes per window instead of an
     /// `Anchored` event each keeps a window within its batch budget.)
     event BatchAnchored(uint256 indexed batchId, address indexed oracle, bytes32 batchRoot, bytes records);
 
@@ -243,8 +256,11 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     // ------------------------------------------------------------------ oracles
 
     /// @notice Authorise an oracle to anchor an enterprise's meter data, or withdraw the
-    /// authorisation. Regulator only. Authorising requires the oracle to hold the ORACLE role
-    /// as an active member; withdrawing does not (so a revoked oracle can be cleaned up).
+    /// authorisation. Regulator only. An enterprise is served by one oracle organisation at a time:
+    /// authorising an oracle makes its organisation the enterprise's (every active ORACLE member of it
+    /// may anchor, so an oracle can rotate keys), replacing the one before. Authorising requires the
+    /// oracle to hold the ORACLE role as an active member; withdrawing does not (so a revoked oracle can
+    /// be cleaned up), and withdraws only if the oracle's organisation is the one serving.
     /// @param oracle The oracle account.
     /// @param enterpriseOrgId The enterprise.
     /// @param authorised Whether the oracle may anchor for the enterprise.
@@ -252,20 +268,32 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
         external
         onlyRegulator
     {
+        uint64 oracleOrgId;
         if (authorised) {
-            _requireActiveRole(Roles.ORACLE, oracle);
+            oracleOrgId = _orgId(_requireActiveRole(Roles.ORACLE, oracle));
             if (!membership.organisationExists(enterpriseOrgId)) revert Errors.UnknownOrganisation(enterpriseOrgId);
+            if (enterpriseOrgId > MAX_ENTERPRISE_ORG_ID) revert EnterpriseIdOutOfRange(enterpriseOrgId);
+        } else if (!_serves(oracle, enterpriseOrgId)) {
+            emit OracleAuthorisationSet(oracle, enterpriseOrgId, false, msg.sender);
+            return;
         }
-        _oracleAuthorised[oracle][enterpriseOrgId] = authorised;
+        _heads[_headKey(enterpriseOrgId, MEASURE_EMISSIONS)].oracleOrgId = oracleOrgId;
+        _heads[_headKey(enterpriseOrgId, MEASURE_PRODUCTION)].oracleOrgId = oracleOrgId;
         emit OracleAuthorisationSet(oracle, enterpriseOrgId, authorised, msg.sender);
     }
 
-    /// @notice Whether the regulator has authorised `oracle` for the enterprise. Anchoring also
-    /// requires the oracle to hold the ORACLE role as an active member at the time.
+    /// @notice Whether `oracle`'s organisation serves the enterprise. Anchoring also requires the
+    /// oracle to hold the ORACLE role as an active member at the time.
     /// @param oracle The oracle account.
     /// @param enterpriseOrgId The enterprise.
     function isOracleAuthorised(address oracle, uint64 enterpriseOrgId) external view returns (bool) {
-        return _oracleAuthorised[oracle][enterpriseOrgId];
+        return _serves(oracle, enterpriseOrgId);
+    }
+
+    /// @notice The oracle organisation serving the enterprise (0 if none).
+    /// @param enterpriseOrgId The enterprise.
+    function oracleOrganisationOf(uint64 enterpriseOrgId) external view returns (uint64) {
+        return _heads[_headKey(enterpriseOrgId, MEASURE_EMISSIONS)].oracleOrgId;
     }
 
     // ------------------------------------------------------------------ anchors
@@ -282,7 +310,7 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     /// @param facilitiesRoot Hash of the Merkle-sum root over the enterprise's facility nodes.
     /// @param total Sum of that root: mgCO2e (production: Wh, below 2^64).
     /// @param readingCount Count of that root: the number of readings, at least one.
-    /// @return anchorId The new anchor's id (ids start at 1 and are global).
+    /// @return anchorId The new anchor's id (`anchorIdOf(enterpriseOrgId, measure, sequence)`).
     function anchor(
         uint64 enterpriseOrgId,
         uint8 measure,
@@ -293,40 +321,40 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
         uint128 total,
         uint64 readingCount
     ) external returns (uint256 anchorId) {
-        _requireActiveRole(Roles.ORACLE, msg.sender);
-        anchorId = ++_anchorCount;
+        uint64 oracleOrgId = _orgId(_requireActiveRole(Roles.ORACLE, msg.sender));
         Window memory w =
             Window(enterpriseOrgId, measure, windowStart, windowEnd, factorSetId, facilitiesRoot, total, readingCount);
-        (bytes32 commitment, bytes32 root, uint64 previous) = _anchorWindow(anchorId, w);
+        bytes32 commitment;
+        bytes32 root;
+        (anchorId, commitment, root,) = _anchorWindow(oracleOrgId, w);
         _commitments[anchorId] = commitment;
-        _emitAnchored(anchorId, w, root, previous);
+        _emitAnchored(anchorId, w, root);
     }
 
     /// @notice Anchor many windows (of the enterprises an oracle serves) in one transaction. Each window
-    /// is checked and chained exactly as by `anchor` and gets the next anchor id, in order; the batch
-    /// keeps one commitment, the Merkle root (sorted pairs, `COMMITMENTS.md`) of its windows' commitments,
-    /// under its first anchor id (the batch id).
+    /// is checked, chained and numbered exactly as by `anchor`, in order; the batch keeps one commitment,
+    /// the Merkle root (sorted pairs, `COMMITMENTS.md`) of its windows' commitments, under its first
+    /// window's anchor id (the batch id).
     /// @param windows The windows, at least one; windows of one enterprise and measure in window order.
     /// @return batchId The id of the batch's first anchor.
     function anchorBatch(Window[] calldata windows) external returns (uint256 batchId) {
-        _requireActiveRole(Roles.ORACLE, msg.sender);
+        uint64 oracleOrgId = _orgId(_requireActiveRole(Roles.ORACLE, msg.sender));
         uint256 n = windows.length;
         if (n == 0) revert EmptyBatch();
-        batchId = _anchorCount + 1;
         bytes32[] memory layer = new bytes32[](n);
         // One extra word: each record is written with whole-word stores that spill past its end.
         bytes memory records = new bytes(n * RECORD_BYTES + 32);
         Window memory w; // one buffer, refilled for every window
         for (uint256 i = 0; i < n; ++i) {
             _loadWindow(w, windows, i);
-            (bytes32 commitment, bytes32 root, uint64 previous) = _anchorWindow(batchId + i, w);
+            (uint256 anchorId, bytes32 commitment, bytes32 root, uint64 previous) = _anchorWindow(oracleOrgId, w);
+            if (i == 0) batchId = anchorId;
             layer[i] = commitment;
             _packRecord(records, i, w, root, previous);
         }
         assembly ("memory-safe") {
             mstore(records, mul(n, RECORD_BYTES))
         }
-        _anchorCount = batchId + n - 1;
         bytes32 batchRoot = _merkleRoot(layer);
         _commitments[batchId] = batchRoot;
         emit BatchAnchored(batchId, msg.sender, batchRoot, records);
@@ -375,9 +403,12 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
         return (h.anchorId, h.windowStart, h.windowEnd);
     }
 
-    /// @notice The number of anchors of all enterprises (also the highest anchor id).
-    function anchorCount() external view returns (uint256) {
-        return _anchorCount;
+    /// @notice The id of an enterprise's `sequence`-th anchor of a measure (from 1).
+    /// @param enterpriseOrgId The enterprise.
+    /// @param measure The measure.
+    /// @param sequence The anchor's place in the enterprise's chain of that measure, from 1.
+    function anchorIdOf(uint64 enterpriseOrgId, uint8 measure, uint64 sequence) public pure returns (uint256) {
+        return (uint256(enterpriseOrgId) << 32) | (uint256(measure) << 31) | sequence;
     }
 
     /// @inheritdoc IProductionAnchors
@@ -428,22 +459,21 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
         if (_orgId(m) != orgId) revert NotOrganisationMember(msg.sender, orgId);
     }
 
-    /// @dev Checks one window for the caller (authorisation, measure, window against the head), moves the
-    /// head and keeps a production anchor's figures; returns the anchor's commitment, root and previous
-    /// anchor. The caller holds the ORACLE role (checked once per transaction), stores the commitment and
-    /// emits the record.
-    function _anchorWindow(uint256 anchorId, Window memory w)
+    /// @dev Checks one window for the caller (its organisation serves the enterprise, measure, window
+    /// against the head), numbers it, moves the head and keeps a production anchor's figures; returns the
+    /// anchor's id, commitment, root and previous anchor. The caller holds the ORACLE role (checked once
+    /// per transaction), stores the commitment and emits the record.
+    function _anchorWindow(uint64 oracleOrgId, Window memory w)
         private
-        returns (bytes32 commitment, bytes32 root, uint64 previous)
+        returns (uint256 anchorId, bytes32 commitment, bytes32 root, uint64 previous)
     {
-        if (!_oracleAuthorised[msg.sender][w.enterpriseOrgId]) revert OracleNotAuthorised(msg.sender, w.enterpriseOrgId);
-        if (w.readingCount == 0) revert EmptyAnchor();
         if (w.measure > MEASURE_PRODUCTION) revert UnknownMeasure(w.measure);
+        Head storage head = _heads[_headKey(w.enterpriseOrgId, w.measure)];
+        if (head.oracleOrgId != oracleOrgId) revert OracleNotAuthorised(msg.sender, w.enterpriseOrgId);
+        if (w.readingCount == 0) revert EmptyAnchor();
         if (w.windowEnd <= w.windowStart) revert InvalidWindow(w.windowStart, w.windowEnd);
         // Only a closed window is committed: readings of a window still open could be missing.
         if (w.windowEnd > block.timestamp) revert WindowNotClosed(w.windowEnd, uint64(block.timestamp));
-        uint256 key = _headKey(w.enterpriseOrgId, w.measure);
-        Head storage head = _heads[key];
         previous = head.anchorId;
         uint64 start = w.windowStart;
         uint64 end = w.windowEnd;
@@ -452,6 +482,12 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
                 revert DuplicateWindow(w.enterpriseOrgId, start, end, previous);
             }
             revert WindowOverlap(w.enterpriseOrgId, start, previous, head.windowEnd);
+        }
+        if (previous == 0) {
+            anchorId = anchorIdOf(w.enterpriseOrgId, w.measure, 1);
+        } else {
+            if (previous & MAX_SEQUENCE == MAX_SEQUENCE) revert AnchorSequenceExhausted(w.enterpriseOrgId, w.measure);
+            anchorId = previous + 1;
         }
         (head.anchorId, head.windowStart, head.windowEnd) = (uint64(anchorId), start, end);
         if (w.measure == MEASURE_PRODUCTION) {
@@ -509,10 +545,10 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
         }
     }
 
-    function _emitAnchored(uint256 anchorId, Window memory w, bytes32 root, uint64 previous) private {
+    function _emitAnchored(uint256 anchorId, Window memory w, bytes32 root) private {
         emit Anchored(
-            anchorId, w.enterpriseOrgId, w.measure, w.windowStart, w.windowEnd, root, w.total, w.readingCount,
-            w.factorSetId, previous, msg.sender
+            anchorId, w.enterpriseOrgId, w.windowStart, w.windowEnd, root, w.total, w.readingCount, w.factorSetId,
+            msg.sender
         );
     }
 
@@ -550,6 +586,12 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
             n = half + n % 2;
         }
         return layer[0];
+    }
+
+    /// @dev Whether `oracle`'s organisation is the one serving the enterprise.
+    function _serves(address oracle, uint64 enterpriseOrgId) private view returns (bool) {
+        uint64 serving = _heads[_headKey(enterpriseOrgId, MEASURE_EMISSIONS)].oracleOrgId;
+        return serving != 0 && serving == _orgId(_permissions(oracle));
     }
 
     function _headKey(uint64 enterpriseOrgId, uint8 measure) private pure returns (uint256) {

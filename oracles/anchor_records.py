@@ -9,7 +9,7 @@ OpenZeppelin's `MerkleProof` do (sorted pairs of keccak-256), and reads records 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -18,6 +18,9 @@ from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
 RECORD_BYTES = 121  # one window in `BatchAnchored.records`
+SEQUENCE_BITS = 31  # an anchor id is `enterprise << 32 | measure << 31 | sequence` (`MeterAnchor.anchorIdOf`)
+MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
+MEASURES = (0, 1)  # emissions (mgCO2e), production (Wh)
 _RECORD_TYPES = ["uint256", "uint64", "uint8", "uint64", "uint64", "bytes32", "uint128", "uint64", "bytes32", "uint256",
                  "address"]
 
@@ -43,6 +46,33 @@ class AnchorRecord(NamedTuple):
 
     def as_abi(self) -> tuple[Any, ...]:
         return (*self[:10], to_checksum_address(self.oracle))
+
+
+def anchor_id_of(enterprise_org_id: int, measure: int, sequence: int) -> int:
+    """`MeterAnchor.anchorIdOf`: the id of an enterprise's `sequence`-th anchor (from 1) of a measure."""
+    return enterprise_org_id << (SEQUENCE_BITS + 1) | measure << SEQUENCE_BITS | sequence
+
+
+def enterprise_of(anchor_id: int) -> int:
+    return anchor_id >> (SEQUENCE_BITS + 1)
+
+
+def measure_of(anchor_id: int) -> int:
+    return anchor_id >> SEQUENCE_BITS & 1
+
+
+def sequence_of(anchor_id: int) -> int:
+    return anchor_id & MAX_SEQUENCE
+
+
+def previous_of(anchor_id: int) -> int:
+    """The enterprise's anchor of the same measure before this one (0 for its first)."""
+    return anchor_id - 1 if sequence_of(anchor_id) > 1 else 0
+
+
+def next_of(enterprise_org_id: int, measure: int, previous_anchor_id: int) -> int:
+    """The id an anchor gets after `previous_anchor_id` (0: the enterprise's first of the measure)."""
+    return previous_anchor_id + 1 if previous_anchor_id else anchor_id_of(enterprise_org_id, measure, 1)
 
 
 def _pair(a: bytes, b: bytes) -> bytes:
@@ -88,8 +118,9 @@ def fold_batch(leaf: bytes, proof: Sequence[bytes]) -> bytes:
     return node
 
 
-def decode_records(batch_id: int, oracle: str, packed: bytes) -> list[AnchorRecord]:
-    """The records of a `BatchAnchored` event (layout in the contract's event documentation)."""
+def decode_records(oracle: str, packed: bytes) -> list[AnchorRecord]:
+    """The records of a `BatchAnchored` event (layout in the contract's event documentation); each window's
+    id follows from its enterprise, measure and previous anchor."""
     if len(packed) % RECORD_BYTES:
         raise ValueError(f"{len(packed)} bytes is not a whole number of {RECORD_BYTES}-byte records")
     records = []
@@ -99,8 +130,9 @@ def decode_records(batch_id: int, oracle: str, packed: bytes) -> list[AnchorReco
         def u(start: int, size: int, r: bytes = r) -> int:
             return int.from_bytes(r[start:start + size], "big")
 
-        records.append(AnchorRecord(batch_id + i, u(0, 8), u(8, 1), u(9, 8), u(17, 8), bytes(r[25:57]), u(57, 16),
-                                    u(73, 8), bytes(r[81:113]), u(113, 8), oracle))
+        org, measure, previous = u(0, 8), u(8, 1), u(113, 8)
+        records.append(AnchorRecord(next_of(org, measure, previous), org, measure, u(9, 8), u(17, 8), bytes(r[25:57]),
+                                    u(57, 16), u(73, 8), bytes(r[81:113]), previous, oracle))
     return records
 
 
@@ -130,10 +162,11 @@ class AnchoredWindow:
 
 
 def event_record(args: Any) -> AnchorRecord:
-    """The record an `Anchored` event's arguments state."""
-    return AnchorRecord(int(args["anchorId"]), int(args["enterpriseOrgId"]), int(args["measure"]),
+    """The record an `Anchored` event's arguments state (its measure and previous anchor are its id's)."""
+    anchor_id = int(args["anchorId"])
+    return AnchorRecord(anchor_id, int(args["enterpriseOrgId"]), measure_of(anchor_id),
                         int(args["windowStart"]), int(args["windowEnd"]), bytes(args["root"]), int(args["totalMg"]),
-                        int(args["readingCount"]), bytes(args["factorSetId"]), int(args["previousAnchorId"]),
+                        int(args["readingCount"]), bytes(args["factorSetId"]), previous_of(anchor_id),
                         str(args["oracle"]))
 
 
@@ -151,6 +184,7 @@ class AnchorReader:
         self.read_all = read_all
         self._times: dict[int, int] = {}
         self._batches: list[tuple[int, list[AnchorRecord], int, str]] | None = None
+        self._batched: dict[int, tuple[int, int]] | None = None  # anchor id -> (batch index, window index)
         self._singles: dict[int, Any] | None = None
 
     def _logs(self, event: str, filters: dict[str, Any] | None = None) -> Any:
@@ -171,9 +205,10 @@ class AnchorReader:
         if self._batches is None:
             logs = self._logs("BatchAnchored")
             self._batches = [(int(log["args"]["batchId"]),
-                              decode_records(int(log["args"]["batchId"]), str(log["args"]["oracle"]),
-                                             bytes(log["args"]["records"])),
+                              decode_records(str(log["args"]["oracle"]), bytes(log["args"]["records"])),
                               int(log["blockNumber"]), "0x" + bytes(log["transactionHash"]).hex()) for log in logs]
+            self._batched = {r.anchor_id: (b, i) for b, (_, records, _, _) in enumerate(self._batches)
+                             for i, r in enumerate(records)}
         return self._batches
 
     def _in_batch(self, records: list[AnchorRecord], index: int, block: int, tx_hash: str) -> AnchoredWindow:
@@ -192,10 +227,13 @@ class AnchorReader:
             logs = list(self._logs("Anchored", {"anchorId": anchor_id}))
         if logs:
             return self._single(logs[0])
-        for batch_id, records, block, tx_hash in self._load_batches():
-            if batch_id <= anchor_id < batch_id + len(records):
-                return self._in_batch(records, anchor_id - batch_id, block, tx_hash)
-        return None
+        batches = self._load_batches()
+        assert self._batched is not None
+        if anchor_id not in self._batched:
+            return None
+        b, i = self._batched[anchor_id]
+        _, records, block, tx_hash = batches[b]
+        return self._in_batch(records, i, block, tx_hash)
 
     def windows(self) -> Iterator[AnchoredWindow]:
         """Every anchor up to the block, single and batched, in no particular order."""
@@ -227,6 +265,17 @@ class AnchorReader:
         anchor_id, start, end = self.contract.functions.headOf(enterprise_org_id, measure).call(
             block_identifier=self.block)
         return int(anchor_id), int(start), int(end)
+
+    def anchor_ids(self, enterprise_org_ids: Iterable[int]) -> list[int]:
+        """Every anchor id of these enterprises, of both measures, from their heads: an enterprise's ids of a
+        measure run from its first to its head's without a gap."""
+        ids: list[int] = []
+        for org in sorted(set(enterprise_org_ids)):
+            for measure in MEASURES:
+                head_id = self.head(org, measure)[0]
+                if head_id:
+                    ids += range(anchor_id_of(org, measure, 1), head_id + 1)
+        return ids
 
     def kept(self, batch_id: int) -> bytes:
         """`MeterAnchor.commitmentOf`: what the contract keeps under an id."""

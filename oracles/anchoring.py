@@ -121,7 +121,7 @@ class MeterAnchorClient:
                    for ev in self.contract.events.Anchored().process_receipt(receipt, errors=DISCARD)]
         for ev in self.contract.events.BatchAnchored().process_receipt(receipt, errors=DISCARD):
             a = ev["args"]
-            records += decode_records(int(a["batchId"]), str(a["oracle"]), bytes(a["records"]))
+            records += decode_records(str(a["oracle"]), bytes(a["records"]))
         if not records:
             raise RuntimeError(f"transaction {tx_hash.hex()} anchored nothing")
         return {(r.enterprise_org_id, r.measure, r.window_start, r.window_end): r for r in records}

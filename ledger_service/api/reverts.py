@@ -29,6 +29,8 @@ REVERTS: dict[str, tuple[int, str]] = {
     "NotAssetRegistry": (403, "{caller} is not an asset registry"),
     "ConflictOfInterest": (403, "verifier {verifier} may not review organisation {orgId}"),
     "OracleNotAuthorised": (403, "oracle {oracle} is not authorised for organisation {enterpriseOrgId}"),
+    "EnterpriseIdOutOfRange": (422, "enterprise {enterpriseOrgId} is beyond the ids whose meter data can be anchored"),
+    "AnchorSequenceExhausted": (409, "enterprise {enterpriseOrgId} has used every anchor id of measure {measure}"),
     "NotOrganisationMember": (403, "{account} is not a member of organisation {orgId}"),
     "ERC1155MissingApprovalForAll": (403, "{operator} is not approved to move the assets of {owner}"),
     "NotOrderSeller": (403, "{account} is not the seller of order {orderId}"),

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -109,14 +109,16 @@ def choose_windows(candidates: Sequence[tuple[int, int]], since: int | None, sam
     return chosen, seed
 
 
-def check_meter_data(conn: Connection, anchor_view: AnchorView, anchor_count: int, *, since: int | None = None,
-                     sample: int | None = None, seed: int | None = None) -> MeterCheck:
-    """Recompute every chosen anchored window from its readings and compare it with the chain."""
+def check_meter_data(conn: Connection, anchor_view: AnchorView, anchored: Collection[int], *,
+                     since: int | None = None, sample: int | None = None, seed: int | None = None) -> MeterCheck:
+    """Recompute every chosen anchored window from its readings and compare it with the chain. `anchored` is
+    the chain's anchor ids (`AnchorReader.anchor_ids`)."""
     out = MeterCheck(since=since, sample=sample, seed=seed)
     indexed = {int(a): int(s) for a, s in conn.execute(select(ChainAnchor.anchor_id, ChainAnchor.window_start))}
-    candidates = {a: s for a, s in indexed.items() if 1 <= a <= anchor_count}
+    anchored = set(anchored)
+    candidates = {a: s for a, s in indexed.items() if a in anchored}
     windows: dict[int, _Window] = {}
-    for anchor_id in range(1, anchor_count + 1):  # anchored on chain but missing from the index: ask the chain
+    for anchor_id in sorted(anchored):  # anchored on chain but missing from the index: ask the chain
         if anchor_id not in candidates:
             windows[anchor_id] = _window(anchor_id, anchor_view(anchor_id))
             candidates[anchor_id] = windows[anchor_id].window_start
@@ -141,7 +143,7 @@ def check_meter_data(conn: Connection, anchor_view: AnchorView, anchor_count: in
         _compare_batch(out, w, batch)
         out.readings += _check_window(conn, out, w, batch, devices)
     for b in batches.values():  # batches SQL says are anchored where the chain has no such anchor
-        if b.anchor_id is not None and not 1 <= int(b.anchor_id) <= anchor_count and (
+        if b.anchor_id is not None and int(b.anchor_id) not in anchored and (
                 since is None or b.window_start >= since) and sample is None:
             out.found.append(("meter_batch", f"{b.enterprise_org_id}/{b.window_start}", "anchor_id", int(b.anchor_id),
                               None, {"batch_id": int(b.id), "cause": "no such anchor on chain"}))

@@ -15,7 +15,7 @@ from eth_utils import keccak
 
 from ledger_core import assets
 from ledger_service.indexer.catalog import ChainEvent
-from oracles.anchor_records import decode_records
+from oracles.anchor_records import AnchorRecord, decode_records, event_record
 
 Row = tuple[str, dict[str, Any]]
 Handler = Callable[[ChainEvent], list[Row]]
@@ -158,27 +158,23 @@ def oracle_authorisation_set(ev: ChainEvent) -> list[Row]:
                                              "authorised": a["authorised"], "actor": a["setBy"]})]
 
 
+def _anchor_row(r: AnchorRecord, batch_id: int | None) -> Row:
+    return ("chain_anchors", {
+        "anchor_id": r.anchor_id, "enterprise_org_id": r.enterprise_org_id, "measure": r.measure,
+        "window_start": r.window_start, "window_end": r.window_end, "root": r.root, "total_mg": r.total,
+        "reading_count": r.reading_count, "factor_set_id": r.factor_set_id, "previous_anchor_id": r.previous_anchor_id,
+        "oracle": r.oracle, "batch_id": batch_id,
+    })
+
+
 def anchored(ev: ChainEvent) -> list[Row]:
-    a = ev.args
-    return [("chain_anchors", {
-        "anchor_id": a["anchorId"], "enterprise_org_id": a["enterpriseOrgId"], "measure": a["measure"],
-        "window_start": a["windowStart"],
-        "window_end": a["windowEnd"], "root": a["root"], "total_mg": a["totalMg"], "reading_count": a["readingCount"],
-        "factor_set_id": a["factorSetId"], "previous_anchor_id": a["previousAnchorId"], "oracle": a["oracle"],
-        "batch_id": None,
-    })]
+    return [_anchor_row(event_record(ev.args), None)]
 
 
 def batch_anchored(ev: ChainEvent) -> list[Row]:
     """One anchor row per window of the batch (records packed in the event; `oracles.anchor_records`)."""
     a = ev.args
-    batch_id = int(a["batchId"])
-    return [("chain_anchors", {
-        "anchor_id": r.anchor_id, "enterprise_org_id": r.enterprise_org_id, "measure": r.measure,
-        "window_start": r.window_start, "window_end": r.window_end, "root": r.root, "total_mg": r.total,
-        "reading_count": r.reading_count, "factor_set_id": r.factor_set_id, "previous_anchor_id": r.previous_anchor_id,
-        "oracle": r.oracle, "batch_id": batch_id,
-    }) for r in decode_records(batch_id, a["oracle"], bytes(a["records"]))]
+    return [_anchor_row(r, int(a["batchId"])) for r in decode_records(a["oracle"], bytes(a["records"]))]
 
 
 def notarized(ev: ChainEvent) -> list[Row]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from ledger_core.db.models import (
     ChainAnchor,
@@ -40,7 +40,8 @@ def test_every_tampered_row_is_reported(ledger, story, index_engine):
     with index_engine.begin() as conn:
         conn.execute(update(ChainBalance).where(ChainBalance.holder == trader).values(amount=5000))
         conn.execute(update(ChainMember).where(ChainMember.account == a).values(frozen=True, status="suspended"))
-        conn.execute(update(ChainAnchor).where(ChainAnchor.anchor_id == 2).values(total_mg=1, root=b"\x01" * 32))
+        tampered = conn.scalar(select(func.min(ChainAnchor.anchor_id)))
+        conn.execute(update(ChainAnchor).where(ChainAnchor.anchor_id == tampered).values(total_mg=1, root=b"\x01" * 32))
         conn.execute(update(ChainReport).values(status="rejected"))
         conn.execute(delete(ChainNotarization))
     found = {(d.kind, d.key, d.field): (d.index, d.chain) for d in reconcile(index_engine, ledger).differences}
@@ -49,8 +50,8 @@ def test_every_tampered_row_is_reported(ledger, story, index_engine):
         ("total_supply", f"AllowanceRegistry/{YEAR}", "amount")][1] + 4950
     assert found[("member", a, "frozen")] == (True, False)
     assert found[("member", a, "status")] == ("suspended", "active")
-    assert found[("anchor", "2", "total_mg")][0] == 1
-    assert found[("anchor", "2", "root")][0] == b"\x01" * 32
+    assert found[("anchor", str(tampered), "total_mg")][0] == 1
+    assert found[("anchor", str(tampered), "root")][0] == b"\x01" * 32
     assert found[("report", str(story.report_id), "status")] == ("rejected", "finalized")
     assert found[("notarization_count", "Notary", "count")] == (0, 1)
     assert len(found) == 8
@@ -59,11 +60,12 @@ def test_every_tampered_row_is_reported(ledger, story, index_engine):
 def test_an_anchor_row_that_no_longer_hashes_to_what_meter_anchor_keeps_is_reported(ledger, story, index_engine):
     # The story's windows were anchored in one batch: MeterAnchor keeps its root under the first anchor id.
     with index_engine.connect() as conn:
-        assert set(conn.scalars(select(ChainAnchor.batch_id))) == {1}
+        (batch_id,) = set(conn.scalars(select(ChainAnchor.batch_id)))
+        other = next(a for a in conn.scalars(select(ChainAnchor.anchor_id)) if a != batch_id)
     with index_engine.begin() as conn:  # every field as the event states it, but taken out of its batch
-        conn.execute(update(ChainAnchor).where(ChainAnchor.anchor_id == 2).values(batch_id=None))
+        conn.execute(update(ChainAnchor).where(ChainAnchor.anchor_id == other).values(batch_id=None))
     found = {(d.kind, d.key, d.field) for d in reconcile(index_engine, ledger).differences}
-    assert found == {("anchor", "1", "commitment"), ("anchor", "2", "commitment")}
+    assert found == {("anchor", str(batch_id), "commitment"), ("anchor", str(other), "commitment")}
 
 
 def test_an_indexed_report_record_that_no_longer_hashes_to_the_commitment_is_reported(ledger, story, index_engine):

@@ -8,11 +8,19 @@ import pytest
 from eth_utils import keccak
 
 from oracles import merkle_sum as ms
-from oracles.anchor_records import AnchorReader, AnchorRecord, batch_proof, batch_root, decode_records
+from oracles.anchor_records import (
+    AnchorReader,
+    AnchorRecord,
+    anchor_id_of,
+    batch_proof,
+    batch_root,
+    decode_records,
+    event_record,
+)
 from tests.contracts.proofs import ENTERPRISE, as_abi, b32, deep_proof, steps, subtotals
 from tests.contracts.structs import view
 from tests.support.cast import ENTERPRISE as ENTERPRISE_KIND
-from tests.support.cast import ROLES
+from tests.support.cast import OPERATOR, ROLES
 from tests.support.ledger import Ledger
 from tests.support.reverts import reverts
 
@@ -45,6 +53,14 @@ def _authorise(ledger: Ledger, org: int = 11, oracle: str = "oracle") -> None:
 
 EMISSIONS = 0
 PRODUCTION = 1
+
+
+def aid(org: int, sequence: int, measure: int = EMISSIONS) -> int:
+    """The id of an enterprise's `sequence`-th anchor of a measure."""
+    return anchor_id_of(org, measure, sequence)
+
+
+A1 = aid(11, 1)  # enterprise 11's first emissions anchor
 
 
 def _anchor(ledger: Ledger, start: int = T0, end: int = T0 + HOUR, org: int = 11, actor: str = "oracle",
@@ -256,6 +272,41 @@ class TestOracleAuthorisation:
         ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address("oracle"), 11, False)
         assert not ledger.call(MA, "isOracleAuthorised", ledger.address("oracle"), 11)
 
+    def test_every_active_oracle_of_the_serving_organisation_anchors(self, ledger: Ledger) -> None:
+        # An oracle organisation rotates its keys without a new authorisation per enterprise.
+        ledger.tx("regulator", "Membership", "admit", ledger.address("stranger"), 50, [ROLES["ORACLE"]])
+        _authorise(ledger)
+        assert ledger.call(MA, "oracleOrganisationOf", 11) == 50
+        assert ledger.call(MA, "isOracleAuthorised", ledger.address("stranger"), 11)
+        _anchor(ledger, actor="stranger")
+        _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [aid(11, 2), T0 + HOUR, T0 + 2 * HOUR]
+
+    def test_authorising_an_oracle_of_another_organisation_replaces_the_serving_one(self, ledger: Ledger) -> None:
+        ledger.tx("regulator", "Membership", "registerOrganisation", 51, 10, OPERATOR, "Second Metering Oracle")
+        ledger.tx("regulator", "Membership", "admit", ledger.address("stranger"), 51, [ROLES["ORACLE"]])
+        _authorise(ledger)
+        _authorise(ledger, oracle="stranger")
+        assert ledger.call(MA, "oracleOrganisationOf", 11) == 51
+        assert not ledger.call(MA, "isOracleAuthorised", ledger.address("oracle"), 11)
+        with reverts("OracleNotAuthorised", ledger.address("oracle"), 11):
+            _anchor(ledger)
+        # Withdrawing an oracle that no longer serves the enterprise changes nothing.
+        ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address("oracle"), 11, False)
+        assert ledger.call(MA, "oracleOrganisationOf", 11) == 51
+        _anchor(ledger, actor="stranger", measure=PRODUCTION, total=4_200)  # the serving organisation: both measures
+        ledger.tx("regulator", MA, "setOracleAuthorisation", ledger.address("stranger"), 11, False)
+        assert ledger.call(MA, "oracleOrganisationOf", 11) == 0
+        with reverts("OracleNotAuthorised", ledger.address("stranger"), 11):
+            _anchor(ledger, actor="stranger")
+
+    def test_an_enterprise_whose_id_is_beyond_the_anchor_ids_cannot_be_authorised(self, ledger: Ledger) -> None:
+        too_big = ledger.call(MA, "MAX_ENTERPRISE_ORG_ID") + 1
+        assert too_big == 1 << 21  # ids below 2^53: exact as JSON numbers
+        ledger.tx("regulator", "Membership", "registerOrganisation", too_big, 10, ENTERPRISE_KIND, "Far Away Works")
+        with reverts("EnterpriseIdOutOfRange", too_big):
+            _authorise(ledger, org=too_big)
+
     def test_an_unknown_enterprise_cannot_be_authorised(self, ledger: Ledger) -> None:
         with reverts("UnknownOrganisation", 999):
             _authorise(ledger, org=999)
@@ -266,9 +317,7 @@ class TestOracleAuthorisation:
 
 def _record(ledger: Ledger, receipt: Any) -> AnchorRecord:
     """The record of the anchor a transaction created, as its `Anchored` event states it."""
-    a = ledger.events(receipt, MA, "Anchored")[0]
-    return AnchorRecord(a["anchorId"], a["enterpriseOrgId"], a["measure"], a["windowStart"], a["windowEnd"], a["root"],
-                        a["totalMg"], a["readingCount"], a["factorSetId"], a["previousAnchorId"], a["oracle"])
+    return event_record(ledger.events(receipt, MA, "Anchored")[0])
 
 
 def _window(org: int = 11, start: int = T0, end: int = T0 + HOUR, measure: int = EMISSIONS,
@@ -281,7 +330,7 @@ def _batch(ledger: Ledger, windows: list[tuple[Any, ...]], actor: str = "oracle"
     """Anchor a batch; the receipt and the records its `BatchAnchored` event packs."""
     receipt = ledger.tx(actor, MA, "anchorBatch", windows)
     (event,) = ledger.events(receipt, MA, "BatchAnchored")
-    return receipt, decode_records(event["batchId"], event["oracle"], event["records"])
+    return receipt, decode_records(event["oracle"], event["records"])
 
 
 class TestAnchor:
@@ -295,25 +344,23 @@ class TestAnchor:
         oracle = ledger.address("oracle")
         assert ledger.events(receipt, MA, "Anchored") == [
             {
-                "anchorId": 1,
+                "anchorId": aid(11, 1),
                 "enterpriseOrgId": 11,
-                "measure": EMISSIONS,
                 "windowStart": T0,
                 "windowEnd": T0 + HOUR,
                 "root": root,
                 "totalMg": TOTAL_MG,
                 "readingCount": COUNT,
                 "factorSetId": FACTORS,
-                "previousAnchorId": 0,
                 "oracle": oracle,
             }
         ]
-        record = AnchorRecord(1, 11, EMISSIONS, T0, T0 + HOUR, root, TOTAL_MG, COUNT, FACTORS, 0, oracle)
-        assert ledger.call(MA, "commitmentOf", 1) == record.commitment()
+        # The event leaves out what the id says: the measure, and the previous anchor (none for the first).
+        record = AnchorRecord(aid(11, 1), 11, EMISSIONS, T0, T0 + HOUR, root, TOTAL_MG, COUNT, FACTORS, 0, oracle)
+        assert ledger.call(MA, "commitmentOf", aid(11, 1)) == record.commitment()
         assert ledger.call(MA, "anchorCommitment", record.as_abi()) == record.commitment()
-        assert ledger.call(MA, "isAnchored", record.as_abi(), 1, [])
-        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [1, T0, T0 + HOUR]
-        assert ledger.call(MA, "anchorCount") == 1
+        assert ledger.call(MA, "isAnchored", record.as_abi(), aid(11, 1), [])
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [aid(11, 1), T0, T0 + HOUR]
 
     def test_a_record_that_differs_in_any_field_is_not_anchored(self, ledger: Ledger) -> None:
         _authorise(ledger)
@@ -321,7 +368,7 @@ class TestAnchor:
         for field, forged in (("root", b"\x01" * 32), ("total", record.total + 1), ("reading_count", 1),
                               ("window_end", T0 + 2 * HOUR), ("measure", PRODUCTION), ("factor_set_id", ZERO),
                               ("previous_anchor_id", 7), ("oracle", ledger.address("stranger"))):
-            assert not ledger.call(MA, "isAnchored", record._replace(**{field: forged}).as_abi(), 1, [])
+            assert not ledger.call(MA, "isAnchored", record._replace(**{field: forged}).as_abi(), record.anchor_id, [])
 
     def test_the_anchored_root_is_the_level_four_node_of_the_reference_implementation(self, ledger: Ledger) -> None:
         _authorise(ledger, org=12)
@@ -329,25 +376,28 @@ class TestAnchor:
         expected = ms.level_node(ms.LEVEL_ENTERPRISE, ms.enterprise_id(12), ms.Node(FACILITIES_ROOT, TOTAL_MG, COUNT))
         assert record.root == expected.hash
 
-    def test_anchors_of_an_enterprise_form_a_chain_and_ids_are_global(self, ledger: Ledger) -> None:
+    def test_anchors_of_an_enterprise_form_a_chain_numbered_per_enterprise_and_measure(self, ledger: Ledger) -> None:
         _authorise(ledger)
         _authorise(ledger, org=12)
-        _anchor(ledger)  # 1
-        second = _record(ledger, _anchor(ledger, org=12))  # 2: another enterprise may anchor the same window
-        third = _record(ledger, _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR))  # 3: adjacent window
-        assert third.previous_anchor_id == 1
-        fourth = _record(ledger, _anchor(ledger, start=T0 + 5 * HOUR, end=T0 + 6 * HOUR))  # 4: a gap is allowed
-        assert fourth.previous_anchor_id == 3
-        assert second.previous_anchor_id == 0
-        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [4, T0 + 5 * HOUR, T0 + 6 * HOUR]
-        assert ledger.call(MA, "headOf", 12, EMISSIONS) == [2, T0, T0 + HOUR]
-        assert ledger.call(MA, "anchorCount") == 4
+        first = _record(ledger, _anchor(ledger))
+        other = _record(ledger, _anchor(ledger, org=12))  # another enterprise may anchor the same window
+        adjacent = _record(ledger, _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR))
+        after_gap = _record(ledger, _anchor(ledger, start=T0 + 5 * HOUR, end=T0 + 6 * HOUR))  # a gap is allowed
+        assert [r.anchor_id for r in (first, other, adjacent, after_gap)] == [aid(11, 1), aid(12, 1), aid(11, 2),
+                                                                              aid(11, 3)]
+        assert aid(11, 1) == 11 << 32 | 1 and aid(12, 1, PRODUCTION) == 12 << 32 | 1 << 31 | 1
+        assert [r.previous_anchor_id for r in (first, other, adjacent, after_gap)] == [0, 0, aid(11, 1), aid(11, 2)]
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [aid(11, 3), T0 + 5 * HOUR, T0 + 6 * HOUR]
+        assert ledger.call(MA, "headOf", 12, EMISSIONS) == [aid(12, 1), T0, T0 + HOUR]
+        assert ledger.call(MA, "anchorIdOf", 11, EMISSIONS, 3) == aid(11, 3)
+        assert AnchorReader(ledger.contract(MA)).anchor_ids([11, 12, 13]) == [aid(11, 1), aid(11, 2), aid(11, 3),
+                                                                              aid(12, 1)]
 
     def test_a_frozen_oracle_still_anchors(self, ledger: Ledger) -> None:
         _authorise(ledger)
         ledger.tx("regulator", "Membership", "freeze", ledger.address("oracle"), REASON)
         _anchor(ledger)
-        assert ledger.call(MA, "anchorCount") == 1
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [aid(11, 1), T0, T0 + HOUR]
 
     def test_the_latest_window_again_is_a_duplicate_naming_its_anchor_and_an_earlier_one_overlaps(
         self, ledger: Ledger
@@ -355,10 +405,10 @@ class TestAnchor:
         _authorise(ledger)
         _anchor(ledger)
         _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)
-        with reverts("DuplicateWindow", 11, T0 + HOUR, T0 + 2 * HOUR, 2):
+        with reverts("DuplicateWindow", 11, T0 + HOUR, T0 + 2 * HOUR, aid(11, 2)):
             _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR)
         # Only the head is kept on chain: an earlier window is refused as overlapping the head.
-        with reverts("WindowOverlap", 11, T0, 2, T0 + 2 * HOUR):
+        with reverts("WindowOverlap", 11, T0, aid(11, 2), T0 + 2 * HOUR):
             _anchor(ledger)
 
     @pytest.mark.parametrize(
@@ -375,7 +425,7 @@ class TestAnchor:
     ) -> None:
         _authorise(ledger)
         _anchor(ledger)
-        with reverts("WindowOverlap", 11, start, 1, T0 + HOUR):
+        with reverts("WindowOverlap", 11, start, aid(11, 1), T0 + HOUR):
             _anchor(ledger, start=start, end=end)
 
     @pytest.mark.parametrize(("start", "end"), [(T0, T0), (T0 + 1, T0)])
@@ -421,10 +471,11 @@ class TestAnchor:
             _anchor(ledger, actor=actor)
 
     def test_nothing_is_kept_for_an_unknown_anchor(self, ledger: Ledger) -> None:
-        assert ledger.call(MA, "commitmentOf", 1) == ZERO
-        record = AnchorRecord(1, 11, EMISSIONS, T0, T0 + HOUR, ZERO, 1, 1, FACTORS, 0, ledger.address("oracle"))
-        with reverts("UnknownAnchor", 1):
-            ledger.call(MA, "isAnchored", record.as_abi(), 1, [])
+        assert ledger.call(MA, "commitmentOf", aid(11, 1)) == ZERO
+        oracle = ledger.address("oracle")
+        record = AnchorRecord(aid(11, 1), 11, EMISSIONS, T0, T0 + HOUR, ZERO, 1, 1, FACTORS, 0, oracle)
+        with reverts("UnknownAnchor", aid(11, 1)):
+            ledger.call(MA, "isAnchored", record.as_abi(), aid(11, 1), [])
         assert ledger.call(MA, "headOf", 11, EMISSIONS) == [0, 0, 0]
 
 
@@ -434,12 +485,13 @@ class TestBatchAnchor:
     ) -> None:
         for org in (11, 12, 13):
             _authorise(ledger, org=org)
-        _anchor(ledger)  # 1: enterprise 11's first window, anchored alone
+        _anchor(ledger)  # enterprise 11's first window, anchored alone
         receipt, records = _batch(ledger, [_window(11, T0 + HOUR, T0 + 2 * HOUR), _window(12), _window(13),
                                            _window(11, T0 + 2 * HOUR, T0 + 3 * HOUR)])
         assert ledger.events(receipt, MA, "Anchored") == []  # the records are packed in BatchAnchored
         assert [(r.anchor_id, r.enterprise_org_id, r.window_start, r.previous_anchor_id) for r in records] == [
-            (2, 11, T0 + HOUR, 1), (3, 12, T0, 0), (4, 13, T0, 0), (5, 11, T0 + 2 * HOUR, 2)]
+            (aid(11, 2), 11, T0 + HOUR, aid(11, 1)), (aid(12, 1), 12, T0, 0), (aid(13, 1), 13, T0, 0),
+            (aid(11, 3), 11, T0 + 2 * HOUR, aid(11, 2))]
         expected_root = ms.level_node(ms.LEVEL_ENTERPRISE, ms.enterprise_id(12),
                                       ms.Node(FACILITIES_ROOT, TOTAL_MG, COUNT)).hash
         assert records[1].root == expected_root
@@ -447,11 +499,11 @@ class TestBatchAnchor:
         leaves = [r.commitment() for r in records]
         (event,) = ledger.events(receipt, MA, "BatchAnchored")
         assert event["batchRoot"] == batch_root(leaves)
-        assert ledger.call(MA, "commitmentOf", 2) == batch_root(leaves)
-        assert [ledger.call(MA, "commitmentOf", i) for i in (3, 4, 5)] == [ZERO] * 3
-        assert ledger.call(MA, "anchorCount") == 5
-        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [5, T0 + 2 * HOUR, T0 + 3 * HOUR]
-        assert ledger.call(MA, "headOf", 13, EMISSIONS) == [4, T0, T0 + HOUR]
+        assert event["batchId"] == aid(11, 2)  # the batch's first window's id
+        assert ledger.call(MA, "commitmentOf", aid(11, 2)) == batch_root(leaves)
+        assert [ledger.call(MA, "commitmentOf", r.anchor_id) for r in records[1:]] == [ZERO] * 3
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [aid(11, 3), T0 + 2 * HOUR, T0 + 3 * HOUR]
+        assert ledger.call(MA, "headOf", 13, EMISSIONS) == [aid(13, 1), T0, T0 + HOUR]
 
     def test_each_window_of_a_batch_proves_into_the_batch_root_and_no_other_position(self, ledger: Ledger) -> None:
         for org in (11, 12, 13):
@@ -460,33 +512,35 @@ class TestBatchAnchor:
         leaves = [r.commitment() for r in records]
         for i, record in enumerate(records):
             proof = list(batch_proof(leaves, i))
-            assert ledger.call(MA, "isAnchored", record.as_abi(), 1, proof)
-            assert not ledger.call(MA, "isAnchored", record._replace(total=record.total + 1).as_abi(), 1, proof)
-            assert not ledger.call(MA, "isAnchored", record._replace(anchor_id=9).as_abi(), 1, proof)
+            batch_id = aid(11, 1)
+            assert ledger.call(MA, "isAnchored", record.as_abi(), batch_id, proof)
+            assert not ledger.call(MA, "isAnchored", record._replace(total=record.total + 1).as_abi(), batch_id, proof)
+            assert not ledger.call(MA, "isAnchored", record._replace(anchor_id=aid(11, 9)).as_abi(), batch_id, proof)
         # A window of a batch is kept under the batch's first id only.
-        with reverts("UnknownAnchor", 2):
-            ledger.call(MA, "isAnchored", records[1].as_abi(), 2, [])
+        with reverts("UnknownAnchor", aid(12, 1)):
+            ledger.call(MA, "isAnchored", records[1].as_abi(), aid(12, 1), [])
 
     def test_a_batch_checks_every_window_as_a_single_anchor_does_and_refuses_whole(self, ledger: Ledger) -> None:
         _authorise(ledger)
         _authorise(ledger, org=12)
         with reverts("OracleNotAuthorised", ledger.address("oracle"), 13):
             _batch(ledger, [_window(11), _window(13)])
-        with reverts("WindowOverlap", 11, T0 + 60, 1, T0 + HOUR):
+        with reverts("WindowOverlap", 11, T0 + 60, aid(11, 1), T0 + HOUR):
             _batch(ledger, [_window(11), _window(12), _window(11, T0 + 60, T0 + 120)])
         with reverts("EmptyBatch"):
             _batch(ledger, [])
         with reverts("MissingRole", ledger.address("stranger"), ROLES["ORACLE"]):
             _batch(ledger, [_window(11)], actor="stranger")
-        assert ledger.call(MA, "anchorCount") == 0
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [0, 0, 0]
+        assert ledger.call(MA, "headOf", 12, EMISSIONS) == [0, 0, 0]
 
     def test_production_windows_of_a_batch_are_readable_by_other_contracts(self, ledger: Ledger) -> None:
         _authorise(ledger)
         _authorise(ledger, org=12)
         _batch(ledger, [_window(11), _window(11, measure=PRODUCTION, total=4_200), _window(12)])
-        assert ledger.call(MA, "productionOf", 2) == [11, T0, T0 + HOUR, 4_200]
-        with reverts("NotProductionAnchor", 3):
-            ledger.call(MA, "productionOf", 3)
+        assert ledger.call(MA, "productionOf", aid(11, 1, PRODUCTION)) == [11, T0, T0 + HOUR, 4_200]
+        with reverts("NotProductionAnchor", aid(12, 1)):
+            ledger.call(MA, "productionOf", aid(12, 1))
 
 
 class TestProductionAnchors:
@@ -494,30 +548,29 @@ class TestProductionAnchors:
         self, ledger: Ledger
     ) -> None:
         _authorise(ledger)
-        _anchor(ledger)  # 1: emissions of [T0, T0 + 1h)
-        receipt = _anchor(ledger, measure=PRODUCTION, total=5_000_000)  # 2: the same window, produced Wh
-        event = ledger.events(receipt, MA, "Anchored")[0]
-        assert (event["anchorId"], event["measure"], event["previousAnchorId"]) == (2, PRODUCTION, 0)
-        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [1, T0, T0 + HOUR]
-        assert ledger.call(MA, "headOf", 11, PRODUCTION) == [2, T0, T0 + HOUR]
-        assert AnchorReader(ledger.contract(MA)).find(11, PRODUCTION, T0, T0 + HOUR) == 2
-        with reverts("DuplicateWindow", 11, T0, T0 + HOUR, 2):
+        _anchor(ledger)  # emissions of [T0, T0 + 1h)
+        record = _record(ledger, _anchor(ledger, measure=PRODUCTION, total=5_000_000))  # the same window, produced Wh
+        assert (record.anchor_id, record.measure, record.previous_anchor_id) == (aid(11, 1, PRODUCTION), PRODUCTION, 0)
+        assert ledger.call(MA, "headOf", 11, EMISSIONS) == [aid(11, 1), T0, T0 + HOUR]
+        assert ledger.call(MA, "headOf", 11, PRODUCTION) == [aid(11, 1, PRODUCTION), T0, T0 + HOUR]
+        assert AnchorReader(ledger.contract(MA)).find(11, PRODUCTION, T0, T0 + HOUR) == aid(11, 1, PRODUCTION)
+        with reverts("DuplicateWindow", 11, T0, T0 + HOUR, aid(11, 1, PRODUCTION)):
             _anchor(ledger, measure=PRODUCTION, total=5_000_000)
-        receipt = _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR, measure=PRODUCTION, total=7)
-        assert ledger.events(receipt, MA, "Anchored")[0]["previousAnchorId"] == 2
+        record = _record(ledger, _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR, measure=PRODUCTION, total=7))
+        assert record.previous_anchor_id == aid(11, 1, PRODUCTION)
 
     def test_other_contracts_read_the_enterprise_window_and_wh_of_a_production_anchor(self, ledger: Ledger) -> None:
         _authorise(ledger)
         _anchor(ledger, measure=PRODUCTION, total=5_000_000)
-        assert ledger.call(MA, "productionOf", 1) == [11, T0, T0 + HOUR, 5_000_000]
+        assert ledger.call(MA, "productionOf", aid(11, 1, PRODUCTION)) == [11, T0, T0 + HOUR, 5_000_000]
 
     def test_an_emissions_or_unknown_anchor_has_no_production(self, ledger: Ledger) -> None:
         _authorise(ledger)
         _anchor(ledger)
-        with reverts("NotProductionAnchor", 1):
-            ledger.call(MA, "productionOf", 1)
-        with reverts("NotProductionAnchor", 2):
-            ledger.call(MA, "productionOf", 2)
+        with reverts("NotProductionAnchor", aid(11, 1)):
+            ledger.call(MA, "productionOf", aid(11, 1))
+        with reverts("NotProductionAnchor", aid(11, 2, PRODUCTION)):
+            ledger.call(MA, "productionOf", aid(11, 2, PRODUCTION))
 
     def test_an_unknown_measure_or_production_beyond_uint64_wh_is_refused(self, ledger: Ledger) -> None:
         _authorise(ledger)
@@ -536,9 +589,9 @@ class TestProductionAnchors:
         _authorise(ledger)
         node = facility.node
         ledger.tx("oracle", MA, "anchor", 11, PRODUCTION, T0, T0 + HOUR, ZERO, node.hash, node.sum, node.count)
-        assert ledger.call(MA, "productionOf", 1) == [11, T0, T0 + HOUR, 3_630]
-        valid, got = view(ledger, MA, "verifyReading", *_args(ledger, 1), keccak(text="generated 1"), 980,
-                          as_abi(proof))
+        assert ledger.call(MA, "productionOf", aid(11, 1, PRODUCTION)) == [11, T0, T0 + HOUR, 3_630]
+        valid, got = view(ledger, MA, "verifyReading", *_args(ledger, aid(11, 1, PRODUCTION)),
+                          keccak(text="generated 1"), 980, as_abi(proof))
         assert valid
         assert [(t["level"], t["sum"]) for t in got] == [(1, 3_630), (2, 3_630), (3, 3_630), (4, 3_630)]
 
@@ -548,7 +601,7 @@ class TestProductionAnchors:
 
 @pytest.fixture
 def anchored(ledger: Ledger) -> Ledger:
-    """Enterprise 11's vector tree anchored as anchor 1."""
+    """Enterprise 11's vector tree anchored as its first anchor, `A1`."""
     _authorise(ledger)
     _anchor(ledger)
     return ledger
@@ -570,11 +623,11 @@ def _verify(ledger: Ledger, anchor_id: int, reading: dict[str, Any], value: int 
 class TestVerifyReading:
     def test_every_reading_of_the_anchored_tree_verifies_with_its_subtotals(self, anchored: Ledger) -> None:
         for reading in ENTERPRISE["readings"]:
-            assert _verify(anchored, 1, reading) == (True, subtotals(reading["subtotals"]))
+            assert _verify(anchored, A1, reading) == (True, subtotals(reading["subtotals"]))
 
     def test_the_subtotals_open_the_device_workshop_facility_and_enterprise_totals(self, anchored: Ledger) -> None:
         reading = next(r for r in ENTERPRISE["readings"] if r["device"] == "F1-W1-D1")
-        valid, got = _verify(anchored, 1, reading)
+        valid, got = _verify(anchored, A1, reading)
         assert valid
         assert [t["level"] for t in got] == [1, 2, 3, 4]
         assert got[0]["id"] == ms.labelled_id("F1-W1-D1")
@@ -583,7 +636,7 @@ class TestVerifyReading:
 
     def test_a_forged_value_does_not_verify_and_opens_no_subtotals(self, anchored: Ledger) -> None:
         reading = ENTERPRISE["readings"][0]
-        assert _verify(anchored, 1, reading, value=int(reading["value"]) + 1) == (False, [])
+        assert _verify(anchored, A1, reading, value=int(reading["value"]) + 1) == (False, [])
 
     def test_a_forged_sibling_does_not_verify(self, anchored: Ledger) -> None:
         reading = ENTERPRISE["readings"][3]
@@ -592,19 +645,19 @@ class TestVerifyReading:
         kind, level, data, total, count = proof[i]
         for forged_step in ((kind, level, data, total + 1, count), (kind, level, b"\x00" * 32, total, count)):
             forged = [*proof[:i], forged_step, *proof[i + 1 :]]
-            valid, _ = anchored.call(MA, "verifyReading", *_args(anchored, 1), b32(reading["digest"]),
+            valid, _ = anchored.call(MA, "verifyReading", *_args(anchored, A1), b32(reading["digest"]),
                                      int(reading["value"]), forged)
             assert not valid
 
     def test_a_proof_into_another_enterprise_does_not_verify(self, anchored: Ledger) -> None:
         _authorise(anchored, org=12)
-        _anchor(anchored, org=12)  # anchor 2: the same facilities root, but enterprise 12
-        assert _verify(anchored, 2, ENTERPRISE["readings"][0]) == (False, [])
+        _anchor(anchored, org=12)  # the same facilities root, but enterprise 12
+        assert _verify(anchored, aid(12, 1), ENTERPRISE["readings"][0]) == (False, [])
 
     def test_a_proof_that_goes_beyond_the_enterprise_level_does_not_verify(self, anchored: Ledger) -> None:
         reading = ENTERPRISE["readings"][0]
         proof = [*steps(reading["proof"]), (ms.STEP_LEVEL, ms.LEVEL_PERIOD, ms.enterprise_id(11), 0, 0)]
-        valid, _ = anchored.call(MA, "verifyReading", *_args(anchored, 1), b32(reading["digest"]),
+        valid, _ = anchored.call(MA, "verifyReading", *_args(anchored, A1), b32(reading["digest"]),
                                  int(reading["value"]), proof)
         assert not valid
 
@@ -614,20 +667,20 @@ class TestVerifyReading:
         last = len(proof) - 1
         reordered = [*proof[:last], (ms.STEP_LEVEL, ms.LEVEL_DEVICE, proof[last][2], 0, 0)]
         with reverts("LevelOutOfOrder", last, 1, 3):
-            anchored.call(MA, "verifyReading", *_args(anchored, 1), b32(reading["digest"]), int(reading["value"]),
+            anchored.call(MA, "verifyReading", *_args(anchored, A1), b32(reading["digest"]), int(reading["value"]),
                           reordered)
         with reverts("UnknownStepKind", 0, 7):
-            anchored.call(MA, "verifyReading", *_args(anchored, 1), b32(reading["digest"]), 1, [(7, 0, ZERO, 0, 0)])
+            anchored.call(MA, "verifyReading", *_args(anchored, A1), b32(reading["digest"]), 1, [(7, 0, ZERO, 0, 0)])
 
     def test_an_unknown_anchor_is_refused(self, anchored: Ledger) -> None:
-        record, _, _ = _args(anchored, 1)
+        record, _, _ = _args(anchored, A1)
         reading = ENTERPRISE["readings"][0]
-        with reverts("UnknownAnchor", 2):
-            anchored.call(MA, "verifyReading", (2, *record[1:]), 2, [], b32(reading["digest"]), int(reading["value"]),
-                          steps(reading["proof"]))
+        with reverts("UnknownAnchor", aid(11, 2)):
+            anchored.call(MA, "verifyReading", (aid(11, 2), *record[1:]), aid(11, 2), [], b32(reading["digest"]),
+                          int(reading["value"]), steps(reading["proof"]))
 
     def test_a_record_that_is_not_the_anchored_one_opens_nothing(self, anchored: Ledger) -> None:
-        record, batch_id, path = _args(anchored, 1)
+        record, batch_id, path = _args(anchored, A1)
         reading = ENTERPRISE["readings"][0]
         forged = (*record[:6], record[6] + 1, *record[7:])  # the total, as if the index had been tampered with
         assert view(anchored, MA, "verifyReading", forged, batch_id, path, b32(reading["digest"]),
@@ -636,14 +689,14 @@ class TestVerifyReading:
     def test_a_reading_of_a_window_anchored_in_a_batch_proves_through_the_batch_root(self, ledger: Ledger) -> None:
         _authorise(ledger)
         _authorise(ledger, org=12)
-        _batch(ledger, [_window(12), _window(11)])  # enterprise 11's vector window is anchor 2, the second leaf
-        window = AnchorReader(ledger.contract(MA)).window(2)
-        assert window is not None and window.batch_id == 1 and len(window.batch_proof) == 1
+        _batch(ledger, [_window(12), _window(11)])  # enterprise 11's vector window is the second leaf
+        window = AnchorReader(ledger.contract(MA)).window(A1)
+        assert window is not None and window.batch_id == aid(12, 1) and len(window.batch_proof) == 1
         for reading in ENTERPRISE["readings"]:
-            assert _verify(ledger, 2, reading) == (True, subtotals(reading["subtotals"]))
+            assert _verify(ledger, A1, reading) == (True, subtotals(reading["subtotals"]))
         reading = ENTERPRISE["readings"][0]
         record, _, _ = window.proof_args()
-        wrong_path = view(ledger, MA, "verifyReading", record, 1, [b"\x00" * 32], b32(reading["digest"]),
+        wrong_path = view(ledger, MA, "verifyReading", record, aid(12, 1), [b"\x00" * 32], b32(reading["digest"]),
                           int(reading["value"]), steps(reading["proof"]))
         assert wrong_path == (False, [])
 
@@ -653,10 +706,10 @@ class TestVerifyReading:
         _authorise(ledger)
         ledger.tx("oracle", MA, "anchor", 11, EMISSIONS, T0, T0 + HOUR, FACTORS, facilities.hash, facilities.sum,
                   facilities.count)
-        valid, got = view(ledger, MA, "verifyReading", *_args(ledger, 1), digest, value, as_abi(proof))
+        valid, got = view(ledger, MA, "verifyReading", *_args(ledger, A1), digest, value, as_abi(proof))
         _, expected = ms.fold(ms.leaf(digest, value), proof)
         assert valid
         assert got == [t._asdict() for t in expected]
-        call = ledger.contract(MA).functions.verifyReading(*_args(ledger, 1), digest, value, as_abi(proof))
+        call = ledger.contract(MA).functions.verifyReading(*_args(ledger, A1), digest, value, as_abi(proof))
         gas = call.estimate_gas()
         assert gas < 150_000, gas

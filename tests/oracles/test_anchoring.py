@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles import merkle_sum as ms
-from oracles.anchor_records import AnchorReader
+from oracles.anchor_records import AnchorReader, anchor_id_of
 from oracles.anchoring import AnchorConflict, MeterAnchorClient, anchor_pending, register_devices_on_chain
 from oracles.batches import build_closed_batches
 from oracles.canonical import factor_set_hash
@@ -34,6 +34,15 @@ def built(session, factor_set, registered):
     return build_closed_batches(session, LATER)
 
 
+# The built windows in batch order: enterprise 11's two hours, then enterprise 12's.
+WINDOW_IDS = [anchor_id_of(11, 0, 1), anchor_id_of(11, 0, 2), anchor_id_of(12, 0, 1), anchor_id_of(12, 0, 2)]
+
+
+def anchors_on_chain(ledger) -> list[int]:
+    """Every anchor id of the two enterprises, from their heads."""
+    return AnchorReader(ledger.contract("MeterAnchor")).anchor_ids([11, 12])
+
+
 def batches(session):
     return session.scalars(select(MeterBatch).order_by(MeterBatch.id)).all()
 
@@ -41,7 +50,7 @@ def batches(session):
 def test_each_enterprise_window_is_anchored_once_with_its_root_total_and_count(ledger, session, client, built):
     outcomes = anchor_pending(session, client)
     assert [o.action for o in outcomes] == ["anchored"] * 4
-    assert ledger.call("MeterAnchor", "anchorCount") == 4
+    assert anchors_on_chain(ledger) == WINDOW_IDS
     anchor_ids = {o.batch_id: o.anchor_id for o in outcomes}
     for batch in batches(session):
         assert batch.status == BatchStatus.ANCHORED and batch.anchor_id == anchor_ids[batch.id] and batch.tx_hash
@@ -81,7 +90,7 @@ def test_re_running_anchors_nothing_twice(ledger, session, client, built):
     session.commit()
     (again,) = anchor_pending(session, client)
     assert (again.action, again.anchor_id) == ("recovered", first[0].anchor_id)
-    assert ledger.call("MeterAnchor", "anchorCount") == 4
+    assert anchors_on_chain(ledger) == WINDOW_IDS
 
 
 def test_a_crash_after_building_and_before_sending_is_anchored_on_the_next_run(ledger, session, client, built):
@@ -100,7 +109,7 @@ def test_a_crash_after_sending_and_before_recording_is_recovered_without_a_secon
     outcomes = anchor_pending(session, client)
     assert (outcomes[0].action, outcomes[0].anchor_id) == ("recovered", anchor_id)
     assert [o.action for o in outcomes[1:]] == ["anchored"] * 3
-    assert ledger.call("MeterAnchor", "anchorCount") == 4
+    assert anchors_on_chain(ledger) == WINDOW_IDS
 
 
 def test_a_sent_transaction_the_node_never_saw_is_sent_again(ledger, session, client, built):
@@ -117,7 +126,7 @@ def test_an_anchored_window_with_another_root_is_a_loud_conflict(ledger, session
     other = ms.Node(b"\x42" * 32, first.facilities_root.sum, first.facilities_root.count)
     client.anchored_ids(client.send_anchor(first.enterprise_org_id, first.measure, first.window_start,
                                            first.window_end, first.factor_set, other))
-    with pytest.raises(AnchorConflict, match="anchored as 1"):
+    with pytest.raises(AnchorConflict, match=f"anchored as {WINDOW_IDS[0]}"):
         anchor_pending(session, client)
     assert batches(session)[0].status == BatchStatus.BUILT
 
@@ -137,13 +146,13 @@ def test_windows_of_several_enterprises_go_out_in_one_batch_and_prove_through_th
 ):
     outcomes = anchor_pending(session, client)
     assert {b.tx_hash for b in batches(session)} == {batches(session)[0].tx_hash}  # one transaction
-    assert [o.anchor_id for o in outcomes] == [1, 2, 3, 4]
+    assert [o.anchor_id for o in outcomes] == WINDOW_IDS
     for outcome in outcomes:
         window = client.anchored_window(outcome.anchor_id)
-        assert window.in_batch and window.batch_id == 1
-        assert window.kept_commitment() == ledger.call("MeterAnchor", "commitmentOf", 1)
+        assert window.in_batch and window.batch_id == WINDOW_IDS[0]
+        assert window.kept_commitment() == ledger.call("MeterAnchor", "commitmentOf", WINDOW_IDS[0])
         assert window.record.root == outcome.root
-    assert [ledger.call("MeterAnchor", "commitmentOf", i) for i in (2, 3, 4)] == [b"\x00" * 32] * 3
+    assert [ledger.call("MeterAnchor", "commitmentOf", i) for i in WINDOW_IDS[1:]] == [b"\x00" * 32] * 3
 
 
 def test_one_enterprise_s_windows_are_anchored_one_transaction_each(ledger, session, client, built):
@@ -164,7 +173,7 @@ def test_a_batch_too_large_for_one_transaction_is_split(ledger, session, client,
     outcomes = anchor_pending(session, client, batch_windows=3)
     assert [o.action for o in outcomes] == ["anchored"] * 4
     assert len({b.tx_hash for b in batches(session)}) == 2
-    assert client.anchored_window(4).batch_id == 4  # the second batch holds the fourth window only
+    assert client.anchored_window(WINDOW_IDS[3]).batch_id == WINDOW_IDS[3]  # the second batch: the fourth only
 
 
 def test_anchors_are_read_from_the_given_block_on_and_not_before(ledger, session, client, built):

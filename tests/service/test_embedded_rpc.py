@@ -39,9 +39,9 @@ def test_it_answers_reads_as_a_node_does(client: TestClient, runtime: Runtime):
     assert int(rpc(client, "eth_blockNumber")["result"], 16) == runtime.chain.block_number()
     anchor_address = runtime.deployment.addresses["MeterAnchor"]
     assert len(rpc(client, "eth_getCode", anchor_address, "latest")["result"]) > 2
-    count = "0x" + runtime.encoder.encode("MeterAnchor", "anchorCount", ()).hex()
-    answer = rpc(client, "eth_call", {"to": anchor_address, "data": count}, "latest")
-    assert (answer["id"], int(answer["result"], 16)) == (7, 0)
+    anchor_id_of = "0x" + runtime.encoder.encode("MeterAnchor", "anchorIdOf", (11, 1, 5)).hex()
+    answer = rpc(client, "eth_call", {"to": anchor_address, "data": anchor_id_of}, "latest")
+    assert (answer["id"], int(answer["result"], 16)) == (7, 11 << 32 | 1 << 31 | 5)
 
 
 def test_it_sends_nothing_and_refuses_what_it_cannot_read(client: TestClient, runtime: Runtime):

@@ -254,10 +254,11 @@ def test_an_authorised_oracle_builds_and_anchors_windows_once(client: TestClient
     assert body["built"] == 3
     assert [w["action"] for w in body["windows"]] == ["anchored"] * 3
     assert [w["window_start"] for w in body["windows"]] == [START, START + HOUR, START + 2 * HOUR]
-    count = runtime.suite.call("MeterAnchor", "anchorCount")
+    head = runtime.suite.call("MeterAnchor", "headOf", ENTERPRISE_A, 0)
+    assert head[0] == body["windows"][-1]["anchor_id"]
     again = anchor(client, cast, ENTERPRISE_A)
     assert again.status_code == 200 and again.json()["windows"] == [] and again.json()["built"] == 0
-    assert runtime.suite.call("MeterAnchor", "anchorCount") == count
+    assert runtime.suite.call("MeterAnchor", "headOf", ENTERPRISE_A, 0) == head
     listed = client.get(f"{V1}/meters/enterprises/{ENTERPRISE_A}/anchors", params={"limit": 2},
                         headers=cast.auth("verifier"))
     assert listed.json()["page"]["total"] == 3 and len(listed.json()["anchors"]) == 2
