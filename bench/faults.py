@@ -49,7 +49,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger_core.chain.compiler import build
-from tests.faults.harness import SCENARIOS, HarnessFailure, HarnessUnavailable, Scenario, ScenarioResult, run_scenario
+from tests.faults.harness import (
+    SCENARIOS,
+    Fault,
+    HarnessFailure,
+    HarnessUnavailable,
+    Scenario,
+    ScenarioResult,
+    run_scenario,
+)
 
 # name -> (clients, transfers, outage seconds): the sizes the issue measured at.
 FULL_SIZE: dict[str, tuple[int, int, float]] = {
@@ -63,7 +71,7 @@ FULL_SIZE: dict[str, tuple[int, int, float]] = {
     "two_services_postgresql_one_killed": (8, 600, 0),
 }
 # Faults at full size where they differ from the tests' (which keep every scenario small).
-FULL_FAULTS = {"service_sigkill_postgresql": 1}
+FULL_FAULTS: dict[str, tuple[Fault, ...]] = {"service_sigkill_sqlite": (Fault.SERVICE_KILL,) * 3}
 COLUMNS = ("requests", "transfers", "acknowledged", "gave_up", "refused", "not_sent", "doubled", "lost", "errors_500",
            "conserved", "reconcile_ok", "settled", "seconds")
 
@@ -79,7 +87,7 @@ def sized(name: str, args: argparse.Namespace) -> Scenario:
     # A service that stops answering turns every request into a wait for its deadline: past the load
     # timeout the rest are not sent (counted as such), so a broken revision is measured in minutes.
     load_timeout = args.load_timeout or max(300.0, 0.5 * transfers)
-    return replace(base, clients=clients, transfers=transfers, faults=base.faults[:FULL_FAULTS.get(name, 99)],
+    return replace(base, clients=clients, transfers=transfers, faults=FULL_FAULTS.get(name, base.faults),
                    outage_seconds=outage or base.outage_seconds, deadline_seconds=max(120.0, 3 * outage),
                    load_timeout=load_timeout, seed=args.seed)
 

@@ -3,12 +3,13 @@ document, is found by `reconcile` with its location, and no read endpoint answer
 
 The ledger of each test: enterprise A's two hourly windows anchored (two devices each, B's readings pushed),
 its report submitted with its document and committed to the anchors, verified with a statement; a verified
-credit batch held by A, part of it listed on the market. Each edit is undone before the runtime reverts."""
+credit batch held by A, part of it listed on the market. The ledger is built once per module (no test changes it
+but by its edits); each test starts from it: each edit is undone, then the chain and the outbox are reverted to it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -31,12 +32,13 @@ from ledger_core.db.models import (
 from ledger_service.api.app import create_app
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, PARK, YEAR, Cast
-from tests.service.conftest import _service, cast, client, runtime
+from tests.service.conftest import _service, cast, client
 from tests.service.credit_steps import chain_now, verified_batch
 from tests.service.helpers import V1
 from tests.service.metering import anchor, clear_meter_data, messages, push, set_up_park
+from tests.support import snapshots
 
-__all__ = ["_service", "cast", "client", "runtime"]
+__all__ = ["_service", "cast", "client"]
 
 AUDIT = f"{V1}/audit"
 
@@ -60,8 +62,39 @@ def _key(w: Ledger) -> str:
     return f"{ENTERPRISE_A}/{w.anchor_id}/{w.window[0]}-{w.window[1]}"
 
 
+@pytest.fixture(scope="module")
+def _built(_service: tuple[Runtime, Cast]) -> Iterator[tuple[Runtime, Ledger]]:
+    """The ledger, built once for the module on the session's runtime, which gets its state back afterwards."""
+    runtime, cast = _service
+    before = snapshots.snapshot(runtime)
+    try:
+        yield runtime, _build(TestClient(create_app(runtime), raise_server_exceptions=True), cast, runtime)
+    finally:
+        runtime.outbox.faults = None
+        snapshots.revert(runtime, before)
+        clear_meter_data(runtime)
+
+
 @pytest.fixture
-def ledger(client: TestClient, cast: Cast, runtime: Runtime) -> Iterator[Ledger]:
+def runtime(_built: tuple[Runtime, Ledger]) -> Iterator[Runtime]:
+    """The runtime holding the built ledger; the chain and outbox are reverted to it after each test (its meter
+    data and documents stay: the module's tests share them, and their edits are undone by `ledger`)."""
+    runtime = _built[0]
+    snapshot = snapshots.snapshot(runtime)
+    yield runtime
+    runtime.outbox.faults = None
+    snapshots.revert(runtime, snapshot)
+
+
+@pytest.fixture
+def ledger(runtime: Runtime, _built: tuple[Runtime, Ledger]) -> Iterator[Ledger]:
+    state = replace(_built[1], undo=[])
+    yield state
+    for undo in reversed(state.undo):
+        undo()
+
+
+def _build(client: TestClient, cast: Cast, runtime: Runtime) -> Ledger:
     layout = set_up_park(client, cast, runtime)
     assert push(client, cast, "oracle", messages(layout, hours=2)).status_code == 200
     windows = anchor(client, cast, ENTERPRISE_A).json()["windows"]
@@ -93,10 +126,7 @@ def ledger(client: TestClient, cast: Cast, runtime: Runtime) -> Iterator[Ledger]
                        reading_id, neighbour_id, int(report["report_id"]), report["document_hash"],
                        int(batch["batch_id"]), int(listed.json()["order"]["order_id"]))
     runtime.indexing.index_up_to_date()  # the index holds every event before anything is edited
-    yield state
-    for undo in reversed(state.undo):
-        undo()
-    clear_meter_data(runtime)
+    return state
 
 
 def edit(runtime: Runtime, w: Ledger, model: Any, where: Any, **values: Any) -> None:

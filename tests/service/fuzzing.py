@@ -86,16 +86,20 @@ def _describe(case: Any) -> str:
     return " ".join(parts)
 
 
-def fuzz(app: Any, caller: str, headers: Mapping[str, str], examples: int,
+def load(app: Any) -> list[Any]:
+    """Every operation of the application's OpenAPI document. Load them once for several callers: an operation
+    keeps the strategies built for its parameters, and building them costs more than the requests."""
+    return [result.ok() for result in schemathesis.openapi.from_asgi("/openapi.json", app).get_all_operations()]
+
+
+def fuzz(operations: list[Any], caller: str, headers: Mapping[str, str], examples: int,
          modes: Iterable[GenerationMode] = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
          skip: Iterable[str] = ()) -> Tally:
-    """Fuzz every operation of `app` as `caller` (its `headers`); `skip`: operation labels left out."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    """Fuzz `operations` (from `load`) as `caller` (its `headers`); `skip`: operation labels left out."""
     tally = Tally(caller)
     started = time.monotonic()
     left_out = set(skip)
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    for operation in operations:
         if operation.label in left_out:
             continue
         for mode in modes:

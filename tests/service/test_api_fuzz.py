@@ -26,7 +26,7 @@ from ledger_service.api.app import create_app
 from ledger_service.runtime import Runtime
 from tests.service.cast import Cast, admit_cast
 from tests.service.conftest import service_settings
-from tests.service.fuzzing import SEED, Tally, fuzz
+from tests.service.fuzzing import SEED, Tally, fuzz, load
 from tests.support import snapshots
 
 EXAMPLES = int(os.environ.get("CARBONLEDGER_FUZZ_EXAMPLES", "0"))
@@ -66,10 +66,11 @@ def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(
     runtime, cast, app = fuzz_service
     budget = {caller: EXAMPLES or n for caller, n in BUDGET.items()}
     tallies = []
+    operations = load(app)
     for caller, examples in budget.items():
         snapshot = snapshots.snapshot(runtime)
         try:
-            tally = fuzz(app, caller, {} if caller == "anonymous" else cast.auth(caller), examples)
+            tally = fuzz(operations, caller, {} if caller == "anonymous" else cast.auth(caller), examples)
         finally:
             snapshots.revert(runtime, snapshot)
         tally.findings = [f for f in tally.findings if (f.operation, f.status) not in EXPECTED]
