@@ -108,7 +108,8 @@ class Settings(BaseSettings):
     signed_request_window_seconds: int = Field(default=300, ge=1, description="Accepted clock skew of signed requests.")
     member_cache_seconds: float = Field(
         default=2.0, ge=0,
-        description="How long an on-chain member view is reused (the service drops it on its own changes).",
+        description="How long an on-chain member view is reused (the service drops it on its own changes and on the "
+        "membership events its index takes in).",
     )
     api_key_days: int = Field(default=90, ge=1, description="Default lifetime of an issued API key.")
 

@@ -2,8 +2,10 @@
 
 A member's view (organisation, status, freeze, roles) is reused for
 `member_cache_seconds`; the service drops a member's entry itself whenever it sends a
-Membership transaction about it, so only changes made outside the service can be
-seen late, and the contracts check every transaction again anyway. Organisations
+Membership transaction about it, and every member view when the event index takes in a
+Membership event (`Directory.membership_seen`: a change made outside this process, by another
+service process or straight on chain), so a sanction is refused on the next request once it is
+seen; the contracts check every transaction again anyway. Organisations
 never change once registered and are cached for good. Children of an organisation
 and members of one are read from the registry's events: from the service's event index
 when the directory has one (`IndexedMembership`), otherwise with `eth_getLogs`.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -115,15 +117,18 @@ class Directory:
         self._members: dict[str, tuple[float, MemberView]] = {}
         self._orgs: dict[int, OrgView] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # moves on whenever views are dropped: a view read before then is not kept
 
     def member(self, address: str) -> MemberView:
         address = to_checksum_address(address)
         cached = self._members.get(address)
         if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
+        generation = self._generation
         view = self._read_member(address)
         with self._lock:
-            self._members[address] = (time.monotonic(), view)
+            if generation == self._generation:
+                self._members[address] = (time.monotonic(), view)
         return view
 
     def _read_member(self, address: str) -> MemberView:
@@ -139,11 +144,20 @@ class Directory:
     def forget(self, address: str | None = None) -> None:
         """Drop a member's view; with no address, every member view and organisation (after a chain revert)."""
         with self._lock:
+            self._generation += 1
             if address is None:
                 self._members.clear()
                 self._orgs.clear()
             else:
                 self._members.pop(to_checksum_address(address), None)
+
+    def membership_seen(self, events: Iterable[str]) -> None:
+        """After the event index took in `events` ("Contract.Event" names): any Membership event other than a
+        new organisation may have changed a member's standing, so no member view is reused."""
+        if any(e.startswith("Membership.") and e != "Membership.OrganisationRegistered" for e in events):
+            with self._lock:
+                self._generation += 1
+                self._members.clear()
 
     def organisation(self, org_id: int) -> OrgView | None:
         cached = self._orgs.get(org_id)

@@ -47,7 +47,7 @@ from ledger_service.identity.api_keys import ApiKeys, IssuedKey
 from ledger_service.identity.keystore import KeyStore, KeyUnsealError
 from ledger_service.identity.signed_requests import SignedRequests
 from ledger_service.indexer.catalog import EventCatalog
-from ledger_service.indexer.indexer import DEFAULT_CONFIRMATIONS, EventIndexer
+from ledger_service.indexer.indexer import DEFAULT_CONFIRMATIONS, EventIndexer, SyncReport
 from ledger_service.indexer.source import ChainSource, GuardedSource, RpcSource, Web3Source
 from ledger_service.membership import Directory, IndexedMembership
 from ledger_service.workers.indexing import IndexWorker
@@ -87,7 +87,8 @@ class Runtime:
         self.encoder = CallEncoder(artifacts, list(deployment.addresses))
         self.keystore = KeyStore(self.sessions, secret)
         self.documents = DocumentVault(self.sessions, secret)
-        self.api_keys = ApiKeys(self.sessions)
+        # Only a SQLite file is served by one process alone; elsewhere keys may change in another process.
+        self.api_keys = ApiKeys(self.sessions, shared=engine.dialect.name != "sqlite")
         self.signed_requests = SignedRequests(self.sessions, settings.signed_request_window_seconds)
         self.directory = Directory(chain, self.suite.contract("Membership"), deployment.block,
                                    settings.member_cache_seconds)
@@ -104,7 +105,7 @@ class Runtime:
         self._record_stamp = self._record_mtime()
         self.indexing = IndexWorker(indexer, chain, engine, self.locks, self.outbox, deployment.block,
                                     interval=lambda: self.settings.index_interval_seconds,
-                                    before_sync=self.follow_record)
+                                    before_sync=self.follow_record, after_sync=self._membership_seen)
         self.pump = OutboxPump(self.outbox, self.locks, interval=lambda: self.settings.outbox_interval_seconds)
         self.health = Health(engine, self.sessions, chain, self.indexing,
                              max_lag_blocks=lambda: self.settings.index_max_lag_blocks,
@@ -227,6 +228,9 @@ class Runtime:
             return deployment_path(self.settings.network, self.settings.deployments_dir).stat().st_mtime_ns
         except OSError:
             return None
+
+    def _membership_seen(self, report: SyncReport) -> None:
+        self.directory.membership_seen(report.by_event)
 
     def follow_record(self) -> bool:
         """On a node, follow `deployments/<network>.json` once an upgrade (`carbonledger admin upgrade run`, in any

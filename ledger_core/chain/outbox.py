@@ -5,7 +5,9 @@ through the outbox states in batches: one SQL insert for the intents, one update
 the signed transactions, one JSON-RPC batch to the node, one update for the replies,
 and (when asked to wait) one batch of receipts. Each stage is committed before the
 next touches the chain, so `Outbox.recover` (run at start-up and by the background
-pump) can finish whatever a crash interrupted.
+pump) can finish whatever a crash interrupted. A group commit that waits records the
+replies with the receipts the first poll finds (one commit fewer): a row still reading
+signed after a crash is broadcast again with its stored bytes, which is what recovery does anyway.
 
 Exactly once rests on four rules:
 - **One owner per row.** Queued rows are born claimed by the call that wrote them (a token,
@@ -146,6 +148,8 @@ class TxRecord:
     attempts: int = 0
     updated_at: datetime | None = None
     claim: str | None = field(default=None, repr=False)  # the token under which this process may sign it
+    defer_sent: bool = field(default=False, repr=False)  # once sent, recorded so with its receipt (`dispatch`)
+    sent_unsaved: bool = field(default=False, repr=False)  # sent, not yet recorded so
     revert: ContractRevert | None = field(default=None, repr=False)
 
     @property
@@ -261,10 +265,16 @@ class Outbox:
         (one outbox write, one JSON-RPC batch, one receipt poll for the group); see `GroupCommit`."""
         return self.group.submit(intents, preflight, wait, timeout, claim)
 
-    def dispatch(self, records: Sequence[TxRecord], preflight: Sequence[bool], wait: bool, timeout: float) -> None:
-        """Preflight, sign, send and (with `wait`) follow written records; outages become SendDeferred."""
+    def dispatch(self, records: Sequence[TxRecord], preflight: Sequence[bool], wait: bool, timeout: float,
+                 receipts_follow: bool = False) -> None:
+        """Preflight, sign, send and (with `wait`) follow written records; outages become SendDeferred.
+        `receipts_follow`: the caller awaits the receipts next, so the rows' move to sent is written with their
+        receipts (one commit, not two, when the node mined them at once); until then a row reads signed, which
+        the pump would broadcast again with the same bytes."""
         with self.deferring(records):
             self._fault("queued")
+            for record in records:
+                record.defer_sent = receipts_follow
             self._preflight_sign_and_send(records, preflight)
             if wait:
                 self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
@@ -433,21 +443,40 @@ class Outbox:
 
     # ------------------------------------------------------------------ preflight
 
+    def simulate(self, intents: Sequence[Intent]) -> list[ContractRevert | None] | None:
+        """Run intents as the preflight would (eth_call from their signers at the latest block, one JSON-RPC
+        batch on a node), before anything is written: each one's decoded revert, or None where it would pass.
+        None when an intent's arguments do not fit its function (`submit` then refuses them as before).
+        A caller that finds no revert submits with `preflight=False`: the transaction is not run twice."""
+        try:
+            encoded = self.encode(intents)
+        except InvalidIntent:
+            return None
+        calls = [self._call(i.signer, i.to or self.addresses[i.contract], calldata, i.value)
+                 for i, (calldata, _) in zip(intents, encoded, strict=True)]
+        return [self._revert_of(outcome) for outcome in self.chain.calls(calls)]
+
+    def _call(self, signer: str, to: str, calldata: bytes, value: int) -> dict[str, Any]:
+        call: dict[str, Any] = {"from": signer, "to": to, "data": calldata, "value": value}
+        if self.chain.gas_limit:
+            call["gas"] = self.chain.gas_limit
+        return call
+
+    def _revert_of(self, outcome: bytes | Exception) -> ContractRevert | None:
+        if not isinstance(outcome, BaseException):
+            return None
+        revert = self.decoder.from_exception(outcome)
+        if revert is None:
+            raise outcome
+        return revert
+
     def _preflight(self, records: Sequence[TxRecord]) -> None:
         """Run each queued transaction as eth_call; a revert rejects it before it takes a nonce."""
         rejected = []
-        calls = []
-        for record in records:
-            call: dict[str, Any] = {"from": record.signer, "to": record.to, "data": record.calldata,
-                                    "value": record.value}
-            if self.chain.gas_limit:
-                call["gas"] = self.chain.gas_limit
-            calls.append(call)
+        calls = [self._call(r.signer, r.to, r.calldata, r.value) for r in records]
         for record, outcome in zip(records, self.chain.calls(calls), strict=True):
-            if isinstance(outcome, BaseException):
-                revert = self.decoder.from_exception(outcome)
-                if revert is None:
-                    raise outcome
+            revert = self._revert_of(outcome)
+            if revert is not None:
                 self._set_revert(record, revert, OutboxStatus.REJECTED)
                 rejected.append(record)
         self._reject(rejected)
@@ -612,7 +641,8 @@ class Outbox:
 
     def _broadcast(self, records: Sequence[TxRecord]) -> None:
         """Send signed transactions; those the node refuses for a reason other than knowing them
-        already are checked for a receipt and otherwise kept `signed` with the node's message."""
+        already are checked for a receipt and otherwise kept `signed` with the node's message.
+        Records with `defer_sent` are sent in memory only, until `await_receipts` records them."""
         if not records:
             return
         results = self.chain.send_raw([r.raw_tx or "" for r in records], [r.tx_hash or "" for r in records])
@@ -624,12 +654,24 @@ class Outbox:
             else:
                 record.last_error = (result.error or "")[:500]
                 refused.append((record, result))
-        self._mark_sent(sent)
+        self._mark_sent([r for r in sent if not r.defer_sent])
+        for record in sent:
+            if record.defer_sent and record.status == OutboxStatus.SIGNED:
+                record.status, record.last_error, record.sent_unsaved = OutboxStatus.SENT, None, True
         if refused:
             self._settle_refused(refused)
 
     def _mark_sent(self, records: Sequence[TxRecord]) -> None:
         """Signed rows handed to the node become sent (a row already mined stays mined)."""
+        if not records:
+            return
+        self._save_sent(records)
+        for record in records:
+            if record.status == OutboxStatus.SIGNED:
+                record.status = OutboxStatus.SENT
+                record.last_error = None
+
+    def _save_sent(self, records: Sequence[TxRecord]) -> None:
         if not records:
             return
         with self.sessions.begin() as session:
@@ -638,9 +680,7 @@ class Outbox:
                 .values(status=OutboxStatus.SENT, last_error=None, attempts=TABLE.c.attempts + 1,
                         updated_at=utc_now()))
         for record in records:
-            if record.status == OutboxStatus.SIGNED:
-                record.status = OutboxStatus.SENT
-                record.last_error = None
+            record.sent_unsaved = False
 
     def _settle_refused(self, refused: Sequence[tuple[TxRecord, SendResult]]) -> None:
         """A refused transaction whose hash has a receipt was mined earlier. One refused for its nonce with no
@@ -729,6 +769,7 @@ class Outbox:
             found = [(r, rc) for r, rc in zip(waiting, receipts, strict=True) if rc is not None]
             self._apply_receipts(found)
             waiting = [r for r, rc in zip(waiting, receipts, strict=True) if rc is None]
+            self._save_sent([r for r in waiting if r.sent_unsaved])
             if not waiting or time.monotonic() >= deadline:
                 return
             delay = min(max(delay * 2, 0.01), 0.5)
@@ -750,8 +791,12 @@ class Outbox:
                 revert = self._replay(record)
                 self._set_revert(record, revert, OutboxStatus.FAILED)
                 change.update(error_name=record.error_name, error_args=record.error_args)
+            if record.sent_unsaved:  # what `_mark_sent` would have written, in the same commit
+                change.update(last_error=None, attempts=record.attempts + 1)
             changes.append(change)
         self._update(changes, (*IN_FLIGHT, *MINED_STATUSES))
+        for record, _ in found:
+            record.sent_unsaved = False
 
     def _replay(self, record: TxRecord) -> ContractRevert:
         """Re-run a failed transaction as a call on the state before its block to decode its revert."""
@@ -1196,7 +1241,7 @@ class GroupCommit:
                     written.append(entry)
             records = [r for e in written for r in e.records]
             flags = [e.preflight for e in written for _ in e.intents]
-            outbox.dispatch(records, flags, wait=False, timeout=timeout)
+            outbox.dispatch(records, flags, wait=False, timeout=timeout, receipts_follow=wait)
             self.groups += 1
         except BaseException as exc:
             self._hand_over()

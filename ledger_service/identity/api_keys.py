@@ -3,6 +3,12 @@
 A token reads `clk_<key id>_<secret>`; the key id finds the row, the secret's hash must
 match it (compared in constant time). Every issue, rotation and revocation is recorded in the
 keys' audit log (`api_key_events`) in the same transaction, with who did it.
+
+Keys found valid are remembered, so a request does not read its key's row again: a key revoked or
+rotated here is dropped at once, and expiry is checked on every use. Where other processes may change
+keys (`shared`, a database several service processes serve), every use first reads the audit log's last
+event id, one indexed value, and any new event empties the cache: a key revoked anywhere is refused on
+the next request.
 """
 
 from __future__ import annotations
@@ -10,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.db.models.identity import ApiKey, ApiKeyEvent
@@ -65,8 +72,13 @@ def _aware(moment: datetime) -> datetime:
 
 
 class ApiKeys:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], shared: bool = False) -> None:
         self.sessions = sessions
+        self.shared = shared
+        self._valid: dict[str, tuple[bytes, KeyInfo]] = {}  # key id -> its secret's hash and record
+        self._seen_event: int | None = None  # the audit log's last event id when `_valid` was filled
+        self._generation = 0  # moves on with every key dropped: a record read before then is not remembered
+        self._lock = threading.Lock()
 
     def issue(self, member: str, lifetime: timedelta, label: str = "", issued_by: str | None = None,
               secret: str | None = None, key_id: str | None = None, actor: str | None = None) -> IssuedKey:
@@ -98,15 +110,45 @@ class ApiKeys:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
             raise ApiKeyInvalid("malformed API key")
+        key_id, secret_hash = parts[1], _hash(parts[2])
         with self.sessions() as session:
-            row = session.get(ApiKey, parts[1])
-            if row is None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
+            last_event = self._last_event(session) if self.shared else None
+            with self._lock:
+                if last_event != self._seen_event:
+                    self._valid.clear()
+                    self._seen_event = last_event
+                    self._generation += 1
+                generation = self._generation
+                known = self._valid.get(key_id)
+            if known is not None and hmac.compare_digest(known[0], secret_hash):
+                if _aware(known[1].expires_at) > utc_now():
+                    return known[1]
+                self.forget(key_id)
+            row = session.get(ApiKey, key_id)
+            if row is None or not hmac.compare_digest(row.secret_hash, secret_hash):
                 raise ApiKeyInvalid("unknown API key")
             if row.revoked_at is not None:
                 raise ApiKeyInvalid("API key revoked")
             if _aware(row.expires_at) <= utc_now():
                 raise ApiKeyInvalid("API key expired")
-            return KeyInfo.of(row)
+            info = KeyInfo.of(row)
+        with self._lock:
+            if generation == self._generation:  # no key was dropped while the row was read
+                self._valid[key_id] = (secret_hash, info)
+        return info
+
+    @staticmethod
+    def _last_event(session: Session) -> int:
+        return int(session.scalar(select(func.max(ApiKeyEvent.id))) or 0)
+
+    def forget(self, key_id: str | None = None) -> None:
+        """Drop a remembered key (every key with no id): its next use reads its row."""
+        with self._lock:
+            self._generation += 1
+            if key_id is None:
+                self._valid.clear()
+            else:
+                self._valid.pop(key_id, None)
 
     def get(self, key_id: str) -> KeyInfo | None:
         with self.sessions() as session:
@@ -129,26 +171,32 @@ class ApiKeys:
         return {member for key_id, member, expires in rows if key_id != besides and _aware(expires) > now}
 
     def revoke(self, key_id: str, revoked_by: str | None = None) -> KeyInfo | None:
-        with self.sessions.begin() as session:
-            row = session.get(ApiKey, key_id)
-            if row is None:
-                return None
-            if row.revoked_at is None:
-                row.revoked_at = utc_now()
-                _record(session, key_id, row.member, "revoked", revoked_by)
-            return KeyInfo.of(row)
+        try:
+            with self.sessions.begin() as session:
+                row = session.get(ApiKey, key_id)
+                if row is None:
+                    return None
+                if row.revoked_at is None:
+                    row.revoked_at = utc_now()
+                    _record(session, key_id, row.member, "revoked", revoked_by)
+                return KeyInfo.of(row)
+        finally:  # once committed: a request that read the row before does not remember it either
+            self.forget(key_id)
 
     def rotate(self, key_id: str, lifetime: timedelta, issued_by: str | None) -> IssuedKey | None:
         """Revoke a key and issue its successor for the same member, in one transaction."""
-        with self.sessions.begin() as session:
-            row = session.get(ApiKey, key_id)
-            if row is None:
-                return None
-            issued = self._issue(session, row.member, lifetime, row.label, issued_by)
-            row.revoked_at = row.revoked_at or utc_now()
-            row.replaced_by = issued.key_id
-            _record(session, key_id, row.member, "rotated", issued_by, f"replaced by {issued.key_id}")
-            return issued
+        try:
+            with self.sessions.begin() as session:
+                row = session.get(ApiKey, key_id)
+                if row is None:
+                    return None
+                issued = self._issue(session, row.member, lifetime, row.label, issued_by)
+                row.revoked_at = row.revoked_at or utc_now()
+                row.replaced_by = issued.key_id
+                _record(session, key_id, row.member, "rotated", issued_by, f"replaced by {issued.key_id}")
+                return issued
+        finally:  # once committed, as in `revoke`
+            self.forget(key_id)
 
 
 @dataclass(frozen=True)

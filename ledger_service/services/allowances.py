@@ -80,9 +80,10 @@ class AllowanceService:
         """Move allowances of a vintage to another member, checked first with the contract's own errors."""
         self.sender.require_custodial(caller)
         transfers = [Transfer(to_checksum_address(to), year, amount)]
-        allowances.check_transfers(self.chain, self.suite, self.directory, caller.address, transfers)
-        (record,) = self.sender.send(caller, allowances.transfer_intents(caller.address, transfers, caller.address),
-                                     wait=wait)
+        (record,) = self.sender.send_checked(
+            caller, allowances.transfer_intents(caller.address, transfers, caller.address),
+            lambda: allowances.check_transfers(self.chain, self.suite, self.directory, caller.address, transfers),
+            wait=wait)
         return Sent((record,))
 
     def transfer_batch(self, caller: Caller, transfers: Sequence[Transfer], wait: bool = True) -> BatchSent:

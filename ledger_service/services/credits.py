@@ -139,9 +139,10 @@ class CreditService:
         receiver cannot transact or the caller holds too few."""
         self.sender.require_custodial(caller)
         receiver = require_receiver(self.directory, to)
-        require_holds(credits.balance(self.chain, self.suite, caller.address, batch_id), caller, batch_id, amount)
-        record = self.sender.send_one(caller, credits.call(caller.address, "safeTransferFrom", caller.address,
-                                                           receiver, batch_id, amount, b""), wait=wait)
+        (record,) = self.sender.send_checked(
+            caller, [credits.call(caller.address, "safeTransferFrom", caller.address, receiver, batch_id, amount, b"")],
+            lambda: require_holds(credits.balance(self.chain, self.suite, caller.address, batch_id), caller, batch_id,
+                                  amount), wait=wait)
         return Sent((record,))
 
     # -------------------------------------------------------------- retirements

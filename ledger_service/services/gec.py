@@ -135,9 +135,10 @@ class GecService:
         self._require_role(caller, "transfer")
         self.sender.require_custodial(caller)
         receiver = require_receiver(self.directory, to)
-        require_holds(gec.balance(self.chain, self.suite, caller.address, batch_id), caller, batch_id, amount)
-        record = self.sender.send_one(caller, gec.call(caller.address, "safeTransferFrom", caller.address, receiver,
-                                                       batch_id, amount, b""), wait=wait)
+        (record,) = self.sender.send_checked(
+            caller, [gec.call(caller.address, "safeTransferFrom", caller.address, receiver, batch_id, amount, b"")],
+            lambda: require_holds(gec.balance(self.chain, self.suite, caller.address, batch_id), caller, batch_id,
+                                  amount), wait=wait)
         return Sent((record,))
 
     # -------------------------------------------------------------- consumption

@@ -3,7 +3,7 @@ the caller's idempotency claim goes with the outbox write."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ledger_core.chain.outbox import Intent, Outbox, SendDeferred, TxRecord
@@ -32,15 +32,16 @@ class Sender:
                           "(POST /api/v1/transactions/relay)", {"account": caller.address})
 
     def send(self, caller: Caller, intents: Sequence[Intent], wait: bool = True, batch: bool = False,
-             refuse: bool = True) -> list[TxRecord]:
+             refuse: bool = True, preflight: bool | None = None) -> list[TxRecord]:
         """Submit through the outbox (requests that are not batches are group-committed with concurrent ones,
         see `GroupCommit`). A single transaction refused by the chain raises TransactionRefused (unless `refuse`
         is false); a chain or database that failed after the rows were written raises ChainBusy with the outbox
         ids. The caller's Idempotency-Key claim is recorded with the rows; a key another request holds raises the
-        outbox's DuplicateRequest (answered as a replay)."""
+        outbox's DuplicateRequest (answered as a replay). `preflight` overrides the policy (False: the caller
+        has just simulated these intents, see `send_checked`)."""
         self.require_custodial(caller)
-        policy = self.settings.preflight
-        preflight = policy == "all" or (policy == "single" and not batch)
+        if preflight is None:
+            preflight = self.preflights(batch)
         grouped = self.settings.group_commit and not batch
         submit = self.outbox.submit_grouped if grouped else self.outbox.submit
         try:
@@ -51,6 +52,24 @@ class Sender:
         if refuse and len(records) == 1 and records[0].status in (OutboxStatus.REJECTED, OutboxStatus.FAILED):
             raise TransactionRefused(records[0], caller.address)
         return records
+
+    def preflights(self, batch: bool) -> bool:
+        policy = self.settings.preflight
+        return policy == "all" or (policy == "single" and not batch)
+
+    def send_checked(self, caller: Caller, intents: Sequence[Intent], check: Callable[[], None],
+                     wait: bool = True) -> list[TxRecord]:
+        """Send intents that `check` (the use case's own reads, raising its refusals) would otherwise vet before
+        the preflight: the intents are simulated once, and when none reverts they go out with no further check
+        or preflight (one eth_call per request instead of a read and a preflight). When one reverts, `check`
+        runs and the intents go the usual way, so a refusal is answered exactly as without the simulation."""
+        self.require_custodial(caller)
+        if self.preflights(batch=False):
+            outcomes = self.outbox.simulate(intents)
+            if outcomes is not None and all(o is None for o in outcomes):
+                return self.send(caller, intents, wait=wait, preflight=False)
+        check()
+        return self.send(caller, intents, wait=wait)
 
     def send_one(self, caller: Caller, intent: Intent, wait: bool = True) -> TxRecord:
         (record,) = self.send(caller, [intent], wait=wait)

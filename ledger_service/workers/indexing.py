@@ -44,10 +44,13 @@ class IndexWorker(Worker):
 
     def __init__(self, indexer: EventIndexer, chain: ChainClient, engine: Engine, locks: DatabaseLocks,
                  outbox: Outbox, start_block: int, interval: Callable[[], float],
-                 before_sync: Callable[[], object] | None = None) -> None:
-        """`before_sync` runs before every sync (the runtime follows a rewritten deployment record there)."""
+                 before_sync: Callable[[], object] | None = None,
+                 after_sync: Callable[[SyncReport], object] | None = None) -> None:
+        """`before_sync` runs before every sync (the runtime follows a rewritten deployment record there),
+        `after_sync` with every sync's report (the runtime drops member views the events changed)."""
         self.indexer = indexer
         self.before_sync = before_sync
+        self.after_sync = after_sync
         self.chain = chain
         self.engine = engine
         self.locks = locks
@@ -83,6 +86,8 @@ class IndexWorker(Worker):
             status.events += report.events
             status.syncs += 1
             status.last_error = None
+            if self.after_sync is not None:
+                self.after_sync(report)
         if report.rolled_back_to is not None:
             self.resend_forgotten(report.rolled_back_to + 1)
         return report

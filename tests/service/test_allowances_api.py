@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from eth_utils import function_signature_to_4byte_selector, keccak
 from fastapi.testclient import TestClient
 
 from ledger_core.chain.outbox import Intent
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, ENTERPRISE_C, OTHER_PARK, PARK, YEAR, Cast
-from tests.service.helpers import V1, allocate, balance, sanction, transfer
+from tests.service.helpers import V1, allocate, balance, sanction, submit, transfer
 
 
 @pytest.fixture
@@ -95,6 +98,34 @@ def test_a_transfer_beyond_the_balance_is_refused_before_anything_is_signed(clie
     assert follow["items"] == []
 
 
+def test_a_transfer_is_run_as_a_call_once_before_it_is_sent(client: TestClient, cast: Cast, runtime: Runtime,
+                                                             allocated: None, monkeypatch: pytest.MonkeyPatch):
+    calls: list[bytes] = []
+    call = runtime.chain.call
+
+    def counted(tx: dict[str, Any], block: int | str = "latest") -> bytes:
+        calls.append(bytes(tx["data"]))
+        return call(tx, block)
+
+    balance(client, cast, "enterprise_a")  # the member views are cached before counting
+    monkeypatch.setattr(runtime.chain, "call", counted)
+    reply = transfer(client, cast, "enterprise_a", "trader", 3)
+    assert reply.status_code == 200, reply.text
+    transfer_selector = function_signature_to_4byte_selector("safeTransferFrom(address,address,uint256,uint256,bytes)")
+    balance_selector = function_signature_to_4byte_selector("balanceOfBatch(address[],uint256[])")
+    assert [c[:4] for c in calls].count(transfer_selector) == 1  # the one preflight
+    assert balance_selector not in [c[:4] for c in calls]  # the preflight's success says the balance is there
+
+
+def test_a_refused_transfer_is_answered_as_the_balance_check_answers(client: TestClient, cast: Cast,
+                                                                     runtime: Runtime, allocated: None,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    checked = transfer(client, cast, "enterprise_a", "trader", 801)
+    monkeypatch.setattr(runtime.settings, "preflight", "none")  # the use case's own check alone, no simulation
+    unchecked = transfer(client, cast, "enterprise_a", "trader", 801)
+    assert (checked.status_code, checked.json()) == (unchecked.status_code, unchecked.json())
+
+
 @pytest.mark.parametrize("action", ["suspend", "freeze", "revoke"])
 def test_a_sanctioned_sender_cannot_transfer(client: TestClient, cast: Cast, allocated: None, action: str):
     sanction(client, cast, "enterprise_a", action)
@@ -109,6 +140,18 @@ def test_a_sanctioned_receiver_cannot_receive(client: TestClient, cast: Cast, al
     reply = transfer(client, cast, "enterprise_a", "trader", 1)
     assert reply.status_code == 403
     assert reply.json()["error"] == "AccountCannotTransact"
+
+
+def test_a_member_frozen_outside_the_service_is_refused_once_the_index_sees_it(
+        client: TestClient, cast: Cast, runtime: Runtime, allocated: None, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(runtime.directory, "ttl", 3600.0)  # the views would be reused all along
+    assert transfer(client, cast, "enterprise_a", "trader", 1).status_code == 200
+    regulator = cast.addresses["regulator"]
+    submit(runtime, Intent("Membership", "freeze", (cast.addresses["enterprise_a"], keccak(text="outside")),
+                           regulator))  # straight to the chain: the service's use cases never hear of it
+    runtime.indexing.index_up_to_date()
+    refused = transfer(client, cast, "enterprise_a", "trader", 1)
+    assert (refused.status_code, refused.json()["error"]) == (403, "AccountFrozen")
 
 
 def test_a_verifier_cannot_transfer(client: TestClient, cast: Cast):

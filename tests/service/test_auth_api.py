@@ -10,10 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger_core.db.models.identity import ApiKey
+from ledger_service.identity.api_keys import ApiKeyInvalid, ApiKeys
 from ledger_service.identity.signed_requests import sign_request
 from ledger_service.runtime import Runtime
 from tests.service.cast import PARK, YEAR, Cast
-from tests.service.helpers import V1, allocate, balance
+from tests.service.helpers import V1, allocate, balance, sanction
 
 ORG_PATH = f"{V1}/organisations/{PARK}"
 
@@ -83,6 +84,53 @@ def test_rotation_revokes_the_old_key_and_issues_a_new_one(client: TestClient, c
     assert client.get(ORG_PATH, headers=bearer(issued.token)).status_code == 401
     assert client.get(ORG_PATH, headers=bearer(reply.json()["token"])).status_code == 200
     assert runtime.api_keys.get(issued.key_id).replaced_by == reply.json()["key_id"]  # type: ignore[union-attr]
+
+
+def test_a_key_revoked_after_use_is_refused_on_the_next_request(client: TestClient, cast: Cast, runtime: Runtime):
+    issued = runtime.api_keys.issue(cast.addresses["trader"], timedelta(days=1))
+    assert client.get(ORG_PATH, headers=bearer(issued.token)).status_code == 200  # remembered as valid
+    assert client.post(f"{V1}/api-keys/{issued.key_id}/revoke", headers=cast.auth("regulator")).status_code == 200
+    refused = client.get(ORG_PATH, headers=bearer(issued.token))
+    assert (refused.status_code, refused.json()["message"]) == (401, "API key revoked")
+
+
+def test_a_key_rotated_after_use_is_refused_on_the_next_request(client: TestClient, cast: Cast, runtime: Runtime):
+    issued = runtime.api_keys.issue(cast.addresses["trader"], timedelta(days=1))
+    assert client.get(ORG_PATH, headers=bearer(issued.token)).status_code == 200
+    assert client.post(f"{V1}/api-keys/{issued.key_id}/rotate", headers=cast.auth("regulator")).status_code == 201
+    assert client.get(ORG_PATH, headers=bearer(issued.token)).status_code == 401
+
+
+def test_a_remembered_key_still_expires(client: TestClient, cast: Cast, runtime: Runtime):
+    issued = runtime.api_keys.issue(cast.addresses["trader"], timedelta(seconds=1))
+    assert client.get(ORG_PATH, headers=bearer(issued.token)).status_code == 200
+    time.sleep(1.1)
+    refused = client.get(ORG_PATH, headers=bearer(issued.token))
+    assert (refused.status_code, refused.json()["message"]) == (401, "API key expired")
+
+
+def test_a_remembered_key_does_not_let_a_wrong_secret_in(client: TestClient, cast: Cast, runtime: Runtime):
+    issued = runtime.api_keys.issue(cast.addresses["trader"], timedelta(days=1))
+    assert client.get(ORG_PATH, headers=bearer(issued.token)).status_code == 200
+    forged = f"clk_{issued.key_id}_{'x' * 43}"
+    assert client.get(ORG_PATH, headers=bearer(forged)).status_code == 401
+
+
+def test_on_a_shared_database_a_key_revoked_by_another_process_is_refused_next(cast: Cast, runtime: Runtime):
+    here = ApiKeys(runtime.sessions, shared=True)
+    elsewhere = ApiKeys(runtime.sessions, shared=True)  # another service process on the same database
+    issued = here.issue(cast.addresses["trader"], timedelta(days=1))
+    assert here.authenticate(issued.token).key_id == issued.key_id  # remembered as valid
+    elsewhere.revoke(issued.key_id)
+    with pytest.raises(ApiKeyInvalid, match="API key revoked"):
+        here.authenticate(issued.token)
+
+
+def test_a_member_suspended_after_a_request_is_refused_on_the_next(client: TestClient, cast: Cast):
+    assert client.get(ORG_PATH, headers=cast.auth("trader")).status_code == 200  # its member view is remembered
+    sanction(client, cast, "trader", "suspend")
+    refused = client.get(ORG_PATH, headers=cast.auth("trader"))
+    assert (refused.status_code, refused.json()["error"]) == (403, "MemberNotActive")
 
 
 def test_rotating_or_revoking_an_unknown_key_is_not_found(client: TestClient, cast: Cast):

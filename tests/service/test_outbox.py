@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from ledger_core.chain.outbox import Intent, Outbox, SendDeferred
 from ledger_core.db.models.outbox import OutboxTransaction
@@ -282,3 +282,40 @@ def test_a_group_whose_chain_is_down_defers_each_caller_with_its_own_outbox_ids(
     (row_a, row_b) = rows(runtime, deferred.value.outbox_ids)
     assert (row_a.status, row_b.status) == ("signed", "signed")
     assert runtime.outbox.group._leading is False  # the next caller leads again
+
+
+def test_a_waiting_single_request_records_sent_with_its_receipt(cast: Cast, runtime: Runtime,
+                                                                client: TestClient):
+    """Written, signed (durable before it is sent), then sent and mined recorded in one commit: three commits."""
+    allocate(client, cast, {"enterprise_a": 100})
+    commits: list[int] = []
+
+    def listener(_connection: object) -> None:
+        commits.append(1)
+
+    event.listen(runtime.engine, "commit", listener)
+    try:
+        (record,) = runtime.outbox.submit_grouped(transfers(cast, [1]))
+    finally:
+        event.remove(runtime.engine, "commit", listener)
+    assert len(commits) == 3
+    (row,) = rows(runtime, [record.id])
+    assert (row.status, row.attempts, row.last_error) == ("mined", 1, None)
+
+
+def test_a_request_that_does_not_wait_is_recorded_as_sent_before_it_is_answered(cast: Cast, runtime: Runtime,
+                                                                                 client: TestClient):
+    allocate(client, cast, {"enterprise_a": 100})
+    (record,) = runtime.outbox.submit_grouped(transfers(cast, [1]), wait=False)
+    (row,) = rows(runtime, [record.id])
+    assert (record.status, row.status, row.attempts) == ("sent", "sent", 1)
+
+
+def test_a_receipt_not_there_at_once_leaves_the_row_recorded_as_sent(cast: Cast, runtime: Runtime,
+                                                                      client: TestClient,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    allocate(client, cast, {"enterprise_a": 100})
+    monkeypatch.setattr(runtime.chain, "receipts", lambda hashes: [None] * len(hashes))
+    (record,) = runtime.outbox.submit_grouped(transfers(cast, [1]), timeout=0)
+    (row,) = rows(runtime, [record.id])
+    assert (record.status, row.status, row.attempts) == ("sent", "sent", 1)
