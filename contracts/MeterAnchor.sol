@@ -292,7 +292,7 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
 
     /// @notice The oracle organisation serving the enterprise (0 if none).
     /// @param enterpriseOrgId The enterprise.
-    function oracleOrganisationOf(uint64 enterpriseOrgId) external view returns (uint64) {
+    function oracleOrganisationOf(uint64 enterpriseOrgId) public view returns (uint64) {
         return _heads[_headKey(enterpriseOrgId, MEASURE_EMISSIONS)].oracleOrgId;
     }
 
@@ -590,7 +590,7 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
 
     /// @dev Whether `oracle`'s organisation is the one serving the enterprise.
     function _serves(address oracle, uint64 enterpriseOrgId) private view returns (bool) {
-        uint64 serving = _heads[_headKey(enterpriseOrgId, MEASURE_EMISSIONS)].oracleOrgId;
+        uint64 serving = oracleOrganisationOf(enterpriseOrgId);
         return serving != 0 && serving == _orgId(_permissions(oracle));
     }
 

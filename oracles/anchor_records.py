@@ -207,9 +207,14 @@ class AnchorReader:
             self._batches = [(int(log["args"]["batchId"]),
                               decode_records(str(log["args"]["oracle"]), bytes(log["args"]["records"])),
                               int(log["blockNumber"]), "0x" + bytes(log["transactionHash"]).hex()) for log in logs]
-            self._batched = {r.anchor_id: (b, i) for b, (_, records, _, _) in enumerate(self._batches)
-                             for i, r in enumerate(records)}
         return self._batches
+
+    def _batch_index(self) -> dict[int, tuple[int, int]]:
+        """Anchor id -> (batch, window) of every batched window."""
+        if self._batched is None:
+            self._batched = {r.anchor_id: (b, i) for b, (_, records, _, _) in enumerate(self._load_batches())
+                             for i, r in enumerate(records)}
+        return self._batched
 
     def _in_batch(self, records: list[AnchorRecord], index: int, block: int, tx_hash: str) -> AnchoredWindow:
         leaves = [r.commitment() for r in records]
@@ -227,13 +232,11 @@ class AnchorReader:
             logs = list(self._logs("Anchored", {"anchorId": anchor_id}))
         if logs:
             return self._single(logs[0])
-        batches = self._load_batches()
-        assert self._batched is not None
-        if anchor_id not in self._batched:
+        found = self._batch_index().get(anchor_id)
+        if found is None:
             return None
-        b, i = self._batched[anchor_id]
-        _, records, block, tx_hash = batches[b]
-        return self._in_batch(records, i, block, tx_hash)
+        _, records, block, tx_hash = self._load_batches()[found[0]]
+        return self._in_batch(records, found[1], block, tx_hash)
 
     def windows(self) -> Iterator[AnchoredWindow]:
         """Every anchor up to the block, single and batched, in no particular order."""

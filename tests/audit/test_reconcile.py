@@ -57,6 +57,20 @@ def test_every_tampered_row_is_reported(ledger, story, index_engine):
     assert len(found) == 8
 
 
+def test_an_anchor_missing_from_the_index_is_counted_from_the_enterprise_s_head_and_named(ledger, story, index_engine):
+    with index_engine.begin() as conn:
+        count = conn.scalar(select(func.count()).select_from(ChainAnchor))
+        dropped, batch_id = conn.execute(select(ChainAnchor.anchor_id, ChainAnchor.batch_id)
+                                         .order_by(ChainAnchor.anchor_id.desc()).limit(1)).one()
+        conn.execute(delete(ChainAnchor).where(ChainAnchor.anchor_id == dropped))
+    report = reconcile(index_engine, ledger)
+    found = {(d.kind, d.key, d.field): (d.index, d.chain) for d in report.differences}
+    assert found.keys() == {("anchor_count", "MeterAnchor", "count"), ("anchor", str(batch_id), "commitment")}
+    assert found[("anchor_count", "MeterAnchor", "count")] == (count - 1, count)
+    # The meter check still checks the dropped window: read from the chain, as the index no longer has it.
+    assert report.meters is not None and report.meters.windows_checked == count
+
+
 def test_an_anchor_row_that_no_longer_hashes_to_what_meter_anchor_keeps_is_reported(ledger, story, index_engine):
     # The story's windows were anchored in one batch: MeterAnchor keeps its root under the first anchor id.
     with index_engine.connect() as conn:
