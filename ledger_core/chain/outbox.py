@@ -266,15 +266,16 @@ class Outbox:
         return self.group.submit(intents, preflight, wait, timeout, claim)
 
     def dispatch(self, records: Sequence[TxRecord], preflight: Sequence[bool], wait: bool, timeout: float,
-                 receipts_follow: bool = False) -> None:
+                 receipts_follow: Sequence[bool] | None = None) -> None:
         """Preflight, sign, send and (with `wait`) follow written records; outages become SendDeferred.
-        `receipts_follow`: the caller awaits the receipts next, so the rows' move to sent is written with their
-        receipts (one commit, not two, when the node mined them at once); until then a row reads signed, which
-        the pump would broadcast again with the same bytes."""
+        `receipts_follow`, per record: its receipt is awaited next, so the row's move to sent is written with
+        its receipt (one commit, not two, when the node mined it at once); until then the row reads signed,
+        which the pump would broadcast again with the same bytes. A row not followed is recorded as sent
+        before this returns."""
         with self.deferring(records):
             self._fault("queued")
-            for record in records:
-                record.defer_sent = receipts_follow
+            for record, follows in zip(records, receipts_follow or [False] * len(records), strict=True):
+                record.defer_sent = follows
             self._preflight_sign_and_send(records, preflight)
             if wait:
                 self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
@@ -1164,9 +1165,12 @@ class _Entry:
     intents: Sequence[Intent]
     encoded: Sequence[Encoded]
     preflight: bool
+    wait: bool
+    timeout: float
     claim: RequestClaim | None = None
     wake: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
+    follow: list[_Entry] | None = None  # the waiting entries of its group whose receipts this caller follows
     records: list[TxRecord] = field(default_factory=list)
     error: BaseException | None = None
 
@@ -1177,10 +1181,12 @@ class GroupCommit:
     A caller's intents join a queue. If no group is being written and sent, the caller
     leads: it takes every queued entry, writes them to the outbox in one transaction,
     preflights (one JSON-RPC batch), signs and sends them (one batch), then hands the
-    lead to the first caller that queued meanwhile and follows its own group's receipts
-    (one batched poll). Callers that arrive while a group is being sent wait and go out
-    in the next group, so under load groups grow by themselves and one request alone
-    goes out at once. Each caller gets back its own records, or its own SendDeferred
+    lead to the first caller that queued meanwhile. Callers that do not wait are answered
+    then, their rows recorded as sent; the receipts of the group's waiting callers are
+    followed in one batched poll by the leader if it waits, else by the first of them.
+    Callers that arrive while a group is being sent wait and go out in the next group, so
+    under load groups grow by themselves and one request alone goes out at once. Each
+    caller gets back its own records, or its own SendDeferred
     with its own outbox ids (or its own DuplicateRequest: one caller's repeated key never
     fails another's request). The guarantees are those of `Outbox.submit`.
     """
@@ -1195,7 +1201,7 @@ class GroupCommit:
 
     def submit(self, intents: Sequence[Intent], preflight: bool, wait: bool, timeout: float,
                claim: RequestClaim | None = None) -> list[TxRecord]:
-        entry = _Entry(intents, self.outbox.encode(intents), preflight, claim)  # bad arguments fail here, alone
+        entry = _Entry(intents, self.outbox.encode(intents), preflight, wait, timeout, claim)  # bad arguments fail here
         with self._lock:
             self._queue.append(entry)
             if not self._leading:
@@ -1203,7 +1209,9 @@ class GroupCommit:
         if not entry.lead:
             entry.wake.wait()
         if entry.lead:
-            self._lead(wait, timeout)
+            self._lead()
+        elif entry.follow is not None:
+            self._follow(entry.follow)
         if entry.error is not None:
             raise entry.error
         return entry.records
@@ -1227,7 +1235,9 @@ class GroupCommit:
             else:
                 self._leading = False
 
-    def _lead(self, wait: bool, timeout: float) -> None:
+    def _lead(self) -> None:
+        """Write, send, hand the lead on; then answer the entries that do not wait at once, and follow the
+        receipts of those that do: the leader itself if it waits, else the first waiting entry, woken for it."""
         group = self._take()
         outbox = self.outbox
         written: list[_Entry] = []
@@ -1241,24 +1251,41 @@ class GroupCommit:
                     written.append(entry)
             records = [r for e in written for r in e.records]
             flags = [e.preflight for e in written for _ in e.intents]
-            outbox.dispatch(records, flags, wait=False, timeout=timeout, receipts_follow=wait)
+            follows = [e.wait for e in written for _ in e.intents]
+            outbox.dispatch(records, flags, wait=False, timeout=max(e.timeout for e in group),
+                            receipts_follow=follows)
             self.groups += 1
         except BaseException as exc:
             self._hand_over()
             self._finish(group, exc)
             return
         self._hand_over()
+        waiting = [e for e in written if e.wait]
+        self._finish([e for e in group if e not in waiting], None)
+        if not waiting:
+            return
+        follower = waiting[0]
+        if follower.lead:
+            self._follow(waiting)
+        else:
+            follower.follow = waiting
+            follower.wake.set()
+
+    def _follow(self, waiting: Sequence[_Entry]) -> None:
+        """Await the receipts of the waiting entries of one group (one batched poll) and answer them."""
+        records = [r for e in waiting for r in e.records]
         error: BaseException | None = None
         try:
-            if wait:
-                with outbox.deferring(records):
-                    outbox.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
+            with self.outbox.deferring(records):
+                self.outbox.await_receipts([r for r in records if r.status == OutboxStatus.SENT],
+                                           max(e.timeout for e in waiting))
         except BaseException as exc:
             error = exc
-        self._finish(group, error)
+        self._finish(waiting, error)
 
     @staticmethod
     def _finish(group: Sequence[_Entry], error: BaseException | None) -> None:
+        """Answer each entry (with its own ids in a SendDeferred); the leader and a follower are running."""
         for entry in group:
             if entry.error is None and error is not None:
                 if isinstance(error, SendDeferred):
@@ -1267,7 +1294,7 @@ class GroupCommit:
                     entry.error = SendDeferred(str(error), [r.id for r in entry.records])
                 else:
                     entry.error = error
-            if not entry.lead:
+            if not entry.lead and entry.follow is None:
                 entry.wake.set()
 
 

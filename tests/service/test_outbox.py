@@ -273,6 +273,81 @@ def test_concurrent_single_sends_are_group_committed_each_caller_getting_its_own
     assert balance(client, cast, "trader") == 10
 
 
+def _mixed_group(outbox: Outbox, cast: Cast, monkeypatch: pytest.MonkeyPatch, waiting_first: bool,
+                 hold_receipts: threading.Event | None = None) -> tuple[dict[int, list], dict[int, threading.Thread]]:
+    """While a first caller (amount 1) is held inside its send, two callers queue behind it and go out as one
+    group, led by the first of them to queue: amount 2 waits for its receipt, amount 3 does not.
+    `hold_receipts`, when given, holds every receipt wait until it is set."""
+    real_send, real_await = outbox._preflight_sign_and_send, outbox.await_receipts
+    first_inside, release = threading.Event(), threading.Event()
+    sends: list[int] = []
+
+    def gated_send(records, flags):
+        sends.append(len(records))
+        if len(sends) == 1:
+            first_inside.set()
+            release.wait(10)
+        real_send(records, flags)
+
+    def held_await(records, timeout):
+        if hold_receipts is not None:
+            hold_receipts.wait(10)
+        return real_await(records, timeout)
+
+    monkeypatch.setattr(outbox, "_preflight_sign_and_send", gated_send)
+    monkeypatch.setattr(outbox, "await_receipts", held_await)
+    results: dict[int, list] = {}
+
+    def work(amount: int, wait: bool) -> None:
+        results[amount] = outbox.submit_grouped(transfers(cast, [amount]), preflight=True, wait=wait)
+
+    threads = {1: threading.Thread(target=work, args=(1, True))}
+    threads[1].start()
+    assert first_inside.wait(10)
+    for amount in (2, 3) if waiting_first else (3, 2):
+        threads[amount] = threading.Thread(target=work, args=(amount, amount == 2))
+        threads[amount].start()
+        while len(outbox.group._queue) < len(threads) - 1:  # queued in this order
+            threading.Event().wait(0.01)
+    release.set()
+    return results, threads
+
+
+def test_a_request_that_does_not_wait_is_answered_while_its_group_s_receipts_are_still_awaited(
+    client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    """wait=false answers once the transaction is durably recorded and sent, even when it went out in a
+    group with callers that wait for their receipts."""
+    allocate(client, cast, {"enterprise_a": 100})
+    hold = threading.Event()
+    results, threads = _mixed_group(runtime.outbox, cast, monkeypatch, waiting_first=True, hold_receipts=hold)
+    threads[3].join(10)
+    assert not threads[3].is_alive(), "the caller that does not wait was held behind the group's receipts"
+    assert [r.status for r in results[3]] == ["sent"]
+    assert [row.status for row in rows(runtime, [r.id for r in results[3]])] == ["sent"]
+    assert threads[2].is_alive()  # the waiting caller of the same group still waits for its receipt
+    hold.set()
+    for t in threads.values():
+        t.join(30)
+    assert [r.status for r in results[1]] == [r.status for r in results[2]] == ["mined"]
+    assert balance(client, cast, "trader") == 6
+
+
+def test_a_waiting_request_gets_its_receipt_when_its_group_s_leader_does_not_wait(
+    client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    allocate(client, cast, {"enterprise_a": 100})
+    results, threads = _mixed_group(runtime.outbox, cast, monkeypatch, waiting_first=False)
+    for t in threads.values():
+        t.join(30)
+    assert [r.status for r in results[3]] == ["sent"]
+    assert [r.status for r in results[1]] == [r.status for r in results[2]] == ["mined"]
+    (row,) = rows(runtime, [results[2][0].id])
+    assert (row.status, row.attempts) == ("mined", 1)
+    assert runtime.outbox.group._leading is False
+    assert balance(client, cast, "trader") == 6
+
+
 def test_a_group_whose_chain_is_down_defers_each_caller_with_its_own_outbox_ids(
     cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ):
