@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from eth_abi import decode as abi_decode
@@ -106,6 +106,16 @@ class IndexedMembership:
             ).order_by(ChainMemberEvent.block_number, ChainMemberEvent.log_index)))
 
 
+@dataclass
+class _Flight:
+    """A member read in progress, which concurrent requests for the same member wait for."""
+
+    generation: int
+    done: threading.Event = field(default_factory=threading.Event)
+    view: MemberView | None = None
+    error: BaseException | None = None
+
+
 class Directory:
     def __init__(self, chain: ChainClient, membership: Contract, from_block: int, ttl: float,
                  index: IndexedMembership | None = None) -> None:
@@ -118,17 +128,42 @@ class Directory:
         self._orgs: dict[int, OrgView] = {}
         self._lock = threading.Lock()
         self._generation = 0  # moves on whenever views are dropped: a view read before then is not kept
+        self._reading: dict[str, _Flight] = {}
+
+    def cached(self, address: str) -> MemberView | None:
+        """The member's view if one is held and fresh (no chain read, so callers may skip the thread pool)."""
+        cached = self._members.get(to_checksum_address(address))
+        return cached[1] if cached is not None and time.monotonic() - cached[0] < self.ttl else None
 
     def member(self, address: str) -> MemberView:
         address = to_checksum_address(address)
         cached = self._members.get(address)
         if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
-        generation = self._generation
-        view = self._read_member(address)
-        with self._lock:
-            if generation == self._generation:
-                self._members[address] = (time.monotonic(), view)
+        with self._lock:  # one read per member at a time: concurrent requests share it (no stampede on expiry)
+            generation = self._generation
+            flight = self._reading.get(address)
+            leads = flight is None or flight.generation != generation
+            if leads:
+                flight = self._reading[address] = _Flight(generation)
+        assert flight is not None
+        if not leads:
+            flight.done.wait()
+            if flight.view is None:
+                raise flight.error or RuntimeError("member read failed")
+            return flight.view
+        try:
+            flight.view = view = self._read_member(address)
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                if self._reading.get(address) is flight:
+                    del self._reading[address]
+                if flight.view is not None and generation == self._generation:
+                    self._members[address] = (time.monotonic(), flight.view)
+            flight.done.set()
         return view
 
     def _read_member(self, address: str) -> MemberView:

@@ -27,6 +27,7 @@ from web3 import Web3
 
 from ledger_core.chain.embedded import EmbeddedChain
 from ledger_core.chain.sender import FeePolicy
+from ledger_core.coalesce import Coalescer
 
 T = TypeVar("T")
 
@@ -148,6 +149,7 @@ class ChainClient:
         self.retry = retry or RetryPolicy()
         self._lock: threading.RLock | None = threading.RLock() if embedded is not None else None
         self._http = httpx.Client(timeout=timeout) if url else None
+        self._reads: Coalescer[tuple[str, list[Any]], dict[str, Any]] = Coalescer(self._post_batch)
         self._ids = itertools.count(1)
         self._mined: dict[str, dict[str, Any]] = {}
         self.gas_limit = gas_limit if gas_limit is not None else (EMBEDDED_GAS_LIMIT if embedded else None)
@@ -237,7 +239,15 @@ class ChainClient:
 
     # ------------------------------------------------------------------ JSON-RPC batches (nodes)
 
-    def _rpc_batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+    def _rpc_batch(self, calls: Sequence[tuple[str, list[Any]]], coalesce: bool = False) -> list[dict[str, Any]]:
+        """One JSON-RPC batch. `coalesce`: reads that may share one HTTP request with other threads' reads
+        sent meanwhile (concurrent requests' simulations, member reads and receipt polls), one post instead
+        of one each."""
+        if coalesce:
+            return list(self._reads.run(calls))
+        return self._post_batch(list(calls))
+
+    def _post_batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
         assert self._http is not None and self.url is not None
         http, url = self._http, self.url
         payload = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": p} for m, p in calls]
@@ -288,7 +298,7 @@ class ChainClient:
         if not hashes:
             return []
         if self._http is not None:
-            replies = self._rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+            replies = self._rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes], coalesce=True)
             out: list[dict[str, Any] | None] = []
             for reply in replies:
                 r = reply.get("result")
@@ -387,13 +397,14 @@ class ChainClient:
             if call.get("gas"):
                 tx["gas"] = hex(int(call["gas"]))
             params.append(("eth_call", [tx, "latest"]))
-        return [_call_result(reply) for reply in (self._rpc_batch(params) if params else [])]
+        return [_call_result(reply) for reply in (self._rpc_batch(params, coalesce=True) if params else [])]
 
     def call_many(self, to: str, calls: Sequence[bytes]) -> list[bytes]:
         """Several eth_calls to one contract at the latest block: one JSON-RPC batch on a node."""
         if self._http is None:
             return [self.call_data(to, data) for data in calls]
-        replies = self._rpc_batch([("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]) for data in calls])
+        replies = self._rpc_batch([("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]) for data in calls],
+                                  coalesce=True)
         return [_call_result(reply, raise_failure=True) for reply in replies]
 
     def estimate_gas(self, tx: dict[str, Any]) -> int:

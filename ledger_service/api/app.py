@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -149,6 +149,35 @@ def _replaying(first: Message, receive: Receive) -> Receive:
     return replay
 
 
+class RequestMetrics:
+    """Counts answered requests by method, route template and status (pure ASGI: no task per request)."""
+
+    def __init__(self, app: ASGIApp, observe: Callable[[str, str, int], None]) -> None:
+        self.app = app
+        self.observe = observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def seen(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, seen)
+        route = getattr(scope.get("route"), "path", None)
+        if route is None:
+            route = "unmatched"
+        elif scope["path"].startswith(API_PREFIX) and not route.startswith(API_PREFIX):
+            route = API_PREFIX + route
+        method = scope["method"] if scope["method"] in METRIC_METHODS else "OTHER"  # a bounded set of series
+        if status:
+            self.observe(method, route, status[0])
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="CarbonLedger",
@@ -174,18 +203,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     if runtime.chain.embedded is not None:
         app.include_router(rpc.router)  # the embedded chain has no node of its own to ask
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", None)
-        if route is None:
-            route = "unmatched"
-        elif request.url.path.startswith(API_PREFIX) and not route.startswith(API_PREFIX):
-            route = API_PREFIX + route
-        method = request.method if request.method in METRIC_METHODS else "OTHER"  # a bounded set of series
-        runtime.metrics.observe(method, route, response.status_code)
-        return response
-
+    app.add_middleware(RequestMetrics, observe=runtime.metrics.observe)
     settings = runtime.settings
     app.state.rate_limits = RateLimits.of(settings)
     app.add_middleware(RequestMemory, keys=keys)

@@ -12,7 +12,7 @@ an `IdempotencyClaim` (`Caller.idempotency`) that the outbox records with its ro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -34,18 +34,23 @@ from ledger_service.services.errors import Refusal, forbidden
 from ledger_service.services.wiring import Services, build_services
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """The application's runtime (async: nothing to wait for, so no thread-pool hop)."""
+    return runtime_of(request)
+
+
+def runtime_of(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The application's use cases (built once, on first use)."""
     found: Services | None = getattr(request.app.state, "services", None)
     if found is None:
-        found = request.app.state.services = build_services(get_runtime(request))
+        found = request.app.state.services = build_services(runtime_of(request))
     return found
 
 
@@ -56,7 +61,7 @@ def idempotency_keys(request: Request) -> IdempotencyKeys:
     """The application's store of idempotency keys (made on first use if the application has none)."""
     keys: IdempotencyKeys | None = getattr(request.app.state, "idempotency_keys", None)
     if keys is None:
-        runtime = get_runtime(request)
+        runtime = runtime_of(request)
         keys = request.app.state.idempotency_keys = IdempotencyKeys(runtime.sessions,
                                                                     runtime.settings.idempotency_key_hours)
     return keys
@@ -81,7 +86,7 @@ def rate_limits(request: Request) -> RateLimits:
     """The application's rate buckets (made on first use if the application has none)."""
     limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
     if limits is None:
-        limits = request.app.state.rate_limits = RateLimits.of(get_runtime(request).settings)
+        limits = request.app.state.rate_limits = RateLimits.of(runtime_of(request).settings)
     return limits
 
 
@@ -117,7 +122,9 @@ async def _authenticate(request: Request, runtime: Runtime, limits: RateLimits) 
     signed: SignedHeaders | None = None
     if token:
         try:
-            key = await run_in_threadpool(runtime.api_keys.authenticate, token)
+            key = runtime.api_keys.cached(token)
+            if key is None:
+                key = await run_in_threadpool(runtime.api_keys.authenticate, token)
         except ApiKeyInvalid as exc:
             raise _unauthenticated(exc.reason) from None
         address, via, key_id = key.member, "api_key", key.key_id
@@ -141,7 +148,9 @@ async def _authenticate(request: Request, runtime: Runtime, limits: RateLimits) 
     if wait:
         raise _throttled(wait, "api_key", f"too many requests with this {'API key' if key_id else 'signing address'}"
                          f"; retry in {retry_after(wait)} s")
-    member = await run_in_threadpool(runtime.directory.member, address)
+    member = runtime.directory.cached(address)  # held views are answered without a thread-pool hop
+    if member is None:
+        member = await run_in_threadpool(runtime.directory.member, address)
     if signed is not None:
         if member.status == MemberStatus.NONE:  # its nonce is not stored: nobody outside can fill the table
             raise forbidden(f"{member.address} is not an active member (status: {member.status.label})",
@@ -183,11 +192,11 @@ def _check_standing(member: MemberView) -> None:
                         "MemberNotActive", account=member.address, status=member.status.label)
 
 
-def member(*roles: str, moves_assets: bool = False) -> Callable[..., Caller]:
+def member(*roles: str, moves_assets: bool = False) -> Callable[..., Awaitable[Caller]]:
     """A dependency: an authenticated, active member holding one of `roles` (any role if none given),
     and not frozen if the endpoint moves assets."""
 
-    def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         _check_standing(caller.member)
         if roles and not any(caller.member.has_role(r) for r in roles):
             raise forbidden(f"{caller.address} does not hold the {' or '.join(roles)} role", "MissingRole",

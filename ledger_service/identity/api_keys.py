@@ -105,6 +105,20 @@ class ApiKeys:
                 query = query.where(ApiKeyEvent.key_id == key_id)
             return [KeyEvent(r.at, r.key_id, r.member, r.action, r.actor, r.note) for r in session.scalars(query)]
 
+    def cached(self, token: str) -> KeyInfo | None:
+        """The key's record when this process alone changes keys and holds it valid in memory (no database
+        read, so callers may skip the thread pool); None means ask `authenticate`."""
+        if self.shared:
+            return None  # another process may have revoked it: the audit log is read first
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            return None
+        known = self._valid.get(parts[1])
+        if known is None or not hmac.compare_digest(known[0], _hash(parts[2])) or _aware(
+                known[1].expires_at) <= utc_now():
+            return None
+        return known[1]
+
     def authenticate(self, token: str) -> KeyInfo:
         """The key's record if the token is valid now; raises ApiKeyInvalid otherwise."""
         parts = token.split("_", 2)
