@@ -1,12 +1,15 @@
 """Benchmark: allowance transfers per second through the HTTP API against raw sends on the same chain.
 
-    python bench/service_throughput.py                    # embedded chain and a local anvil node
-    python bench/service_throughput.py --transfers 400 --skip-anvil
+    python bench/service_throughput.py                    # embedded chain, a local anvil node, PostgreSQL
+    python bench/service_throughput.py --transfers 400 --skip-anvil --skip-processes
+    python bench/service_throughput.py --skip-traces --clients 64 --transfers 200 --anvil-transfers 1000 \
+        --process-transfers 600                           # about 3 minutes on 2 cores
 
 The API is the ASGI app served in-process through Starlette's TestClient (httpx; no
 sockets), so the figures are the service's own cost: authentication and membership
 checks, the balance check, the outbox rows (SQLite, WAL), signing, sending and
-receipts. Every measured transfer is mined before its clock stops.
+receipts, with the outbox pump and the event index running beside it as `carbonledger
+serve` runs them. Every measured transfer is mined before its clock stops.
 
 - embedded: the service (single endpoint, then the batch endpoint with 200 transfers a
   request) against raw web3 on the same chain: transactions signed locally from
@@ -18,10 +21,24 @@ its own libsecp256k1 signer (`ledger_core.chain.signing`); `raw_fast_sign_tx_per
 and `ratio_*_same_signer` (extras) give the raw figure and the ratio with the raw side
 signing the service's way too.
 - single endpoint: one request at a time (`service_single_tx_per_s_*`), and
-  `--clients` concurrent clients each sending one request after another
+  `--clients` concurrent clients (64 by default) each sending one request after another
   (`service_single_concurrent_tx_per_s_*`: httpx AsyncClient over the ASGI app), which
   the service group-commits (one outbox write, one JSON-RPC batch and one receipt poll
-  for the requests that arrive while the previous group is being sent).
+  for the requests that arrive while the previous group is being sent). On anvil the
+  issue's keys: `single_tx_per_s_anvil_64` and `single_p99_ms_anvil_64` (each request's
+  latency, waiting for its receipt; p50 too), `single_tx_per_s_anvil_1`, and the single
+  and batch rates over the same-signer raw rate (`ratio_single_anvil_same_signer`,
+  `ratio_batch_anvil_same_signer`). Another `--clients` count names its own keys and
+  leaves the 64-client ones null.
+- the raw anvil path runs on a node that mines as the served node does (a block per
+  transaction and, every second, a block of whatever waits); a receipt that still does
+  not come within 120 s ends the benchmark with one line naming the transaction.
+- service processes (`bench/service_processes.py`, `--process-transfers`, `--skip-processes`):
+  the same single transfers from `--clients` clients over real sockets, round robin over
+  one and then two `python -m ledger_service serve` processes (each pinned to a core) on
+  one throwaway PostgreSQL and one anvil node: `one_process_tx_per_s_pg`,
+  `two_process_tx_per_s_pg`, their ratio, p50/p99, and what PostgreSQL waited on
+  (`pg_stat_activity` sampled, `pg_stat_statements`) and the CPU each part spent per transfer.
 
 - traces: the history of `bench/trace_latency.py` (by default 1M readings anchored and
   100k allowance transfers mined on anvil, indexed into SQLite) served by a runtime over
@@ -59,6 +76,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bench.service_processes import ProcessBenchFailure, ProcessBenchUnavailable, report_lines, run_processes
 from bench.trace_latency import add_history_arguments, build_history, history_sizes, percentile
 from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_core.chain.compiler import Artifact, build
@@ -80,6 +98,12 @@ YEAR = 2025
 BATCH = 200
 PARK, ENTERPRISE = 10, 11
 GAS = 400_000
+RECEIPT_TIMEOUT = 120.0
+ISSUE_CLIENTS = 64  # the client count the `single_*_anvil_64` keys are named for
+
+
+class BenchFailure(RuntimeError):
+    """A measurement could not finish (a node that mines nothing, a request refused); said in one line."""
 
 
 def prepare(runtime: Runtime, fund: Callable[[list[str]], None], total: int) -> dict[str, Any]:
@@ -112,25 +136,30 @@ def service_single(client: TestClient, setup: dict[str, Any], n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def service_single_concurrent(app: Any, setup: dict[str, Any], n: int, clients: int) -> float:
-    """`clients` concurrent clients share `n` single-transfer requests; every one is answered 200 (mined)."""
+def service_single_concurrent(app: Any, setup: dict[str, Any], n: int, clients: int) -> tuple[float, list[float]]:
+    """`clients` concurrent clients share `n` single-transfer requests; every one is answered 200 (mined).
+    The rate, and each request's latency in ms (from sending it to its answer, which waits for the receipt)."""
     body = {"to": setup["accounts"]["receiver"].address, "year": YEAR, "amount": 1}
 
-    async def run() -> float:
+    async def run() -> tuple[float, list[float]]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
             remaining = [n]
+            latencies: list[float] = []
 
             async def worker() -> None:
                 while remaining[0] > 0:
                     remaining[0] -= 1
+                    t0 = time.perf_counter()
                     reply = await client.post("/api/v1/allowances/transfers", json=body, headers=setup["headers"])
-                    assert reply.status_code == 200, reply.text
+                    if reply.status_code != 200:
+                        raise BenchFailure(f"a single transfer was answered {reply.status_code}: {reply.text[:300]}")
+                    latencies.append((time.perf_counter() - t0) * 1000)
 
             await client.get("/api/v1/health")
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(clients)))
-            return n / (time.perf_counter() - start)
+            return n / (time.perf_counter() - start), latencies
 
     return asyncio.run(run())
 
@@ -191,20 +220,36 @@ def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int, fast: b
             payload = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x" + r.hex()]}
                        for i, r in enumerate(raws[first:first + BATCH], start=first)]
             replies = http.post(url, json=payload).json()
-            assert all("result" in r for r in replies), replies[:2]
+            refused = [r["error"] for r in replies if "result" not in r]
+            if refused:
+                raise BenchFailure(f"the node refused {len(refused)} of {len(replies)} raw transfers, "
+                                   f"e.g. {refused[0]}")
         last = replies[-1]["result"]
-        deadline = time.monotonic() + 120
-        while True:
-            receipt = http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionReceipt",
-                                           "params": [last]}).json()["result"]
-            if receipt:
-                break
-            # anvil's automine can leave ready transactions unmined (foundry-rs/foundry#10122)
-            assert time.monotonic() < deadline, f"anvil mined no receipt for {last} in 120 s"
-            time.sleep(0.001)
+        await_receipt(lambda: http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionReceipt",
+                                                   "params": [last]}).json()["result"],
+                      f"{last} (the last of {n} raw transfers)")
         elapsed = time.perf_counter() - start
-    assert w3.eth.get_transaction_count(account.address) == nonce + n
+    mined = w3.eth.get_transaction_count(account.address) - nonce
+    if mined != n:
+        raise BenchFailure(f"raw anvil path: {mined} of {n} raw transfers mined when the last one's receipt came")
     return n / elapsed
+
+
+def await_receipt(receipt: Callable[[], Any], what: str, timeout: float = RECEIPT_TIMEOUT,
+                  interval: float = 0.001) -> Any:
+    """Poll `receipt()` until it returns one. The node mines as the served node does (`AnvilNode(sweep_seconds=1)`:
+    a block per transaction, and a block of whatever waits every second), so a transaction that per-transaction
+    mining left behind is mined within a second; one that still has no receipt after `timeout` means the node is
+    stuck: BenchFailure, one line."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = receipt()
+        if found:
+            return found
+        if time.monotonic() >= deadline:
+            raise BenchFailure(f"raw anvil path: no receipt for {what} within {timeout:g} s, though the node "
+                               "mines whatever waits every second")
+        time.sleep(interval)
 
 
 def key_secret_file(workdir: Path) -> Path:
@@ -215,6 +260,19 @@ def key_secret_file(workdir: Path) -> Path:
     return path
 
 
+def serve_workers(runtime: Runtime) -> None:
+    """The outbox pump and the event index run beside the API, as `carbonledger serve` runs them: the pump
+    re-broadcasts a transaction the node lost, which a waiting request would otherwise wait out."""
+    runtime.pump.start()
+    runtime.indexing.start()
+
+
+def stop_workers(runtime: Runtime) -> None:
+    """Before the raw sends: they are measured without the service."""
+    runtime.pump.stop()
+    runtime.indexing.stop()
+
+
 def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any],
                  clients: int) -> None:
     settings = Settings(database_url=f"sqlite:///{workdir / 'embedded.db'}", chain="embedded", gas_limit=GAS,
@@ -223,12 +281,14 @@ def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results:
     embedded = runtime.chain.embedded
     assert embedded is not None
     setup = prepare(runtime, lambda addrs: embedded.fund(addrs), n)
+    serve_workers(runtime)
     app = create_app(runtime)
     client = TestClient(app)
     service_batch(client, setup, BATCH)  # warm-up: caches, SQLite pages
     single = service_single(client, setup, max(n // 5, 20))
-    concurrent = service_single_concurrent(app, setup, max(n // 5, 20), clients)
+    concurrent, _ = service_single_concurrent(app, setup, max(n // 5, 20), clients)
     batch = service_batch(client, setup, n)
+    stop_workers(runtime)
     raw = raw_embedded(runtime, setup, n)
     runtime.close()
     results.update(service_single_tx_per_s_embedded=round(single, 1),
@@ -251,12 +311,14 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
                             bootstrap_regulator_key="0x" + bytes(deployer.key).hex())  # type: ignore[arg-type]
         runtime = Runtime.start(settings, artifacts=artifacts)
         setup = prepare(runtime, lambda addrs: [node.fund(a) for a in addrs], n)
+        serve_workers(runtime)
         app = create_app(runtime)
         client = TestClient(app)
         service_batch(client, setup, BATCH)
         single = service_single(client, setup, max(n // 5, 20))
-        concurrent = service_single_concurrent(app, setup, max(n // 5, 20), clients)
+        concurrent, latencies = service_single_concurrent(app, setup, max(n // 2, 4 * clients), clients)
         batch = service_batch(client, setup, n)
+        stop_workers(runtime)
         raw = raw_anvil(runtime, setup, node.url, n)
         raw_fast = raw_anvil(runtime, setup, node.url, n, fast=True)
         runtime.close()
@@ -265,6 +327,27 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
                    service_tx_per_s_anvil=round(batch, 1), raw_tx_per_s_anvil=round(raw, 1),
                    ratio_anvil=round(batch / raw, 3), raw_fast_sign_tx_per_s_anvil=round(raw_fast, 1),
                    ratio_anvil_same_signer=round(batch / raw_fast, 3))
+    results.update(single_figures(single, concurrent, latencies, batch, raw_fast, clients))
+
+
+def single_figures(single: float, concurrent: float, latencies_ms: list[float], batch: float, raw_fast: float,
+                   clients: int) -> dict[str, Any]:
+    """The issue's keys for the single endpoint on anvil: one client, `clients` concurrent ones (named for
+    64 clients; another count gets keys of its own and leaves the 64-client keys null), and the ratios to
+    the same-signer raw rate."""
+    suffix = str(clients)
+    figures: dict[str, Any] = {
+        f"single_tx_per_s_anvil_{suffix}": round(concurrent, 1),
+        f"single_p50_ms_anvil_{suffix}": round(statistics.median(latencies_ms), 1),
+        f"single_p99_ms_anvil_{suffix}": round(percentile(latencies_ms, 99), 1),
+        "single_tx_per_s_anvil_1": round(single, 1),
+        "ratio_single_anvil_same_signer": round(concurrent / raw_fast, 3),
+        "ratio_batch_anvil_same_signer": round(batch / raw_fast, 3),
+        "single_clients_anvil": clients,
+    }
+    if clients != ISSUE_CLIENTS:
+        figures |= {f"single_tx_per_s_anvil_{ISSUE_CLIENTS}": None, f"single_p99_ms_anvil_{ISSUE_CLIENTS}": None}
+    return figures
 
 
 def run_traces(artifacts: dict[str, Artifact], sizes: argparse.Namespace, workdir: Path,
@@ -320,17 +403,40 @@ def run_traces(artifacts: dict[str, Artifact], sizes: argparse.Namespace, workdi
                    trace_samples=sizes.samples)
 
 
-def main() -> None:
+# The last line's keys, always present (null when their part was skipped or failed).
+LAST_LINE_KEYS = ("service_tx_per_s_embedded", "raw_tx_per_s_embedded", "ratio_embedded", "service_tx_per_s_anvil",
+                  "raw_tx_per_s_anvil", "ratio_anvil", "trace_p50_ms", "trace_p99_ms",
+                  f"single_tx_per_s_anvil_{ISSUE_CLIENTS}", f"single_p99_ms_anvil_{ISSUE_CLIENTS}",
+                  "single_tx_per_s_anvil_1", "ratio_single_anvil_same_signer", "ratio_batch_anvil_same_signer",
+                  "two_process_tx_per_s_pg")
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transfers", type=int, default=1000, help="transfers per measurement (embedded)")
     parser.add_argument("--anvil-transfers", type=int, default=2000, help="transfers per measurement (anvil)")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients of the single endpoint")
+    parser.add_argument("--clients", type=int, default=ISSUE_CLIENTS,
+                        help="concurrent clients of the single endpoint (in-process and service processes)")
     parser.add_argument("--skip-anvil", action="store_true")
     parser.add_argument("--skip-traces", action="store_true", help="no trace latency measurement")
+    parser.add_argument("--skip-processes", action="store_true",
+                        help="no measurement of one and two service processes on PostgreSQL")
+    parser.add_argument("--process-transfers", type=int, default=1000,
+                        help="single transfers per measurement of the service processes")
+    parser.add_argument("--process-signers", type=int, default=1,
+                        help="members the clients of the service processes act for, in turn")
     add_history_arguments(parser, prefix="trace-")
-    args = parser.parse_args()
+    return parser
+
+
+def last_line(results: dict[str, Any]) -> str:
+    return json.dumps({**{k: results.get(k) for k in LAST_LINE_KEYS}, **results})
+
+
+def run_all(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
+    """Every measurement asked for, into `results`; the service processes' report (waits, statements, CPU)."""
+    report: list[str] = []
     artifacts = build()
-    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="carbonledger-bench-") as tmp:
         run_embedded(artifacts, args.transfers, Path(tmp), results, args.clients)
         if not args.skip_anvil:
@@ -338,11 +444,24 @@ def main() -> None:
                 run_anvil(artifacts, args.anvil_transfers, Path(tmp), results, args.clients)
             except AnvilUnavailable as exc:
                 print(f"anvil skipped: {exc}", file=sys.stderr)
+        if not args.skip_processes:
+            try:
+                report = report_lines(run_processes(
+                    artifacts, args.process_transfers, args.clients, Path(tmp) / "processes", results,
+                    signers=args.process_signers, say=lambda message: print(message, file=sys.stderr, flush=True)))
+            except (AnvilUnavailable, ProcessBenchUnavailable) as exc:
+                print(f"service processes skipped: {exc}", file=sys.stderr)
         if not args.skip_traces:
             try:
                 run_traces(artifacts, history_sizes(args, prefix="trace-"), Path(tmp), results)
             except AnvilUnavailable as exc:
                 print(f"traces skipped: {exc}", file=sys.stderr)
+    return report
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """The figures as a table (numbers only: the JSON line carries the rest)."""
+    results = {k: v for k, v in results.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     print(f"{'measurement':38} {'tx/s':>10}")
     for key, value in results.items():
         if "tx_per_s" in key:
@@ -350,15 +469,36 @@ def main() -> None:
     for key in ("ratio_embedded", "ratio_anvil", "ratio_anvil_same_signer"):
         if key in results:
             print(f"{key:38} {results[key]:>10}  (service batch endpoint / raw)")
-    traces = [k for k in results if k.endswith("_ms")]
+    for key in ("ratio_single_anvil_same_signer", "ratio_two_one_process_pg"):
+        if key in results:
+            print(f"{key:38} {results[key]:>10}")
+    latencies = [k for k in results if k.startswith(("single_", "one_process_", "two_process_")) and "_ms" in k]
+    if latencies:
+        print(f"{'single transfer, waiting for its receipt':38} {'ms':>10}")
+        for key in latencies:
+            print(f"{key:38} {results[key]:>10}")
+    traces = [k for k in results if k.endswith("_ms") and k not in latencies]
     if traces:
         print(f"{'trace through the API':38} {'ms':>10}")
         for key in traces:
             print(f"{key:38} {results[key]:>10}")
-    keys = ("service_tx_per_s_embedded", "raw_tx_per_s_embedded", "ratio_embedded", "service_tx_per_s_anvil",
-            "raw_tx_per_s_anvil", "ratio_anvil", "trace_p50_ms", "trace_p99_ms")
-    print(json.dumps({**{k: results.get(k) for k in keys}, **results}))
+
+
+def main() -> int:
+    args = parser().parse_args()
+    results: dict[str, Any] = {}
+    try:
+        report = run_all(args, results)
+    except (BenchFailure, ProcessBenchFailure) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print_table(results)
+    if report:
+        print("single transfers through service processes on PostgreSQL (64 clients, round robin):")
+        print("\n".join(report))
+    print(last_line(results))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

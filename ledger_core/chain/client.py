@@ -410,6 +410,31 @@ class ChainClient:
     def estimate_gas(self, tx: dict[str, Any]) -> int:
         return self.request(lambda: int(self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
 
+    def estimates(self, txs: Sequence[dict[str, Any]]) -> list[int | Exception]:
+        """Gas estimates of transaction dicts (from, to, data as bytes, value) at the latest block, each
+        answered with its estimate or the exception of its revert (decodable with a RevertDecoder); on a
+        node one JSON-RPC batch."""
+        if self._http is None:
+            out: list[int | Exception] = []
+            for tx in txs:
+                try:
+                    out.append(self.estimate_gas({**tx, "data": HexBytes(tx["data"])}))
+                except ChainUnavailable:
+                    raise
+                except Exception as exc:
+                    out.append(exc)
+            return out
+        params = [("eth_estimateGas", [{"from": tx["from"], "to": tx["to"], "data": "0x" + bytes(tx["data"]).hex(),
+                                        "value": hex(int(tx.get("value") or 0))}]) for tx in txs]
+        results: list[int | Exception] = []
+        for reply in self._rpc_batch(params, coalesce=True) if params else []:
+            failure = _call_result(reply) if "error" in reply else None  # a CallFailed with the revert data
+            if isinstance(failure, CallFailed):
+                results.append(failure)
+            else:
+                results.append(int(str(reply["result"]), 16))
+        return results
+
     def close(self) -> None:
         if self._http is not None:
             self._http.close()

@@ -502,17 +502,22 @@ class Outbox:
 
     # ------------------------------------------------------------------ sign and send
 
-    def _gas_for(self, record: TxRecord) -> int:
+    def _gas_limits(self, records: Sequence[TxRecord]) -> list[int | ContractRevert]:
+        """Each record's gas limit: the chain's fixed one, or its estimate with headroom (one JSON-RPC batch for
+        all of them on a node); a record whose estimate reverts gets its decoded revert instead."""
         if self.chain.gas_limit:
-            return self.chain.gas_limit
-        tx = {"from": record.signer, "to": record.to, "data": HexBytes(record.calldata), "value": record.value}
-        try:
-            return int(self.chain.estimate_gas(tx) * GAS_HEADROOM) + GAS_MARGIN
-        except Exception as exc:
-            revert = self.decoder.from_exception(exc)
-            if revert is None:
-                raise
-            raise revert from None
+            return [self.chain.gas_limit] * len(records)
+        txs = [{"from": r.signer, "to": r.to, "data": r.calldata, "value": r.value} for r in records]
+        limits: list[int | ContractRevert] = []
+        for outcome in self.chain.estimates(txs) if txs else []:
+            if isinstance(outcome, Exception):
+                revert = self.decoder.from_exception(outcome)
+                if revert is None:
+                    raise outcome
+                limits.append(revert)
+            else:
+                limits.append(int(outcome * GAS_HEADROOM) + GAS_MARGIN)
+        return limits
 
     def _sign_and_send(self, records: Sequence[TxRecord]) -> None:
         by_signer: dict[str, list[TxRecord]] = defaultdict(list)
@@ -521,13 +526,12 @@ class Outbox:
         for signer, group in by_signer.items():
             signable: list[TxRecord] = []
             rejected: list[TxRecord] = []
-            for record in group:
-                try:
-                    record.gas_limit = self._gas_for(record)
-                except ContractRevert as revert:
-                    self._set_revert(record, revert, OutboxStatus.REJECTED)
+            for record, limit in zip(group, self._gas_limits(group), strict=True):
+                if isinstance(limit, ContractRevert):
+                    self._set_revert(record, limit, OutboxStatus.REJECTED)
                     rejected.append(record)
                     continue
+                record.gas_limit = limit
                 signable.append(record)
             signable = self._affordable(signer, signable, rejected)
             self._reject(rejected)

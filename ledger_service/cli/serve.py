@@ -24,6 +24,7 @@ def serve(
     from ledger_service.runtime import Runtime
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per JSON-RPC post to the node
     settings = get_settings()
     try:
         runtime = Runtime.start(settings)

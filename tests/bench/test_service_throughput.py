@@ -1,0 +1,94 @@
+"""The throughput benchmark: its command line, its last line (every key of the issue, named for 64 clients), its
+failures in one line, and its summary of what PostgreSQL waits on."""
+
+from __future__ import annotations
+
+import json
+from itertools import count
+
+import pytest
+
+from bench.service_processes import WaitSampler, statement_label
+from bench.service_throughput import (
+    LAST_LINE_KEYS,
+    BenchFailure,
+    await_receipt,
+    last_line,
+    parser,
+    print_table,
+    single_figures,
+)
+
+ISSUE_KEYS = ("single_tx_per_s_anvil_64", "single_p99_ms_anvil_64", "single_tx_per_s_anvil_1",
+              "ratio_single_anvil_same_signer", "ratio_batch_anvil_same_signer", "two_process_tx_per_s_pg")
+
+
+def test_the_command_line_measures_64_clients_and_the_service_processes_unless_told_otherwise():
+    args = parser().parse_args(["--skip-traces", "--transfers", "20", "--anvil-transfers", "40"])
+    assert (args.clients, args.skip_traces, args.skip_processes) == (64, True, False)
+    assert (args.process_transfers, args.process_signers) == (1000, 1)
+    args = parser().parse_args(["--skip-processes", "--clients", "8", "--process-signers", "4"])
+    assert (args.clients, args.skip_processes, args.process_signers) == (8, True, 4)
+
+
+def test_the_last_line_keeps_the_earlier_keys_and_names_every_figure_of_the_issue_even_when_skipped():
+    line = json.loads(last_line({"service_tx_per_s_embedded": 97.6}))
+    assert set(ISSUE_KEYS) <= set(line) == set(LAST_LINE_KEYS)
+    assert line["service_tx_per_s_embedded"] == 97.6
+    assert all(line[k] is None for k in ISSUE_KEYS)
+    assert "trace_p99_ms" in line and "ratio_anvil" in line
+
+
+def test_the_table_shows_the_numbers_and_leaves_the_breakdowns_to_the_json_line(capsys: pytest.CaptureFixture[str]):
+    print_table({"single_tx_per_s_anvil_64": 86.9, "single_p99_ms_anvil_64": 1253.3, "two_process_tx_per_s_pg": 23.2,
+                 "two_process_cpu_ms_per_transfer_pg": {"service0": 14.3}, "pinned_cores": True,
+                 "two_process_waits_pg": {"Lock:advisory": 0.03}, "trace_p99_ms": 31.8})
+    table = capsys.readouterr().out
+    assert "single_tx_per_s_anvil_64" in table and "1253.3" in table and "31.8" in table
+    assert "cpu_ms_per_transfer" not in table and "waits" not in table and "pinned" not in table
+
+
+def test_the_single_endpoint_figures_at_64_clients_fill_the_issue_keys_with_the_ratios_to_the_same_signer_raw_rate():
+    latencies = [float(ms) for ms in range(1, 101)]
+    figures = single_figures(single=100.0, concurrent=1000.0, latencies_ms=latencies, batch=1800.0, raw_fast=2000.0,
+                             clients=64)
+    assert figures["single_tx_per_s_anvil_64"] == 1000.0
+    assert figures["single_tx_per_s_anvil_1"] == 100.0
+    assert figures["single_p50_ms_anvil_64"] == 50.5
+    assert 99.0 <= figures["single_p99_ms_anvil_64"] <= 100.0
+    assert figures["ratio_single_anvil_same_signer"] == 0.5
+    assert figures["ratio_batch_anvil_same_signer"] == 0.9
+
+
+def test_another_client_count_gets_keys_of_its_own_and_leaves_the_64_client_keys_null():
+    figures = single_figures(single=50.0, concurrent=400.0, latencies_ms=[10.0, 20.0], batch=900.0, raw_fast=1000.0,
+                             clients=16)
+    assert figures["single_tx_per_s_anvil_16"] == 400.0
+    assert figures["single_tx_per_s_anvil_64"] is None and figures["single_p99_ms_anvil_64"] is None
+    assert figures["single_clients_anvil"] == 16
+
+
+def test_what_postgresql_waits_on_is_summarised_per_sample_by_statement():
+    assert statement_label("SELECT  a,\n   b FROM t", width=12) == "SELECT a, b "
+    sampler = WaitSampler(engine=None)  # type: ignore[arg-type]  # never started: only the arithmetic
+    assert sampler.summary() == {"samples": 0, "active_backends": 0.0, "idle_in_transaction_backends": 0.0,
+                                 "connections_at_most": 0, "connections_opened": 0, "active": {}}
+    sampler.samples, sampler.idle_in_transaction = 4, 2
+    sampler.active.update({"Lock:advisory (SELECT pg_advisory_xact_lock($1))": 3, "CPU (COMMIT)": 1})
+    summary = sampler.summary(top=1)
+    assert summary["active_backends"] == 1.0 and summary["idle_in_transaction_backends"] == 0.5
+    assert summary["active"] == {"Lock:advisory (SELECT pg_advisory_xact_lock($1))": 0.75}
+
+
+def test_a_receipt_that_never_comes_ends_the_raw_path_with_one_line_naming_the_transaction():
+    with pytest.raises(BenchFailure) as failure:
+        await_receipt(lambda: None, "0xabc (the last of 200 raw transfers)", timeout=0.05, interval=0.01)
+    message = str(failure.value)
+    assert "\n" not in message
+    assert message.startswith("raw anvil path: no receipt for 0xabc (the last of 200 raw transfers) within 0.05 s")
+
+
+def test_a_receipt_that_comes_late_is_waited_for():
+    polls = count()
+    assert await_receipt(lambda: {"status": 1} if next(polls) == 3 else None, "0xabc", timeout=5,
+                         interval=0.001) == {"status": 1}
