@@ -46,7 +46,10 @@ signing the service's way too.
   (`GET /api/v1/audit/reports/{id}/trace`: versions, commitment over the anchors, 4 readings
   proved, devices) and one page of 500 hops of an allowance vintage's asset trace
   (`GET /api/v1/audit/assets/allowance/{year}/trace`), each answered after the runtime
-  checks that the index is at the head: p50/p99 in ms, after one untimed request per target.
+  checks that the index is at the head: p50/p99 in ms, after one untimed request per target;
+  the same again with the history indexed into a throwaway PostgreSQL cluster (keys ending
+  `_pg`, e.g. `trace_p99_ms_pg`; `--skip-trace-pg` leaves it out). The measurement is
+  `bench.trace_latency.api_trace_latency`.
 
 The last line printed is one JSON object.
 """
@@ -55,9 +58,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
-import random
 import secrets
 import statistics
 import sys
@@ -74,10 +75,9 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from bench.service_processes import ProcessBenchFailure, ProcessBenchUnavailable, report_lines, run_processes
-from bench.trace_latency import add_history_arguments, build_history, history_sizes, percentile
+from bench.trace_latency import add_history_arguments, api_trace_latency, database, history_sizes, percentile
 from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_core.chain.compiler import Artifact, build
 from ledger_core.chain.deploy import deploy_suite, write_deployment
@@ -86,13 +86,11 @@ from ledger_core.chain.outbox import Intent
 from ledger_core.chain.sender import FeePolicy, TransactionSender
 from ledger_core.chain.signing import TxTemplate, signing_key
 from ledger_core.config import Settings
-from ledger_core.db.migrate import upgrade_to_head
-from ledger_core.db.models import ChainReport
-from ledger_core.db.session import make_engine
 from ledger_core.private_files import write_private
 from ledger_service.api.app import create_app
 from ledger_service.membership import ROLE_IDS, OrgKind
 from ledger_service.runtime import Runtime
+from tests.storage.postgres import PostgresUnavailable
 
 YEAR = 2025
 BATCH = 200
@@ -351,56 +349,15 @@ def single_figures(single: float, concurrent: float, latencies_ms: list[float], 
 
 
 def run_traces(artifacts: dict[str, Artifact], sizes: argparse.Namespace, workdir: Path,
-               results: dict[str, Any]) -> None:
-    db = f"sqlite:///{workdir / 'trace.db'}"
-    engine = make_engine(db)
-    upgrade_to_head(engine)
-    rng = random.Random(11)
-    history = build_history(engine, sizes, rng)
-    engine.dispose()
-    try:
-        write_deployment(history.deployment, workdir, overwrite=True)
-        settings = Settings(database_url=db, chain=history.node.url, network="bench", deployments_dir=workdir,
-                            index_confirmations=0, key_secret_file=key_secret_file(workdir),
-                            bootstrap_regulator_key="0x" + bytes(  # type: ignore[arg-type]
-                                history.regulator.key).hex())
-        runtime = Runtime.start(settings, artifacts=artifacts)
-        runtime.indexing.index_up_to_date()
-        assert runtime.bootstrap_api_key is not None
-        headers = {"Authorization": f"Bearer {runtime.bootstrap_api_key.token}"}
-        with runtime.sessions() as session:
-            report_ids = list(session.scalars(select(ChainReport.report_id)))
-        client = TestClient(create_app(runtime))
-        warm_up = [f"/api/v1/audit/reports/{i}/trace" for i in report_ids]
-        warm_up += [f"/api/v1/audit/assets/allowance/{y}/trace?limit=500" for y in history.years]
-        for url in warm_up:  # caches and SQLite pages, once per target
-            assert client.get(url, headers=headers).status_code == 200
-        gc.collect()
-        gc.freeze()
-        kinds: dict[str, list[float]] = {"report": [], "asset": []}
-        for i in range(sizes.samples):
-            kind = "report" if i % 2 == 0 else "asset"
-            if kind == "report":
-                url = f"/api/v1/audit/reports/{rng.choice(report_ids)}/trace"
-            else:
-                url = f"/api/v1/audit/assets/allowance/{rng.choice(history.years)}/trace?limit=500"
-            t0 = time.perf_counter()
-            reply = client.get(url, headers=headers)
-            kinds[kind].append((time.perf_counter() - t0) * 1000)
-            assert reply.status_code == 200, reply.text[:300]
-            if kind == "report":
-                assert reply.json()["verified"], url
-        runtime.close()
-    finally:
-        history.node.stop()
-    every = kinds["report"] + kinds["asset"]
-    results.update(trace_p50_ms=round(statistics.median(every), 2), trace_p99_ms=round(percentile(every, 99), 2),
-                   report_trace_p50_ms=round(statistics.median(kinds["report"]), 2),
-                   report_trace_p99_ms=round(percentile(kinds["report"], 99), 2),
-                   asset_trace_p50_ms=round(statistics.median(kinds["asset"]), 2),
-                   asset_trace_p99_ms=round(percentile(kinds["asset"], 99), 2),
-                   trace_indexed_events=history.index.events, trace_transfers_mined=history.transfers_mined,
-                   trace_samples=sizes.samples)
+               results: dict[str, Any], pg: bool = True) -> None:
+    """The trace latencies of `bench/trace_latency.py --api`, on SQLite and (`pg`) on a throwaway PostgreSQL."""
+    results.update(api_trace_latency(artifacts, sizes, f"sqlite:///{workdir / 'trace.db'}", workdir))
+    if pg:
+        try:
+            with database(None, True, workdir) as url:
+                results.update(api_trace_latency(artifacts, sizes, url, workdir, suffix="_pg"))
+        except PostgresUnavailable as exc:
+            print(f"PostgreSQL traces skipped: {exc}", file=sys.stderr)
 
 
 # The last line's keys, always present (null when their part was skipped or failed).
@@ -408,7 +365,7 @@ LAST_LINE_KEYS = ("service_tx_per_s_embedded", "raw_tx_per_s_embedded", "ratio_e
                   "raw_tx_per_s_anvil", "ratio_anvil", "trace_p50_ms", "trace_p99_ms",
                   f"single_tx_per_s_anvil_{ISSUE_CLIENTS}", f"single_p99_ms_anvil_{ISSUE_CLIENTS}",
                   "single_tx_per_s_anvil_1", "ratio_single_anvil_same_signer", "ratio_batch_anvil_same_signer",
-                  "two_process_tx_per_s_pg")
+                  "two_process_tx_per_s_pg", "trace_p99_ms_pg")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -425,6 +382,7 @@ def parser() -> argparse.ArgumentParser:
                         help="single transfers per measurement of the service processes")
     parser.add_argument("--process-signers", type=int, default=1,
                         help="members the clients of the service processes act for, in turn")
+    parser.add_argument("--skip-trace-pg", action="store_true", help="trace latency on SQLite only")
     add_history_arguments(parser, prefix="trace-")
     return parser
 
@@ -453,7 +411,8 @@ def run_all(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
                 print(f"service processes skipped: {exc}", file=sys.stderr)
         if not args.skip_traces:
             try:
-                run_traces(artifacts, history_sizes(args, prefix="trace-"), Path(tmp), results)
+                run_traces(artifacts, history_sizes(args, prefix="trace-"), Path(tmp), results,
+                           pg=not args.skip_trace_pg)
             except AnvilUnavailable as exc:
                 print(f"traces skipped: {exc}", file=sys.stderr)
     return report

@@ -9,8 +9,10 @@ OpenZeppelin's `MerkleProof` do (sorted pairs of keccak-256), and reads records 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from eth_abi import encode
@@ -21,6 +23,8 @@ RECORD_BYTES = 121  # one window in `BatchAnchored.records`
 SEQUENCE_BITS = 31  # an anchor id is `enterprise << 32 | measure << 31 | sequence` (`MeterAnchor.anchorIdOf`)
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 MEASURES = (0, 1)  # emissions (mgCO2e), production (Wh)
+_WORD_BITS = (256, 64, 8, 64, 64, 0, 128, 64, 0, 256)  # the unsigned fields' widths, 0 for a bytes32
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _RECORD_TYPES = ["uint256", "uint64", "uint8", "uint64", "uint64", "bytes32", "uint128", "uint64", "bytes32", "uint256",
                  "address"]
 
@@ -42,10 +46,35 @@ class AnchorRecord(NamedTuple):
 
     def commitment(self) -> bytes:
         """`MeterAnchor.anchorCommitment(record)`: keccak-256 of the ABI encoding of the record."""
-        return keccak(encode(_RECORD_TYPES, list(self.as_abi())))
+        return _commitment(self)
+
+    def _words(self) -> bytes | None:
+        """The record's ABI encoding written word by word (every field is static: one 32-byte word each), about
+        forty times faster than the general encoder; None for a value out of its type's range, which the general
+        encoder then refuses with its own error."""
+        words = []
+        for value, bits in zip(self[:10], _WORD_BITS, strict=True):
+            if bits == 0:
+                if not isinstance(value, bytes) or len(value) != 32:
+                    return None
+                words.append(value)
+            elif type(value) is int and 0 <= value >> bits == 0:
+                words.append(value.to_bytes(32, "big"))
+            else:
+                return None
+        if not isinstance(self.oracle, str) or _ADDRESS.fullmatch(self.oracle) is None:
+            return None
+        words.append(bytes(12) + bytes.fromhex(self.oracle[2:]))
+        return b"".join(words)
 
     def as_abi(self) -> tuple[Any, ...]:
         return (*self[:10], to_checksum_address(self.oracle))
+
+
+@lru_cache(maxsize=65_536)
+def _commitment(record: AnchorRecord) -> bytes:
+    """A record's commitment, remembered: traces prove readings against the same batches again and again."""
+    return keccak(record._words() or encode(_RECORD_TYPES, list(record.as_abi())))
 
 
 def anchor_id_of(enterprise_org_id: int, measure: int, sequence: int) -> int:
@@ -110,12 +139,46 @@ def batch_proof(leaves: Sequence[bytes], index: int) -> tuple[bytes, ...]:
     return tuple(proof)
 
 
+@lru_cache(maxsize=1024)
+def _batch_layers(leaves: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], ...]:
+    """Every layer of a batch's tree, from its commitments to its root (remembered per batch content)."""
+    layers = [leaves]
+    while len(layers[-1]) > 1:
+        layer = layers[-1]
+        nxt = [_pair(layer[i], layer[i + 1]) for i in range(0, len(layer) - 1, 2)]
+        if len(layer) % 2:
+            nxt.append(layer[-1])
+        layers.append(tuple(nxt))
+    return tuple(layers)
+
+
+def batch_proofs(leaves: Sequence[bytes]) -> list[tuple[bytes, ...]]:
+    """`batch_proof` of every window of a batch, the tree built once."""
+    if not leaves:
+        raise ValueError("a batch holds at least one window")
+    layers = _batch_layers(tuple(leaves))
+    proofs = []
+    for index in range(len(leaves)):
+        proof, i = [], index
+        for layer in layers[:-1]:
+            if i ^ 1 < len(layer):
+                proof.append(layer[i ^ 1])
+            i //= 2
+        proofs.append(tuple(proof))
+    return proofs
+
+
 def fold_batch(leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """OpenZeppelin's `MerkleProof.processProof`: the root `proof` leads to from `leaf`."""
     node = leaf
     for sibling in proof:
         node = _pair(node, sibling)
     return node
+
+
+@lru_cache(maxsize=4096)
+def _folded(leaf: bytes, proof: tuple[bytes, ...]) -> bytes:
+    return fold_batch(leaf, proof)
 
 
 def decode_records(oracle: str, packed: bytes) -> list[AnchorRecord]:
@@ -154,7 +217,7 @@ class AnchoredWindow:
 
     def kept_commitment(self) -> bytes:
         """What `MeterAnchor.commitmentOf(batch_id)` must hold for this record to be anchored."""
-        return fold_batch(self.record.commitment(), self.batch_proof)
+        return _folded(self.record.commitment(), tuple(self.batch_proof))
 
     def proof_args(self) -> tuple[Any, ...]:
         """The leading arguments of `MeterAnchor.isAnchored` and `verifyReading`: record, batch id, batch proof."""

@@ -9,8 +9,11 @@ its window unprovable, not only the edited one.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -153,6 +156,8 @@ class RebuiltWindow:
     tree: WindowTree | None  # None for a window without readings
     changed_readings: tuple[int, ...] = field(default=())
     positions: dict[int, int] = field(default_factory=dict)  # reading id -> its leaf's place in its device
+    # reading id -> its steps up to the root, for a window kept without its device layers (`KeptLayers`)
+    proved_steps: dict[int, list[Step]] = field(default_factory=dict)
 
     @property
     def root(self) -> Node | None:
@@ -196,8 +201,7 @@ class RebuiltWindow:
             raise error
         assert self.tree is not None and self.committed_root is not None
         reading = self.readings[reading_id]
-        position = self.positions[reading_id]
-        steps = self.tree.proof(reading.device, position)
+        steps = self.proved_steps.get(reading_id) or self.tree.proof(reading.device, self.positions[reading_id])
         _, subtotals = ms.fold(ms.leaf(reading.digest, reading.record.value), steps)
         labels = {
             ms.LEVEL_DEVICE: reading.device,
@@ -231,15 +235,28 @@ def _digest(record: ReadingRecord) -> bytes:
         return _UNENCODABLE
 
 
+_COLUMNS = (Reading.id, Reading.sequence, Reading.timestamp, Reading.quantity, Reading.unit, Reading.carrier,
+            Reading.scope, Reading.value_mg, Reading.digest, Reading.leaf_hash, MeterDevice.device_id,
+            MeterDevice.device_hash, MeterDevice.facility, MeterDevice.workshop, Reading.factor_set)
+
+
+def _stored(row: Any, batch_set: str, batch_set_hash: bytes) -> StoredReading:
+    """A reading row of `_COLUMNS` re-encoded; `batch_set` is its batch's factor set."""
+    (rid, seq, ts, quantity, unit, carrier, scope, value, digest, leaf_hash, device, device_hash, facility,
+     workshop, reading_set) = row  # a reading's own set (chosen by its time); NULL on older rows
+    record = ReadingRecord(device_hash, seq, ts, quantity, unit, carrier,
+                           factor_set_hash(reading_set) if reading_set else batch_set_hash, scope, value)
+    return StoredReading(rid, device, facility, workshop, reading_set or batch_set, record, digest, leaf_hash,
+                         _digest(record))
+
+
 def rebuild_window(session: Session, batch: MeterBatch) -> RebuiltWindow:
     """Re-encode and re-hash every stored reading of a built batch and rebuild its tree."""
     if batch.status == BatchStatus.OPEN:
         raise ReadingNotCommitted(f"batch {batch.id} is still open")
     fs_hash = factor_set_hash(batch.factor_set)
     rows = session.execute(
-        select(Reading.id, Reading.sequence, Reading.timestamp, Reading.quantity, Reading.unit, Reading.carrier,
-               Reading.scope, Reading.value_mg, Reading.digest, Reading.leaf_hash, MeterDevice.device_id,
-               MeterDevice.device_hash, MeterDevice.facility, MeterDevice.workshop, Reading.factor_set)
+        select(*_COLUMNS)
         .join(MeterDevice, MeterDevice.id == Reading.device_pk)
         .where(Reading.batch_id == batch.id)
         .order_by(Reading.device_pk, Reading.timestamp, Reading.sequence)
@@ -247,14 +264,10 @@ def rebuild_window(session: Session, batch: MeterBatch) -> RebuiltWindow:
     readings: dict[int, StoredReading] = {}
     order: dict[str, list[int]] = defaultdict(list)
     places: dict[str, tuple[str, str]] = {}
-    for (rid, seq, ts, quantity, unit, carrier, scope, value, digest, leaf_hash, device, device_hash, facility,
-         workshop, reading_set) in rows:  # a reading's own set (chosen by its time); NULL on older rows
-        record = ReadingRecord(device_hash, seq, ts, quantity, unit, carrier,
-                               factor_set_hash(reading_set) if reading_set else fs_hash, scope, value)
-        readings[rid] = StoredReading(rid, device, facility, workshop, reading_set or batch.factor_set, record, digest,
-                                      leaf_hash, _digest(record))
-        order[device].append(rid)
-        places.setdefault(device, (facility, workshop))
+    for row in rows:
+        stored = readings[row[0]] = _stored(row, batch.factor_set, fs_hash)
+        order[stored.device].append(stored.reading_id)
+        places.setdefault(stored.device, (stored.facility, stored.workshop))
     tree = None
     if readings:
         devices = {}
@@ -272,6 +285,102 @@ def rebuild_window(session: Session, batch: MeterBatch) -> RebuiltWindow:
         changed_readings=tuple(r.reading_id for r in readings.values() if r.changed),
         positions={rid: i for ids in order.values() for i, rid in enumerate(ids)},
     )
+
+
+CHUNK_LEAVES = 16  # a device's leaves are kept as the nodes over each 16 of them (layer 4 of its tree)
+_CHUNK_LAYER = 4
+
+
+@dataclass(frozen=True)
+class KeptLayers:
+    """What a proof needs of a window's device layers once the window was found to be given by its stored readings,
+    kept small: the readings in leaf order, where each is, and each device's nodes over every `CHUNK_LEAVES` of
+    its leaves. A reading is then proved by re-pairing only its own chunk from its stored rows."""
+
+    ids: array[int]  # reading ids, ascending
+    leaf_index: array[int]  # for ids[i]: its place in `leaf_order`
+    leaf_order: array[int]  # reading ids, device after device, each in leaf order
+    starts: array[int]  # where each device's run begins in `leaf_order`, ascending
+    devices: tuple[str, ...]  # the device of each run
+    chunks: tuple[tuple[Node, ...], ...]  # each device's nodes over its chunks of leaves
+
+    @classmethod
+    def of(cls, window: RebuiltWindow) -> KeptLayers:
+        leaf_order: array[int] = array("q")
+        starts: array[int] = array("q")
+        chunks = []
+        for device, run in window.device_order.items():
+            starts.append(len(leaf_order))
+            leaf_order.extend(run)
+            assert window.tree is not None
+            layers = window.tree.devices[device].layers
+            chunks.append(tuple(layers[min(_CHUNK_LAYER, len(layers) - 1)]))
+        place = {rid: i for i, rid in enumerate(leaf_order)}
+        ids = array("q", sorted(place))
+        return cls(ids, array("q", (place[rid] for rid in ids)), leaf_order, starts, tuple(window.device_order),
+                   tuple(chunks))
+
+    def chunk_of(self, reading_id: int) -> tuple[int, int, list[int]] | None:
+        """The run of the reading's device, its place in that device, and the ids of its chunk in leaf order."""
+        i = bisect_left(self.ids, reading_id)
+        if i == len(self.ids) or self.ids[i] != reading_id:
+            return None
+        at = self.leaf_index[i]
+        run = bisect_right(self.starts, at) - 1
+        start = self.starts[run]
+        end = self.starts[run + 1] if run + 1 < len(self.starts) else len(self.leaf_order)
+        position = at - start
+        first = start + position // CHUNK_LEAVES * CHUNK_LEAVES
+        return run, position, list(self.leaf_order[first:min(first + CHUNK_LEAVES, end)])
+
+
+def prove_kept(session: Session, wanted: Sequence[tuple[RebuiltWindow, KeptLayers, int]]
+               ) -> list[RebuiltWindow | None]:
+    """For each (window, its kept layers, reading id) -- a window whose stored readings were found to give its
+    tree, kept without its readings (only `tree.upper`) -- that window holding the reading with its steps to
+    the root. One query in all: the rows of each reading's chunk.
+
+    Only the wanted readings are re-encoded; the other leaves of their chunks are their stored leaf hashes,
+    which the check found equal to their re-encoded records, and each chunk must still give the node the check
+    found. None, for a full rebuild instead, when it does not (or the reading is not in the window)."""
+    places = [kept.chunk_of(reading_id) for _, kept, reading_id in wanted]
+    ids = {rid for place in places if place is not None for rid in place[2]}
+    rows = {row[0]: row for row in session.execute(
+        select(*_COLUMNS).join(MeterDevice, MeterDevice.id == Reading.device_pk).where(Reading.id.in_(ids)))
+    } if ids else {}
+    out: list[RebuiltWindow | None] = []
+    for (checked, kept, reading_id), place in zip(wanted, places, strict=True):
+        found = None
+        if place is not None and checked.tree is not None and all(rid in rows for rid in place[2]):
+            found = _with_chunk(checked, kept, place, reading_id, rows)
+        out.append(found)
+    return out
+
+
+def _with_chunk(checked: RebuiltWindow, kept: KeptLayers, place: tuple[int, int, list[int]], reading_id: int,
+                rows: dict[int, Any]) -> RebuiltWindow | None:
+    run, position, chunk = place
+    assert checked.tree is not None
+    stored = _stored(rows[reading_id], checked.factor_set, factor_set_hash(checked.factor_set))
+    leaf = ms.leaf(stored.digest, stored.record.value)
+    device = kept.devices[run]
+    if stored.changed or leaf.hash != rows[reading_id].leaf_hash or stored.device != device:
+        return None
+    leaves = [leaf if rid == reading_id else Node(rows[rid].leaf_hash, rows[rid].value_mg, 1) for rid in chunk]
+    chunk_layers = ms.layers(leaves)
+    index = position // CHUNK_LEAVES
+    if chunk_layers[-1][0] != kept.chunks[run][index]:
+        return None
+    upper = ms.layers(kept.chunks[run])
+    node = ms.level_node(ms.LEVEL_DEVICE, ms.labelled_id(device), upper[-1][0])
+    held = checked.tree.upper.device_nodes.get(device)
+    if held is None or (held.node, held.facility, held.workshop) != (node, stored.facility, stored.workshop):
+        return None
+    steps = [*ms.path(chunk_layers, position % CHUNK_LEAVES), *ms.path(upper, index),
+             Step(ms.STEP_LEVEL, ms.LEVEL_DEVICE, ms.labelled_id(device), 0, 0),
+             *checked.tree.upper.steps_above(device)]
+    return replace(checked, readings={reading_id: stored}, positions={reading_id: position},
+                   proved_steps={reading_id: steps})
 
 
 def prove_reading(session: Session, reading_id: int, anchored_root: bytes | None = None) -> ReadingProof:

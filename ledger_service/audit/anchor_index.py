@@ -8,14 +8,17 @@ batch's rows) and comparing with what the contract keeps; a proof bundle carries
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from ledger_core.db.models import ChainAnchor
-from oracles.anchor_records import AnchoredWindow, AnchorRecord, batch_proof, batch_root
+from oracles.anchor_records import AnchoredWindow, AnchorRecord, batch_proofs, batch_root
+
+_RECORD_FIELDS = ("anchor_id", "enterprise_org_id", "measure", "window_start", "window_end", "root", "total_mg",
+                  "reading_count", "factor_set_id", "previous_anchor_id", "oracle")
 
 
 def record_of(row: Mapping[str, Any] | ChainAnchor) -> AnchorRecord:
@@ -46,14 +49,30 @@ def kept_by_index(rows: Iterable[Mapping[str, Any]]) -> dict[int, bytes]:
 
 def indexed_window(session: Session | Connection, anchor: ChainAnchor) -> AnchoredWindow:
     """The indexed anchor as a proof's anchor part: its record and, in a batch, its commitment's path."""
-    record = record_of(anchor)
-    path: tuple[bytes, ...] = ()
-    batch_id = record.anchor_id
-    if anchor.batch_id is not None:
-        batch_id = int(anchor.batch_id)
-        rows = session.execute(select(ChainAnchor.__table__).where(ChainAnchor.batch_id == batch_id)
-                               .order_by(ChainAnchor.anchor_id)).mappings().all()
-        records = [record_of(dict(r)) for r in rows]
-        path = batch_proof([r.commitment() for r in records], [r.anchor_id for r in records].index(record.anchor_id))
-    return AnchoredWindow(record, batch_id, path, int(anchor.block_number), anchor.tx_hash,
-                          int(anchor.block_time.timestamp()))
+    return indexed_windows(session, [anchor])[int(anchor.anchor_id)]
+
+
+def indexed_windows(session: Session | Connection, anchors: Sequence[ChainAnchor]) -> dict[int, AnchoredWindow]:
+    """`indexed_window` of each anchor (by anchor id), each batch read and its tree built once."""
+    batch_ids = {int(a.batch_id) for a in anchors if a.batch_id is not None}
+    a = ChainAnchor
+    members: dict[int, list[AnchorRecord]] = {}
+    if batch_ids:  # the record's columns only, as tuples: a batch holds up to a hundred windows
+        for batch_id, *fields in session.execute(
+            select(a.batch_id, a.anchor_id, a.enterprise_org_id, a.measure, a.window_start, a.window_end, a.root,
+                   a.total_mg, a.reading_count, a.factor_set_id, a.previous_anchor_id, a.oracle)
+            .where(a.batch_id.in_(batch_ids)).order_by(a.anchor_id)
+        ):
+            members.setdefault(int(batch_id or 0), []).append(record_of(dict(zip(_RECORD_FIELDS, fields, strict=True))))
+    paths: dict[int, tuple[bytes, ...]] = {}
+    for records in members.values():
+        for record, path in zip(records, batch_proofs([r.commitment() for r in records]), strict=True):
+            paths[record.anchor_id] = path
+    out = {}
+    for anchor in anchors:
+        record = record_of(anchor)
+        batch_id = record.anchor_id if anchor.batch_id is None else int(anchor.batch_id)
+        out[record.anchor_id] = AnchoredWindow(record, batch_id, paths.get(record.anchor_id, ()),
+                                               int(anchor.block_number), anchor.tx_hash,
+                                               int(anchor.block_time.timestamp()))
+    return out

@@ -67,9 +67,11 @@ def _gec_consumptions(session: Session, txs: list[str], token_id: int) -> dict[t
 
 def _allocations(session: Session, txs: list[str], token_id: int) -> set[str]:
     """The transactions that allocated the vintage: the AllowanceRegistry mints only by allocating."""
-    return set(session.scalars(select(ChainTransfer.tx_hash).where(
-        ChainTransfer.tx_hash.in_(txs), ChainTransfer.token == ALLOWANCE.contract, ChainTransfer.kind == "mint",
-        ChainTransfer.token_id == token_id)))
+    # Selected by transaction only, the rest checked here: with the token in the condition too, SQLite's planner
+    # walks every transfer of the vintage instead of the few rows of these transactions.
+    rows = session.execute(select(ChainTransfer.tx_hash, ChainTransfer.token, ChainTransfer.kind,
+                                  ChainTransfer.token_id).where(ChainTransfer.tx_hash.in_(txs)))
+    return {tx for tx, token, kind, tid in rows if (token, kind, tid) == (ALLOWANCE.contract, "mint", token_id)}
 
 
 # The lookups an asset kind's trace rules name (`TraceRules.explain_mints` / `explain_burns`): each reads that

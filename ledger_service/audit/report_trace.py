@@ -1,6 +1,7 @@
 """Trace an emission report: its versions, verification and finalization, the anchors its level-5
 commitment covers (checked against MeterAnchor's anchored roots, each window rebuilt from its stored
-readings), readings sampled from every anchor (or all of them) with proofs, devices; which checks failed."""
+readings, or its verdict kept since they last changed: `window_checks`), readings sampled from every anchor (or
+all of them) with proofs, devices; which checks failed."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import random
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_core.db.models import (
-    BatchStatus,
     ChainAnchor,
     ChainDevice,
     ChainDeviceEvent,
@@ -25,7 +26,7 @@ from ledger_core.db.models import (
     MeterBatch,
     MeterDevice,
 )
-from ledger_service.audit.anchor_index import indexed_window
+from ledger_service.audit.anchor_index import indexed_windows
 from ledger_service.audit.results import (
     AnchorFact,
     CommitmentCheck,
@@ -38,6 +39,7 @@ from ledger_service.audit.results import (
     ReportVersion,
     Subtotal,
 )
+from ledger_service.audit.window_checks import CheckedWindow, batch_rows, checked_window, with_readings
 from oracles import merkle_sum as ms
 from oracles.anchor_records import AnchoredWindow, window_json
 from oracles.factors import get_factor_set
@@ -68,9 +70,7 @@ def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor
     ).order_by(ChainAnchor.anchor_id)))
 
 
-def _versions(session: Session, org_id: int, year: int, names: dict[str, str]) -> list[ReportVersion]:
-    reports = session.scalars(select(ChainReport).where(ChainReport.org_id == org_id, ChainReport.year == year)
-                              .order_by(ChainReport.version)).all()
+def _versions(session: Session, reports: list[ChainReport], names: dict[str, str]) -> list[ReportVersion]:
     events = session.scalars(select(ChainReportEvent).where(
         ChainReportEvent.report_id.in_([r.report_id for r in reports]))
         .order_by(ChainReportEvent.block_number, ChainReportEvent.log_index)).all()
@@ -84,7 +84,7 @@ def _versions(session: Session, org_id: int, year: int, names: dict[str, str]) -
             for r in reports]
 
 
-def _anchor_facts(session: Session, anchors: list[ChainAnchor], windows: dict[int, RebuiltWindow],
+def _anchor_facts(session: Session, anchors: list[ChainAnchor], windows: dict[int, CheckedWindow],
                   names: dict[str, str]) -> list[AnchorFact]:
     batches = {b.anchor_id: b for b in session.scalars(select(MeterBatch).where(
         MeterBatch.anchor_id.in_([a.anchor_id for a in anchors])))}
@@ -95,20 +95,29 @@ def _anchor_facts(session: Session, anchors: list[ChainAnchor], windows: dict[in
                                   b.window_end) == (a.root, a.total_mg, a.reading_count, a.enterprise_org_id,
                                                     a.window_start, a.window_end)
         window = windows.get(a.anchor_id)
-        problem = None if window is None else window.problem(a.root)
+        problem = None if window is None else window.check.problem(a.root)
         facts.append(AnchorFact(a.anchor_id, a.enterprise_org_id, a.window_start, a.window_end, _hex(a.root),
                                 a.total_mg, a.reading_count, a.oracle, OnChain.of(a), b.id if b else None, same,
                                 names.get(a.oracle.lower()), None if window is None else problem is None, problem))
     return facts
 
 
-def _windows(session: Session, anchors: list[ChainAnchor]) -> dict[int, RebuiltWindow]:
-    """Each anchor's window rebuilt from its stored readings (anchors without a built batch are left out)."""
-    batches = session.scalars(select(MeterBatch).where(
-        MeterBatch.anchor_id.in_([a.anchor_id for a in anchors]), MeterBatch.status != BatchStatus.OPEN))
-    return {b.anchor_id: rebuild_window(session, b) for b in batches if b.anchor_id is not None}
+def _windows(session: Session, anchors: list[ChainAnchor], every: bool) -> dict[int, CheckedWindow]:
+    """Each anchor's window checked against its stored readings (anchors without a built batch are left out):
+    the verdict kept since its readings last changed, or, with `every` (each reading is to be checked), rebuilt
+    now."""
+    rows = batch_rows(session, [a.anchor_id for a in anchors])
+    if every:
+        out = {}
+        for b in session.scalars(select(MeterBatch).where(MeterBatch.id.in_([r.id for r in rows]))):
+            window = rebuild_window(session, b)
+            assert b.anchor_id is not None
+            out[b.anchor_id] = CheckedWindow(window, sorted(window.readings), full=window)
+        return out
+    return {r.anchor_id: checked_window(session, r) for r in rows if r.anchor_id is not None}
 
 
+@lru_cache(maxsize=1024)
 def _factor(set_id: str, carrier: str, unit: str) -> str | None:
     """kgCO2e per `unit` of `carrier` in the set, exact where it terminates (34 significant digits otherwise)."""
     try:
@@ -138,7 +147,7 @@ def _evidence(window: RebuiltWindow, reading_id: int, anchored: AnchoredWindow) 
         problem=problem)
 
 
-def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, RebuiltWindow], sample: int,
+def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, CheckedWindow], sample: int,
               seed: int, every: bool) -> tuple[list[ReadingEvidence], int]:
     """Readings of every anchor, chosen at random with `seed` (at least one per anchor, `sample` in all when
     there are fewer anchors), with their proofs; with `every`, every reading is checked, and those that fail
@@ -149,15 +158,19 @@ def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, R
     if not covered or (sample <= 0 and not every):
         return out, checked
     base, extra = divmod(max(sample, len(covered)), len(covered))
+    plan = []
     for i, a in enumerate(covered):
         window = windows[a.anchor_id]
-        ids = sorted(window.readings)
+        ids = window.reading_ids
         wanted = base + (1 if i < extra else 0) if sample > 0 else 0
         rng = random.Random(f"{seed}:{a.anchor_id}")
         chosen = set(rng.sample(ids, min(wanted, len(ids))))
-        anchored = indexed_window(session, a)
-        for reading_id in ids if every else sorted(chosen):
-            evidence = _evidence(window, reading_id, anchored)
+        plan.append((a, window, ids if every else sorted(chosen), chosen))
+    holding = with_readings(session, [(window, reading_id) for _, window, listed, _ in plan for reading_id in listed])
+    anchored = indexed_windows(session, covered)
+    for a, window, listed, chosen in plan:
+        for reading_id in listed:
+            evidence = _evidence(holding[(window.check.batch_id, reading_id)], reading_id, anchored[a.anchor_id])
             checked += 1
             if reading_id in chosen or evidence.changed:  # with `every`: each reading changed in SQL is shown
                 out.append(evidence)
@@ -172,22 +185,24 @@ def _organisation_names(session: Session) -> dict[str, str]:
 
 
 def _devices(session: Session, org_id: int) -> list[DeviceFact]:
+    e = ChainDeviceEvent
     rows = session.execute(
-        select(MeterDevice, ChainDevice.active, ChainDeviceEvent)
+        select(MeterDevice.device_id, MeterDevice.device_hash, MeterDevice.facility, MeterDevice.workshop,
+               ChainDevice.active, e.tx_hash, e.block_number, e.log_index, e.block_time, e.pending)
         .outerjoin(ChainDevice, ChainDevice.device_id == MeterDevice.device_hash)
-        .outerjoin(ChainDeviceEvent, (ChainDeviceEvent.device_id == MeterDevice.device_hash)
-                   & (ChainDeviceEvent.kind == "registered"))
+        .outerjoin(e, (e.device_id == MeterDevice.device_hash) & (e.kind == "registered"))
         .where(MeterDevice.enterprise_org_id == org_id).order_by(MeterDevice.device_id)
-    ).all()
-    return [DeviceFact(d.device_id, _hex(d.device_hash), d.facility, d.workshop, active,
-                       OnChain.of(ev) if ev is not None else None) for d, active, ev in rows]
+    ).all()  # columns, not entities: a report's enterprise may have thousands of devices
+    return [DeviceFact(r.device_id, _hex(r.device_hash), r.facility, r.workshop, r.active,
+                       OnChain.of(r._mapping) if r.tx_hash is not None else None) for r in rows]
 
 
 def trace_report(session: Session, report_id: int, sample_readings: int = 4, seed: int | None = None,
                  all_readings: bool = False) -> ReportTrace:
-    """The report's whole story. Every anchor's window is rebuilt from its stored readings; `sample_readings`
-    readings, drawn with `seed` from every anchor (at least one each), come with proofs (any other reading is
-    proved on demand with `oracles.proofs.prove_reading`); with `all_readings`, every reading is checked.
+    """The report's whole story. Every anchor's window is checked against its stored readings (rebuilt from them,
+    or its verdict kept since they last changed; with `all_readings`, rebuilt now and every reading checked);
+    `sample_readings` readings, drawn with `seed` from every anchor (at least one each), come with proofs (any
+    other reading is proved on demand with `oracles.proofs.prove_reading`).
     Without a seed one is drawn; the trace shows it, so that the same sample can be checked again."""
     report = session.get(ChainReport, report_id)
     if report is None:
@@ -202,15 +217,16 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
                                  report.anchored_mg, report.reading_count)
     seed = secrets.randbelow(1 << 32) if seed is None else seed
     names = _organisation_names(session)
-    windows = _windows(session, anchors)
+    windows = _windows(session, anchors, all_readings)
     facts = _anchor_facts(session, anchors, windows, names)
     readings, checked = _readings(session, anchors, windows, sample_readings, seed, all_readings)
-    documents = [v.document_hash for v in session.scalars(
-        select(ChainReport).where(ChainReport.org_id == report.org_id, ChainReport.year == report.year))]
+    reports = list(session.scalars(select(ChainReport).where(
+        ChainReport.org_id == report.org_id, ChainReport.year == report.year).order_by(ChainReport.version)))
+    documents = [v.document_hash for v in reports]
     notes = session.scalars(select(ChainNotarization).where(ChainNotarization.document_hash.in_(documents))).all()
     return ReportTrace(
         report_id=report_id, org_id=report.org_id, year=report.year,
-        versions=_versions(session, report.org_id, report.year, names), commitment=commitment, anchors=facts,
+        versions=_versions(session, reports, names), commitment=commitment, anchors=facts,
         readings=readings,
         devices=_devices(session, report.org_id),
         notarizations=[NotarizationFact(_hex(n.document_hash), n.notary, n.org_id, OnChain.of(n),

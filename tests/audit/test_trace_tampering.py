@@ -1,13 +1,15 @@
 """A reading edited directly in SQL (quantity or mgCO2e) on the story's year: the report trace rebuilds every
 anchor's window from its readings, samples readings of every anchor with a seed it shows, and names the
 checks that failed instead of saying "verified" (or failing); the drill-down with root verification marks
-the edited reading's path, and only it."""
+the edited reading's path, and only it. A window's verdict kept from an earlier trace never outlives an edit of
+what it was computed from."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 
 from ledger_core.db.models import (
     ChainMember,
@@ -17,10 +19,11 @@ from ledger_core.db.models import (
     MeterDevice,
     Reading,
 )
+from ledger_service.audit import window_checks
 from ledger_service.audit.drilldown import drill_down_year
 from ledger_service.audit.report_trace import trace_report
 from oracles import merkle_sum as ms
-from oracles.proofs import rebuild_window
+from oracles.proofs import KeptLayers, prove_kept, rebuild_window
 from tests.support.story import YEAR
 
 
@@ -143,3 +146,78 @@ def test_a_reading_edited_with_its_hashes_and_nodes_rebuilt_still_fails_against_
                    for n in (f, *f.children, *(d for w in f.children for d in w.children)))
     trace = trace_report(session, story.report_id, seed=1)
     assert not trace.verified and any("not the anchored root" in f for f in trace.failed_checks)
+
+
+def test_a_trace_rebuilds_each_window_once_until_what_it_depends_on_changes(story, session, monkeypatch):
+    """Every window's verdict is kept under its revision: the next traces prove the same readings the same way
+    without re-hashing the windows, and a window whose readings change is rebuilt (only it)."""
+    rebuilt: list[int] = []
+    rebuild = window_checks.rebuild_window
+    monkeypatch.setattr(window_checks, "rebuild_window", lambda s, b: rebuilt.append(b.anchor_id) or rebuild(s, b))
+    first, second = story.anchor_ids[11]
+    fresh = trace_report(session, story.report_id, sample_readings=6, seed=5)
+    assert sorted(rebuilt) == sorted([first, second]) and fresh.verified
+    kept = trace_report(session, story.report_id, sample_readings=6, seed=5)
+    assert len(rebuilt) == 2, "no window rebuilt while nothing changed"
+    assert kept == fresh  # the same readings, with the same proofs, subtotals and checks
+    session.commit()
+
+    add_one_kg(session, readings_of(session, second)[3], "quantity")
+    edited = trace_report(session, story.report_id, sample_readings=6, seed=5)
+    assert rebuilt[2:] == [second] and not edited.verified
+
+
+@pytest.mark.parametrize(("edit", "windows_matching"), [
+    ("UPDATE readings SET quantity = '999' WHERE id = :reading", [False, True]),
+    ("UPDATE readings SET value_mg = value_mg + 1000000 WHERE id = :reading", [False, True]),
+    ("DELETE FROM readings WHERE id = :reading", [False, True]),
+    ("UPDATE meter_devices SET facility = 'elsewhere' WHERE id = (SELECT device_pk FROM readings WHERE id = :reading)",
+     [False, False]),  # the device read in both windows
+])
+def test_an_edit_made_in_sql_by_another_client_after_a_trace_fails_the_next_trace(story, session, index_engine,
+                                                                                   edit, windows_matching):
+    """The verdicts kept from earlier traces do not hide an edit made directly in SQL, on another connection,
+    whichever column or table it touches."""
+    first, second = story.anchor_ids[11]
+    assert trace_report(session, story.report_id, seed=2).verified
+    assert trace_report(session, story.report_id, seed=2).verified  # now from the kept verdicts
+    session.rollback()  # a new request: a new transaction
+
+    reading_id = readings_of(session, first)[42]
+    with index_engine.begin() as conn:
+        conn.execute(text(edit), {"reading": reading_id})
+    session.rollback()
+
+    trace = trace_report(session, story.report_id, seed=2)
+    assert not trace.verified
+    assert [a.readings_match for a in trace.anchors] == windows_matching
+    assert any(f.startswith(f"anchor {first}: ") for f in trace.failed_checks), trace.failed_checks
+    for anchor_id, matching in zip((first, second), windows_matching, strict=True):
+        assert all(r.proof_valid == matching for r in trace.readings if r.anchor_id == anchor_id)
+
+
+def test_an_edit_undone_in_sql_verifies_again(story, session, index_engine):
+    (first, _) = story.anchor_ids[11]
+    reading_id = readings_of(session, first)[7]
+    quantity = session.get(Reading, reading_id).quantity
+    assert trace_report(session, story.report_id, seed=9).verified
+    session.rollback()
+    for value in ("12345", quantity):
+        with index_engine.begin() as conn:
+            conn.execute(update(Reading).where(Reading.id == reading_id).values(quantity=value))
+        session.rollback()
+        assert trace_report(session, story.report_id, seed=9).verified == (value == quantity)
+
+
+def test_every_reading_proved_from_a_kept_window_has_the_proof_of_the_whole_rebuilt_window(story, session):
+    """A kept window proves a reading by re-pairing only the 16 stored leaves around it under the kept nodes:
+    the proof is the one the whole rebuilt window gives, for every reading (first, middle and last chunks)."""
+    for anchor_id in story.anchor_ids[11]:
+        batch = session.scalar(select(MeterBatch).where(MeterBatch.anchor_id == anchor_id))
+        whole = rebuild_window(session, batch)
+        summary = window_checks._summary(whole)
+        layers = KeptLayers.of(whole)
+        ids = sorted(whole.readings)
+        assert list(layers.ids) == ids
+        proved = prove_kept(session, [(summary, layers, reading_id) for reading_id in ids])
+        assert [window.proof(i) for window, i in zip(proved, ids, strict=True)] == [whole.proof(i) for i in ids]

@@ -20,7 +20,8 @@ from bench.service_throughput import (
 )
 
 ISSUE_KEYS = ("single_tx_per_s_anvil_64", "single_p99_ms_anvil_64", "single_tx_per_s_anvil_1",
-              "ratio_single_anvil_same_signer", "ratio_batch_anvil_same_signer", "two_process_tx_per_s_pg")
+              "ratio_single_anvil_same_signer", "ratio_batch_anvil_same_signer", "two_process_tx_per_s_pg",
+              "trace_p99_ms_pg")
 
 
 def test_the_command_line_measures_64_clients_and_the_service_processes_unless_told_otherwise():

@@ -1,5 +1,6 @@
-"""Every model, imported so that `Base.metadata` knows all tables (Alembic, tests)."""
+"""Every model, imported so that `Base.metadata` knows all tables (Alembic, tests), and its triggers."""
 
+from ledger_core.db.base import Base
 from ledger_core.db.models.chain_assets import (
     ChainAllocation,
     ChainBalance,
@@ -40,6 +41,9 @@ from ledger_core.db.models.outbox import (
     OutboxStatus,
     OutboxTransaction,
 )
+from ledger_core.db.models.revisions import attach
+
+attach(Base.metadata)
 
 __all__ = [
     "ApiKey",

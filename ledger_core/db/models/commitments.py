@@ -51,7 +51,10 @@ class MeterBatch(Base):
     facilities_root: Mapped[bytes | None] = mapped_column(Hash32)
     root: Mapped[bytes | None] = mapped_column(Hash32)
     tx_hash: Mapped[str | None] = mapped_column(String(66))
-    anchor_id: Mapped[int | None] = mapped_column(BigInteger)
+    anchor_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # Changed by database triggers whenever what the built window is rebuilt from changes
+    # (`ledger_core.db.models.revisions`): a remembered verdict on the window holds only under it.
+    readings_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     built_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     anchored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
