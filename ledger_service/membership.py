@@ -137,9 +137,9 @@ class Directory:
 
     def member(self, address: str) -> MemberView:
         address = to_checksum_address(address)
-        cached = self._members.get(address)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
+        held = self.cached(address)
+        if held is not None:
+            return held
         with self._lock:  # one read per member at a time: concurrent requests share it (no stampede on expiry)
             generation = self._generation
             flight = self._reading.get(address)

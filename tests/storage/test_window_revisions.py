@@ -123,3 +123,22 @@ def test_a_batch_sent_for_anchoring_changes_revision_and_nothing_else_does(engin
     assert after == before
     after = edit(engine, "UPDATE meter_batches SET status = 'sent' WHERE id = :batch", batch=batch)
     assert changed(before, after) == {batch}
+
+
+def test_a_schema_made_from_the_models_has_the_same_triggers_as_one_made_by_the_migrations(tmp_path):
+    """The migration keeps its own copy of the trigger SQL (migrations never import models that change later);
+    both ways of making a schema must end with the same triggers."""
+    from ledger_core.db.base import Base
+
+    def triggers(engine: Engine) -> dict[str, str]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+        return {name: " ".join(sql.split()) for name, sql in rows}
+
+    migrated, modelled = make_engine(f"sqlite:///{tmp_path / 'a.db'}"), make_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    upgrade_to_head(migrated)
+    Base.metadata.create_all(modelled)
+    assert len(triggers(migrated)) == 6
+    assert triggers(modelled) == triggers(migrated)
+    migrated.dispose()
+    modelled.dispose()
