@@ -176,6 +176,10 @@ class EventIndexer:
                 ancestor = self.check_reorg()
                 if ancestor is not None:
                     report.rolled_back_to = ancestor
+                # A node that went back may not have reached the old head again yet.
+                head = self.source.head()
+                target = min(target, head)
+                final_block = report.final_block = min(final_block, head - self.confirmations)
                 continue
             report.ranges += 1
             report.events += events
@@ -191,11 +195,18 @@ class EventIndexer:
                      by_event: dict[str, int]) -> tuple[int, int]:
         covered = [name for name, done in checkpoints.items() if done < end]
         addresses = [self.catalog.addresses[name] for name in covered]
+        # The range's last block, seen before its logs are read and again after: a node whose head fell
+        # below `end` meanwhile (it restarted from an older state) answers `eth_getLogs` only up to its head.
+        end_before = self.source.headers([end]).get(end)
+        if end_before is None:
+            raise ChainMovedDuringRange(f"block {end} is gone")
         logs = self.source.logs(start, end, addresses)
         logs = [log for log in logs if log.block_number > checkpoints[self.catalog.key_at[log.address]]
                 and self.catalog.serves(log.address, log.block_number)]
         headers = self.source.headers({log.block_number for log in logs} | {end, start - 1})
         self._check_consistent(logs, headers, start, end)
+        if headers[end].hash != end_before.hash:
+            raise ChainMovedDuringRange(f"block {end} changed while range {start}-{end} was read")
         if self.hooks.after_fetch:
             self.hooks.after_fetch(start, end)
         rows_by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)

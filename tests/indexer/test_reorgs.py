@@ -12,6 +12,9 @@ import ledger_core.db.models  # noqa: F401
 from ledger_core.db.base import Base
 from ledger_core.db.models import ChainBalance, ChainTransfer
 from ledger_core.db.session import make_engine
+from ledger_service.indexer.catalog import EventCatalog
+from ledger_service.indexer.indexer import EventIndexer
+from ledger_service.indexer.source import Web3Source
 from tests.indexer.conftest import indexer_for
 from tests.indexer.helpers import dump
 from tests.support.story import YEAR, tell_story
@@ -90,3 +93,48 @@ def test_a_shorter_replacement_branch_is_noticed_too(ledger, story, make_indexer
     ledger.chain.tester.mine_blocks(2)
     indexer.sync()
     assert dump(index_engine) == fresh_index(ledger, tmp_path, confirmations=2)
+
+
+class RestartsWhileLogsAreRead(Web3Source):
+    """A node that restarts from an older state while a range's logs are read and has mined past
+    the range's end again before its headers are read. Its `eth_getLogs` stops at its head, as
+    anvil's does when `toBlock` is beyond it."""
+
+    def __init__(self, ledger, restart, refill) -> None:
+        super().__init__(ledger.w3)
+        self.steps = [restart, refill]
+
+    def logs(self, from_block, to_block, addresses):
+        if not self.steps:
+            return super().logs(from_block, to_block, addresses)
+        restart, refill = self.steps
+        self.steps = []
+        restart()
+        found = super().logs(from_block, min(to_block, self.head()), addresses)
+        refill()
+        return found
+
+
+@pytest.mark.parametrize("refilled", [4, 2], ids=["past-the-old-head", "short-of-it"])
+def test_a_range_read_while_the_node_restarted_from_an_older_state_is_read_again(
+    ledger, story, index_engine, tmp_path, refilled
+):
+    catalog = EventCatalog(ledger.artifacts, ledger.deployment.addresses)
+    older = ledger.snapshot()
+    for amount in (1, 2, 3):
+        transfer(ledger, "enterprise_a", "trader", amount)
+
+    def restart() -> None:
+        ledger.revert(older)  # the node is back at its last dump: the three transfers are forgotten
+
+    def refill() -> None:
+        for amount in range(4, 4 + refilled):  # others' transactions take the forgotten block numbers
+            transfer(ledger, "enterprise_a", "enterprise_b", amount)
+
+    source = RestartsWhileLogsAreRead(ledger, restart, refill)
+    indexer = EventIndexer(index_engine, source, catalog, start_block=ledger.deployment.block, confirmations=0)
+    indexer.sync()
+    indexer.sync()
+
+    assert balance(index_engine, ledger, "trader") == 50
+    assert dump(index_engine) == fresh_index(ledger, tmp_path)
