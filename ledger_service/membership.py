@@ -21,11 +21,12 @@ from enum import IntEnum
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3.contract import Contract
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.client import ChainClient
 from ledger_core.db.models import ChainMemberEvent, ChainOrganisation
 

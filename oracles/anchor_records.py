@@ -16,8 +16,10 @@ from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from web3.contract import Contract
+
+from ledger_core.chain.addresses import to_checksum_address
 
 RECORD_BYTES = 121  # one window in `BatchAnchored.records`
 SEQUENCE_BITS = 31  # an anchor id is `enterprise << 32 | measure << 31 | sequence` (`MeterAnchor.anchorIdOf`)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from eth_utils import to_checksum_address
 from web3.contract import Contract
+
+from ledger_core.chain.addresses import to_checksum_address
 
 
 class AllowlistError(RuntimeError):

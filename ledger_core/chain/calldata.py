@@ -13,8 +13,9 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.compiler import Artifact
 from ledger_core.chain.errors import _abi_type
 

@@ -19,13 +19,13 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
-import httpx
 import requests
 from eth.exceptions import BlockNotFound, HeaderNotFound, TransactionNotFound
 from hexbytes import HexBytes
 from web3 import Web3
 
 from ledger_core.chain.embedded import EmbeddedChain
+from ledger_core.chain.jsonrpc_http import TRANSPORT_ERRORS, JsonRpcHttp
 from ledger_core.chain.sender import FeePolicy
 from ledger_core.coalesce import Coalescer
 
@@ -126,9 +126,7 @@ def _block_receipt(chain: Any, block: Any, index: int) -> dict[str, Any]:
 
 
 def _is_transport_error(exc: BaseException) -> bool:
-    return isinstance(
-        exc, httpx.TransportError | requests.ConnectionError | requests.Timeout | ConnectionError | TimeoutError
-    )
+    return isinstance(exc, (*TRANSPORT_ERRORS, requests.ConnectionError, requests.Timeout))
 
 
 class ChainClient:
@@ -148,7 +146,7 @@ class ChainClient:
         self.url = url
         self.retry = retry or RetryPolicy()
         self._lock: threading.RLock | None = threading.RLock() if embedded is not None else None
-        self._http = httpx.Client(timeout=timeout) if url else None
+        self._http = JsonRpcHttp(url, timeout) if url else None
         self._reads: Coalescer[tuple[str, list[Any]], dict[str, Any]] = Coalescer(self._post_batch)
         self._ids = itertools.count(1)
         self._mined: dict[str, dict[str, Any]] = {}
@@ -248,14 +246,12 @@ class ChainClient:
         return self._post_batch(list(calls))
 
     def _post_batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
-        assert self._http is not None and self.url is not None
-        http, url = self._http, self.url
+        assert self._http is not None
+        http = self._http
         payload = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": p} for m, p in calls]
 
         def post() -> list[dict[str, Any]]:
-            reply = http.post(url, json=payload)
-            reply.raise_for_status()
-            return list(reply.json())
+            return list(http.post(payload))
 
         replies = self.request(post)
         by_id = {r.get("id"): r for r in replies}

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.compiler import Artifact
 
 _ERROR_STRING = function_signature_to_4byte_selector("Error(string)")

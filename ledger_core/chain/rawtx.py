@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth.vm.forks.cancun.transactions import CancunTransactionBuilder
-from eth_utils import to_checksum_address
+
+from ledger_core.chain.addresses import to_checksum_address
 
 
 class MalformedTransaction(ValueError):

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.config import get_settings
 from ledger_core.db.locks import DatabaseInUse, SingleProcess
 from ledger_core.key_secret import (

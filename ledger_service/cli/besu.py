@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from eth_utils import to_checksum_address
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.besu_allowlist import AllowlistError, BesuPermRpc, sync_allowlists
 from ledger_core.chain.compiler import build
 from ledger_core.chain.connect import connect_rpc

@@ -23,11 +23,11 @@ from datetime import timedelta
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.db.models.identity import RequestNonce
 from ledger_core.db.models.types import utc_now
 

@@ -8,8 +8,9 @@ from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils import event_abi_to_log_topic
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.compiler import Artifact
 from ledger_core.chain.deploy import Deployment, EventSource
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from eth_utils import to_checksum_address
-
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.config import Settings
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey, KeyInfo
 from ledger_service.membership import Directory

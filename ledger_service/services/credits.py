@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.suite import Suite
 from ledger_service import credits

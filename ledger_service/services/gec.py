@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from eth_utils import to_checksum_address
-
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.suite import Suite

@@ -3,8 +3,7 @@ holder's balances, and what a transfer must pass before it is sent, with the con
 
 from __future__ import annotations
 
-from eth_utils import to_checksum_address
-
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.errors import ContractRevert
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, keccak
 
+from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.outbox import Intent, TxRecord
 from ledger_service.identity.keystore import KeyStore

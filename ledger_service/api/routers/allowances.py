@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_service.allowances import Transfer
-from ledger_service.api.answers import answer
+from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import Caller, Regulator, ServicesDep, member
 from ledger_service.api.schemas import TxOut
 from ledger_service.api.types import OrgId, Tonnes, Year, YearItem
@@ -101,6 +101,7 @@ def _tx(response: Response, sent: Sent[None]) -> TxOut:
 
 
 @router.post("/allowances/allocations", response_model=TxOut)
+@one_trip
 def allocate(body: AllocationIn, caller: Regulator, services: ServicesDep, response: Response,
              wait: Wait = True) -> TxOut:
     return _tx(response, services.allowances.allocate(caller, body.year, [(g.holder, g.amount)
@@ -116,6 +117,7 @@ def get_balances(address: Annotated[str, Path(pattern=ADDRESS)], caller: Annotat
 
 
 @router.post("/allowances/transfers", response_model=TxOut)
+@one_trip
 def transfer(body: TransferIn, caller: Trader, services: ServicesDep, response: Response,
              wait: Wait = True) -> TxOut:
     return _tx(response, services.allowances.transfer(caller, body.to, body.year, body.amount, wait))
@@ -137,6 +139,7 @@ def transfer_batch(body: BatchIn, caller: Trader, services: ServicesDep, respons
 
 
 @router.post("/allowances/surrenders", response_model=TxOut)
+@one_trip
 def surrender(body: SurrenderIn, caller: Surrenderer, services: ServicesDep, response: Response,
               wait: Wait = True) -> TxOut:
     return _tx(response, services.allowances.surrender(caller, body.compliance_year,

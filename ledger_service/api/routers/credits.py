@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ledger_service.api.answers import answer
+from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.types import MAX_SERIAL, UINT16_MAX, ChainId64, Id64, Seconds, Tonnes, Year
@@ -253,6 +253,7 @@ def reinstate_project(project_id: ProjectId, caller: Regulator, services: Servic
 
 
 @router.post("/projects/{project_id}/verifications", response_model=TxOut)
+@one_trip
 def submit_verification(project_id: ProjectId, body: VerificationIn, caller: Verifier, services: ServicesDep,
                         response: Response, wait: Wait = True) -> TxOut:
     sent = services.credits.submit_verification(caller, project_key(project_id), body.period_start,
@@ -298,6 +299,7 @@ def get_holdings(address: Annotated[str, Path(pattern=ADDRESS)], caller: AnyMemb
 
 
 @router.post("/transfers", response_model=TxOut)
+@one_trip
 def transfer(body: TransferIn, caller: Holder, services: ServicesDep, response: Response,
              wait: Wait = True) -> TxOut:
     sent = services.credits.transfer(caller, body.to, body.batch_id, body.amount, wait)
@@ -330,6 +332,7 @@ def certificate_page(retirement_id: ChainId64, caller: AnyMember, services: Serv
 
 
 @router.post("/cancellations", response_model=TxOut)
+@one_trip
 def cancel(body: CancelIn, caller: Regulator, services: ServicesDep, response: Response,
            wait: Wait = True) -> TxOut:
     sent = services.credits.cancel(caller, body.holder, body.batch_id, body.amount, body.reason, wait)
@@ -338,6 +341,7 @@ def cancel(body: CancelIn, caller: Regulator, services: ServicesDep, response: R
 
 
 @router.post("/surrenders", response_model=TxOut)
+@one_trip
 def surrender(body: SurrenderIn, caller: Surrenderer, services: ServicesDep, response: Response,
               wait: Wait = True) -> TxOut:
     """Surrender credits towards the caller's organisation's obligation, within the offset cap

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ledger_service.api.answers import answer
+from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.routers.audit import HoldingOut as HolderOut
 from ledger_service.api.routers.audit import HopOut, OnChainOut
@@ -239,6 +239,7 @@ def get_holdings(address: Annotated[str, Path(pattern=ADDRESS)], caller: AnyMemb
 
 
 @router.post("/transfers", response_model=TxOut)
+@one_trip
 def transfer(body: TransferIn, caller: Holder, services: ServicesDep, response: Response,
              wait: Wait = True) -> TxOut:
     sent = services.gec.transfer(caller, body.to, body.batch_id, body.amount, wait)

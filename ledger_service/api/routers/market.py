@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger_service import market
-from ledger_service.api.answers import answer
+from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.asset_names import TradeableAsset
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.schemas import PageInfo, TxOut
@@ -186,6 +186,7 @@ def my_orders(caller: AnyMember, services: ServicesDep, page: PageDep) -> OrderL
 
 
 @router.post("/reference-prices", response_model=TxOut)
+@one_trip
 def set_reference_price(body: ReferencePriceIn, caller: Regulator, services: ServicesDep, response: Response,
                         wait: Wait = True) -> TxOut:
     """Set the reference price (e.g. the previous close) the price bands are computed from."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger_core.chain.outbox import TxRecord
 from ledger_service import market
-from ledger_service.api.answers import answer
+from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import AnyMember, Caller, ServicesDep, member
 from ledger_service.api.schemas import TxOut
 from ledger_service.api.types import Cny
@@ -53,12 +53,14 @@ def _answer(record: TxRecord, response: Response) -> TxOut:
 
 
 @router.post("/mint", response_model=TxOut)
+@one_trip
 def mint(body: MintIn, caller: Bank, services: ServicesDep, response: Response, wait: Wait = True) -> TxOut:
     """Mint settlement tokens to a member against a deposit."""
     return _answer(services.settlement.mint(caller, body.to, market.to_units(body.amount), wait), response)
 
 
 @router.post("/burn", response_model=TxOut)
+@one_trip
 def burn(body: BurnIn, caller: Bank, services: ServicesDep, response: Response, wait: Wait = True) -> TxOut:
     """Burn settlement tokens from the bank's own balance (a redemption paid out off-chain)."""
     return _answer(services.settlement.burn(caller, market.to_units(body.amount), wait), response)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_core.db.models.outbox import OutboxStatus
-from ledger_service.api.answers import answer
+from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import AnyMember, PageDep, ServicesDep
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.types import RowId
@@ -64,6 +64,7 @@ def contract_abi(contract: Annotated[str, Path(max_length=64)], caller: AnyMembe
 
 
 @router.get("/{outbox_id}", response_model=TxOut)
+@one_trip
 def get_transaction(outbox_id: RowId, caller: AnyMember, services: ServicesDep) -> TxOut:
     found = services.transactions.transaction(caller, outbox_id)
     return TxOut.model_validate(found.row).model_copy(update={"replaced_by": found.replaced_by,
@@ -81,6 +82,7 @@ def list_transactions(caller: AnyMember, services: ServicesDep, page: PageDep,
 
 
 @router.post("/relay", response_model=TxOut)
+@one_trip
 def relay(body: RelayIn, caller: AnyMember, services: ServicesDep, response: Response,
           wait: Annotated[bool, Query()] = True) -> TxOut:
     """Relay a transaction the member signed with its own key: it must be signed by the caller, for this
