@@ -137,10 +137,10 @@ def test_an_added_kind_is_accepted_and_listed_by_the_api(offsets: AssetKind):
     with pytest.raises(ValidationError, match="'allowance', 'credit', 'gec' or 'offset'"):
         TypeAdapter(TradeableAsset).validate_python("gold")
     document = _openapi()
-    book = document["paths"]["/market/books/{asset}/{token_id}"]["get"]
+    book = document["paths"]["/api/v1/market/books/{asset}/{token_id}"]["get"]
     (asset,) = [p for p in book["parameters"] if p["name"] == "asset"]
     assert asset["schema"]["enum"] == ["allowance", "credit", "gec", "offset"]
-    trace = document["paths"]["/audit/assets/{asset}/{token_id}/trace"]["get"]
+    trace = document["paths"]["/api/v1/audit/assets/{asset}/{token_id}/trace"]["get"]
     (asset,) = [p for p in trace["parameters"] if p["name"] == "asset"]
     assert asset["schema"]["enum"] == ["allowance", "credit", "gec", "offset"]
     listing = document["components"]["schemas"]["ListIn"]["properties"]["asset"]

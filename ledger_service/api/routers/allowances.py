@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_service.allowances import Transfer
+from ledger_service.api import API_PREFIX
 from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import Caller, Regulator, ServicesDep, member
 from ledger_service.api.schemas import TxOut
 from ledger_service.api.types import OrgId, Tonnes, Year, YearItem
 from ledger_service.services.outcomes import Sent
 
-router = APIRouter(tags=["allowances"])
+router = APIRouter(prefix=API_PREFIX, tags=["allowances"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
 Amount = Tonnes
 Trader = Annotated[Caller, Depends(member("ENTERPRISE", "TRADER", moves_assets=True))]

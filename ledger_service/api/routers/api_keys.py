@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger_service.api import API_PREFIX
 from ledger_service.api.deps import PageDep, Regulator, ServicesDep
 from ledger_service.api.schemas import PageInfo
 from ledger_service.api.types import UtcTime
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"])
+router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
 KeyId = Annotated[str, Path(min_length=1, max_length=32)]
 
 

@@ -14,13 +14,14 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from ledger_core.chain.calldata import jsonable
+from ledger_service.api import API_PREFIX
 from ledger_service.api.asset_names import TracedAsset
 from ledger_service.api.deps import AnyMember, PageDep, Regulator, ServicesDep
 from ledger_service.api.schemas import AnchorBase, DeviceBase, Hex, PageInfo
 from ledger_service.api.types import INT64_MAX, LAST_DAY, LAST_SECOND, ChainId64, OrgId
 from ledger_service.services.audit import CheckedTrace
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
 
 
 # ------------------------------------------------------------------ response models

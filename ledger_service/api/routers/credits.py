@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ledger_service.api import API_PREFIX
 from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.schemas import PageInfo, TxOut
@@ -19,7 +20,7 @@ from ledger_service.credits import Project
 from ledger_service.services.credits import Retirement, project_key
 from ledger_service.services.outcomes import Sent
 
-router = APIRouter(prefix="/credits", tags=["credits"])
+router = APIRouter(prefix=f"{API_PREFIX}/credits", tags=["credits"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
 Amount = Tonnes
 BatchId = Annotated[Id64, Field(description="a credit batch (its token id)")]

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from ledger_service.api import API_PREFIX
 from ledger_service.api.answers import answer
 from ledger_service.api.deps import Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.schemas import DecimalString, Hex, Label, PageInfo, TxOut
@@ -21,7 +22,7 @@ from ledger_service.emissions import Commitment
 from ledger_service.services.emissions import ReportChange, Upload
 from ledger_service.services.errors import Refusal
 
-router = APIRouter(prefix="/emissions", tags=["emissions"])
+router = APIRouter(prefix=f"{API_PREFIX}/emissions", tags=["emissions"])
 MAX_DOCUMENT_BYTES = 50 * 2**20
 SAFE_CONTENT_TYPES = frozenset({
     "application/pdf", "text/plain", "text/csv", "application/json", "image/png", "image/jpeg", "image/gif",

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ledger_service.api import API_PREFIX
 from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.routers.audit import HoldingOut as HolderOut
@@ -17,7 +18,7 @@ from ledger_service.api.routers.audit import HopOut, OnChainOut
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.types import INT64_MAX, LAST_SECOND, MAX_SERIAL, ChainId64, Id64, OrgId, Seconds, Tonnes
 
-router = APIRouter(prefix="/gec", tags=["green electricity certificates"])
+router = APIRouter(prefix=f"{API_PREFIX}/gec", tags=["green electricity certificates"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
 BatchId = Annotated[Id64, Field(description="a GEC batch (its token id)")]
 Mwh = Annotated[Tonnes, Field(description="certificates, in MWh")]

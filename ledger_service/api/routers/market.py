@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger_service import market
+from ledger_service.api import API_PREFIX
 from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.asset_names import TradeableAsset
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
@@ -24,7 +25,7 @@ from ledger_service.api.types import ChainId64, ChainTime, Day, Id64, Price, Ton
 from ledger_service.market import Order
 from ledger_service.services.outcomes import Sent
 
-router = APIRouter(prefix="/market", tags=["market"])
+router = APIRouter(prefix=f"{API_PREFIX}/market", tags=["market"])
 AssetName = TradeableAsset
 Amount = Tonnes
 TokenId = Annotated[Id64, Field(description="vintage year (allowance) or batch id (credit)")]

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field, model_validator
 
+from ledger_service.api import API_PREFIX
 from ledger_service.api.deps import AnyMember, Regulator, ServicesDep
 from ledger_service.api.schemas import MemberOut, TxOut
 from ledger_service.api.types import OrgIdField
 from ledger_service.membership import ROLE_IDS, ROLE_NAMES
 from ledger_service.services import members
 
-router = APIRouter(prefix="/members", tags=["members"])
+router = APIRouter(prefix=f"{API_PREFIX}/members", tags=["members"])
 ADDRESS_PATTERN = "^0x[0-9a-fA-F]{40}$"
 Address = Annotated[str, Path(pattern=ADDRESS_PATTERN)]
 

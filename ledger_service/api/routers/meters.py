@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from ledger_service.api import API_PREFIX
 from ledger_service.api.answers import answer
 from ledger_service.api.deps import Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.schemas import AnchorBase, BareHex, DecimalString, DeviceBase, Hex, IsoTime, PageInfo, TxOut
@@ -18,7 +19,7 @@ from oracles.devices import DeviceInfo
 from oracles.http_push import MAX_BATCH, PushBatch, PushResult
 from oracles.measures import DeviceKind
 
-router = APIRouter(prefix="/meters", tags=["meters"])
+router = APIRouter(prefix=f"{API_PREFIX}/meters", tags=["meters"])
 KEY = "^(0x)?[0-9a-fA-F]{64}$"
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
 DeviceManager = Annotated[Caller, Depends(member("ENTERPRISE", "REGULATOR"))]

@@ -8,11 +8,12 @@ from fastapi import APIRouter, File, Form, Path, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from ledger_service.api import API_PREFIX
 from ledger_service.api.deps import AnyMember, ServicesDep
 from ledger_service.api.schemas import TxOut
 from ledger_service.services.errors import Refusal
 
-router = APIRouter(prefix="/notary", tags=["notary"])
+router = APIRouter(prefix=f"{API_PREFIX}/notary", tags=["notary"])
 MAX_DOCUMENT_BYTES = 50 * 2**20
 
 

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from ledger_service.api import API_PREFIX
 from ledger_service.api.deps import AnyMember, PageDep, Regulator, ServicesDep
 from ledger_service.api.schemas import MemberOut, OrgOut, PageInfo, TxOut
 from ledger_service.api.types import Int64, OrgId, OrgIdField
 from ledger_service.membership import OrgKind
 from ledger_service.services import organisations
 
-router = APIRouter(prefix="/organisations", tags=["organisations"])
+router = APIRouter(prefix=f"{API_PREFIX}/organisations", tags=["organisations"])
 KINDS = [k.name.lower() for k in OrgKind]
 
 

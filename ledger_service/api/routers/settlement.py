@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger_core.chain.outbox import TxRecord
 from ledger_service import market
+from ledger_service.api import API_PREFIX
 from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import AnyMember, Caller, ServicesDep, member
 from ledger_service.api.schemas import TxOut
 from ledger_service.api.types import Cny
 
-router = APIRouter(prefix="/settlement", tags=["settlement"])
+router = APIRouter(prefix=f"{API_PREFIX}/settlement", tags=["settlement"])
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
 Bank = Annotated[Caller, Depends(member("SETTLEMENT_BANK", moves_assets=True))]
 Wait = Annotated[bool, Query(description="wait for the receipt (otherwise answer 202 once sent)")]

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_core.db.models.outbox import OutboxStatus
+from ledger_service.api import API_PREFIX
 from ledger_service.api.answers import answer, one_trip
 from ledger_service.api.deps import AnyMember, PageDep, ServicesDep
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.types import RowId
 
-router = APIRouter(prefix="/transactions", tags=["transactions"])
+router = APIRouter(prefix=f"{API_PREFIX}/transactions", tags=["transactions"])
 STATUSES = [s.value for s in OutboxStatus]
 
 
