@@ -43,6 +43,7 @@ BENCHMARKS = (
     Benchmark("faults", "faults.py", quick=("--scale", "0.05", "--outage-seconds", "3")),
     Benchmark("reconcile readings", "reconcile_readings.py",
               quick=("--readings", "30000", "--enterprises", "2", "--devices", "5")),
+    Benchmark("anvil state", "anvil_state.py", quick=("--steps", "2000,4000", "--single", "100")),
 )
 
 

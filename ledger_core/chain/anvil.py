@@ -3,12 +3,20 @@
 The platform package ships the real binary; it is run directly (the npm wrapper
 script would only add a Node.js process in front of it). State can be kept in a
 file (`--state`) and dumped every `state_interval` seconds; a hard kill loses what
-came after the last dump.
+came after the last dump, or leaves the file truncated if it lands during a rewrite.
+
+A dump serialises the whole chain (every block, transaction and receipt) and rewrites the
+file in place, so it lasts in proportion to the file's size; anvil waits a whole interval
+after a dump ends before it starts the next. `state_interval_for` chooses the interval from
+the file's size so that dumps take at most a tenth of the node's time (`bench/anvil_state.py`
+measures the figures it uses). anvil keeps the interval it was started with, so the choice is
+made again only when the node (re)starts.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -30,9 +38,62 @@ from ledger_core.private_files import private_dir
 ANVIL_CHAIN_ID = 31337
 FREE_GAS = ("--base-fee", "0", "--gas-price", "0", "--disable-min-priority-fee")
 
+# One dump of a state file of S MB lasts about DUMP_SECONDS_FIXED + S * DUMP_SECONDS_PER_MB: measured by
+# `bench/anvil_state.py` on a 2-core machine shared with other work (about 5 ms of CPU per MB, 16 ms of wall
+# time per MB under that load); loading such a file on start takes about S * LOAD_SECONDS_PER_MB.
+DUMP_SECONDS_PER_MB = 0.016
+DUMP_SECONDS_FIXED = 0.05
+LOAD_SECONDS_PER_MB = 0.05
+DUMP_SHARE = 0.10  # dumps take at most this share of the node's time
+MIN_STATE_INTERVAL = 1  # anvil's interval is whole seconds
+# Up to this size the single-machine mode is recommended (README "Chain modes"); beyond it, a Besu network.
+RECOMMENDED_MAX_STATE_MB = 250
+
+
+def expected_dump_seconds(state_bytes: int) -> float:
+    """How long one dump of a state file of `state_bytes` lasts (the measured line)."""
+    return DUMP_SECONDS_FIXED + state_bytes / 1_000_000 * DUMP_SECONDS_PER_MB
+
+
+def load_seconds(state_bytes: int) -> float:
+    """How long a node takes to load a state file of `state_bytes` before it answers (the measured line)."""
+    return state_bytes / 1_000_000 * LOAD_SECONDS_PER_MB
+
+
+def state_interval_for(state_bytes: int, max_share: float = DUMP_SHARE, minimum: int = MIN_STATE_INTERVAL) -> int:
+    """Seconds between dumps of a state file of `state_bytes` so that they take at most `max_share` of the
+    node's time. A dump of D seconds is followed by an interval I before the next one starts, so dumps
+    take D / (D + I) of the time: at most `max_share` when I >= D * (1 - max_share) / max_share.
+    A longer interval means a hard kill loses more (see `kill_loses_seconds`)."""
+    if not 0 < max_share < 1:
+        raise ValueError(f"max_share must be between 0 and 1, not {max_share}")
+    dump = expected_dump_seconds(max(0, state_bytes))
+    return max(minimum, math.ceil(dump * (1 - max_share) / max_share))
+
+
+def kill_loses_seconds(state_bytes: int, interval: int) -> float:
+    """At most how many seconds of transactions a hard kill loses when the file survives it: a dump holds the
+    chain as it was when the dump began, and a kill just before the next dump's write loses the rest of that
+    dump, the interval and the next dump's serialising (at most an interval and two dumps). A kill during the
+    write itself leaves the file truncated, and anvil refuses to load it."""
+    return interval + 2 * expected_dump_seconds(state_bytes)
+
 
 class AnvilUnavailable(RuntimeError):
     """No runnable anvil binary on this machine."""
+
+
+class StateFileTruncated(AnvilUnavailable):
+    """The saved state ends mid-way: the node was killed while it rewrote the file, and anvil cannot load it."""
+
+
+def state_file_complete(path: Path) -> bool:
+    """Whether a saved state ends its JSON object (a file cut short by a kill during a dump does not; one
+    cut at a closing brace is caught by anvil itself, which then refuses to start)."""
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 64))
+        return f.read().rstrip().endswith(b"}")
 
 
 def anvil_binary() -> Path:
@@ -121,8 +182,10 @@ class AnvilNode:
             self.process.kill()
         else:
             self.process.terminate()
+        # A normal stop writes a last dump: killed before it ends, the file would be left truncated.
+        size = self.state_file.stat().st_size if self.state_file is not None and self.state_file.exists() else 0
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=max(10.0, 3 * expected_dump_seconds(size)))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -206,20 +269,38 @@ class LocalNode:
         rec = self.record()
         return rec is not None and _alive(int(rec["pid"])) and answers(str(rec["url"]))
 
-    def start(self, port: int = 8545, state_interval: int = 1, timeout: float = 20.0,
+    def state_bytes(self) -> int:
+        """The size of the saved state (0 before the first dump)."""
+        try:
+            return self.state_file.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def state_interval(self, requested: int | None = None) -> int:
+        """The dump interval the node would start with: `requested`, or (None) the one `state_interval_for`
+        chooses for the state file as it is now."""
+        return requested if requested is not None else state_interval_for(self.state_bytes())
+
+    def start(self, port: int = 8545, state_interval: int | None = None, timeout: float = 20.0,
               sweep_seconds: int | None = 1) -> str:
         """Start the node (loading its saved state) unless it already runs; returns its URL.
-        `sweep_seconds`: see `AnvilNode` (None: blocks only for transactions)."""
+        `state_interval`: seconds between dumps (None: chosen from the state file's size, see
+        `state_interval_for`). `sweep_seconds`: see `AnvilNode` (None: blocks only for transactions)."""
         rec = self.record()
         if rec is not None and self.running():
             return str(rec["url"])
         private_dir(self.data_dir)  # the data directory: owner-only (0700)
-        node = AnvilNode(port, state_file=self.state_file, state_interval=state_interval,
-                         sweep_seconds=sweep_seconds)
+        if self.state_bytes() and not state_file_complete(self.state_file):
+            raise StateFileTruncated(f"{self.state_file} ends mid-way ({self.state_bytes():,} bytes): the node was "
+                                     "killed while it rewrote its state, which anvil cannot load")
+        interval = self.state_interval(state_interval)
+        node = AnvilNode(port, state_file=self.state_file, state_interval=interval, sweep_seconds=sweep_seconds)
         with (self.data_dir / "anvil.log").open("ab+") as log:
             process = subprocess.Popen(node.command(), stdout=log, stderr=log, start_new_session=True)
-            wait_until_answering(node.url, timeout, process, log)
-        self.record_path.write_text(json.dumps({"pid": process.pid, "url": node.url, "port": port}))
+            # Loading the saved state takes time in proportion to its size as well.
+            wait_until_answering(node.url, max(timeout, 3 * load_seconds(self.state_bytes())), process, log)
+        self.record_path.write_text(json.dumps({"pid": process.pid, "url": node.url, "port": port,
+                                                "state_interval": interval}))
         return node.url
 
     def stop(self, hard: bool = False, timeout: float = 15.0) -> bool:
@@ -232,7 +313,8 @@ class LocalNode:
         stopped = False
         if _alive(pid):
             os.kill(pid, signal.SIGKILL if hard else signal.SIGTERM)
-            deadline = time.monotonic() + timeout
+            # A normal stop writes a last dump first, which lasts as long as the file is large (with margin).
+            deadline = time.monotonic() + max(timeout, 3 * expected_dump_seconds(self.state_bytes()))
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
             stopped = True

@@ -43,7 +43,9 @@ def invoke(*args: str) -> dict:
 
 def test_a_deployment_on_the_local_node_survives_stopping_and_starting_it(data_dir: Path, tmp_path: Path):
     port = str(free_port())
-    assert invoke("chain", "start", "--port", port)["running"] is True
+    started = invoke("chain", "start", "--port", port)
+    assert started["running"] is True
+    assert started["state_interval"] == 1  # chosen from the state file's size: a new chain is dumped every second
     records = tmp_path / "deployments"
     deployed = invoke("deploy", "--network", "local", "--dev-key", "--deployments-dir", str(records))
     assert deployed["chainId"] == 31337 and (records / "local.json").exists()
@@ -75,6 +77,20 @@ def test_deploying_to_a_network_with_a_record_needs_redeploy(data_dir: Path, tmp
     again = runner.invoke(app, ["deploy", "--network", "local", "--dev-key", "--deployments-dir", str(records)])
     assert again.exit_code == 1
     assert "exists" in again.output and "hint: pass --redeploy" in again.output
+
+
+def test_a_dump_interval_that_is_neither_auto_nor_whole_seconds_is_refused_before_any_node_starts(data_dir: Path):
+    result = runner.invoke(app, ["chain", "start", "--port", str(free_port()), "--state-interval", "0"])
+    assert result.exit_code != 0 and "at least 1 second" in result.output
+    assert invoke("chain", "status")["running"] is False
+
+
+def test_a_state_file_left_truncated_by_a_hard_kill_is_reported_with_what_to_do(data_dir: Path):
+    data_dir.mkdir(parents=True)
+    (data_dir / "anvil-state.json").write_text('{"block": {"number": "0x1"}, "blocks": [{"hea')
+    result = runner.invoke(app, ["chain", "start", "--port", str(free_port())])
+    assert result.exit_code == 1
+    assert "ends mid-way" in result.output and "restore the data directory from a backup" in result.output
 
 
 def test_deploy_without_a_node_says_how_to_start_one(data_dir: Path):
