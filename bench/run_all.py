@@ -44,6 +44,8 @@ BENCHMARKS = (
     Benchmark("reconcile readings", "reconcile_readings.py",
               quick=("--readings", "30000", "--enterprises", "2", "--devices", "5")),
     Benchmark("anvil state", "anvil_state.py", quick=("--steps", "2000,4000", "--single", "100")),
+    Benchmark("scale model", "scale_model.py",
+              quick=("--scales", "1,2", "--base-readings", "20000", "--base-transfers", "2000", "--samples", "100")),
 )
 
 
