@@ -4,6 +4,7 @@
     python bench/trace_latency.py --readings 50000 --transfers 5000 --samples 300
     python bench/trace_latency.py --pg                     # indexed into a throwaway PostgreSQL cluster
     python bench/trace_latency.py --api --pg               # through the HTTP endpoints
+    python bench/trace_latency.py --api --keep /tmp/h      # built once into /tmp/h, timed again by later runs
 
 Set-up (not timed): the suite is deployed on a local anvil node; a park of `--enterprises`
 enterprises with `--devices` devices each is admitted, its devices registered; simulated
@@ -34,6 +35,7 @@ import argparse
 import gc
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -56,7 +58,7 @@ from web3 import HTTPProvider, Web3
 
 from ledger_core.chain.anvil import AnvilNode, free_port
 from ledger_core.chain.compiler import Artifact, build
-from ledger_core.chain.deploy import Deployment, deploy_suite
+from ledger_core.chain.deploy import Deployment, deploy_suite, load_deployment, write_deployment
 from ledger_core.chain.errors import RevertDecoder
 from ledger_core.chain.sender import TransactionSender
 from ledger_core.chain.suite import Suite
@@ -159,6 +161,15 @@ def tx(suite: Suite, sender: str, contract: str, function: str, *args: Any) -> d
             "gasPrice": "0x0"}  # the node charges no gas
 
 
+def bench_regulator() -> LocalAccount:
+    return Account.from_key(keccak(text="bench-trace-regulator"))
+
+
+def vintages(count: int) -> list[int]:
+    """The allowance vintages of the history (the asset trace targets)."""
+    return list(range(YEAR - count + 1, YEAR + 1))
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -197,19 +208,20 @@ class History:
     transfers_mined: int
 
 
-def build_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random) -> History:
+def build_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random,
+                  state_file: Path | None = None) -> History:
     """Start anvil, make the history `sizes` describe and index it into `engine` (already migrated).
-    The caller stops `history.node`."""
+    The caller stops `history.node` (which then dumps the chain into `state_file`, if given)."""
     args = sizes
     sessions = session_factory(engine)
-    node = AnvilNode(free_port()).start()
+    node = AnvilNode(free_port(), state_file=state_file).start()
     try:
         w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 600}))
         rpc = Rpc(node.url)
         rpc.call("evm_setBlockGasLimit", hex(2_000_000_000))
         artifacts = build()
         decoder = RevertDecoder.from_artifacts(artifacts.values())
-        regulator = Account.from_key(keccak(text="bench-trace-regulator"))
+        regulator = bench_regulator()
         oracle = Account.from_key(keccak(text="bench-trace-oracle"))
         node.fund(regulator.address)
         node.fund(oracle.address)
@@ -273,7 +285,7 @@ def build_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random)
         assert rpc.send_all(review[len(reports):]) == len(reports)
 
         holders = [*enterprise.values(), *traders]
-        years = list(range(YEAR - args.years + 1, YEAR + 1))
+        years = vintages(args.years)
         allocations = [tx(suite, reg, "AllowanceRegistry", "allocate", y, list(enterprise.values()),
                           [10**9] * len(enterprise)) for y in years]
         seeding = [tx(suite, e, "AllowanceRegistry", "safeTransferFrom", e, t, y, 10**6, b"")
@@ -313,6 +325,38 @@ def build_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random)
     return History(node, engine, artifacts, deployment, regulator, years, report, mined)
 
 
+SIZES = ("readings", "transfers", "enterprises", "devices", "traders", "years")
+
+
+def kept_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random, keep: Path | None) -> History:
+    """`build_history`, or with `keep` the history built once into that directory (anvil's state, the
+    deployment, what was indexed) and served again by later runs of the same sizes over the same database."""
+    if keep is None:
+        return build_history(engine, sizes, rng)
+    notes, state = keep / "history.json", keep / "anvil-state.json"
+    wanted = {k: getattr(sizes, k) for k in SIZES}
+    if not notes.exists():
+        keep.mkdir(parents=True, exist_ok=True)
+        built = build_history(engine, sizes, rng, state_file=state)
+        assert built.node.process is not None
+        built.node.process.terminate()
+        built.node.process.wait()  # anvil dumps its state as it exits: hundreds of MB at the default sizes
+        built.node.stop()
+        write_deployment(built.deployment, keep, overwrite=True)
+        notes.write_text(json.dumps({"sizes": wanted, "events": built.index.events, "head": built.index.head,
+                                     "transfers_mined": built.transfers_mined}))
+    kept = json.loads(notes.read_text())
+    if kept["sizes"] != wanted:
+        raise SystemExit(f"{keep} holds a history of {kept['sizes']}, not {wanted}")
+    # The node runs on a copy: it dumps its state again when stopped, and a dump cut short would spoil the kept one.
+    serving = keep / "anvil-state.serving.json"
+    shutil.copyfile(state, serving)
+    node = AnvilNode(free_port(), state_file=serving).start(timeout=600)  # a large state loads slowly
+    index = SyncReport(kept["head"], kept["head"], kept["head"], events=kept["events"])
+    return History(node, engine, build(), load_deployment("bench", keep), bench_regulator(), vintages(sizes.years),
+                   index, kept["transfers_mined"])
+
+
 def summary(kinds: dict[str, list[float]], suffix: str = "") -> dict[str, float]:
     """p50 and p99 of every trace and of each kind, keys ending with `suffix`."""
     every = kinds["report"] + kinds["asset"]
@@ -350,23 +394,25 @@ def database(url: str | None, pg: bool, workdir: Path) -> Iterator[str]:
 
 
 def api_trace_latency(artifacts: dict[str, Artifact], sizes: argparse.Namespace, database_url: str, workdir: Path,
-                      suffix: str = "") -> dict[str, Any]:
+                      suffix: str = "", keep: Path | None = None) -> dict[str, Any]:
     """The history of `sizes` indexed into `database_url` (migrated here), served by a runtime over that node and
     database; `sizes.samples` requests alternate between a report trace and one page of 500 hops of an allowance
-    vintage's asset trace, after one untimed request per target. p50/p99 in ms, keys ending with `suffix`."""
+    vintage's asset trace, after one untimed request per target. p50/p99 in ms, keys ending with `suffix`.
+    With `keep`, the history and the service's keys are kept in that directory for the next run."""
     from fastapi.testclient import TestClient
 
     from bench.service_throughput import key_secret_file
-    from ledger_core.chain.deploy import write_deployment
     from ledger_core.config import Settings
+    from ledger_core.private_files import write_private
     from ledger_service.api.app import create_app
     from ledger_service.runtime import Runtime
 
     engine = make_engine(database_url)
     upgrade_to_head(engine)
-    rng = random.Random(11)
-    history = build_history(engine, sizes, rng)
+    history = kept_history(engine, sizes, random.Random(11), keep)
     engine.dispose()
+    workdir = keep or workdir
+    rng = random.Random(11)
     try:
         write_deployment(history.deployment, workdir, overwrite=True)
         settings = Settings(database_url=database_url, chain=history.node.url, network="bench",
@@ -375,8 +421,10 @@ def api_trace_latency(artifacts: dict[str, Artifact], sizes: argparse.Namespace,
                                 history.regulator.key).hex())
         runtime = Runtime.start(settings, artifacts=artifacts)
         runtime.indexing.index_up_to_date()
-        assert runtime.bootstrap_api_key is not None
-        headers = {"Authorization": f"Bearer {runtime.bootstrap_api_key.token}"}
+        token_file = workdir / "api-key"
+        if runtime.bootstrap_api_key is not None:
+            write_private(token_file, runtime.bootstrap_api_key.token)
+        headers = {"Authorization": f"Bearer {token_file.read_text()}"}
         with runtime.sessions() as session:
             report_ids = list(session.scalars(select(ChainReport.report_id)))
         # One client session: its event loop persists between requests, as a server's does (a portal per request
@@ -423,20 +471,28 @@ def main() -> None:
     where.add_argument("--pg", action="store_true", help="a throwaway PostgreSQL cluster (initdb, pg_ctl)")
     parser.add_argument("--api", action="store_true",
                         help="time the HTTP endpoints through a runtime (pages of 500 hops) instead of the functions")
+    parser.add_argument("--keep", type=Path, help="build the history once into this directory (anvil's state, "
+                        "the SQLite database unless --db or --db-url) and time it again on later runs")
     args = parser.parse_args()
+    if args.keep and args.pg:
+        parser.error("--keep needs a database that outlives the run: --db-url instead of --pg")
     rng = random.Random(11)
 
     tmp = tempfile.TemporaryDirectory()
     url = f"sqlite:///{Path(args.db)}" if args.db else args.db_url
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    if args.keep and not url:
+        url = f"sqlite:///{args.keep.resolve() / 'trace.db'}"
     with database(url, args.pg, Path(tmp.name)) as db_url:
         if args.api:
-            results = api_trace_latency(build(), args, db_url, Path(tmp.name))
+            results = api_trace_latency(build(), args, db_url, Path(tmp.name), keep=args.keep)
             print(json.dumps(results))
             return
         engine = make_engine(db_url)
         upgrade_to_head(engine)
         sessions = session_factory(engine)
-        history = build_history(engine, args, rng)
+        history = kept_history(engine, args, rng, args.keep)
         history.node.stop()
         report, mined, years = history.index, history.transfers_mined, history.years
 

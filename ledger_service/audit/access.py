@@ -116,10 +116,11 @@ def viewer_from(session: Session, account: str, org_id: int, roles: Iterable[str
     """The viewer of an active member of `org_id` holding `roles`: its park and, for a verifier, the
     enterprises its organisation attested, from the index."""
     roles = set(roles)
-    org = session.scalar(select(ChainOrganisation).where(ChainOrganisation.org_id == org_id))
+    org = session.execute(select(ChainOrganisation.kind, ChainOrganisation.parent_id)
+                          .where(ChainOrganisation.org_id == org_id)).first()
     park_id = None
     if org is not None and org.kind == OrgKind.PARK:
-        park_id = org.org_id
+        park_id = org_id
     elif org is not None and org.kind == OrgKind.ENTERPRISE and org.parent_id:
         park_id = org.parent_id
     attested: frozenset[int] = frozenset()

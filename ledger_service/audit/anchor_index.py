@@ -9,6 +9,9 @@ batch's rows) and comparing with what the contract keeps; a proof bundle carries
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -56,18 +59,15 @@ def indexed_windows(session: Session | Connection, anchors: Sequence[ChainAnchor
     """`indexed_window` of each anchor (by anchor id), each batch read and its tree built once."""
     batch_ids = {int(a.batch_id) for a in anchors if a.batch_id is not None}
     a = ChainAnchor
-    members: dict[int, list[AnchorRecord]] = {}
+    paths: dict[int, tuple[bytes, ...]] = {}
     if batch_ids:  # the record's columns only, as tuples: a batch holds up to a hundred windows
-        for batch_id, *fields in session.execute(
+        rows = session.execute(
             select(a.batch_id, a.anchor_id, a.enterprise_org_id, a.measure, a.window_start, a.window_end, a.root,
                    a.total_mg, a.reading_count, a.factor_set_id, a.previous_anchor_id, a.oracle)
-            .where(a.batch_id.in_(batch_ids)).order_by(a.anchor_id)
-        ):
-            members.setdefault(int(batch_id or 0), []).append(record_of(dict(zip(_RECORD_FIELDS, fields, strict=True))))
-    paths: dict[int, tuple[bytes, ...]] = {}
-    for records in members.values():
-        for record, path in zip(records, batch_proofs([r.commitment() for r in records]), strict=True):
-            paths[record.anchor_id] = path
+            .where(a.batch_id.in_(batch_ids)).order_by(a.batch_id, a.anchor_id)
+        ).all()
+        for _, members in groupby(rows, key=itemgetter(0)):
+            paths.update(_batch_paths(tuple(tuple(row[1:]) for row in members)))
     out = {}
     for anchor in anchors:
         record = record_of(anchor)
@@ -76,3 +76,11 @@ def indexed_windows(session: Session | Connection, anchors: Sequence[ChainAnchor
                                                int(anchor.block_number), anchor.tx_hash,
                                                int(anchor.block_time.timestamp()))
     return out
+
+
+@lru_cache(maxsize=256)
+def _batch_paths(rows: tuple[tuple[Any, ...], ...]) -> tuple[tuple[int, tuple[bytes, ...]], ...]:
+    """(anchor id, path of its commitment to the batch root) for a batch's rows (`_RECORD_FIELDS`, in anchor
+    order), remembered by the rows' values: a trace reads its anchors' batches whole, and they seldom change."""
+    records = [record_of(dict(zip(_RECORD_FIELDS, row, strict=True))) for row in rows]
+    return tuple(zip((r.anchor_id for r in records), batch_proofs([r.commitment() for r in records]), strict=True))

@@ -12,7 +12,7 @@ from decimal import Decimal, localcontext
 from functools import lru_cache
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ledger_core.db.models import (
     ChainAnchor,
@@ -39,7 +39,7 @@ from ledger_service.audit.results import (
     ReportVersion,
     Subtotal,
 )
-from ledger_service.audit.window_checks import CheckedWindow, batch_rows, checked_window, with_readings
+from ledger_service.audit.window_checks import BatchRow, CheckedWindow, batch_rows, checked_window, with_readings
 from oracles import merkle_sum as ms
 from oracles.anchor_records import AnchoredWindow, window_json
 from oracles.factors import get_factor_set
@@ -70,6 +70,13 @@ def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor
     ).order_by(ChainAnchor.anchor_id)))
 
 
+def _versions_of(session: Session, report_id: int) -> list[ChainReport]:
+    """Every version of the report (the same enterprise and year), in version order; none for no such report."""
+    target = aliased(ChainReport)
+    return list(session.scalars(select(ChainReport).join(target, (target.org_id == ChainReport.org_id) & (
+        target.year == ChainReport.year)).where(target.report_id == report_id).order_by(ChainReport.version)))
+
+
 def _versions(session: Session, reports: list[ChainReport], names: dict[str, str]) -> list[ReportVersion]:
     events = session.scalars(select(ChainReportEvent).where(
         ChainReportEvent.report_id.in_([r.report_id for r in reports]))
@@ -84,13 +91,12 @@ def _versions(session: Session, reports: list[ChainReport], names: dict[str, str
             for r in reports]
 
 
-def _anchor_facts(session: Session, anchors: list[ChainAnchor], windows: dict[int, CheckedWindow],
+def _anchor_facts(anchors: list[ChainAnchor], batches: list[BatchRow], windows: dict[int, CheckedWindow],
                   names: dict[str, str]) -> list[AnchorFact]:
-    batches = {b.anchor_id: b for b in session.scalars(select(MeterBatch).where(
-        MeterBatch.anchor_id.in_([a.anchor_id for a in anchors])))}
+    by_anchor = {b.anchor_id: b for b in batches}
     facts = []
     for a in anchors:
-        b = batches.get(a.anchor_id)
+        b = by_anchor.get(a.anchor_id)
         same = b is not None and (b.root, b.total_mg, b.reading_count, b.enterprise_org_id, b.window_start,
                                   b.window_end) == (a.root, a.total_mg, a.reading_count, a.enterprise_org_id,
                                                     a.window_start, a.window_end)
@@ -102,11 +108,11 @@ def _anchor_facts(session: Session, anchors: list[ChainAnchor], windows: dict[in
     return facts
 
 
-def _windows(session: Session, anchors: list[ChainAnchor], every: bool) -> dict[int, CheckedWindow]:
+def _windows(session: Session, batches: list[BatchRow], every: bool) -> dict[int, CheckedWindow]:
     """Each anchor's window checked against its stored readings (anchors without a built batch are left out):
     the verdict kept since its readings last changed, or, with `every` (each reading is to be checked), rebuilt
     now."""
-    rows = batch_rows(session, [a.anchor_id for a in anchors])
+    rows = [r for r in batches if r.built and r.anchor_id is not None]
     if every:
         out = {}
         for b in session.scalars(select(MeterBatch).where(MeterBatch.id.in_([r.id for r in rows]))):
@@ -204,7 +210,8 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
     `sample_readings` readings, drawn with `seed` from every anchor (at least one each), come with proofs (any
     other reading is proved on demand with `oracles.proofs.prove_reading`).
     Without a seed one is drawn; the trace shows it, so that the same sample can be checked again."""
-    report = session.get(ChainReport, report_id)
+    reports = _versions_of(session, report_id)
+    report = next((r for r in reports if r.report_id == report_id), None)
     if report is None:
         raise UnknownReport(f"no report {report_id} in the index")
     anchors = report_anchors(session, report.org_id, report.year)
@@ -217,11 +224,10 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
                                  report.anchored_mg, report.reading_count)
     seed = secrets.randbelow(1 << 32) if seed is None else seed
     names = _organisation_names(session)
-    windows = _windows(session, anchors, all_readings)
-    facts = _anchor_facts(session, anchors, windows, names)
+    batches = batch_rows(session, [a.anchor_id for a in anchors])
+    windows = _windows(session, batches, all_readings)
+    facts = _anchor_facts(anchors, batches, windows, names)
     readings, checked = _readings(session, anchors, windows, sample_readings, seed, all_readings)
-    reports = list(session.scalars(select(ChainReport).where(
-        ChainReport.org_id == report.org_id, ChainReport.year == report.year).order_by(ChainReport.version)))
     documents = [v.document_hash for v in reports]
     notes = session.scalars(select(ChainNotarization).where(ChainNotarization.document_hash.in_(documents))).all()
     return ReportTrace(

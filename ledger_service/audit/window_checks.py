@@ -54,7 +54,7 @@ class WindowKey(NamedTuple):
 
 
 class BatchRow(NamedTuple):
-    """A built batch as read for a trace (columns, never a possibly stale ORM object)."""
+    """A batch as read for a trace (columns, never a possibly stale ORM object)."""
 
     id: int
     anchor_id: int | None
@@ -66,6 +66,12 @@ class BatchRow(NamedTuple):
     root: bytes | None
     readings_revision: int
     built_at: datetime | None
+    total_mg: int
+    reading_count: int
+
+    @property
+    def built(self) -> bool:
+        return self.status != BatchStatus.OPEN
 
     @property
     def key(self) -> WindowKey:
@@ -168,17 +174,19 @@ def _summary(window: RebuiltWindow) -> RebuiltWindow:
 
 
 def batch_rows(session: Session, anchor_ids: Sequence[int]) -> list[BatchRow]:
-    """The built batches of these anchors, as the database holds them now."""
+    """The batches of these anchors (open ones too: see `BatchRow.built`), as the database holds them now."""
     b = MeterBatch
     rows = session.execute(select(b.id, b.anchor_id, b.enterprise_org_id, b.window_start, b.window_end,
-                                  b.factor_set, b.status, b.root, b.readings_revision, b.built_at)
-                           .where(b.anchor_id.in_(anchor_ids), b.status != BatchStatus.OPEN)).all()
+                                  b.factor_set, b.status, b.root, b.readings_revision, b.built_at, b.total_mg,
+                                  b.reading_count)
+                           .where(b.anchor_id.in_(anchor_ids))).all()
     return [BatchRow._make(row) for row in rows]
 
 
 def checked_window(session: Session, row: BatchRow) -> CheckedWindow:
     """The window of a built batch: its remembered verdict if nothing it depends on changed, else rebuilt from
     its stored readings now (and remembered)."""
+    assert row.built
     kept = _kept_for(session)
     found = kept.get(row.key)
     if found is not None:
@@ -198,7 +206,8 @@ def checked_window(session: Session, row: BatchRow) -> CheckedWindow:
 
 def _row_of(batch: MeterBatch) -> BatchRow:
     return BatchRow(batch.id, batch.anchor_id, batch.enterprise_org_id, batch.window_start, batch.window_end,
-                    batch.factor_set, batch.status, batch.root, batch.readings_revision, batch.built_at)
+                    batch.factor_set, batch.status, batch.root, batch.readings_revision, batch.built_at,
+                    batch.total_mg, batch.reading_count)
 
 
 def _revision(session: Session, batch_id: int) -> int | None:

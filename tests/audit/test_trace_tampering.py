@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from ledger_core.db.models import (
+    ChainAnchor,
     ChainMember,
     ChainOrganisation,
     CommittedNode,
@@ -221,3 +222,21 @@ def test_every_reading_proved_from_a_kept_window_has_the_proof_of_the_whole_rebu
         assert list(layers.ids) == ids
         proved = prove_kept(session, [(summary, layers, reading_id) for reading_id in ids])
         assert [window.proof(i) for window, i in zip(proved, ids, strict=True)] == [whole.proof(i) for i in ids]
+
+
+def test_the_batch_path_a_proof_carries_follows_the_indexed_rows_of_its_batch(story, session, index_engine):
+    """A batch's paths are remembered by the values of its rows: another window's row edited in SQL changes the
+    path and root every proof of the batch carries (MeterAnchor would refuse them); undone, they are as before."""
+    proof = trace_report(session, story.report_id, sample_readings=1, seed=3).readings[0].proof
+    assert proof is not None and proof["anchor_batch"] is not None, "the story anchors its windows in batches"
+    other = session.scalar(select(ChainAnchor).where(ChainAnchor.batch_id == proof["anchor_batch"]["first_anchor_id"],
+                                                     ChainAnchor.anchor_id != proof["anchor_id"]))
+    assert other is not None
+    total = other.total_mg
+    for value in (total + 1, total):
+        with index_engine.begin() as conn:
+            conn.execute(update(ChainAnchor).where(ChainAnchor.id == other.id).values(total_mg=value))
+        session.rollback()
+        again = trace_report(session, story.report_id, sample_readings=1, seed=3).readings[0].proof
+        assert again is not None
+        assert (again["anchor_batch"] == proof["anchor_batch"]) == (value == total)
