@@ -1,7 +1,12 @@
-"""One deployed suite per test session; every test starts from the same snapshot."""
+"""One deployed suite per test session; every test starts from the same snapshot.
+
+The suite runs on two workers (`pytest -n 2`, whole modules per worker: `--dist loadfile` in pyproject.toml), which
+take modules in collection order: the slowest modules are collected first, so none is left running alone at the end.
+"""
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 
 import pytest
@@ -9,12 +14,34 @@ import pytest
 from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_core.chain.compiler import Artifact, build
 from ledger_core.chain.embedded import start_embedded
+from ledger_core.paths import BUILD_DIR
 from tests.support.ledger import Ledger
+
+# Started first, slowest first; every other module keeps its place after them.
+SLOWEST_FIRST = (
+    "tests/faults/test_faults.py",  # real node, service and database processes, several scenarios
+    "tests/test_typing.py",  # mypy from a cold cache; needs no contracts, so it runs while the other worker compiles
+    "tests/audit/test_tamper.py",
+    "tests/contracts/test_credit_market_properties.py",
+    "tests/audit/test_outbox_check.py",
+    "tests/test_scenario.py",
+    "tests/service/test_api_fuzz.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keep order
 
 
 @pytest.fixture(scope="session")
 def artifacts() -> dict[str, Artifact]:
-    return build()
+    """The compiled contracts. One worker compiles while the other waits, then reads the cached build: two
+    workers compiling side by side would each take as long as one."""
+    BUILD_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with (BUILD_DIR.parent / ".compile.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build()
 
 
 @pytest.fixture(scope="session")
