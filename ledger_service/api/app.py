@@ -197,7 +197,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     if runtime.chain.embedded is not None:
         routers.append(rpc)  # the embedded chain has no node of its own to ask
     for module in routers:
-        add_routes(app, module.router)  # the embedded chain has no node of its own to ask
+        add_routes(app, module.router)
 
     app.add_middleware(RequestMetrics, observe=runtime.metrics.observe)
     settings = runtime.settings
