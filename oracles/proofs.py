@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ledger_core.db.models import BatchStatus, MeterBatch, MeterDevice, Reading
@@ -346,7 +347,7 @@ def prove_kept(session: Session, wanted: Sequence[tuple[RebuiltWindow, KeptLayer
     places = [kept.chunk_of(reading_id) for _, kept, reading_id in wanted]
     ids = {rid for place in places if place is not None for rid in place[2]}
     rows = {row[0]: row for row in session.execute(
-        select(*_COLUMNS).join(MeterDevice, MeterDevice.id == Reading.device_pk).where(Reading.id.in_(ids)))
+        select(*_COLUMNS).join(MeterDevice, MeterDevice.id == Reading.device_pk).where(_reading_in(session, ids)))
     } if ids else {}
     out: list[RebuiltWindow | None] = []
     for (checked, kept, reading_id), place in zip(wanted, places, strict=True):
@@ -355,6 +356,15 @@ def prove_kept(session: Session, wanted: Sequence[tuple[RebuiltWindow, KeptLayer
             found = _with_chunk(checked, kept, place, reading_id, rows)
         out.append(found)
     return out
+
+
+def _reading_in(session: Session, ids: set[int]) -> ColumnElement[bool]:
+    """`readings.id IN ids`. On PostgreSQL as one array parameter (`= ANY($1)`): an `IN` list's text changes
+    with its length, so the server planned every trace's statement anew (1.2 to 1.6 ms for 272 ids, 6 ms cold),
+    while one text can be prepared once (psycopg prepares a statement it has run five times)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Reading.id == any_(bindparam("reading_ids", sorted(ids), type_=ARRAY(BigInteger)))
+    return Reading.id.in_(ids)
 
 
 def _with_chunk(checked: RebuiltWindow, kept: KeptLayers, place: tuple[int, int, list[int]], reading_id: int,

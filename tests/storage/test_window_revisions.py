@@ -16,6 +16,7 @@ from oracles.batches import build_closed_batches
 from oracles.devices import register_devices
 from oracles.factors import get_factor_set
 from oracles.ingest import ingest_messages
+from oracles.proofs import KeptLayers, prove_kept, rebuild_window
 from oracles.simulator import simulate_messages, simulate_park
 
 START = 1_704_067_200
@@ -142,3 +143,15 @@ def test_a_schema_made_from_the_models_has_the_same_triggers_as_one_made_by_the_
     assert triggers(modelled) == triggers(migrated)
     migrated.dispose()
     modelled.dispose()
+
+
+def test_a_kept_window_proves_each_of_its_readings_as_the_whole_rebuilt_window_does(engine):
+    """The rows of a proved reading's chunk are read in one query (on PostgreSQL with the ids as one array)."""
+    with session_factory(engine)() as session:
+        batch = session.scalar(select(MeterBatch).where(MeterBatch.readings_revision.is_not(None))
+                               .order_by(MeterBatch.id).limit(1))
+        whole = rebuild_window(session, batch)
+        ids = sorted(whole.readings)
+        proved = prove_kept(session, [(whole, KeptLayers.of(whole), reading_id) for reading_id in ids])
+        assert len(ids) > 16, "more than one chunk of leaves"
+        assert [window.proof(i) for window, i in zip(proved, ids, strict=True)] == [whole.proof(i) for i in ids]
