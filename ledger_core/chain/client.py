@@ -150,6 +150,7 @@ class ChainClient:
         self._reads: Coalescer[tuple[str, list[Any]], dict[str, Any]] = Coalescer(self._post_batch)
         self._ids = itertools.count(1)
         self._mined: dict[str, dict[str, Any]] = {}
+        self._anvil: bool | None = None
         self.gas_limit = gas_limit if gas_limit is not None else (EMBEDDED_GAS_LIMIT if embedded else None)
         self.chain_id: int = self.request(lambda: int(w3.eth.chain_id))
         self.fees: FeePolicy = self.request(lambda: FeePolicy.detect(w3))
@@ -234,6 +235,22 @@ class ChainClient:
                 raise ChainUnavailable(f"the node gave no transaction count of {address}: {reply.get('error')}")
             counts.append(int(reply["result"], 16))
         return counts
+
+    def empties_stuck_pools(self) -> bool:
+        """Whether the node is a local anvil node, whose pool can be emptied of a signer's transactions
+        (`empty_pools`). Asked once (`web3_clientVersion`)."""
+        if self._http is None:
+            return False
+        if self._anvil is None:
+            (reply,) = self._rpc_batch([("web3_clientVersion", [])])
+            self._anvil = str(reply.get("result") or "").lower().startswith("anvil")
+        return self._anvil
+
+    def empty_pools(self, signers: Sequence[str]) -> None:
+        """Drop these signers' transactions from a local anvil node's pool (`anvil_removePoolTransactions`)."""
+        for reply in self._rpc_batch([("anvil_removePoolTransactions", [s]) for s in signers]):
+            if "error" in reply:
+                raise ChainUnavailable(f"the node did not empty a pool: {reply['error']}")
 
     # ------------------------------------------------------------------ JSON-RPC batches (nodes)
 

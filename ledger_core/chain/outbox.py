@@ -76,6 +76,7 @@ TABLE: Table = OutboxTransaction.__table__  # type: ignore[assignment]
 Faults = Callable[[str], None]
 IN_FLIGHT = (OutboxStatus.SIGNED, OutboxStatus.SENT)
 RECEIPT_PAGE = 2000
+STUCK_SECONDS = 10.0  # a sent transaction whose nonce is its signer's next and still unmined after this is stuck
 GAS_TOP_UP = "GasTreasury"  # the contract name of the treasury's plain ether transfers
 REPLACEMENT_BUMP = 10  # percent, as geth's and Besu's transaction pools require
 
@@ -888,6 +889,7 @@ class Outbox:
         by_signer: dict[str, list[TxRecord]] = defaultdict(list)
         for record in sorted(unmined, key=lambda r: (r.signer, r.nonce or 0)):
             by_signer[record.signer].append(record)
+        self._unstick(by_signer, now)
         for group in by_signer.values():
             self._broadcast(group)
         self._sign_and_send(queued)
@@ -895,6 +897,26 @@ class Outbox:
         if wait:
             self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
         return records
+
+    def _unstick(self, by_signer: Mapping[str, Sequence[TxRecord]], now: datetime) -> None:
+        """anvil can keep a transaction queued after its nonce became its signer's next (it arrived before its
+        predecessors, which a node restarted from an older state had forgotten): it neither mines it nor takes it
+        again ("transaction already imported"), and the signer's later transactions wait behind it for good.
+        A signer whose lowest unmined row holds its nonce on chain and was sent over `STUCK_SECONDS` ago has
+        its transactions dropped from such a node's pool; the re-broadcast that follows hands the stored bytes
+        over again, in nonce order. Other nodes (Besu) take a queued transaction up when its turn comes."""
+        oldest = {signer: group[0] for signer, group in by_signer.items()
+                  if group[0].status == OutboxStatus.SENT and group[0].updated_at is not None
+                  and now - group[0].updated_at > timedelta(seconds=STUCK_SECONDS)}
+        if not oldest or not self.chain.empties_stuck_pools():
+            return
+        signers = sorted(oldest)
+        stuck = [s for s, count in zip(signers, self.chain.nonces(signers, "latest"), strict=True)
+                 if oldest[s].nonce == count]
+        if stuck:
+            log.warning("the node holds the next transaction of %s without mining it; emptying their pool and "
+                        "sending again", ", ".join(stuck))
+            self.chain.empty_pools(stuck)
 
     def check_provisional(self, limit: int = RECEIPT_PAGE) -> list[TxRecord]:
         """Check again the receipts of rows mined but not yet final: one deep enough becomes final, one whose

@@ -1,0 +1,79 @@
+"""anvil can hold a transaction queued after its nonce became its signer's next (it arrived ahead of
+predecessors that a node restarted from an older state had forgotten): it neither mines it nor takes it
+again. Seen in the fault benchmark as a member's transfers never mined. The outbox's recovery empties such a
+signer's pool on an anvil node and hands the stored bytes over again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger_core.chain import outbox as outbox_module
+from ledger_core.chain.outbox import Intent, OutboxStatus
+from tests.chain.node_service import YEAR, NodeService
+
+
+def rpc(service: NodeService, method: str, *params: Any) -> Any:
+    return httpx.post(service.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).json()
+
+
+def stuck_transfer(service: NodeService) -> int:
+    """A transfer of steel's signed and sent while the node's count for steel was one behind, then the count
+    set to its nonce: the node has it queued at steel's next nonce, and keeps it there."""
+    runtime = service.runtime
+    assert runtime is not None
+    steel, trader = service.addresses["steel"], service.addresses["trader"]
+    service.transfer("steel", "trader", 1)  # steel's nonce 0 mined: the outbox numbers the next one 1
+    rpc(service, "anvil_setNonce", steel, "0x0")
+    (record,) = runtime.outbox.submit(
+        [Intent("AllowanceRegistry", "safeTransferFrom", (steel, trader, YEAR, 5, b""), steel, requested_by=steel)],
+        wait=False)
+    assert record.nonce == 1 and record.status == OutboxStatus.SENT
+    rpc(service, "anvil_setNonce", steel, "0x1")
+    assert rpc(service, "txpool_status")["result"]["queued"] == "0x1"
+    assert "already imported" in rpc(service, "eth_sendRawTransaction", record.raw_tx)["error"]["message"]
+    return record.id
+
+
+@pytest.fixture
+def stuck(service: NodeService) -> tuple[NodeService, int]:
+    service.start_node()
+    service.deploy()
+    service.start_service()
+    service.admit_cast()
+    service.post("regulator", "/allowances/allocations",
+                 {"year": YEAR, "allocations": [{"holder": service.addresses["steel"], "amount": 100}]})
+    return service, stuck_transfer(service)
+
+
+def status_of(service: NodeService, row_id: int) -> str:
+    return {row.id: row.status for row in service.outbox_rows()}[row_id]
+
+
+def test_recovery_empties_the_pool_of_a_signer_whose_next_transaction_the_node_holds_unmined(
+    stuck: tuple[NodeService, int], monkeypatch: pytest.MonkeyPatch
+):
+    service, row_id = stuck
+    runtime = service.runtime
+    assert runtime is not None
+    monkeypatch.setattr(outbox_module, "STUCK_SECONDS", 0.0)
+    runtime.outbox.recover(wait=True, timeout=10)
+    assert status_of(service, row_id) == "mined"
+    assert service.balances()["trader"] == 1 + 5
+
+
+def test_a_transaction_sent_moments_ago_is_left_to_the_node(
+    stuck: tuple[NodeService, int], monkeypatch: pytest.MonkeyPatch
+):
+    """Within `STUCK_SECONDS` of its sending a transaction is the node's to mine: its pool is left alone, and
+    this node, left alone, does not mine it (the defect the recovery is for)."""
+    service, row_id = stuck
+    runtime = service.runtime
+    assert runtime is not None
+    monkeypatch.setattr(outbox_module, "STUCK_SECONDS", 3600.0)
+    runtime.outbox.recover(wait=True, timeout=2)
+    assert status_of(service, row_id) == "sent"
+    assert service.balances()["trader"] == 1
+    assert rpc(service, "txpool_status")["result"]["queued"] == "0x1"
