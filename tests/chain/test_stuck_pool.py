@@ -52,14 +52,20 @@ def status_of(service: NodeService, row_id: int) -> str:
     return {row.id: row.status for row in service.outbox_rows()}[row_id]
 
 
+def recover(service: NodeService, stuck_after: float, timeout: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One round of the outbox's recovery (what the pump runs), a sent transaction counting as stuck after
+    `stuck_after` seconds."""
+    runtime = service.runtime
+    assert runtime is not None
+    monkeypatch.setattr(outbox_module, "STUCK_SECONDS", stuck_after)
+    runtime.outbox.recover(wait=True, timeout=timeout)
+
+
 def test_recovery_empties_the_pool_of_a_signer_whose_next_transaction_the_node_holds_unmined(
     stuck: tuple[NodeService, int], monkeypatch: pytest.MonkeyPatch
 ):
     service, row_id = stuck
-    runtime = service.runtime
-    assert runtime is not None
-    monkeypatch.setattr(outbox_module, "STUCK_SECONDS", 0.0)
-    runtime.outbox.recover(wait=True, timeout=10)
+    recover(service, 0.0, 10, monkeypatch)
     assert status_of(service, row_id) == "mined"
     assert service.balances()["trader"] == 1 + 5
 
@@ -70,10 +76,7 @@ def test_a_transaction_sent_moments_ago_is_left_to_the_node(
     """Within `STUCK_SECONDS` of its sending a transaction is the node's to mine: its pool is left alone, and
     this node, left alone, does not mine it (the defect the recovery is for)."""
     service, row_id = stuck
-    runtime = service.runtime
-    assert runtime is not None
-    monkeypatch.setattr(outbox_module, "STUCK_SECONDS", 3600.0)
-    runtime.outbox.recover(wait=True, timeout=2)
+    recover(service, 3600.0, 2, monkeypatch)
     assert status_of(service, row_id) == "sent"
     assert service.balances()["trader"] == 1
     assert rpc(service, "txpool_status")["result"]["queued"] == "0x1"
