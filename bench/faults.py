@@ -157,7 +157,8 @@ def main() -> int:
         figures = result.figures()
         results[name] = {**figures, "refused_on_chain": result.refused_on_chain, "untagged": result.untagged,
                          "faults": result.faults}
-        if result.reconcile_differences:
+        if result.reconcile_first:  # right after settling, and again 10 s later (both kept whole with --keep)
+            results[name]["reconcile_first_differences"] = result.reconcile_first[:5]
             results[name]["reconcile_differences"] = result.reconcile_differences[:5]
         rows.append((name, [cell(figures[c]) for c in COLUMNS], "; ".join(result.faults)))
         print(f"  {name}: {time.perf_counter() - started:.0f} s\n{result.report()}", file=sys.stderr, flush=True)

@@ -14,7 +14,7 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
@@ -40,6 +40,10 @@ NONCE_TOO_LOW_MARKERS = ("nonce too low", "nonce is too low", "oldnonce", "nonce
 
 class ChainUnavailable(RuntimeError):
     """The chain did not answer after every retry."""
+
+
+class NonceHolderUnknown(RuntimeError):
+    """The node cannot say which transaction spent a nonce (it keeps no state that far back)."""
 
 
 class CallFailed(RuntimeError):
@@ -182,7 +186,13 @@ class ChainClient:
         self.fees = self.request(lambda: FeePolicy.detect(self.w3))
 
     def block_number(self) -> int:
-        return self.request(lambda: int(self.w3.eth.block_number))
+        """The head's number. On a node, one read that concurrent threads' reads share."""
+        if self._http is None:
+            return self.request(lambda: int(self.w3.eth.block_number))
+        (reply,) = self._rpc_batch([("eth_blockNumber", [])], coalesce=True)
+        if "result" not in reply:
+            raise ChainUnavailable(f"the node gave no block number: {reply.get('error')}")
+        return int(reply["result"], 16)
 
     def head(self) -> tuple[int, bytes]:
         """The latest block's number and hash. On a node, read from the bare JSON-RPC answer: web3 would
@@ -245,6 +255,42 @@ class ChainClient:
             (reply,) = self._rpc_batch([("web3_clientVersion", [])])
             self._anvil = str(reply.get("result") or "").lower().startswith("anvil")
         return self._anvil
+
+    def nonce_holder(self, signer: str, nonce: int, spent_by: int) -> str | None:
+        """The hash of the transaction of `signer`'s at `nonce` in the chain's blocks, whose count for the signer
+        is past `nonce` at block `spent_by`; None when no block holds one (the node's state is ahead of its
+        blocks: an anvil node restored from a dump taken while it mined). anvil answers from its blocks
+        (`ots_getTransactionBySenderAndNonce`); other nodes by bisecting the signer's count over the blocks'
+        states and reading the block where it passed `nonce`. Raises `NonceHolderUnknown` where the node keeps
+        no state that far back."""
+        if self.empties_stuck_pools():
+            (reply,) = self._rpc_batch([("ots_getTransactionBySenderAndNonce", [signer, nonce])])
+            if "error" in reply:
+                raise NonceHolderUnknown(f"the node did not say: {reply['error']}")
+            return reply.get("result") or None
+
+        def count(block: int) -> int:
+            try:
+                return self.request(lambda: int(self.w3.eth.get_transaction_count(signer, block)))  # type: ignore[arg-type]
+            except ChainUnavailable:
+                raise
+            except Exception as exc:  # no state kept for that block
+                raise NonceHolderUnknown(f"no state at block {block}: {exc}") from exc
+
+        low, high = 0, spent_by
+        if count(high) <= nonce:
+            raise NonceHolderUnknown(f"nonce {nonce} of {signer} is not spent at block {spent_by}")
+        while low < high:
+            middle = (low + high) // 2
+            if count(middle) > nonce:
+                high = middle
+            else:
+                low = middle + 1
+        block = self.request(lambda: self.w3.eth.get_block(low, full_transactions=True))
+        for tx in block["transactions"]:
+            if isinstance(tx, Mapping) and str(tx["from"]).lower() == signer.lower() and int(tx["nonce"]) == nonce:
+                return "0x" + bytes(tx["hash"]).hex()
+        return None
 
     def empty_pools(self, signers: Sequence[str]) -> None:
         """Drop these signers' transactions from a local anvil node's pool (`anvil_removePoolTransactions`)."""

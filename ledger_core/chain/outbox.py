@@ -18,8 +18,9 @@ Exactly once rests on four rules:
   backwards.
 - **A signed row is only ever re-broadcast with its stored bytes** (same hash). It is given up
   only when provably dead — its nonce was taken on chain, at the confirmation depth, by another
-  transaction — and then it is marked `dropped` and its intent queued again as a new row linked
-  to it (`replaces_id`).
+  transaction the chain names — and then it is marked `dropped` and its intent queued again as a new
+  row linked to it (`replaces_id`). A nonce spent with no transaction in any block (a node whose state
+  ran ahead of its blocks) drops the row without a second attempt.
 - **Nonces come from the database**: under a per-signer lock (an advisory lock on PostgreSQL, so
   several service processes can share one database), one past the outbox's highest nonce for the
   signer, or the chain's count where that is higher (transactions sent before the outbox).
@@ -50,7 +51,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.chain.calldata import CallEncoder, jsonable
-from ledger_core.chain.client import ChainClient, ChainUnavailable, SendResult
+from ledger_core.chain.client import ChainClient, ChainUnavailable, NonceHolderUnknown, SendResult
 from ledger_core.chain.errors import ContractRevert, RevertDecoder
 from ledger_core.chain.nonces import NonceManager
 from ledger_core.chain.rawtx import decode_signed
@@ -737,6 +738,13 @@ class Outbox:
             record.attempts += 1
 
     def _drop_dead(self, records: Sequence[TxRecord]) -> None:
+        """Rows whose nonce the chain counts as spent at the confirmation depth, with no receipt of their own,
+        are dropped. A custodial row's intent is queued again only when the chain names another transaction at
+        that nonce (or cannot say, on a node that keeps its state and blocks together): a nonce spent with no
+        transaction in any block means the node's state ran ahead of its blocks (an anvil node restored from a
+        dump written while it mined), where this row's own effect may already be in the state, and a second
+        attempt would move the asset twice. Such a row is dropped, not sent again, and reconcile shows the
+        difference between the chain's state and its events."""
         head = self.chain.block_number()
         settled = max(head - self.confirmations, 0)
         signers = sorted({r.signer for r in records})
@@ -745,18 +753,36 @@ class Outbox:
                 and r.status in IN_FLIGHT]
         if not dead:
             return
+        taken: dict[int, str | None] = {}  # row id -> the hash holding its nonce, None when no block holds one
+        for record in dead:
+            if record.origin != OutboxOrigin.CUSTODIAL:
+                continue
+            try:
+                taken[record.id] = self.chain.nonce_holder(record.signer, record.nonce or 0, settled)
+            except NonceHolderUnknown as exc:
+                log.warning("outbox %d: which transaction took nonce %s of %s is unknown (%s): queued again",
+                            record.id, record.nonce, record.signer, exc)
+                taken[record.id] = "unknown"
+        # Held by this very transaction: mined after all, its receipt is collected by the next round.
+        dead = [r for r in dead if taken.get(r.id, "") != r.tx_hash]
         now = utc_now()
         with self.sessions.begin() as session:
             connection = session.connection()
             for record in dead:
+                custodial = record.origin == OutboxOrigin.CUSTODIAL  # a relayed one is its signer's to re-sign
+                named = taken.get(record.id, "") is not None
+                reason = (f"nonce {record.nonce} was taken on chain by another transaction" if named else
+                          f"nonce {record.nonce} is spent on chain but no transaction in any block holds it (the "
+                          "node's state is ahead of its blocks): not sent again, as its effect may be in that state")
                 moved = connection.execute(
                     update(TABLE).where(TABLE.c.id == record.id, TABLE.c.status.in_(IN_FLIGHT))
-                    .values(status=OutboxStatus.DROPPED, final=True, updated_at=now,
-                            last_error=f"nonce {record.nonce} was taken on chain by another transaction")).rowcount
+                    .values(status=OutboxStatus.DROPPED, final=True, updated_at=now, last_error=reason)).rowcount
                 if not moved:
                     continue
                 record.status = OutboxStatus.DROPPED
-                if record.origin == OutboxOrigin.CUSTODIAL:  # a relayed transaction is its signer's to re-sign
+                if not named:
+                    log.error("outbox %d (%s): %s", record.id, record.tx_hash, reason)
+                elif custodial:
                     args, requested_by = connection.execute(
                         select(TABLE.c.args, TABLE.c.requested_by).where(TABLE.c.id == record.id)).one()
                     connection.execute(insert(TABLE), [self._row(

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from ledger_core.chain.compiler import Artifact
 from ledger_core.chain.outbox import Intent
 from ledger_service.membership import OrgKind
@@ -117,3 +119,28 @@ def test_a_runtime_stops_its_workers_when_it_closes(tmp_path: Path, artifacts: d
     assert not runtime.indexing.running and not runtime.pump.running
     runtime.indexing.stop()  # stopping a closed runtime's workers again has nothing to do
     runtime.pump.stop()
+
+
+def test_a_read_within_a_second_of_a_matching_head_asks_the_node_only_for_the_head_s_number(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    """The latest block's answer carries every transaction hash of the block: reads do not fetch it each time,
+    yet a write's block is always seen by the next read."""
+    worker = runtime.indexing
+    heads: list[int] = []
+    read_head = runtime.chain.head
+    monkeypatch.setattr(runtime.chain, "head", lambda: heads.append(1) or read_head())
+    worker.index_up_to_date()
+    worker.index_up_to_date()  # the hash matched: from now on the number stands in for it
+    before = len(heads)
+    for _ in range(3):
+        assert worker.index_up_to_date() == runtime.chain.block_number()
+    assert len(heads) == before
+
+    submit(runtime, register_organisation(runtime, 903))
+    assert worker.index_up_to_date() == runtime.chain.block_number()  # read after write: the new block is indexed
+    assert len(heads) == before + 1
+
+    monkeypatch.setattr("ledger_service.workers.indexing.HEAD_HASH_SECONDS", 0.0)
+    worker.index_up_to_date()
+    worker.index_up_to_date()
+    assert len(heads) == before + 3  # past the second, the hash is read again every time
