@@ -72,8 +72,8 @@ FULL_SIZE: dict[str, tuple[int, int, float]] = {
 }
 # Faults at full size where they differ from the tests' (which keep every scenario small).
 FULL_FAULTS: dict[str, tuple[Fault, ...]] = {"service_sigkill_sqlite": (Fault.SERVICE_KILL,) * 3}
-COLUMNS = ("requests", "transfers", "acknowledged", "gave_up", "refused", "not_sent", "doubled", "lost", "errors_500",
-           "conserved", "reconcile_ok", "settled", "seconds")
+COLUMNS = ("requests", "transfers", "acknowledged", "gave_up", "refused", "not_sent", "doubled", "lost", "unlogged",
+           "errors_500", "conserved", "reconcile_ok", "settled", "seconds")
 
 
 def sized(name: str, args: argparse.Namespace) -> Scenario:
