@@ -29,6 +29,13 @@ BUDGETS: dict[str, int] = {
     "fill_order": 120_000,
     "issue_gec": 150_000,
     "consume_gec": 50_000,
+    "register_pcr": 100_000,
+    "register_product": 90_000,
+    "record_output": 70_000,
+    "attest_epd": 55_000,
+    "publish_epd": 150_000,
+    "withdraw_epd": 40_000,
+    "flag_epd": 50_000,
 }
 
 # Operations whose lean redesign is still outstanding: they are over budget today, and the

@@ -37,6 +37,7 @@ from ledger_core.chain.embedded import start_embedded
 from ledger_core.chain.errors import RevertDecoder
 from ledger_core.chain.sender import TransactionSender
 from ledger_core.chain.suite import Suite
+from ledger_service import epd
 from oracles import merkle_sum as ms
 from oracles.anchor_records import event_record
 
@@ -288,12 +289,52 @@ class Bench:
         self.tx("ent_b", "GreenCertificates", "consume", batch_ids[1], 30, *consumption)
         self.tx("ent_b", "GreenCertificates", "consume", batch_ids[1], 30, *consumption, key="consume_gec")
 
+    def footprints(self) -> None:
+        """Product footprints in steady state: a PCR's second version, an enterprise's second product, a
+        product's second output record, a verifier's second attestation, an enterprise's second EPD citing one
+        supplier EPD (the registry's counter and the attestation slot already in use before), a withdrawal, and
+        the flag of a footprint whose supplier EPD was superseded."""
+        valid = (1_767_225_600, 1_893_456_000)  # 2026-01-01 .. 2030-01-01: valid at the chain's clock
+        q1 = (1_767_225_600, 1_775_001_600)
+        hrc = epd.pcr_id("PCR-STEEL-HRC")
+        for version in (1, 2):
+            pcr = epd.PcrInput(hrc, version, "Hot-rolled steel coil", "4121", "t", "cradle-to-gate",
+                               epd.Allocation.MASS, 10, "DQR <= 2.0", *valid, h(f"pcr v{version}"))
+            self.tx("regulator", epd.PRODUCTS, "registerPcr", pcr.as_tuple(),
+                    key="register_pcr" if version == 2 else None)
+        products = {}
+        for actor, org, own_id, key in (("ent_b", ENT_B, "HRC-2MM", None), ("ent_a", ENT_A, "BRACKET-6", None),
+                                        ("ent_a", ENT_A, "BRACKET-7", "register_product")):
+            self.tx(actor, epd.PRODUCTS, "registerProduct",
+                    epd.ProductInput(own_id, "4121", "t", f"F-{org}", f"W-{org}").as_tuple(), key=key)
+            products[own_id] = epd.product_id(org, own_id)
+        for i, key in ((0, None), (1, "record_output")):
+            output = epd.OutputInput(q1[0] + i * 1_000_000, q1[0] + (i + 1) * 1_000_000, 100_000, 100_000_000,
+                                     45_000_000, h(f"erp {i}"))
+            self.tx("ent_a", epd.PRODUCTS, "recordOutput", products["BRACKET-7"], output.as_tuple(), key=key)
+
+        def publish(actor: str, org: int, own_id: str, mg: int, cited: tuple[int, ...] = (), supersedes: int = 0,
+                    keys: tuple[str | None, str | None] = (None, None)) -> int:
+            draft = epd.EpdDraft(products[own_id], hrc, 2, "t", mg, *q1, *valid, h(f"doc {own_id} {mg}"),
+                                 h(f"provenance {own_id} {mg}"), 600, cited, supersedes)
+            self.tx("verifier", epd.EPDS, "attest", draft.commitment(), org, h("statement"), key=keys[0])
+            receipt = self.tx(actor, epd.EPDS, "publish", draft.as_tuple(), key=keys[1])
+            return int(self.suite.events(receipt, epd.EPDS, "EpdPublished")[0]["epdId"])  # type: ignore[arg-type]
+
+        supplier = publish("ent_b", ENT_B, "HRC-2MM", 1_850_000_000)
+        first = publish("ent_a", ENT_A, "BRACKET-6", 3_000_000, (supplier,))
+        second = publish("ent_a", ENT_A, "BRACKET-7", 3_400_000, (supplier,), keys=("attest_epd", "publish_epd"))
+        self.tx("ent_a", epd.EPDS, "withdraw", first, h("discontinued"), key="withdraw_epd")
+        publish("ent_b", ENT_B, "HRC-2MM", 1_700_000_000, supersedes=supplier)
+        self.tx("oracle", epd.EPDS, "flag", second, [supplier], key="flag_epd")
+
     def run(self) -> dict[str, int]:
         self.setup_members()
         self.allowances()
         self.meters_and_reports()
         self.credits_and_market()
         self.green_certificates()
+        self.footprints()
         return self.gas
 
 

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IMembership} from "../interfaces/IMembership.sol";
 import {IPermissionMirror} from "../interfaces/IPermissionMirror.sol";
+import {Errors} from "../lib/Errors.sol";
 import {Roles} from "./Roles.sol";
 
 /// @title MembershipGated
@@ -139,6 +140,12 @@ abstract contract MembershipGated is IPermissionMirror {
             _requireCanHold(from);
             if (operator != from) _requireCanHold(operator);
         }
+    }
+
+    /// @dev An active member with `role` in organisation `orgId` (the caller acting for its own organisation).
+    function _requireRoleInOrg(bytes32 role, address account, uint64 orgId) internal view returns (uint256 p) {
+        p = _requireActiveRole(role, account);
+        if (_orgId(p) != orgId) revert Errors.NotOrganisationMember(account, orgId);
     }
 
     function _requireActive(address account) internal view returns (uint256 p) {

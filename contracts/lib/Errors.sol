@@ -19,4 +19,20 @@ library Errors {
     error MissingDocumentHash();
     /// @dev No organisation with this id is registered in Membership.
     error UnknownOrganisation(uint64 orgId);
+    /// @dev A period `[periodStart, periodEnd)` that is empty or reversed (or starts at 0 where that means unset).
+    error InvalidPeriod(uint64 periodStart, uint64 periodEnd);
+    /// @dev `account` holds the role, but as a member of another organisation than `orgId`.
+    error NotOrganisationMember(address account, uint64 orgId);
+    /// @dev A verifier may not verify the work of its own organisation `orgId`.
+    error ConflictOfInterest(address verifier, uint64 orgId);
+    /// @dev A figure or time above `max`: the largest the event index keeps exactly (a signed 64-bit column).
+    error ValueOutOfRange(uint256 value, uint256 max);
+
+    /// @dev The largest figure or time a record may carry, so that every indexed column holds it (2^63 - 1).
+    uint256 internal constant MAX_INDEXED = uint256(type(uint64).max) >> 1;
+
+    /// @dev Reverts `ValueOutOfRange` when `value` is above `MAX_INDEXED`.
+    function requireIndexable(uint256 value) internal pure {
+        if (value > MAX_INDEXED) revert ValueOutOfRange(value, MAX_INDEXED);
+    }
 }

@@ -57,6 +57,8 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("SettlementToken", lambda a, d: [a["Membership"], SETTLEMENT_NAME, SETTLEMENT_SYMBOL]),
     ContractSpec("CarbonMarket", lambda a, d: [a["Membership"], a["SettlementToken"], a["Upgrades"]]),
     ContractSpec("GreenCertificates", lambda a, d: [a["Membership"], a["MeterAnchor"]]),
+    ContractSpec("ProductRegistry", lambda a, d: [a["Membership"]]),
+    ContractSpec("EpdRegistry", lambda a, d: [a["Membership"], a["ProductRegistry"]]),
 )
 
 Wiring = tuple[str, str, Callable[[Addresses], list[Any]]]

@@ -31,6 +31,7 @@ from ledger_service.api.routers import (
     transactions,
 )
 from ledger_service.api.routers import credits as credits_router
+from ledger_service.api.routers import footprints as footprints_router
 from ledger_service.api.routers import gec as gec_router
 from ledger_service.api.routers import market as market_router
 from ledger_service.api.routers import settlement as settlement_router
@@ -194,7 +195,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.idempotency_keys = keys = IdempotencyKeys(runtime.sessions, runtime.settings.idempotency_key_hours)
     errors.install(app)
     routers = [organisations, members, api_keys, allowances, notary, transactions, emissions, meters, credits_router,
-               market_router, settlement_router, gec_router, audit, health, pact]
+               market_router, settlement_router, gec_router, footprints_router, audit, health, pact]
     if runtime.chain.embedded is not None:
         routers.append(rpc)  # the embedded chain has no node of its own to ask
     for module in routers:

@@ -127,6 +127,36 @@ REVERTS: dict[str, tuple[int, str]] = {
     "ERC20InsufficientBalance": (409, "{sender} holds {balance} of the settlement token, {needed} needed"),
     "SafeERC20FailedOperation": (409, "the settlement token {token} refused the payment"),
     "ReentrancyGuardReentrantCall": (409, "a reentrant call was refused"),
+    # product footprints
+    "PcrVersionNotIncreasing": (409, "PCR {pcrId} is at version {latest}: a new version must be above it, not "
+                                "{version}"),
+    "ProductExists": (409, "organisation {ownerOrgId} already registered product {productId}"),
+    "OutputPeriodOverlap": (409, "output of product {productId} is recorded up to {lastOutputEnd}: a period "
+                            "starting {periodStart} overlaps it"),
+    "EpdNotPublished": (409, "EPD {epdId} is not published (status {epdStatus}: 2 superseded, 3 withdrawn)"),
+    "AlreadyAttested": (409, "draft {draftCommitment} was attested already (by organisation {verifierOrgId})"),
+    "DraftNotAttested": (409, "no verifier attested draft {draftCommitment} (or it was published already)"),
+    "AttestedForAnotherOrganisation": (409, "draft {draftCommitment} was attested for organisation {ownerOrgId}"),
+    "CitedEpdNotValid": (409, "cited EPD {epdId} is valid in [{validFrom}, {validUntil}): not over the whole "
+                         "reference period, or expired"),
+    "SupersedesAnotherProduct": (409, "EPD {epdId} is of product {productId}: a new version supersedes an EPD of "
+                                 "its own product"),
+    "NothingToFlag": (409, "every EPD that EPD {epdId} cites is still published and valid"),
+    "AlreadyFlagged": (409, "EPD {epdId} is flagged already"),
+    "UnknownPcrVersion": (404, "PCR {pcrId} has no version {version}"),
+    "UnknownProduct": (404, "product {productId} is not registered"),
+    "UnknownEpd": (404, "EPD {epdId} does not exist"),
+    "InvalidPcrId": (422, "a PCR id is required"),
+    "InvalidPerMille": (422, "{value} per mille is out of range"),
+    "InvalidShare": (422, "{perMille} per mille is out of range"),
+    "MissingProductField": (422, "the product's {field} is required"),
+    "MissingProvenance": (422, "a provenance commitment is required"),
+    "DeclaredUnitMismatch": (422, "{declaredUnit} is not the declared unit of product {productId}"),
+    "PcrDoesNotCoverPeriod": (422, "PCR {pcrId} version {version} is valid in [{validFrom}, {validUntil}), not over "
+                              "the whole reference period"),
+    "TooManyCitations": (422, "{count} cited EPDs: at most {max}"),
+    "CitationsMismatch": (422, "the cited list is not the one EPD {epdId} was published with"),
+    "ValueOutOfRange": (422, "{value} is above {max}, the largest figure or time the ledger indexes"),
     # upgrades (versioned deployments)
     "MarketSealed": (409, "this market was sealed: {successor} holds its state now"),
     "UpgradeNotApproved": (409, "two regulators have not approved {next} as the successor of {current}"),

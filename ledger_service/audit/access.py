@@ -11,6 +11,9 @@ standing, which organisations' rows the viewer sees; a viewer with several stand
 - holdings and trades (asset traces, trade history, order books and orders): a regulator every
   organisation; anyone else its own organisation. Rows of others are anonymised (trades and orders
   keep amount and price, not parties) or left out (hops and holdings of an asset trace).
+- product footprint data (EPD drafts before publication, production output records): a regulator and a
+  verifier every organisation (a verifier attests drafts of any organisation but its own); anyone else its own
+  organisation. Published EPDs, PCRs and products are registry facts every member sees.
 
 A park view (park compliance, drill-down) opens for a member of the park or of one of its enterprises
 and for a viewer who sees at least one of its organisations; it then shows the park's total and the
@@ -42,6 +45,7 @@ class Standing(StrEnum):
 class Subject(StrEnum):
     EMISSIONS = "emissions and compliance"
     HOLDINGS = "holdings and trades"
+    FOOTPRINT_DATA = "product footprint drafts and output"
 
 
 class Reach(StrEnum):
@@ -56,6 +60,8 @@ RULES: dict[Subject, dict[Standing, Reach]] = {
                         Standing.VERIFIER: Reach.ATTESTED, Standing.MEMBER: Reach.OWN},
     Subject.HOLDINGS: {Standing.REGULATOR: Reach.ALL, Standing.PARK_ADMINISTRATOR: Reach.OWN,
                        Standing.VERIFIER: Reach.OWN, Standing.MEMBER: Reach.OWN},
+    Subject.FOOTPRINT_DATA: {Standing.REGULATOR: Reach.ALL, Standing.PARK_ADMINISTRATOR: Reach.OWN,
+                             Standing.VERIFIER: Reach.ALL, Standing.MEMBER: Reach.OWN},
 }
 """Subject -> standing -> whose rows the viewer sees (the README's "What each role sees")."""
 T = TypeVar("T")

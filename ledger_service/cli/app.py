@@ -7,6 +7,7 @@ import typer
 from ledger_service.cli import admin, allowance, besu, chain, credit, gec, market, member, report, trace, tx
 from ledger_service.cli.demo import demo
 from ledger_service.cli.deploy import deploy
+from ledger_service.cli.footprints import epd_app, pcr_app, product_app
 from ledger_service.cli.reconcile import reconcile
 from ledger_service.cli.serve import serve
 from oracles.cli import app as oracle_app
@@ -27,6 +28,9 @@ app.add_typer(report.app, name="report")
 app.add_typer(credit.app, name="credit")
 app.add_typer(market.app, name="market")
 app.add_typer(gec.app, name="gec")
+app.add_typer(pcr_app, name="pcr")
+app.add_typer(product_app, name="product")
+app.add_typer(epd_app, name="epd")
 app.add_typer(trace.app, name="trace")
 app.command()(reconcile)
 app.add_typer(tx.app, name="tx")

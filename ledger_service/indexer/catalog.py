@@ -48,15 +48,19 @@ class EventDecoder:
     indexed: tuple[tuple[str, str], ...]
     data_names: tuple[str, ...]
     data_types: tuple[str, ...]
+    # A struct argument's field names (as nested ABI inputs), so it decodes to a dict; None for other types.
+    data_fields: tuple[Any, ...] = ()
 
     @classmethod
     def from_abi(cls, abi: Mapping[str, Any]) -> EventDecoder:
         inputs = abi["inputs"]
+        data = [i for i in inputs if not i["indexed"]]
         return cls(
             name=abi["name"],
             indexed=tuple((i["name"], i["type"]) for i in inputs if i["indexed"]),
-            data_names=tuple(i["name"] for i in inputs if not i["indexed"]),
-            data_types=tuple(i["type"] for i in inputs if not i["indexed"]),
+            data_names=tuple(i["name"] for i in data),
+            data_types=tuple(_abi_type(i) for i in data),
+            data_fields=tuple(i if i["type"] == "tuple" else None for i in data),
         )
 
     def decode(self, topics: tuple[bytes, ...], data: bytes) -> dict[str, Any]:
@@ -69,8 +73,24 @@ class EventDecoder:
                 args.update((n, _word(t, w)) for n, t, w in zip(self.data_names, self.data_types, words, strict=True))
             else:
                 values = decode(list(self.data_types), data)
-                args.update((n, _normalise(v)) for n, v in zip(self.data_names, values, strict=True))
+                fields = self.data_fields or (None,) * len(values)
+                args.update((n, _named(v, f) if f else _normalise(v))
+                            for n, v, f in zip(self.data_names, values, fields, strict=True))
         return args
+
+
+def _abi_type(param: Mapping[str, Any]) -> str:
+    """The canonical type of an ABI input: a struct's is its fields' types in parentheses."""
+    typ = str(param["type"])
+    if typ.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + typ[len("tuple"):]
+    return typ
+
+
+def _named(value: Any, param: Mapping[str, Any]) -> dict[str, Any]:
+    """A decoded struct as a dict by field name (nested structs too)."""
+    return {c["name"]: _named(v, c) if c["type"] == "tuple" else _normalise(v)
+            for v, c in zip(value, param["components"], strict=True)}
 
 
 def _is_dynamic(typ: str) -> bool:

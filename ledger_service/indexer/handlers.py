@@ -270,6 +270,73 @@ def gec_consumed(ev: ChainEvent) -> list[Row]:
     })]
 
 
+def pcr_registered(ev: ChainEvent) -> list[Row]:
+    a, p = ev.args, ev.args["pcr"]
+    return [("chain_pcrs", {
+        "pcr_id": a["pcrId"], "version": a["version"], "name": p["name"], "cpc_code": p["cpcCode"],
+        "declared_unit": p["declaredUnit"], "system_boundary": p["systemBoundary"], "allocation": p["allocation"],
+        "cut_off_per_mille": p["cutOffPerMille"], "data_quality": p["dataQuality"], "valid_from": p["validFrom"],
+        "valid_until": p["validUntil"], "document_hash": p["documentHash"], "commitment": a["commitment"],
+        "registrant": a["registrant"],
+    })]
+
+
+def product_registered(ev: ChainEvent) -> list[Row]:
+    a, p = ev.args, ev.args["product"]
+    return [("chain_products", {
+        "product_id": a["productId"], "owner_org_id": a["ownerOrgId"], "registrant": a["registrant"],
+        "own_product_id": p["ownProductId"], "cpc_code": p["cpcCode"], "declared_unit": p["declaredUnit"],
+        "facility": p["facility"], "workshop": p["workshop"],
+    })]
+
+
+def output_recorded(ev: ChainEvent) -> list[Row]:
+    a, o = ev.args, ev.args["output"]
+    return [("chain_product_outputs", {
+        "product_id": a["productId"], "owner_org_id": a["ownerOrgId"], "record_index": a["index"],
+        "recorder": a["recorder"], "commitment": a["commitment"], "period_start": o["periodStart"],
+        "period_end": o["periodEnd"], "quantity_milli": o["quantityMilli"], "mass_grams": o["massGrams"],
+        "value_fen": o["valueFen"], "extract_hash": o["extractHash"],
+    })]
+
+
+def draft_attested(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_epd_attestations", {
+        "draft_commitment": a["draftCommitment"], "owner_org_id": a["ownerOrgId"], "verifier": a["verifier"],
+        "verifier_org_id": a["verifierOrgId"], "statement_hash": a["statementHash"],
+    })]
+
+
+def epd_published(ev: ChainEvent) -> list[Row]:
+    """The EPD and one row per cited supplier EPD, in the order published."""
+    a, e = ev.args, ev.args["epd"]
+    epd: Row = ("chain_epds", {
+        "epd_id": a["epdId"], "product_id": a["productId"], "owner_org_id": a["ownerOrgId"],
+        "publisher": a["publisher"], "draft_commitment": a["draftCommitment"], "pcr_id": e["pcrId"],
+        "pcr_version": e["pcrVersion"], "declared_unit": e["declaredUnit"], "mg_per_unit": e["mgCO2ePerUnit"],
+        "period_start": e["periodStart"], "period_end": e["periodEnd"], "valid_from": e["validFrom"],
+        "valid_until": e["validUntil"], "document_hash": e["documentHash"],
+        "provenance_commitment": e["provenanceCommitment"], "primary_share_per_mille": e["primaryDataSharePerMille"],
+        "supersedes": e["supersedes"],
+    })
+    return [epd, *(("chain_epd_citations", {"citing_epd_id": a["epdId"], "cited_epd_id": cited, "sub_index": i})
+                   for i, cited in enumerate(e["citedEpdIds"]))]
+
+
+EPD_STEP_KINDS = {"EpdSuperseded": "superseded", "EpdWithdrawn": "withdrawn", "EpdFlagged": "flagged"}
+
+
+def epd_step(ev: ChainEvent) -> list[Row]:
+    a = ev.args
+    return [("chain_epd_events", {
+        "epd_id": a.get("epdId", a.get("citingEpdId")), "kind": EPD_STEP_KINDS[ev.event],
+        "owner_org_id": a["ownerOrgId"], "actor": a.get("by") or a.get("flaggedBy"), "by_epd_id": a.get("byEpdId"),
+        "cited_epd_id": a.get("citedEpdId"), "cited_status": a.get("citedStatus"),
+        "cited_valid_until": a.get("citedValidUntil"), "reason_hash": a.get("reasonHash"),
+    })]
+
+
 def order_event(ev: ChainEvent) -> list[Row]:
     a = ev.args
     return [("chain_order_events", {
@@ -286,6 +353,8 @@ def _jsonable(value: Any) -> Any:
         return "0x" + value.hex()
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):  # a struct argument, decoded by field name
+        return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1 << 53:
         return str(value)
     return value
@@ -320,6 +389,12 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("MeterAnchor", "Anchored"): anchored,
     ("MeterAnchor", "BatchAnchored"): batch_anchored,
     ("Notary", "Notarized"): notarized,
+    ("ProductRegistry", "PcrRegistered"): pcr_registered,
+    ("ProductRegistry", "ProductRegistered"): product_registered,
+    ("ProductRegistry", "OutputRecorded"): output_recorded,
+    ("EpdRegistry", "DraftAttested"): draft_attested,
+    ("EpdRegistry", "EpdPublished"): epd_published,
+    **{("EpdRegistry", name): epd_step for name in EPD_STEP_KINDS},
     **{("CarbonMarket", name): order_event for name in ORDER_EVENT_KINDS},
     **{(kind.contract, event): ASSET_EVENT_HANDLERS[handler]
        for kind in assets.ASSET_KINDS.values() for event, handler in kind.events.items()},

@@ -24,6 +24,13 @@ KEYS = {
     "cancel_order",
     "issue_gec",
     "consume_gec",
+    "register_pcr",
+    "register_product",
+    "record_output",
+    "attest_epd",
+    "publish_epd",
+    "withdraw_epd",
+    "flag_epd",
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete
 from ledger_core.chain.outbox import Intent
 from ledger_core.db.models import (
     CommittedNode,
+    EpdDraftRecord,
     IngestRun,
     MeterBatch,
     MeterDevice,
@@ -28,9 +29,10 @@ HOUR = 3600
 
 
 def clear_meter_data(runtime: Runtime) -> None:
-    """The SQL side of meter data and documents is not in the chain snapshot: empty it after a test."""
+    """The SQL side of meter data, documents and EPD drafts is not in the chain snapshot: empty it after a test."""
     with runtime.sessions.begin() as session:
-        for model in (CommittedNode, Reading, QuarantinedReading, MeterBatch, IngestRun, MeterDevice, StoredDocument):
+        for model in (CommittedNode, Reading, QuarantinedReading, MeterBatch, IngestRun, MeterDevice, StoredDocument,
+                      EpdDraftRecord):
             session.execute(delete(model))
 
 

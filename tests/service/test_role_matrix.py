@@ -306,6 +306,8 @@ SINGLE_ORGANISATION = {
     "/api/v1/settlement/balances/{address}", "/api/v1/market/orders", "/api/v1/transactions",
     "/api/v1/transactions/{outbox_id}", "/api/v1/transactions/signing", "/api/v1/api-keys",
     "/api/v1/gec/holdings/{address}", "/api/v1/gec/scope2/{org_id}", "/api/v1/gec/batches/{batch_id}/trace",
+    "/api/v1/products/{product_id}/output", "/api/v1/epds/drafts", "/api/v1/epds/drafts/{draft_id}",
+    "/api/v1/epds/flagged",
 }
 # GET routes showing registry facts that are the same for every member (no organisation's rows), or the
 # process's own health.
@@ -315,7 +317,8 @@ SHARED = {
     "/api/v1/notary/documents/{document_hash}", "/api/v1/credits/projects", "/api/v1/credits/projects/{project_id}",
     "/api/v1/credits/batches", "/api/v1/credits/batches/{batch_id}", "/api/v1/market/closes/{asset}/{token_id}",
     "/api/v1/transactions/abi/{contract}", "/api/v1/gec/batches", "/api/v1/gec/batches/{batch_id}",
-    "/api/v1/gec/scope2-rule",
+    "/api/v1/gec/scope2-rule", "/api/v1/pcrs", "/api/v1/products", "/api/v1/products/{product_id}",
+    "/api/v1/epds", "/api/v1/epds/{epd_id}",
     "/3/footprints", "/3/footprints/{pf_id}",  # published footprints, to any PACT client (a member with a token)
     "/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
 }

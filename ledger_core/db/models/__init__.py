@@ -19,6 +19,15 @@ from ledger_core.db.models.chain_credits import (
     ChainOrderEvent,
     ChainProjectEvent,
 )
+from ledger_core.db.models.chain_footprints import (
+    ChainEpd,
+    ChainEpdAttestation,
+    ChainEpdCitation,
+    ChainEpdEvent,
+    ChainPcr,
+    ChainProduct,
+    ChainProductOutput,
+)
 from ledger_core.db.models.chain_gec import ChainGecBatch, ChainGecBatchAnchor, ChainGecConsumption
 from ledger_core.db.models.chain_members import ChainMember, ChainMemberEvent, ChainOrganisation, ChainOtherEvent
 from ledger_core.db.models.chain_records import (
@@ -32,6 +41,7 @@ from ledger_core.db.models.chain_records import (
 )
 from ledger_core.db.models.commitments import BatchStatus, CommittedNode, MeterBatch, Revaluation
 from ledger_core.db.models.documents import StoredDocument
+from ledger_core.db.models.footprint_drafts import EpdDraftRecord
 from ledger_core.db.models.identity import ApiKey, CustodialKey, RequestNonce
 from ledger_core.db.models.index_state import IndexCheckpoint, IndexedBlock
 from ledger_core.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
@@ -60,6 +70,10 @@ __all__ = [
     "ChainCreditVerification",
     "ChainDevice",
     "ChainDeviceEvent",
+    "ChainEpd",
+    "ChainEpdAttestation",
+    "ChainEpdCitation",
+    "ChainEpdEvent",
     "ChainGecBatch",
     "ChainGecBatchAnchor",
     "ChainGecConsumption",
@@ -71,6 +85,9 @@ __all__ = [
     "ChainOrderEvent",
     "ChainOrganisation",
     "ChainOtherEvent",
+    "ChainPcr",
+    "ChainProduct",
+    "ChainProductOutput",
     "ChainProjectEvent",
     "ChainReport",
     "ChainReportEvent",
@@ -78,6 +95,7 @@ __all__ = [
     "ChainTransfer",
     "CommittedNode",
     "CustodialKey",
+    "EpdDraftRecord",
     "IdempotencyRecord",
     "IndexCheckpoint",
     "IndexedBlock",

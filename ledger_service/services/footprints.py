@@ -1,0 +1,367 @@
+"""Product footprint use cases: PCR versions (the program operator, a regulator), products and their output
+(their enterprise), EPD drafts kept off chain, attested by a verifier of another organisation, published by the
+product's owner, superseded or withdrawn; and the supply-chain flags the service sends itself right after a
+supersession or withdrawal, for every citing EPD the index knows, so that the citing owners see them at once.
+
+The chain checks roles and states again when mined; what is checked here first (`RULES`, then the states the
+index or a view answers) is what the chain would otherwise refuse only after a nonce is spent, and who may see
+drafts and output records (`ledger_service.audit.access`, subject FOOTPRINT_DATA). Published EPDs, PCRs and
+products are registry facts every member sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy.orm import Session
+
+from ledger_core.chain.client import ChainClient
+from ledger_core.chain.errors import ContractRevert
+from ledger_core.chain.outbox import TxRecord
+from ledger_core.chain.suite import Suite
+from ledger_service import epd
+from ledger_service.audit.access import Subject, Viewer
+from ledger_service.epd import (
+    EPDS,
+    MAX_CITATIONS,
+    PRODUCTS,
+    Draft,
+    Epd,
+    EpdDraft,
+    Output,
+    OutputInput,
+    Pcr,
+    PcrInput,
+    Product,
+    ProductInput,
+    Status,
+)
+from ledger_service.services.caller import Caller
+from ledger_service.services.errors import forbidden, not_found
+from ledger_service.services.outcomes import Sent, mined
+from ledger_service.services.sending import Sender
+from ledger_service.services.visibility import IndexedViews
+
+# What the service checks before sending, by use case (the contracts check the same again from Membership).
+RULES: dict[str, tuple[str, ...]] = {
+    "register_pcr": ("REGULATOR",),
+    "register_product": ("ENTERPRISE",),
+    "record_output": ("ENTERPRISE",),
+    "draft": ("ENTERPRISE",),
+    "attest": ("VERIFIER",),
+    "publish": ("ENTERPRISE",),
+    "withdraw": ("ENTERPRISE",),
+}
+
+
+@dataclass(frozen=True)
+class Published:
+    """An EPD as published and the flags the service sent for the EPDs citing the one it superseded."""
+
+    epd: Epd
+    flagged: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FootprintService:
+    chain: ChainClient
+    suite: Suite
+    sender: Sender
+    views: IndexedViews
+
+    # -------------------------------------------------------------- rules
+
+    def _require_role(self, caller: Caller, use_case: str) -> None:
+        roles = RULES[use_case]
+        if not any(caller.member.has_role(r) for r in roles):
+            raise forbidden(f"{use_case} needs the role {' or '.join(roles)}", "MissingRole",
+                            account=caller.address, roles=list(roles))
+
+    @staticmethod
+    def _require_member_of(caller: Caller, org_id: int) -> None:
+        if caller.member.org_id != org_id:
+            raise ContractRevert("NotOrganisationMember", {"account": caller.address, "orgId": org_id})
+
+    def _require_sees(self, caller: Caller, org_id: int, what: str) -> None:
+        if not self._viewer(caller).sees(Subject.FOOTPRINT_DATA, org_id):
+            raise forbidden(f"{what} of organisation {org_id} are seen by that organisation, verifiers and "
+                            "regulators only", "NotYourData", orgId=org_id)
+
+    def _viewer(self, caller: Caller) -> Viewer:
+        return self.views.viewer(caller)
+
+    def _session(self) -> Session:
+        self.views.fresh()
+        return self.views.sessions()
+
+    # -------------------------------------------------------------- PCRs
+
+    def register_pcr(self, caller: Caller, pcr: PcrInput, wait: bool = True) -> Sent[Pcr]:
+        """Register a PCR version (program operator: a regulator); versions of an id only increase."""
+        self._require_role(caller, "register_pcr")
+        latest = epd.latest_pcr_version(self.chain, self.suite, pcr.pcr_id)
+        if pcr.version <= latest:
+            raise ContractRevert("PcrVersionNotIncreasing", {"pcrId": pcr.pcr_id, "version": pcr.version,
+                                                             "latest": latest})
+        record = self.sender.send_one(caller, epd.call(PRODUCTS, caller.address, "registerPcr", pcr.as_tuple()),
+                                      wait=wait)
+        if not mined(record):
+            return Sent((record,))
+        return Sent((record,), self.pcr(pcr.pcr_id, pcr.version))
+
+    def pcr(self, pcr_id: bytes, version: int) -> Pcr:
+        with self._session() as session:
+            found = epd.indexed_pcr(session, pcr_id, version)
+        if found is None:
+            raise not_found(f"PCR {epd.hex32(pcr_id)} has no version {version}", "UnknownPcrVersion",
+                            pcrId=epd.hex32(pcr_id), version=version)
+        return found
+
+    def pcrs(self, offset: int, limit: int, pcr_id: bytes | None = None) -> tuple[list[Pcr], int]:
+        with self._session() as session:
+            return epd.pcrs(session, offset, limit, pcr_id)
+
+    # -------------------------------------------------------------- products and output
+
+    def register_product(self, caller: Caller, product: ProductInput, wait: bool = True) -> Sent[Product]:
+        """Register a product of the caller's organisation (an enterprise member)."""
+        self._require_role(caller, "register_product")
+        product_id = epd.product_id(caller.member.org_id, product.own_product_id)
+        with self._session() as session:
+            if epd.indexed_product(session, product_id) is not None:
+                raise ContractRevert("ProductExists", {"productId": product_id, "ownerOrgId": caller.member.org_id})
+        record = self.sender.send_one(
+            caller, epd.call(PRODUCTS, caller.address, "registerProduct", product.as_tuple()), wait=wait)
+        if not mined(record):
+            return Sent((record,))
+        return Sent((record,), self.product(product_id))
+
+    def product(self, product_id: bytes) -> Product:
+        with self._session() as session:
+            found = epd.indexed_product(session, product_id)
+        if found is None:
+            raise ContractRevert("UnknownProduct", {"productId": product_id})
+        return found
+
+    def products(self, offset: int, limit: int, owner_org_id: int | None = None) -> tuple[list[Product], int]:
+        with self._session() as session:
+            return epd.products(session, offset, limit, owner_org_id)
+
+    def record_output(self, caller: Caller, product_id: bytes, output: OutputInput,
+                      wait: bool = True) -> Sent[Output]:
+        """Record a product's output for a period (an enterprise member of the owner); periods follow one
+        another without overlap."""
+        self._require_role(caller, "record_output")
+        product = self.product(product_id)
+        self._require_member_of(caller, product.owner_org_id)
+        last_end = epd.last_output_end(self.chain, self.suite, product_id)
+        if output.period_start < last_end:
+            raise ContractRevert("OutputPeriodOverlap", {"productId": product_id, "periodStart": output.period_start,
+                                                         "lastOutputEnd": last_end})
+        record = self.sender.send_one(
+            caller, epd.call(PRODUCTS, caller.address, "recordOutput", product_id, output.as_tuple()), wait=wait)
+        if not mined(record):
+            return Sent((record,))
+        with self._session() as session:
+            recorded = next(o for o in epd.outputs(session, product_id) if o.at.tx_hash == record.tx_hash)
+        return Sent((record,), recorded)
+
+    def outputs(self, caller: Caller, product_id: bytes) -> list[Output]:
+        """A product's output records (its organisation, verifiers and regulators)."""
+        product = self.product(product_id)
+        self._require_sees(caller, product.owner_org_id, "output records")
+        with self._session() as session:
+            return epd.outputs(session, product_id)
+
+    # -------------------------------------------------------------- drafts and attestation
+
+    def create_draft(self, caller: Caller, draft: EpdDraft) -> Draft:
+        """Keep a draft of a footprint of one of the caller's organisation's products, checked as `publish`
+        will be (product, unit, PCR period, citations, superseded EPD): its commitment is what a verifier
+        attests. The same fields give the same draft."""
+        self._require_role(caller, "draft")
+        product = self.product(draft.product_id)
+        self._require_member_of(caller, product.owner_org_id)
+        self._check_draft(draft, product)
+        with self.views.sessions.begin() as session:
+            return epd.store_draft(session, draft, product.owner_org_id, caller.address)
+
+    def _check_draft(self, draft: EpdDraft, product: Product) -> None:
+        if draft.declared_unit != product.declared_unit:
+            raise ContractRevert("DeclaredUnitMismatch", {"productId": draft.product_id,
+                                                          "declaredUnit": draft.declared_unit})
+        pcr = self.pcr(draft.pcr_id, draft.pcr_version)
+        if draft.period_start < pcr.valid_from or draft.period_end > pcr.valid_until:
+            raise ContractRevert("PcrDoesNotCoverPeriod", {"pcrId": draft.pcr_id, "version": draft.pcr_version,
+                                                           "validFrom": pcr.valid_from,
+                                                           "validUntil": pcr.valid_until})
+        if len(draft.cited_epd_ids) > MAX_CITATIONS:
+            raise ContractRevert("TooManyCitations", {"count": len(draft.cited_epd_ids), "max": MAX_CITATIONS})
+        now = self._chain_time()
+        with self._session() as session:
+            for cited_id in draft.cited_epd_ids:
+                cited = self._epd(session, cited_id)
+                if cited.status != Status.PUBLISHED.label:
+                    raise _not_published(cited)
+                if (draft.period_start < cited.valid_from or draft.period_end > cited.valid_until
+                        or cited.valid_until <= now):
+                    raise ContractRevert("CitedEpdNotValid", {"epdId": cited_id, "validFrom": cited.valid_from,
+                                                              "validUntil": cited.valid_until})
+            if draft.supersedes:
+                old = self._epd(session, draft.supersedes)
+                if old.status != Status.PUBLISHED.label:
+                    raise _not_published(old)
+                if old.product_id != epd.hex32(draft.product_id):
+                    raise ContractRevert("SupersedesAnotherProduct", {"epdId": old.epd_id,
+                                                                      "productId": old.product_id})
+
+    def _chain_time(self) -> int:
+        return int(self.chain.request(lambda: self.suite.w3.eth.get_block("latest"))["timestamp"])
+
+    @staticmethod
+    def _epd(session: Session, epd_id: int) -> Epd:
+        found = epd.indexed_epd(session, epd_id)
+        if found is None:
+            raise ContractRevert("UnknownEpd", {"epdId": epd_id})
+        return found
+
+    def draft(self, caller: Caller, draft_id: int) -> Draft:
+        """A draft and where it stands (its organisation, verifiers and regulators)."""
+        found = self._stored_draft(draft_id)
+        self._require_sees(caller, found.owner_org_id, "drafts")
+        return found
+
+    def _stored_draft(self, draft_id: int) -> Draft:
+        with self._session() as session:
+            found = epd.stored_draft(session, draft_id)
+        if found is None:
+            raise not_found(f"there is no draft {draft_id}", "UnknownDraft", draftId=draft_id)
+        return found
+
+    def drafts(self, caller: Caller, offset: int, limit: int,
+               owner_org_id: int | None = None) -> tuple[list[Draft], int]:
+        """Drafts the caller sees: its organisation's; every organisation's for verifiers and regulators."""
+        viewer = self._viewer(caller)
+        if owner_org_id is None and not viewer.sees(Subject.FOOTPRINT_DATA, -1):
+            owner_org_id = caller.member.org_id
+        if owner_org_id is not None:
+            self._require_sees(caller, owner_org_id, "drafts")
+        with self._session() as session:
+            return epd.stored_drafts(session, offset, limit, owner_org_id)
+
+    def attest(self, caller: Caller, draft_id: int, statement_hash: bytes, wait: bool = True) -> Sent[Draft]:
+        """Attest a draft (a verifier, never of the draft's own organisation), with the statement's hash."""
+        self._require_role(caller, "attest")
+        found = self.draft(caller, draft_id)
+        if caller.member.org_id == found.owner_org_id:
+            raise ContractRevert("ConflictOfInterest", {"verifier": caller.address, "orgId": found.owner_org_id})
+        commitment = epd.from_hex32(found.draft_commitment)
+        _owner, verifier_org = epd.attestation(self.chain, self.suite, commitment)
+        if verifier_org or found.status == "published":
+            raise ContractRevert("AlreadyAttested", {"draftCommitment": commitment,
+                                                     "verifierOrgId": verifier_org or
+                                                     (found.attestation.verifier_org_id if found.attestation else 0)})
+        record = self.sender.send_one(caller, epd.call(EPDS, caller.address, "attest", commitment,
+                                                       found.owner_org_id, statement_hash), wait=wait)
+        return Sent((record,), self.draft(caller, draft_id) if mined(record) else None)
+
+    # -------------------------------------------------------------- publication, withdrawal and flags
+
+    def publish(self, caller: Caller, draft_id: int, wait: bool = True) -> Sent[Published]:
+        """Publish an attested draft (an enterprise member of the product's owner). A supersession flags, right
+        after, every published EPD the index knows that cites the superseded one."""
+        self._require_role(caller, "publish")
+        found = self._stored_draft(draft_id)
+        self._require_member_of(caller, found.owner_org_id)
+        fields = found.fields
+        self._check_draft(fields, self.product(fields.product_id))
+        commitment = epd.from_hex32(found.draft_commitment)
+        owner, verifier_org = epd.attestation(self.chain, self.suite, commitment)
+        if verifier_org == 0:
+            raise ContractRevert("DraftNotAttested", {"draftCommitment": commitment})
+        if owner != found.owner_org_id:
+            raise ContractRevert("AttestedForAnotherOrganisation", {"draftCommitment": commitment,
+                                                                    "ownerOrgId": owner})
+        # Flags follow a mined supersession: with citing EPDs to flag, the receipt is waited for.
+        wait = wait or bool(fields.supersedes and self._citers(fields.supersedes))
+        record = self.sender.send_one(caller, epd.call(EPDS, caller.address, "publish", fields.as_tuple()),
+                                      wait=wait)
+        if not mined(record):
+            return Sent((record,))
+        (epd_id,) = epd.published_ids(self.chain, self.suite, str(record.tx_hash))
+        flags = self._flag_citers(caller, fields.supersedes) if fields.supersedes else {}
+        return Sent((record, *flags.values()), Published(self.epd(epd_id), _mined_ids(flags)))
+
+    def withdraw(self, caller: Caller, epd_id: int, reason_hash: bytes, wait: bool = True) -> Sent[Published]:
+        """Withdraw a published EPD (an enterprise member of its owner) with a reason's hash; every published EPD
+        the index knows that cites it is flagged right after."""
+        self._require_role(caller, "withdraw")
+        current = self.epd(epd_id)
+        self._require_member_of(caller, current.owner_org_id)
+        if current.status != Status.PUBLISHED.label:
+            raise _not_published(current)
+        wait = wait or bool(self._citers(epd_id))  # flags follow the mined withdrawal
+        record = self.sender.send_one(caller, epd.call(EPDS, caller.address, "withdraw", epd_id, reason_hash),
+                                      wait=wait)
+        if not mined(record):
+            return Sent((record,))
+        flags = self._flag_citers(caller, epd_id)
+        return Sent((record, *flags.values()), Published(self.epd(epd_id), _mined_ids(flags)))
+
+    def flag(self, caller: Caller, epd_id: int, wait: bool = True) -> Sent[Epd]:
+        """Flag a published EPD one of whose cited EPDs is no longer published or valid (any member)."""
+        current = self.epd(epd_id)
+        if current.status != Status.PUBLISHED.label:
+            raise _not_published(current)
+        if current.flagged:
+            raise ContractRevert("AlreadyFlagged", {"epdId": epd_id})
+        record = self.sender.send_one(caller, epd.call(EPDS, caller.address, "flag", epd_id,
+                                                       list(current.cited_epd_ids)), wait=wait)
+        return Sent((record,), self.epd(epd_id) if mined(record) else None)
+
+    def _citers(self, stale_epd_id: int) -> list[Epd]:
+        """The published, unflagged EPDs the index knows that cite `stale_epd_id`."""
+        with self._session() as session:
+            return [e for e in epd.citing(session, stale_epd_id)
+                    if e.status == Status.PUBLISHED.label and not e.flagged]
+
+    def _flag_citers(self, caller: Caller, stale_epd_id: int) -> dict[int, TxRecord]:
+        """Flag every published, unflagged EPD that cites `stale_epd_id` (sent by the caller: a flag is
+        permissionless), one transaction each, so each citing owner sees its flag; the transactions by EPD."""
+        citers = self._citers(stale_epd_id)
+        if not citers:
+            return {}
+        intents = [epd.call(EPDS, caller.address, "flag", e.epd_id, list(e.cited_epd_ids)) for e in citers]
+        # The request's Idempotency-Key went with its own transaction; the flags follow from it, once mined.
+        records = self.sender.send(replace(caller, idempotency=None), intents, batch=True, refuse=False)
+        return {e.epd_id: r for e, r in zip(citers, records, strict=True)}
+
+    # -------------------------------------------------------------- reading
+
+    def epd(self, epd_id: int) -> Epd:
+        """A published EPD with what became of it (registry facts: any member)."""
+        with self._session() as session:
+            return self._epd(session, epd_id)
+
+    def epds(self, offset: int, limit: int, owner_org_id: int | None = None,
+             product_id: bytes | None = None) -> tuple[list[Epd], int]:
+        with self._session() as session:
+            return epd.epds(session, offset, limit, owner_org_id, product_id)
+
+    def flagged(self, caller: Caller, offset: int, limit: int,
+                owner_org_id: int | None = None) -> tuple[list[Epd], int]:
+        """Flagged footprints of the caller's organisation (a regulator may name any organisation)."""
+        org = caller.member.org_id if owner_org_id is None else owner_org_id
+        if org != caller.member.org_id and not caller.is_regulator:
+            raise forbidden(f"the flagged footprints of organisation {org} are shown to it and to regulators",
+                            "NotYourData", orgId=org)
+        with self._session() as session:
+            return epd.epds(session, offset, limit, org, flagged_only=True)
+
+
+def _mined_ids(flags: dict[int, TxRecord]) -> tuple[int, ...]:
+    return tuple(epd_id for epd_id, record in flags.items() if mined(record))
+
+
+def _not_published(found: Epd) -> ContractRevert:
+    """The contract's refusal of an EPD that is superseded or withdrawn."""
+    return ContractRevert("EpdNotPublished", {"epdId": found.epd_id, "epdStatus": Status[found.status.upper()]})
