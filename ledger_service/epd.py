@@ -364,6 +364,9 @@ class Draft:
     status: str
     attestation: Attested | None
     epd_id: int | None
+    # What a computed footprint was computed from (`ledger_service.footprints.compute.Provenance.record` as its
+    # canonical JSON decoded): its commitment is the draft's `provenance_commitment`. None for a draft given by hand.
+    provenance: dict[str, Any] | None = None
 
 
 def _page(session: Session, q: Select[Any], order: Any, offset: int, limit: int) -> tuple[list[Any], int]:
@@ -481,16 +484,19 @@ def _draft(session: Session, r: EpdDraftRecord) -> Draft:
     epd_id = session.scalar(select(ChainEpd.epd_id).where(ChainEpd.draft_commitment == r.draft_commitment))
     status = "published" if epd_id is not None else "attested" if attested is not None else "draft"
     return Draft(r.id, hex32(r.draft_commitment), r.owner_org_id, r.created_by, utc(r.created_at),
-                 draft_from_json(r.content), status, attested, epd_id)
+                 draft_from_json(r.content), status, attested, epd_id, r.content.get("provenance"))
 
 
-def store_draft(session: Session, draft: EpdDraft, owner_org_id: int, created_by: str) -> Draft:
-    """Keep a draft (once per commitment: the same fields give the same draft)."""
+def store_draft(session: Session, draft: EpdDraft, owner_org_id: int, created_by: str,
+                provenance: dict[str, Any] | None = None) -> Draft:
+    """Keep a draft (once per commitment: the same fields give the same draft), with the provenance record of a
+    computed one."""
     commitment = draft.commitment()
     row = session.scalar(select(EpdDraftRecord).where(EpdDraftRecord.draft_commitment == commitment))
     if row is None:
+        content = draft_to_json(draft) if provenance is None else {**draft_to_json(draft), "provenance": provenance}
         row = EpdDraftRecord(draft_commitment=commitment, owner_org_id=owner_org_id, product_id=draft.product_id,
-                             created_by=created_by, content=draft_to_json(draft))
+                             created_by=created_by, content=content)
         session.add(row)
         session.flush()
     return _draft(session, row)

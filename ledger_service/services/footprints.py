@@ -10,7 +10,10 @@ products are registry facts every member sees."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -35,13 +38,17 @@ from ledger_service.epd import (
     ProductInput,
     Status,
 )
+from ledger_service.footprints import compute
+from ledger_service.footprints.canonical import canonical_bytes
+from ledger_service.footprints.site_data import site_label, site_subtotals
 from ledger_service.services.caller import Caller
-from ledger_service.services.errors import forbidden, not_found
+from ledger_service.services.errors import Refusal, forbidden, not_found
 from ledger_service.services.outcomes import Sent, mined
 from ledger_service.services.sending import Sender
 from ledger_service.services.visibility import IndexedViews
 
 # What the service checks before sending, by use case (the contracts check the same again from Membership).
+MAX_SITE_PRODUCTS = 1000  # products of one enterprise shared one site's emissions with
 RULES: dict[str, tuple[str, ...]] = {
     "register_pcr": ("REGULATOR",),
     "register_product": ("ENTERPRISE",),
@@ -59,6 +66,50 @@ class Published:
 
     epd: Epd
     flagged: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BomLine:
+    """A purchased input per declared unit of the product: from a supplier's EPD on this ledger (primary data,
+    cited by the footprint) or from a secondary factor."""
+
+    name: str
+    quantity: Decimal
+    unit: str
+    epd_id: int | None = None
+    factor: compute.SecondaryFactor | None = None
+
+
+@dataclass(frozen=True)
+class FootprintAsk:
+    """What a footprint is computed for; the rest comes from the chain and the anchored meter data."""
+
+    product_id: bytes
+    pcr_id: bytes
+    pcr_version: int
+    period_start: int
+    period_end: int
+    valid_from: int
+    valid_until: int
+    document_hash: bytes
+    inputs: tuple[BomLine, ...] = ()
+    supersedes: int = 0
+
+
+@dataclass(frozen=True)
+class Computed:
+    draft: Draft
+    footprint: compute.Footprint
+
+
+ALLOCATION = {epd.Allocation.MASS.label: compute.Allocation.MASS,
+              epd.Allocation.ECONOMIC.label: compute.Allocation.ECONOMIC,
+              epd.Allocation.PHYSICAL_OUTPUT.label: compute.Allocation.PHYSICAL_OUTPUT}
+CUT_OFF_TOTAL_TIMES = 5  # EN 15804: 1 % per input, 5 % in all; a PCR states the per-input share
+
+
+def _seconds(moment: int) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
 
 
 @dataclass(frozen=True)
@@ -184,6 +235,67 @@ class FootprintService:
         self._check_draft(draft, product)
         with self.views.sessions.begin() as session:
             return epd.store_draft(session, draft, product.owner_org_id, caller.address)
+
+    def compute_draft(self, caller: Caller, ask: FootprintAsk) -> Computed:
+        """Compute a footprint of one of the caller's organisation's products from the chain's records, and keep it
+        as a draft whose provenance commitment covers every input: the site's anchored subtotals for the period
+        (the facility's or workshop's Merkle-sum nodes the anchors commit to), the output records of every product
+        made there in exactly that period, shared by the PCR's allocation rule, and the bill of materials, each
+        line from a supplier's published EPD (cited, checked as publishing will check it) or a secondary factor."""
+        self._require_role(caller, "draft")
+        product = self.product(ask.product_id)
+        self._require_member_of(caller, product.owner_org_id)
+        pcr = self.pcr(ask.pcr_id, ask.pcr_version)
+        per_input = Decimal(pcr.cut_off_per_mille) / 1000
+        rule = compute.Rule(pcr.pcr_id, pcr.version, ALLOCATION[pcr.allocation],
+                            compute.CutOff(per_input, min(per_input * CUT_OFF_TOTAL_TIMES, Decimal("0.99"))))
+        with self._session() as session:
+            subtotals = site_subtotals(session, product.owner_org_id, product.facility, product.workshop or None,
+                                       ask.period_start, ask.period_end)
+            outputs = self._site_outputs(session, product, ask.period_start, ask.period_end)
+            inputs = tuple(self._input(session, line) for line in ask.inputs)
+        try:
+            footprint = compute.compute(compute.FootprintRequest(
+                product.product_id, site_label(product.facility, product.workshop or None),
+                compute.Period(_seconds(ask.period_start), _seconds(ask.period_end)), rule, tuple(subtotals),
+                tuple(outputs), inputs))
+        except compute.FootprintInputInvalid as exc:
+            raise Refusal(422, exc.reason, str(exc), {"productId": product.product_id}) from None
+        cited = tuple(dict.fromkeys(line.epd_id for line in ask.inputs if line.epd_id is not None))
+        draft = EpdDraft(ask.product_id, ask.pcr_id, ask.pcr_version, product.declared_unit, footprint.mg_per_unit,
+                         ask.period_start, ask.period_end, ask.valid_from, ask.valid_until, ask.document_hash,
+                         footprint.provenance.commitment, compute.half_up(footprint.primary_data_share * 1000),
+                         cited, ask.supersedes)
+        self._check_draft(draft, product)
+        record = json.loads(canonical_bytes(footprint.provenance.record))
+        with self.views.sessions.begin() as session:
+            kept = epd.store_draft(session, draft, product.owner_org_id, caller.address, record)
+        return Computed(kept, footprint)
+
+    @staticmethod
+    def _site_outputs(session: Session, product: Product, start: int, end: int) -> list[compute.Output]:
+        """The output records of exactly `[start, end)` of every product of the owner made at the product's site."""
+        made_there, _ = epd.products(session, 0, MAX_SITE_PRODUCTS, product.owner_org_id)
+        found = []
+        for other in made_there:
+            if (other.facility, other.workshop) != (product.facility, product.workshop):
+                continue
+            for o in epd.outputs(session, epd.from_hex32(other.product_id)):
+                if (o.period_start, o.period_end) == (start, end):
+                    found.append(compute.Output(other.product_id, o.quantity_milli, o.mass_grams, o.value_fen,
+                                                o.commitment))
+        return found
+
+    def _input(self, session: Session, line: BomLine) -> compute.Input:
+        if (line.epd_id is None) == (line.factor is None):
+            raise Refusal(422, "InputSourceInvalid", f"input {line.name!r} names either a supplier EPD or a factor",
+                          {"input": line.name})
+        if line.factor is not None:
+            return compute.Input(line.name, line.quantity, line.unit, line.factor)
+        cited = self._epd(session, line.epd_id or 0)
+        return compute.Input(line.name, line.quantity, line.unit, compute.SupplierFootprint(
+            "EPD", str(cited.epd_id), Decimal(cited.mg_co2e_per_unit) / compute.MG_PER_KG,
+            epd.from_hex32(cited.draft_commitment)))
 
     def _check_draft(self, draft: EpdDraft, product: Product) -> None:
         if draft.declared_unit != product.declared_unit:

@@ -7,6 +7,7 @@ regulators. The use cases are `ledger_service.services.footprints`."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -30,6 +31,8 @@ from ledger_service.epd import (
     from_hex32,
     pcr_id,
 )
+from ledger_service.footprints.compute import SecondaryFactor
+from ledger_service.services.footprints import BomLine, FootprintAsk
 
 router = APIRouter(prefix=API_PREFIX, tags=["product footprints"])
 HASH = "^0x[0-9a-fA-F]{64}$"
@@ -255,6 +258,72 @@ class DraftOut(BaseModel):
     fields: DraftFieldsOut
     attestation: AttestationOut | None
     epd_id: int | None
+    provenance: dict[str, Any] | None = Field(
+        default=None, description="what a computed footprint was computed from (canonical JSON; its keccak-256 is "
+                                  "provenance_commitment); none for a draft given by hand")
+
+
+class FactorIn(BaseModel):
+    database: Label = Field(description="the factor database, e.g. CLCD")
+    version: Annotated[str, Field(min_length=1, max_length=32)]
+    factor_id: Label
+    kg_per_unit: Decimal = Field(ge=0, max_digits=30, decimal_places=12, description="kgCO2e per unit of the input")
+
+
+class InputIn(BaseModel):
+    """One line of the bill of materials per declared unit: a supplier EPD of this ledger or a secondary factor."""
+
+    name: Label
+    quantity: Decimal = Field(ge=0, max_digits=30, decimal_places=12, description="per declared unit, in `unit`")
+    unit: Annotated[str, Field(min_length=1, max_length=32)]
+    epd_id: Id64 | None = Field(default=None, description="a published EPD of a supplier (primary data, cited)")
+    factor: FactorIn | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InputIn:
+        if (self.epd_id is None) == (self.factor is None):
+            raise ValueError("an input names either epd_id or factor")
+        return self
+
+    def domain(self) -> BomLine:
+        factor = self.factor
+        return BomLine(self.name, self.quantity, self.unit, self.epd_id, None if factor is None else SecondaryFactor(
+            factor.database, factor.version, factor.factor_id, factor.kg_per_unit))
+
+
+class ComputeIn(BaseModel):
+    product_id: Hash
+    pcr_id: Hash
+    pcr_version: int = Field(strict=True, ge=1, le=UINT16_MAX)
+    period_start: Seconds = Field(gt=0, description="reference period start (inclusive), UTC seconds")
+    period_end: Seconds
+    valid_from: Seconds
+    valid_until: Seconds
+    document_hash: Hash
+    inputs: list[InputIn] = Field(default_factory=list, max_length=MAX_CITATIONS)
+    supersedes: int = Field(default=0, strict=True, ge=0, le=INT64_MAX)
+
+    @model_validator(mode="after")
+    def _periods(self) -> ComputeIn:
+        _ordered(self.period_start, self.period_end, "the reference period")
+        _ordered(self.valid_from, self.valid_until, "the validity")
+        return self
+
+    def domain(self) -> FootprintAsk:
+        return FootprintAsk(from_hex32(self.product_id), from_hex32(self.pcr_id), self.pcr_version, self.period_start,
+                            self.period_end, self.valid_from, self.valid_until, from_hex32(self.document_hash),
+                            tuple(i.domain() for i in self.inputs), self.supersedes)
+
+
+class ComputedOut(BaseModel):
+    draft: DraftOut
+    kg_co2e_per_unit: str = Field(description="exact to 40 digits; the chain stores mg_co2e_per_unit (half-up)")
+    site_kg_co2e_per_unit: str
+    upstream_kg_co2e_per_unit: str
+    allocation_share: str = Field(description="of the site's anchored emissions in the period")
+    site_mg_co2e: int = Field(description="the site's anchored emissions in the period")
+    primary_data_share_percent: str
+    exempted_percent: str = Field(description="left out by the PCR's cut-off")
 
 
 class DraftList(BaseModel):
@@ -334,7 +403,7 @@ def _draft_out(draft: Any) -> DraftOut:
     return DraftOut(draft_id=draft.draft_id, draft_commitment=draft.draft_commitment, owner_org_id=draft.owner_org_id,
                     created_by=draft.created_by, created_at=draft.created_at, status=draft.status, fields=fields,
                     attestation=AttestationOut.model_validate(draft.attestation) if draft.attestation else None,
-                    epd_id=draft.epd_id)
+                    epd_id=draft.epd_id, provenance=draft.provenance)
 
 
 def _epd_list(found: tuple[list[Any], int], page: Any) -> EpdList:
@@ -422,6 +491,20 @@ def list_output(product_id: HashPath, caller: AnyMember, services: ServicesDep) 
 def create_draft(body: DraftIn, caller: Enterprise, services: ServicesDep) -> DraftOut:
     """Keep a draft footprint of one of the caller's organisation's products (checked as publishing will be)."""
     return _draft_out(services.footprints.create_draft(caller, body.domain()))
+
+
+@router.post("/epds/drafts/computed", response_model=ComputedOut, status_code=status.HTTP_201_CREATED)
+def compute_draft(body: ComputeIn, caller: Enterprise, services: ServicesDep) -> ComputedOut:
+    """Compute a footprint of one of the caller's organisation's products from the anchored meter data of its site,
+    the output records and the bill of materials, and keep it as a draft with its provenance."""
+    computed = services.footprints.compute_draft(caller, body.domain())
+    fp = computed.footprint
+    return ComputedOut(draft=_draft_out(computed.draft), kg_co2e_per_unit=str(fp.kg_per_unit),
+                       site_kg_co2e_per_unit=str(fp.site_kg_per_unit),
+                       upstream_kg_co2e_per_unit=str(fp.upstream_kg_per_unit),
+                       allocation_share=str(fp.share_decimal), site_mg_co2e=fp.site_mg,
+                       primary_data_share_percent=str(fp.primary_data_share_percent),
+                       exempted_percent=str(fp.exempted_percent))
 
 
 @router.get("/epds/drafts", response_model=DraftList)
