@@ -29,7 +29,8 @@ from ledger_service.epd import Allocation, hex32, pcr_id
 
 pcr_app = typer.Typer(help="Product category rules: register a version (regulator), list.", no_args_is_help=True)
 product_app = typer.Typer(help="Products and their production output.", no_args_is_help=True)
-epd_app = typer.Typer(help="EPDs: draft, attest, publish, withdraw, show, list, flagged.", no_args_is_help=True)
+epd_app = typer.Typer(help="EPDs: compute or draft, attest, publish, withdraw, show, list, flagged.",
+                      no_args_is_help=True)
 
 HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 HASH_HELP = "0x-hex 32-byte hash, or a file whose SHA-256 is taken"
@@ -47,6 +48,8 @@ PRODUCT_KEYS = ["product_id", "owner_org_id", "own_product_id", "cpc_code", "dec
 OUTPUT_KEYS = ["index", "period_start", "period_end", "quantity_milli", "mass_grams", "value_fen", "extract_hash",
                "commitment"]
 DRAFT_KEYS = ["draft_id", "status", "owner_org_id", "draft_commitment", "epd_id"]
+COMPUTED_KEYS = ["kg_co2e_per_unit", "site_kg_co2e_per_unit", "upstream_kg_co2e_per_unit", "allocation_share",
+                 "site_mg_co2e", "primary_data_share_percent", "exempted_percent"]
 EPD_KEYS = ["epd_id", "status", "flagged", "owner_org_id", "product_id", "pcr_version", "declared_unit",
             "mg_co2e_per_unit", "period_start", "period_end", "valid_from", "valid_until", "cited_epd_ids",
             "superseded_by", "provenance_commitment"]
@@ -209,6 +212,57 @@ def draft(
             "cited_epd_ids": cite or [], "supersedes": supersedes}
     with service(ctx, url, api_key) as api:
         show(api.post("/epds/drafts", json=body), as_json, "draft kept", DRAFT_KEYS)
+
+
+def _inputs(from_epds: list[str] | None, from_factors: list[str] | None) -> list[dict[str, Any]]:
+    """`NAME,QUANTITY,UNIT,EPD_ID` and `NAME,QUANTITY,UNIT,DATABASE,VERSION,FACTOR_ID,KG_PER_UNIT` lines."""
+    lines: list[dict[str, Any]] = []
+    for text in from_epds or []:
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) != 4 or not parts[3].isdigit():
+            raise typer.BadParameter(f"{text!r}: NAME,QUANTITY,UNIT,EPD_ID", param_hint="--epd-input")
+        lines.append({"name": parts[0], "quantity": parts[1], "unit": parts[2], "epd_id": int(parts[3])})
+    for text in from_factors or []:
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) != 7:
+            raise typer.BadParameter(f"{text!r}: NAME,QUANTITY,UNIT,DATABASE,VERSION,FACTOR_ID,KG_PER_UNIT",
+                                     param_hint="--factor-input")
+        lines.append({"name": parts[0], "quantity": parts[1], "unit": parts[2], "factor": {
+            "database": parts[3], "version": parts[4], "factor_id": parts[5], "kg_per_unit": parts[6]}})
+    return lines
+
+
+@epd_app.command("compute")
+def compute(
+    ctx: typer.Context,
+    product_id: ProductId,
+    pcr: Annotated[str, typer.Option(help="The PCR's code.")],
+    pcr_version: Annotated[int, typer.Option(min=1, help="The PCR version.")],
+    period_start: TimeOption,
+    period_end: TimeOption,
+    valid_from: TimeOption,
+    valid_until: TimeOption,
+    document: Hash,
+    epd_input: Annotated[list[str] | None, typer.Option(
+        help="An input per declared unit from a supplier's EPD: NAME,QUANTITY,UNIT,EPD_ID (repeat).")] = None,
+    factor_input: Annotated[list[str] | None, typer.Option(
+        help="An input from a secondary factor: NAME,QUANTITY,UNIT,DATABASE,VERSION,FACTOR_ID,KG_PER_UNIT "
+             "(repeat).")] = None,
+    supersedes: Annotated[int, typer.Option(min=0, help="The EPD of this product it supersedes.")] = 0,
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Compute a footprint of one of your products from its site's anchored meter data, the output records and
+    the bill of materials, and keep it as a draft with its provenance; a verifier attests its commitment."""
+    body = {"product_id": product_id, "pcr_id": hex32(pcr_id(pcr)), "pcr_version": pcr_version,
+            "period_start": seconds(period_start), "period_end": seconds(period_end),
+            "valid_from": seconds(valid_from), "valid_until": seconds(valid_until), "document_hash": _hash(document),
+            "inputs": _inputs(epd_input, factor_input), "supersedes": supersedes}
+    with service(ctx, url, api_key) as api:
+        answer = api.post("/epds/drafts/computed", json=body)
+    draft = answer["draft"]
+    figures = {key: answer[key] for key in COMPUTED_KEYS}
+    show(answer if as_json else {**draft, **figures, **draft["fields"]}, as_json, "footprint computed, draft kept",
+         [*DRAFT_KEYS, *COMPUTED_KEYS, "mg_co2e_per_unit", "cited_epd_ids", "provenance_commitment"])
 
 
 @epd_app.command("drafts")

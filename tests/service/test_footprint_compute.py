@@ -40,6 +40,10 @@ def doc(text: str) -> str:
 
 @pytest.fixture
 def plant(client: TestClient, cast: Cast, runtime: Runtime) -> dict[str, Any]:
+    return steel_plant(client, cast, runtime)
+
+
+def steel_plant(client: TestClient, cast: Cast, runtime: Runtime) -> dict[str, Any]:
     """Three hours of the steel plant's meter data anchored; a PCR by mass valid from 2025; coil and slab made in
     the plant's first facility with their output for those hours; a supplier's pig iron EPD."""
     layout = set_up_park(client, cast, runtime)
