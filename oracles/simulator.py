@@ -110,7 +110,7 @@ def _raw_public_key(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-_NAMES = ("Steel", "Cement", "Glass", "Chemicals", "Paper", "Textiles", "Foundry", "Ceramics", "Aluminium", "Plastics")
+_NAMES = ("Steel", "Cement", "Glass", "Auto Parts", "Paper", "Textiles", "Foundry", "Ceramics", "Aluminium", "Plastics")
 
 
 def simulate_park(

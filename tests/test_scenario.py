@@ -71,6 +71,13 @@ def test_the_demo_tells_the_year_through_the_service_and_refuses_to_reuse_its_da
     assert "issuance → listing → trade → consumption; 1 consumption claim(s)" in out
     assert re.search(r"Scope 2 for compliance is now [\d,.]+ t \(market-based", out)
 
+    # Product footprints: the coil's EPD computed from the steel plant's anchored site data, the bracket's citing
+    # it, and the bracket's flagged when the plant supersedes its EPD.
+    footprints = out[out.index("Product footprints"):out.index("Audit: report 5")]
+    assert re.search(r"│ 1\s+│ hot-rolled\s+│ [\d.]+\s+│ 279\.000\s+│", footprints)  # 1.55 t x 120 + 0.62 t x 150 kg
+    assert "Auto Parts 14's bracket cites steel EPD 1" in footprints
+    assert "published EPD 3 superseding 1" in footprints and "sees [2] flagged" in footprints
+
     # The trace: the report's steps, its commitment, one reading proved by MeterAnchor with its subtotals.
     trace = out[out.index("Audit: report 5"):]
     assert [s for s in ("submitted", "verified", "finalized") if re.search(rf"│ {s}\s+│", trace)] == [

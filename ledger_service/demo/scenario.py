@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger_core.config import Settings
-from ledger_service.demo import audit, cast, green, meters, story
+from ledger_service.demo import audit, cast, footprints, green, meters, story
 from ledger_service.demo.printing import chapter, say, show, table
 from ledger_service.runtime import Runtime
 from oracles.simulator import simulate_park
@@ -115,6 +115,7 @@ def tell(runtime: Runtime, options: Options, run_dir: Path, started: float) -> O
     story.surrender(runtime, people, year)
     story.compliance_table(runtime, people, year)
     green.green_electricity(runtime, people, layout.seed, period)
+    footprints.product_footprints(runtime, people, layout, period)
     _, proved = audit.trace(runtime, people, year.reports[year.short].report_id)
     reconciled = audit.reconciliation(runtime).ok
     key = runtime.bootstrap_api_key
