@@ -15,12 +15,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.outbox import TxRecord
 from ledger_core.chain.suite import Suite
+from ledger_core.db.models import ChainOrganisation
 from ledger_service import epd
 from ledger_service.audit.access import Subject, Viewer
 from ledger_service.epd import (
@@ -42,6 +44,7 @@ from ledger_service.footprints import compute
 from ledger_service.footprints.canonical import canonical_bytes
 from ledger_service.footprints.site_data import site_label, site_subtotals
 from ledger_service.services.caller import Caller
+from ledger_service.services.epd_page import render_epd
 from ledger_service.services.errors import Refusal, forbidden, not_found
 from ledger_service.services.outcomes import Sent, mined
 from ledger_service.services.sending import Sender
@@ -459,6 +462,23 @@ class FootprintService:
         with self._session() as session:
             return epd.epds(session, offset, limit, owner_org_id, product_id)
 
+    def page(self, epd_id: int) -> EpdPage:
+        """The EPD as a printable page, saying whether the registry's record matches the index's (status, flag,
+        validity, owner, product, the commitment to what it cites)."""
+        found = self.epd(epd_id)
+        product = self.product(epd.from_hex32(found.product_id))
+        pcr = self.pcr(epd.from_hex32(found.pcr_id), found.pcr_version)
+        with self._session() as session:
+            owner = session.scalar(select(ChainOrganisation.name).where(
+                ChainOrganisation.org_id == found.owner_org_id)) or f"organisation {found.owner_org_id}"
+        record = self.chain.request(lambda: self.suite.function(EPDS, "epd", epd_id).call())
+        matches = (int(record[0]), int(record[1]), int(record[2]), int(record[3]), bool(record[4]),
+                   bytes(record[5]), bytes(record[6])) == (
+            found.owner_org_id, found.valid_from, found.valid_until, int(Status[found.status.upper()]), found.flagged,
+            epd.from_hex32(found.product_id), epd.citations_commitment(found.cited_epd_ids))
+        registry = self.suite.contract(EPDS).address
+        return EpdPage(found, matches, render_epd(found, product, pcr, owner, registry, self.chain.chain_id, matches))
+
     def flagged(self, caller: Caller, offset: int, limit: int,
                 owner_org_id: int | None = None) -> tuple[list[Epd], int]:
         """Flagged footprints of the caller's organisation (a regulator may name any organisation)."""
@@ -468,6 +488,13 @@ class FootprintService:
                             "NotYourData", orgId=org)
         with self._session() as session:
             return epd.epds(session, offset, limit, org, flagged_only=True)
+
+
+@dataclass(frozen=True)
+class EpdPage:
+    epd: Epd
+    on_chain_matches: bool
+    html: str
 
 
 def _mined_ids(flags: dict[int, TxRecord]) -> tuple[int, ...]:

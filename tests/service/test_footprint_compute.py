@@ -4,6 +4,7 @@ as a draft whose provenance commitment covers every input, attested and publishe
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
@@ -11,9 +12,9 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from ledger_core.db.models import ChainAnchor, CommittedNode, MeterBatch
+from ledger_core.db.models import ChainAnchor, ChainEpd, CommittedNode, MeterBatch
 from ledger_service.epd import hex32
 from ledger_service.footprints.canonical import commitment
 from ledger_service.runtime import Runtime
@@ -163,3 +164,24 @@ def test_a_footprint_is_refused_without_output_in_the_period_or_for_another_s_pr
                                     period_start=PERIOD[1], period_end=PERIOD[1] + HOUR)
     refused = client.post(f"{V1}/epds/drafts/computed", headers=cast.auth("enterprise_a"), json=nothing_anchored)
     assert (refused.status_code, refused.json()["error"]) == (422, "NoSiteData"), refused.text
+
+
+def test_a_published_epd_prints_as_a_page_that_says_how_to_check_it_on_chain(
+        client: TestClient, cast: Cast, runtime: Runtime, plant: dict[str, Any]):
+    epd_id = plant["supplier_epd"]
+    page = client.get(f"{V1}/epds/{epd_id}/epd.html", headers=cast.auth("trader"))  # a public fact: any member
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = html.unescape(page.text)
+    assert "1,600.000000 kgCO2e</strong> per t of PIG-IRON" in text
+    assert "The registry's record matches this declaration." in text
+    assert f"call <code>epd({epd_id})</code> on the EpdRegistry" in text
+    with runtime.sessions.begin() as session:  # the index stretches the validity; the chain does not
+        session.execute(update(ChainEpd).where(ChainEpd.epd_id == epd_id).values(valid_until=VALID[1] + 1))
+    try:
+        assert "WARNING: the registry's record does not match" in html.unescape(client.get(
+            f"{V1}/epds/{epd_id}/epd.html", headers=cast.auth("trader")).text)
+    finally:
+        with runtime.sessions.begin() as session:
+            session.execute(update(ChainEpd).where(ChainEpd.epd_id == epd_id).values(valid_until=VALID[1]))
+    assert client.get(f"{V1}/epds/{epd_id}/epd.html").status_code == 401
+    assert client.get(f"{V1}/epds/999/epd.html", headers=cast.auth("trader")).status_code == 404

@@ -318,7 +318,7 @@ SHARED = {
     "/api/v1/credits/batches", "/api/v1/credits/batches/{batch_id}", "/api/v1/market/closes/{asset}/{token_id}",
     "/api/v1/transactions/abi/{contract}", "/api/v1/gec/batches", "/api/v1/gec/batches/{batch_id}",
     "/api/v1/gec/scope2-rule", "/api/v1/pcrs", "/api/v1/products", "/api/v1/products/{product_id}",
-    "/api/v1/epds", "/api/v1/epds/{epd_id}",
+    "/api/v1/epds", "/api/v1/epds/{epd_id}", "/api/v1/epds/{epd_id}/epd.html",
     "/3/footprints", "/3/footprints/{pf_id}",  # published footprints, to any PACT client (a member with a token)
     "/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
 }

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ledger_service.api import API_PREFIX
@@ -555,6 +556,12 @@ def list_flagged(caller: AnyMember, services: ServicesDep, page: PageDep,
                  owner_org_id: OrgIdQuery | None = None) -> EpdList:
     """The caller's organisation's flagged footprints (a regulator may name any organisation)."""
     return _epd_list(services.footprints.flagged(caller, page.offset, page.limit, owner_org_id), page)
+
+
+@router.get("/epds/{epd_id}/epd.html", response_class=HTMLResponse)
+def epd_page(epd_id: ChainId64, caller: AnyMember, services: ServicesDep) -> str:
+    """The published EPD as a printable page, with how to check it on chain (any member: a public fact)."""
+    return services.footprints.page(epd_id).html
 
 
 @router.get("/epds/{epd_id}", response_model=EpdOut)
