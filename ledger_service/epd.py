@@ -194,6 +194,21 @@ def from_hex32(value: str) -> bytes:
     return raw
 
 
+def indexed_record(found: Epd) -> dict[str, Any]:
+    """What `EpdRegistry.epd(id)` must return for an EPD as the index holds it."""
+    return {"owner_org_id": found.owner_org_id, "valid_from": found.valid_from, "valid_until": found.valid_until,
+            "status": found.status, "flagged": found.flagged, "product_id": found.product_id,
+            "citations": hex32(citations_commitment(found.cited_epd_ids))}
+
+
+def chain_record(record: Sequence[Any]) -> dict[str, Any]:
+    """`EpdRegistry.epd(id)`'s answer in the index's terms."""
+    owner, valid_from, valid_until, status, flagged, product, citations = record
+    return {"owner_org_id": int(owner), "valid_from": int(valid_from), "valid_until": int(valid_until),
+            "status": Status(int(status)).label, "flagged": bool(flagged), "product_id": hex32(bytes(product)),
+            "citations": hex32(bytes(citations))}
+
+
 # ------------------------------------------------------------------ drafts (off chain)
 
 

@@ -5,8 +5,9 @@ consistent index shows no difference whatever was mined since. Checked: balances
 and token id, total supplies per id, organisations, member statuses and freezes, devices,
 anchors (root, total, count, window), reports (status and figures), notarizations, credit
 batches (issued, retired, cancelled and surrendered amounts and the supply they leave, which must
-equal the units held) and market orders (status and remaining; the open orders' remaining
-units per token must equal the market's escrow and the market's balance).
+equal the units held), market orders (status and remaining; the open orders' remaining
+units per token must equal the market's escrow and the market's balance) and product footprints (PCR versions,
+output record commitments, EPDs: owner, validity, status, flag, product, citations).
 
 Given the chain client, it also compares the outbox with the chain (`outbox_check`): receipts of
 the transactions recorded as mined, and every signer's nonces.
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.orm import Session
 
 from ledger_core.assets import CREDIT
 from ledger_core.chain.errors import ContractRevert
@@ -46,12 +48,15 @@ from ledger_core.db.models import (
     ChainReport,
     IndexCheckpoint,
 )
+from ledger_service import epd
 from ledger_service.audit.anchor_index import kept_by_index, record_of
 from ledger_service.audit.meter_check import MeterCheck, check_documents, check_meter_data
 from ledger_service.emissions import Report, indexed_blocks, read_report, submission_hash
 from ledger_service.indexer.indexer import DEFAULT_RANGE as LOG_RANGE  # blocks per eth_getLogs request
 from oracles.anchor_records import AnchorReader
 from oracles.anchoring import OnChainAnchor
+
+FOOTPRINT_ROWS = 1_000_000  # PCR versions, products and EPDs read back, at most
 
 if TYPE_CHECKING:
     from ledger_core.chain.client import ChainClient
@@ -283,6 +288,32 @@ class _Reconciler:
                           "supply": self.view(CREDIT.contract, "totalSupply(uint256)", batch_id)})
             self.compare("credit_batch_held", batch_id, {"supply": supply}, {"supply": held.get(batch_id, 0)})
 
+    def footprints(self) -> None:
+        """PCR versions (validity and commitment), output records (commitments) and EPDs (owner, validity, status,
+        flag, product and the commitment to what each cites), each read back from its registry."""
+        if epd.EPDS not in self.suite.contracts:
+            return
+        with Session(bind=self.conn) as session:
+            pcrs, _ = epd.pcrs(session, 0, FOOTPRINT_ROWS)
+            for p in pcrs:
+                valid_from, valid_until, _allocation, commitment = self.view(
+                    epd.PRODUCTS, "pcr", epd.from_hex32(p.pcr_id), p.version)
+                self.compare("pcr", f"{p.pcr_id}/{p.version}",
+                             {"valid_from": p.valid_from, "valid_until": p.valid_until, "commitment": p.commitment},
+                             {"valid_from": valid_from, "valid_until": valid_until,
+                              "commitment": epd.hex32(commitment)})
+            products, _ = epd.products(session, 0, FOOTPRINT_ROWS)
+            for product in products:
+                for o in epd.outputs(session, epd.from_hex32(product.product_id)):
+                    on_chain = self.view(epd.PRODUCTS, "outputCommitment", epd.from_hex32(product.product_id), o.index)
+                    self.compare("product_output", f"{product.product_id}/{o.index}", {"commitment": o.commitment},
+                                 {"commitment": epd.hex32(on_chain)})
+            found, total = epd.epds(session, 0, FOOTPRINT_ROWS)
+            self.compare("epd_count", epd.EPDS, {"count": total}, {"count": self.view(epd.EPDS, "epdCount")})
+            for e in found:
+                self.compare("epd", e.epd_id, epd.indexed_record(e),
+                             epd.chain_record(self.view(epd.EPDS, "epd", e.epd_id)))
+
     def orders(self) -> None:
         if "CarbonMarket" not in self.suite.contracts:
             return
@@ -371,6 +402,7 @@ def reconcile(engine: Engine, suite: Suite, block: int | None = None, *, chain: 
         r.notarizations()
         r.credit_batches()
         r.orders()
+        r.footprints()
         if meters:
             r.meter_data(since, sample, seed)
         if documents is not None:

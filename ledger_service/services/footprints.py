@@ -472,10 +472,7 @@ class FootprintService:
             owner = session.scalar(select(ChainOrganisation.name).where(
                 ChainOrganisation.org_id == found.owner_org_id)) or f"organisation {found.owner_org_id}"
         record = self.chain.request(lambda: self.suite.function(EPDS, "epd", epd_id).call())
-        matches = (int(record[0]), int(record[1]), int(record[2]), int(record[3]), bool(record[4]),
-                   bytes(record[5]), bytes(record[6])) == (
-            found.owner_org_id, found.valid_from, found.valid_until, int(Status[found.status.upper()]), found.flagged,
-            epd.from_hex32(found.product_id), epd.citations_commitment(found.cited_epd_ids))
+        matches = epd.chain_record(record) == epd.indexed_record(found)
         registry = self.suite.contract(EPDS).address
         return EpdPage(found, matches, render_epd(found, product, pcr, owner, registry, self.chain.chain_id, matches))
 

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from ledger_core.db.models import ChainAnchor, ChainEpd, CommittedNode, MeterBatch
+from ledger_service.audit.reconcile import reconcile
 from ledger_service.epd import hex32
 from ledger_service.footprints.canonical import commitment
 from ledger_service.runtime import Runtime
@@ -185,3 +186,21 @@ def test_a_published_epd_prints_as_a_page_that_says_how_to_check_it_on_chain(
             session.execute(update(ChainEpd).where(ChainEpd.epd_id == epd_id).values(valid_until=VALID[1]))
     assert client.get(f"{V1}/epds/{epd_id}/epd.html").status_code == 401
     assert client.get(f"{V1}/epds/999/epd.html", headers=cast.auth("trader")).status_code == 404
+
+
+def test_reconcile_reads_every_pcr_output_record_and_epd_back_from_the_registries(
+        runtime: Runtime, plant: dict[str, Any]):
+    runtime.indexing.index_up_to_date()
+    report = reconcile(runtime.engine, runtime.suite, meters=False)
+    assert report.ok, report.differences
+    assert (report.checked["pcr"], report.checked["product_output"], report.checked["epd"]) == (1, 2, 1)
+    epd_id = plant["supplier_epd"]
+    with runtime.sessions.begin() as session:
+        session.execute(update(ChainEpd).where(ChainEpd.epd_id == epd_id).values(valid_until=VALID[1] + 1))
+    try:
+        found = reconcile(runtime.engine, runtime.suite, meters=False).differences
+        assert [(d.kind, d.key, d.field, d.index, d.chain) for d in found] == [
+            ("epd", str(epd_id), "valid_until", VALID[1] + 1, VALID[1])]
+    finally:
+        with runtime.sessions.begin() as session:
+            session.execute(update(ChainEpd).where(ChainEpd.epd_id == epd_id).values(valid_until=VALID[1]))
