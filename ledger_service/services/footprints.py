@@ -11,10 +11,12 @@ products are registry facts every member sees."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,8 +24,8 @@ from ledger_core.chain.client import ChainClient
 from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.outbox import TxRecord
 from ledger_core.chain.suite import Suite
-from ledger_core.db.models import ChainOrganisation
-from ledger_service import epd
+from ledger_core.db.models import ChainOrganisation, ImportedFootprintRecord
+from ledger_service import epd, notary
 from ledger_service.audit.access import Subject, Viewer
 from ledger_service.epd import (
     EPDS,
@@ -40,8 +42,9 @@ from ledger_service.epd import (
     ProductInput,
     Status,
 )
-from ledger_service.footprints import compute
+from ledger_service.footprints import compute, pact_client
 from ledger_service.footprints.canonical import canonical_bytes
+from ledger_service.footprints.pact import LEDGER_EXTENSION_SCHEMA, ProductFootprint
 from ledger_service.footprints.site_data import site_label, site_subtotals
 from ledger_service.services.caller import Caller
 from ledger_service.services.epd_page import render_epd
@@ -81,6 +84,7 @@ class BomLine:
     unit: str
     epd_id: int | None = None
     factor: compute.SecondaryFactor | None = None
+    pact_import_id: int | None = None  # a footprint imported from another PACT host (`import_footprint`)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class FootprintService:
     suite: Suite
     sender: Sender
     views: IndexedViews
+    pact_connect: Callable[[str], httpx.Client] = pact_client.connect  # another PACT host, by its base URL
 
     # -------------------------------------------------------------- rules
 
@@ -290,15 +295,74 @@ class FootprintService:
         return found
 
     def _input(self, session: Session, line: BomLine) -> compute.Input:
-        if (line.epd_id is None) == (line.factor is None):
-            raise Refusal(422, "InputSourceInvalid", f"input {line.name!r} names either a supplier EPD or a factor",
-                          {"input": line.name})
+        if sum(source is not None for source in (line.epd_id, line.factor, line.pact_import_id)) != 1:
+            raise Refusal(422, "InputSourceInvalid", f"input {line.name!r} names one source: a supplier EPD, an "
+                          "imported PACT footprint or a factor", {"input": line.name})
         if line.factor is not None:
             return compute.Input(line.name, line.quantity, line.unit, line.factor)
+        if line.pact_import_id is not None:
+            imported = session.get(ImportedFootprintRecord, line.pact_import_id)
+            if imported is None:
+                raise not_found(f"there is no imported footprint {line.pact_import_id}", "UnknownImport",
+                                importId=line.pact_import_id)
+            return compute.Input(line.name, line.quantity, line.unit, compute.SupplierFootprint(
+                "PACT", imported.footprint_id, Decimal(imported.kg_per_unit), bytes(imported.keccak256)))
         cited = self._epd(session, line.epd_id or 0)
         return compute.Input(line.name, line.quantity, line.unit, compute.SupplierFootprint(
             "EPD", str(cited.epd_id), Decimal(cited.mg_co2e_per_unit) / compute.MG_PER_KG,
             epd.from_hex32(cited.draft_commitment)))
+
+    def import_footprint(self, caller: Caller, host: str, client_id: str, secret: str,
+                         footprint_id: str) -> ImportedFootprintRecord:
+        """Fetch a supplier's footprint from another PACT v3 host (HTTPS, client credentials), notarize the SHA-256 of
+        its canonical bytes on chain and keep it as an input a footprint may use. It is marked verified on this
+        ledger only when its ledger extension names a published EPD of this chain's registry with the same
+        provenance commitment."""
+        self._require_role(caller, "draft")
+        try:
+            with self.pact_connect(host) as http:
+                fetched = pact_client.fetch_footprint(http, client_id, secret, footprint_id)
+        except pact_client.PactClientError as exc:
+            raise Refusal(502 if exc.status and exc.status >= 500 else 422, exc.code, str(exc),
+                          {"host": host, "footprintId": footprint_id}) from None
+        except httpx.HTTPError as exc:
+            raise Refusal(502, "PactHostUnreachable", f"the PACT host did not answer: {type(exc).__name__}",
+                          {"host": host}) from None
+        record = self.sender.send_one(caller, notary.notarize_intent(caller.address, fetched.sha256, "PACT_FOOTPRINT",
+                                                                     str(fetched.footprint.id)))
+        source = fetched.supplier_source()
+        pcf = fetched.footprint.pcf
+        row = ImportedFootprintRecord(
+            footprint_id=str(fetched.footprint.id), source=fetched.source, sha256=fetched.sha256,
+            keccak256=fetched.keccak256, kg_per_unit=str(source.kg_per_unit),
+            unit=str(pcf.declared_unit_of_measurement),
+            verified_on_ledger=self._published_here(fetched.footprint), importer_org_id=caller.member.org_id,
+            imported_by=caller.address, notarization_tx=record.tx_hash, content=json.loads(fetched.canonical))
+        with self.views.sessions.begin() as session:
+            session.add(row)
+            session.flush()
+            session.expunge(row)
+        return row
+
+    def _published_here(self, footprint: ProductFootprint) -> bool:
+        ours = next((x.data for x in footprint.extensions or () if x.data_schema == LEDGER_EXTENSION_SCHEMA), None)
+        if ours is None or ours.get("chainId") != self.chain.chain_id or str(ours.get("contract", "")).lower() != \
+                self.suite.contract(EPDS).address.lower():
+            return False
+        with self._session() as session:
+            found = epd.indexed_epd(session, int(ours.get("epdId") or 0))
+        return (found is not None and found.status == Status.PUBLISHED.label
+                and found.provenance_commitment == str(ours.get("provenanceCommitment", "")).lower())
+
+    def imported(self, caller: Caller, import_id: int) -> ImportedFootprintRecord:
+        """An imported footprint (its importer's organisation, verifiers and regulators)."""
+        with self._session() as session:
+            row = session.get(ImportedFootprintRecord, import_id)
+            if row is None:
+                raise not_found(f"there is no imported footprint {import_id}", "UnknownImport", importId=import_id)
+            session.expunge(row)
+        self._require_sees(caller, row.importer_org_id, "imported footprints")
+        return row
 
     def _check_draft(self, draft: EpdDraft, product: Product) -> None:
         if draft.declared_unit != product.declared_unit:

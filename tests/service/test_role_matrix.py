@@ -307,6 +307,7 @@ SINGLE_ORGANISATION = {
     "/api/v1/transactions/{outbox_id}", "/api/v1/transactions/signing", "/api/v1/api-keys",
     "/api/v1/gec/holdings/{address}", "/api/v1/gec/scope2/{org_id}", "/api/v1/gec/batches/{batch_id}/trace",
     "/api/v1/products/{product_id}/output", "/api/v1/epds/drafts", "/api/v1/epds/drafts/{draft_id}",
+    "/api/v1/footprints/imports/{import_id}",
     "/api/v1/epds/flagged",
 }
 # GET routes showing registry facts that are the same for every member (no organisation's rows), or the

@@ -41,7 +41,7 @@ from ledger_core.db.models.chain_records import (
 )
 from ledger_core.db.models.commitments import BatchStatus, CommittedNode, MeterBatch, Revaluation
 from ledger_core.db.models.documents import StoredDocument
-from ledger_core.db.models.footprint_drafts import EpdDraftRecord
+from ledger_core.db.models.footprint_drafts import EpdDraftRecord, ImportedFootprintRecord
 from ledger_core.db.models.identity import ApiKey, CustodialKey, RequestNonce
 from ledger_core.db.models.index_state import IndexCheckpoint, IndexedBlock
 from ledger_core.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
@@ -97,6 +97,7 @@ __all__ = [
     "CustodialKey",
     "EpdDraftRecord",
     "IdempotencyRecord",
+    "ImportedFootprintRecord",
     "IndexCheckpoint",
     "IndexedBlock",
     "IngestRun",

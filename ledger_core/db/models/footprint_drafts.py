@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String
+from sqlalchemy import JSON, BigInteger, Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger_core.db.base import Base
@@ -25,4 +25,26 @@ class EpdDraftRecord(Base):
     product_id: Mapped[bytes] = mapped_column(Hash32, index=True)
     created_by: Mapped[str] = mapped_column(String(42))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ImportedFootprintRecord(Base):
+    """A supplier's footprint fetched from another PACT host (`content`: its `data` object as canonical JSON decoded),
+    its hashes, and the notarization of its SHA-256 on chain. Not verified on this ledger unless its supplier
+    published it here (`verified_on_ledger`)."""
+
+    __tablename__ = "imported_footprints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    footprint_id: Mapped[str] = mapped_column(String(36), index=True)
+    source: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[bytes] = mapped_column(Hash32)
+    keccak256: Mapped[bytes] = mapped_column(Hash32)
+    kg_per_unit: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(64))
+    verified_on_ledger: Mapped[bool] = mapped_column(Boolean)
+    importer_org_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    imported_by: Mapped[str] = mapped_column(String(42))
+    notarization_tx: Mapped[str | None] = mapped_column(String(66))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     content: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -6,6 +6,7 @@ regulators. The use cases are `ledger_service.services.footprints`."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -278,18 +279,51 @@ class InputIn(BaseModel):
     quantity: Decimal = Field(ge=0, max_digits=30, decimal_places=12, description="per declared unit, in `unit`")
     unit: Annotated[str, Field(min_length=1, max_length=32)]
     epd_id: Id64 | None = Field(default=None, description="a published EPD of a supplier (primary data, cited)")
+    pact_import_id: Id64 | None = Field(default=None, description="a supplier footprint imported from another PACT "
+                                                                  "host (POST /footprints/imports; primary data)")
     factor: FactorIn | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> InputIn:
-        if (self.epd_id is None) == (self.factor is None):
-            raise ValueError("an input names either epd_id or factor")
+        if sum(source is not None for source in (self.epd_id, self.pact_import_id, self.factor)) != 1:
+            raise ValueError("an input names one of epd_id, pact_import_id and factor")
         return self
 
     def domain(self) -> BomLine:
         factor = self.factor
         return BomLine(self.name, self.quantity, self.unit, self.epd_id, None if factor is None else SecondaryFactor(
-            factor.database, factor.version, factor.factor_id, factor.kg_per_unit))
+            factor.database, factor.version, factor.factor_id, factor.kg_per_unit), self.pact_import_id)
+
+
+class ImportIn(BaseModel):
+    host: Annotated[str, Field(pattern="^https://", max_length=256, description="the PACT host's base URL")]
+    client_id: Annotated[str, Field(min_length=1, max_length=256)]
+    client_secret: Annotated[str, Field(min_length=1, max_length=512, repr=False)]
+    footprint_id: uuid.UUID
+
+
+class ImportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    footprint_id: str
+    source: str
+    sha256: str
+    keccak256: str
+    kg_per_unit: str = Field(description="kgCO2e per one declared unit of measurement")
+    unit: str
+    verified_on_ledger: bool = Field(description="its supplier published it as an EPD on this ledger")
+    importer_org_id: int
+    imported_by: str
+    notarization_tx: str | None = Field(description="the notarization of its SHA-256 on chain")
+    imported_at: datetime
+    content: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Any) -> ImportOut:
+        return cls.model_validate({**{k: getattr(row, k) for k in cls.model_fields},
+                                   "sha256": "0x" + bytes(row.sha256).hex(),
+                                   "keccak256": "0x" + bytes(row.keccak256).hex()})
 
 
 class ComputeIn(BaseModel):
@@ -506,6 +540,20 @@ def compute_draft(body: ComputeIn, caller: Enterprise, services: ServicesDep) ->
                        allocation_share=str(fp.share_decimal), site_mg_co2e=fp.site_mg,
                        primary_data_share_percent=str(fp.primary_data_share_percent),
                        exempted_percent=str(fp.exempted_percent))
+
+
+@router.post("/footprints/imports", response_model=ImportOut, status_code=status.HTTP_201_CREATED)
+def import_footprint(body: ImportIn, caller: Enterprise, services: ServicesDep) -> ImportOut:
+    """Fetch a supplier's footprint from another PACT v3 host, notarize its hash and keep it as an input (marked
+    not verified on this ledger unless its supplier published it here)."""
+    return ImportOut.of(services.footprints.import_footprint(caller, body.host, body.client_id, body.client_secret,
+                                                             str(body.footprint_id)))
+
+
+@router.get("/footprints/imports/{import_id}", response_model=ImportOut)
+def get_import(import_id: RowId, caller: AnyMember, services: ServicesDep) -> ImportOut:
+    """An imported footprint (its importer's organisation, verifiers and regulators)."""
+    return ImportOut.of(services.footprints.imported(caller, import_id))
 
 
 @router.get("/epds/drafts", response_model=DraftList)

@@ -220,8 +220,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_epd_drafts_owner_org_id"), ["owner_org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_epd_drafts_product_id"), ["product_id"], unique=False)
 
+    op.create_table(
+        "imported_footprints",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("footprint_id", sa.String(length=36), nullable=False),
+        sa.Column("source", sa.String(length=512), nullable=False),
+        sa.Column("sha256", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("keccak256", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("kg_per_unit", sa.String(length=64), nullable=False),
+        sa.Column("unit", sa.String(length=64), nullable=False),
+        sa.Column("verified_on_ledger", sa.Boolean(), nullable=False),
+        sa.Column("importer_org_id", sa.BigInteger(), nullable=False),
+        sa.Column("imported_by", sa.String(length=42), nullable=False),
+        sa.Column("notarization_tx", sa.String(length=66), nullable=True),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("content", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_imported_footprints")),
+    )
+    with op.batch_alter_table("imported_footprints", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_imported_footprints_footprint_id"), ["footprint_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_imported_footprints_importer_org_id"), ["importer_org_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("imported_footprints", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_imported_footprints_importer_org_id"))
+        batch_op.drop_index(batch_op.f("ix_imported_footprints_footprint_id"))
+    op.drop_table("imported_footprints")
     with op.batch_alter_table("epd_drafts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_epd_drafts_product_id"))
         batch_op.drop_index(batch_op.f("ix_epd_drafts_owner_org_id"))
