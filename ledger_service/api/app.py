@@ -35,6 +35,10 @@ from ledger_service.api.routers import footprints as footprints_router
 from ledger_service.api.routers import gec as gec_router
 from ledger_service.api.routers import market as market_router
 from ledger_service.api.routers import settlement as settlement_router
+from ledger_service.epd import EPDS
+from ledger_service.footprints.pact_auth import MemberCredentials, TokenStore
+from ledger_service.footprints.pact_exchange import MemoryEventLog
+from ledger_service.footprints.pact_source import IndexedFootprintSource
 from ledger_service.identity.idempotency import IdempotencyClaim, IdempotencyKeys, fingerprint
 from ledger_service.runtime import Runtime
 
@@ -194,6 +198,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.idempotency_keys = keys = IdempotencyKeys(runtime.sessions, runtime.settings.idempotency_key_hours)
     errors.install(app)
+    # The PACT API serves the ledger's published EPDs to members (client id: address; secret: an API key).
+    app.state.pact_source = IndexedFootprintSource(
+        runtime.sessions, runtime.indexing.index_up_to_date,
+        lambda: (runtime.deployment.chain_id, runtime.deployment.addresses[EPDS]))
+    app.state.pact_credentials = MemberCredentials(runtime.api_keys, runtime.directory)
+    app.state.pact_tokens = TokenStore()
+    app.state.pact_events = MemoryEventLog()
     routers = [organisations, members, api_keys, allowances, notary, transactions, emissions, meters, credits_router,
                market_router, settlement_router, gec_router, footprints_router, audit, health, pact]
     if runtime.chain.embedded is not None:

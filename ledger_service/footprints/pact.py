@@ -228,6 +228,11 @@ class PublishedFootprint:
     geography_country: str | None = None
     verifier: str | None = None  # the verifier's organisation name
     verified_at: datetime | None = None
+    pcr_name: str | None = None  # the rule's name, when `pcr_id` is an on-chain id rather than a readable code
+
+    @property
+    def pcr_label(self) -> str:
+        return f"{self.pcr_name or self.pcr_id} v{self.pcr_version}"
 
 
 def pf_id(chain_id: int, contract: str, epd_id: int, version: int) -> uuid.UUID:
@@ -269,7 +274,7 @@ def to_product_footprint(epd: PublishedFootprint) -> ProductFootprint:
         fossil_carbon_content="0", packaging_emissions_included=False,
         ipcc_characterization_factors=["AR6"], cross_sectoral_standards=["ISO14067", "GHGP-Product", "PACT-3.0"],
         product_or_sector_specific_rules=[ProductOrSectorSpecificRule(
-            operator="Other", rule_names=[f"{epd.pcr_id} v{epd.pcr_version}"], other_operator_name="CarbonLedger")],
+            operator="Other", rule_names=[epd.pcr_label], other_operator_name="CarbonLedger")],
         exempted_emissions_percent=decimal_text(epd.exempted_percent),
         primary_data_share=decimal_text(epd.primary_data_share_percent), verification=verification,
     ).model_copy(update={"ccs_technological_co2_capture_included": False})  # its alias is no Python name
@@ -281,5 +286,5 @@ def to_product_footprint(epd: PublishedFootprint) -> ProductFootprint:
         validity_period_start=epd.valid_from, validity_period_end=epd.valid_until, company_name=epd.company_name,
         company_ids=[epd.company_id], product_description=epd.product_description, product_ids=list(epd.product_ids),
         product_classifications=[CPC_URN + epd.cpc_code], product_name_company=epd.product_name,
-        comment=f"EPD {epd.epd_id} version {epd.version} on CarbonLedger, under {epd.pcr_id} v{epd.pcr_version}",
+        comment=f"EPD {epd.epd_id} version {epd.version} on CarbonLedger, under {epd.pcr_label}",
         pcf=pcf, extensions=[ledger_extension(epd)])
