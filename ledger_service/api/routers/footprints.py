@@ -197,27 +197,32 @@ class OutputList(BaseModel):
 # ------------------------------------------------------------------ drafts
 
 
-class DraftIn(BaseModel):
+class _FootprintIn(BaseModel):
+    """What a drafted and a computed footprint both name."""
+
     product_id: Hash
     pcr_id: Hash
     pcr_version: int = Field(strict=True, ge=1, le=UINT16_MAX)
-    declared_unit: Annotated[str, Field(min_length=1, max_length=64)]
-    mg_co2e_per_unit: Amount = Field(description="the footprint, mgCO2e per declared unit")
-    period_start: Seconds = Field(gt=0, description="reference period start (inclusive)")
+    period_start: Seconds = Field(gt=0, description="reference period start (inclusive), UTC seconds")
     period_end: Seconds
     valid_from: Seconds
     valid_until: Seconds
     document_hash: Hash
-    provenance_commitment: Hash = Field(description="the hash the footprint computation gives over its inputs")
-    primary_data_share_per_mille: PerMille
-    cited_epd_ids: list[Id64] = Field(default_factory=list, max_length=MAX_CITATIONS)
     supersedes: int = Field(default=0, strict=True, ge=0, le=INT64_MAX)
 
     @model_validator(mode="after")
-    def _periods(self) -> DraftIn:
+    def _periods(self) -> _FootprintIn:
         _ordered(self.period_start, self.period_end, "the reference period")
         _ordered(self.valid_from, self.valid_until, "the validity")
         return self
+
+
+class DraftIn(_FootprintIn):
+    declared_unit: Annotated[str, Field(min_length=1, max_length=64)]
+    mg_co2e_per_unit: Amount = Field(description="the footprint, mgCO2e per declared unit")
+    provenance_commitment: Hash = Field(description="the hash the footprint computation gives over its inputs")
+    primary_data_share_per_mille: PerMille
+    cited_epd_ids: list[Id64] = Field(default_factory=list, max_length=MAX_CITATIONS)
 
     def domain(self) -> EpdDraft:
         return EpdDraft(from_hex32(self.product_id), from_hex32(self.pcr_id), self.pcr_version, self.declared_unit,
@@ -326,23 +331,8 @@ class ImportOut(BaseModel):
                                    "keccak256": "0x" + bytes(row.keccak256).hex()})
 
 
-class ComputeIn(BaseModel):
-    product_id: Hash
-    pcr_id: Hash
-    pcr_version: int = Field(strict=True, ge=1, le=UINT16_MAX)
-    period_start: Seconds = Field(gt=0, description="reference period start (inclusive), UTC seconds")
-    period_end: Seconds
-    valid_from: Seconds
-    valid_until: Seconds
-    document_hash: Hash
+class ComputeIn(_FootprintIn):
     inputs: list[InputIn] = Field(default_factory=list, max_length=MAX_CITATIONS)
-    supersedes: int = Field(default=0, strict=True, ge=0, le=INT64_MAX)
-
-    @model_validator(mode="after")
-    def _periods(self) -> ComputeIn:
-        _ordered(self.period_start, self.period_end, "the reference period")
-        _ordered(self.valid_from, self.valid_until, "the validity")
-        return self
 
     def domain(self) -> FootprintAsk:
         return FootprintAsk(from_hex32(self.product_id), from_hex32(self.pcr_id), self.pcr_version, self.period_start,
