@@ -1,4 +1,5 @@
-"""`carbonledger trace`: a report down to readings with proofs, an asset hop by hop, a park down to devices."""
+"""`carbonledger trace`: a report down to readings with proofs, a product footprint down to proved readings and up
+its supply chain, an asset hop by hop, a park down to devices."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from ledger_service.cli.remote import (
     text,
 )
 
-app = typer.Typer(help="Traces: a report to its readings with proofs, an asset hop by hop, a park drill-down.",
+app = typer.Typer(help="Traces: a report to its readings with proofs, a product up its supply chain, an asset hop "
+                  "by hop, a park drill-down.",
                   no_args_is_help=True)
 
 
@@ -136,6 +138,105 @@ def _print_report(t: dict[str, Any]) -> None:
     proofs = [r["proof_valid"] and r["verified_on_chain"] is not False for r in t["readings"]]
     checked = f" ({t['readings_checked']} readings checked)" if t["all_readings"] else ""
     console.print(f"proofs: {sum(proofs)} of {len(proofs)} valid{checked}; seed {t['seed']}; trace {verdict}"
+                  + ("" if t["verified"] else f": {len(t['failed_checks'])} checks failed"))
+
+
+@app.command()
+def product(
+    ctx: typer.Context,
+    epd_id: Annotated[int, typer.Argument(min=1, help="The EPD.")],
+    readings: Annotated[int, typer.Option(min=0, max=20, help="Readings of the site proved per anchored "
+                                          "window.")] = 1,
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """An EPD down through its site's anchored subtotals to readings proved on chain, and up through every EPD it
+    cites, tier by tier: each hop's on-chain evidence, the access rule applied to its owner and the checks run."""
+    with service(ctx, url, api_key) as api:
+        t = api.get(f"/audit/epds/{epd_id}/trace", params={"readings": readings})
+    if as_json:
+        emit(t, True)
+    else:
+        print_product_trace(t)
+    if not t["verified"]:
+        raise typer.Exit(DIFFERENCES_EXIT)
+
+
+def _check(ok: bool | None) -> str:
+    return {True: "[green]ok[/green]", False: "[red]FAILED[/red]", None: "[dim]not checked[/dim]"}[ok]
+
+
+def _standing(h: dict[str, Any]) -> str:
+    e = h["epd"]
+    words = [e["status"]]
+    if e["status"] == "superseded" and e.get("superseded_by"):
+        words[0] += f" by EPD {e['superseded_by']}"
+    if e["status"] == "withdrawn" and e.get("withdrawal_reason"):
+        words[0] += f" (reason {e['withdrawal_reason']})"
+    if e["flagged"]:
+        words.append("[red]flagged[/red]: cites " + ", ".join(f"EPD {i}" for i in h["flagged_citations"]))
+    words.append(f"valid {day(e['valid_from'])[:10]} to {day(e['valid_until'])[:10]}"
+                 + ("" if h["valid_now"] else " [red](not now)[/red]"))
+    if h.get("covers_citing_period") is not None:
+        words.append(f"covers the citing period {_check(h['covers_citing_period'])}")
+    return "; ".join(words)
+
+
+def _provenance(node: Tree, h: dict[str, Any]) -> None:
+    if not h["access"]["shown"]:
+        node.add("[dim]provenance, subtotals and proofs not shown[/dim]")
+        return
+    if not h["provenance_stored"]:
+        node.add("provenance: [dim]no record stored (figures given by hand)[/dim]")
+        return
+    node.add(f"provenance record: commitment {h['stored_commitment']} {_check(h['provenance_matches'])}")
+    for s in h["subtotals"]:
+        anchor = (f"anchor {s['anchor_id']} {day(s['window_start'])} to {day(s['window_end'])}: {s['label']} "
+                  f"{kg(s['mg'])} kgCO2e")
+        if not s["anchored"]:
+            node.add(f"{anchor} [red]no such anchor of the owner[/red]")
+            continue
+        branch = node.add(f"{anchor}, stored site node {kg(s['stored_site_mg'] or 0)} kgCO2e "
+                          f"{_check(s['sql_matches'])}")
+        branch.add(f"anchored root {s['anchor_root']}, tx {s['anchor_at']['tx_hash']}")
+        for r in s["readings"]:
+            on_path = "-" if r["site_mg_on_path"] is None else kg(r["site_mg_on_path"])
+            branch.add(f"reading {r['reading_id']} of {r['device_id']} at {day(r['timestamp'])}: "
+                       f"{kg(r['value_mg'])} kgCO2e, proof to the anchored root {_check(r['proof_valid'])}, "
+                       f"{s['label']} on its path {on_path} kgCO2e {_check(r['matches'])}")
+    for i in h["inputs"]:
+        source = f"{i['kind']} {i['reference']}" if i["source_type"] == "supplier" else f"factor {i['reference']}"
+        checks = "" if i["cited_on_chain"] is None else (
+            f", cited on chain {_check(i['cited_on_chain'])}, hash {_check(i['hash_matches'])}")
+        node.add(f"input {i['name']}: {source}{' (cut off)' if i['cut_off'] else ''}{checks}")
+
+
+def print_product_trace(t: dict[str, Any]) -> None:
+    verdict = "[green]verified[/green]" if t["verified"] else "[red]NOT verified[/red]"
+    root = Tree(f"[bold]EPD {t['epd_id']}[/bold]: {t['tiers']} tiers, judged at {day(t['at'])} - {verdict}")
+    tiers: dict[int, Tree] = {}
+    for h in t["hops"]:
+        tier = tiers.get(h["tier"])
+        if tier is None:
+            tier = tiers[h["tier"]] = root.add("tier 0: the product" if h["tier"] == 0
+                                               else f"tier {h['tier']}: suppliers")
+        cited = "" if h["cited_by"] is None else f", cited by EPD {h['cited_by']}"
+        e = h["epd"]
+        node = tier.add(f"EPD {e['epd_id']} of {h['owner'] or 'organisation'} ({e['owner_org_id']}){cited}: "
+                        f"{kg(e['mg_co2e_per_unit'])} kgCO2e per {e['declared_unit']}, period "
+                        f"{day(e['period_start'])[:10]} to {day(e['period_end'])[:10]}, primary data "
+                        f"{Decimal(e['primary_data_share_per_mille']) / 10:f} %")
+        evidence = node.add(f"on chain: {_standing(h)}")
+        evidence.add(f"published in block {e['at']['block_number']}, tx {e['at']['tx_hash']}")
+        evidence.add(f"provenance commitment {e['provenance_commitment']}")
+        node.add(f"access: {'shown' if h['access']['shown'] else 'hidden'} ({h['access']['rule']})")
+        _provenance(node, h)
+        if h["not_traced"]:
+            node.add(f"[yellow]not traced (depth bound)[/yellow]: EPD {', '.join(map(str, h['not_traced']))}")
+    console.print(root)
+    for failed in t["failed_checks"]:
+        console.print(f"[red]FAILED[/red] {failed}", highlight=False)
+    current = sum(1 for h in t["hops"] if h["current"])
+    console.print(f"{len(t['hops'])} EPDs in {t['tiers']} tiers, {current} current; trace {verdict}"
                   + ("" if t["verified"] else f": {len(t['failed_checks'])} checks failed"))
 
 

@@ -1,5 +1,6 @@
-"""Audit use cases: a report traced down to readings with proofs (optionally verified by the chain itself), an
-asset traced hop by hop, a park drilled down to its devices, and the index and outbox reconciled with the chain.
+"""Audit use cases: a report traced down to readings with proofs (optionally verified by the chain itself), a
+product footprint traced down to proved readings and up its supply chain, an asset traced hop by hop, a park
+drilled down to its devices, and the index and outbox reconciled with the chain.
 
 Every read first brings the event index up to the chain's head. Who sees which organisations' rows is decided
 by the rule table of `ledger_service.audit.access` (README: What each role sees)."""
@@ -27,6 +28,7 @@ from ledger_service.audit.access import (
 )
 from ledger_service.audit.asset_trace import trace_asset
 from ledger_service.audit.drilldown import drill_down
+from ledger_service.audit.product_trace import ProductTrace, UnknownEpd, trace_product
 from ledger_service.audit.reconcile import ReconcileReport, reconcile
 from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
 from ledger_service.documents import DocumentVault
@@ -126,6 +128,19 @@ class AuditService:
             valid, _ = self.chain.request(call.call)
             out[reading.reading_id] = bool(valid)
         return out
+
+    def product_trace(self, caller: Caller, epd_id: int, readings: int = 1) -> ProductTrace:
+        """An EPD down to `readings` proved readings per anchored window of its site and up through every EPD it
+        cites, tier by tier; each hop's provenance is checked and shown where the caller sees its owner's footprint
+        data, its on-chain facts everywhere (published EPDs are registry facts). Validity is judged at the chain's
+        latest block time, as EpdRegistry judges it."""
+        sees = self.views.viewer(caller)
+        now = int(self.chain.request(lambda: self.suite.w3.eth.get_block("latest"))["timestamp"])
+        with self.views.sessions() as session:
+            try:
+                return trace_product(session, epd_id, sees, readings, now=now)
+            except UnknownEpd:
+                raise not_found(f"no EPD {epd_id}", "UnknownEpd", epdId=epd_id) from None
 
     def asset_trace(self, caller: Caller, asset: str, token_id: int, offset: int, limit: int) -> AssetTracePage:
         """Every movement of an allowance vintage or a credit batch in chain order, and its holders; a member

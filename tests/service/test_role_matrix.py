@@ -31,6 +31,7 @@ from tests.service.cast import (
     Cast,
 )
 from tests.service.credit_steps import admit_bank, chain_now, mint
+from tests.service.footprint_steps import supply_chain
 from tests.service.helpers import V1, allocate
 from tests.service.metering import anchor, clear_meter_data, messages, push, set_up_park
 from tests.support import snapshots
@@ -49,6 +50,7 @@ class World:
     report_a: int
     report_b: int
     open_order: int  # Eastern Cement's, partly filled
+    part_epd: int  # Eastern Cement's bracket EPD, citing Riverside Steel's coil EPD
 
 
 def _ok(reply: Any) -> Any:
@@ -114,7 +116,8 @@ def world(_service: tuple[Runtime, Cast]) -> Iterator[World]:
         _fill(client, cast, "trader", _list(client, cast, runtime, "enterprise_a", 10), 10)
         open_order = _list(client, cast, runtime, "enterprise_b", 20)
         _fill(client, cast, "enterprise_c", open_order, 5)
-        yield World(client, cast, headers, org_of, report_a, report_b, open_order)
+        part_epd = supply_chain(client, cast)["part_epd"]
+        yield World(client, cast, headers, org_of, report_a, report_b, open_order, part_epd)
     finally:
         snapshots.revert(runtime, snapshot)
         clear_meter_data(runtime)
@@ -153,6 +156,13 @@ def _book(w: World, body: Any) -> set[int]:
     return _parties(w, *(o["seller"] for o in body["orders"]))
 
 
+def _product_trace(w: World, body: Any) -> set[int]:
+    """The organisations whose footprint data (provenance) the trace shows; every tier's on-chain facts are shown
+    to all."""
+    assert [h["tier"] for h in body["hops"]] == [0, 1]
+    return {h["epd"]["owner_org_id"] for h in body["hops"] if h["access"]["shown"]}
+
+
 @dataclass(frozen=True)
 class Endpoint:
     url: Callable[[World], str]
@@ -171,6 +181,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "report trace A": Endpoint(lambda w: f"{V1}/audit/reports/{w.report_a}/trace", lambda w, b: {b["org_id"]}),
     "report trace B": Endpoint(lambda w: f"{V1}/audit/reports/{w.report_b}/trace", lambda w, b: {b["org_id"]}),
     "asset trace": Endpoint(lambda w: f"{V1}/audit/assets/allowance/{YEAR}/trace", _asset_trace),
+    "product trace": Endpoint(lambda w: f"{V1}/audit/epds/{w.part_epd}/trace", _product_trace),
     "trades": Endpoint(lambda w: f"{V1}/market/trades/allowance/{YEAR}", _trades),
     "order book": Endpoint(lambda w: f"{V1}/market/books/allowance/{YEAR}", _book),
     "order": Endpoint(lambda w: f"{V1}/market/orders/{w.open_order}", lambda w, b: _parties(w, b["seller"])),
@@ -186,6 +197,7 @@ ROUTES = {
     "report trace A": "/api/v1/audit/reports/{report_id}/trace",
     "report trace B": "/api/v1/audit/reports/{report_id}/trace",
     "asset trace": "/api/v1/audit/assets/{asset}/{token_id}/trace",
+    "product trace": "/api/v1/audit/epds/{epd_id}/trace",
     "trades": "/api/v1/market/trades/{asset}/{token_id}",
     "order book": "/api/v1/market/books/{asset}/{token_id}",
     "order": "/api/v1/market/orders/{order_id}",
@@ -267,6 +279,17 @@ MATRIX: dict[str, dict[str, tuple[int, frozenset[int]]]] = {
         "enterprise_c": (200, frozenset({B, C})),
         "verifier": (200, NO),
         "trader": (200, frozenset({A, TRADERS})),
+        "oracle": (200, NO),
+    },
+    # both tiers for every member; the provenance of those whose footprint data it sees (verifiers attest any)
+    "product trace": {
+        "regulator": (200, frozenset({A, B})),
+        "park_admin": (200, NO),
+        "enterprise_a": (200, frozenset({A})),
+        "enterprise_b": (200, frozenset({B})),
+        "enterprise_c": (200, NO),
+        "verifier": (200, frozenset({A, B})),
+        "trader": (200, NO),
         "oracle": (200, NO),
     },
     # the open order is listed for everyone; its seller named to the seller's organisation and regulators

@@ -1,4 +1,5 @@
-"""Audit: a report traced down to readings with proofs, an asset traced hop by hop, a park drilled down
+"""Audit: a report traced down to readings with proofs, a product footprint traced down to proved readings and up
+its supply chain, an asset traced hop by hop, a park drilled down
 to its devices, and the index reconciled with the chain. The use cases are `ledger_service.services.audit`.
 
 Every read first brings the event index up to the chain's head. Who sees which organisations' rows is
@@ -176,6 +177,94 @@ class ReportTraceOut(FromResult):
             e.model_copy(update={"verified_on_chain": on_chain.get(e.reading_id)}) for e in out.readings]})
 
 
+class AccessAppliedOut(FromResult):
+    subject: str
+    org_id: int
+    shown: bool = Field(description="the viewer sees this organisation's footprint data (provenance, proofs)")
+    rule: str = Field(description="the rule of the access table that decided it, in words")
+
+
+class ReadingCheckOut(FromResult):
+    reading_id: int
+    device_id: str
+    timestamp: int
+    value_mg: int
+    proof_valid: bool = Field(description="the proof leads to the anchored root")
+    site_mg_on_path: int | None = Field(description="the site's (workshop or facility) node on the proof's path")
+    matches: bool = Field(description="the proof holds and the site's node on it is the provenance subtotal")
+    proof: dict[str, Any] | None = Field(description="the proof bundle, in the API's naming")
+    problem: str | None = None
+
+    @field_validator("proof", mode="before")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        return jsonable(value)
+
+
+class SubtotalCheckOut(FromResult):
+    anchor_id: int
+    label: str = Field(description="the site: the facility or workshop label")
+    window_start: int
+    window_end: int
+    mg: int = Field(description="the subtotal the provenance record states")
+    anchored: bool = Field(description="an indexed emissions anchor of the EPD's owner with this window")
+    anchor_root: str | None
+    anchor_total_mg: int | None
+    anchor_at: OnChainOut | None
+    stored_site_mg: int | None = Field(description="the site's node in the window's stored tree")
+    sql_matches: bool
+    readings: list[ReadingCheckOut]
+
+
+class InputCheckOut(FromResult):
+    name: str
+    source_type: str = Field(description="supplier or factor")
+    kind: str | None = Field(description="EPD or PACT, for a supplier")
+    reference: str
+    content_hash: str | None
+    cut_off: bool
+    cited_on_chain: bool | None = Field(description="an EPD of this ledger: among the on-chain citations")
+    hash_matches: bool | None = Field(description="an EPD of this ledger: its hash is the EPD's draft commitment")
+
+
+class EpdHopOut(FromResult):
+    tier: int = Field(description="0: the traced EPD; n: a supplier cited n steps up")
+    cited_by: int | None
+    epd: dict[str, Any] = Field(description="the EPD as indexed now, in the shape `GET /epds/{epd_id}` answers "
+                                "(EpdOut): status, flags, figures, validity, publication")
+    owner: str | None = Field(description="the owner organisation's name")
+    current: bool = Field(description="published, unflagged and valid at the chain's time")
+    valid_now: bool
+    covers_citing_period: bool | None = Field(description="valid over the citing EPD's period (null at tier 0)")
+    flagged_citations: list[int] = Field(description="cited EPDs no longer published or valid when flagged")
+    access: AccessAppliedOut
+    provenance_stored: bool | None = Field(description="null: not shown to the viewer")
+    stored_commitment: str | None
+    provenance_matches: bool | None = Field(description="the stored record's commitment is the on-chain one")
+    subtotals: list[SubtotalCheckOut]
+    inputs: list[InputCheckOut]
+    citations_match: bool | None
+    not_traced: list[int] = Field(description="cited EPDs beyond the depth bound")
+
+    @field_validator("epd", mode="before")
+    @classmethod
+    def _epd(cls, value: Any) -> Any:
+        # The EPD router's own model, imported here: that router imports this one's OnChainOut.
+        from ledger_service.api.routers.footprints import EpdOut
+
+        return value if isinstance(value, dict) else EpdOut.model_validate(value).model_dump(mode="json")
+
+
+class ProductTraceOut(FromResult):
+    epd_id: int
+    viewer_org_id: int
+    at: int = Field(description="the chain time validity was judged at, seconds UTC")
+    tiers: int
+    verified: bool = Field(description="every check that ran passed (hidden provenance is not checked)")
+    failed_checks: list[str]
+    hops: list[EpdHopOut]
+
+
 class HopOut(FromResult):
     kind: str = Field(
         description="allocation, issuance, transfer, listing, trade, delisting, surrender, "
@@ -320,6 +409,20 @@ def report_trace(
     Merkle-sum proofs and subtotals, the enterprise's devices and notarizations, and which checks failed."""
     return _answer(ReportTraceOut.of(services.audit.report_trace(caller, report_id, readings, verify_on_chain, seed,
                                                                  all_readings)))
+
+
+@router.get("/epds/{epd_id}/trace", response_model=ProductTraceOut)
+def product_trace(
+    epd_id: ChainId64,
+    caller: AnyMember,
+    services: ServicesDep,
+    readings: Annotated[int, Query(ge=0, le=20, description="readings of the site proved per anchored window")] = 1,
+) -> Response:
+    """An EPD traced down through its site's anchored subtotals to readings proved against the anchored roots,
+    and up through every EPD it cites, tier by tier: each hop's on-chain facts, the access rule applied to its
+    owner and, where the caller sees the owner's footprint data, its provenance checked against the on-chain
+    commitment."""
+    return _answer(ProductTraceOut.model_validate(services.audit.product_trace(caller, epd_id, readings)))
 
 
 @router.get("/assets/{asset}/{token_id}/trace", response_model=AssetTraceOut)
