@@ -77,6 +77,10 @@ def test_the_demo_tells_the_year_through_the_service_and_refuses_to_reuse_its_da
     assert re.search(r"│ 1\s+│ hot-rolled\s+│ [\d.]+\s+│ 279\.000\s+│", footprints)  # 1.55 t x 120 + 0.62 t x 150 kg
     assert "Auto Parts 14's bracket cites steel EPD 1" in footprints
     assert "published EPD 3 superseding 1" in footprints and "sees [2] flagged" in footprints
+    assert re.search(r"traced bracket EPD 2 across 2 tiers: tier 0 EPD 2 .* provenance matches .* tier 1 EPD 1 .* "
+                     r"provenance matches .*; [1-9]\d* of the steel plant's readings proved .*; verified: True",
+                     " ".join(footprints.split()))
+    assert "shows the steel EPD's on-chain facts but not its provenance" in footprints
 
     # The trace: the report's steps, its commitment, one reading proved by MeterAnchor with its subtotals.
     trace = out[out.index("Audit: report 5"):]

@@ -124,6 +124,20 @@ def product_footprints(runtime: Runtime, cast: Cast, layout: ParkLayout, period:
     say(f"{cast.names[parts_org]}'s bracket cites steel EPD {steel_epd}: the chain checked it is published and valid "
         "for the period; the steel plant's readings stay with it, its EPD commits to their anchored totals")
 
+    traced = use.audit.product_trace(regulator, part_epd, readings=1)
+    supplier_hop = traced.hop(steel_epd)
+    proved = [r for s in supplier_hop.subtotals for r in s.readings if r.matches]
+    say(f"the regulator traced bracket EPD {part_epd} across {traced.tiers} tiers: "
+        + "; ".join(f"tier {h.tier} EPD {h.epd_id} of {h.owner}, provenance "
+                    f"{'matches' if h.provenance_matches else 'DOES NOT MATCH'} its commitment, "
+                    f"{len(h.subtotals)} anchored subtotals" for h in traced.hops)
+        + f"; {len(proved)} of the steel plant's readings proved against their anchors (reading "
+        f"{proved[0].reading_id if proved else '-'}, device {proved[0].device_id if proved else '-'}); "
+        f"verified: {traced.verified}")
+    seen_by_customer = use.audit.product_trace(parts, part_epd).hop(steel_epd)
+    say(f"the auto-parts maker's own trace shows the steel EPD's on-chain facts but not its provenance "
+        f"({seen_by_customer.access.rule})")
+
     renewed = use.footprints.compute_draft(steel, FootprintAsk(
         coil, pcr_id(PCR_CODE), 1, start, end, VALID[0], VALID[1], _doc("coil EPD v2: coal use re-measured"),
         (coil_ask.inputs[0], BomLine("coking coal", Decimal("0.60"), "t", factor=_factor("coking-coal-mining", "150")),
