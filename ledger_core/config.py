@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         default=None, description="Override: value every reading with this factor set id (e.g. CN-2023-v1); unset: "
         "each reading with the dated set valid at its timestamp (oracles/data/factor_sets.json).",
     )
+    pact_hosts: str = Field(
+        default="", description="Comma-separated base URLs (https://...) of the PACT hosts members may import "
+        "supplier footprints from; none by default, so the service connects to no host a member names."
+    )
     future_skew_seconds: int = Field(default=300, ge=0, description="How far ahead of now a reading may be stamped.")
     ingest_workers: int = Field(default=2, ge=1, description="Processes that verify signatures and hash readings.")
 

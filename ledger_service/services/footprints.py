@@ -119,12 +119,18 @@ def _seconds(moment: int) -> datetime:
     return datetime.fromtimestamp(moment, UTC)
 
 
+def allowed_hosts(setting: str) -> frozenset[str]:
+    """The PACT hosts a comma-separated setting names, without trailing slashes."""
+    return frozenset(h.strip().rstrip("/") for h in setting.split(",") if h.strip())
+
+
 @dataclass(frozen=True)
 class FootprintService:
     chain: ChainClient
     suite: Suite
     sender: Sender
     views: IndexedViews
+    pact_hosts: frozenset[str] = frozenset()  # the PACT hosts imports may reach (`CARBONLEDGER_PACT_HOSTS`)
     pact_connect: Callable[[str], httpx.Client] = pact_client.connect  # another PACT host, by its base URL
 
     # -------------------------------------------------------------- rules
@@ -319,6 +325,9 @@ class FootprintService:
         ledger only when its ledger extension names a published EPD of this chain's registry with the same
         provenance commitment."""
         self._require_role(caller, "draft")
+        if host.rstrip("/") not in self.pact_hosts:  # the service reaches no host a member merely names
+            raise Refusal(422, "PactHostNotAllowed", f"{host} is not among the PACT hosts this service imports from "
+                          "(CARBONLEDGER_PACT_HOSTS)", {"host": host})
         try:
             with self.pact_connect(host) as http:
                 fetched = pact_client.fetch_footprint(http, client_id, secret, footprint_id)

@@ -13,7 +13,7 @@ from ledger_service.services.audit import AuditService
 from ledger_service.services.credits import CreditService
 from ledger_service.services.embedded_rpc import EmbeddedRpc
 from ledger_service.services.emissions import EmissionService
-from ledger_service.services.footprints import FootprintService
+from ledger_service.services.footprints import FootprintService, allowed_hosts
 from ledger_service.services.gec import GecService
 from ledger_service.services.market import MarketService
 from ledger_service.services.members import MemberService
@@ -74,7 +74,8 @@ def build_services(runtime: Runtime) -> Services:
                     emissions=emissions, members=members, organisations=organisations, api_keys=api_keys,
                     notary=notary, transactions=transactions, settlement=settlement,
                     embedded_rpc=EmbeddedRpc(runtime.chain), gec=gec,
-                    footprints=FootprintService(runtime.chain, runtime.suite, sender, views),
+                    footprints=FootprintService(runtime.chain, runtime.suite, sender, views,
+                                                pact_hosts=allowed_hosts(runtime.settings.pact_hosts)),
                     upgrades=UpgradeService(runtime.chain, runtime.suite, runtime.keystore, runtime.outbox,
                                             runtime.follow,
                                             None if runtime.chain.embedded else runtime.settings.deployments_dir))

@@ -32,7 +32,8 @@ def plant(client: TestClient, cast: Cast, runtime: Runtime) -> Iterator[dict[str
     services = client.app.state.services  # type: ignore[attr-defined]
     host = pact_app()
     client.app.state.services = replace(  # type: ignore[attr-defined]
-        services, footprints=replace(services.footprints, pact_connect=lambda url: TestClient(host, base_url=url)))
+        services, footprints=replace(services.footprints, pact_hosts=frozenset({BASE}),
+                                     pact_connect=lambda url: TestClient(host, base_url=url)))
     yield found
     client.app.state.services = services  # type: ignore[attr-defined]
     clear_meter_data(runtime)
@@ -65,7 +66,7 @@ def test_an_imported_footprint_is_notarized_kept_unverified_and_used_as_primary_
     assert computed["primary_data_share_percent"] == "100"
 
 
-def test_an_import_is_refused_over_plain_http_with_wrong_credentials_or_for_a_trader(
+def test_an_import_is_refused_over_plain_http_with_wrong_credentials_for_a_trader_or_from_a_host_not_allowed(
         client: TestClient, cast: Cast, plant: dict[str, Any]):
     plain = client.post(f"{V1}/footprints/imports", headers=cast.auth("enterprise_a"),
                         json=import_body(host="http://pact.example"))
@@ -77,3 +78,6 @@ def test_an_import_is_refused_over_plain_http_with_wrong_credentials_or_for_a_tr
                           json=import_body(footprint_id="00000000-0000-4000-8000-000000000000"))
     assert unknown.status_code == 422 and unknown.json()["error"] == "NotFound", unknown.text
     assert client.post(f"{V1}/footprints/imports", headers=cast.auth("trader"), json=import_body()).status_code == 403
+    elsewhere = client.post(f"{V1}/footprints/imports", headers=cast.auth("enterprise_a"),
+                            json=import_body(host="https://internal.example"))
+    assert (elsewhere.status_code, elsewhere.json()["error"]) == (422, "PactHostNotAllowed"), elsewhere.text
