@@ -29,7 +29,7 @@ from ledger_service.epd import Allocation, hex32, pcr_id
 
 pcr_app = typer.Typer(help="Product category rules: register a version (regulator), list.", no_args_is_help=True)
 product_app = typer.Typer(help="Products and their production output.", no_args_is_help=True)
-epd_app = typer.Typer(help="EPDs: compute or draft, attest, publish, withdraw, show, list, flagged.",
+epd_app = typer.Typer(help="EPDs: compute or draft, attest, publish, withdraw, show, list, flagged; import.",
                       no_args_is_help=True)
 
 HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -214,14 +214,21 @@ def draft(
         show(api.post("/epds/drafts", json=body), as_json, "draft kept", DRAFT_KEYS)
 
 
-def _inputs(from_epds: list[str] | None, from_factors: list[str] | None) -> list[dict[str, Any]]:
-    """`NAME,QUANTITY,UNIT,EPD_ID` and `NAME,QUANTITY,UNIT,DATABASE,VERSION,FACTOR_ID,KG_PER_UNIT` lines."""
+def _inputs(from_epds: list[str] | None, from_imports: list[str] | None,
+            from_factors: list[str] | None) -> list[dict[str, Any]]:
+    """`NAME,QUANTITY,UNIT,EPD_ID`, `NAME,QUANTITY,UNIT,IMPORT_ID` and
+    `NAME,QUANTITY,UNIT,DATABASE,VERSION,FACTOR_ID,KG_PER_UNIT` lines."""
     lines: list[dict[str, Any]] = []
     for text in from_epds or []:
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != 4 or not parts[3].isdigit():
             raise typer.BadParameter(f"{text!r}: NAME,QUANTITY,UNIT,EPD_ID", param_hint="--epd-input")
         lines.append({"name": parts[0], "quantity": parts[1], "unit": parts[2], "epd_id": int(parts[3])})
+    for text in from_imports or []:
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) != 4 or not parts[3].isdigit():
+            raise typer.BadParameter(f"{text!r}: NAME,QUANTITY,UNIT,IMPORT_ID", param_hint="--pact-input")
+        lines.append({"name": parts[0], "quantity": parts[1], "unit": parts[2], "pact_import_id": int(parts[3])})
     for text in from_factors or []:
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != 7:
@@ -245,6 +252,8 @@ def compute(
     document: Hash,
     epd_input: Annotated[list[str] | None, typer.Option(
         help="An input per declared unit from a supplier's EPD: NAME,QUANTITY,UNIT,EPD_ID (repeat).")] = None,
+    pact_input: Annotated[list[str] | None, typer.Option(
+        help="An input from an imported PACT footprint (`epd import`): NAME,QUANTITY,UNIT,IMPORT_ID (repeat).")] = None,
     factor_input: Annotated[list[str] | None, typer.Option(
         help="An input from a secondary factor: NAME,QUANTITY,UNIT,DATABASE,VERSION,FACTOR_ID,KG_PER_UNIT "
              "(repeat).")] = None,
@@ -256,13 +265,35 @@ def compute(
     body = {"product_id": product_id, "pcr_id": hex32(pcr_id(pcr)), "pcr_version": pcr_version,
             "period_start": seconds(period_start), "period_end": seconds(period_end),
             "valid_from": seconds(valid_from), "valid_until": seconds(valid_until), "document_hash": _hash(document),
-            "inputs": _inputs(epd_input, factor_input), "supersedes": supersedes}
+            "inputs": _inputs(epd_input, pact_input, factor_input), "supersedes": supersedes}
     with service(ctx, url, api_key) as api:
         answer = api.post("/epds/drafts/computed", json=body)
     draft = answer["draft"]
     figures = {key: answer[key] for key in COMPUTED_KEYS}
     show(answer if as_json else {**draft, **figures, **draft["fields"]}, as_json, "footprint computed, draft kept",
          [*DRAFT_KEYS, *COMPUTED_KEYS, "mg_co2e_per_unit", "cited_epd_ids", "provenance_commitment"])
+
+
+IMPORT_KEYS = ["id", "footprint_id", "source", "kg_per_unit", "unit", "verified_on_ledger", "sha256", "keccak256",
+               "notarization_tx"]
+
+
+@epd_app.command("import")
+def import_footprint(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="The supplier's PACT host (https://..., in CARBONLEDGER_PACT_HOSTS).")],
+    footprint_id: Annotated[str, typer.Argument(help="The footprint's PACT id (a UUID).")],
+    client_id: Annotated[str, typer.Option(help="Your client id at that host.")],
+    client_secret: Annotated[str, typer.Option(envvar="CARBONLEDGER_PACT_CLIENT_SECRET", prompt=True, hide_input=True,
+                                               show_default=False, help="Your client secret there (asked for if "
+                                               "not in CARBONLEDGER_PACT_CLIENT_SECRET; never given on the command "
+                                               "line).")],
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Import a supplier's footprint from another PACT host: notarized, kept as an input (`--pact-input` of compute)."""
+    body = {"host": host, "client_id": client_id, "client_secret": client_secret, "footprint_id": footprint_id}
+    with service(ctx, url, api_key) as api:
+        show(api.post("/footprints/imports", json=body), as_json, "footprint imported", IMPORT_KEYS)
 
 
 @epd_app.command("drafts")

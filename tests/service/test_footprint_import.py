@@ -12,15 +12,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger_service.cli import output
 from ledger_service.footprints.pact import to_product_footprint
 from ledger_service.runtime import Runtime
+from tests.cli.test_business_commands import Cli
 from tests.footprints.pact_host import BASE, CLIENT_ID, CLIENT_SECRET, pact_app
 from tests.footprints.samples import COIL_V2
 from tests.service.cast import Cast
 from tests.service.footprint_steps import ok
 from tests.service.helpers import V1
 from tests.service.metering import clear_meter_data
-from tests.service.test_footprint_compute import compute_body, steel_plant
+from tests.service.test_footprint_compute import PERIOD, VALID, compute_body, steel_plant
 
 SUPPLIER = str(to_product_footprint(COIL_V2).id)
 
@@ -81,3 +83,17 @@ def test_an_import_is_refused_over_plain_http_with_wrong_credentials_for_a_trade
     elsewhere = client.post(f"{V1}/footprints/imports", headers=cast.auth("enterprise_a"),
                             json=import_body(host="https://internal.example"))
     assert (elsewhere.status_code, elsewhere.json()["error"]) == (422, "PactHostNotAllowed"), elsewhere.text
+
+
+def test_a_footprint_is_imported_and_used_from_the_command_line(
+        client: TestClient, cast: Cast, plant: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(output.console, "_width", 250)
+    cli = Cli(client, cast)
+    monkeypatch.setenv("CARBONLEDGER_PACT_CLIENT_SECRET", CLIENT_SECRET)
+    imported = cli.json("enterprise_a", "epd", "import", BASE, SUPPLIER, "--client-id", CLIENT_ID)
+    assert (imported["footprint_id"], imported["verified_on_ledger"]) == (SUPPLIER, False)
+    computed = cli.json("enterprise_a", "epd", "compute", plant["products"]["HRC-2MM"], "--pcr", "PCR-STEEL-HRC",
+                        "--pcr-version", "1", "--period-start", str(PERIOD[0]), "--period-end", str(PERIOD[1]),
+                        "--valid-from", str(VALID[0]), "--valid-until", str(VALID[1]), "--document", "0x" + "ab" * 32,
+                        "--pact-input", f"coil,100,kilogram,{imported['id']}")
+    assert Decimal(computed["upstream_kg_co2e_per_unit"]) == Decimal("123.75")
