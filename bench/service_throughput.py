@@ -76,7 +76,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
-from bench.service_processes import ProcessBenchFailure, ProcessBenchUnavailable, report_lines, run_processes
+from bench.service_processes import GAS, ProcessBenchFailure, ProcessBenchUnavailable, report_lines, run_processes
 from bench.trace_latency import add_history_arguments, api_trace_latency, database, history_sizes, percentile
 from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_core.chain.compiler import Artifact, build
@@ -95,7 +95,6 @@ from tests.storage.postgres import PostgresUnavailable
 YEAR = 2025
 BATCH = 200
 PARK, ENTERPRISE = 10, 11
-GAS = 400_000
 RECEIPT_TIMEOUT = 120.0
 ISSUE_CLIENTS = 64  # the client count the `single_*_anvil_64` keys are named for
 
