@@ -24,6 +24,7 @@ from ledger_service.cli.remote import (
     show_action,
     show_page,
     show_tx,
+    wait_param,
     whole_tonnes,
 )
 
@@ -46,10 +47,6 @@ CERTIFICATE_KEYS = ["retirement_id", "beneficiary", "purpose", "jurisdiction", "
                     "block_number", "block_time", "pending", "registry", "chain_id"]
 
 
-def _wait(no_wait: bool) -> dict[str, bool]:
-    return {"wait": not no_wait}
-
-
 # ------------------------------------------------------------------ projects
 
 
@@ -66,7 +63,7 @@ def register_project(
 ) -> None:
     """Register a credit project (regulator)."""
     with service(ctx, url, api_key) as api:
-        answer = api.post("/credits/projects", params=_wait(no_wait), json={
+        answer = api.post("/credits/projects", params=wait_param(no_wait), json={
             "code": code, "owner": owner, "methodology": methodology, "document": document, "location": location})
     show_action(answer, "project", as_json, "project registered", PROJECT_KEYS)
 
@@ -104,7 +101,7 @@ def verification(
 ) -> None:
     """Record a verification statement for a project's monitoring period (verifier)."""
     with service(ctx, url, api_key) as api:
-        answer = api.post(f"/credits/projects/{project_id}/verifications", params=_wait(no_wait), json={
+        answer = api.post(f"/credits/projects/{project_id}/verifications", params=wait_param(no_wait), json={
             "period_start": seconds(period_start), "period_end": seconds(period_end),
             "verified_tonnes": whole_tonnes(tonnes, "tonnes"), "statement": statement})
     show_tx(answer, as_json)
@@ -129,7 +126,7 @@ def issue(
     if serial_start is not None:
         body["serial_start"] = serial_start
     with service(ctx, url, api_key) as api:
-        answer = api.post("/credits/batches", params=_wait(no_wait), json=body)
+        answer = api.post("/credits/batches", params=wait_param(no_wait), json=body)
     show_action(answer, "batch", as_json, "credit batch issued", BATCH_KEYS)
 
 
@@ -171,7 +168,7 @@ def transfer(
 ) -> None:
     """Transfer credits of a batch to another member."""
     with service(ctx, url, api_key) as api:
-        answer = api.post("/credits/transfers", params=_wait(no_wait),
+        answer = api.post("/credits/transfers", params=wait_param(no_wait),
                           json={"to": to, "batch_id": batch_id, "amount": whole_tonnes(amount)})
     show_tx(answer, as_json)
 
@@ -213,7 +210,7 @@ def retire(
             "jurisdiction": jurisdiction, "consumption_start": seconds(consumption_start) if consumption_start else 0,
             "consumption_end": seconds(consumption_end) if consumption_end else 0}
     with service(ctx, url, api_key) as api:
-        answer = api.post("/credits/retirements", params=_wait(no_wait), json=body)
+        answer = api.post("/credits/retirements", params=wait_param(no_wait), json=body)
         cert = answer.get("certificate")
         page = api.text(f"/credits/retirements/{cert['retirement_id']}/certificate.html") if html and cert else None
     _certificate(answer, as_json, html, page)
@@ -241,7 +238,7 @@ def surrender(
 ) -> None:
     """Surrender credits towards the caller's organisation's obligation, within the offset cap (enterprise)."""
     with service(ctx, url, api_key) as api:
-        answer = api.post("/credits/surrenders", params=_wait(no_wait), json={
+        answer = api.post("/credits/surrenders", params=wait_param(no_wait), json={
             "batch_id": batch_id, "amount": whole_tonnes(amount), "compliance_year": compliance_year})
     show_tx(answer, as_json)
 

@@ -23,6 +23,7 @@ from ledger_service.cli.remote import (
     show,
     show_action,
     show_page,
+    wait_param,
     whole_tonnes,
 )
 from ledger_service.epd import Allocation, hex32, pcr_id
@@ -65,10 +66,6 @@ def _hash(value: str) -> str:
     return "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _wait(no_wait: bool) -> dict[str, bool]:
-    return {"wait": not no_wait}
-
-
 def _page(offset: int, limit: int, **filters: Any) -> dict[str, Any]:
     """Query parameters of a listing: the page and the filters given."""
     return {"offset": offset, "limit": limit, **{k: v for k, v in filters.items() if v is not None}}
@@ -101,7 +98,7 @@ def register_pcr(
             "allocation": int(ALLOCATIONS[allocation]), "cut_off_per_mille": cut_off, "data_quality": data_quality,
             "valid_from": seconds(valid_from), "valid_until": seconds(valid_until), "document_hash": _hash(document)}
     with service(ctx, url, api_key) as api:
-        answer = api.post("/pcrs", params=_wait(no_wait), json=body)
+        answer = api.post("/pcrs", params=wait_param(no_wait), json=body)
     show_action(answer, "pcr", as_json, f"PCR {code} version {version} registered", PCR_KEYS)
 
 
@@ -134,7 +131,7 @@ def register_product(
 ) -> None:
     """Register a product of your organisation (enterprise)."""
     with service(ctx, url, api_key) as api:
-        answer = api.post("/products", params=_wait(no_wait), json={
+        answer = api.post("/products", params=wait_param(no_wait), json={
             "own_product_id": own_id, "cpc_code": cpc, "declared_unit": unit, "facility": facility,
             "workshop": workshop})
     show_action(answer, "product", as_json, "product registered", PRODUCT_KEYS)
@@ -172,7 +169,7 @@ def output(
             return
         if period_end is None or quantity_milli is None or extract is None:
             raise typer.BadParameter("recording output needs the period's end, --quantity-milli and --extract")
-        answer = api.post(f"/products/{product_id}/output", params=_wait(no_wait), json={
+        answer = api.post(f"/products/{product_id}/output", params=wait_param(no_wait), json={
             "period_start": seconds(period_start), "period_end": seconds(period_end),
             "quantity_milli": whole_tonnes(quantity_milli, "quantity"), "mass_grams": mass_grams,
             "value_fen": value_fen, "extract_hash": _hash(extract)})
@@ -314,7 +311,7 @@ def attest(
 ) -> None:
     """Attest a draft with your statement (a verifier of another organisation than the draft's)."""
     with service(ctx, url, api_key) as api:
-        answer = api.post(f"/epds/drafts/{draft_id}/attest", params=_wait(no_wait),
+        answer = api.post(f"/epds/drafts/{draft_id}/attest", params=wait_param(no_wait),
                           json={"statement_hash": _hash(statement)})
     show_action(answer, "draft", as_json, f"draft {draft_id} attested", DRAFT_KEYS)
 
@@ -326,7 +323,7 @@ def publish(
 ) -> None:
     """Publish an attested draft of your organisation; a supersession flags the footprints citing the old EPD."""
     with service(ctx, url, api_key) as api:
-        answer = api.post("/epds", params=_wait(no_wait), json={"draft_id": draft_id})
+        answer = api.post("/epds", params=wait_param(no_wait), json={"draft_id": draft_id})
     show_action(answer, "epd", as_json, "EPD published", EPD_KEYS)
     if answer.get("flagged") and not as_json:
         typer.echo(f"flagged citing EPDs: {', '.join(map(str, answer['flagged']))}")
@@ -339,7 +336,7 @@ def withdraw(
 ) -> None:
     """Withdraw one of your organisation's EPDs with a reason; the footprints citing it are flagged."""
     with service(ctx, url, api_key) as api:
-        answer = api.post(f"/epds/{epd_id}/withdraw", params=_wait(no_wait), json={"reason_hash": _hash(reason)})
+        answer = api.post(f"/epds/{epd_id}/withdraw", params=wait_param(no_wait), json={"reason_hash": _hash(reason)})
     show_action(answer, "epd", as_json, f"EPD {epd_id} withdrawn", EPD_KEYS)
     if answer.get("flagged") and not as_json:
         typer.echo(f"flagged citing EPDs: {', '.join(map(str, answer['flagged']))}")

@@ -25,6 +25,7 @@ from ledger_service.cli.remote import (
     show_page,
     show_tx,
     table,
+    wait_param,
     whole_tonnes,
 )
 
@@ -40,10 +41,6 @@ CLAIM_KEYS = ["batch_id", "beneficiary_org_id", "amount", "serial_start", "seria
               "consumption_end", "holder"]
 SCOPE2_KEYS = ["org_id", "start", "end", "electricity_kwh", "reading_count", "certificates_mwh", "covered_kwh",
                "location_based_kg", "market_based_kg", "compliance_basis", "compliance_kg"]
-
-
-def _wait(no_wait: bool) -> dict[str, bool]:
-    return {"wait": not no_wait}
 
 
 @app.command()
@@ -67,7 +64,7 @@ def issue(
     if serial_start is not None:
         body["serial_start"] = serial_start
     with service(ctx, url, api_key) as api:
-        answer = api.post("/gec/batches", params=_wait(no_wait), json=body)
+        answer = api.post("/gec/batches", params=wait_param(no_wait), json=body)
     show_action(answer, "batch", as_json, "GEC batch issued", BATCH_KEYS)
 
 
@@ -115,7 +112,7 @@ def transfer(
 ) -> None:
     """Transfer certificates of a batch to another member."""
     with service(ctx, url, api_key) as api:
-        answer = api.post("/gec/transfers", params=_wait(no_wait),
+        answer = api.post("/gec/transfers", params=wait_param(no_wait),
                           json={"to": to, "batch_id": batch_id, "amount": whole_tonnes(amount)})
     show_tx(answer, as_json)
 
@@ -132,7 +129,7 @@ def consume(
 ) -> None:
     """Consume certificates to claim renewable electricity for your organisation and a period (enterprise)."""
     with service(ctx, url, api_key) as api:
-        answer = api.post("/gec/consumptions", params=_wait(no_wait), json={
+        answer = api.post("/gec/consumptions", params=wait_param(no_wait), json={
             "batch_id": batch_id, "amount": whole_tonnes(amount), "consumption_start": seconds(consumption_start),
             "consumption_end": seconds(consumption_end)})
     show_action(answer, "consumption", as_json, "certificates consumed", CLAIM_KEYS)
@@ -171,7 +168,7 @@ def rule(
         if market_based is None:
             show(api.get("/gec/scope2-rule"), as_json, "Scope 2 rule")
             return
-        answer = api.post("/gec/scope2-rule", params=_wait(no_wait), json={"market_based_counts": market_based})
+        answer = api.post("/gec/scope2-rule", params=wait_param(no_wait), json={"market_based_counts": market_based})
     show_action(answer, "rule", as_json, "Scope 2 rule set")
 
 

@@ -41,6 +41,11 @@ def service(ctx: typer.Context, url: str, api_key: str | None) -> Iterator[Servi
         fail(exc.message, exc.hint)
 
 
+def wait_param(no_wait: bool) -> dict[str, bool]:
+    """The `wait` query parameter of a sending command (`--no-wait`: answer once sent)."""
+    return {"wait": not no_wait}
+
+
 def whole_tonnes(text: str, what: str = "amount") -> int:
     """A positive whole number (\"1200\", \"1_200\" or \"1200.0\"); never a float."""
     try:
