@@ -253,6 +253,7 @@ class Runtime:
         """Stop the workers, then let go of the chain, the database and the SQLite file's lock."""
         self.pump.stop()
         self.indexing.stop()
+        self.outbox.group.close()
         if self._index_rpc is not None:
             self._index_rpc.close()
             self._index_rpc = None

@@ -15,6 +15,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 
+from ledger_core.chain.abi_fast import tuple_encoder
 from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.compiler import Artifact
 from ledger_core.chain.errors import _abi_type
@@ -44,7 +45,8 @@ class FunctionDef:
         return self.mutability in STATE_CHANGING
 
     def encode(self, args: Sequence[Any]) -> bytes:
-        return self.selector + abi_encode(list(self.types), list(args))
+        fast = tuple_encoder(self.types)
+        return self.selector + (fast(args) if fast is not None else abi_encode(list(self.types), list(args)))
 
     def decode_args(self, calldata: bytes) -> list[Any]:
         values = abi_decode(list(self.types), calldata[4:])

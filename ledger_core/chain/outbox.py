@@ -33,13 +33,15 @@ Exactly once rests on four rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -94,6 +96,15 @@ class RequestClaim(Protocol):
 
 
 Encoded = tuple[bytes, Any]  # an intent's calldata and its arguments as JSON
+
+
+class WouldRevert(Exception):
+    """Intents simulated before anything was written would revert (`GroupCommit.submit_async` with
+    `simulate`): each one's decoded revert, or None where it would pass. Nothing was recorded."""
+
+    def __init__(self, reverts: Sequence[ContractRevert | None]) -> None:
+        super().__init__(next(str(r) for r in reverts if r is not None))
+        self.reverts = list(reverts)
 
 
 class InvalidIntent(ValueError):
@@ -455,9 +466,12 @@ class Outbox:
             encoded = self.encode(intents)
         except InvalidIntent:
             return None
+        return self.simulate_encoded(intents, encoded)
+
+    def simulate_encoded(self, intents: Sequence[Intent], encoded: Sequence[Encoded]) -> list[ContractRevert | None]:
         calls = [self._call(i.signer, i.to or self.addresses[i.contract], calldata, i.value)
                  for i, (calldata, _) in zip(intents, encoded, strict=True)]
-        return [self._revert_of(outcome) for outcome in self.chain.calls(calls)]
+        return [self._revert_of(outcome) for outcome in self.chain.calls(calls)] if calls else []
 
     def _call(self, signer: str, to: str, calldata: bytes, value: int) -> dict[str, Any]:
         call: dict[str, Any] = {"from": signer, "to": to, "data": calldata, "value": value}
@@ -1225,6 +1239,35 @@ class _Entry:
     follow: list[_Entry] | None = None  # the waiting entries of its group whose receipts this caller follows
     records: list[TxRecord] = field(default_factory=list)
     error: BaseException | None = None
+    future: asyncio.Future[list[TxRecord]] | None = None  # an async caller's answer (see `submit_async`)
+    simulate: bool = False  # simulated with its group before anything is written (see `submit_async`)
+
+    def wake_up(self, group: GroupCommit) -> None:
+        """Tell the caller it leads, follows or is answered: a blocked thread is woken; an async caller,
+        which has no thread to wake, has its lead run on the group's leading thread or its answer set."""
+        if self.future is None:
+            self.wake.set()
+        elif self.lead:
+            group.run_lead()
+        else:
+            self.settle()
+
+    def settle(self) -> None:
+        """Set an async caller's answer on its event loop (unless it stopped waiting: its rows stay)."""
+        future = self.future
+        assert future is not None
+        records, error = self.records, self.error
+
+        def answer() -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(records)
+
+        with suppress(RuntimeError):  # its loop has closed: nobody is waiting for the answer
+            future.get_loop().call_soon_threadsafe(answer)
 
 
 class GroupCommit:
@@ -1241,6 +1284,11 @@ class GroupCommit:
     caller gets back its own records, or its own SendDeferred
     with its own outbox ids (or its own DuplicateRequest: one caller's repeated key never
     fails another's request). The guarantees are those of `Outbox.submit`.
+
+    Async callers (`submit_async`) hold no thread while they wait: a group they lead is
+    written and sent on one leading thread, and the receipts of those that wait are
+    followed by one `ReceiptWatcher` for all groups, which answers each group as its
+    transactions are mined.
     """
 
     def __init__(self, outbox: Outbox, max_group: int = 1000) -> None:
@@ -1249,6 +1297,8 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._queue: list[_Entry] = []
         self._leading = False
+        self._leader: ThreadPoolExecutor | None = None  # leads the groups that async callers lead
+        self.watcher = ReceiptWatcher(outbox)
         self.groups = 0  # groups sent (for tests and metrics)
 
     def submit(self, intents: Sequence[Intent], preflight: bool, wait: bool, timeout: float,
@@ -1268,6 +1318,36 @@ class GroupCommit:
             raise entry.error
         return entry.records
 
+    async def submit_async(self, intents: Sequence[Intent], preflight: bool, wait: bool, timeout: float,
+                           claim: RequestClaim | None = None, simulate: bool = False) -> list[TxRecord]:
+        """As `submit`, awaited on the caller's event loop without a thread of its own. With `simulate`, the
+        intents are run as calls with the group's (one JSON-RPC batch) before anything is written: if one
+        would revert, WouldRevert is raised and nothing is recorded; otherwise they go out without a
+        preflight, not run twice (what `Outbox.simulate` does for a blocking caller)."""
+        future: asyncio.Future[list[TxRecord]] = asyncio.get_running_loop().create_future()
+        entry = _Entry(intents, self.outbox.encode(intents), preflight, wait, timeout, claim, future=future,
+                       simulate=simulate)
+        with self._lock:
+            self._queue.append(entry)
+            if not self._leading:
+                self._leading = entry.lead = True
+        if entry.lead:
+            self.run_lead()
+        return await future
+
+    def run_lead(self) -> None:
+        """Lead the next group on the leading thread (the lead was handed to an async caller)."""
+        if self._leader is None:
+            with self._lock:
+                if self._leader is None:
+                    self._leader = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
+        self._leader.submit(self._lead)
+
+    def close(self) -> None:
+        self.watcher.close()
+        if self._leader is not None:
+            self._leader.shutdown(wait=True)
+
     def _take(self) -> list[_Entry]:
         with self._lock:
             group: list[_Entry] = []
@@ -1283,9 +1363,10 @@ class GroupCommit:
             if self._queue:
                 successor = self._queue[0]
                 successor.lead = True
-                successor.wake.set()
             else:
                 self._leading = False
+                return
+        successor.wake_up(self)
 
     def _lead(self) -> None:
         """Write, send, hand the lead on; then answer the entries that do not wait at once, and follow the
@@ -1294,8 +1375,9 @@ class GroupCommit:
         outbox = self.outbox
         written: list[_Entry] = []
         try:
-            results = outbox._write([(e.intents, e.claim) for e in group], [e.encoded for e in group])
-            for entry, result in zip(group, results, strict=True):
+            sending = self._simulate_first(group)
+            results = outbox._write([(e.intents, e.claim) for e in sending], [e.encoded for e in sending])
+            for entry, result in zip(sending, results, strict=True):
                 if isinstance(result, DuplicateRequest):
                     entry.error = result
                 else:
@@ -1314,6 +1396,9 @@ class GroupCommit:
         self._hand_over()
         waiting = [e for e in written if e.wait]
         self._finish([e for e in group if e not in waiting], None)
+        if any(e.future is not None for e in waiting):
+            self.watcher.follow([e for e in waiting if e.future is not None], self._finish)
+            waiting = [e for e in waiting if e.future is None]
         if not waiting:
             return
         follower = waiting[0]
@@ -1322,6 +1407,25 @@ class GroupCommit:
         else:
             follower.follow = waiting
             follower.wake.set()
+
+    def _simulate_first(self, group: Sequence[_Entry]) -> list[_Entry]:
+        """Simulate the entries that asked for it in one batch: those that would revert are answered
+        WouldRevert and left out; the others need no preflight. The entries to write."""
+        first = [e for e in group if e.simulate]
+        if not first:
+            return list(group)
+        outcomes = iter(self.outbox.simulate_encoded([i for e in first for i in e.intents],
+                                                     [c for e in first for c in e.encoded]))
+        sending = []
+        for entry in group:
+            if entry.simulate:
+                reverts = [next(outcomes) for _ in entry.intents]
+                if any(r is not None for r in reverts):
+                    entry.error = WouldRevert(reverts)
+                    continue
+                entry.preflight = False
+            sending.append(entry)
+        return sending
 
     def _follow(self, waiting: Sequence[_Entry]) -> None:
         """Await the receipts of the waiting entries of one group (one batched poll) and answer them."""
@@ -1337,7 +1441,8 @@ class GroupCommit:
 
     @staticmethod
     def _finish(group: Sequence[_Entry], error: BaseException | None) -> None:
-        """Answer each entry (with its own ids in a SendDeferred); the leader and a follower are running."""
+        """Answer each entry (with its own ids in a SendDeferred); a blocked leader or follower is running and
+        answers itself."""
         for entry in group:
             if entry.error is None and error is not None:
                 if isinstance(error, SendDeferred):
@@ -1346,8 +1451,86 @@ class GroupCommit:
                     entry.error = SendDeferred(str(error), [r.id for r in entry.records])
                 else:
                     entry.error = error
-            if not entry.lead and entry.follow is None:
+            if entry.future is not None:
+                entry.settle()
+            elif not entry.lead and entry.follow is None:
                 entry.wake.set()
+
+
+class ReceiptWatcher:
+    """Follows the receipts of the waiting async callers of every group on one thread: each round is one
+    batched receipt poll for all of them, and a group is answered once all its transactions are mined or
+    failed, or its timeout has passed (those still unmined are answered as sent, as `await_receipts` does)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._groups: list[tuple[list[_Entry], float, Callable[[Sequence[_Entry], BaseException | None], None]]] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.rounds = 0  # receipt polls (for tests and metrics)
+
+    def follow(self, entries: list[_Entry],
+               finish: Callable[[Sequence[_Entry], BaseException | None], None]) -> None:
+        deadline = time.monotonic() + max(e.timeout for e in entries)
+        with self._lock:
+            self._groups.append((entries, deadline, finish))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="receipt-watcher", daemon=True)
+                self._thread.start()
+            self._arrived.notify()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._arrived.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        delay = 0.0
+        while True:
+            with self._lock:
+                if not self._groups and not self._closed:
+                    self._arrived.wait()
+                    delay = 0.0
+                if self._closed:
+                    groups, self._groups = self._groups, []
+                    for entries, _, finish in groups:  # answered as they stand: sent, the pump finishes them
+                        finish(entries, None)
+                    return
+                groups = list(self._groups)
+            answered = self._round(groups)
+            with self._lock:
+                self._groups = [g for g in self._groups if not any(g is a for a in answered)]
+                if answered or len(self._groups) > len(groups):
+                    delay = 0.0  # new groups are polled at once: the node has often mined them already
+                else:
+                    delay = min(max(delay * 2, 0.002), 0.05)
+                    self._arrived.wait(delay)
+
+    def _round(self, groups: Sequence[tuple[list[_Entry], float,
+                                            Callable[[Sequence[_Entry], BaseException | None], None]]]) -> list[Any]:
+        """One poll for every group's unmined transactions; the groups it answered."""
+        records = [r for entries, _, _ in groups for e in entries for r in e.records]
+        error: BaseException | None = None
+        try:
+            with self.outbox.deferring(records):
+                self.outbox.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout=0)
+        except BaseException as exc:  # answered to each of these callers, with its own ids
+            error = exc
+        self.rounds += 1
+        now = time.monotonic()
+        answered = []
+        for group in groups:
+            entries, deadline, finish = group
+            if error is not None or now >= deadline or not any(
+                    r.status == OutboxStatus.SENT for e in entries for r in e.records):
+                finish(entries, error)
+                answered.append(group)
+        return answered
 
 
 def _utc(moment: datetime | None) -> datetime | None:

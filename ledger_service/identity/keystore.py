@@ -66,6 +66,10 @@ class KeyStore:
         with self._lock:
             self._accounts[account.address] = account
 
+    def opened(self, address: str) -> bool:
+        """Whether the member's key is open in this process (held, so `has` would not ask the database)."""
+        return address in self._accounts
+
     def has(self, address: str) -> bool:
         if address in self._accounts:
             return True

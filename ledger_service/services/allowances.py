@@ -85,6 +85,15 @@ class AllowanceService:
             wait=wait)
         return Sent((record,))
 
+    async def transfer_async(self, caller: Caller, to: str, year: int, amount: int, wait: bool = True) -> Sent[None]:
+        """`transfer` for a request served on the event loop (see `Sender.send_async`)."""
+        transfers = [Transfer(to_checksum_address(to), year, amount)]
+        (record,) = await self.sender.send_async(
+            caller, allowances.transfer_intents(caller.address, transfers, caller.address),
+            lambda: allowances.check_transfers(self.chain, self.suite, self.directory, caller.address, transfers),
+            wait=wait)
+        return Sent((record,))
+
     def transfer_batch(self, caller: Caller, transfers: Sequence[Transfer], wait: bool = True) -> BatchSent:
         """Many transfers from the caller: checked together, written, signed and sent as one batch; a refused
         one does not stop the others."""

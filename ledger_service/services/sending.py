@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ledger_core.chain.outbox import Intent, Outbox, SendDeferred, TxRecord
+from starlette.concurrency import run_in_threadpool
+
+from ledger_core.chain.outbox import Intent, Outbox, SendDeferred, TxRecord, WouldRevert
 from ledger_core.config import Settings
 from ledger_core.db.models.outbox import PENDING_STATUSES, OutboxStatus
 from ledger_service.identity.keystore import KeyStore
@@ -50,6 +52,31 @@ class Sender:
         except SendDeferred as exc:
             raise ChainBusy(str(exc), exc.outbox_ids, getattr(exc, "dependency", "chain")) from None
         if refuse and len(records) == 1 and records[0].status in (OutboxStatus.REJECTED, OutboxStatus.FAILED):
+            raise TransactionRefused(records[0], caller.address)
+        return records
+
+    async def send_async(self, caller: Caller, intents: Sequence[Intent], check: Callable[[], None],
+                         wait: bool = True) -> list[TxRecord]:
+        """`send_checked` for a request served on the event loop: the intents join the group commit without a
+        thread of their own and are simulated with the group's (one JSON-RPC batch) before anything is
+        written. When one would revert, `check` and the usual send run in the thread pool, exactly as
+        `send_checked` does, so a refusal is answered the same way and records nothing."""
+        if not self.keystore.opened(caller.address):
+            await run_in_threadpool(self.require_custodial, caller)
+        if not (self.settings.group_commit and self.preflights(batch=False)):
+            return await run_in_threadpool(self.send_checked, caller, intents, check, wait)
+        try:
+            records = await self.outbox.group.submit_async(intents, False, wait,
+                                                           self.settings.receipt_timeout_seconds,
+                                                           caller.idempotency, simulate=True)
+        except WouldRevert:
+            def refused_or_sent() -> list[TxRecord]:
+                check()
+                return self.send(caller, intents, wait=wait)
+            return await run_in_threadpool(refused_or_sent)
+        except SendDeferred as exc:
+            raise ChainBusy(str(exc), exc.outbox_ids, getattr(exc, "dependency", "chain")) from None
+        if len(records) == 1 and records[0].status in (OutboxStatus.REJECTED, OutboxStatus.FAILED):
             raise TransactionRefused(records[0], caller.address)
         return records
 

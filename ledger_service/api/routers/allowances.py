@@ -118,10 +118,9 @@ def get_balances(address: Annotated[str, Path(pattern=ADDRESS)], caller: Annotat
 
 
 @router.post("/allowances/transfers", response_model=TxOut)
-@one_trip
-def transfer(body: TransferIn, caller: Trader, services: ServicesDep, response: Response,
-             wait: Wait = True) -> TxOut:
-    return _tx(response, services.allowances.transfer(caller, body.to, body.year, body.amount, wait))
+async def transfer(body: TransferIn, caller: Trader, services: ServicesDep, response: Response,
+                   wait: Wait = True) -> TxOut:
+    return _tx(response, await services.allowances.transfer_async(caller, body.to, body.year, body.amount, wait))
 
 
 @router.post("/allowances/transfers/batch", response_model=BatchOut)
