@@ -930,8 +930,11 @@ class Outbox:
         for record in sorted(unmined, key=lambda r: (r.signer, r.nonce or 0)):
             by_signer[record.signer].append(record)
         self._unstick(by_signer, now)
-        for group in by_signer.values():
-            self._broadcast(group)
+        for signer, group in by_signer.items():
+            # Not between a sender's signing and its own broadcast: the node would get that signer's later
+            # nonces first, and anvil can leave a transaction that arrived early unmined for good.
+            with self.nonces.lock(signer):
+                self._broadcast(group)
         self._sign_and_send(queued)
         records = in_flight + queued
         if wait:
@@ -1396,8 +1399,9 @@ class GroupCommit:
         self._hand_over()
         waiting = [e for e in written if e.wait]
         self._finish([e for e in group if e not in waiting], None)
-        if any(e.future is not None for e in waiting):
-            self.watcher.follow([e for e in waiting if e.future is not None], self._finish)
+        awaiting = [e for e in waiting if e.future is not None]
+        if awaiting:
+            self.watcher.follow(awaiting, self._finish, poll_now=self._idle())
             waiting = [e for e in waiting if e.future is None]
         if not waiting:
             return
@@ -1407,6 +1411,11 @@ class GroupCommit:
         else:
             follower.follow = waiting
             follower.wake.set()
+
+    def _idle(self) -> bool:
+        """Whether no caller waits for the next group (a poll on this thread would delay nobody)."""
+        with self._lock:
+            return not self._queue
 
     def _simulate_first(self, group: Sequence[_Entry]) -> list[_Entry]:
         """Simulate the entries that asked for it in one batch: those that would revert are answered
@@ -1471,9 +1480,14 @@ class ReceiptWatcher:
         self._closed = False
         self.rounds = 0  # receipt polls (for tests and metrics)
 
-    def follow(self, entries: list[_Entry],
-               finish: Callable[[Sequence[_Entry], BaseException | None], None]) -> None:
+    def follow(self, entries: list[_Entry], finish: Callable[[Sequence[_Entry], BaseException | None], None],
+               poll_now: bool = False) -> None:
+        """Answer `entries` when their transactions are mined. `poll_now`: poll once on the calling thread
+        first (when the node has mined them already, as it usually has, that saves a hand-over between
+        threads; for a leader only when no caller waits for the next group)."""
         deadline = time.monotonic() + max(e.timeout for e in entries)
+        if poll_now and self._round([(entries, deadline, finish)]):
+            return
         with self._lock:
             self._groups.append((entries, deadline, finish))
             if self._thread is None:

@@ -110,3 +110,21 @@ def test_blocking_and_async_callers_share_the_group_commit(client: TestClient, c
     assert [rs[0].status for rs in blocking] == ["mined"] * 2
     assert balance(client, cast, "trader") == 1 + 2 + 3 + 4 + 20 + 21
     assert runtime.outbox.group._leading is False
+
+
+def test_when_no_caller_waits_for_the_next_group_its_leader_polls_the_receipts_itself(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    """The node has usually mined a lone request's transaction by the time it is sent: the leading thread
+    polls once before handing it to the watcher, a hand-over between threads saved."""
+    allocate(client, cast, {"enterprise_a": 10})
+    real = runtime.chain.receipts
+    polled_by: list[str] = []
+
+    def receipts(hashes):
+        polled_by.append(threading.current_thread().name)
+        return real(hashes)
+
+    monkeypatch.setattr(runtime.chain, "receipts", receipts)
+    ((record,),) = asyncio.run(send_all(runtime, cast, [2]))  # type: ignore[misc]
+    assert record.status == "mined"
+    assert polled_by and all(name.startswith("group-commit") for name in polled_by)

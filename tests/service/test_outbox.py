@@ -394,3 +394,28 @@ def test_a_receipt_not_there_at_once_leaves_the_row_recorded_as_sent(cast: Cast,
     (record,) = runtime.outbox.submit_grouped(transfers(cast, [1]), timeout=0)
     (row,) = rows(runtime, [record.id])
     assert (record.status, row.status, row.attempts) == ("sent", "sent", 1)
+
+
+def test_the_pump_does_not_broadcast_a_signer_s_transactions_while_a_sender_holds_its_nonces(
+        client: TestClient, cast: Cast, runtime: Runtime):
+    """A sender signs a signer's rows and broadcasts them under the signer's lock; a pump round that sent
+    those rows again in between could hand the node later nonces first (anvil may then leave one unmined)."""
+    allocate(client, cast, {"enterprise_a": 100})
+    outbox = runtime.outbox
+    outbox.faults = crash_at("signed")
+    with pytest.raises(SimulatedCrash):
+        outbox.submit(transfers(cast, [1]))
+    outbox.faults = None
+    signer = cast.addresses["enterprise_a"]
+    lock = outbox.nonces.lock(signer)
+    lock.acquire()
+    pump = threading.Thread(target=outbox.recover)
+    try:
+        pump.start()
+        pump.join(0.5)
+        assert pump.is_alive()  # waiting for the signer's lock, nothing broadcast
+        assert balance(client, cast, "trader") == 0
+    finally:
+        lock.release()
+    pump.join(30)
+    assert balance(client, cast, "trader") == 1
