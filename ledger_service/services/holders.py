@@ -3,6 +3,8 @@ holder's balances, and what a transfer must pass before it is sent, with the con
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
+
 from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.errors import ContractRevert
 from ledger_service.membership import Directory
@@ -29,6 +31,17 @@ def require_receiver(directory: Directory, to: str) -> str:
     if not directory.member(receiver).can_transact:
         raise ContractRevert("AccountCannotTransact", {"account": receiver})
     return receiver
+
+
+async def require_receiver_async(directory: Directory, to: str) -> str:
+    """`require_receiver` on the event loop: a held member view is checked at once, another read in the
+    thread pool."""
+    held = directory.cached(to)
+    if held is None:
+        return await run_in_threadpool(require_receiver, directory, to)
+    if not held.can_transact:
+        raise ContractRevert("AccountCannotTransact", {"account": held.address})
+    return held.address
 
 
 def require_holds(held: int, caller: Caller, token_id: int, amount: int) -> None:

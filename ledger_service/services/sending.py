@@ -3,7 +3,8 @@ the caller's idempotency claim goes with the outbox write."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,22 @@ from ledger_service.services.errors import ChainBusy, Refusal, TransactionRefuse
 def pending(record: TxRecord) -> bool:
     """The one way to say a transaction is still on its way (answered 202 at the HTTP edge)."""
     return record.status in PENDING_STATUSES
+
+
+@contextmanager
+def _busy_when_deferred() -> Iterator[None]:
+    """Rows written before the chain or the database failed: ChainBusy with their outbox ids."""
+    try:
+        yield
+    except SendDeferred as exc:
+        raise ChainBusy(str(exc), exc.outbox_ids, getattr(exc, "dependency", "chain")) from None
+
+
+def _refused_if_one(records: list[TxRecord], caller: Caller) -> list[TxRecord]:
+    """A single transaction the chain refused raises TransactionRefused."""
+    if len(records) == 1 and records[0].status in (OutboxStatus.REJECTED, OutboxStatus.FAILED):
+        raise TransactionRefused(records[0], caller.address)
+    return records
 
 
 @dataclass(frozen=True)
@@ -46,14 +63,15 @@ class Sender:
             preflight = self.preflights(batch)
         grouped = self.settings.group_commit and not batch
         submit = self.outbox.submit_grouped if grouped else self.outbox.submit
-        try:
+        with _busy_when_deferred():
             records = submit(intents, preflight=preflight, wait=wait, timeout=self.settings.receipt_timeout_seconds,
                              claim=caller.idempotency)
-        except SendDeferred as exc:
-            raise ChainBusy(str(exc), exc.outbox_ids, getattr(exc, "dependency", "chain")) from None
-        if refuse and len(records) == 1 and records[0].status in (OutboxStatus.REJECTED, OutboxStatus.FAILED):
-            raise TransactionRefused(records[0], caller.address)
-        return records
+        return _refused_if_one(records, caller) if refuse else records
+
+    async def require_custodial_async(self, caller: Caller) -> None:
+        """`require_custodial` on the event loop: a key open in this process is not looked up again."""
+        if not self.keystore.opened(caller.address):
+            await run_in_threadpool(self.require_custodial, caller)
 
     async def send_async(self, caller: Caller, intents: Sequence[Intent], check: Callable[[], None],
                          wait: bool = True) -> list[TxRecord]:
@@ -61,24 +79,20 @@ class Sender:
         thread of their own and are simulated with the group's (one JSON-RPC batch) before anything is
         written. When one would revert, `check` and the usual send run in the thread pool, exactly as
         `send_checked` does, so a refusal is answered the same way and records nothing."""
-        if not self.keystore.opened(caller.address):
-            await run_in_threadpool(self.require_custodial, caller)
+        await self.require_custodial_async(caller)
         if not (self.settings.group_commit and self.preflights(batch=False)):
             return await run_in_threadpool(self.send_checked, caller, intents, check, wait)
         try:
-            records = await self.outbox.group.submit_async(intents, False, wait,
-                                                           self.settings.receipt_timeout_seconds,
-                                                           caller.idempotency, simulate=True)
+            with _busy_when_deferred():
+                records = await self.outbox.group.submit_async(intents, False, wait,
+                                                               self.settings.receipt_timeout_seconds,
+                                                               caller.idempotency, simulate=True)
         except WouldRevert:
             def refused_or_sent() -> list[TxRecord]:
                 check()
                 return self.send(caller, intents, wait=wait)
             return await run_in_threadpool(refused_or_sent)
-        except SendDeferred as exc:
-            raise ChainBusy(str(exc), exc.outbox_ids, getattr(exc, "dependency", "chain")) from None
-        if len(records) == 1 and records[0].status in (OutboxStatus.REJECTED, OutboxStatus.FAILED):
-            raise TransactionRefused(records[0], caller.address)
-        return records
+        return _refused_if_one(records, caller)
 
     def preflights(self, batch: bool) -> bool:
         policy = self.settings.preflight

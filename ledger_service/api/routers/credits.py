@@ -300,10 +300,9 @@ def get_holdings(address: Annotated[str, Path(pattern=ADDRESS)], caller: AnyMemb
 
 
 @router.post("/transfers", response_model=TxOut)
-@one_trip
-def transfer(body: TransferIn, caller: Holder, services: ServicesDep, response: Response,
-             wait: Wait = True) -> TxOut:
-    sent = services.credits.transfer(caller, body.to, body.batch_id, body.amount, wait)
+async def transfer(body: TransferIn, caller: Holder, services: ServicesDep, response: Response,
+                   wait: Wait = True) -> TxOut:
+    sent = await services.credits.transfer_async(caller, body.to, body.batch_id, body.amount, wait)
     answer(response, *sent.records)
     return TxOut.model_validate(sent.record)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ledger_service.api import API_PREFIX
-from ledger_service.api.answers import answer, one_trip
+from ledger_service.api.answers import answer
 from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, ServicesDep, member
 from ledger_service.api.routers.audit import HoldingOut as HolderOut
 from ledger_service.api.routers.audit import HopOut, OnChainOut
@@ -240,10 +240,9 @@ def get_holdings(address: Annotated[str, Path(pattern=ADDRESS)], caller: AnyMemb
 
 
 @router.post("/transfers", response_model=TxOut)
-@one_trip
-def transfer(body: TransferIn, caller: Holder, services: ServicesDep, response: Response,
-             wait: Wait = True) -> TxOut:
-    sent = services.gec.transfer(caller, body.to, body.batch_id, body.amount, wait)
+async def transfer(body: TransferIn, caller: Holder, services: ServicesDep, response: Response,
+                   wait: Wait = True) -> TxOut:
+    sent = await services.gec.transfer_async(caller, body.to, body.batch_id, body.amount, wait)
     answer(response, *sent.records)
     return TxOut.model_validate(sent.record)
 
