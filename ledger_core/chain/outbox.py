@@ -252,6 +252,7 @@ class Outbox:
         self._template: TxTemplate | None = None
         self._head: tuple[int, bytes] | None = None  # the head the last `watch` saw
         self._nonce_check_at = 0.0
+        self.sending: set[int] = set()  # ids of the rows `dispatch` is preflighting, signing and sending
         self.group = GroupCommit(self)
 
     # ------------------------------------------------------------------ submit
@@ -285,11 +286,17 @@ class Outbox:
         its receipt (one commit, not two, when the node mined it at once); until then the row reads signed,
         which the pump would broadcast again with the same bytes. A row not followed is recorded as sent
         before this returns."""
+        ids = {r.id for r in records}
+        self.sending |= ids
+        try:
+            with self.deferring(records):
+                self._fault("queued")
+                for record, follows in zip(records, receipts_follow or [False] * len(records), strict=True):
+                    record.defer_sent = follows
+                self._preflight_sign_and_send(records, preflight)
+        finally:
+            self.sending -= ids
         with self.deferring(records):
-            self._fault("queued")
-            for record, follows in zip(records, receipts_follow or [False] * len(records), strict=True):
-                record.defer_sent = follows
-            self._preflight_sign_and_send(records, preflight)
             if wait:
                 self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
 
@@ -925,16 +932,17 @@ class Outbox:
         receipts = self.chain.receipts([r.tx_hash or "" for r in in_flight])
         self._apply_receipts([(r, rc) for r, rc in zip(in_flight, receipts, strict=True) if rc is not None])
         now = utc_now()
-        unmined = [r for r, rc in zip(in_flight, receipts, strict=True) if rc is None and self._due(r, now)]
+        # Rows this process is still sending are left to it: sent again now, they could reach the node ahead of
+        # their signer's lower nonces (anvil may then leave one unmined for good).
+        sending = set(self.sending)
+        unmined = [r for r, rc in zip(in_flight, receipts, strict=True)
+                   if rc is None and r.id not in sending and self._due(r, now)]
         by_signer: dict[str, list[TxRecord]] = defaultdict(list)
         for record in sorted(unmined, key=lambda r: (r.signer, r.nonce or 0)):
             by_signer[record.signer].append(record)
         self._unstick(by_signer, now)
-        for signer, group in by_signer.items():
-            # Not between a sender's signing and its own broadcast: the node would get that signer's later
-            # nonces first, and anvil can leave a transaction that arrived early unmined for good.
-            with self.nonces.lock(signer):
-                self._broadcast(group)
+        for group in by_signer.values():
+            self._broadcast(group)
         self._sign_and_send(queued)
         records = in_flight + queued
         if wait:
