@@ -13,6 +13,7 @@ serves starts them, and `close` stops them before it lets go of the chain and th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -45,7 +46,7 @@ from ledger_service.documents import DocumentUnsealError, DocumentVault
 from ledger_service.health import Health
 from ledger_service.identity.api_keys import ApiKeys, IssuedKey
 from ledger_service.identity.keystore import KeyStore, KeyUnsealError
-from ledger_service.identity.signed_requests import SignedRequests
+from ledger_service.identity.signed_requests import RequestDomain, SignedRequests
 from ledger_service.indexer.catalog import EventCatalog
 from ledger_service.indexer.indexer import DEFAULT_CONFIRMATIONS, EventIndexer, SyncReport
 from ledger_service.indexer.source import ChainSource, GuardedSource, RpcSource, Web3Source
@@ -89,7 +90,8 @@ class Runtime:
         self.documents = DocumentVault(self.sessions, secret)
         # Only a SQLite file is served by one process alone; elsewhere keys may change in another process.
         self.api_keys = ApiKeys(self.sessions, shared=engine.dialect.name != "sqlite")
-        self.signed_requests = SignedRequests(self.sessions, settings.signed_request_window_seconds)
+        self.signed_requests = SignedRequests(self.sessions, settings.signed_request_window_seconds,
+                                              RequestDomain(chain.chain_id, deployment.addresses["Membership"]))
         self.directory = Directory(chain, self.suite.contract("Membership"), deployment.block,
                                    settings.member_cache_seconds)
         self.outbox = Outbox(chain, self.sessions, self.encoder, deployment.addresses, self.decoder,
@@ -160,6 +162,8 @@ class Runtime:
             if deployment.chain_id != chain.chain_id:
                 raise RuntimeError(f"deployment {settings.network!r} is for chain {deployment.chain_id}, "
                                    f"the node is chain {chain.chain_id}")
+            with contextlib.suppress(Exception):  # asked while the node answers: GET /chain, open to all, need not
+                chain.client_version()
             key = settings.bootstrap_regulator_key
             regulator = Account.from_key(key.get_secret_value()) if key else None  # type: ignore[assignment]
         runtime = cls(settings, engine, chain, artifacts, deployment, faults, secret)

@@ -154,7 +154,7 @@ class ChainClient:
         self._reads: Coalescer[tuple[str, list[Any]], dict[str, Any]] = Coalescer(self._post_batch)
         self._ids = itertools.count(1)
         self._mined: dict[str, dict[str, Any]] = {}
-        self._anvil: bool | None = None
+        self._client_version: str | None = None
         self.gas_limit = gas_limit if gas_limit is not None else (EMBEDDED_GAS_LIMIT if embedded else None)
         self.chain_id: int = self.request(lambda: int(w3.eth.chain_id))
         self.fees: FeePolicy = self.request(lambda: FeePolicy.detect(w3))
@@ -246,15 +246,20 @@ class ChainClient:
             counts.append(int(reply["result"], 16))
         return counts
 
+    def client_version(self) -> str:
+        """The node's `web3_clientVersion` (e.g. "anvil/v1.7.1", "besu/v25.7.0/..."), "" if it gives none; asked
+        once. The embedded chain answers "embedded"."""
+        if self._http is None:
+            return "embedded"
+        if self._client_version is None:
+            (reply,) = self._rpc_batch([("web3_clientVersion", [])])
+            self._client_version = str(reply.get("result") or "")
+        return self._client_version
+
     def empties_stuck_pools(self) -> bool:
         """Whether the node is a local anvil node, whose pool can be emptied of a signer's transactions
-        (`empty_pools`). Asked once (`web3_clientVersion`)."""
-        if self._http is None:
-            return False
-        if self._anvil is None:
-            (reply,) = self._rpc_batch([("web3_clientVersion", [])])
-            self._anvil = str(reply.get("result") or "").lower().startswith("anvil")
-        return self._anvil
+        (`empty_pools`)."""
+        return self._http is not None and self.client_version().lower().startswith("anvil")
 
     def nonce_holder(self, signer: str, nonce: int, spent_by: int) -> str | None:
         """The hash of the transaction of `signer`'s at `nonce` in the chain's blocks, whose count for the signer

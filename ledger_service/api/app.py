@@ -20,6 +20,7 @@ from ledger_service.api.routers import (
     allowances,
     api_keys,
     audit,
+    chain,
     emissions,
     health,
     members,
@@ -205,8 +206,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.pact_credentials = MemberCredentials(runtime.api_keys, runtime.directory)
     app.state.pact_tokens = TokenStore()
     app.state.pact_events = MemoryEventLog()
-    routers = [organisations, members, api_keys, allowances, notary, transactions, emissions, meters, credits_router,
-               market_router, settlement_router, gec_router, footprints_router, audit, health, pact]
+    routers = [chain, organisations, members, api_keys, allowances, notary, transactions, emissions, meters,
+               credits_router, market_router, settlement_router, gec_router, footprints_router, audit, health, pact]
     if runtime.chain.embedded is not None:
         routers.append(rpc)  # the embedded chain has no node of its own to ask
     for module in routers:

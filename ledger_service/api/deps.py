@@ -1,7 +1,7 @@
 """Request dependencies: the runtime, the authenticated caller, and permission checks against the chain.
 
 A caller authenticates with an API key (`Authorization: Bearer clk_...` or `X-API-Key`)
-or a signed request (see `ledger_service.identity.signed_requests`). Every endpoint
+or a signed request, EIP-191 or EIP-712 (see `ledger_service.identity.signed_requests`). Every endpoint
 then checks the caller's membership as the chain records it: active (not suspended or
 revoked), with the role the endpoint needs, and not frozen where assets move.
 
@@ -26,7 +26,7 @@ from ledger_service.api.types import Limit, Offset
 from ledger_service.identity.api_keys import ApiKeyInvalid
 from ledger_service.identity.idempotency import HEADER, IdempotencyClaim, IdempotencyKeys, InvalidKey, check_key
 from ledger_service.identity.idempotency import fingerprint as request_fingerprint
-from ledger_service.identity.signed_requests import SignatureInvalid, SignedHeaders
+from ledger_service.identity.signed_requests import EIP191, SignatureInvalid, SignedHeaders
 from ledger_service.membership import MemberStatus, MemberView
 from ledger_service.runtime import Runtime
 from ledger_service.services.caller import Caller
@@ -132,7 +132,7 @@ async def _authenticate(request: Request, runtime: Runtime, limits: RateLimits) 
         headers = request.headers
         try:
             signed = SignedHeaders(headers["x-cl-address"], int(headers["x-cl-timestamp"]), headers["x-cl-nonce"],
-                                   headers["x-cl-signature"])
+                                   headers["x-cl-signature"], headers.get("x-cl-signature-scheme", EIP191).lower())
         except (KeyError, ValueError):
             raise _unauthenticated("signed request headers incomplete") from None
         body = await request_body(request)

@@ -52,8 +52,9 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "SignedNonce": {"type": "apiKey", "in": "header", "name": "X-CL-Nonce",
                     "description": "Signed request: a nonce the address has not used before (at most 128 characters)."},
     "SignedSignature": {"type": "apiKey", "in": "header", "name": "X-CL-Signature",
-                        "description": "Signed request: EIP-191 signature of method, path with query, timestamp, "
-                        "nonce and the body's SHA-256 hex, one per line."},
+                        "description": "Signed request: the signature of method, path with query, timestamp, "
+                        "nonce and the body's SHA-256, as an EIP-191 message (one per line) or, with "
+                        "`X-CL-Signature-Scheme: eip712`, as EIP-712 typed data (domain in GET /api/v1/chain)."},
     "MetricsToken": {"type": "http", "scheme": "bearer",
                      "description": "The metrics token (CARBONLEDGER_METRICS_TOKEN), when one is set."},
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger_service.cli import admin, allowance, besu, chain, credit, gec, market, member, report, trace, tx
+from ledger_service.cli import abi, admin, allowance, besu, chain, credit, gec, market, member, report, trace, tx
 from ledger_service.cli.demo import demo
 from ledger_service.cli.deploy import deploy
 from ledger_service.cli.footprints import epd_app, pcr_app, product_app
@@ -36,6 +36,7 @@ app.command()(reconcile)
 app.add_typer(tx.app, name="tx")
 app.command()(demo)
 app.add_typer(admin.app, name="admin")
+app.add_typer(abi.app, name="abi")
 
 
 @app.command()

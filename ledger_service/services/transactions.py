@@ -1,6 +1,7 @@
 """Transaction use cases: follow what the service was asked to send (whoever asked for or signed a transaction,
-and regulators, see it), what a wallet needs to sign for the relay, and relaying a transaction a member signed
-itself (`ledger_service.relay` says what is checked first; the contract checks everything again)."""
+and regulators, see it), what a client needs to find the suite (`discovery`) and to sign for the relay, and
+relaying a transaction a member signed itself (`ledger_service.relay` says what is checked first; the contract
+checks everything again)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ledger_core.chain.outbox import Outbox, SendDeferred, TxRecord
 from ledger_core.chain.rawtx import MalformedTransaction, decode_signed
 from ledger_core.config import Settings
 from ledger_core.db.models.outbox import OutboxStatus, OutboxTransaction
+from ledger_service.identity.signed_requests import RequestDomain
 from ledger_service.relay import RelayRefused, check_relay
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import ChainBusy, Refusal, TransactionRefused, forbidden, not_found
@@ -45,6 +47,31 @@ class SigningInfo:
 
 
 @dataclass(frozen=True)
+class DeployedContract:
+    address: str
+    abi_hash: str  # as in SuiteContract
+    version: int  # 1 as deployed with the suite; higher after each upgrade
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """What a client needs before it has any credentials: which chain, where the suite is, how it speaks."""
+
+    chain_id: int
+    network: str
+    deployment_block: int
+    contracts: dict[str, DeployedContract]
+    confirmations: int  # blocks on top of a transaction's before the service calls it final
+    index_confirmations: int  # blocks below the head before indexed rows are final
+    free_gas: bool
+    node_mode: str  # "embedded" or "node"
+    node_kind: str | None  # "embedded", or the node's name from its client version ("anvil", "besu"); None: unknown
+    node_client: str | None  # the node's web3_clientVersion; None if it did not answer (or embedded)
+    request_domain: RequestDomain  # the EIP-712 domain of signed requests
+    signed_request_window: int  # accepted clock skew of signed requests, in seconds
+
+
+@dataclass(frozen=True)
 class Followed:
     """An outbox entry as it stands, with what became of it."""
 
@@ -62,6 +89,30 @@ class TransactionService:
     artifacts: dict[str, Artifact]
     encoder: CallEncoder
     settings: Settings
+    index_confirmations: int
+    request_domain: RequestDomain
+
+    def _abi_hash(self, contract: str) -> str:
+        return self.deployment.abi_hashes.get(contract, self.artifacts[self.deployment.artifact_of(contract)].abi_hash)
+
+    def discovery(self) -> ChainInfo:
+        """Chain id, the suite's addresses and ABI hashes from the deployment record, the confirmation depths, the
+        fee mode, the node and the signed requests' domain: public facts (anyone with the node reads the same)."""
+        deployment = self.deployment
+        client: str | None = None
+        if self.chain.embedded is None:
+            try:
+                client = self.chain.client_version() or None
+            except Exception:  # the node is away: everything else is still known
+                client = None
+        kind = "embedded" if self.chain.embedded is not None else client.split("/", 1)[0].lower() if client else None
+        return ChainInfo(
+            chain_id=self.chain.chain_id, network=deployment.network, deployment_block=deployment.block,
+            contracts={name: DeployedContract(address, self._abi_hash(name), deployment.version_of(name).version)
+                       for name, address in deployment.addresses.items()},
+            confirmations=self.outbox.confirmations, index_confirmations=self.index_confirmations,
+            free_gas=self.chain.fees.max_price == 0, node_mode=self.chain.mode, node_kind=kind, node_client=client,
+            request_domain=self.request_domain, signed_request_window=self.settings.signed_request_window_seconds)
 
     def signing_info(self, caller: Caller) -> SigningInfo:
         """Chain id, fees, the caller's next nonce and the suite's contracts."""
@@ -70,8 +121,7 @@ class TransactionService:
             chain_id=self.chain.chain_id, network=deployment.network, account=caller.address,
             next_nonce=self.outbox.next_nonce(caller.address), free_gas=self.chain.fees.max_price == 0,
             fees=dict(self.chain.fees.fields),
-            contracts={name: SuiteContract(address, deployment.abi_hashes.get(
-                name, self.artifacts[deployment.artifact_of(name)].abi_hash))
+            contracts={name: SuiteContract(address, self._abi_hash(name))
                        for name, address in deployment.addresses.items()})
 
     def abi(self, contract: str) -> list[dict[str, Any]]:

@@ -66,7 +66,8 @@ def build_services(runtime: Runtime) -> Services:
     api_keys = ApiKeyService(runtime.api_keys, runtime.directory, runtime.settings)
     notary = NotaryService(runtime.chain, runtime.suite, sender)
     transactions = TransactionService(runtime.sessions, runtime.outbox, runtime.chain, runtime.deployment,
-                                      runtime.artifacts, runtime.encoder, runtime.settings)
+                                      runtime.artifacts, runtime.encoder, runtime.settings,
+                                      runtime.indexing.indexer.confirmations, runtime.signed_requests.domain)
     settlement = SettlementService(runtime.chain, runtime.suite, runtime.directory, sender)
     gec = GecService(runtime.chain, runtime.suite, runtime.directory, sender, views,
                      runtime.artifacts[PRODUCTION_INTERFACE].abi)

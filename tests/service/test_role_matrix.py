@@ -344,6 +344,7 @@ SHARED = {
     "/api/v1/gec/scope2-rule", "/api/v1/pcrs", "/api/v1/products", "/api/v1/products/{product_id}",
     "/api/v1/epds", "/api/v1/epds/{epd_id}", "/api/v1/epds/{epd_id}/epd.html",
     "/3/footprints", "/3/footprints/{pf_id}",  # published footprints, to any PACT client (a member with a token)
+    "/api/v1/chain",  # the chain and the suite's addresses, to anyone (public facts)
     "/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
 }
 
