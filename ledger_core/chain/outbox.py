@@ -79,7 +79,8 @@ TABLE: Table = OutboxTransaction.__table__  # type: ignore[assignment]
 Faults = Callable[[str], None]
 IN_FLIGHT = (OutboxStatus.SIGNED, OutboxStatus.SENT)
 RECEIPT_PAGE = 2000
-STUCK_SECONDS = 10.0  # a sent transaction whose nonce is its signer's next and still unmined after this is stuck
+STUCK_SECONDS = 3.0  # a sent transaction whose nonce is its signer's next and still unmined after this is stuck
+# (anvil mines a transaction as it comes and sweeps its pool every second: three seconds are past both)
 GAS_TOP_UP = "GasTreasury"  # the contract name of the treasury's plain ether transfers
 REPLACEMENT_BUMP = 10  # percent, as geth's and Besu's transaction pools require
 
