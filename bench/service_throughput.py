@@ -89,7 +89,7 @@ from ledger_core.config import Settings
 from ledger_core.private_files import write_private
 from ledger_service.api.app import create_app
 from ledger_service.membership import ROLE_IDS, OrgKind
-from ledger_service.runtime import Runtime
+from ledger_service.runtime import Runtime, freeze_heap
 from tests.storage.postgres import PostgresUnavailable
 
 YEAR = 2025
@@ -284,6 +284,7 @@ def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results:
     setup = prepare(runtime, lambda addrs: embedded.fund(addrs), n)
     serve_workers(runtime)
     app = create_app(runtime)
+    freeze_heap()  # as `serve` does
     client = TestClient(app)
     service_batch(client, setup, BATCH)  # warm-up: caches, SQLite pages
     single = service_single(client, setup, max(n // 5, 20))
@@ -314,6 +315,7 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
         setup = prepare(runtime, lambda addrs: [node.fund(a) for a in addrs], n)
         serve_workers(runtime)
         app = create_app(runtime)
+        freeze_heap()  # as `serve` does
         client = TestClient(app)
         service_batch(client, setup, BATCH)
         single = service_single(client, setup, max(n // 5, 20))

@@ -14,6 +14,7 @@ serves starts them, and `close` stops them before it lets go of the chain and th
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import threading
@@ -311,3 +312,12 @@ def gas_treasury(settings: Settings) -> GasTreasury | None:
     account: LocalAccount = Account.from_key(path.read_text().strip())
     return GasTreasury(account, settings.gas_topup_threshold_wei, settings.gas_topup_target_wei,
                        wait_seconds=settings.receipt_timeout_seconds)
+
+
+def freeze_heap() -> None:
+    """Before serving: what start-up made (the compiled suite and its ABIs, SQLAlchemy's mappers, web3's
+    objects) lives as long as the process. Moved out of the cyclic collector's reach, a collection walks only
+    what requests made since: a 200-transfer batch request ran about 1.25 times as fast, measured
+    alternately on one node (`bench/service_throughput.py` freezes the same way)."""
+    gc.collect()
+    gc.freeze()

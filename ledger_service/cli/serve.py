@@ -21,7 +21,7 @@ def serve(
     from ledger_core.db.locks import DatabaseInUse
     from ledger_core.key_secret import KeySecretError
     from ledger_service.api.app import create_app
-    from ledger_service.runtime import Runtime
+    from ledger_service.runtime import Runtime, freeze_heap
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per JSON-RPC post to the node
@@ -39,7 +39,9 @@ def serve(
     typer.echo(f"OpenAPI docs: http://{bound_host}:{bound_port}/docs")
     runtime.pump.start()
     runtime.indexing.start()
+    app = create_app(runtime)
+    freeze_heap()
     try:
-        uvicorn.run(create_app(runtime), host=bound_host, port=bound_port, log_level="info")
+        uvicorn.run(app, host=bound_host, port=bound_port, log_level="info")
     finally:
         runtime.close()

@@ -7,7 +7,7 @@ import logging
 import socket
 
 from ledger_service.demo.printing import chapter, say
-from ledger_service.runtime import Runtime
+from ledger_service.runtime import Runtime, freeze_heap
 
 
 def port_free(host: str, port: int) -> bool:
@@ -42,5 +42,7 @@ def serve(runtime: Runtime, host: str, port: int, api_key: str, rerun: str) -> b
     runtime.pump.start()
     runtime.indexing.start()
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+    app = create_app(runtime)
+    freeze_heap()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
     return True
