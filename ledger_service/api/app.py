@@ -36,12 +36,14 @@ from ledger_service.api.routers import footprints as footprints_router
 from ledger_service.api.routers import gec as gec_router
 from ledger_service.api.routers import market as market_router
 from ledger_service.api.routers import settlement as settlement_router
+from ledger_service.console.app import mount as mount_console
 from ledger_service.epd import EPDS
 from ledger_service.footprints.pact_auth import MemberCredentials, TokenStore
 from ledger_service.footprints.pact_exchange import MemoryEventLog
 from ledger_service.footprints.pact_source import IndexedFootprintSource
 from ledger_service.identity.idempotency import IdempotencyClaim, IdempotencyKeys, fingerprint
 from ledger_service.runtime import Runtime
+from ledger_service.services.wiring import Services, build_services
 
 MAX_KEPT_BODY_BYTES = 64 * 2**20  # above the largest document an endpoint takes (50 MiB) and its form
 METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -212,6 +214,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         routers.append(rpc)  # the embedded chain has no node of its own to ask
     for module in routers:
         add_routes(app, module.router)
+
+    def shared_services() -> Services:  # the API's own use cases (deps.get_services builds them the same way)
+        found: Services | None = getattr(app.state, "services", None)
+        if found is None:
+            found = app.state.services = build_services(runtime)
+        return found
+
+    mount_console(app, runtime, shared_services)  # last: no API request is matched against it
 
     app.add_middleware(RequestMetrics, observe=runtime.metrics.observe)
     settings = runtime.settings

@@ -27,9 +27,9 @@ from ledger_service.identity.api_keys import ApiKeyInvalid
 from ledger_service.identity.idempotency import HEADER, IdempotencyClaim, IdempotencyKeys, InvalidKey, check_key
 from ledger_service.identity.idempotency import fingerprint as request_fingerprint
 from ledger_service.identity.signed_requests import EIP191, SignatureInvalid, SignedHeaders
-from ledger_service.membership import MemberStatus, MemberView
+from ledger_service.membership import MemberStatus
 from ledger_service.runtime import Runtime
-from ledger_service.services.caller import Caller
+from ledger_service.services.caller import Caller, require_member
 from ledger_service.services.errors import Refusal, forbidden
 from ledger_service.services.wiring import Services, build_services
 
@@ -186,25 +186,12 @@ async def _idempotency(request: Request, caller: str) -> IdempotencyClaim | None
     return claim
 
 
-def _check_standing(member: MemberView) -> None:
-    if not member.active:
-        raise forbidden(f"{member.address} is not an active member (status: {member.status.label})",
-                        "MemberNotActive", account=member.address, status=member.status.label)
-
-
 def member(*roles: str, moves_assets: bool = False) -> Callable[..., Awaitable[Caller]]:
     """A dependency: an authenticated, active member holding one of `roles` (any role if none given),
-    and not frozen if the endpoint moves assets."""
+    and not frozen if the endpoint moves assets (`services.caller.require_member`, the console's check too)."""
 
     async def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
-        _check_standing(caller.member)
-        if roles and not any(caller.member.has_role(r) for r in roles):
-            raise forbidden(f"{caller.address} does not hold the {' or '.join(roles)} role", "MissingRole",
-                            account=caller.address, roles=list(roles))
-        if moves_assets and caller.member.frozen:
-            raise forbidden(f"{caller.address} is frozen: its assets cannot move", "AccountFrozen",
-                            account=caller.address)
-        return caller
+        return require_member(caller, *roles, moves_assets=moves_assets)
 
     return check
 

@@ -37,6 +37,7 @@ def serve(
         typer.echo(f"bootstrap regulator {runtime.bootstrap_regulator}\nAPI key: {runtime.bootstrap_api_key.token}")
     bound_host, bound_port = host or settings.api_host, port or settings.api_port
     typer.echo(f"OpenAPI docs: http://{bound_host}:{bound_port}/docs")
+    typer.echo(f"web console: http://{bound_host}:{bound_port}/console/")
     runtime.pump.start()
     runtime.indexing.start()
     app = create_app(runtime)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger_core.config import Settings
 from ledger_service.demo import audit, cast, footprints, green, meters, story
 from ledger_service.demo.printing import chapter, say, show, table
+from ledger_service.demo.serving import sign_in_keys
 from ledger_service.runtime import Runtime
 from oracles.simulator import simulate_park
 
@@ -62,6 +63,7 @@ class Outcome:
     proved_on_chain: bool
     reconciled: bool
     api_key: str
+    sign_in_keys: dict[str, str] = field(default_factory=dict)  # actor -> API key, one actor per role
 
 
 def data_directory(given: Path | None, base: Path) -> Path:
@@ -123,7 +125,7 @@ def tell(runtime: Runtime, options: Options, run_dir: Path, started: float) -> O
     database = run_dir / "carbonledger.db"
     outcome = Outcome(run_dir, time.perf_counter() - started, metered.readings, metered.anchors,
                       runtime.chain.block_number(), database.stat().st_size if database.exists() else 0, proved,
-                      reconciled, key.token)
+                      reconciled, key.token, sign_in_keys(runtime, people, key.token))
     chapter("Done")
     say(f"{outcome.seconds:.1f} s; {outcome.readings:,} readings, {outcome.anchors} anchors, {outcome.blocks:,} "
         f"blocks; database {outcome.database_bytes / 2**20:,.1f} MiB in {run_dir}")
@@ -141,7 +143,7 @@ def run(options: Options, base: Path, rerun: str = "python -m ledger_service dem
         if options.serve:
             from ledger_service.demo.serving import serve
 
-            serve(runtime, options.host, options.port, outcome.api_key, rerun)
+            serve(runtime, options.host, options.port, outcome.api_key, rerun, outcome.sign_in_keys)
         return outcome
     finally:
         runtime.close()

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.db.models.identity import ApiKey, ApiKeyEvent
-from ledger_core.db.models.types import utc_now
+from ledger_core.db.models.types import utc_aware, utc_now
 
 PREFIX = "clk"
 
@@ -64,11 +64,6 @@ class KeyInfo:
 
 def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; every stored moment is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utc_now().tzinfo)
 
 
 class ApiKeys:
@@ -114,7 +109,7 @@ class ApiKeys:
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
         known = self._valid.get(parts[1])
-        if known is None or not hmac.compare_digest(known[0], _hash(parts[2])) or _aware(
+        if known is None or not hmac.compare_digest(known[0], _hash(parts[2])) or utc_aware(
                 known[1].expires_at) <= utc_now():
             return None
         return known[1]
@@ -135,7 +130,7 @@ class ApiKeys:
                 generation = self._generation
                 known = self._valid.get(key_id)
             if known is not None and hmac.compare_digest(known[0], secret_hash):
-                if _aware(known[1].expires_at) > utc_now():
+                if utc_aware(known[1].expires_at) > utc_now():
                     return known[1]
                 self.forget(key_id)
             row = session.get(ApiKey, key_id)
@@ -143,7 +138,7 @@ class ApiKeys:
                 raise ApiKeyInvalid("unknown API key")
             if row.revoked_at is not None:
                 raise ApiKeyInvalid("API key revoked")
-            if _aware(row.expires_at) <= utc_now():
+            if utc_aware(row.expires_at) <= utc_now():
                 raise ApiKeyInvalid("API key expired")
             info = KeyInfo.of(row)
         with self._lock:
@@ -182,7 +177,7 @@ class ApiKeys:
             rows = session.execute(select(ApiKey.id, ApiKey.member, ApiKey.expires_at)
                                    .where(ApiKey.revoked_at.is_(None))).all()
         now = utc_now()
-        return {member for key_id, member, expires in rows if key_id != besides and _aware(expires) > now}
+        return {member for key_id, member, expires in rows if key_id != besides and utc_aware(expires) > now}
 
     def revoke(self, key_id: str, revoked_by: str | None = None) -> KeyInfo | None:
         try:

@@ -47,7 +47,7 @@ from sqlalchemy.engine import RootTransaction
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.db.models.outbox import IdempotencyRecord
-from ledger_core.db.models.types import utc_now
+from ledger_core.db.models.types import utc_aware, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,6 @@ def fingerprint(method: str, path: str, body: bytes) -> bytes:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.digest()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utc_now().tzinfo)
 
 
 class ClaimState(StrEnum):
@@ -218,7 +214,7 @@ class StoredRequest:
     def of(cls, row: IdempotencyRecord) -> StoredRequest:
         return cls(row.caller, row.key, bytes(row.fingerprint), row.method, row.path,
                    [int(i) for i in row.outbox_ids or []], row.response_status, row.response_body,
-                   _aware(row.created_at), _aware(row.expires_at))
+                   utc_aware(row.created_at), utc_aware(row.expires_at))
 
 
 class IdempotencyKeys:
@@ -237,7 +233,7 @@ class IdempotencyKeys:
         self.purge_now_and_then()
         with self.sessions() as session:
             row = session.get(IdempotencyRecord, (caller, key))
-            if row is None or _aware(row.expires_at) <= utc_now():
+            if row is None or utc_aware(row.expires_at) <= utc_now():
                 return None
             return StoredRequest.of(row)
 

@@ -7,15 +7,17 @@ may see a holder's data (the holder, its organisation and regulators)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
+from ledger_core.db.models import ChainCreditRetirement
 from ledger_service import credits
 from ledger_service.credits import Batch, Certificate, Holding, Project
 from ledger_service.membership import Directory
@@ -182,6 +184,15 @@ class CreditService:
             raise not_found(f"retirement {retirement_id} does not exist", "UnknownRetirement",
                             retirementId=retirement_id)
         return cert
+
+    def retirements(self, caller: Caller, holders: Sequence[str]) -> list[Certificate]:
+        """The retirement certificates of these holders, oldest first (each holder as `holdings` sees it)."""
+        self.views.fresh()
+        seen = [require_sees_holder(self.directory, caller, h, "credit holdings") for h in holders]
+        with self.sessions() as session:
+            ids = session.scalars(select(ChainCreditRetirement.retirement_id).where(
+                ChainCreditRetirement.holder.in_(seen)).order_by(ChainCreditRetirement.retirement_id)).all()
+        return [self._certificate(int(i)) for i in ids]
 
     def certificate(self, caller: Caller, retirement_id: int) -> Certificate:
         """A retirement certificate: visible to the retiring holder's organisation and to regulators."""

@@ -260,6 +260,16 @@ class MeterService:
         self._visible(caller, device.enterprise_org_id)
         return device
 
+    def readings(self, caller: Caller, device_id: str, offset: int, limit: int) -> Listed[Reading]:
+        """A device's accepted readings, newest first (visible as its enterprise's meter data is)."""
+        device = self.device(caller, device_id)
+        where = Reading.device_pk == device.id
+        with self.sessions() as session:
+            total = session.scalar(select(func.count()).select_from(Reading).where(where)) or 0
+            rows = session.scalars(select(Reading).where(where).order_by(Reading.sequence.desc())
+                                   .offset(offset).limit(limit)).all()
+        return Listed(rows, total, offset, limit)
+
     def set_active(self, caller: Caller, device_id: str, active: bool) -> DeviceChange:
         """Deactivate (the oracle quarantines the device's readings as device_inactive) or reactivate a device:
         on chain, then in the registry once mined."""

@@ -42,6 +42,10 @@ class OrganisationService:
             raise not_found(f"organisation {org_id} is not registered", "UnknownOrganisation", orgId=org_id)
         return org
 
+    def top_level(self) -> list[OrgView]:
+        """The organisations with no parent (parks, verification bodies, trading firms...), by id."""
+        return self.directory.children(0)
+
     def register(self, caller: Caller, org_id: int, parent_id: int, kind: OrgKind, name: str) -> Registered:
         record = self.sender.send_one(caller, Intent("Membership", "registerOrganisation",
                                                      (org_id, parent_id, int(kind), name), caller.address,

@@ -42,7 +42,7 @@ from ledger_core.db.models.chain_records import (
 from ledger_core.db.models.commitments import BatchStatus, CommittedNode, MeterBatch, Revaluation
 from ledger_core.db.models.documents import StoredDocument
 from ledger_core.db.models.footprint_drafts import EpdDraftRecord, ImportedFootprintRecord
-from ledger_core.db.models.identity import ApiKey, CustodialKey, RequestNonce
+from ledger_core.db.models.identity import ApiKey, ConsoleChallenge, ConsoleSession, CustodialKey, RequestNonce
 from ledger_core.db.models.index_state import IndexCheckpoint, IndexedBlock
 from ledger_core.db.models.meters import IngestRun, MeterDevice, QuarantinedReading, Reading
 from ledger_core.db.models.outbox import (
@@ -94,6 +94,8 @@ __all__ = [
     "ChainSurrender",
     "ChainTransfer",
     "CommittedNode",
+    "ConsoleChallenge",
+    "ConsoleSession",
     "CustodialKey",
     "EpdDraftRecord",
     "IdempotencyRecord",

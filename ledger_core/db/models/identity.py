@@ -69,3 +69,31 @@ class RequestNonce(Base):
     address: Mapped[str] = mapped_column(String(42))
     nonce: Mapped[str] = mapped_column(String(128))
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+
+
+class ConsoleSession(Base):
+    """A signed-in web console session. Only the SHA-256 of the cookie's token and of the session's CSRF
+    token are stored, so a database read gives neither; the member is checked against the chain on every page."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    member: Mapped[str] = mapped_column(String(42), index=True)
+    via: Mapped[str] = mapped_column(String(16))  # api_key or siwe
+    key_id: Mapped[str | None] = mapped_column(String(32))  # the API key signed in with, checked on every page
+    csrf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ConsoleChallenge(Base):
+    """A Sign-In with Ethereum nonce the console issued for one address: used once, before it expires."""
+
+    __tablename__ = "console_challenges"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -14,3 +14,8 @@ UtcDateTime = DateTime(timezone=True)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_aware(moment: datetime) -> datetime:
+    """A stored moment with its zone: SQLite returns naive datetimes, and every stored moment is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
