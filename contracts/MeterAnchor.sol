@@ -17,13 +17,16 @@ import {MerkleSum} from "./lib/MerkleSum.sol";
 /// contract computes the level-4 (enterprise) node itself from the facilities' root, so the
 /// anchored root provably commits to the total and reading count it records. Each enterprise's
 /// anchors form a chain of non-overlapping windows per *measure*: emissions (measure 0, sums in
-/// mgCO2e) and electricity produced by generation meters (measure 1, sums in Wh).
+/// mgCO2e), electricity produced by generation meters (measure 1, sums in Wh) and units of product
+/// counted by production counters (measure 2, sums in milli declared units).
 ///
 /// Storage keeps commitments, not copies: per anchor one slot, the hash of its record
 /// (`anchorCommitment`); per enterprise and measure one packed head (latest anchor id and window, and
 /// the oracle organisation that serves the enterprise). An anchor's id says whose it is:
-/// `enterpriseOrgId << 32 | measure << 31 | sequence`, the sequence counting that enterprise's anchors
-/// of that measure from 1 (`anchorIdOf`), so there is no global counter to write.
+/// `enterpriseOrgId << 32 | measureBits | sequence`, the sequence counting that enterprise's anchors
+/// of that measure from 1 (`anchorIdOf`), so there is no global counter to write. The measure bits are
+/// a prefix code in bits 31-30: emissions `0` (31-bit sequence), production `10`, product counts `11`
+/// (30-bit sequences), so the ids of emissions and production anchors are those of one measure bit.
 /// The record itself is in the `Anchored` event. An oracle may anchor the windows of many
 /// enterprises in one transaction (`anchorBatch`): the batch keeps one slot, the Merkle root of
 /// its windows' commitments, under the id of its first anchor. A reading is proved into its anchor
@@ -37,6 +40,9 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     uint8 public constant MEASURE_EMISSIONS = 0;
     /// @notice Measure of an anchor whose sums are electricity produced in Wh (generation meters).
     uint8 public constant MEASURE_PRODUCTION = 1;
+    /// @notice Measure of an anchor whose sums are units of product in milli declared units (production
+    /// counters): a product's output committed like meter data.
+    uint8 public constant MEASURE_PRODUCT_COUNT = 2;
 
     /// @notice A metering device, bound to an enterprise, a facility and a workshop.
     struct Device {
@@ -101,8 +107,10 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     /// @notice The highest enterprise id whose meter data can be anchored: its anchor ids stay below 2^53,
     /// exact in a SQL BIGINT, a JSON number and a JavaScript number.
     uint64 public constant MAX_ENTERPRISE_ORG_ID = (1 << 21) - 1;
-    /// @notice The most anchors of one enterprise and measure.
+    /// @notice The most emissions anchors of one enterprise.
     uint64 public constant MAX_SEQUENCE = (1 << 31) - 1;
+    /// @notice The most anchors of one enterprise and another measure (a bit of their id names the measure).
+    uint64 public constant MAX_MEASURE_SEQUENCE = (1 << 30) - 1;
 
     /// @dev A device id of zero was given.
     error InvalidDeviceId();
@@ -133,7 +141,7 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     error WindowOverlap(uint64 enterpriseOrgId, uint64 windowStart, uint256 latestAnchorId, uint64 latestWindowEnd);
     /// @dev Nothing is anchored under this id (as a single anchor or as a batch's first anchor).
     error UnknownAnchor(uint256 anchorId);
-    /// @dev The measure is neither emissions (0) nor production (1).
+    /// @dev The measure is none of emissions (0), production (1) and product counts (2).
     error UnknownMeasure(uint8 measure);
     /// @dev A production anchor's total exceeds the uint64 Wh that `productionOf` reports.
     error ProductionOutOfRange(uint128 totalWh);
@@ -163,7 +171,8 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     /// @notice An oracle anchored an enterprise's meter data for `[windowStart, windowEnd)`: the anchor's
     /// record (`AnchorRecord`, whose hash the contract keeps). `root` is the level-4 node over the
     /// facilities' root, `totalMg` its sum (Wh for measure 1). The record's measure and previous anchor
-    /// are its id's: `anchorId >> 31 & 1`, and `anchorId - 1` unless the id's sequence is 1 (then 0).
+    /// are its id's: 0 if bit 31 is clear, else 1 + bit 30; and `anchorId - 1` unless the id's sequence
+    /// (`anchorIdOf`) is 1 (then 0).
     event Anchored(
         uint256 indexed anchorId,
         uint64 indexed enterpriseOrgId,
@@ -303,10 +312,11 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     /// `level(4, bytes32(uint256(enterpriseOrgId)), (facilitiesRoot, total, readingCount))`.
     /// The window must start at or after the end of the enterprise's latest anchor of the same measure.
     /// @param enterpriseOrgId The enterprise.
-    /// @param measure `MEASURE_EMISSIONS` or `MEASURE_PRODUCTION` (the sums are Wh of generation meters).
+    /// @param measure `MEASURE_EMISSIONS`, `MEASURE_PRODUCTION` (the sums are Wh of generation meters) or
+    /// `MEASURE_PRODUCT_COUNT` (milli declared units of production counters).
     /// @param windowStart Start of the window (inclusive), seconds since the epoch.
     /// @param windowEnd End of the window (exclusive), after `windowStart`.
-    /// @param factorSetId Id of the emission factor set the readings were valued with (0 for production).
+    /// @param factorSetId Id of the emission factor set the readings were valued with (0 for other measures).
     /// @param facilitiesRoot Hash of the Merkle-sum root over the enterprise's facility nodes.
     /// @param total Sum of that root: mgCO2e (production: Wh, below 2^64).
     /// @param readingCount Count of that root: the number of readings, at least one.
@@ -408,7 +418,8 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
     /// @param measure The measure.
     /// @param sequence The anchor's place in the enterprise's chain of that measure, from 1.
     function anchorIdOf(uint64 enterpriseOrgId, uint8 measure, uint64 sequence) public pure returns (uint256) {
-        return (uint256(enterpriseOrgId) << 32) | (uint256(measure) << 31) | sequence;
+        uint256 bits = measure == MEASURE_EMISSIONS ? 0 : (1 << 31) | (uint256(measure - 1) << 30);
+        return (uint256(enterpriseOrgId) << 32) | bits | sequence;
     }
 
     /// @inheritdoc IProductionAnchors
@@ -467,9 +478,12 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
         private
         returns (uint256 anchorId, bytes32 commitment, bytes32 root, uint64 previous)
     {
-        if (w.measure > MEASURE_PRODUCTION) revert UnknownMeasure(w.measure);
+        if (w.measure > MEASURE_PRODUCT_COUNT) revert UnknownMeasure(w.measure);
         Head storage head = _heads[_headKey(w.enterpriseOrgId, w.measure)];
-        if (head.oracleOrgId != oracleOrgId) revert OracleNotAuthorised(msg.sender, w.enterpriseOrgId);
+        // Product counts keep no oracle in their head (enterprises authorised before the measure existed
+        // would have none): the emissions head says who serves the enterprise.
+        uint64 serving = w.measure == MEASURE_PRODUCT_COUNT ? oracleOrganisationOf(w.enterpriseOrgId) : head.oracleOrgId;
+        if (serving != oracleOrgId) revert OracleNotAuthorised(msg.sender, w.enterpriseOrgId);
         if (w.readingCount == 0) revert EmptyAnchor();
         if (w.windowEnd <= w.windowStart) revert InvalidWindow(w.windowStart, w.windowEnd);
         // Only a closed window is committed: readings of a window still open could be missing.
@@ -486,7 +500,8 @@ contract MeterAnchor is MembershipGated, IProductionAnchors {
         if (previous == 0) {
             anchorId = anchorIdOf(w.enterpriseOrgId, w.measure, 1);
         } else {
-            if (previous & MAX_SEQUENCE == MAX_SEQUENCE) revert AnchorSequenceExhausted(w.enterpriseOrgId, w.measure);
+            uint64 limit = w.measure == MEASURE_EMISSIONS ? MAX_SEQUENCE : MAX_MEASURE_SEQUENCE;
+            if (previous & limit == limit) revert AnchorSequenceExhausted(w.enterpriseOrgId, w.measure);
             anchorId = previous + 1;
         }
         (head.anchorId, head.windowStart, head.windowEnd) = (uint64(anchorId), start, end);

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         default="", description="Comma-separated base URLs (https://...) of the PACT hosts members may import "
         "supplier footprints from; none by default, so the service connects to no host a member names."
     )
+    pact_answer_client_id: str = Field(
+        default="", description="The client id this ledger holds at the PACT hosts it answers footprint requests "
+        "of (answers go only to CARBONLEDGER_PACT_HOSTS); unset: answers are sent without a token."
+    )
+    pact_answer_client_secret: SecretStr | None = Field(
+        default=None, description="The client secret that goes with pact_answer_client_id."
+    )
     future_skew_seconds: int = Field(default=300, ge=0, description="How far ahead of now a reading may be stamped.")
     ingest_workers: int = Field(default=2, ge=1, description="Processes that verify signatures and hash readings.")
 

@@ -38,6 +38,16 @@ class DocumentKind(StrEnum):
     REASON = "reason"
 
 
+class OutputDocumentKind(StrEnum):
+    """The evidence of a product's recorded output (its hash is the output's `extractHash` on chain)."""
+
+    EXTRACT = "output_extract"  # an uploaded ERP extract (CSV)
+    COUNTS = "output_counts"  # the canonical record of the production counters' anchored counts
+
+
+Kind = DocumentKind | OutputDocumentKind
+
+
 class DocumentUnsealError(RuntimeError):
     """A stored document does not open with this secret, or no longer has its recorded hash."""
 
@@ -75,19 +85,19 @@ class DocumentVault:
             master = self._master
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"carbonledger document").derive(master)
 
-    def store(self, content: bytes, org_id: int, kind: DocumentKind, uploaded_by: str, filename: str = "",
+    def store(self, content: bytes, org_id: int, kind: Kind, uploaded_by: str, filename: str = "",
               content_type: str = "") -> bytes:
         """Seal and keep `content` for the organisation (once per hash, organisation and kind); returns its SHA-256."""
         return self.keep(content, org_id, kind, uploaded_by, filename, content_type)[0]
 
-    def discard(self, digest: bytes, org_id: int, kind: DocumentKind) -> None:
+    def discard(self, digest: bytes, org_id: int, kind: Kind) -> None:
         """Forget a document this request stored (`keep` said it was new) when the request was refused."""
         with self.sessions.begin() as session:
             row = _find(session, digest, org_id, kind)
             if row is not None:
                 session.delete(row)
 
-    def keep(self, content: bytes, org_id: int, kind: DocumentKind, uploaded_by: str, filename: str = "",
+    def keep(self, content: bytes, org_id: int, kind: Kind, uploaded_by: str, filename: str = "",
              content_type: str = "") -> tuple[bytes, bool]:
         """As `store`; also whether the document is new (False: the service kept it already)."""
         digest = sha256(content)
@@ -138,11 +148,11 @@ class DocumentVault:
             count += 1
         return count
 
-    def has(self, digest: bytes, org_id: int, kind: DocumentKind) -> bool:
+    def has(self, digest: bytes, org_id: int, kind: Kind) -> bool:
         with self.sessions() as session:
             return _find(session, digest, org_id, kind) is not None
 
-    def open(self, digest: bytes, org_id: int, kind: DocumentKind) -> OpenedDocument | None:
+    def open(self, digest: bytes, org_id: int, kind: Kind) -> OpenedDocument | None:
         """The plaintext of a kept document, or None if the service keeps none with this hash."""
         with self.sessions() as session:
             row = _find(session, digest, org_id, kind)

@@ -22,9 +22,12 @@ from web3.contract import Contract
 from ledger_core.chain.addresses import to_checksum_address
 
 RECORD_BYTES = 121  # one window in `BatchAnchored.records`
-SEQUENCE_BITS = 31  # an anchor id is `enterprise << 32 | measure << 31 | sequence` (`MeterAnchor.anchorIdOf`)
+SEQUENCE_BITS = 31  # an emissions anchor id is `enterprise << 32 | sequence` (`MeterAnchor.anchorIdOf`)
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
-MEASURES = (0, 1)  # emissions (mgCO2e), production (Wh)
+# Other measures: bit 31 set, bit 30 = measure - 1, a 30-bit sequence (a prefix code that keeps the ids of the
+# emissions and production anchors made when the id had one measure bit).
+MAX_MEASURE_SEQUENCE = (1 << (SEQUENCE_BITS - 1)) - 1
+MEASURES = (0, 1, 2)  # emissions (mgCO2e), production (Wh), product counts (milli declared units)
 _WORD_BITS = (256, 64, 8, 64, 64, 0, 128, 64, 0, 256)  # the unsigned fields' widths, 0 for a bytes32
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _RECORD_TYPES = ["uint256", "uint64", "uint8", "uint64", "uint64", "bytes32", "uint128", "uint64", "bytes32", "uint256",
@@ -79,9 +82,13 @@ def _commitment(record: AnchorRecord) -> bytes:
     return keccak(record._words() or encode(_RECORD_TYPES, list(record.as_abi())))
 
 
+def _measure_bits(measure: int) -> int:
+    return 0 if measure == 0 else 1 << SEQUENCE_BITS | (measure - 1) << (SEQUENCE_BITS - 1)
+
+
 def anchor_id_of(enterprise_org_id: int, measure: int, sequence: int) -> int:
     """`MeterAnchor.anchorIdOf`: the id of an enterprise's `sequence`-th anchor (from 1) of a measure."""
-    return enterprise_org_id << (SEQUENCE_BITS + 1) | measure << SEQUENCE_BITS | sequence
+    return enterprise_org_id << (SEQUENCE_BITS + 1) | _measure_bits(measure) | sequence
 
 
 def enterprise_of(anchor_id: int) -> int:
@@ -89,11 +96,13 @@ def enterprise_of(anchor_id: int) -> int:
 
 
 def measure_of(anchor_id: int) -> int:
-    return anchor_id >> SEQUENCE_BITS & 1
+    if not anchor_id >> SEQUENCE_BITS & 1:
+        return 0
+    return 1 + (anchor_id >> (SEQUENCE_BITS - 1) & 1)
 
 
 def sequence_of(anchor_id: int) -> int:
-    return anchor_id & MAX_SEQUENCE
+    return anchor_id & (MAX_SEQUENCE if measure_of(anchor_id) == 0 else MAX_MEASURE_SEQUENCE)
 
 
 def previous_of(anchor_id: int) -> int:

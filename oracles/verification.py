@@ -8,7 +8,7 @@ history (sequence, timestamp, window) run afterwards, in order (`oracles.ingest`
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidSignature
@@ -26,14 +26,14 @@ from oracles.canonical import (
 from oracles.carriers import CARRIERS
 from oracles.emissions import value_reading
 from oracles.factors import FactorChoice, FactorSet, as_choice
-from oracles.measures import NO_FACTOR_SET, SCOPE_NONE, DeviceKind, value_production
+from oracles.measures import NO_FACTOR_SET, SCOPE_NONE, DeviceKind, value_count, value_production
 from oracles.quarantine import QuarantineReason, Refused
 
 
 class DeviceKey(NamedTuple):
     public_key: bytes  # raw Ed25519
     active: bool
-    kind: str = DeviceKind.EMISSION_METER  # a generation meter's readings are Wh produced, not emissions
+    kind: str = DeviceKind.EMISSION_METER  # a generation meter's readings are Wh produced, a counter's product
 
 
 class MalformedMessage(NamedTuple):
@@ -140,17 +140,21 @@ class MessageChecker:
         except InvalidSignature:
             return _reject_all(message, QuarantineReason.BAD_SIGNATURE, "signature does not match the device key")
         if key.kind == DeviceKind.GENERATION_METER:
-            return self._value_production(message)
+            return self._value_production(message, value_production)
+        if key.kind == DeviceKind.PRODUCT_COUNTER:
+            return self._value_production(message, value_count)
         return self._value_readings(message)
 
-    def _value_production(self, message: SignedMessage) -> CheckedMessage:
-        """A generation meter's readings: whole Wh produced, no factor set (`factorSetId` 0, scope 0)."""
+    def _value_production(self, message: SignedMessage,
+                          value: Callable[[str, str, str], tuple[str, int]]) -> CheckedMessage:
+        """A generation meter's readings (whole Wh produced) or a product counter's (whole milli units of
+        product): no factor set (`factorSetId` 0, scope 0)."""
         device_hash = ms.labelled_id(message.device)
         candidates: list[Candidate] = []
         rejections: list[Rejection] = []
         for r in message.readings:
             try:
-                quantity, wh = value_production(r.quantity, r.unit, r.carrier)
+                quantity, wh = value(r.quantity, r.unit, r.carrier)
             except Refused as refused:
                 rejections.append(
                     Rejection(refused.reason, refused.detail, message.device, r.sequence, r.timestamp,

@@ -76,6 +76,11 @@ def test_the_demo_tells_the_year_through_the_service_and_refuses_to_reuse_its_da
     footprints = out[out.index("Product footprints"):out.index("Audit: report 5")]
     assert re.search(r"│ 1\s+│ hot-rolled\s+│ [\d.]+\s+│ 279\.000\s+│", footprints)  # 1.55 t x 120 + 0.62 t x 150 kg
     assert "Auto Parts 14's bracket cites steel EPD 1" in footprints
+    assert re.search(r"checked steel EPD 1's \d+ site totals against .*: verified", " ".join(footprints.split()))
+    # The coil's output from its production counter's anchored counts, the slab's from a sealed ERP extract.
+    assert "counted 1,200 t of coil (50 signed counts anchored in 4 product-count windows" in " ".join(
+        footprints.split())
+    assert "its ERP extract states 800 t of slab (sealed" in " ".join(footprints.split())
     assert "published EPD 3 superseding 1" in footprints and "sees [2] flagged" in footprints
     assert re.search(r"traced bracket EPD 2 across 2 tiers: tier 0 EPD 2 .* provenance matches .* tier 1 EPD 1 .* "
                      r"provenance matches .*; [1-9]\d* of the steel plant's readings proved .*; verified: True",

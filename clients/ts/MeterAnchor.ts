@@ -627,6 +627,19 @@ export const meterAnchorAbi = [
   },
   {
     "inputs": [],
+    "name": "MAX_MEASURE_SEQUENCE",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "MAX_SEQUENCE",
     "outputs": [
       {
@@ -654,6 +667,19 @@ export const meterAnchorAbi = [
   {
     "inputs": [],
     "name": "MEASURE_PRODUCTION",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MEASURE_PRODUCT_COUNT",
     "outputs": [
       {
         "internalType": "uint8",

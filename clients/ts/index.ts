@@ -46,7 +46,7 @@ export const abiHashes: Record<ContractName, string> = {
   ComplianceLedger: "81b8129b2b5f88c7b416e45dc7c5e4f3673c4bd44d974b26aeffefe3d93dc82a",
   EmissionRegistry: "de1b66891e7e39c08de8ad67f33d44d35f011143518254db61f28993f6232b1a",
   AllowanceRegistry: "323dd62a492af7cd87bce53949c7bc9550b35757bbf4258b911958442afb6d7d",
-  MeterAnchor: "82dda2970d8ac370255ef8e61a1f5b5fe3302f633cb318c24a1c57659c07b185",
+  MeterAnchor: "1c7f749ae01eb7bd0f96de447d058fcc01624a6c858978a422db75b85ca811cb",
   Notary: "b1253e36e2f9f29397dc3468c23635e7deff56b61ff97e74edca11eab3409b45",
   CreditRegistry: "1badba24a2c1b0442595d0cf67271b58ab5df66d09876e41e3135c01d5705a85",
   SettlementToken: "4292a4eeb32f992037d78d4c97ae2e2c5b98b2ff4cb17feadb8783b5d9169d41",

@@ -28,7 +28,9 @@ from ledger_service.api.routers import (
     notary,
     organisations,
     pact,
+    product_output,
     rpc,
+    supplier_proofs,
     transactions,
 )
 from ledger_service.api.routers import credits as credits_router
@@ -38,11 +40,13 @@ from ledger_service.api.routers import market as market_router
 from ledger_service.api.routers import settlement as settlement_router
 from ledger_service.console.app import mount as mount_console
 from ledger_service.epd import EPDS
-from ledger_service.footprints.pact_auth import MemberCredentials, TokenStore
-from ledger_service.footprints.pact_exchange import MemoryEventLog
+from ledger_service.footprints.pact_answers import RequestAnswerer
+from ledger_service.footprints.pact_auth import MemberCredentials
 from ledger_service.footprints.pact_source import IndexedFootprintSource
+from ledger_service.footprints.pact_state import SqlEventLog, SqlTokenStore
 from ledger_service.identity.idempotency import IdempotencyClaim, IdempotencyKeys, fingerprint
 from ledger_service.runtime import Runtime
+from ledger_service.services.footprints import allowed_hosts
 from ledger_service.services.wiring import Services, build_services
 
 MAX_KEPT_BODY_BYTES = 64 * 2**20  # above the largest document an endpoint takes (50 MiB) and its form
@@ -206,10 +210,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         runtime.sessions, runtime.indexing.index_up_to_date,
         lambda: (runtime.deployment.chain_id, runtime.deployment.addresses[EPDS]))
     app.state.pact_credentials = MemberCredentials(runtime.api_keys, runtime.directory)
-    app.state.pact_tokens = TokenStore()
-    app.state.pact_events = MemoryEventLog()
+    app.state.pact_tokens = SqlTokenStore(runtime.sessions)  # shared by every process on the database
+    app.state.pact_events = SqlEventLog(runtime.sessions)
+    secret = runtime.settings.pact_answer_client_secret
+    app.state.pact_answerer = RequestAnswerer(  # footprint requests answered to the listed hosts only
+        allowed_hosts(runtime.settings.pact_hosts), runtime.settings.pact_answer_client_id,
+        secret.get_secret_value() if secret is not None else "")
     routers = [chain, organisations, members, api_keys, allowances, notary, transactions, emissions, meters,
-               credits_router, market_router, settlement_router, gec_router, footprints_router, audit, health, pact]
+               credits_router, market_router, settlement_router, gec_router, footprints_router, product_output,
+               supplier_proofs, audit, health, pact]
     if runtime.chain.embedded is not None:
         routers.append(rpc)  # the embedded chain has no node of its own to ask
     for module in routers:

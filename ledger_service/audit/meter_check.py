@@ -42,6 +42,7 @@ from sqlalchemy import Connection, select
 from ledger_core.db.models import (
     BatchStatus,
     ChainAnchor,
+    ChainProductOutput,
     ChainReport,
     CommittedNode,
     MeterBatch,
@@ -49,6 +50,7 @@ from ledger_core.db.models import (
     Reading,
     StoredDocument,
 )
+from ledger_service.documents import OutputDocumentKind
 from oracles import merkle_sum as ms
 from oracles.canonical import RECORD_TAG, factor_set_hash
 from oracles.trees import DeviceNode, EnterpriseTree
@@ -341,10 +343,17 @@ def _compare_window(conn: Connection, out: MeterCheck, w: _Window, batch: Any, d
                           f"{label}", "hash", stored[(level, label)][0], None, where))
 
 
+OUTPUT_KINDS = frozenset(str(k) for k in OutputDocumentKind)
+
+
 def check_documents(conn: Connection, open_document: Callable[[Any], bytes],
                     report_view: Callable[[int], Report]) -> tuple[int, list[Found]]:
     """Every stored document opened and hashed again; its hash must be on chain as the report, statement or
-    reasons of a report of its organisation (found through the index, read from the chain)."""
+    reasons of a report of its organisation (found through the index, read from the chain), or, for the evidence
+    of production output (an ERP extract, counters' counts), as the extract hash of an output record of one of its
+    organisation's products (the index's, whose commitments reconcile compares with the chain's)."""
+    outputs = {(int(org), bytes(digest)) for org, digest in conn.execute(
+        select(ChainProductOutput.owner_org_id, ChainProductOutput.extract_hash))}
     by_org: dict[int, list[int]] = {}
     for report_id, org_id in conn.execute(select(ChainReport.report_id, ChainReport.org_id)
                                           .order_by(ChainReport.report_id)):
@@ -365,6 +374,11 @@ def check_documents(conn: Connection, open_document: Callable[[Any], bytes],
         if recomputed != digest:
             found.append(("document", key, "content", None if recomputed is None else "0x" + recomputed.hex(),
                           "0x" + digest.hex(), where))
+        if row.kind in OUTPUT_KINDS:
+            if (int(row.org_id), digest) not in outputs:
+                found.append(("document", key, "on_chain", "0x" + digest.hex(), None, {
+                    **where, "cause": f"no output record of organisation {row.org_id} commits to it"}))
+            continue
         on_chain = False
         for report_id in by_org.get(int(row.org_id), []):
             c = views.get(report_id) or views.setdefault(report_id, report_view(report_id))

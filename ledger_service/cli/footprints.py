@@ -176,6 +176,48 @@ def output(
     show_action(answer, "output", as_json, "output recorded", OUTPUT_KEYS)
 
 
+@product_app.command("counted")
+def counted(
+    ctx: typer.Context,
+    product_id: ProductId,
+    period_start: Time,
+    period_end: Time,
+    counter: Annotated[list[str], typer.Option(help="A production counter of the product (device id; repeat).")],
+    value_fen: Annotated[int, typer.Option(min=0, help="The output's value, CNY fen.")],
+    mass_grams: Annotated[int | None, typer.Option(min=0, help="kg x 1000 (derived for products in t or kg).")]
+    = None,
+    no_wait: NoWaitOption = False,
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Record a product's output for a period from its production counters' anchored counts."""
+    body: dict[str, Any] = {"period_start": seconds(period_start), "period_end": seconds(period_end),
+                            "devices": counter, "value_fen": value_fen}
+    if mass_grams is not None:
+        body["mass_grams"] = mass_grams
+    with service(ctx, url, api_key) as api:
+        answer = api.post(f"/products/{product_id}/output/counted", params=wait_param(no_wait), json=body)
+    show_action(answer, "output", as_json, f"output counted (evidence {answer.get('evidence_hash')})", OUTPUT_KEYS)
+
+
+@product_app.command("extract")
+def extract_output(
+    ctx: typer.Context,
+    extract: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The ERP extract (CSV: product, "
+                                            "period_start, period_end, quantity, mass_kg, value_cny).")],
+    url: UrlOption = DEFAULT, api_key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Record the output an ERP extract states for the caller's organisation's products (sealed; each row's
+    output commits to the extract's SHA-256)."""
+    with service(ctx, url, api_key) as api:
+        answer = api.post("/products/output/extracts",
+                          files={"extract": (extract.name, extract.read_bytes(), "text/csv")})
+    if as_json:
+        show(answer, True)
+        return
+    show(answer["outputs"], False, f"output recorded from extract {answer['extract_hash']}", ["product_id",
+                                                                                             *OUTPUT_KEYS])
+
+
 # ------------------------------------------------------------------ epd
 
 

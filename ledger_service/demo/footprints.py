@@ -1,14 +1,16 @@
 """Product footprints along the park's supply chain: the regulator registers the product category rules for
-hot-rolled coil; the steel plant records its output and computes the coil's footprint per tonne from its site's
-anchored meter data; a verifier of another organisation attests it and the plant publishes it as an EPD; the
-auto-parts maker buys coil and publishes the footprint of its bracket citing the steel EPD; the regulator traces the
+hot-rolled coil; the steel plant records its coil output from its coil line's production counter (signed counts,
+anchored) and its slab output from a sealed ERP extract, and computes the coil's footprint per tonne from its
+site's anchored meter data; a verifier of another organisation attests it and the plant publishes it as an EPD;
+the auto-parts maker buys coil and publishes the footprint of its bracket citing the steel EPD, checking first that
+the steel EPD's site totals are committed by the plant's anchors (without its readings); the regulator traces the
 bracket down to one meter reading in the steel plant; the plant then publishes a new version of its EPD and the
 bracket's footprint is flagged. Every step is a use case the API calls."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from eth_utils import keccak
@@ -16,17 +18,24 @@ from eth_utils import keccak
 from ledger_service.demo.cast import Cast, caller
 from ledger_service.demo.meters import WEEK, Period
 from ledger_service.demo.printing import chapter, say, show, table
-from ledger_service.epd import Allocation, OutputInput, PcrInput, ProductInput, hex32, pcr_id, product_id
+from ledger_service.epd import Allocation, PcrInput, ProductInput, pcr_id, product_id
 from ledger_service.footprints.compute import SecondaryFactor
 from ledger_service.runtime import Runtime
 from ledger_service.services.caller import Caller
 from ledger_service.services.footprints import BomLine, Computed, FootprintAsk
+from ledger_service.services.product_output import CountedOutput, CounterAsk
 from ledger_service.services.wiring import Services, build_services
-from oracles.simulator import ParkLayout
+from oracles.canonical import MessageReading
+from oracles.devices import DeviceInfo
+from oracles.factors import factor_choice
+from oracles.ingest import ingest_messages
+from oracles.measures import COUNTED_CARRIER, DeviceKind
+from oracles.simulator import ParkLayout, device_signing_key, sign_message
 
 PCR_CODE = "PCR-STEEL-HRC"
 VALID = (1_735_689_600, 1_893_456_000)  # 2025-01-01 .. 2030-01-01 UTC
 REFERENCE_WEEKS = 4
+COILS, COIL_TONNES = 50, 24  # the coil line's counts over the reference weeks: 1,200 t
 TONNE = 1000  # milli-units of a tonne; grams in a kilogram
 FACTORS = "CLCD"  # the secondary factor database the demo cites (China Life Cycle Database), by version
 
@@ -60,14 +69,45 @@ def _publish(use: Services, owner: Caller, verifier: Caller, computed: Computed,
     return published.epd.epd_id
 
 
-def _output(use: Services, owner: Caller, product: bytes, start: int, end: int, tonnes: int, value_cny: int,
-            pieces: int = 0) -> None:
-    """An output record from the enterprise's ERP extract (its hash on chain; the extract stays with it)."""
-    extract = json.dumps({"product": hex32(product), "start": start, "end": end, "tonnes": tonnes,
-                          "pieces": pieces, "value_cny": value_cny}, sort_keys=True).encode()
-    quantity = pieces * TONNE if pieces else tonnes * TONNE
-    use.footprints.record_output(owner, product, OutputInput(start, end, quantity, tonnes * TONNE * TONNE,
-                                                             value_cny * 100, keccak(extract)))
+def _utc(moment: int) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _extract(use: Services, owner: Caller, start: int, end: int,
+             rows: tuple[tuple[str, int, int, int], ...]) -> str:
+    """The output of a period as the enterprise's ERP extract states it (product, quantity in declared units, mass
+    in t, value in CNY), sealed and recorded: each output record commits to the extract's SHA-256."""
+    lines = ["product,period_start,period_end,quantity,mass_kg,value_cny"]
+    lines += [f"{own_id},{_utc(start)},{_utc(end)},{quantity},{tonnes * TONNE},{value_cny}"
+              for own_id, quantity, tonnes, value_cny in rows]
+    recorded = use.product_output.record_extract(owner, ("\n".join(lines) + "\n").encode(), "erp-extract.csv").value
+    assert recorded is not None, "the demo waits for every transaction"
+    return recorded.extract_hash.hex()[:16]
+
+
+def _counted_coil(runtime: Runtime, use: Services, cast: Cast, layout: ParkLayout, steel_org: int, site: str,
+                  start: int, end: int) -> tuple[str, CountedOutput]:
+    """The coil line's production counter: registered, its signed counts of coils through the oracle pipeline and
+    anchored as product-count windows, then recorded as the coil's output for the period."""
+    steel = caller(runtime, cast[cast.enterprise(steel_org)])
+    device_id = f"ENT{steel_org}-HRC-CTR1"
+    key = device_signing_key(layout.seed, device_id)
+    use.meters.register_devices(steel, [DeviceInfo(device_id, steel_org, site, f"{site}-HRC",
+                                                   key.public_key().public_bytes_raw(), DeviceKind.PRODUCT_COUNTER)])
+    every = (end - start) // COILS
+    counts = tuple(MessageReading(i + 1, start + i * every, str(COIL_TONNES), "t", COUNTED_CARRIER)
+                   for i in range(COILS))
+    with runtime.sessions() as session:
+        ingest_messages(session, [sign_message(key, device_id, counts)],
+                        factor_set=factor_choice(runtime.settings.factor_set),
+                        window_seconds=runtime.settings.window_seconds,
+                        future_skew_seconds=runtime.settings.future_skew_seconds, source="demo: coil line counter")
+        session.commit()
+    use.meters.build_and_anchor(caller(runtime, cast["oracle"]), steel_org, until=end)
+    counted = use.product_output.record_counted(steel, CounterAsk(
+        product_id(steel_org, "HRC-2MM"), start, end, (device_id,), COILS * COIL_TONNES * 4_100 * 100)).value
+    assert counted is not None, "the demo waits for every transaction"
+    return device_id, counted
 
 
 def product_footprints(runtime: Runtime, cast: Cast, layout: ParkLayout, period: Period) -> FootprintOutcome:
@@ -86,13 +126,17 @@ def product_footprints(runtime: Runtime, cast: Cast, layout: ParkLayout, period:
         "allocated by mass, 1 % cut-off per input")
 
     steel_site, parts_site = _site(layout, steel_org), _site(layout, parts_org)
-    coil, slab = product_id(steel_org, "HRC-2MM"), product_id(steel_org, "SLAB-200")
+    coil = product_id(steel_org, "HRC-2MM")
     for own_id in ("HRC-2MM", "SLAB-200"):
         use.footprints.register_product(steel, ProductInput(own_id, "4121", "t", steel_site))
-    _output(use, steel, coil, start, end, 1_200, 4_100)
-    _output(use, steel, slab, start, end, 800, 3_600)
-    say(f"{cast.names[steel_org]} registered coil and slab made in {steel_site} and recorded 1,200 t and 800 t for "
-        f"the first {REFERENCE_WEEKS} weeks (ERP extracts, their hashes on chain)")
+    counter, counted = _counted_coil(runtime, use, cast, layout, steel_org, steel_site, start, end)
+    sealed = _extract(use, steel, start, end, (("SLAB-200", 800, 800, 800 * 3_600),))
+    windows = {c["anchorId"] for c in counted.evidence["counts"]}
+    say(f"{cast.names[steel_org]} registered coil and slab made in {steel_site}; for the first {REFERENCE_WEEKS} "
+        f"weeks its coil line counter {counter} counted {counted.evidence['quantityMilli'] // TONNE:,} t of coil "
+        f"({COILS} signed counts anchored in {len(windows)} product-count windows, the output committing to them: "
+        f"evidence SHA-256 {counted.evidence_hash.hex()[:16]}...), and its ERP extract states 800 t of slab "
+        f"(sealed; SHA-256 {sealed}... on chain)")
 
     coil_ask = FootprintAsk(coil, pcr_id(PCR_CODE), 1, start, end, VALID[0], VALID[1], _doc("coil EPD v1"), (
         BomLine("iron ore pellets", Decimal("1.55"), "t", factor=_factor("iron-ore-pellets", "120")),
@@ -110,11 +154,15 @@ def product_footprints(runtime: Runtime, cast: Cast, layout: ParkLayout, period:
 
     bracket = product_id(parts_org, "BRACKET-7")
     use.footprints.register_product(parts, ProductInput("BRACKET-7", "4291", "piece", parts_site))
-    _output(use, parts, bracket, start, end, 560, 5_600_000, pieces=200_000)
+    _extract(use, parts, start, end, (("BRACKET-7", 200_000, 560, 5_600_000),))
     part_ask = FootprintAsk(bracket, pcr_id(PCR_CODE), 1, start, end, VALID[0], VALID[1], _doc("bracket EPD v1"), (
         BomLine("hot-rolled coil", Decimal("0.0028"), "t", epd_id=steel_epd),
         BomLine("powder coating", Decimal("0.00004"), "t", factor=_factor("powder-coating", "4200"))))
     part = use.footprints.compute_draft(parts, part_ask)
+    checked = use.supplier_proofs.supplier_proof(parts, steel_epd)  # a customer now: its draft cites the EPD
+    say(f"{cast.names[parts_org]} checked steel EPD {steel_epd}'s {len(checked.sites)} site totals against "
+        f"{cast.names[steel_org]}'s anchors (Merkle-sum paths, no reading): "
+        f"{'verified' if checked.verified else 'NOT VERIFIED'}")
     part_epd = _publish(use, parts, verifier, part, "bracket BRACKET-7")
     pf = part.footprint
     t.add_row(str(part_epd), "bracket, per piece", f"{pf.site_kg_per_unit:.3f}", f"{pf.upstream_kg_per_unit:.3f}",

@@ -2,8 +2,9 @@
 
 A PACT client is a member: its client id is the member's address and its client secret one of the member's API keys
 (`clk_...`). A client authenticates once at `/auth/token` and gets an opaque random bearer token that expires
-(`TOKEN_LIFETIME`). Tokens are kept only as SHA-256 hashes, in memory: a restart asks clients for a new token, which
-the protocol expects of an expired one anyway. Neither a token nor a secret is ever logged.
+(`TOKEN_LIFETIME`). Tokens are kept only as SHA-256 hashes: in the database for the service
+(`ledger_service.footprints.pact_state`, so every process on it accepts them), in memory here (`TokenStore`) for a
+host without one. Neither a token nor a secret is ever logged.
 
 `ClientCredentials` is the pluggable check (`MemberCredentials` asks the API keys and the chain's membership).
 """
@@ -76,8 +77,19 @@ class IssuedToken:
     expires_in: int  # seconds
 
 
-def _hash(token: str) -> bytes:
+def token_hash(token: str) -> bytes:
+    """What is kept of a token: its SHA-256."""
     return hashlib.sha256(token.encode()).digest()
+
+
+class Tokens(Protocol):
+    """Where issued tokens are kept: in memory (`TokenStore`) or in the database (`pact_state.SqlTokenStore`)."""
+
+    def issue(self, client: str) -> IssuedToken: ...
+
+    def client(self, token: str) -> str:
+        """The token's client; raises TokenInvalid or TokenExpired."""
+        ...
 
 
 class TokenStore:
@@ -96,13 +108,13 @@ class TokenStore:
             self._drop_expired(now)
             while len(self._tokens) >= MAX_TOKENS:
                 self._tokens.pop(next(iter(self._tokens)))
-            self._tokens[_hash(token)] = (client, now + self.lifetime)
+            self._tokens[token_hash(token)] = (client, now + self.lifetime)
         return IssuedToken(token, client, int(self.lifetime.total_seconds()))
 
     def client(self, token: str) -> str:
         """The token's client; raises TokenInvalid or TokenExpired."""
         with self._lock:
-            found = self._tokens.get(_hash(token))
+            found = self._tokens.get(token_hash(token))
         if found is None:
             raise TokenInvalid("unknown access token")
         client, expires = found

@@ -166,17 +166,32 @@ class ReceivedEvent:
 class EventLog(Protocol):
     """Where received events are kept: footprint requests to answer, and notices of suppliers' updates."""
 
-    def record(self, received: ReceivedEvent) -> None: ...
+    def record(self, received: ReceivedEvent) -> bool:
+        """Keep the event; False if the same client sent it already (same source and id)."""
+        ...
+
+    def answered(self, received: ReceivedEvent, answer_type: str | None, problem: str | None = None) -> None:
+        """Note the answer sent to a footprint request (its type), or why none was sent."""
+        ...
 
 
 class MemoryEventLog:
     def __init__(self) -> None:
         self.events: list[ReceivedEvent] = []
+        self.answers: dict[tuple[str, str, str], tuple[str | None, str | None]] = {}
         self._lock = threading.Lock()
 
-    def record(self, received: ReceivedEvent) -> None:
+    def record(self, received: ReceivedEvent) -> bool:
+        key = (received.client, received.event.source, received.event.id)
         with self._lock:
+            if any((e.client, e.event.source, e.event.id) == key for e in self.events):
+                return False
             self.events.append(received)
+        return True
+
+    def answered(self, received: ReceivedEvent, answer_type: str | None, problem: str | None = None) -> None:
+        with self._lock:
+            self.answers[(received.client, received.event.source, received.event.id)] = (answer_type, problem)
 
     def of_type(self, kind: str) -> list[ReceivedEvent]:
         with self._lock:

@@ -20,8 +20,10 @@ from ledger_service.services.members import MemberService
 from ledger_service.services.meters import MeterService
 from ledger_service.services.notary import NotaryService
 from ledger_service.services.organisations import OrganisationService
+from ledger_service.services.product_output import ProductOutputService
 from ledger_service.services.sending import Sender
 from ledger_service.services.settlement import SettlementService
+from ledger_service.services.supplier_proofs import SupplierProofService
 from ledger_service.services.transactions import TransactionService
 from ledger_service.services.upgrades import UpgradeService
 from ledger_service.services.visibility import IndexedViews
@@ -48,6 +50,8 @@ class Services:
     upgrades: UpgradeService
     gec: GecService
     footprints: FootprintService
+    product_output: ProductOutputService
+    supplier_proofs: SupplierProofService
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -71,12 +75,14 @@ def build_services(runtime: Runtime) -> Services:
     settlement = SettlementService(runtime.chain, runtime.suite, runtime.directory, sender)
     gec = GecService(runtime.chain, runtime.suite, runtime.directory, sender, views,
                      runtime.artifacts[PRODUCTION_INTERFACE].abi)
+    footprints = FootprintService(runtime.chain, runtime.suite, sender, views,
+                                  pact_hosts=allowed_hosts(runtime.settings.pact_hosts))
     return Services(sender=sender, credits=credits, allowances=allowances, market=market, audit=audit, meters=meters,
                     emissions=emissions, members=members, organisations=organisations, api_keys=api_keys,
                     notary=notary, transactions=transactions, settlement=settlement,
                     embedded_rpc=EmbeddedRpc(runtime.chain), gec=gec,
-                    footprints=FootprintService(runtime.chain, runtime.suite, sender, views,
-                                                pact_hosts=allowed_hosts(runtime.settings.pact_hosts)),
+                    footprints=footprints, product_output=ProductOutputService(footprints, runtime.documents),
+                    supplier_proofs=SupplierProofService(footprints),
                     upgrades=UpgradeService(runtime.chain, runtime.suite, runtime.keystore, runtime.outbox,
                                             runtime.follow,
                                             None if runtime.chain.embedded else runtime.settings.deployments_dir))

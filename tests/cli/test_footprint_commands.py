@@ -4,6 +4,7 @@ service's HTTP API as each member."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,18 @@ def test_a_footprint_from_pcr_to_a_flag_on_the_customers_epd(cli: Cli, cast: Cas
     assert withdrawn["epd"]["status"] == "withdrawn"
     assert "EpdNotPublished" in one_line(cli.refused("enterprise_a", "epd", "withdraw", str(steel_epd),
                                                      "--reason", hex32(doc("again"))))
+
+
+def test_an_erp_extract_records_each_product_s_output_committing_to_the_extract(cli: Cli, tmp_path: Path):
+    coil = cli.json("enterprise_a", "product", "register", "HRC-2MM", "--cpc", "4121", "--unit", "t",
+                    "--facility", "ENT11-F1")["product"]["product_id"]
+    extract = tmp_path / "erp-q1.csv"
+    extract.write_text("product,period_start,period_end,quantity,mass_kg,value_cny\n"
+                       "HRC-2MM,2025-01-01T00:00:00Z,2025-04-01T00:00:00Z,1200.5,1200500,4802000\n")
+    recorded = cli.json("enterprise_a", "product", "extract", str(extract))
+    digest = "0x" + hashlib.sha256(extract.read_bytes()).hexdigest()
+    assert recorded["extract_hash"] == digest
+    assert [(o["product_id"], o["quantity_milli"], o["extract_hash"]) for o in recorded["outputs"]] == [
+        (coil, 1_200_500, digest)]
+    # The same extract again would record the period twice: refused before anything is sent.
+    assert "OutputPeriodOverlap" in one_line(cli.refused("enterprise_a", "product", "extract", str(extract)))

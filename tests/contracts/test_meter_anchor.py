@@ -53,6 +53,7 @@ def _authorise(ledger: Ledger, org: int = 11, oracle: str = "oracle") -> None:
 
 EMISSIONS = 0
 PRODUCTION = 1
+COUNTS = 2  # units of product from production counters
 
 
 def aid(org: int, sequence: int, measure: int = EMISSIONS) -> int:
@@ -574,10 +575,38 @@ class TestProductionAnchors:
 
     def test_an_unknown_measure_or_production_beyond_uint64_wh_is_refused(self, ledger: Ledger) -> None:
         _authorise(ledger)
-        with reverts("UnknownMeasure", 2):
-            _anchor(ledger, measure=2)
+        with reverts("UnknownMeasure", 3):
+            _anchor(ledger, measure=3)
         with reverts("ProductionOutOfRange", 1 << 64):
             _anchor(ledger, measure=PRODUCTION, total=1 << 64)
+
+
+class TestProductCountAnchors:
+    def test_the_ids_of_emissions_and_production_anchors_are_those_of_the_single_measure_bit(
+        self, ledger: Ledger
+    ) -> None:
+        for sequence in (1, 5, (1 << 30) - 1):
+            assert ledger.call(MA, "anchorIdOf", 11, EMISSIONS, sequence) == 11 << 32 | sequence
+            assert ledger.call(MA, "anchorIdOf", 11, PRODUCTION, sequence) == 11 << 32 | 1 << 31 | sequence
+            assert ledger.call(MA, "anchorIdOf", 11, COUNTS, sequence) == 11 << 32 | 3 << 30 | sequence
+            assert ledger.call(MA, "anchorIdOf", 11, COUNTS, sequence) == aid(11, sequence, COUNTS)
+        assert ledger.call(MA, "anchorIdOf", 11, EMISSIONS, (1 << 31) - 1) == aid(11, (1 << 31) - 1)
+
+    def test_a_count_window_is_chained_apart_and_anchored_by_the_oracle_serving_the_enterprise(
+        self, ledger: Ledger
+    ) -> None:
+        _authorise(ledger)
+        _anchor(ledger)
+        _anchor(ledger, measure=PRODUCTION, total=4_200)
+        record = _record(ledger, _anchor(ledger, measure=COUNTS, total=1_500_000))  # 1,500 t in milli tonnes
+        assert (record.anchor_id, record.measure, record.previous_anchor_id) == (aid(11, 1, COUNTS), COUNTS, 0)
+        assert ledger.call(MA, "headOf", 11, COUNTS) == [aid(11, 1, COUNTS), T0, T0 + HOUR]
+        record = _record(ledger, _anchor(ledger, start=T0 + HOUR, end=T0 + 2 * HOUR, measure=COUNTS, total=7))
+        assert (record.anchor_id, record.previous_anchor_id) == (aid(11, 2, COUNTS), aid(11, 1, COUNTS))
+        with reverts("NotProductionAnchor", aid(11, 1, COUNTS)):  # counts are not electricity for certificates
+            ledger.call(MA, "productionOf", aid(11, 1, COUNTS))
+        with reverts("OracleNotAuthorised", ledger.address("oracle"), 12):  # 12 is served by no oracle
+            _anchor(ledger, org=12, measure=COUNTS)
 
     def test_a_production_reading_proves_into_its_anchor_with_its_wh_subtotals(self, ledger: Ledger) -> None:
         leaves = [ms.leaf(keccak(text=f"generated {i}"), wh) for i, wh in enumerate((1_250, 980, 1_400))]

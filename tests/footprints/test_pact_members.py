@@ -3,28 +3,18 @@ member's key or a non-member gets no token. Served by the whole application over
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
-from ledger_service.api.app import create_app
-from ledger_service.footprints.pact_exchange import MemorySource
 from ledger_service.runtime import Runtime
-from tests.footprints.pact_host import basic, footprints
+from tests.footprints.pact_host import basic
+from tests.footprints.service_pact import _service, cast, keys_restored, runtime, service_host
 from tests.service.cast import Cast
-from tests.service.conftest import _service, cast, keys_restored, runtime
 
 __all__ = ["_service", "cast", "keys_restored", "runtime"]  # the service's fixtures
 
 GRANT = "grant_type=client_credentials"
 
 
-def _host(runtime: Runtime) -> TestClient:
-    app = create_app(runtime)
-    app.state.pact_source = MemorySource(footprints())
-    return TestClient(app, base_url="https://pact.example")
-
-
 def test_a_member_gets_a_token_with_its_address_and_api_key_and_lists_footprints(runtime: Runtime, cast: Cast):
-    host = _host(runtime)
+    host = service_host(runtime)
     reply = host.post("/auth/token", headers=basic(cast.addresses["enterprise_a"], cast.tokens["enterprise_a"]),
                       content=GRANT)
     assert reply.status_code == 200, reply.text
@@ -39,7 +29,7 @@ def test_a_member_gets_a_token_with_its_address_and_api_key_and_lists_footprints
 
 def test_another_members_key_a_revoked_key_and_a_non_member_get_no_token(runtime: Runtime, cast: Cast,
                                                                           keys_restored: None):
-    host = _host(runtime)
+    host = service_host(runtime)
     crossed = host.post("/auth/token", headers=basic(cast.addresses["enterprise_a"], cast.tokens["trader"]),
                         content=GRANT)
     stranger = host.post("/auth/token", headers=basic(cast.addresses["stranger"], cast.tokens["stranger"]),

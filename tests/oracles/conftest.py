@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.db.migrate import upgrade_to_head
 from ledger_core.db.session import make_engine, session_factory
+from oracles.anchoring import MeterAnchorClient
 from oracles.devices import register_devices
 from oracles.factors import FactorSet, get_factor_set
 from oracles.simulator import ParkLayout, simulate_park
@@ -49,3 +50,11 @@ def registered(session: Session, park: ParkLayout) -> ParkLayout:
     register_devices(session, park.device_infos())
     session.commit()
     return park
+
+
+@pytest.fixture
+def client(ledger, registered: ParkLayout) -> MeterAnchorClient:
+    """The oracle's MeterAnchor client, authorised for every enterprise of the park."""
+    for org, _ in registered.enterprises:
+        ledger.tx("regulator", "MeterAnchor", "setOracleAuthorisation", ledger.address("oracle"), org, True)
+    return MeterAnchorClient(ledger.contract("MeterAnchor"), ledger.senders["oracle"])

@@ -19,13 +19,6 @@ from tests.oracles.conftest import HOUR, LATER, START
 
 
 @pytest.fixture
-def client(ledger, registered) -> MeterAnchorClient:
-    for org, _ in registered.enterprises:
-        ledger.tx("regulator", "MeterAnchor", "setOracleAuthorisation", ledger.address("oracle"), org, True)
-    return MeterAnchorClient(ledger.contract("MeterAnchor"), ledger.senders["oracle"])
-
-
-@pytest.fixture
 def built(session, factor_set, registered):
     """Two hours of one-minute readings of both enterprises' four devices: four windows of 240 readings, built."""
     messages = simulate_messages(registered, START, 120, readings_per_message=30)

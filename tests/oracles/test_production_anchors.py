@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ledger_core.db.models import MeterBatch, Reading
-from oracles.anchoring import MeterAnchorClient, anchor_pending
+from oracles.anchoring import anchor_pending
 from oracles.batches import build_closed_batches
 from oracles.canonical import MessageReading, ReadingRecord, record_digest
 from oracles.devices import DeviceInfo, register_devices
@@ -60,13 +60,6 @@ def _generated(registered, minutes: int) -> list:
     key = device_signing_key(registered.seed, PV)
     readings = tuple(MessageReading(i + 1, START + 60 * i, "0.25", "kWh", "electricity") for i in range(minutes))
     return [sign_message(key, PV, readings[i:i + 30]) for i in range(0, minutes, 30)]
-
-
-@pytest.fixture
-def client(ledger, registered) -> MeterAnchorClient:
-    for org, _ in registered.enterprises:
-        ledger.tx("regulator", "MeterAnchor", "setOracleAuthorisation", ledger.address("oracle"), org, True)
-    return MeterAnchorClient(ledger.contract("MeterAnchor"), ledger.senders["oracle"])
 
 
 def test_generation_readings_go_into_production_windows_of_wh_apart_from_emissions(

@@ -332,6 +332,8 @@ SINGLE_ORGANISATION = {
     "/api/v1/products/{product_id}/output", "/api/v1/epds/drafts", "/api/v1/epds/drafts/{draft_id}",
     "/api/v1/footprints/imports/{import_id}",
     "/api/v1/epds/flagged",
+    "/api/v1/products/{product_id}/output/{index}/evidence",
+    "/api/v1/epds/{epd_id}/supplier-proof",  # one supplier's totals: to it, verifiers, regulators and its customers
 }
 # GET routes showing registry facts that are the same for every member (no organisation's rows), or the
 # process's own health.

@@ -51,6 +51,7 @@ from ledger_core.db.models.outbox import (
     OutboxStatus,
     OutboxTransaction,
 )
+from ledger_core.db.models.pact_state import PactEventRecord, PactToken
 from ledger_core.db.models.revisions import attach
 
 attach(Base.metadata)
@@ -108,6 +109,8 @@ __all__ = [
     "OutboxOrigin",
     "OutboxStatus",
     "OutboxTransaction",
+    "PactEventRecord",
+    "PactToken",
     "QuarantinedReading",
     "Reading",
     "RequestNonce",

@@ -27,7 +27,8 @@ class MeterDevice(Base):
     facility: Mapped[str] = mapped_column(String(128))
     workshop: Mapped[str] = mapped_column(String(128))
     public_key: Mapped[bytes] = mapped_column(Hash32)  # raw Ed25519 public key
-    # `emission_meter` (readings valued in mgCO2e) or `generation_meter` (electricity produced, in Wh)
+    # `emission_meter` (readings valued in mgCO2e), `generation_meter` (electricity produced, in Wh) or
+    # `product_counter` (units of a product, in milli declared units)
     kind: Mapped[str] = mapped_column(String(16), default="emission_meter", server_default="emission_meter")
     active: Mapped[bool] = mapped_column(default=True)
     last_sequence: Mapped[int | None] = mapped_column(BigInteger)

@@ -37,8 +37,9 @@ class DeviceIn(BaseModel):
     public_key: str = Field(pattern=KEY, description="raw Ed25519 public key, 32 bytes of hex")
     kind: DeviceKind = Field(
         default=DeviceKind.EMISSION_METER,
-        description="emission_meter (readings valued in mgCO2e) or generation_meter (electricity produced, "
-                    "anchored in Wh as production windows)")
+        description="emission_meter (readings valued in mgCO2e), generation_meter (electricity produced, "
+                    "anchored in Wh as production windows) or product_counter (units of a product, anchored in "
+                    "milli declared units as product-count windows)")
 
 
 class KeyIn(BaseModel):

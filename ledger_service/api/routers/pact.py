@@ -7,7 +7,9 @@
   (`first`, `prev`, `next`, `last`).
 - `GET /3/footprints/{id}`: GetFootprint; 404 `NotFound` for an id it does not hold.
 - `POST /3/events`: CloudEvents (`RequestCreatedEvent.3`, `PublishedEvent.3`, `RequestFulfilledEvent.3`,
-  `RequestRejectedEvent.3`), each checked and kept in the event log, answered 200.
+  `RequestRejectedEvent.3`), each checked and kept in the event log (once per client, source and id), answered
+  200; a new footprint request is then answered by itself when `app.state.pact_answerer` is set
+  (`ledger_service.footprints.pact_answers`).
 
 Every API call needs a bearer token from `/auth/token`: none or an unknown one is 400 `BadRequest`, an expired one
 401 `TokenExpired`, one of a member no longer active 403 `AccessDenied`. Errors have the specification's body
@@ -15,8 +17,9 @@ Every API call needs a bearer token from `/auth/token`: none or an unknown one i
 HTTPS (conformance cases 9-11 and 17); behind a proxy that ends TLS the server must trust its forwarded scheme.
 
 The footprints come from `app.state.pact_source` (a `FootprintSource`), received events go to
-`app.state.pact_events`, tokens live in `app.state.pact_tokens`, and client credentials are checked by
-`app.state.pact_credentials`; each is made on first use when the application has none.
+`app.state.pact_events`, tokens live in `app.state.pact_tokens` (the service keeps both in its database, so every
+process serves the same clients: `ledger_service.footprints.pact_state`), and client credentials are checked by
+`app.state.pact_credentials`; each is made on first use (in memory) when the application has none.
 """
 
 from __future__ import annotations
@@ -34,20 +37,24 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from ledger_core.db.models.types import utc_now
 from ledger_service.api.deps import rate_limits, runtime_of
 from ledger_service.api.limits import retry_after
+from ledger_service.footprints.pact_answers import RequestAnswerer
 from ledger_service.footprints.pact_auth import (
     ClientCredentials,
     MemberCredentials,
     TokenExpired,
     TokenInvalid,
+    Tokens,
     TokenStore,
 )
 from ledger_service.footprints.pact_exchange import (
     EVENT_DATA,
+    REQUEST_CREATED,
     CloudEvent,
     EventLog,
     FootprintFilter,
@@ -103,8 +110,8 @@ def source(request: Request) -> FootprintSource:
     return held
 
 
-def tokens(request: Request) -> TokenStore:
-    held: TokenStore = _state(request, "pact_tokens", TokenStore)
+def tokens(request: Request) -> Tokens:
+    held: Tokens = _state(request, "pact_tokens", TokenStore)
     return held
 
 
@@ -176,7 +183,7 @@ async def token(request: Request) -> Response:
         limits.auth_failures.take(address)
         return _oauth_error(401, "invalid_client", "client authentication failed",
                             {"WWW-Authenticate": 'Basic realm="pact"'})
-    issued = tokens(request).issue(client)
+    issued = await run_in_threadpool(tokens(request).issue, client)
     return JSONResponse({"access_token": issued.token, "token_type": "Bearer", "expires_in": issued.expires_in},
                         headers=NO_STORE)
 
@@ -189,7 +196,7 @@ async def pact_client(request: Request) -> str:
     if scheme.lower() != "bearer" or not token_text.strip():
         raise _bad("a bearer access token is required")
     try:
-        client = tokens(request).client(token_text.strip())
+        client = await run_in_threadpool(tokens(request).client, token_text.strip())
     except TokenExpired:
         raise PactRefusal(_error(401, "TokenExpired", "the access token has expired",
                                  {"WWW-Authenticate": 'Bearer error="invalid_token"'})) from None
@@ -291,5 +298,18 @@ async def receive_event(request: Request, caller: Client) -> Response:
         data: BaseModel = kind.model_validate(event.data)
     except (ValueError, ValidationError) as exc:  # JSON errors are ValueErrors
         return _error(400, "BadRequest", f"not a PACT event: {str(exc).splitlines()[0]}")
-    await run_in_threadpool(events(request).record, ReceivedEvent(caller, event, data, utc_now()))
-    return JSONResponse({"status": "accepted", "message": "Event successfully processed"})
+    log = events(request)
+    received = ReceivedEvent(caller, event, data, utc_now())
+    new = await run_in_threadpool(log.record, received)
+    answerer: RequestAnswerer | None = getattr(request.app.state, "pact_answerer", None)
+    tasks = None
+    if new and answerer is not None and event.type == REQUEST_CREATED:
+        # Answered after this response, as PACT's asynchronous requests are; a request sent again is not.
+        tasks = BackgroundTask(_answer, answerer, log, received, source(request), str(request.base_url))
+    return JSONResponse({"status": "accepted", "message": "Event successfully processed"}, background=tasks)
+
+
+def _answer(answerer: RequestAnswerer, log: EventLog, received: ReceivedEvent, held: FootprintSource,
+            own_host: str) -> None:
+    outcome = answerer.answer(received, held, own_host)
+    log.answered(received, outcome.answer_type, outcome.problem)
