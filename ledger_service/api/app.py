@@ -35,6 +35,7 @@ from ledger_service.api.routers import (
 )
 from ledger_service.api.routers import credits as credits_router
 from ledger_service.api.routers import footprints as footprints_router
+from ledger_service.api.routers import forecast as forecast_router
 from ledger_service.api.routers import gec as gec_router
 from ledger_service.api.routers import market as market_router
 from ledger_service.api.routers import settlement as settlement_router
@@ -218,7 +219,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         secret.get_secret_value() if secret is not None else "")
     routers = [chain, organisations, members, api_keys, allowances, notary, transactions, emissions, meters,
                credits_router, market_router, settlement_router, gec_router, footprints_router, product_output,
-               supplier_proofs, audit, health, pact]
+               supplier_proofs, forecast_router, audit, health, pact]
     if runtime.chain.embedded is not None:
         routers.append(rpc)  # the embedded chain has no node of its own to ask
     for module in routers:

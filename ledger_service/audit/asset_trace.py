@@ -36,7 +36,7 @@ MARKET = "CarbonMarket"
 TRANSFERS = ChainTransfer.__table__
 
 
-def _address(session: Session, contract: str) -> str | None:
+def contract_address(session: Session, contract: str) -> str | None:
     return session.scalar(select(IndexCheckpoint.address).where(IndexCheckpoint.contract == contract))
 
 
@@ -99,7 +99,7 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
         .order_by(t.block_number, t.log_index, t.sub_index)
         .limit(limit)
     ).all()
-    market = _address(session, MARKET)
+    market = contract_address(session, MARKET)
     txs = list({row.tx_hash for row in transfers if row.kind != "transfer"})
     market_txs = list({row.tx_hash for row in transfers if market is not None and market in (
         row.from_address, row.to_address)})

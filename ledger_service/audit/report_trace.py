@@ -183,7 +183,7 @@ def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, C
     return out, checked
 
 
-def _organisation_names(session: Session) -> dict[str, str]:
+def organisation_names(session: Session) -> dict[str, str]:
     """Member address (lower case) -> its organisation's name."""
     rows = session.execute(select(ChainMember.account, ChainOrganisation.name)
                            .join(ChainOrganisation, ChainOrganisation.org_id == ChainMember.org_id))
@@ -223,7 +223,7 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
     commitment = CommitmentCheck([a.anchor_id for a in anchors], *expected, _hex(report.anchors_root),
                                  report.anchored_mg, report.reading_count)
     seed = secrets.randbelow(1 << 32) if seed is None else seed
-    names = _organisation_names(session)
+    names = organisation_names(session)
     batches = batch_rows(session, [a.anchor_id for a in anchors])
     windows = _windows(session, batches, all_readings)
     facts = _anchor_facts(anchors, batches, windows, names)

@@ -1,4 +1,5 @@
-"""`carbonledger allowance`: allocation, balances, transfers (one or a CSV batch), surrender; compliance status."""
+"""`carbonledger allowance`: allocation, balances, transfers (one or a CSV batch), surrender; compliance status and
+the early-warning forecast."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ from ledger_service.cli.remote import (
     whole_tonnes,
 )
 
-app = typer.Typer(help="Allowances: allocate, balance, transfer, transfer-batch, surrender; compliance status.",
+app = typer.Typer(help="Allowances: allocate, balance, transfer, transfer-batch, surrender; compliance status and "
+                  "forecast.",
                   no_args_is_help=True)
-compliance_app = typer.Typer(help="Compliance status: obligation, surrendered, shortfall.", no_args_is_help=True)
+compliance_app = typer.Typer(help="Compliance status: obligation, surrendered, shortfall; the projected shortfall.",
+                             no_args_is_help=True)
 app.add_typer(compliance_app, name="compliance")
 
 ALLOCATION_MAX = 500
@@ -184,9 +187,40 @@ def park(ctx: typer.Context, park_id: Annotated[int, typer.Argument(help="The pa
     """Each enterprise of a park and the park's total for a year."""
     with service(ctx, url, api_key) as api:
         answer = api.get(f"/compliance/parks/{park_id}/{year}")
+    total = answer["park"]
+    park_table(answer, as_json, f"park {park_id}: compliance {year}", STATUS_KEYS,
+               ["park " + str(total["org_id"]), *[total[k] for k in STATUS_KEYS[1:]]])
+
+
+def park_table(answer: dict[str, Any], as_json: bool, title: str, keys: tuple[str, ...],
+               total: list[Any] | None = None) -> None:
+    """A park's answer: as JSON, or a row per enterprise (and the park's total, if given)."""
     if as_json:
         emit(answer, True)
         return
-    rows = [[s[k] for k in STATUS_KEYS] for s in answer["enterprises"]]
-    rows.append(["park " + str(answer["park"]["org_id"]), *[answer["park"][k] for k in STATUS_KEYS[1:]]])
-    console.print(table(f"park {park_id}: compliance {year}", STATUS_KEYS, rows))
+    rows = [[e[k] for k in keys] for e in answer["enterprises"]]
+    console.print(table(title, keys, rows + ([total] if total else [])))
+
+
+FORECAST_KEYS = ("org_id", "method", "data_to", "anchored_t", "projected_t", "cover_t", "projected_shortfall_t")
+
+
+@compliance_app.command()
+def forecast(ctx: typer.Context, org_id: Annotated[int, typer.Argument(help="The enterprise.")],
+             year: Annotated[int, typer.Argument(help="The compliance year.")], url: UrlOption = DEFAULT,
+             api_key: KeyOption = None, as_json: JsonOption = False) -> None:
+    """The year's emissions projected from the anchored meter data so far (method stated) against the allowances
+    and credits held and surrendered: the projected shortfall."""
+    with service(ctx, url, api_key) as api:
+        answer = api.get(f"/compliance/enterprises/{org_id}/{year}/forecast")
+    show(answer, as_json, f"forecast {year}: {answer['method']}", tuple(k for k in answer if k != "method_note"))
+
+
+@compliance_app.command("park-forecast")
+def park_forecast(ctx: typer.Context, park_id: Annotated[int, typer.Argument(help="The park.")],
+                  year: Annotated[int, typer.Argument(help="The compliance year.")], url: UrlOption = DEFAULT,
+                  api_key: KeyOption = None, as_json: JsonOption = False) -> None:
+    """Every enterprise of a park with its projection for the year, largest projected shortfall first."""
+    with service(ctx, url, api_key) as api:
+        answer = api.get(f"/compliance/parks/{park_id}/{year}/forecast")
+    park_table(answer, as_json, f"park {park_id}: forecast {year}", FORECAST_KEYS)

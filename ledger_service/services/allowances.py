@@ -120,13 +120,7 @@ class AllowanceService:
     # -------------------------------------------------------------- compliance
 
     def enterprise_status(self, caller: Caller, org_id: int, year: int) -> ComplianceStatus:
-        org = self.directory.organisation(org_id)
-        if org is None or org.kind != OrgKind.ENTERPRISE:
-            raise not_found(f"organisation {org_id} is not a registered enterprise", "UnknownOrganisation",
-                            orgId=org_id)
-        if not self.views.viewer(caller).can_see(org_id, org.parent_id):
-            raise forbidden("compliance status is visible to the enterprise, its park's administrators, the "
-                            "verifiers of its reports and regulators", "NotYourData", orgId=org_id)
+        require_sees_enterprise(self.directory, self.views, caller, org_id)
         return allowances.compliance_status(self.chain, self.suite, org_id, year)
 
     def park_status(self, caller: Caller, park_id: int, year: int) -> ParkStatus:
@@ -143,3 +137,14 @@ class AllowanceService:
         """Open or close a year's compliance window (regulator); the window as the chain holds it after."""
         record = self.sender.send_one(caller, allowances.window_intent(caller.address, year, open_), wait=wait)
         return Sent((record,), self.window_open(year))
+
+
+def require_sees_enterprise(directory: Directory, views: IndexedViews, caller: Caller, org_id: int) -> None:
+    """The rule of an enterprise's compliance figures: 404 for no such enterprise, 403 unless the caller is the
+    enterprise, an administrator of its park, a verifier of its reports or a regulator."""
+    org = directory.organisation(org_id)
+    if org is None or org.kind != OrgKind.ENTERPRISE:
+        raise not_found(f"organisation {org_id} is not a registered enterprise", "UnknownOrganisation", orgId=org_id)
+    if not views.viewer(caller).can_see(org_id, org.parent_id):
+        raise forbidden("compliance status is visible to the enterprise, its park's administrators, the "
+                        "verifiers of its reports and regulators", "NotYourData", orgId=org_id)

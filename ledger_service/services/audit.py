@@ -26,8 +26,10 @@ from ledger_service.audit.access import (
     park_of,
     report_trace_for,
 )
+from ledger_service.audit.asset_lineage import Lineage, asset_lineage
 from ledger_service.audit.asset_trace import trace_asset
 from ledger_service.audit.drilldown import drill_down
+from ledger_service.audit.epd_lineage import EpdLineage, epd_lineage
 from ledger_service.audit.product_trace import ProductTrace, UnknownEpd, trace_product
 from ledger_service.audit.reconcile import ReconcileReport, reconcile
 from ledger_service.audit.report_trace import UnknownReport, trace_report, year_window
@@ -156,6 +158,26 @@ class AuditService:
                 trace = asset_trace_for(sees, trace_asset(session, token, token_id), member_orgs(session))
                 total = len(trace.hops)
         return AssetTracePage(trace, trace.hops[offset: offset + limit], int(total))
+
+    def asset_lineage(self, caller: Caller, asset: str, token_id: int, max_edges: int) -> Lineage:
+        """An allowance vintage's, credit batch's or certificate batch's hops as a graph of accounts, escrow,
+        issuances and the records units left circulation by; a member's graph has the hops its organisation's
+        accounts took part in (as in the trace)."""
+        token = traced_contract(asset)
+        sees = self.views.viewer(caller)
+        with self.views.sessions() as session:
+            return asset_lineage(session, token, token_id, max_edges, None if sees.regulator else (
+                lambda trace, orgs: asset_trace_for(sees, trace, orgs)))
+
+    def epd_lineage(self, caller: Caller, epd_id: int) -> EpdLineage:
+        """An EPD's attestation, publication, citations both ways, supersession, withdrawal and flags as a graph
+        (registry facts: any member; the caller's authentication is the check)."""
+        self.views.fresh()
+        with self.views.sessions() as session:
+            try:
+                return epd_lineage(session, epd_id)
+            except UnknownEpd:
+                raise not_found(f"no EPD {epd_id}", "UnknownEpd", epdId=epd_id) from None
 
     def park_drilldown(self, caller: Caller, park_id: int, year: int | None = None, start: int | None = None,
                        end: int | None = None, verify_roots: bool = False) -> DrillDown:

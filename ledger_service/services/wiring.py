@@ -14,6 +14,7 @@ from ledger_service.services.credits import CreditService
 from ledger_service.services.embedded_rpc import EmbeddedRpc
 from ledger_service.services.emissions import EmissionService
 from ledger_service.services.footprints import FootprintService, allowed_hosts
+from ledger_service.services.forecast import ForecastService
 from ledger_service.services.gec import GecService
 from ledger_service.services.market import MarketService
 from ledger_service.services.members import MemberService
@@ -52,6 +53,7 @@ class Services:
     footprints: FootprintService
     product_output: ProductOutputService
     supplier_proofs: SupplierProofService
+    forecast: ForecastService
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -83,6 +85,7 @@ def build_services(runtime: Runtime) -> Services:
                     embedded_rpc=EmbeddedRpc(runtime.chain), gec=gec,
                     footprints=footprints, product_output=ProductOutputService(footprints, runtime.documents),
                     supplier_proofs=SupplierProofService(footprints),
+                    forecast=ForecastService(runtime.chain, runtime.suite, runtime.directory, views),
                     upgrades=UpgradeService(runtime.chain, runtime.suite, runtime.keystore, runtime.outbox,
                                             runtime.follow,
                                             None if runtime.chain.embedded else runtime.settings.deployments_dir))

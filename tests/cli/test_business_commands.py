@@ -28,7 +28,7 @@ from tests.cli.meter_story import anchor_meter_data, report_and_finalize
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, PARK, YEAR, Cast
 from tests.service.credit_steps import PERIOD_2024, admit_bank, mint, travel
 from tests.service.helpers import allocate, submit, view
-from tests.service.metering import clear_meter_data
+from tests.service.metering import anchor_windows, at, clear_meter_data
 
 runner = CliRunner()
 
@@ -317,6 +317,20 @@ def test_surrender_and_compliance_status(cli: Cli, cast: Cast, client: TestClien
     assert "does not hold the ENTERPRISE role" in error
     error = cli.refused("enterprise_c", "allowance", "compliance", "enterprise", str(ENTERPRISE_A), str(YEAR))
     assert "visible to the enterprise" in error and "hint: a member sees only its own organisation's data" in error
+
+
+def test_the_forecast_projects_the_year_from_anchored_data(cli: Cli, cast: Cast, client: TestClient,
+                                                           runtime: Runtime):
+    # Eastern Cement: 3,100 t in January 2026 -> 36,500 t at that run-rate; 30,000 allowances held.
+    anchor_windows(runtime, cast, ENTERPRISE_B, [(at(2026, 1), at(2026, 2), 3_100)])
+    allocate(client, cast, {"enterprise_b": 30_000}, year=2026)
+    mine = cli.json("enterprise_b", "allowance", "compliance", "forecast", str(ENTERPRISE_B), "2026")
+    assert (mine["method"], mine["projected_t"], mine["cover_t"], mine["projected_shortfall_t"]) == (
+        "run-rate", "36500.000", 30_000, "6500.000")
+    table = one_line(cli.ok("regulator", "allowance", "compliance", "park-forecast", str(PARK), "2026"))
+    assert f"park {PARK}: forecast 2026" in table and "6500.000" in table and "no data" in table
+    error = cli.refused("enterprise_a", "allowance", "compliance", "forecast", str(ENTERPRISE_B), "2026")
+    assert "visible to the enterprise" in error
 
 
 # ------------------------------------------------------------------ report

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledger_core.chain.anvil import free_port
 from ledger_core.chain.compiler import Artifact
 from ledger_core.config import Settings
 from ledger_core.db.models import ApiKey
@@ -67,3 +71,19 @@ def keys_restored(runtime: Runtime) -> Iterator[None]:
     with runtime.sessions.begin() as session:
         for row in session.scalars(select(ApiKey).where(ApiKey.id.in_(live), ApiKey.revoked_at.is_not(None))):
             row.revoked_at = None
+
+
+@pytest.fixture
+def served(runtime: Runtime) -> Iterator[str]:
+    """The API on a real port, as `carbonledger serve` and the demo serve it (on the embedded chain its `/rpc`
+    is the chain's node interface)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -74,3 +74,13 @@ def supply_chain(client: TestClient, cast: Cast) -> dict[str, Any]:
     part_epd = published(client, cast, "enterprise_b",
                          draft_body(bracket, "piece", 3_400_000, cited=(steel_epd,)))["epd"]["epd_id"]
     return {"steel": steel, "steel_epd": steel_epd, "bracket": bracket, "part_epd": part_epd}
+
+
+def supersede_steel(client: TestClient, cast: Cast, chain: dict[str, Any], key: str = "supersede-1") -> Any:
+    """A newer coil EPD of the supply chain's steel plant, superseding its first (which flags the bracket's
+    citation): the publication's answer."""
+    draft_id = ok(draft(client, cast, "enterprise_a",
+                        draft_body(chain["steel"], "t", 1_700_000_000, supersedes=chain["steel_epd"])), 201)["draft_id"]
+    ok(attest(client, cast, draft_id))
+    return ok(client.post(f"{V1}/epds", headers={**cast.auth("enterprise_a"), "Idempotency-Key": key},
+                          json={"draft_id": draft_id}), 201)

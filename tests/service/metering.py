@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
@@ -22,10 +24,11 @@ from ledger_service.runtime import Runtime
 from oracles.simulator import ParkLayout, SimulatedDevice, simulate_messages, simulate_park
 from oracles.sources import MessageIn
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, PARK, Cast
-from tests.service.helpers import V1
+from tests.service.helpers import V1, submit
 
 START = 1_743_465_600  # 2025-04-01T00:00:00Z
 HOUR = 3600
+T = 10**9  # mgCO2e per tonne
 
 
 def clear_meter_data(runtime: Runtime) -> None:
@@ -85,3 +88,17 @@ def push(client: TestClient, cast: Cast, name: str, batch: list[dict[str, Any]])
 
 def anchor(client: TestClient, cast: Cast, org_id: int, name: str = "oracle") -> Any:
     return client.post(f"{V1}/meters/enterprises/{org_id}/anchoring", headers=cast.auth(name))
+
+
+def at(year: int, month: int, day: int = 1) -> int:
+    """Midnight UTC of a day, in seconds."""
+    return int(datetime(year, month, day, tzinfo=UTC).timestamp())
+
+
+def anchor_windows(runtime: Runtime, cast: Cast, org_id: int, windows: list[tuple[int, int, int]]) -> None:
+    """The oracle anchors (start, end, tonnes) windows of the enterprise (roots made up: the figures are what
+    counts here)."""
+    authorise_oracle(runtime, cast, org_id)
+    submit(runtime, *(Intent("MeterAnchor", "anchor", (org_id, 0, start, end, keccak(text="CN-2025-v1"),
+                                                       keccak(text=f"{org_id}:{start}"), tonnes * T, 100),
+                             cast.addresses["oracle"]) for start, end, tonnes in windows))

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from ledger_core.chain.outbox import Intent
 from ledger_service.runtime import Runtime
-from tests.service.cast import ENTERPRISE_A, OTHER_PARK, PARK, Cast
+from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, OTHER_PARK, PARK, Cast
 from tests.service.helpers import V1, allocate, sanction, submit, transfer, view
 from tests.support import snapshots
 
@@ -117,6 +117,41 @@ def test_an_asset_with_no_history_is_empty_and_bad_assets_are_refused(client: Te
     reply = client.get(f"{AUDIT}/assets/allowance/{YEAR}/trace", headers=cast.auth("regulator"), params={"limit": 501})
     assert reply.status_code == 422
     assert client.get(f"{AUDIT}/assets/allowance/{YEAR}/trace").status_code == 401
+
+
+def test_a_vintages_lineage_is_a_graph_of_its_holders_with_an_edge_per_hop(client: TestClient, cast: Cast):
+    _moves(client, cast)
+    reply = client.get(f"{AUDIT}/assets/allowance/{YEAR}/lineage", headers=cast.auth("regulator"))
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    a, b, c = (cast.addresses[n] for n in ("enterprise_a", "enterprise_b", "enterprise_c"))
+    trader, a2 = cast.addresses["trader"], cast.addresses["enterprise_a2"]
+    (allocation,) = [n for n in body["nodes"] if n["kind"] == "allocation"]
+    accounts = {n["address"]: n for n in body["nodes"] if n["kind"] == "account"}
+    assert set(accounts) == {a, b, c, trader, a2} and len(body["nodes"]) == 6
+    assert accounts[b]["label"] == f"Eastern Cement ({b[:6]}...{b[-4:]})" and accounts[b]["org_id"] == ENTERPRISE_B
+    assert {address: n["holding"] for address, n in accounts.items()} == {a: 100, b: 80, c: 110, trader: 5, a2: 5}
+    assert [(e["kind"], e["source"], e["target"], e["amount"]) for e in body["edges"]] == [
+        ("allocation", allocation["id"], f"account:{a}", 100), ("allocation", allocation["id"], f"account:{b}", 100),
+        ("allocation", allocation["id"], f"account:{c}", 100), ("transfer", f"account:{b}", f"account:{trader}", 10),
+        ("transfer", f"account:{trader}", f"account:{a2}", 5), ("transfer", f"account:{b}", f"account:{c}", 10)]
+    edge = body["edges"][3]
+    assert edge["at"]["tx_hash"].startswith("0x") and edge["at"]["block_number"] > 0
+    assert edge["at"]["block_time"].endswith("Z")
+    assert (body["issued"], body["outstanding"], body["truncated"]) == (300, 300, False)
+    cut = client.get(f"{AUDIT}/assets/allowance/{YEAR}/lineage", headers=cast.auth("regulator"),
+                     params={"max_edges": 2}).json()
+    assert (len(cut["edges"]), cut["truncated"]) == (2, True)
+
+
+def test_a_member_sees_the_lineage_of_its_own_hops_and_bad_requests_are_refused(client: TestClient, cast: Cast):
+    _moves(client, cast)
+    body = client.get(f"{AUDIT}/assets/allowance/{YEAR}/lineage", headers=cast.auth("trader")).json()
+    assert [(e["kind"], e["amount"]) for e in body["edges"]] == [("transfer", 10), ("transfer", 5)]
+    assert client.get(f"{AUDIT}/assets/settlement/1/lineage", headers=cast.auth("regulator")).status_code == 422
+    assert client.get(f"{AUDIT}/assets/allowance/{YEAR}/lineage", headers=cast.auth("regulator"),
+                      params={"max_edges": 5_001}).status_code == 422
+    assert client.get(f"{AUDIT}/assets/allowance/{YEAR}/lineage").status_code == 401
 
 
 # ------------------------------------------------------------------ drill-down and reconcile

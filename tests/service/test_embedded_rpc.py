@@ -4,22 +4,15 @@ code: the standalone proof verifier reads an anchored root through it, as it wou
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from ledger_core.db.models import Reading
 from ledger_core.paths import REPO_ROOT
-from ledger_service.api.app import create_app
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, Cast
 from tests.service.helpers import V1
@@ -60,23 +53,6 @@ def test_it_sends_nothing_and_refuses_what_it_cannot_read(client: TestClient, ru
     assert (garbage.status_code, garbage.json()["error"]["code"]) == (200, -32700)
     batch = client.post("/rpc", json=[{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, 5]).json()
     assert batch[0]["result"] == hex(runtime.chain.chain_id) and batch[1]["error"]["code"] == -32600
-
-
-@pytest.fixture
-def served(runtime: Runtime) -> Iterator[str]:
-    """The API on a real port, as `carbonledger serve` and the demo serve it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_the_standalone_verifier_checks_a_served_proof_against_the_embedded_chain(

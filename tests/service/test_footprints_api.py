@@ -24,6 +24,7 @@ from tests.service.footprint_steps import (
     published,
     register_pcr,
     register_product,
+    supersede_steel,
     supply_chain,
 )
 from tests.service.helpers import V1, submit
@@ -196,12 +197,7 @@ def test_a_supersession_flags_the_citing_footprint_through_the_service(client: T
     chain = supply_chain(client, cast)
     steel_epd, part_epd = chain["steel_epd"], chain["part_epd"]
 
-    draft_id = ok(draft(client, cast, "enterprise_a",
-                        draft_body(chain["steel"], "t", 1_700_000_000, supersedes=steel_epd)), 201)["draft_id"]
-    ok(attest(client, cast, draft_id))
-
-    answer = ok(client.post(f"{V1}/epds", headers={**cast.auth("enterprise_a"), "Idempotency-Key": "supersede-1"},
-                            json={"draft_id": draft_id}), 201)
+    answer = supersede_steel(client, cast, chain)
 
     assert answer["flagged"] == [part_epd] and len(answer["transactions"]) == 2
     old = ok(client.get(f"{V1}/epds/{steel_epd}", headers=cast.auth("trader")))

@@ -146,6 +146,16 @@ def _asset_trace(w: World, body: Any) -> set[int]:
     return hops | {h["org_id"] for h in body["holders"] if h["org_id"] is not None}  # not the market's escrow
 
 
+def _lineage(w: World, body: Any) -> set[int]:
+    """The accounts' organisations in the graph, and the sellers named on its trades."""
+    accounts = {n["org_id"] for n in body["nodes"] if n["org_id"] is not None}
+    return accounts | _parties(w, *(e["seller"] for e in body["edges"]))
+
+
+def _forecast_park(body: Any) -> set[int]:
+    return {body["park_id"], *(e["org_id"] for e in body["enterprises"])}
+
+
 def _trades(w: World, body: Any) -> set[int]:
     assert len(body["items"]) == 2  # every trade is listed; parties only where the caller sees one of them
     return {o for t in body["items"] for o in _parties(w, t["seller"], t["buyer"])}
@@ -176,11 +186,18 @@ ENDPOINTS: dict[str, Endpoint] = {
                                       lambda w, b: _park_view(b)),
     "compliance enterprise B": Endpoint(lambda w: f"{V1}/compliance/enterprises/{B}/{YEAR}",
                                         lambda w, b: {b["org_id"]}),
+    "forecast park": Endpoint(lambda w: f"{V1}/compliance/parks/{PARK}/{YEAR}/forecast",
+                              lambda w, b: _forecast_park(b)),
+    "forecast other park": Endpoint(lambda w: f"{V1}/compliance/parks/{OTHER_PARK}/{YEAR}/forecast",
+                                    lambda w, b: _forecast_park(b)),
+    "forecast enterprise B": Endpoint(lambda w: f"{V1}/compliance/enterprises/{B}/{YEAR}/forecast",
+                                      lambda w, b: {b["org_id"]}),
     "drill-down": Endpoint(lambda w: f"{V1}/audit/parks/{PARK}/drilldown", lambda w, b: _tree(b),
                            (("year", YEAR),)),
     "report trace A": Endpoint(lambda w: f"{V1}/audit/reports/{w.report_a}/trace", lambda w, b: {b["org_id"]}),
     "report trace B": Endpoint(lambda w: f"{V1}/audit/reports/{w.report_b}/trace", lambda w, b: {b["org_id"]}),
     "asset trace": Endpoint(lambda w: f"{V1}/audit/assets/allowance/{YEAR}/trace", _asset_trace),
+    "asset lineage": Endpoint(lambda w: f"{V1}/audit/assets/allowance/{YEAR}/lineage", _lineage),
     "product trace": Endpoint(lambda w: f"{V1}/audit/epds/{w.part_epd}/trace", _product_trace),
     "trades": Endpoint(lambda w: f"{V1}/market/trades/allowance/{YEAR}", _trades),
     "order book": Endpoint(lambda w: f"{V1}/market/books/allowance/{YEAR}", _book),
@@ -193,10 +210,14 @@ ROUTES = {
     "compliance park": "/api/v1/compliance/parks/{park_id}/{year}",
     "compliance other park": "/api/v1/compliance/parks/{park_id}/{year}",
     "compliance enterprise B": "/api/v1/compliance/enterprises/{org_id}/{year}",
+    "forecast park": "/api/v1/compliance/parks/{park_id}/{year}/forecast",
+    "forecast other park": "/api/v1/compliance/parks/{park_id}/{year}/forecast",
+    "forecast enterprise B": "/api/v1/compliance/enterprises/{org_id}/{year}/forecast",
     "drill-down": "/api/v1/audit/parks/{park_id}/drilldown",
     "report trace A": "/api/v1/audit/reports/{report_id}/trace",
     "report trace B": "/api/v1/audit/reports/{report_id}/trace",
     "asset trace": "/api/v1/audit/assets/{asset}/{token_id}/trace",
+    "asset lineage": "/api/v1/audit/assets/{asset}/{token_id}/lineage",
     "product trace": "/api/v1/audit/epds/{epd_id}/trace",
     "trades": "/api/v1/market/trades/{asset}/{token_id}",
     "order book": "/api/v1/market/books/{asset}/{token_id}",
@@ -311,6 +332,10 @@ MATRIX: dict[str, dict[str, tuple[int, frozenset[int]]]] = {
 MATRIX["order"] = MATRIX["order book"]  # one order reads as it does in the book
 # Both trades are listed; their parties are named as in the asset trace: only on the caller's own trades.
 MATRIX["trades"] = MATRIX["asset trace"]
+# The lineage draws the hops of the asset trace; the forecasts follow the compliance status's rule.
+MATRIX["asset lineage"] = MATRIX["asset trace"]
+for _view in ("park", "other park", "enterprise B"):
+    MATRIX[f"forecast {_view}"] = MATRIX[f"compliance {_view}"]
 
 
 ROWS = [(endpoint, role, *({**OUTSIDERS, **by_role}[role]))
@@ -344,7 +369,7 @@ SHARED = {
     "/api/v1/credits/batches", "/api/v1/credits/batches/{batch_id}", "/api/v1/market/closes/{asset}/{token_id}",
     "/api/v1/transactions/abi/{contract}", "/api/v1/gec/batches", "/api/v1/gec/batches/{batch_id}",
     "/api/v1/gec/scope2-rule", "/api/v1/pcrs", "/api/v1/products", "/api/v1/products/{product_id}",
-    "/api/v1/epds", "/api/v1/epds/{epd_id}", "/api/v1/epds/{epd_id}/epd.html",
+    "/api/v1/epds", "/api/v1/epds/{epd_id}", "/api/v1/epds/{epd_id}/epd.html", "/api/v1/audit/epds/{epd_id}/lineage",
     "/3/footprints", "/3/footprints/{pf_id}",  # published footprints, to any PACT client (a member with a token)
     "/api/v1/chain",  # the chain and the suite's addresses, to anyone (public facts)
     "/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",

@@ -300,6 +300,50 @@ class AssetTraceOut(FromResult):
     page: PageInfo
 
 
+class LineageNodeOut(FromResult):
+    id: str = Field(description="`account:<address>`, `escrow:<address>`, `<source kind>:<tx>` or "
+                    "`<sink kind>:<tx>:<log index>:<holder>`")
+    kind: str = Field(description="account, escrow; allocation or issuance (where units came from); surrender, "
+                      "retirement, cancellation, consumption, retraction or burn (where they left circulation)")
+    label: str
+    first_block: int = Field(description="the block of the node's first hop")
+    first_time: datetime = Field(description="its time (UTC): the graph is drawn left to right by it")
+    address: str | None = None
+    org_id: int | None = None
+    organisation: str | None = None
+    holding: int | None = Field(default=None, description="an account's or the escrow's units now")
+
+
+class LineageEdgeOut(FromResult):
+    id: int
+    source: str = Field(description="the node the units came from")
+    target: str = Field(description="the node they went to")
+    kind: str = Field(description="the hop's kind, as in the trace (an EPD's: published, cited, superseded, "
+                      "withdrawn, flagged)")
+    amount: int | None = Field(description="units moved (null for an EPD's steps)")
+    at: OnChainOut = Field(description="the hop's transaction, block and time")
+    seller: str | None = Field(default=None, description="a trade (escrow to buyer): the order's seller")
+    details: dict[str, int] = Field(description="what else the hop says: compliance_year, serial_start, "
+                                    "serial_end, order_id, price, payment, retirement_id")
+
+
+class LineageOut(FromResult):
+    asset: TracedAsset
+    token_id: int
+    issued: int
+    outstanding: int
+    nodes: list[LineageNodeOut]
+    edges: list[LineageEdgeOut] = Field(description="in chain order; at an account, what came in less what went "
+                                        "out is what it holds (the whole graph)")
+    truncated: bool = Field(description="there are more hops than max_edges")
+
+
+class EpdLineageOut(FromResult):
+    epd_id: int
+    nodes: list[LineageNodeOut] = Field(description="kinds epd, attestation, withdrawal, flag")
+    edges: list[LineageEdgeOut] = Field(description="in chain order")
+
+
 class LevelOut(FromResult):
     level: str = Field(description="park, park_facilities (the park organisation's own), enterprise, facility, "
                        "workshop or device")
@@ -442,6 +486,33 @@ def asset_trace(
         "outstanding": trace.outstanding, "holders": trace.holders, "hops": found.hops,
         "page": PageInfo(offset=page.offset, limit=page.limit, total=found.total),
     }, from_attributes=True))
+
+
+@router.get("/assets/{asset}/{token_id}/lineage", response_model=LineageOut)
+def asset_lineage(
+    asset: TracedAsset,
+    token_id: Annotated[int, Path(ge=0, le=INT64_MAX)],
+    caller: AnyMember,
+    services: ServicesDep,
+    max_edges: Annotated[int, Query(ge=1, le=5_000, description="hops drawn at most, the first in chain order")]
+    = 1_000,
+) -> Response:
+    """An allowance vintage's, credit batch's or certificate batch's history as a graph: nodes for the accounts
+    that held it, the market's escrow, each issuance or allocation and each surrender, retirement, cancellation
+    or consumption; an edge per hop with its amount and transaction. A member sees the hops its organisation's
+    accounts took part in."""
+    found = services.audit.asset_lineage(caller, asset, token_id, max_edges)
+    return _answer(LineageOut.model_validate({
+        "asset": asset, "token_id": token_id, "issued": found.issued, "outstanding": found.outstanding,
+        "nodes": found.nodes, "edges": found.edges, "truncated": found.truncated}, from_attributes=True))
+
+
+@router.get("/epds/{epd_id}/lineage", response_model=EpdLineageOut)
+def epd_lineage(epd_id: ChainId64, caller: AnyMember, services: ServicesDep) -> Response:
+    """An EPD's history as a graph: the attestation it was published from, the supplier EPDs it cites and those
+    citing it, the EPD it superseded and the one superseding it, its withdrawal and flagged citations; each edge
+    with its transaction. Published EPDs are registry facts: any member sees them."""
+    return _answer(EpdLineageOut.model_validate(services.audit.epd_lineage(caller, epd_id)))
 
 
 @router.get("/parks/{park_id}/drilldown", response_model=DrillDownOut)
