@@ -7,7 +7,7 @@ may see a holder's data (the holder, its organisation and regulators)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.client import ChainClient
-from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
 from ledger_core.db.models import ChainCreditRetirement
 from ledger_service import credits
@@ -24,7 +23,7 @@ from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
 from ledger_service.services.certificate_page import render_certificate
 from ledger_service.services.errors import not_found
-from ledger_service.services.holders import require_holds, require_receiver, require_receiver_async, require_sees_holder
+from ledger_service.services.holders import TokenTransfers, require_sees_holder
 from ledger_service.services.outcomes import Sent, mined
 from ledger_service.services.sending import Sender
 from ledger_service.services.visibility import IndexedViews
@@ -139,28 +138,17 @@ class CreditService:
             return holder, credits.holdings(session, credits.REGISTRY, [holder])[holder]
 
     def transfer(self, caller: Caller, to: str, batch_id: int, amount: int, wait: bool = True) -> Sent[None]:
-        """Move credits to another member; refused before sending, with the contract's own errors, when the
-        receiver cannot transact or the caller holds too few."""
-        self.sender.require_custodial(caller)
-        (record,) = self.sender.send_checked(caller, *self._transfer(caller, require_receiver(self.directory, to),
-                                                                     batch_id, amount), wait=wait)
-        return Sent((record,))
+        """Move credits to another member (see `TokenTransfers.transfer`)."""
+        return self._transfers.transfer(caller, to, batch_id, amount, wait)
 
     async def transfer_async(self, caller: Caller, to: str, batch_id: int, amount: int,
                              wait: bool = True) -> Sent[None]:
-        """`transfer` for a request served on the event loop (see `Sender.send_async`)."""
-        await self.sender.require_custodial_async(caller)
-        receiver = await require_receiver_async(self.directory, to)
-        (record,) = await self.sender.send_async(caller, *self._transfer(caller, receiver, batch_id, amount),
-                                                 wait=wait)
-        return Sent((record,))
+        """`transfer` for a request served on the event loop."""
+        return await self._transfers.transfer_async(caller, to, batch_id, amount, wait)
 
-    def _transfer(self, caller: Caller, receiver: str, batch_id: int,
-                  amount: int) -> tuple[list[Intent], Callable[[], None]]:
-        """The transfer's intent, and the check that names its refusal when the chain would refuse it."""
-        return ([credits.call(caller.address, "safeTransferFrom", caller.address, receiver, batch_id, amount, b"")],
-                lambda: require_holds(credits.balance(self.chain, self.suite, caller.address, batch_id), caller,
-                                      batch_id, amount))
+    @property
+    def _transfers(self) -> TokenTransfers:
+        return TokenTransfers(self.sender, self.directory, self.chain, self.suite, credits.call, credits.balance)
 
     # -------------------------------------------------------------- retirements
 

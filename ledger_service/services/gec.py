@@ -9,14 +9,12 @@ transact, a balance too small, a frozen or non-enterprise consumer; and who may 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger_core.chain.addresses import to_checksum_address
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.errors import ContractRevert
-from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
 from ledger_service import gec
 from ledger_service.audit.access import AccessDenied, asset_trace_for, member_orgs, park_of
@@ -26,7 +24,7 @@ from ledger_service.gec import Batch, Consumption, Holding, OriginAnchor, Produc
 from ledger_service.membership import Directory
 from ledger_service.services.caller import Caller
 from ledger_service.services.errors import Refusal, forbidden, not_found
-from ledger_service.services.holders import require_holds, require_receiver, require_receiver_async, require_sees_holder
+from ledger_service.services.holders import TokenTransfers, require_holds, require_sees_holder
 from ledger_service.services.outcomes import Sent, mined
 from ledger_service.services.sending import Sender
 from ledger_service.services.visibility import IndexedViews
@@ -132,29 +130,19 @@ class GecService:
             return holder, gec.holdings(session, holder)
 
     def transfer(self, caller: Caller, to: str, batch_id: int, amount: int, wait: bool = True) -> Sent[None]:
-        """Move certificates to another member."""
+        """Move certificates to another member (see `TokenTransfers.transfer`)."""
         self._require_role(caller, "transfer")
-        self.sender.require_custodial(caller)
-        (record,) = self.sender.send_checked(caller, *self._transfer(caller, require_receiver(self.directory, to),
-                                                                     batch_id, amount), wait=wait)
-        return Sent((record,))
+        return self._transfers.transfer(caller, to, batch_id, amount, wait)
 
     async def transfer_async(self, caller: Caller, to: str, batch_id: int, amount: int,
                              wait: bool = True) -> Sent[None]:
-        """`transfer` for a request served on the event loop (see `Sender.send_async`)."""
+        """`transfer` for a request served on the event loop."""
         self._require_role(caller, "transfer")
-        await self.sender.require_custodial_async(caller)
-        receiver = await require_receiver_async(self.directory, to)
-        (record,) = await self.sender.send_async(caller, *self._transfer(caller, receiver, batch_id, amount),
-                                                 wait=wait)
-        return Sent((record,))
+        return await self._transfers.transfer_async(caller, to, batch_id, amount, wait)
 
-    def _transfer(self, caller: Caller, receiver: str, batch_id: int,
-                  amount: int) -> tuple[list[Intent], Callable[[], None]]:
-        """The transfer's intent, and the check that names its refusal when the chain would refuse it."""
-        return ([gec.call(caller.address, "safeTransferFrom", caller.address, receiver, batch_id, amount, b"")],
-                lambda: require_holds(gec.balance(self.chain, self.suite, caller.address, batch_id), caller,
-                                      batch_id, amount))
+    @property
+    def _transfers(self) -> TokenTransfers:
+        return TokenTransfers(self.sender, self.directory, self.chain, self.suite, gec.call, gec.balance)
 
     # -------------------------------------------------------------- consumption
 

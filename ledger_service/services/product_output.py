@@ -9,6 +9,7 @@ evidence names each anchor, node hash, sum and count, each provable against its 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,15 @@ from sqlalchemy.orm import Session
 
 from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.outbox import TxRecord
-from ledger_core.db.models import BatchStatus, ChainAnchor, CommittedNode, MeterBatch, MeterDevice, Reading
+from ledger_core.db.models import (
+    BatchStatus,
+    ChainAnchor,
+    CommittedNode,
+    MeterBatch,
+    MeterDevice,
+    Reading,
+    StoredDocument,
+)
 from ledger_service import epd
 from ledger_service.documents import DocumentVault, OpenedDocument, OutputDocumentKind
 from ledger_service.epd import Output, OutputInput, Product
@@ -144,6 +153,7 @@ class ProductOutputService:
                 raise Refusal(422, "NoCountedOutput", "no anchored count of these counters lies inside the period",
                               {"productId": product.product_id, "devices": list(devices)})
             self._check_units(session, product, devices, {w.anchor_id for w in windows})
+            self._check_unclaimed(session, product, windows)
         evidence = counts_evidence(product, ask.period_start, ask.period_end, windows)
         quantity = int(evidence["quantityMilli"])
         if quantity == 0:
@@ -180,6 +190,21 @@ class ProductOutputService:
                 raise Refusal(422, "NotACounterOfProduct", f"{device} is not a production counter of the product's "
                               "owner at the site where it is made", {"device": device,
                                                                      "productId": product.product_id})
+
+    def _check_unclaimed(self, session: Session, product: Product, windows: Sequence[CountedWindow]) -> None:
+        """A counter's anchored window backs one output record: counted again (another product at the same
+        site, or an overlapping period) the same units would be output twice, and every footprint divided by
+        them too small. The owner's sealed counts evidence names what is taken."""
+        wanted = {(w.anchor_id, w.device) for w in windows}
+        for row in session.scalars(select(StoredDocument).where(
+                StoredDocument.org_id == product.owner_org_id, StoredDocument.kind == str(OutputDocumentKind.COUNTS))):
+            taken = sorted(wanted & {(int(c["anchorId"]), str(c["device"]))
+                                     for c in json.loads(self.documents.open_row(row))["counts"]})
+            if taken:
+                anchor_id, device = taken[0]
+                raise Refusal(409, "CountsAlreadyClaimed", f"the counts of {device} in anchor {anchor_id} already "
+                              "back a recorded output", {"anchorId": anchor_id, "device": device,
+                                                         "evidence": "0x" + bytes(row.document_hash).hex()})
 
     @staticmethod
     def _check_units(session: Session, product: Product, devices: Sequence[str], anchors: set[int]) -> None:

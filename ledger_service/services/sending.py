@@ -3,11 +3,10 @@ the caller's idempotency claim goes with the outbox write."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-from starlette.concurrency import run_in_threadpool
 
 from ledger_core.chain.outbox import Intent, Outbox, SendDeferred, TxRecord, WouldRevert
 from ledger_core.config import Settings
@@ -71,7 +70,7 @@ class Sender:
     async def require_custodial_async(self, caller: Caller) -> None:
         """`require_custodial` on the event loop: a key open in this process is not looked up again."""
         if not self.keystore.opened(caller.address):
-            await run_in_threadpool(self.require_custodial, caller)
+            await asyncio.to_thread(self.require_custodial, caller)
 
     async def send_async(self, caller: Caller, intents: Sequence[Intent], check: Callable[[], None],
                          wait: bool = True) -> list[TxRecord]:
@@ -81,7 +80,7 @@ class Sender:
         `send_checked` does, so a refusal is answered the same way and records nothing."""
         await self.require_custodial_async(caller)
         if not (self.settings.group_commit and self.preflights(batch=False)):
-            return await run_in_threadpool(self.send_checked, caller, intents, check, wait)
+            return await asyncio.to_thread(self.send_checked, caller, intents, check, wait)
         try:
             with _busy_when_deferred():
                 records = await self.outbox.group.submit_async(intents, False, wait,
@@ -91,7 +90,7 @@ class Sender:
             def refused_or_sent() -> list[TxRecord]:
                 check()
                 return self.send(caller, intents, wait=wait)
-            return await run_in_threadpool(refused_or_sent)
+            return await asyncio.to_thread(refused_or_sent)
         return _refused_if_one(records, caller)
 
     def preflights(self, batch: bool) -> bool:

@@ -109,6 +109,23 @@ def test_counts_are_refused_from_a_meter_that_is_not_a_counter_of_the_product_or
     assert ok(client.get(f"{V1}/products/{coil}/output", headers=cast.auth("enterprise_a")))["items"] == []
 
 
+def test_a_counter_s_anchored_counts_back_one_output_only(client: TestClient, cast: Cast,
+                                                         counted_plant: dict[str, Any]):
+    """Counted again (another product at the same site, or an overlapping period), the same coils would be
+    output twice and every footprint divided by them too small."""
+    coil = counted_plant["coil"]
+    body = {"period_start": PERIOD[0], "period_end": PERIOD[1], "devices": [COUNTER], "value_fen": 1}
+    first = ok(client.post(f"{V1}/products/{coil}/output/counted", headers=cast.auth("enterprise_a"), json=body), 201)
+    other = _product(client, cast, "HRC-3MM", counted_plant["facility"])
+    for product, start in ((other, PERIOD[0]), (coil, PERIOD[0] + HOUR)):
+        refused = client.post(f"{V1}/products/{product}/output/counted", headers=cast.auth("enterprise_a"),
+                              json={**body, "period_start": start})
+        assert (refused.status_code, refused.json()["error"]) == (409, "CountsAlreadyClaimed")
+        assert refused.json()["args"]["evidence"] == first["evidence_hash"]
+    assert ok(client.get(f"{V1}/products/{other}/output", headers=cast.auth("enterprise_a")))["items"] == []
+    assert len(ok(client.get(f"{V1}/products/{coil}/output", headers=cast.auth("enterprise_a")))["items"]) == 1
+
+
 EXTRACT = (
     b"product,period_start,period_end,quantity,mass_kg,value_cny\n"
     b"HRC-2MM,2025-04-01T00:00:00Z,2025-04-01T03:00:00Z,100,100000,400000\n"
