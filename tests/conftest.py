@@ -26,6 +26,9 @@ SLOWEST_FIRST = (
     "tests/audit/test_outbox_check.py",
     "tests/test_scenario.py",
     "tests/service/test_api_fuzz.py",
+    "tests/console/test_console_http.py",  # the demo's park, built per module
+    "tests/console/test_browser.py",
+    "tests/clients/test_examples.py",  # a node, a deployment and a served service
 )
 
 
