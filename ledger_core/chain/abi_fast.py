@@ -18,11 +18,11 @@ from eth_abi.exceptions import EncodingTypeError, ValueOutOfBounds
 
 Head = Callable[[Any], bytes]
 _SIZED = re.compile(r"^(uint|int|bytes)(\d+)$")
-_HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_HEX40 = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def _address(value: Any) -> bytes:
-    if isinstance(value, str) and _HEX40.match(value):  # any letter case, as eth-abi takes it
+    if isinstance(value, str) and _HEX40.fullmatch(value):  # any letter case, as eth-abi takes it; nothing around it
         return bytes(12) + bytes.fromhex(value[2:])
     if isinstance(value, bytes | bytearray) and len(value) == 20:
         return bytes(12) + bytes(value)

@@ -1475,6 +1475,21 @@ class GroupCommit:
                 entry.wake.set()
 
 
+Finish = Callable[[Sequence["_Entry"], BaseException | None], None]  # answers a group's entries (`GroupCommit._finish`)
+
+
+@dataclass(eq=False)  # each group is itself: found by identity among those watched
+class _Watched:
+    """A group's waiting async callers, until when they wait, and how they are answered."""
+
+    entries: list[_Entry]
+    deadline: float
+    finish: Finish
+
+    def settled(self) -> bool:
+        return not any(r.status == OutboxStatus.SENT for e in self.entries for r in e.records)
+
+
 class ReceiptWatcher:
     """Follows the receipts of the waiting async callers of every group on one thread: each round is one
     batched receipt poll for all of them, and a group is answered once all its transactions are mined or
@@ -1484,21 +1499,20 @@ class ReceiptWatcher:
         self.outbox = outbox
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
-        self._groups: list[tuple[list[_Entry], float, Callable[[Sequence[_Entry], BaseException | None], None]]] = []
+        self._groups: list[_Watched] = []
         self._thread: threading.Thread | None = None
         self._closed = False
         self.rounds = 0  # receipt polls (for tests and metrics)
 
-    def follow(self, entries: list[_Entry], finish: Callable[[Sequence[_Entry], BaseException | None], None],
-               poll_now: bool = False) -> None:
+    def follow(self, entries: list[_Entry], finish: Finish, poll_now: bool = False) -> None:
         """Answer `entries` when their transactions are mined. `poll_now`: poll once on the calling thread
         first (when the node has mined them already, as it usually has, that saves a hand-over between
         threads; for a leader only when no caller waits for the next group)."""
-        deadline = time.monotonic() + max(e.timeout for e in entries)
-        if poll_now and self._round([(entries, deadline, finish)]):
+        watched = _Watched(entries, time.monotonic() + max(e.timeout for e in entries), finish)
+        if poll_now and self._round([watched]):
             return
         with self._lock:
-            self._groups.append((entries, deadline, finish))
+            self._groups.append(watched)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="receipt-watcher", daemon=True)
                 self._thread.start()
@@ -1521,23 +1535,22 @@ class ReceiptWatcher:
                     delay = 0.0
                 if self._closed:
                     groups, self._groups = self._groups, []
-                    for entries, _, finish in groups:  # answered as they stand: sent, the pump finishes them
-                        finish(entries, None)
+                    for watched in groups:  # answered as they stand: sent, the pump finishes them
+                        watched.finish(watched.entries, None)
                     return
                 groups = list(self._groups)
             answered = self._round(groups)
             with self._lock:
-                self._groups = [g for g in self._groups if not any(g is a for a in answered)]
+                self._groups = [g for g in self._groups if g not in answered]
                 if answered or len(self._groups) > len(groups):
                     delay = 0.0  # new groups are polled at once: the node has often mined them already
                 else:
                     delay = min(max(delay * 2, 0.002), 0.05)
                     self._arrived.wait(delay)
 
-    def _round(self, groups: Sequence[tuple[list[_Entry], float,
-                                            Callable[[Sequence[_Entry], BaseException | None], None]]]) -> list[Any]:
+    def _round(self, groups: Sequence[_Watched]) -> list[_Watched]:
         """One poll for every group's unmined transactions; the groups it answered."""
-        records = [r for entries, _, _ in groups for e in entries for r in e.records]
+        records = [r for g in groups for e in g.entries for r in e.records]
         error: BaseException | None = None
         try:
             with self.outbox.deferring(records):
@@ -1548,10 +1561,8 @@ class ReceiptWatcher:
         now = time.monotonic()
         answered = []
         for group in groups:
-            entries, deadline, finish = group
-            if error is not None or now >= deadline or not any(
-                    r.status == OutboxStatus.SENT for e in entries for r in e.records):
-                finish(entries, error)
+            if error is not None or now >= group.deadline or group.settled():
+                group.finish(group.entries, error)
                 answered.append(group)
         return answered
 

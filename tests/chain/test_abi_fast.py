@@ -53,6 +53,8 @@ def test_every_accepted_value_is_encoded_exactly_as_eth_abi_encodes_it(case: tup
     ("uint256", -1), ("uint256", 2**256), ("uint8", 256), ("uint256", True), ("uint256", "1"), ("uint256", 1.0),
     ("int8", 128), ("int8", -129), ("bool", 1), ("bool", "true"),
     ("address", "0x12"), ("address", "0x66b8cd1a378d4BD2C2E03a5036f0881A4c69Aa8G"),
+    ("address", "0x66b8cd1a378d4BD2C2E03a5036f0881A4c69Aa86\n"),
+    ("address", " 0x66b8cd1a378d4BD2C2E03a5036f0881A4c69Aa86"),
     ("address", b"\x01" * 19), ("bytes4", b"\x00" * 5), ("bytes32", "0x00"), ("bytes", "0x00"), ("string", b"x"),
     ("uint256[]", 5), ("uint256[]", [1, -1]), ("address[]", ["0x12"]),
 ])

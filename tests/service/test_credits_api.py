@@ -193,6 +193,24 @@ def test_credits_go_only_to_members_that_may_hold(client: TestClient, cast: Cast
     assert reply.status_code == 403 and reply.json()["error"] == "AccountCannotTransact"
 
 
+def test_a_holder_whose_key_the_service_does_not_keep_is_told_to_relay_before_its_receiver_is_judged(
+        client: TestClient, cast: Cast, batch: dict):
+    transfer(client, cast, "enterprise_a", "self_signer", 1, 5)
+    sanction(client, cast, "trader", "freeze")
+    reply = transfer(client, cast, "self_signer", "trader", 1, 1)
+    assert reply.status_code == 409 and reply.json()["error"] == "NonCustodialMember"
+    assert transfer(client, cast, "self_signer", "enterprise_a", 1, 1).status_code == 409
+
+
+def test_a_transfer_beyond_the_holding_is_refused_with_the_token_s_error_and_moves_nothing(
+        client: TestClient, cast: Cast, batch: dict):
+    held = transfer(client, cast, "enterprise_a", "trader", 1, 1)
+    assert held.status_code == 200
+    reply = transfer(client, cast, "trader", "enterprise_a", 1, 2)
+    assert reply.status_code == 409 and reply.json()["error"] == "ERC1155InsufficientBalance"
+    assert reply.json()["args"]["balance"] == 1
+
+
 def test_a_verifier_holds_no_credits(client: TestClient, cast: Cast, batch: dict):
     assert transfer(client, cast, "verifier", "trader", 1, 1).status_code == 403
 
