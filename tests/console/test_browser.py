@@ -1,109 +1,23 @@
-"""The console in a real browser: headless Chromium from Debian's `chromium` package, driven through Debian's
-`chromium-driver` by Selenium, against the service served on the demo's park (a random port above 20000).
-
-Each role's journey and the refusals, with a screenshot of every page in `build/screenshots/` (git-ignored) for a
-reviewer. Skips, saying why, where Chromium or its driver is not installed (CI installs both)."""
+"""The console's main journeys in a real browser (`tests/console/browser.py`): each role's sign-in, dashboard,
+drill-down to a reading, language, layout and keyboard, and the refusals, with a screenshot of every page."""
 
 from __future__ import annotations
 
-import os
-import random
 import re
-import shutil
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import uvicorn
-
-from ledger_core.paths import REPO_ROOT
-from ledger_service.api.app import create_app
+from tests.console.browser import (
+    By,
+    Keys,
+    Select,
+    WebDriver,
+    WebDriverWait,
+    expected_conditions,
+    shoot,
+    sign_in_with_key,
+    sign_in_with_wallet,
+)
 from tests.console.conftest import FIRST, PARK, SECOND, YEAR, Park
-from tests.console.helpers import wallet_signature
-
-CHROMIUM = Path(os.environ.get("CARBONLEDGER_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("CARBONLEDGER_CHROMEDRIVER", "/usr/bin/chromedriver"))
-SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
-
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    pytest.skip(f"browser tests need Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
-                "apt-get install chromium chromium-driver", allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a dev extra: pip install -e '.[dev]'")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def served(park: Park) -> Iterator[str]:
-    """The service's application (API and console) over the park, served by uvicorn in a thread."""
-    port = random.randint(20001, 60000)
-    server = uvicorn.Server(uvicorn.Config(create_app(park.runtime), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail(f"the service did not start on port {port}")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
-    return SCREENSHOTS
-
-
-@pytest.fixture
-def chrome() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,1000", "--lang=en-GB", "--no-first-run"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
-
-def shoot(driver: WebDriver, shots: Path, name: str) -> None:
-    """The whole page (the window grown to the page's height), as `name`.png."""
-    width = driver.get_window_size()["width"]
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(int(height) + 120, 600), 6000))
-    driver.save_screenshot(str(shots / f"{name}.png"))
-
-
-def sign_in_with_key(driver: WebDriver, base: str, key: str) -> None:
-    driver.get(f"{base}/console/sign-in")
-    driver.find_element(By.ID, "api_key").send_keys(key)
-    driver.find_element(By.ID, "sign-in-key").click()
-    WebDriverWait(driver, 20).until(expected_conditions.url_to_be(f"{base}/console/"))
-
-
-def sign_in_with_wallet(driver: WebDriver, base: str, park: Park, fresh: bool = True) -> tuple[str, str]:
-    """Ask for the message, sign it as a wallet's personal_sign would, paste the signature; the message and
-    signature used. `fresh`: from a new sign-in page (else from the one the browser shows)."""
-    if fresh:
-        driver.get(f"{base}/console/sign-in")
-    driver.find_element(By.ID, "address").send_keys(park.wallet.address)
-    driver.find_element(By.ID, "get-challenge").click()
-    message = driver.find_element(By.ID, "message").get_property("value")
-    assert isinstance(message, str) and park.wallet.address in message
-    signature = wallet_signature(park.wallet, message)
-    driver.find_element(By.ID, "signature").send_keys(signature)
-    driver.find_element(By.ID, "sign-in-siwe").click()
-    return message, signature
 
 
 def test_the_regulator_signs_in_and_drills_down_from_the_park_to_a_reading(park: Park, served: str, shots: Path,
