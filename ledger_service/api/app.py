@@ -231,11 +231,12 @@ def create_app(runtime: Runtime) -> FastAPI:
             found = app.state.services = build_services(runtime)
         return found
 
-    mount_console(app, runtime, shared_services)  # last: no API request is matched against it
-
-    app.add_middleware(RequestMetrics, observe=runtime.metrics.observe)
     settings = runtime.settings
     app.state.rate_limits = RateLimits.of(settings)
+    # Last: no API request is matched against it. Its sessions draw on the API's buckets, one limit per key.
+    mount_console(app, runtime, shared_services, app.state.rate_limits)
+
+    app.add_middleware(RequestMetrics, observe=runtime.metrics.observe)
     app.add_middleware(RequestMemory, keys=keys)
     # Outermost: a body over its route's limit is refused before anything reads it (authentication included).
     app.add_middleware(BodyLimit, limit=settings.request_body_max_bytes, upload_limit=settings.upload_body_max_bytes,

@@ -60,11 +60,11 @@ Year = Annotated[int | None, Query(ge=1, le=65535)]
 class Console:
     """The console's state: the runtime's use cases (built once, shared with the API), sessions and templates."""
 
-    def __init__(self, runtime: Runtime, services: Callable[[], Services]) -> None:
+    def __init__(self, runtime: Runtime, services: Callable[[], Services], limits: RateLimits | None = None) -> None:
         self.runtime = runtime
         self._services = services
         self.sessions = ConsoleSessions(runtime.sessions)
-        self.limits = RateLimits.of(runtime.settings)
+        self.limits = limits or RateLimits.of(runtime.settings)
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
@@ -92,7 +92,18 @@ class Console:
     def refused(self, request: Request, signed: SignedIn | None, exc: Refusal) -> Response:
         if exc.status == 401:
             return to_sign_in(request)
-        return self.render(request, "error.html", signed, status=exc.status, error=exc)
+        response = self.render(request, "error.html", signed, status=exc.status, error=exc)
+        response.headers.update(exc.headers or {})  # Retry-After of a 429
+        return response
+
+    def take_request(self, signed: SignedIn) -> None:
+        """A session's request draws on the API's bucket of its API key (or, signed in with a wallet, its
+        address): the console is not a way around the API's rate limit."""
+        key_id = signed.session.key_id
+        wait = self.limits.per_key.take(f"key:{key_id}" if key_id is not None else f"address:{signed.caller.address}")
+        if wait:
+            raise Refusal(429, "TooManyRequests", f"too many requests in this session; retry in {retry_after(wait)} s",
+                          headers={"Retry-After": retry_after(wait)})
 
     def page(self, request: Request, build: Callable[[Caller, Locale], Page]) -> Response:
         """A signed-in page: the member's standing checked as the API checks it, then the page's use cases."""
@@ -100,6 +111,7 @@ class Console:
         if signed is None:
             return to_sign_in(request)
         try:
+            self.take_request(signed)
             caller = require_member(signed.caller)
             template, values = build(caller, self.locale(request, signed))
         except Refusal as exc:
@@ -115,6 +127,8 @@ class Console:
             return self.render(request, "error.html", signed, status=403,
                                error=Refusal(403, "CsrfRefused", str(exc)))
         try:
+            if signed is not None:
+                self.take_request(signed)
             return act(signed)
         except Refusal as exc:
             return self.refused(request, signed, exc)
@@ -182,9 +196,10 @@ def to_sign_in(request: Request) -> RedirectResponse:
                             else f"{PREFIX}/sign-in", status_code=303)
 
 
-def create_console(runtime: Runtime, services: Callable[[], Services] | None = None) -> FastAPI:
-    """The console application (mount it at /console). `services` gives the API's use cases, so both edges share
-    one set; by default the console builds its own on first use."""
+def create_console(runtime: Runtime, services: Callable[[], Services] | None = None,
+                   limits: RateLimits | None = None) -> FastAPI:
+    """The console application (mount it at /console). `services` gives the API's use cases and `limits` its rate
+    buckets, so both edges share one set; by default the console builds its own."""
     built: list[Services] = []
 
     def own() -> Services:
@@ -192,7 +207,7 @@ def create_console(runtime: Runtime, services: Callable[[], Services] | None = N
             built.append(build_services(runtime))
         return built[0]
 
-    console = Console(runtime, services or own)
+    console = Console(runtime, services or own, limits)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -368,6 +383,6 @@ def create_console(runtime: Runtime, services: Callable[[], Services] | None = N
     return app
 
 
-def mount(app: FastAPI, runtime: Runtime, services: Callable[[], Services]) -> None:
+def mount(app: FastAPI, runtime: Runtime, services: Callable[[], Services], limits: RateLimits) -> None:
     """Serve the console at /console, after every API route."""
-    app.mount(PREFIX, create_console(runtime, services))
+    app.mount(PREFIX, create_console(runtime, services, limits))

@@ -320,3 +320,26 @@ def test_signing_in_again_replaces_the_browsers_session(park: Park):
     copied = browser(park.runtime)
     copied.cookies.set("cl_session", first or "", path="/console")
     assert copied.get("/console/").status_code == 303
+
+
+def test_a_session_draws_on_its_api_keys_rate_limit_shared_with_the_api(park: Park):
+    client = browser(park.runtime)
+    sign_in_with_key(client, park.keys["regulator"])
+    buckets = client.app.state.rate_limits.per_key  # type: ignore[attr-defined]
+    buckets.rate, buckets.burst = 0.01, 3  # three requests, then one every 100 s
+    with_key = {"X-API-Key": park.keys["regulator"]}
+    settings = park.runtime.settings
+    try:
+        assert client.get(f"/api/v1/organisations/{PARK}", headers=with_key).status_code == 200
+        assert client.get("/console/").status_code == 200
+        assert client.get(f"/console/parks/{PARK}?year={YEAR}").status_code == 200
+        throttled = client.get("/console/")
+        assert throttled.status_code == 429
+        assert throttled.headers["retry-after"] == "100"
+        assert "TooManyRequests" in throttled.text
+        refused_form = client.post("/console/language", data={"language": "en", "csrf": csrf_of(client)})
+        assert refused_form.status_code == 429
+        api = client.get(f"/api/v1/organisations/{PARK}", headers=with_key)
+        assert api.status_code == 429  # the same bucket: the console's requests counted against the key
+    finally:
+        buckets.rate, buckets.burst = settings.rate_limit_per_second, settings.rate_limit_burst
