@@ -69,7 +69,7 @@ def test_a_report_is_traced_with_every_proof_checked_here_and_an_asset_traced_ho
     chrome.get(f"{served}/console/enterprises/{SECOND}?year={YEAR}")
     chrome.find_element(By.CSS_SELECTOR, "a.trace-link").click()
     assert re.match(r"Report \d+: trace", chrome.find_element(By.TAG_NAME, "h1").text)
-    rows = chrome.find_elements(By.CSS_SELECTOR, "#trace-readings td.browser-result[data-proof-key]")
+    rows = chrome.find_elements(By.CSS_SELECTOR, "#trace-readings .browser-result[data-proof-key]")
     assert rows
     checked(chrome, "#trace-readings")
     states = [r.get_attribute("data-state") for r in rows]
@@ -80,6 +80,15 @@ def test_a_report_is_traced_with_every_proof_checked_here_and_an_asset_traced_ho
             ("leaf", "browser"), ("path", "browser"), ("node", "node")]
     assert chrome.find_element(By.ID, "check-status").text == f"{len(rows)} of {len(rows)} proofs passed every check."
     shoot(chrome, shots, "t-03-report-trace")
+
+    unlabelled = chrome.execute_script(
+        "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+        ".filter(e => !(e.labels && e.labels.length)).map(e => e.outerHTML)")
+    assert unlabelled == []
+    width = chrome.get_window_size()["width"]
+    chrome.set_window_size(800, 1000)
+    assert chrome.execute_script("return document.documentElement.scrollWidth") <= 800  # wide tables scroll alone
+    chrome.set_window_size(width, 1000)
 
     # A proof of the page's data block altered before the check: that row fails, the others still pass.
     chrome.execute_script("""
