@@ -118,5 +118,6 @@ def test_a_report_is_traced_with_every_proof_checked_here_and_an_asset_traced_ho
     chrome.execute_script("arguments[0].scrollIntoView()", link)
     link.click()
     assert chrome.current_url.endswith(f"#tx-{trade['at']['tx_hash']}")
-    assert chrome.find_element(By.ID, f"tx-{trade['at']['tx_hash']}").find_elements(By.TAG_NAME, "td")[0].text == "trade"
+    row = chrome.find_element(By.ID, f"tx-{trade['at']['tx_hash']}")
+    assert row.find_elements(By.TAG_NAME, "td")[0].text == "trade"
     shoot(chrome, shots, "t-04-asset-lineage")

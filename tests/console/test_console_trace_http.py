@@ -46,7 +46,8 @@ def api(park: Park, path: str) -> Any:
 
 def test_signed_out_the_pages_send_to_sign_in_and_the_json_answers_401(park: Park):
     client = browser(park.runtime)
-    for page in ("/console/reports/1", f"/console/assets/allowance/{YEAR}", "/console/assets", "/console/epds/1/lineage"):
+    for page in ("/console/reports/1", f"/console/assets/allowance/{YEAR}", "/console/assets",
+                 "/console/epds/1/lineage"):
         reply = client.get(page)
         assert reply.status_code == 303 and reply.headers["location"].startswith("/console/sign-in?next="), page
     for data in ("/console/readings/1/proof.json", f"/console/assets/allowance/{YEAR}/lineage.json"):
@@ -71,8 +72,8 @@ def test_the_regulator_traces_a_report_with_each_readings_proof_for_the_browser(
     # The statement of which check ran where.
     where = re.search(r'<ul class="where-checked" id="where-checked">(.*?)</ul>', page.text, re.S)
     assert where is not None
-    assert [unescape(re.sub(r"<[^>]+>", "", li)).split(",")[0] for li in re.findall(r"<li>(.*?)</li>", where.group(1))] \
-        == ["Checked by the service", "Checked in this browser", "Checked on the node you choose"]
+    statements = [unescape(li).split(",")[0] for li in re.findall(r"<li>(.*?)</li>", where.group(1))]
+    assert statements == ["Checked by the service", "Checked in this browser", "Checked on the node you choose"]
     assert client.get(f"{report_of(client, SECOND)}?readings=51").status_code == 422  # the API's bound
 
 
@@ -85,7 +86,7 @@ def test_the_reading_page_proposes_the_services_own_node_and_lets_the_browser_re
     assert "Proof accepted by MeterAnchor.verifyReading" in page.text  # the service's own result stays
     assert 'id="node-url" name="node" type="url"' in page.text and 'value="http://testserver/rpc"' in page.text
     anchor = park.runtime.deployment.addresses["MeterAnchor"]
-    assert f'id="anchor-address" name="anchor"' in page.text and f'value="{anchor}"' in page.text
+    assert 'id="anchor-address" name="anchor"' in page.text and f'value="{anchor}"' in page.text
     assert f'data-proof-url="/console/readings/{reading_id}/proof.json"' in page.text
     policy = page.headers["content-security-policy"]
     assert "connect-src 'self' http: https:;" in policy  # the node the user types is not known in advance
@@ -179,3 +180,15 @@ def test_the_node_proposed_is_the_services_own_rpc_or_the_configured_node_withou
     assert node_choice("embedded", "https://ledger.example", anchor).own
     configured = node_choice("https://user:secret@node.example:8545/v1?x=1", "https://ledger.example", anchor)
     assert (configured.url, configured.own, configured.anchor) == ("https://node.example:8545/v1?x=1", False, anchor)
+
+
+def test_the_trace_pages_speak_chinese_with_their_units(park: Park):
+    client = signed_in(park, "regulator")
+    report = report_of(client, SECOND)
+    client.cookies.set("cl_lang", "zh-CN", path="/console")
+    page = client.get(report)
+    assert '<html lang="zh-CN">' in page.text and re.search(r"<h1>报告 \d+ 的追溯</h1>", page.text)
+    assert "在本浏览器中全部核验" in page.text and "tCO2e" in page.text and "kgCO2e" in page.text
+    assert 'data-where-node="在节点 {url} 上运行"' in page.text  # the script's words, from the catalogue
+    lineage = client.get(f"/console/assets/allowance/{YEAR}")
+    assert f"流转图谱：{YEAR} 年度配额" in lineage.text and "分配" in lineage.text and "tCO2e" in lineage.text
