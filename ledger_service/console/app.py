@@ -136,10 +136,11 @@ class Console:
         try:
             if signed is None:
                 raise Refusal(401, "SignedOut", "sign in to the console first")
+            self.take_request(signed)
             return JSONResponse(build(require_member(signed.caller)), headers={"Cache-Control": "no-store"})
         except Refusal as exc:
             return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status,
-                                headers={"Cache-Control": "no-store"})
+                                headers={"Cache-Control": "no-store", **(exc.headers or {})})
 
     def posted(self, request: Request, csrf: str | None, act: Callable[[SignedIn | None], Response]) -> Response:
         """A form's POST: refused (403) unless it carries this browser's (and session's) CSRF token."""

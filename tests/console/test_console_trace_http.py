@@ -191,4 +191,4 @@ def test_the_trace_pages_speak_chinese_with_their_units(park: Park):
     assert "在本浏览器中全部核验" in page.text and "tCO2e" in page.text and "kgCO2e" in page.text
     assert 'data-where-node="在节点 {url} 上运行"' in page.text  # the script's words, from the catalogue
     lineage = client.get(f"/console/assets/allowance/{YEAR}")
-    assert f"流转图谱：{YEAR} 年度配额" in lineage.text and "分配" in lineage.text and "tCO2e" in lineage.text
+    assert f"流转图谱\uff1a{YEAR} 年度配额" in lineage.text and "分配" in lineage.text and "tCO2e" in lineage.text
