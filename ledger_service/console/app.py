@@ -366,7 +366,7 @@ def create_console(runtime: Runtime, services: Callable[[], Services] | None = N
     @app.get("/assets", response_class=HTMLResponse)
     def assets(request: Request, year: Year = None) -> Response:
         return console.page(request, lambda caller, loc: ("assets.html", {
-            "a": traces.assets(console.services, caller, year or default_year())}))
+            "a": traces.assets(console.services, caller, year or default_year()), "name": partial(traces.named, loc)}))
 
     @app.get("/assets/{asset}/{token_id}", response_class=HTMLResponse)
     def asset_lineage(request: Request, asset: str, token_id: ChainId) -> Response:

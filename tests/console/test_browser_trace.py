@@ -104,6 +104,9 @@ def test_a_report_is_traced_with_every_proof_checked_here_and_an_asset_traced_ho
     # An asset, from the regulator's assets list: the graph and the table hold the same hops.
     chrome.get(f"{served}/console/")
     chrome.find_element(By.CSS_SELECTOR, 'a[href^="/console/assets?year="]').click()
+    for listed in ("#vintage-list a", "#credit-list a", "#gec-list a", "#epd-list a"):
+        assert chrome.find_elements(By.CSS_SELECTOR, listed), listed
+    shoot(chrome, shots, "t-04-assets")
     chrome.find_element(By.CSS_SELECTOR, f'a[href="/console/assets/allowance/{YEAR}"]').click()
     lineage = json.loads(chrome.find_element(By.ID, "lineage-data").get_attribute("textContent"))
     svg = chrome.find_element(By.CSS_SELECTOR, "#lineage-graph svg")
@@ -120,4 +123,4 @@ def test_a_report_is_traced_with_every_proof_checked_here_and_an_asset_traced_ho
     assert chrome.current_url.endswith(f"#tx-{trade['at']['tx_hash']}")
     row = chrome.find_element(By.ID, f"tx-{trade['at']['tx_hash']}")
     assert row.find_elements(By.TAG_NAME, "td")[0].text == "trade"
-    shoot(chrome, shots, "t-04-asset-lineage")
+    shoot(chrome, shots, "t-05-asset-lineage")
