@@ -13,9 +13,11 @@ from tests.console.browser import (
     WebDriver,
     WebDriverWait,
     expected_conditions,
+    low_contrast,
     shoot,
     sign_in_with_key,
     sign_in_with_wallet,
+    unlabelled,
 )
 from tests.console.conftest import FIRST, PARK, SECOND, YEAR, Park
 
@@ -69,10 +71,28 @@ def test_the_keyboard_reaches_the_skip_link_first_and_every_control_is_labelled(
     chrome.get(f"{served}/console/parks/{PARK}/drilldown?year={YEAR}")
     chrome.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
     assert chrome.switch_to.active_element.get_attribute("class") == "skip"
-    unlabelled = chrome.execute_script(
-        "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
-        ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.outerHTML)")
-    assert unlabelled == []
+    assert unlabelled(chrome) == []
+
+
+def test_every_page_s_text_has_enough_contrast_and_every_control_a_label(park: Park, served: str,
+                                                                          chrome: WebDriver):
+    chrome.get(f"{served}/console/sign-in")
+    assert low_contrast(chrome) == [] and unlabelled(chrome) == []
+    sign_in_with_key(chrome, served, park.keys["regulator"])
+    # Every page the regulator's home opens (dashboard, drill-down, assets...), the home and members pages.
+    links = {str(a.get_attribute("href")) for a in chrome.find_elements(By.CSS_SELECTOR, "main a[href*='/console/']")}
+    pages = [*sorted(links), f"{served}/console/", f"{served}/console/members"]
+    assert len(pages) >= 5
+    for page in pages:
+        chrome.get(page)
+        assert low_contrast(chrome) == [], page
+        assert unlabelled(chrome) == [], page
+    # The check finds pale grey on white (2.0:1) and an unlabelled field.
+    chrome.execute_script("const p = document.createElement('p'); p.className = 'pale'; p.textContent = 'faint';"
+                          "p.style.color = '#aaaaaa'; p.style.background = '#ffffff';"
+                          "document.querySelector('main').append(p, document.createElement('input'))")
+    assert [f.split(":")[0] for f in low_contrast(chrome)] == ["p.pale"]
+    assert unlabelled(chrome) == ["<input>"]
 
 
 def test_an_enterprise_signs_in_with_its_wallet_and_switches_to_chinese(park: Park, served: str, shots: Path,
