@@ -447,10 +447,10 @@ def create_console(runtime: Runtime, services: Callable[[], Services] | None = N
 
     @app.post("/market/{asset}/{token_id}/relay")
     def relay(request: Request, asset: str, token_id: TokenId,
-              raw_tx: Annotated[list[str], Form(max_length=262_144)], action: Annotated[str, Form(max_length=16)] = "",
-              csrf: Annotated[str | None, Form()] = None) -> Response:
+              raw_tx: Annotated[list[str], Form()], action: Annotated[str, Form(max_length=16)] = "",
+              order: Annotated[str, Form(max_length=20)] = "", csrf: Annotated[str | None, Form()] = None) -> Response:
         return trade(request, asset, token_id, csrf, lambda caller: trading.relay(
-            console.services, caller, action, raw_tx))
+            console.services, caller, action, order, raw_tx))
 
     @app.get("/parks/{park_id}/warning", response_class=HTMLResponse)
     def park_warning(request: Request, park_id: int, year: Year = None) -> Response:

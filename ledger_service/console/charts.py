@@ -109,9 +109,9 @@ def line(chart_id: str, title: str, description: str, categories: list[str], lin
         out.append(f'<line class="grid" x1="{LINE_LEFT}" y1="{_at(y(value))}" x2="{LINE_LEFT + LINE_WIDTH}" '
                    f'y2="{_at(y(value))}"/><text class="label" x="{LINE_LEFT - 6}" y="{_at(y(value) + 4)}" '
                    f'text-anchor="end">{escape(shown(value))}</text>')
-    every = max(1, -(-len(categories) // 12))  # at most twelve category labels
+    every = max(1, -(-len(categories) // 12))  # at most twelve category labels, evenly spaced, the last one shown
     for i, name in enumerate(categories):
-        if i % every == 0 or i == len(categories) - 1:
+        if (len(categories) - 1 - i) % every == 0:
             out.append(f'<text class="label" x="{_at(x(i))}" y="{LINE_TOP + LINE_HEIGHT + 18}" '
                        f'text-anchor="middle">{escape(name)}</text>')
     for s in lines:

@@ -40,6 +40,8 @@ AMOUNT = re.compile(r"^[0-9]{1,16}$")
 RAW_TX = re.compile(r"^0x(?:[0-9a-fA-F]{2})+$")
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 DONE = ("listed", "filled", "cancelled", "relayed", "pending")
+MAX_RELAYED = 4  # a page prepares at most an approval and its market call
+MAX_RAW = 262_144  # the relay API's limit of a signed transaction's hex
 
 
 def asset_of(name: str) -> str:
@@ -200,6 +202,7 @@ class ToSign:
     action: str  # "listed", "filled" or "cancelled": what relaying them does
     account: str
     unsigned: list[Unsigned] = field(default_factory=list)
+    order: int | None = None  # the order filled or cancelled
 
     def wallet(self, tx: Unsigned) -> str:
         """The transaction as a wallet's `eth_signTransaction` takes it (JSON-RPC quantities in hex)."""
@@ -273,7 +276,7 @@ def fill(services: Services, caller: Caller, order_id: int, amount_text: str) ->
     except Refusal as exc:
         if exc.code != NON_CUSTODIAL:
             raise
-    return ToSign("filled", caller.address, services.market.prepare_fill(caller, order_id, amount))
+    return ToSign("filled", caller.address, services.market.prepare_fill(caller, order_id, amount), order_id)
 
 
 def cancel(services: Services, caller: Caller, order_id: int) -> Outcome:
@@ -284,21 +287,25 @@ def cancel(services: Services, caller: Caller, order_id: int) -> Outcome:
     except Refusal as exc:
         if exc.code != NON_CUSTODIAL:
             raise
-    return ToSign("cancelled", caller.address, services.market.prepare_cancel(caller, order_id))
+    return ToSign("cancelled", caller.address, services.market.prepare_cancel(caller, order_id), order_id)
 
 
-def relay(services: Services, caller: Caller, action: str, signed: list[str]) -> Done:
-    """Relay the member's signed transactions in order (`POST /api/v1/transactions/relay`), each waited for."""
+def relay(services: Services, caller: Caller, action: str, order: str, signed: list[str]) -> Done:
+    """Relay the member's signed transactions in order (`POST /api/v1/transactions/relay`), each waited for; the
+    order a relayed listing made, or the one the form names, goes in the banner."""
     require_member(caller)
     raws = [s.strip() for s in signed]
-    if not raws or any(not RAW_TX.match(r) or len(r) > 262_144 for r in raws):
-        raise Refusal(422, "MalformedTransaction", "paste each signed transaction as 0x-hex (whole bytes)")
-    tx_hash = None
-    pending = False
-    for raw in raws:
-        record = services.transactions.relay(caller, bytes.fromhex(raw[2:]))
-        tx_hash, pending = record.tx_hash, not mined(record)
-    return Done("pending" if pending else action if action in DONE else "relayed", None, tx_hash)
+    if not 0 < len(raws) <= MAX_RELAYED or any(not RAW_TX.match(r) or len(r) > MAX_RAW for r in raws):
+        raise Refusal(422, "MalformedTransaction", f"paste each signed transaction (at most {MAX_RELAYED}) as 0x-hex "
+                      "(whole bytes)")
+    record = [services.transactions.relay(caller, bytes.fromhex(raw[2:])) for raw in raws][-1]  # in order
+    shown = banner(action, order, record.tx_hash)
+    if record.tx_hash is None or not mined(record):
+        return Done("pending", None, record.tx_hash)
+    if action == "listed":
+        listed = services.market.listed_in(record.tx_hash)
+        return Done("listed", listed[0] if listed else None, record.tx_hash)
+    return Done(shown.done if shown else "relayed", shown.order if shown else None, record.tx_hash)
 
 
 def refusing(caller: Caller, act: Callable[[], Outcome]) -> Outcome:

@@ -147,6 +147,10 @@ class MarketService:
         """`cancel_order`'s transaction, unsigned."""
         return self._prepare(caller, [], market.call(caller.address, "cancel", order_id))
 
+    def listed_in(self, tx_hash: str) -> list[int]:
+        """The orders a mined transaction listed (a relayed listing's, for its seller to follow)."""
+        return market.listed_ids(self.chain, self.suite, tx_hash)
+
     def _prepare(self, caller: Caller, approvals: list[Intent], action: Intent) -> list[Unsigned]:
         """Each intent with the caller's next nonces, gas and fees. Every intent that does not wait on an approval
         is run first (eth_call): one the contract would refuse raises its decoded ContractRevert, as the

@@ -108,8 +108,11 @@ def sign_as_wallet(account: LocalAccount, tx: dict[str, Any]) -> str:
     return "0x" + bytes(account.sign_transaction(fields).raw_transaction).hex()
 
 
-def relay(client: TestClient, action: str, raws: list[str]) -> Any:
-    return client.post(f"{MARKET}/relay", data={"raw_tx": raws, "action": action, "csrf": csrf_of(client)})
+def relay(client: TestClient, action: str, raws: list[str], order: int | None = None) -> Any:
+    data: dict[str, Any] = {"raw_tx": raws, "action": action, "csrf": csrf_of(client)}
+    if order is not None:
+        data["order"] = str(order)
+    return client.post(f"{MARKET}/relay", data=data)
 
 
 # ------------------------------------------------------------------ pages
@@ -161,7 +164,7 @@ def test_an_order_is_placed_filled_and_cancelled_through_the_forms(park: Park):
     assert listed.status_code == 303, listed.text[-2000:]
     order = order_id_of(listed.headers["location"])
     page = trader.get(listed.headers["location"])
-    assert f"Order placed: Order #{order}" in page.text and re.search(r'id="result-tx">0x[0-9a-f]{64}<', page.text)
+    assert f"Order placed · Order #{order}" in page.text and re.search(r'id="result-tx">0x[0-9a-f]{64}<', page.text)
     assert "30 tCO2e" in book_rows(page.text)[order] and "CNY 60.50/t" in book_rows(page.text)[order]
     assert f'action="{MARKET}/orders/{order}/cancel"' in page.text  # its own order, open
 
@@ -244,8 +247,9 @@ def test_a_non_custodial_member_signs_its_listing_and_has_it_relayed(park: Park,
     relayed = relay(client, "listed", [sign_as_wallet(wallet, t) for t in txs])
     assert relayed.status_code == 303, relayed.text[-1500:]
     assert "done=listed" in relayed.headers["location"] and "tx=0x" in relayed.headers["location"]
+    order = order_id_of(relayed.headers["location"])  # read from the relayed listing's receipt
     rows = book_rows(client.get(MARKET).text)
-    (order,) = set(rows) - before
+    assert set(rows) - before == {order}
     assert wallet.address in rows[order]  # its own organisation sees the seller
 
     # Cancelling: prepared, then signed by another key (refused by the relay), then by the member's.
@@ -254,14 +258,14 @@ def test_a_non_custodial_member_signs_its_listing_and_has_it_relayed(park: Park,
     forged = relay(client, "cancelled", [sign_as_wallet(Account.create(), cancel)])
     assert forged.status_code == 403 and refusal_code(forged.text) == "SignerMismatch"
     assert order in book_rows(forged.text)
-    done = relay(client, "cancelled", [sign_as_wallet(wallet, cancel)])
-    assert done.status_code == 303 and "done=cancelled" in done.headers["location"]
+    done = relay(client, "cancelled", [sign_as_wallet(wallet, cancel)], order)
+    assert done.status_code == 303 and f"done=cancelled&order={order}" in done.headers["location"]
     assert order not in book_rows(client.get(MARKET).text)
 
 
 def test_a_pasted_transaction_that_is_not_one_is_refused(park: Park, wallet: LocalAccount):
     client = wallet_client(park)
-    for raws in (["not hex"], ["0x"], ["0xdeadbeef"]):
+    for raws in (["not hex"], ["0x"], ["0xdeadbeef"], ["0x00"] * 5):
         reply = relay(client, "listed", raws)
         assert reply.status_code == 422, raws
         assert refusal_code(reply.text) == "MalformedTransaction"
