@@ -83,6 +83,7 @@ class MarketIndex:
     tradeables: list[Tradeable]
     mine: list[Order]
     mine_total: int
+    units: dict[str, tuple[str, str]]  # asset -> the unit of its amounts, the unit its price is per
 
 
 def market_index(services: Services, caller: Caller, year: int) -> MarketIndex:
@@ -100,7 +101,7 @@ def market_index(services: Services, caller: Caller, year: int) -> MarketIndex:
         certificates, _ = services.gec.batches(0, LISTED)
         found += [Tradeable("gec", b.batch_id) for b in certificates]
     mine, total = services.market.my_orders(caller, 0, TRADES)
-    return MarketIndex(names, found, mine, total)
+    return MarketIndex(names, found, mine, total, {a: (unit_of(a), price_unit_of(a)) for a in names})
 
 
 # ------------------------------------------------------------------ an asset's market

@@ -130,6 +130,8 @@ def test_every_member_opens_the_market_and_the_home_page_links_it(park: Park):
                      'aria-describedby="closes-chart-desc"', "<desc id=\"closes-chart-desc\">"):
             assert part in page.text, (actor, part)
     trader = signed_in(park, "trader_a")
+    mine = trader.get("/console/market").text.split('id="my-orders-table"', 1)[1]
+    assert "574 tCO2e" in mine and "CNY 62.40/t" in mine  # the demo's order of trader_a's firm, filled
     assert trader.get("/console/market/bond/1").status_code == 404
     assert trader.get("/console/market?asset=credit&token_id=1").headers["location"] == "/console/market/credit/1"
 
