@@ -23,6 +23,7 @@ from ledger_service.api.reverts import describe, http_status
 from ledger_service.api.types import DECIMAL_PATTERN, LAST_SECOND, MAX_TONNES
 from ledger_service.console import charts
 from ledger_service.console.i18n import Locale
+from ledger_service.console.views import LISTED
 from ledger_service.market import Close, Order, Trade
 from ledger_service.services.caller import Caller, require_member
 from ledger_service.services.errors import ChainBusy, Refusal, TransactionRefused
@@ -30,7 +31,6 @@ from ledger_service.services.market import Book, Unsigned
 from ledger_service.services.outcomes import Sent, mined
 from ledger_service.services.wiring import Services
 
-LISTED = 500
 TRADES = 50
 CLOSE_DAYS = 30
 DEFAULT_EXPIRY = timedelta(days=7)
@@ -45,7 +45,7 @@ MAX_RAW = 262_144  # the relay API's limit of a signed transaction's hex
 
 
 def asset_of(name: str) -> str:
-    """A tradeable asset's name, or 404 as the API answers an asset it does not trade."""
+    """A tradeable asset's name; any other has no market page (404)."""
     if name not in tradeable_names():
         raise Refusal(404, "UnknownAsset", f"the market trades {', '.join(tradeable_names())}, not {name!r}",
                       {"asset": name})
@@ -74,7 +74,7 @@ def price_unit_of(asset: str) -> str:
 class Tradeable:
     asset: str
     token_id: int
-    detail: str = ""  # a credit batch's project, a green certificate batch's period (as recorded)
+    detail: str = ""  # a credit batch's vintage and project
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from ledger_service.api.types import LAST_DAY
 from ledger_service.audit.report_trace import year_window
 from ledger_service.console import charts
 from ledger_service.console.i18n import Locale
@@ -25,7 +26,7 @@ from oracles.measures import MEASURE_EMISSIONS
 
 METHODS = {SAME_PERIOD: "warning.method_same_period", RUN_RATE: "warning.method_run_rate",
            NO_DATA: "warning.method_no_data"}  # the method -> its message key (its note: the key + "_note")
-ZERO = Decimal(0)
+FIRST_YEAR = 1971  # the forecast API's first year: the year before it must be a Unix year too
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,22 @@ class WarningPage:
     rows: list[Warning]
 
 
+def _year(year: int) -> int:
+    """A year the forecast takes, refused (422) as the API refuses it otherwise."""
+    if not FIRST_YEAR <= year <= LAST_DAY.year:
+        raise Refusal(422, "ValidationError", f"year: from {FIRST_YEAR} to {LAST_DAY.year}", {"year": year})
+    return year
+
+
 def park_warning(services: Services, caller: Caller, locale: Locale, park_id: int, year: int) -> WarningPage:
+    year = _year(year)
     found = services.forecast.park(caller, park_id, year)  # the park view's rule (403 otherwise)
     return WarningPage(year, services.organisations.organisation(park_id), True,
                        [_row(services, caller, locale, f) for f in found.enterprises])
 
 
 def enterprise_warning(services: Services, caller: Caller, locale: Locale, org_id: int, year: int) -> WarningPage:
+    year = _year(year)
     found = services.forecast.enterprise(caller, org_id, year)  # the compliance status's rule (403 otherwise)
     return WarningPage(year, services.organisations.organisation(org_id), False,
                        [_row(services, caller, locale, found)])

@@ -290,6 +290,8 @@ def test_the_regulator_sees_every_enterprises_projection_with_its_method_and_sho
     assert 'aria-describedby="warning-chart-' in page.text and "warning-months" in page.text
     assert "Jan 2025" in page.text
     assert client.get(f"/console/parks/{PARK}/warning?year={YEAR + 1}").text.count("No data") >= 5
+    refused = client.get(f"/console/parks/{PARK}/warning?year=1")  # the year before is not a Unix year
+    assert refused.status_code == 422 and 'id="error-code">ValidationError<' in refused.text
 
 
 def test_an_enterprise_sees_its_own_early_warning_and_no_other(park: Park):
