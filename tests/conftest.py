@@ -1,7 +1,9 @@
 """One deployed suite per test session; every test starts from the same snapshot.
 
-The suite runs on two workers (`pytest -n 2`, whole modules per worker: `--dist loadfile` in pyproject.toml), which
-take modules in collection order: the slowest modules are collected first, so none is left running alone at the end.
+The suite runs on two workers (`pytest -n 2`), each taking whole groups of tests (`--dist loadfile` in
+pyproject.toml, grouped by `ModuleGroups`): a group is a module, except the console's modules, which share one group
+so that the demo's park they run on is told once. Groups are taken in collection order: the slowest are collected
+first, so none is left running alone at the end.
 """
 
 from __future__ import annotations
@@ -26,15 +28,34 @@ SLOWEST_FIRST = (
     "tests/audit/test_outbox_check.py",
     "tests/test_scenario.py",
     "tests/service/test_api_fuzz.py",
-    "tests/console/test_console_http.py",  # the demo's park, built per module
+    "tests/console/test_console_http.py",  # the demo's park, told once for every console module
     "tests/console/test_browser.py",
     "tests/clients/test_examples.py",  # a node, a deployment and a served service
 )
 
 
+# Modules under these folders run on one worker, one after another (they share session fixtures).
+SHARED_GROUPS = ("tests/console/",)
+
+
+def group_of(path: str) -> str:
+    return next((folder for folder in SHARED_GROUPS if path.startswith(folder)), path)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keep order
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Whole modules per worker, as `--dist loadfile`, with the modules of a shared folder as one unit."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModuleGroups(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(super()._split_scope(nodeid))
+
+    return ModuleGroups(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from eth_utils import is_address, to_checksum_address
 from fastapi import FastAPI, Form, Query, Request
-from fastapi import Path as InPath
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Path as PathPart
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ledger_service.api.limits import RateLimits, retry_after
-from ledger_service.console import trading, views, warning
+from ledger_service.api.types import INT64_MAX
+from ledger_service.console import traces, trading, views, warning
 from ledger_service.console.auth import (
     CSRF_FIELD,
     LANGUAGE_COOKIE,
@@ -53,10 +55,17 @@ PREFIX = "/console"
 # Scripts and styles from the console's own static files only; forms post back to the console.
 CONTENT_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                   "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+# The pages that check a proof in the browser (a reading, a report's trace) ask a JSON-RPC node the user chooses
+# after the policy was sent, so their connect-src admits any http(s) origin; allowing only this service and its
+# configured node would leave the user no choice, which is the point of the check (not trusting the service).
+# Scripts still come from /console/static only, so no script the page did not ship can use the wider connect-src;
+# the node must answer the page's origin (CORS), as anvil and the embedded chain's /rpc do.
+CHECK_POLICY = CONTENT_POLICY.replace("connect-src 'self';", "connect-src 'self' http: https:;")
 
 Page = tuple[str, dict[str, Any]]
 Year = Annotated[int | None, Query(ge=1, le=65535)]
-TokenId = Annotated[int, InPath(ge=1, le=2**63 - 1)]
+ChainId = Annotated[int, PathPart(ge=0, le=INT64_MAX)]  # a report, token or EPD id as the chain numbers it
+TokenId = Annotated[int, PathPart(ge=1, le=INT64_MAX)]  # a market's vintage or batch, an order
 
 
 class Console:
@@ -81,13 +90,13 @@ class Console:
                              accept=request.headers.get("accept-language", "")))
 
     def render(self, request: Request, template: str, signed: SignedIn | None, status: int = 200,
-               **values: Any) -> HTMLResponse:
+               policy: str = CONTENT_POLICY, **values: Any) -> HTMLResponse:
         locale = self.locale(request, signed)
         html = self.templates.get_template(template).render(
             t=locale.t, loc=locale, csrf=csrf_token(request), csrf_field=CSRF_FIELD, signed=signed,
             languages=LANGUAGES, here=_here(request), **values)
         response = HTMLResponse(html, status_code=status, headers={
-            "Content-Security-Policy": CONTENT_POLICY, "Cache-Control": "no-store"})
+            "Content-Security-Policy": policy, "Cache-Control": "no-store"})
         keep_csrf(request, response)
         return response
 
@@ -107,7 +116,8 @@ class Console:
             raise Refusal(429, "TooManyRequests", f"too many requests in this session; retry in {retry_after(wait)} s",
                           headers={"Retry-After": retry_after(wait)})
 
-    def page(self, request: Request, build: Callable[[Caller, Locale], Page]) -> Response:
+    def page(self, request: Request, build: Callable[[Caller, Locale], Page],
+             policy: str = CONTENT_POLICY) -> Response:
         """A signed-in page: the member's standing checked as the API checks it, then the page's use cases."""
         signed = signed_in(request, self.runtime, self.sessions)
         if signed is None:
@@ -118,7 +128,20 @@ class Console:
             template, values = build(caller, self.locale(request, signed))
         except Refusal as exc:
             return self.refused(request, signed, exc)
-        return self.render(request, template, signed, **values)
+        return self.render(request, template, signed, policy=policy, **values)
+
+    def data(self, request: Request, build: Callable[[Caller], Any]) -> Response:
+        """A signed-in page's JSON (read by its scripts): the same standing check and use case as a page; a refusal
+        is the API's error answer with its status (401 signed out, never a redirect a script would follow)."""
+        signed = signed_in(request, self.runtime, self.sessions)
+        try:
+            if signed is None:
+                raise Refusal(401, "SignedOut", "sign in to the console first")
+            self.take_request(signed)
+            return JSONResponse(build(require_member(signed.caller)), headers={"Cache-Control": "no-store"})
+        except Refusal as exc:
+            return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status,
+                                headers={"Cache-Control": "no-store", **(exc.headers or {})})
 
     def posted(self, request: Request, csrf: str | None, act: Callable[[SignedIn | None], Response]) -> Response:
         """A form's POST: refused (403) unless it carries this browser's (and session's) CSRF token."""
@@ -320,7 +343,50 @@ def create_console(runtime: Runtime, services: Callable[[], Services] | None = N
     @app.get("/readings/{reading_id}", response_class=HTMLResponse)
     def reading(request: Request, reading_id: int) -> Response:
         return console.page(request, lambda caller, loc: ("reading.html", {
-            "proven": console.services.meters.prove(caller, reading_id), "reading_id": reading_id}))
+            "proven": console.services.meters.prove(caller, reading_id), "reading_id": reading_id,
+            "node": node_choice(request)}), CHECK_POLICY)
+
+    # ------------------------------------------------------------------ traces and lineage
+
+    def node_choice(request: Request) -> traces.NodeChoice:
+        return traces.node_choice(runtime.settings.chain, f"{request.url.scheme}://{request.url.netloc}",
+                                  runtime.deployment.addresses["MeterAnchor"])
+
+    @app.get("/readings/{reading_id}/proof.json")
+    def reading_proof(request: Request, reading_id: int) -> Response:
+        return console.data(request, lambda caller: traces.proof_json(console.services, caller, reading_id))
+
+    @app.get("/reports/{report_id}", response_class=HTMLResponse)
+    def report(request: Request, report_id: ChainId,
+               readings: Annotated[int, Query(ge=0, le=traces.MAX_TRACE_READINGS)] = traces.TRACE_READINGS
+               ) -> Response:
+        return console.page(request, lambda caller, loc: ("report.html", {
+            "rp": traces.report(console.services, caller, report_id, readings), "node": node_choice(request)}),
+            CHECK_POLICY)
+
+    @app.get("/assets", response_class=HTMLResponse)
+    def assets(request: Request, year: Year = None) -> Response:
+        return console.page(request, lambda caller, loc: ("assets.html", {
+            "a": traces.assets(console.services, caller, year or default_year()), "name": partial(traces.named, loc)}))
+
+    @app.get("/assets/{asset}/{token_id}", response_class=HTMLResponse)
+    def asset_lineage(request: Request, asset: str, token_id: ChainId) -> Response:
+        return console.page(request, lambda caller, loc: ("lineage.html", {
+            "g": traces.asset_lineage(console.services, caller, asset, token_id), "name": partial(traces.named, loc)}))
+
+    @app.get("/assets/{asset}/{token_id}/lineage.json")
+    def asset_lineage_json(request: Request, asset: str, token_id: ChainId) -> Response:
+        return console.data(request, lambda caller: traces.asset_lineage(console.services, caller, asset,
+                                                                         token_id).data)
+
+    @app.get("/epds/{epd_id}/lineage", response_class=HTMLResponse)
+    def epd_lineage(request: Request, epd_id: ChainId) -> Response:
+        return console.page(request, lambda caller, loc: ("lineage.html", {
+            "g": traces.epd_lineage(console.services, caller, epd_id), "name": partial(traces.named, loc)}))
+
+    @app.get("/epds/{epd_id}/lineage.json")
+    def epd_lineage_json(request: Request, epd_id: ChainId) -> Response:
+        return console.data(request, lambda caller: traces.epd_lineage(console.services, caller, epd_id).data)
 
     @app.get("/enterprises/{org_id}", response_class=HTMLResponse)
     def enterprise(request: Request, org_id: int, year: Year = None) -> Response:
@@ -386,7 +452,7 @@ def create_console(runtime: Runtime, services: Callable[[], Services] | None = N
 
     @app.get("/market", response_class=HTMLResponse)
     def market_index(request: Request, asset: str | None = None,
-                     token_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None) -> Response:
+                     token_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None) -> Response:
         if asset in trading.tradeable_names() and token_id is not None:  # the "open a market" form
             return RedirectResponse(f"{PREFIX}/market/{asset}/{token_id}", status_code=303)
         return console.page(request, lambda caller, loc: ("market_index.html", {"mi": trading.market_index(

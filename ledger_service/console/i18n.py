@@ -56,6 +56,11 @@ class Locale:
         text = catalogue(self.language).get(key, key)
         return text.format(**fields) if fields else text
 
+    def explain(self, code: str) -> str | None:
+        """What a refusal's code means, in this language, where the catalogue explains it (`refusal.<code>`): the
+        use case's own message, in English, is shown beside it."""
+        return catalogue(self.language).get(f"refusal.{code}")
+
     def number(self, value: int | Decimal, places: int = 0) -> str:
         """Grouped digits; both catalogued locales group by thousands with ',' and use '.' for decimals (CLDR)."""
         if places:

@@ -239,4 +239,5 @@ def home(services: Services, caller: Caller, year: int) -> Home:
     out.links.append(Link("/console/market", "nav.market"))
     if caller.is_regulator:
         out.links.append(Link("/console/members", "nav.members"))
+        out.links.append(Link(f"/console/assets?year={year}", "nav.assets"))
     return out

@@ -95,5 +95,6 @@ def chrome() -> Iterator[Any]:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
+    driver.implicitly_wait(15)  # a lookup right after a click waits for the page the click opens
     yield driver
     driver.quit()

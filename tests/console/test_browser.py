@@ -118,7 +118,7 @@ def test_the_refusals_in_the_browser(park: Park, served: str, shots: Path, chrom
     WebDriverWait(chrome, 20).until(expected_conditions.url_to_be(f"{served}/console/sign-in"))
     chrome.find_element(By.ID, "address").send_keys(park.wallet.address)
     chrome.find_element(By.ID, "get-challenge").click()
-    chrome.execute_script("document.getElementById('message').value = arguments[0]", message)
+    chrome.execute_script("arguments[0].value = arguments[1]", chrome.find_element(By.ID, "message"), message)
     chrome.find_element(By.ID, "signature").send_keys(signature)
     chrome.find_element(By.ID, "sign-in-siwe").click()
     assert re.search(r"nonce already used", chrome.find_element(By.ID, "sign-in-failure").text)

@@ -91,3 +91,18 @@ def test_the_console_calls_use_cases_and_holds_no_sql_commit_or_chain_call():
                                                                                    "receives it)"))]
     assert not found, "a page calls a use case, as a router does:\n" + "\n".join(found)
     assert not importing([CONSOLE], "ledger_service.api.routers")
+
+
+def test_each_explained_refusal_is_a_code_the_ledger_gives():
+    # A contract's custom error (decoded by name) or a code a use case, the API or the console refuses with.
+    sources = [*Path(CONSOLE.parents[1], "contracts").rglob("*.sol"), *python_files(CONSOLE.parent)]
+    openzeppelin = Path(CONSOLE.parents[1], "node_modules", "@openzeppelin", "contracts", "interfaces",
+                        "draft-IERC6093.sol")
+    text = "\n".join(p.read_text(encoding="utf-8") for p in [*sources, openzeppelin] if p.exists())
+    codes = [key.removeprefix("refusal.") for key in catalogue("en") if key.startswith("refusal.")
+             and key not in ("refusal.explained", "refusal.detail")]
+    assert len(codes) >= 20
+    unknown = [c for c in codes if f"error {c}(" not in text and f'"{c}"' not in text]
+    assert not unknown, f"no contract error or refusal is called {unknown}"
+    assert Locale("zh-CN").explain("NotYourData") == catalogue("zh-CN")["refusal.NotYourData"]
+    assert Locale("en").explain("SomethingUnexplained") is None

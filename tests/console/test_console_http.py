@@ -88,6 +88,18 @@ def test_an_enterprise_cannot_open_another_enterprises_pages(park: Park):
     assert re.findall(r'href="/console/enterprises/(\d+)', dashboard.text) == [str(FIRST)]
 
 
+def test_a_refusal_is_explained_in_the_pages_language_beside_the_ledgers_own_message(park: Park):
+    client = browser(park.runtime)
+    sign_in_with_key(client, park.keys[f"enterprise-{FIRST}"])
+    assert client.post("/console/language", data={"language": "zh-CN", "csrf": csrf_of(client)}).status_code == 303
+    refused = client.get(f"/console/enterprises/{SECOND}?year={YEAR}")
+    assert refused.status_code == 403
+    assert "该记录属于您的角色无权查看的组织。" in refused.text
+    assert '<span lang="en">compliance status is visible to the enterprise' in refused.text  # the use case's own
+    unknown = client.get("/console/readings/999999999")
+    assert unknown.status_code == 404 and "没有该读数。" in unknown.text
+
+
 def test_a_member_without_a_park_view_is_refused_the_dashboard(park: Park):
     client = browser(park.runtime)
     sign_in_with_key(client, park.keys["trader_a"])
