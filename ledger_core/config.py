@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # Chain access.
     chain: str = Field(default="embedded", description='"embedded" (in-process chain) or a JSON-RPC URL.')
     network: str = Field(default="local", description="Network name: the suite is read from deployments/<name>.json.")
+    public_node_url: str | None = Field(
+        default=None, max_length=2048, description="The JSON-RPC URL the console proposes to a browser checking a "
+        "proof itself. Unset: the service's own /rpc on the embedded chain, else only the scheme, host and port "
+        "of `chain` (its credentials, path and query may hold a provider's key and are never shown).",
+    )
     deployments_dir: Path = Field(default=DEPLOYMENTS_DIR, description="Where deployment records live.")
     gas_limit: int | None = Field(
         default=None, ge=21000, description="Fixed gas limit per transaction; unset: 15M on the embedded chain, "

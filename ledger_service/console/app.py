@@ -350,7 +350,7 @@ def create_console(runtime: Runtime, services: Callable[[], Services] | None = N
 
     def node_choice(request: Request) -> traces.NodeChoice:
         return traces.node_choice(runtime.settings.chain, f"{request.url.scheme}://{request.url.netloc}",
-                                  runtime.deployment.addresses["MeterAnchor"])
+                                  runtime.deployment.addresses["MeterAnchor"], runtime.settings.public_node_url)
 
     @app.get("/readings/{reading_id}/proof.json")
     def reading_proof(request: Request, reading_id: int) -> Response:

@@ -45,13 +45,16 @@ class NodeChoice:
     own: bool  # the service's own `/rpc` (the embedded chain): same origin as the page
 
 
-def node_choice(chain: str, base_url: str, anchor: str) -> NodeChoice:
-    """This service's `/rpc` when it serves one (the embedded chain), else the deployment's node URL without any
-    user:password part (never shown to a browser)."""
+def node_choice(chain: str, base_url: str, anchor: str, public: str | None = None) -> NodeChoice:
+    """The node set as the public one; else this service's `/rpc` when it serves one (the embedded chain); else the
+    deployment's node reduced to scheme, host and port: a provider's URL may carry its key in the user:password
+    part, the path or the query, and none of it is shown to a browser."""
+    if public:
+        return NodeChoice(public, anchor, False)
     if chain == "embedded":
         return NodeChoice(base_url.rstrip("/") + "/rpc", anchor, True)
     parts = urlsplit(chain)
-    return NodeChoice(urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])), anchor, False)
+    return NodeChoice(urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], "", "", "")), anchor, False)
 
 
 def proof_json(services: Services, caller: Caller, reading_id: int) -> dict[str, Any]:

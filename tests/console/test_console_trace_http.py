@@ -174,12 +174,15 @@ def test_the_assets_list_opens_each_lineage_and_the_enterprise_home_links_to_the
     assert "/console/assets" not in signed_in(park, f"enterprise-{FIRST}").get("/console/").text
 
 
-def test_the_node_proposed_is_the_services_own_rpc_or_the_configured_node_without_credentials():
+def test_the_node_proposed_is_the_public_one_the_services_own_rpc_or_the_node_without_anything_secret():
     anchor = "0x" + "ab" * 20
     assert node_choice("embedded", "https://ledger.example", anchor).url == "https://ledger.example/rpc"
     assert node_choice("embedded", "https://ledger.example", anchor).own
-    configured = node_choice("https://user:secret@node.example:8545/v1?x=1", "https://ledger.example", anchor)
-    assert (configured.url, configured.own, configured.anchor) == ("https://node.example:8545/v1?x=1", False, anchor)
+    # A provider's key may sit in the credentials, the path or the query: only scheme, host and port are shown.
+    configured = node_choice("https://user:secret@node.example:8545/v3/KEY?key=x", "https://ledger.example", anchor)
+    assert (configured.url, configured.own, configured.anchor) == ("https://node.example:8545", False, anchor)
+    public = node_choice("https://user:secret@node.example/v3/KEY", "https://l.example", anchor, "https://rpc.example")
+    assert (public.url, public.own) == ("https://rpc.example", False)
 
 
 def test_the_trace_pages_speak_chinese_with_their_units(park: Park):
