@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ledger_service.api.limits import RateLimits, retry_after
 from ledger_service.api.types import INT64_MAX
-from ledger_service.console import traces, views
+from ledger_service.console import traces, trading, views, warning
 from ledger_service.console.auth import (
     CSRF_FIELD,
     LANGUAGE_COOKIE,
@@ -65,6 +65,7 @@ CHECK_POLICY = CONTENT_POLICY.replace("connect-src 'self';", "connect-src 'self'
 Page = tuple[str, dict[str, Any]]
 Year = Annotated[int | None, Query(ge=1, le=65535)]
 ChainId = Annotated[int, PathPart(ge=0, le=INT64_MAX)]  # a report, token or EPD id as the chain numbers it
+TokenId = Annotated[int, PathPart(ge=1, le=INT64_MAX)]  # a market's vintage or batch, an order
 
 
 class Console:
@@ -446,6 +447,86 @@ def create_console(runtime: Runtime, services: Callable[[], Services] | None = N
             console.services.api_keys.revoke(require_member(signed.caller, "REGULATOR"), key_id)
             return RedirectResponse(f"{PREFIX}/members", status_code=303)
         return console.posted(request, csrf, act)
+
+    # ------------------------------------------------------------------ the market and the early warning
+
+    @app.get("/market", response_class=HTMLResponse)
+    def market_index(request: Request, asset: str | None = None,
+                     token_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None) -> Response:
+        if asset in trading.tradeable_names() and token_id is not None:  # the "open a market" form
+            return RedirectResponse(f"{PREFIX}/market/{asset}/{token_id}", status_code=303)
+        return console.page(request, lambda caller, loc: ("market_index.html", {"mi": trading.market_index(
+            console.services, caller, default_year()), "cny": trading.cny}))
+
+    @app.get("/market/{asset}/{token_id}", response_class=HTMLResponse)
+    def market_page(request: Request, asset: str, token_id: TokenId, done: str | None = None,
+                    order: str | None = None, tx: str | None = None) -> Response:
+        return console.page(request, lambda caller, loc: ("market.html", {"m": trading.market_page(
+            console.services, caller, loc, asset, token_id, trading.banner(done, order, tx)),
+            "form": trading.OrderForm(), "cny": trading.cny}))
+
+    def trade(request: Request, asset: str, token_id: int, csrf: str | None,
+              act: Callable[[Caller], trading.Outcome], form: trading.OrderForm | None = None) -> Response:
+        """A market form's POST: done -> back to the market page (303) with its banner; to be signed by the
+        member's own key -> the signing page; refused -> the market page with the refusal and the form as typed."""
+        def posted(signed: SignedIn | None) -> Response:
+            if signed is None:
+                return to_sign_in(request)
+            caller = require_member(signed.caller)
+            name = trading.asset_of(asset)
+            loc = console.locale(request, signed)
+            try:
+                outcome = trading.refusing(caller, lambda: act(caller))
+            except Refusal as exc:
+                if exc.status == 401:
+                    raise
+                return console.render(request, "market.html", signed, status=exc.status, refusal=exc,
+                                      form=form or trading.OrderForm(), cny=trading.cny, m=trading.market_page(
+                                          console.services, caller, loc, name, token_id))
+            if isinstance(outcome, trading.ToSign):
+                return console.render(request, "market_sign.html", signed, sign=outcome, asset=name,
+                                      token_id=token_id)
+            return RedirectResponse(f"{PREFIX}/market/{name}/{token_id}?{outcome.query}", status_code=303)
+        return console.posted(request, csrf, posted)
+
+    @app.post("/market/{asset}/{token_id}/orders")
+    def place_order(request: Request, asset: str, token_id: TokenId,
+                    amount: Annotated[str, Form(max_length=40)] = "", price: Annotated[str, Form(max_length=40)] = "",
+                    expiry: Annotated[str, Form(max_length=40)] = "",
+                    csrf: Annotated[str | None, Form()] = None) -> Response:
+        form = trading.OrderForm(amount, price, expiry)
+        return trade(request, asset, token_id, csrf, lambda caller: trading.place(
+            console.services, caller, trading.asset_of(asset), token_id, form), form)
+
+    @app.post("/market/{asset}/{token_id}/orders/{order_id}/fill")
+    def fill_order(request: Request, asset: str, token_id: TokenId, order_id: TokenId,
+                   amount: Annotated[str, Form(max_length=40)] = "",
+                   csrf: Annotated[str | None, Form()] = None) -> Response:
+        return trade(request, asset, token_id, csrf, lambda caller: trading.fill(
+            console.services, caller, order_id, amount))
+
+    @app.post("/market/{asset}/{token_id}/orders/{order_id}/cancel")
+    def cancel_order(request: Request, asset: str, token_id: TokenId, order_id: TokenId,
+                     csrf: Annotated[str | None, Form()] = None) -> Response:
+        return trade(request, asset, token_id, csrf, lambda caller: trading.cancel(console.services, caller,
+                                                                                   order_id))
+
+    @app.post("/market/{asset}/{token_id}/relay")
+    def relay(request: Request, asset: str, token_id: TokenId,
+              raw_tx: Annotated[list[str], Form()], action: Annotated[str, Form(max_length=16)] = "",
+              order: Annotated[str, Form(max_length=20)] = "", csrf: Annotated[str | None, Form()] = None) -> Response:
+        return trade(request, asset, token_id, csrf, lambda caller: trading.relay(
+            console.services, caller, action, order, raw_tx))
+
+    @app.get("/parks/{park_id}/warning", response_class=HTMLResponse)
+    def park_warning(request: Request, park_id: int, year: Year = None) -> Response:
+        return console.page(request, lambda caller, loc: ("warning.html", {"w": warning.park_warning(
+            console.services, caller, loc, park_id, year or default_year())}))
+
+    @app.get("/enterprises/{org_id}/warning", response_class=HTMLResponse)
+    def enterprise_warning(request: Request, org_id: int, year: Year = None) -> Response:
+        return console.page(request, lambda caller, loc: ("warning.html", {"w": warning.enterprise_warning(
+            console.services, caller, loc, org_id, year or default_year())}))
 
     return app
 

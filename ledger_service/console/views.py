@@ -232,8 +232,11 @@ def home(services: Services, caller: Caller, year: int) -> Home:
     for park in parks:
         out.links.append(Link(f"/console/parks/{park.org_id}?year={year}", "nav.dashboard", park.name))
         out.links.append(Link(f"/console/parks/{park.org_id}/drilldown?year={year}", "nav.drilldown", park.name))
+        out.links.append(Link(f"/console/parks/{park.org_id}/warning?year={year}", "nav.warning", park.name))
     if org.kind == OrgKind.ENTERPRISE:
         out.links.append(Link(f"/console/enterprises/{org.org_id}?year={year}", "nav.enterprise", org.name))
+        out.links.append(Link(f"/console/enterprises/{org.org_id}/warning?year={year}", "nav.warning", org.name))
+    out.links.append(Link("/console/market", "nav.market"))
     if caller.is_regulator:
         out.links.append(Link("/console/members", "nav.members"))
         out.links.append(Link(f"/console/assets?year={year}", "nav.assets"))

@@ -1,6 +1,11 @@
 """Market use cases: list, fill, cancel and reclaim orders (with the approvals the market needs, sent first for
 custodial members), reference prices (regulator), and the order book, trades and daily closes of an asset.
 
+A member that signs its own transactions gets the same transactions prepared unsigned (`prepare_list`,
+`prepare_fill`, `prepare_cancel`): the approvals it lacks, then the market call, each with the fields a wallet
+signs (nonce, chain id, gas, fees). It signs them and relays them (`TransactionService.relay`), which checks them
+again.
+
 Who is named in orders and trades follows the rule table of `ledger_service.audit.access` (README: What each
 role sees): parties and transaction of the rows the caller sees an organisation of, anonymised otherwise."""
 
@@ -10,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from ledger_core.chain.client import ChainClient
-from ledger_core.chain.outbox import Intent, TxRecord
+from ledger_core.chain.outbox import GAS_HEADROOM, GAS_MARGIN, Intent, TxRecord
 from ledger_core.chain.suite import Suite
 from ledger_service import market
 from ledger_service.market import Close, Order, Trade
@@ -22,6 +27,24 @@ from ledger_service.services.sending import Sender
 from ledger_service.services.visibility import IndexedViews
 
 MAX_DAYS = 366
+AFTER_APPROVAL_GAS = 500_000
+"""Gas limit of a market call prepared behind an approval not yet mined (it cannot be estimated before): far above
+what a listing or a fill uses."""
+
+
+@dataclass(frozen=True)
+class Unsigned:
+    """A transaction for the member to sign with its own key (the fields an Ethereum wallet signs), then relay."""
+
+    contract: str
+    function: str
+    to: str
+    data: bytes
+    nonce: int
+    chain_id: int
+    gas: int
+    fees: dict[str, int]  # maxFeePerGas and maxPriorityFeePerGas, or gasPrice; zeros where gas is free
+    value: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +125,67 @@ class MarketService:
                                                           self._asset_address(asset), token_id, price_units),
                                       wait=wait)
         return Sent((record,))
+
+    # -------------------------------------------------------------- prepared for the member's own key
+
+    def prepare_list(self, caller: Caller, asset: str, token_id: int, amount: int, price_units: int,
+                     expiry: datetime) -> list[Unsigned]:
+        """`list_order`'s transactions, unsigned: the market's approval on the asset if missing, then the listing."""
+        contract = market.asset_contract(asset)
+        expires = expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)
+        approvals = market.listing_approvals(self.chain, self.suite, caller.address, contract)
+        return self._prepare(caller, approvals, market.call(caller.address, "list", self._asset_address(asset),
+                                                            token_id, amount, price_units, int(expires.timestamp())))
+
+    def prepare_fill(self, caller: Caller, order_id: int, amount: int) -> list[Unsigned]:
+        """`fill_order`'s transactions, unsigned: the settlement token's approval if too small, then the fill."""
+        current = market.order(self.chain, self.suite, order_id)
+        approvals = market.payment_approvals(self.chain, self.suite, caller.address, amount * current.price_units)
+        return self._prepare(caller, approvals, market.call(caller.address, "fill", order_id, amount))
+
+    def prepare_cancel(self, caller: Caller, order_id: int) -> list[Unsigned]:
+        """`cancel_order`'s transaction, unsigned."""
+        return self._prepare(caller, [], market.call(caller.address, "cancel", order_id))
+
+    def listed_in(self, tx_hash: str) -> list[int]:
+        """The orders a mined transaction listed (a relayed listing's, for its seller to follow)."""
+        return market.listed_ids(self.chain, self.suite, tx_hash)
+
+    def _prepare(self, caller: Caller, approvals: list[Intent], action: Intent) -> list[Unsigned]:
+        """Each intent with the caller's next nonces, gas and fees. Every intent that does not wait on an approval
+        is run first (eth_call): one the contract would refuse raises its decoded ContractRevert, as the
+        preflight refuses a custodial member's."""
+        intents = [*approvals, action]
+        outbox = self.sender.outbox
+        encoded = outbox.encode(intents)
+        for i, revert in enumerate(outbox.simulate_encoded(intents, encoded)):
+            if revert is not None and (i < len(approvals) or not approvals):
+                raise revert
+        gas = self._gas(intents, [calldata for calldata, _ in encoded], len(approvals))
+        first = outbox.next_nonce(caller.address)
+        addresses = self.suite.deployment.addresses
+        return [Unsigned(i.contract, i.function, addresses[i.contract], calldata, first + n, self.chain.chain_id,
+                         limit, dict(self.chain.fees.fields), i.value)
+                for n, (i, (calldata, _), limit) in enumerate(zip(intents, encoded, gas, strict=True))]
+
+    def _gas(self, intents: list[Intent], calldata: list[bytes], waiting_from: int) -> list[int]:
+        """The chain's fixed gas limit, or each estimate with the outbox's headroom; an intent behind an
+        approval not yet mined gets AFTER_APPROVAL_GAS."""
+        if self.chain.gas_limit:
+            return [self.chain.gas_limit] * len(intents)
+        addresses = self.suite.deployment.addresses
+        out = []
+        for n, (intent, data) in enumerate(zip(intents, calldata, strict=True)):
+            if n >= waiting_from and waiting_from:
+                out.append(AFTER_APPROVAL_GAS)
+                continue
+            (estimate,) = self.chain.estimates([{"from": intent.signer, "to": addresses[intent.contract],
+                                                 "data": data, "value": intent.value}])
+            if isinstance(estimate, Exception):
+                revert = self.sender.outbox.decoder.from_exception(estimate)
+                raise revert if revert is not None else estimate
+            out.append(int(estimate * GAS_HEADROOM) + GAS_MARGIN)
+        return out
 
     # -------------------------------------------------------------- orders
 

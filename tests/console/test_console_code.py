@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from ledger_core.assets import tradeable_names
 from ledger_service.console.i18n import LANGUAGES, Locale, catalogue
+from ledger_service.console.trading import DONE
 from ledger_service.emissions import ReportStatus
+from ledger_service.market import ORDER_STATUS
 from ledger_service.membership import MemberStatus, OrgKind
 from ledger_service.services.members import SANCTIONS
 from tests.test_layering import importing, python_files, router_findings
@@ -28,6 +31,10 @@ DYNAMIC: dict[str, list[str]] = {
     "member.": [s.name.lower() for s in MemberStatus],
     "org.kind_": [k.name.lower() for k in OrgKind],
     "members.do_": list(SANCTIONS),
+    "market.asset.": list(tradeable_names()),
+    "market.token.": list(tradeable_names()),
+    "market.status.": list(ORDER_STATUS.values()),
+    "market.done.": list(DONE),
 }
 
 
