@@ -49,19 +49,20 @@ class MemberService:
 
     def admit(self, caller: Caller, org_id: int, roles: Sequence[str], address: str | None = None) -> MemberChange:
         """Admit `address` (a member signing for itself), or without one a new account whose key the service
-        creates and keeps (funded with gas on the embedded chain)."""
+        creates and keeps. On the embedded chain, whose development node charges gas where the networks it stands
+        for do not, either account is given gas money, so a member's own signed transactions are relayed there
+        as on a free-gas network."""
         unknown = [r for r in roles if r not in ROLE_IDS]
         if unknown:
             raise Refusal(422, "ValidationError", f"unknown roles: {unknown}", {"roles": unknown})
         custodial = address is None
         if address is None:
-            account = self.keystore.create(label=f"member of organisation {org_id}")
-            address = account.address
-            if self.chain.embedded is not None:
-                with self.chain.exclusive():
-                    self.chain.embedded.fund([address])
+            address = self.keystore.create(label=f"member of organisation {org_id}").address
         else:
             address = to_checksum_address(address)
+        if self.chain.embedded is not None:
+            with self.chain.exclusive():
+                self.chain.embedded.fund([address])
         record = self._send(caller, "admit", address, org_id, [ROLE_IDS[r] for r in roles])
         self.directory.forget(address)
         return MemberChange(self.directory.member(address), record, custodial)

@@ -106,3 +106,10 @@ def test_each_explained_refusal_is_a_code_the_ledger_gives():
     assert not unknown, f"no contract error or refusal is called {unknown}"
     assert Locale("zh-CN").explain("NotYourData") == catalogue("zh-CN")["refusal.NotYourData"]
     assert Locale("en").explain("SomethingUnexplained") is None
+
+
+def test_every_table_header_names_its_scope():
+    headers = [(path.name, tag) for path in TEMPLATES
+               for tag in re.findall(r"<th[ >][^>]*>", path.read_text(encoding="utf-8"))]
+    assert len(headers) > 20
+    assert [h for h in headers if "scope=" not in h[1]] == []

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -78,13 +77,10 @@ def refusal_code(page: str) -> str:
 
 
 @pytest.fixture
-def wallet(park: Park) -> Iterator[LocalAccount]:
-    """The non-custodial member with gas to pay for what it signs, signed in with Sign-In with Ethereum."""
-    chain = park.runtime.chain
-    assert chain.embedded is not None
-    with chain.exclusive():
-        chain.embedded.fund([park.wallet.address])
-    yield park.wallet
+def wallet(park: Park) -> LocalAccount:
+    """The non-custodial member (admitted by address: the service funds it as it funds any member it admits on the
+    embedded chain)."""
+    return park.wallet
 
 
 def wallet_client(park: Park) -> TestClient:
