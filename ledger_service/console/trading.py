@@ -206,13 +206,8 @@ class ToSign:
     order: int | None = None  # the order filled or cancelled
 
     def wallet(self, tx: Unsigned) -> str:
-        """The transaction as a wallet's `eth_signTransaction` takes it (JSON-RPC quantities in hex)."""
-        fields = {"from": self.account, "to": tx.to, "data": "0x" + tx.data.hex(), "value": hex(tx.value),
-                  "nonce": hex(tx.nonce), "gas": hex(tx.gas), "chainId": hex(tx.chain_id),
-                  **{name: hex(value) for name, value in tx.fees.items()}}
-        if "maxFeePerGas" in tx.fees:
-            fields["type"] = "0x2"
-        return json.dumps(fields, indent=1)
+        """The transaction as a wallet's `eth_signTransaction` takes it, as JSON."""
+        return json.dumps(tx.wallet_fields(self.account), indent=1)
 
 
 Outcome = Done | ToSign

@@ -46,6 +46,16 @@ class Unsigned:
     fees: dict[str, int]  # maxFeePerGas and maxPriorityFeePerGas, or gasPrice; zeros where gas is free
     value: int = 0
 
+    def wallet_fields(self, account: str) -> dict[str, str]:
+        """The transaction as a wallet's `eth_signTransaction` takes it (JSON-RPC quantities in hex; type 2
+        with EIP-1559 fees)."""
+        fields = {"from": account, "to": self.to, "data": "0x" + self.data.hex(), "value": hex(self.value),
+                  "nonce": hex(self.nonce), "gas": hex(self.gas), "chainId": hex(self.chain_id),
+                  **{name: hex(value) for name, value in self.fees.items()}}
+        if "maxFeePerGas" in self.fees:
+            fields["type"] = "0x2"
+        return fields
+
 
 @dataclass(frozen=True)
 class Book:

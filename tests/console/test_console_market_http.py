@@ -22,6 +22,7 @@ from ledger_service.market import ORDER_STATUS
 from ledger_service.services.wiring import build_services
 from tests.console.conftest import FIRST, PARK, SECOND, YEAR, Park
 from tests.console.helpers import browser, challenge, csrf_of, send_siwe, sign_in_with_key, wallet_signature
+from tests.support.wallet import sign_as_wallet
 
 MARKET = f"/console/market/allowance/{YEAR}"
 PRICE = "60.50"  # within the band around the demo's reference price (CNY 60.00)
@@ -94,14 +95,6 @@ def prepared(page: str) -> list[dict[str, Any]]:
     """The transactions the signing page asks for, as a wallet's eth_signTransaction takes them."""
     found = re.findall(r'<textarea id="unsigned-\d+" class="unsigned"[^>]*>(.*?)</textarea>', page, re.S)
     return [json.loads(html.unescape(text)) for text in found]
-
-
-def sign_as_wallet(account: LocalAccount, tx: dict[str, Any]) -> str:
-    """What a wallet returns for eth_signTransaction: the signed raw transaction (its quantities are hex)."""
-    fields = {k: int(v, 16) for k, v in tx.items() if k in ("nonce", "gas", "chainId", "value", "maxFeePerGas",
-                                                           "maxPriorityFeePerGas", "gasPrice", "type")}
-    fields.update(to=tx["to"], data=tx["data"])
-    return "0x" + bytes(account.sign_transaction(fields).raw_transaction).hex()
 
 
 def relay(client: TestClient, action: str, raws: list[str], order: int | None = None) -> Any:

@@ -13,6 +13,7 @@ from tests.service.cast import Cast
 from tests.service.credit_steps import admit_bank, chain_now, credit_balance, mint, travel, verified_batch
 from tests.service.helpers import V1, sanction
 from tests.service.test_transactions_api import relay, signed_call
+from tests.support.wallet import sign_as_wallet
 
 DAY = 86_400
 
@@ -338,3 +339,51 @@ def test_a_non_custodial_seller_relays_its_own_approval_and_listing(client: Test
     refused = relay(client, cast, "self_signer",
                     signed_call(runtime, me, "CarbonMarket", "setReferencePrice", registry, 1, 1))
     assert refused.status_code == 403 and refused.json()["error"] == "MissingRole"
+
+
+def test_a_non_custodial_seller_has_its_listing_prepared_signs_it_as_a_wallet_and_relays_it(
+        client: TestClient, cast: Cast, runtime: Runtime, market: int):
+    client.post(f"{V1}/credits/transfers", headers=cast.auth("enterprise_a"),
+                json={"to": cast.addresses["self_signer"], "batch_id": 1, "amount": 80})
+    me = cast.accounts["self_signer"]
+    listing = {"asset": "credit", "token_id": 1, "amount": 50, "price": "50.00", "expiry": chain_now(runtime) + DAY}
+    prepared = client.post(f"{V1}/market/orders/prepare", headers=cast.auth("self_signer"), json=listing)
+    assert prepared.status_code == 200, prepared.text
+    txs = prepared.json()["transactions"]
+    assert [(t["contract"], t["function"]) for t in txs] == [("CreditRegistry", "setApprovalForAll"),
+                                                             ("CarbonMarket", "list")]
+    first = runtime.chain.pending_nonce(me.address)
+    assert [int(t["transaction"]["nonce"], 16) for t in txs] == [first, first + 1]
+    assert all(t["transaction"]["from"] == me.address for t in txs)
+    for t in txs:  # in order: the approval first
+        relayed = relay(client, cast, "self_signer", sign_as_wallet(me, t["transaction"]))
+        assert relayed.status_code == 200 and relayed.json()["status"] == "mined", relayed.text
+    book = client.get(f"{V1}/market/books/credit/1", headers=cast.auth("self_signer")).json()
+    (order,) = [o for o in book["orders"] if o["seller"] == me.address]
+    assert order["amount"] == 50
+    # Approved now, the listing is run before it is signed: 50 more than the 30 held is refused, decoded.
+    beyond = client.post(f"{V1}/market/orders/prepare", headers=cast.auth("self_signer"), json=listing)
+    assert beyond.status_code == 409 and beyond.json()["error"] == "ERC1155InsufficientBalance", beyond.text
+    again = client.post(f"{V1}/market/orders/prepare", headers=cast.auth("self_signer"), json={**listing, "amount": 30})
+    assert [t["function"] for t in again.json()["transactions"]] == ["list"]
+    cancel = client.post(f"{V1}/market/orders/{order['order_id']}/cancel/prepare", headers=cast.auth("self_signer"))
+    assert cancel.status_code == 200, cancel.text
+    (tx,) = cancel.json()["transactions"]
+    assert relay(client, cast, "self_signer", sign_as_wallet(me, tx["transaction"])).json()["status"] == "mined"
+    assert client.get(f"{V1}/market/orders/{order['order_id']}", headers=cast.auth("self_signer")
+                      ).json()["status"] == "cancelled"
+
+
+def test_preparing_is_refused_as_doing_is_and_before_anything_is_signed(client: TestClient, cast: Cast,
+                                                                        runtime: Runtime, market: int):
+    order_id = list_credits(client, cast, runtime).json()["order"]["order_id"]
+    listing = {"asset": "credit", "token_id": 1, "amount": 5, "price": "50.00", "expiry": chain_now(runtime) + DAY}
+    verifier = client.post(f"{V1}/market/orders/prepare", headers=cast.auth("verifier"), json=listing)
+    assert verifier.status_code == 403 and verifier.json()["error"] == "MissingRole"
+    # Someone else's order: the market's own refusal, decoded, from the call run before signing.
+    not_mine = client.post(f"{V1}/market/orders/{order_id}/cancel/prepare", headers=cast.auth("self_signer"))
+    assert not_mine.status_code == 403 and not_mine.json()["error"] == "NotOrderSeller", not_mine.text
+    unknown = client.post(f"{V1}/market/orders/999/fill/prepare", headers=cast.auth("trader"), json={"amount": 1})
+    assert unknown.status_code == 404, unknown.text
+    assert client.post(f"{V1}/market/orders/prepare", headers=cast.auth("self_signer"),
+                       json={**listing, "price": "50.001"}).status_code == 422

@@ -23,6 +23,7 @@ from ledger_service.api.deps import AnyMember, Caller, PageDep, Regulator, Servi
 from ledger_service.api.schemas import PageInfo, TxOut
 from ledger_service.api.types import ChainId64, ChainTime, Day, Id64, Price, Tonnes
 from ledger_service.market import Order
+from ledger_service.services.market import Unsigned
 from ledger_service.services.outcomes import Sent
 
 router = APIRouter(prefix=f"{API_PREFIX}/market", tags=["market"])
@@ -133,6 +134,29 @@ class CloseList(BaseModel):
     closes: list[CloseOut]
 
 
+class UnsignedOut(BaseModel):
+    contract: str
+    function: str
+    transaction: dict[str, str] = Field(description="as a wallet's eth_signTransaction takes it: from, to, data, "
+                                        "value, nonce, gas, chainId and the fee fields, as hex quantities (type 0x2 "
+                                        "with EIP-1559 fees)")
+
+
+class PreparedOut(BaseModel):
+    """Transactions for a member signing with its own key: sign each, then relay them in this order
+    (`POST /api/v1/transactions/relay`), which checks signer, chain, contract and role again."""
+
+    account: str
+    transactions: list[UnsignedOut] = Field(description="the approvals the market needs and the caller lacks, "
+                                            "then the market call; consecutive nonces from the caller's next")
+
+
+def _prepared(caller: Caller, unsigned: list[Unsigned]) -> PreparedOut:
+    return PreparedOut(account=caller.address, transactions=[
+        UnsignedOut(contract=u.contract, function=u.function, transaction=u.wallet_fields(caller.address))
+        for u in unsigned])
+
+
 def _order_tx(response: Response, sent: Sent[Order], done: int = status.HTTP_200_OK) -> OrderTx:
     answer(response, *sent.records, done=done)
     return OrderTx(order=OrderOut.model_validate(sent.value) if sent.value else None,
@@ -163,6 +187,31 @@ def cancel_order(order_id: ChainId64, caller: AnyMember, services: ServicesDep, 
                  wait: Wait = True) -> OrderTx:
     """Cancel one's own open order; what remains in escrow returns to the seller."""
     return _order_tx(response, services.market.cancel_order(caller, order_id, wait))
+
+
+# ------------------------------------------------------------------ prepared for the member's own key
+
+
+@router.post("/orders/prepare", response_model=PreparedOut)
+def prepare_listing(body: ListIn, caller: Trader, services: ServicesDep) -> PreparedOut:
+    """`POST /orders`'s transactions unsigned, for a member that signs its own: the market's approval on the
+    asset if missing, then the listing. Run first (eth_call): a listing the market would refuse is refused here,
+    its custom error decoded, before anything is signed."""
+    return _prepared(caller, services.market.prepare_list(caller, body.asset, body.token_id, body.amount,
+                                                          market.to_units(body.price), body.expiry))
+
+
+@router.post("/orders/{order_id}/fill/prepare", response_model=PreparedOut)
+def prepare_fill(order_id: ChainId64, body: FillIn, caller: Trader, services: ServicesDep) -> PreparedOut:
+    """`POST /orders/{id}/fill`'s transactions unsigned: the settlement token's approval if too small, then the
+    fill."""
+    return _prepared(caller, services.market.prepare_fill(caller, order_id, body.amount))
+
+
+@router.post("/orders/{order_id}/cancel/prepare", response_model=PreparedOut)
+def prepare_cancel(order_id: ChainId64, caller: AnyMember, services: ServicesDep) -> PreparedOut:
+    """`POST /orders/{id}/cancel`'s transaction unsigned."""
+    return _prepared(caller, services.market.prepare_cancel(caller, order_id))
 
 
 @router.post("/orders/{order_id}/reclaim", response_model=OrderTx)
