@@ -5,6 +5,7 @@ signer's pool on an anvil node and hands the stored bytes over again."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -80,3 +81,20 @@ def test_a_transaction_sent_moments_ago_is_left_to_the_node(
     assert status_of(service, row_id) == "sent"
     assert service.balances()["trader"] == 1
     assert rpc(service, "txpool_status")["result"]["queued"] == "0x1"
+
+
+def test_a_waiting_caller_s_signer_is_freed_at_once_when_the_node_holds_its_next_transaction(
+    stuck: tuple[NodeService, int], monkeypatch: pytest.MonkeyPatch
+):
+    """A caller waiting for its receipt behind a transaction the node holds is not left to the pump's round
+    (`STUCK_SECONDS` after sending, here an hour): the receipt watcher looks after half a second, empties the
+    signer's pool and hands both over again in nonce order."""
+    service, row_id = stuck
+    monkeypatch.setattr(outbox_module, "STUCK_SECONDS", 3600.0)
+    started = time.monotonic()
+    service.transfer("steel", "trader", 2)  # waits for its receipt: answered mined
+    assert time.monotonic() - started < outbox_module.UNSTICK_AFTER + 3
+    assert service.balances()["trader"] == 1 + 5 + 2  # the held transfer is mined too
+    assert service.runtime is not None
+    service.runtime.outbox.recover(wait=True, timeout=5)  # the pump's next round records its receipt
+    assert status_of(service, row_id) == "mined"
