@@ -1523,7 +1523,10 @@ class _Watched:
         return not any(r.status == OutboxStatus.SENT for e in self.entries for r in e.records)
 
     def unmined_signers(self) -> set[str]:
-        return {r.signer for e in self.entries for r in e.records if r.status == OutboxStatus.SENT}
+        """Signers of its unmined transactions whose keys the service keeps: a member signing its own may have
+        sent the node transactions the outbox does not hold, which emptying its pool would drop."""
+        return {r.signer for e in self.entries for r in e.records
+                if r.status == OutboxStatus.SENT and r.origin == OutboxOrigin.CUSTODIAL}
 
 
 class ReceiptWatcher:
