@@ -6,10 +6,11 @@
         --process-transfers 600                           # about 3 minutes on 2 cores
 
 The API is the ASGI app served in-process (batches through Starlette's TestClient, single
-requests through httpx's AsyncClient; no sockets), so the figures are the service's own cost: authentication and membership
-checks, the balance check, the outbox rows (SQLite, WAL), signing, sending and
-receipts, with the outbox pump and the event index running beside it as `carbonledger
-serve` runs them. Every measured transfer is mined before its clock stops.
+requests through httpx's AsyncClient; no sockets), so the figures are the service's own
+cost: authentication and membership checks, the balance check, the outbox rows (SQLite,
+WAL), signing, sending and receipts, with the outbox pump and the event index running
+beside it as `carbonledger serve` runs them. Every measured transfer is mined before its
+clock stops.
 
 - embedded: the service (single endpoint, then the batch endpoint with 200 transfers a
   request) against raw web3 on the same chain: transactions signed locally from
