@@ -35,8 +35,11 @@ signing the service's way too.
   `ratio_batch_anvil_same_signer`). Another `--clients` count names its own keys and
   leaves the 64-client ones null.
 - the raw anvil path runs on a node that mines as the served node does (a block per
-  transaction and, every second, a block of whatever waits); a receipt that still does
-  not come within 120 s ends the benchmark with one line naming the transaction.
+  transaction and, every second, a block of whatever waits); a transaction the node holds
+  queued although its nonce has become the next is sent again after half a second, with
+  what follows it, as the service's receipt watcher does (a line on stderr says so); a
+  receipt that still does not come within 120 s ends the benchmark with one line naming
+  the transaction.
 - service processes (`bench/service_processes.py`, `--process-transfers`, `--skip-processes`):
   the same single transfers from `--clients` clients over real sockets, round robin over
   one and then two `python -m ledger_service serve` processes (each pinned to a core) on
@@ -86,7 +89,7 @@ from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_core.chain.compiler import Artifact, build
 from ledger_core.chain.deploy import deploy_suite, write_deployment
 from ledger_core.chain.errors import RevertDecoder
-from ledger_core.chain.outbox import Intent
+from ledger_core.chain.outbox import UNSTICK_AFTER, UNSTICK_EVERY, Intent
 from ledger_core.chain.sender import FeePolicy, TransactionSender
 from ledger_core.chain.signing import TxTemplate, signing_key
 from ledger_core.config import Settings
@@ -221,9 +224,26 @@ def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int, fast: b
                 raise BenchFailure(f"the node refused {len(refused)} of {len(replies)} raw transfers, "
                                    f"e.g. {refused[0]}")
         last = replies[-1]["result"]
+
+        def send_held_again() -> None:
+            """As the service's receipt watcher does (`Outbox.unstick`): anvil may hold a transaction queued
+            although its nonce has become the next; empty the pool and send what is unmined again, in order."""
+            count = int(http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionCount",
+                                             "params": [account.address, "latest"]}).json()["result"], 16)
+            if count >= nonce + n:
+                return
+            http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "anvil_removePoolTransactions",
+                                 "params": [account.address]})
+            unmined = raws[count - nonce:]
+            for first in range(0, len(unmined), BATCH):
+                http.post(url, json=[{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction",
+                                      "params": ["0x" + r.hex()]} for i, r in enumerate(unmined[first:first + BATCH])])
+            print(f"raw anvil path: the node held nonce {count} unmined; {len(unmined)} transfers sent again",
+                  file=sys.stderr)
+
         await_receipt(lambda: http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionReceipt",
                                                    "params": [last]}).json()["result"],
-                      f"{last} (the last of {n} raw transfers)")
+                      f"{last} (the last of {n} raw transfers)", unstick=send_held_again)
         elapsed = time.perf_counter() - start
     mined = w3.eth.get_transaction_count(account.address) - nonce
     if mined != n:
@@ -232,19 +252,25 @@ def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int, fast: b
 
 
 def await_receipt(receipt: Callable[[], Any], what: str, timeout: float = RECEIPT_TIMEOUT,
-                  interval: float = 0.001) -> Any:
+                  interval: float = 0.001, unstick: Callable[[], None] | None = None) -> Any:
     """Poll `receipt()` until it returns one. The node mines as the served node does (`AnvilNode(sweep_seconds=1)`:
-    a block per transaction, and a block of whatever waits every second), so a transaction that per-transaction
-    mining left behind is mined within a second; one that still has no receipt after `timeout` means the node is
-    stuck: BenchFailure, one line."""
-    deadline = time.monotonic() + timeout
+    a block per transaction, and a block of whatever waits every second), but it may hold a transaction queued
+    although its nonce has become the next, which no block takes: `unstick` runs after `UNSTICK_AFTER` without a
+    receipt and every `UNSTICK_EVERY` after, as the service's receipt watcher frees its signers. Still no receipt
+    after `timeout` means the node is stuck: BenchFailure, one line."""
+    started = time.monotonic()
+    deadline, unstick_at = started + timeout, started + UNSTICK_AFTER
     while True:
         found = receipt()
         if found:
             return found
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:
             raise BenchFailure(f"raw anvil path: no receipt for {what} within {timeout:g} s, though the node "
                                "mines whatever waits every second")
+        if unstick is not None and now >= unstick_at:
+            unstick()
+            unstick_at = now + UNSTICK_EVERY
         time.sleep(interval)
 
 

@@ -93,3 +93,10 @@ def test_a_receipt_that_comes_late_is_waited_for():
     polls = count()
     assert await_receipt(lambda: {"status": 1} if next(polls) == 3 else None, "0xabc", timeout=5,
                          interval=0.001) == {"status": 1}
+
+
+def test_a_transaction_the_node_holds_is_sent_again_and_its_receipt_then_waited_for():
+    freed = []  # the receipt comes only once the held transaction was sent again
+    found = await_receipt(lambda: {"status": 1} if freed else None, "0xabc", timeout=5, interval=0.01,
+                          unstick=lambda: freed.append(True))
+    assert found == {"status": 1} and freed == [True]
