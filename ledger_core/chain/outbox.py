@@ -954,32 +954,23 @@ class Outbox:
 
     def _unstick(self, by_signer: Mapping[str, Sequence[TxRecord]], now: datetime) -> None:
         """anvil can keep a transaction queued after its nonce became its signer's next (it arrived before its
-        predecessors, which a node restarted from an older state had forgotten): it neither mines it nor takes it
-        again ("transaction already imported"), and the signer's later transactions wait behind it for good.
-        A signer whose lowest unmined row holds its nonce on chain and was sent over `STUCK_SECONDS` ago has
-        its transactions dropped from such a node's pool; the re-broadcast that follows hands the stored bytes
-        over again, in nonce order. Other nodes (Besu) take a queued transaction up when its turn comes."""
-        oldest = {signer: group[0] for signer, group in by_signer.items()
-                  if group[0].status == OutboxStatus.SENT and group[0].updated_at is not None
-                  and now - group[0].updated_at > timedelta(seconds=STUCK_SECONDS)}
-        if not oldest or not self.chain.empties_stuck_pools():
-            return
-        signers = sorted(oldest)
-        stuck = [s for s, count in zip(signers, self.chain.nonces(signers, "latest"), strict=True)
-                 if oldest[s].nonce == count]
-        if stuck:
-            log.warning("the node holds the next transaction of %s without mining it; emptying their pool and "
-                        "sending again", ", ".join(stuck))
-            self.chain.empty_pools(stuck)
+        predecessors, which a node restarted from an older state had forgotten, or while its predecessor was
+        being mined): it neither mines it nor takes it again ("transaction already imported"), and the signer's
+        later transactions wait behind it for good. A signer whose lowest unmined row was sent over
+        `STUCK_SECONDS` ago is freed (`unstick`). Other nodes (Besu) take a queued transaction up when its turn
+        comes."""
+        self.unstick([signer for signer, group in by_signer.items()
+                      if group[0].status == OutboxStatus.SENT and group[0].updated_at is not None
+                      and now - group[0].updated_at > timedelta(seconds=STUCK_SECONDS)])
 
     def unstick(self, signers: Iterable[str]) -> list[str]:
-        """What `_unstick` does in the pump's round, at once, for signers whose callers are waiting: on an anvil
-        node, a signer whose lowest in-flight row holds its next nonce on chain has its pool emptied and its
-        in-flight transactions handed over again, same bytes, in nonce order. Each under the signer's lock, so
-        none of this process's sends comes between the two. (anvil may hold a transaction "queued" although
-        its nonce has become the next, when it arrived while its predecessor was being mined: measured, one
-        run in two of 64 clients sending single transfers, and in plain batches of 200 sends on a loaded
-        machine.) The signers freed."""
+        """On an anvil node, a signer whose lowest in-flight row holds its next nonce on chain has its pool
+        emptied and its in-flight transactions handed over again, same bytes, in nonce order: for rows sent
+        `STUCK_SECONDS` ago in the pump's round, for waiting callers after `UNSTICK_AFTER` by the receipt watcher.
+        Each under the signer's lock, so none of this process's sends comes between the two. (anvil may hold a
+        transaction "queued" although its nonce has become the next, when it arrived while its predecessor was
+        being mined: measured, one run in two of 64 clients sending single transfers, and in plain batches of 200
+        sends on a loaded machine.) The signers freed."""
         wanted = sorted(set(signers))
         if not wanted or not self.chain.empties_stuck_pools():
             return []
