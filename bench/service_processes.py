@@ -55,6 +55,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, create_engine, text
 
+from bench.http_load import Connection, HttpError
 from bench.trace_latency import percentile
 from ledger_core.chain.anvil import AnvilNode, free_port
 from ledger_core.chain.compiler import Artifact, build
@@ -390,44 +391,45 @@ def admit_senders(url: str, token: str, signers: int, transfers: int) -> tuple[l
 def drive(urls: Sequence[str], tokens: Sequence[str], receiver: str, n: int, clients: int) -> LoadResult:
     """`clients` concurrent clients share `n` single-transfer requests; request after request goes to the
     next URL (round robin) and client after client acts for the next signer. Every request waits for its
-    receipt; an answer other than 200 is counted, not retried."""
+    receipt; an answer other than 200 is counted, not retried. Each client keeps a connection to each process
+    (`bench.http_load`: httpx's client cost more CPU a request than the service did)."""
     body = {"to": receiver, "year": YEAR, "amount": 1}
+    path = V1 + "/allowances/transfers"
     turn = itertools.cycle(range(len(urls)))
 
     async def run() -> LoadResult:
-        # Connections idle for 2 s are dropped by the client before the server's keep-alive timeout (5 s) can
-        # close one just as it is reused (a request lost in flight). No Idempotency-Key, as in the in-process
-        # measurement: the figures compare.
-        limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2,
-                              keepalive_expiry=2.0)
-        async with httpx.AsyncClient(timeout=180, limits=limits) as client:
-            remaining = [n]
-            latencies: list[float] = []
-            statuses: Counter[int | str] = Counter()
-            by_process: Counter[str] = Counter()
+        # No Idempotency-Key, as in the in-process measurement: the figures compare.
+        connections = [[Connection(url, {"Authorization": f"Bearer {tokens[i % len(tokens)]}"}) for url in urls]
+                       for i in range(clients)]
+        remaining = [n]
+        latencies: list[float] = []
+        statuses: Counter[int | str] = Counter()
+        by_process: Counter[str] = Counter()
 
-            async def worker(index: int) -> None:
-                headers = {"Authorization": f"Bearer {tokens[index % len(tokens)]}"}
-                while remaining[0] > 0:
-                    remaining[0] -= 1
-                    url = urls[next(turn)]
-                    t0 = time.perf_counter()
-                    try:
-                        reply = await client.post(url + V1 + "/allowances/transfers", json=body, headers=headers)
-                    except httpx.TransportError as exc:  # counted: a transfer not known to be done
-                        statuses[type(exc).__name__] += 1
-                        continue
-                    statuses[reply.status_code] += 1
-                    if reply.status_code == 200:
-                        latencies.append((time.perf_counter() - t0) * 1000)
-                        by_process[url] += 1
+        async def worker(index: int) -> None:
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                at = next(turn)
+                t0 = time.perf_counter()
+                try:
+                    reply = await connections[index][at].post_json(path, body)
+                except HttpError as exc:  # counted: a transfer not known to be done
+                    statuses[str(exc).partition(":")[0]] += 1
+                    continue
+                statuses[reply.status] += 1
+                if reply.status == 200:
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    by_process[urls[at]] += 1
 
-            for url in urls:  # connections and the processes' caches, untimed
-                await asyncio.gather(*(client.post(url + V1 + "/allowances/transfers", json=body,
-                                                   headers={"Authorization": f"Bearer {t}"}) for t in tokens))
+        try:
+            # Connections and the processes' caches, untimed: one request for each signer on each process.
+            await asyncio.gather(*(connections[i][at].post_json(path, body)
+                                   for at in range(len(urls)) for i in range(min(clients, len(tokens)))))
             start = time.perf_counter()
             await asyncio.gather(*(worker(i) for i in range(clients)))
             return LoadResult(n, time.perf_counter() - start, latencies, statuses, by_process)
+        finally:
+            await asyncio.gather(*(c.close() for row in connections for c in row))
 
     return asyncio.run(run())
 

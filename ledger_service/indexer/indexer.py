@@ -1,6 +1,11 @@
 """The indexing loop: check stored blocks against the chain, roll back a reorganisation,
 then read the chain forward in block ranges, one DB transaction per range.
 
+A rollback commits with the first range read again from the common ancestor (or with the run's end when
+there is nothing to read again), so a reader never sees a replaced branch gone before its replacement is
+indexed: it sees the index as it was, or as it is after that range (a replacement longer than one range
+is re-read a range at a time, as any other blocks).
+
 Exactly once: a range's rows, its block hashes and the checkpoints of the contracts it
 covers commit together, so a crash anywhere leaves the index at the end of the last
 committed range, and the next run starts right after it. Every event table is also unique
@@ -119,7 +124,8 @@ class EventIndexer:
     # ------------------------------------------------------------------ reorgs
 
     def check_reorg(self) -> int | None:
-        """Roll back to the common ancestor if a stored block left the chain; the ancestor, or None."""
+        """The common ancestor if a stored block left the chain, or None. Nothing is written: `sync` rolls
+        back to it in the transaction of the first range it reads again."""
         blocks = store.BLOCKS
         with self.engine.connect() as conn:
             to_check = list(conn.scalars(select(blocks.c.number).where(~blocks.c.final)))
@@ -133,10 +139,7 @@ class EventIndexer:
         chain = self.source.headers(n for n, _ in stored)
         if all(n in chain and chain[n].hash == h for n, h in stored):
             return None
-        ancestor = self._common_ancestor()
-        with self.engine.begin() as conn:
-            store.rollback_to(conn, ancestor)
-        return ancestor
+        return self._common_ancestor()
 
     def _common_ancestor(self) -> int:
         below: int | None = None
@@ -155,44 +158,53 @@ class EventIndexer:
     def sync(self, to_block: int | None = None) -> SyncReport:
         """Index up to `to_block` (default: the head); returns what was done."""
         started = time.perf_counter()
-        rolled_back = self.check_reorg()
+        rollback = self.check_reorg()  # not yet written: see `_index_range`
         head = self.source.head()
         target = head if to_block is None else min(to_block, head)
         final_block = head - self.confirmations
-        report = SyncReport(head=head, final_block=final_block, indexed_block=-1, rolled_back_to=rolled_back)
+        report = SyncReport(head=head, final_block=final_block, indexed_block=-1, rolled_back_to=rollback)
         by_event: dict[str, int] = defaultdict(int)
         self.checkpoints()
         with self.engine.connect() as conn:
             since = store.final_mark(conn)
         while True:
-            checkpoints = self.checkpoints()
+            checkpoints = self._after_rollback(self.checkpoints(), rollback)
             start = min(checkpoints.values()) + 1
             if start > target:
                 break
             end = min(start + self.range_size - 1, target)
             try:
-                events, rows = self._index_range(start, end, checkpoints, final_block, by_event)
+                events, rows = self._index_range(start, end, checkpoints, final_block, by_event, rollback)
             except ChainMovedDuringRange:
                 ancestor = self.check_reorg()
                 if ancestor is not None:
-                    report.rolled_back_to = ancestor
+                    rollback = report.rolled_back_to = ancestor if rollback is None else min(rollback, ancestor)
                 # A node that went back may not have reached the old head again yet.
                 head = self.source.head()
                 target = min(target, head)
                 final_block = report.final_block = min(final_block, head - self.confirmations)
                 continue
+            rollback = None  # written with the range
             report.ranges += 1
             report.events += events
             report.rows += rows
         with self.engine.begin() as conn:
-            store.finalize(conn, final_block, since)
+            if rollback is not None:
+                store.rollback_to(conn, rollback)
+            store.finalize(conn, final_block, since if report.rolled_back_to is None
+                           else min(since, report.rolled_back_to))
         report.indexed_block = min(self.checkpoints().values())
         report.seconds = time.perf_counter() - started
         report.by_event = dict(by_event)
         return report
 
+    @staticmethod
+    def _after_rollback(checkpoints: dict[str, int], rollback: int | None) -> dict[str, int]:
+        """The checkpoints as they stand once a rollback not yet written is."""
+        return checkpoints if rollback is None else {name: min(done, rollback) for name, done in checkpoints.items()}
+
     def _index_range(self, start: int, end: int, checkpoints: dict[str, int], final_block: int,
-                     by_event: dict[str, int]) -> tuple[int, int]:
+                     by_event: dict[str, int], rollback: int | None = None) -> tuple[int, int]:
         covered = [name for name, done in checkpoints.items() if done < end]
         addresses = [self.catalog.addresses[name] for name in covered]
         # The range's last block, seen before its logs are read and again after: a node whose head fell
@@ -224,6 +236,8 @@ class EventIndexer:
                 rows_by_table[table].append({**values, **meta})
         new_blocks = [headers[n] for n in sorted({log.block_number for log in logs} | {end})]
         with self.engine.begin() as conn:
+            if rollback is not None:
+                store.rollback_to(conn, rollback)
             store.write_range(conn, rows_by_table, new_blocks, final_block, covered, end, self.hooks.after_table)
         return events, sum(len(r) for r in rows_by_table.values())
 

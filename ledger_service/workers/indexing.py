@@ -92,6 +92,8 @@ class IndexWorker(Worker):
             if self.after_sync is not None:
                 self.after_sync(report)
         if report.rolled_back_to is not None:
+            log.warning("the chain no longer has the indexed blocks above %d: the index went back to it and read "
+                        "the chain's blocks from there", report.rolled_back_to)
             self.resend_forgotten(report.rolled_back_to + 1)
         return report
 

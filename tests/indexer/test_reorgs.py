@@ -138,3 +138,28 @@ def test_a_range_read_while_the_node_restarted_from_an_older_state_is_read_again
 
     assert balance(index_engine, ledger, "trader") == 50
     assert dump(index_engine) == fresh_index(ledger, tmp_path)
+
+
+@pytest.mark.parametrize("confirmations", [6, 0], ids=["within-depth", "below-depth"])
+def test_a_reader_during_a_rollback_sees_the_index_before_it_or_after_its_re_read_never_between(
+    ledger, story, make_indexer, index_engine, tmp_path, confirmations
+):
+    # A reader of another connection (another request, another process) may read while the indexer rolls a
+    # replaced branch back and re-reads the new one: it must never see the branch gone and its replacement
+    # not yet read (here: the trader's 10 gone, enterprise_b's 20 not yet there).
+    seen_during: list[dict] = []
+    indexer = make_indexer(confirmations=confirmations)
+    branch = ledger.snapshot()
+    transfer(ledger, "enterprise_a", "trader", 10)
+    indexer.sync()
+    before = dump(index_engine)
+
+    ledger.revert(branch)
+    transfer(ledger, "enterprise_a", "enterprise_b", 20)  # the same height, another block
+    indexer.hooks.after_fetch = lambda start, end: seen_during.append(dump(index_engine))
+    report = indexer.sync()
+    after = dump(index_engine)
+
+    assert report.rolled_back_to is not None and seen_during
+    assert before != after and after == fresh_index(ledger, tmp_path, confirmations=confirmations)
+    assert all(seen in (before, after) for seen in seen_during)
