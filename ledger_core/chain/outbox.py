@@ -41,7 +41,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -549,6 +549,7 @@ class Outbox:
         by_signer: dict[str, list[TxRecord]] = defaultdict(list)
         for record in records:
             by_signer[record.signer].append(record)
+        ready: dict[str, list[TxRecord]] = {}
         for signer, group in by_signer.items():
             signable: list[TxRecord] = []
             rejected: list[TxRecord] = []
@@ -562,14 +563,21 @@ class Outbox:
             signable = self._affordable(signer, signable, rejected)
             self._reject(rejected)
             signable = [r for r in signable if r.status == OutboxStatus.QUEUED]
-            if not signable:
-                continue
-            with self.nonces.lock(signer):  # this process's transactions of a signer reach the node in order
-                self._sign(signer, signable)
-                signed = [r for r in signable if r.status == OutboxStatus.SIGNED and r.claim is not None]
-                self._fault("signed")
-                self._broadcast(signed)
-                self._fault("sent")
+            if signable:
+                ready[signer] = signable
+        if not ready:
+            return
+        # Every signer's rows are signed in one database transaction and sent in one JSON-RPC batch (each
+        # signer's in nonce order): a connection, the locks, a commit and a post a group, not a signer.
+        with ExitStack() as held:
+            for signer in sorted(ready):  # this process's transactions of a signer reach the node in order
+                held.enter_context(self.nonces.lock(signer))
+            self._sign(ready)
+            signed = [r for group in ready.values() for r in group
+                      if r.status == OutboxStatus.SIGNED and r.claim is not None]
+            self._fault("signed")
+            self._broadcast(signed)
+            self._fault("sent")
 
     def _affordable(self, signer: str, records: list[TxRecord], rejected: list[TxRecord]) -> list[TxRecord]:
         """On a network that charges gas, a signer that cannot pay for its transactions has them rejected at
@@ -614,18 +622,19 @@ class Outbox:
         self.await_receipts([r for r in records if r.tx_hash], treasury.wait_seconds)
         return self.chain.balance(account)
 
-    def _sign(self, signer: str, records: Sequence[TxRecord]) -> None:
-        """Queued to signed, once: in one database transaction, under the signer's lock (the caller holds this
-        process's; the database's is taken here), confirm the claims (a compare-and-set that also locks the
-        rows), take the next nonces and store the signed bytes. Rows whose claim was lost take the state their
-        new owner gave them."""
-        key = self._signing_key(signer)
-        floor = self.nonces.floor(signer)
+    def _sign(self, by_signer: Mapping[str, Sequence[TxRecord]]) -> None:
+        """Queued to signed, once: in one database transaction, under the signers' locks (the caller holds this
+        process's; the database's are taken here), confirm the claims (a compare-and-set that also locks the
+        rows), take each signer's next nonces and store the signed bytes. Rows whose claim was lost take the
+        state their new owner gave them."""
+        keys = {signer: self._signing_key(signer) for signer in by_signer}
+        floors = {signer: self.nonces.floor(signer) for signer in by_signer}
         template = self._tx_template()
+        records = [r for group in by_signer.values() for r in group]
         lost: set[int] = set()
         with self.sessions.begin() as session:
             connection = session.connection()
-            self.locks.in_transaction(connection, f"nonce:{signer}")
+            self.locks.in_transaction(connection, *(f"nonce:{signer}" for signer in by_signer))
             owned: set[int] = set()
             for token in {r.claim for r in records}:
                 owned.update(connection.execute(
@@ -633,15 +642,16 @@ class Outbox:
                                         TABLE.c.status == OutboxStatus.QUEUED, TABLE.c.claimed_by == token)
                     .values(claimed_until=utc_now() + timedelta(seconds=self.claim_seconds))
                     .returning(TABLE.c.id)).scalars())
-            mine = [r for r in records if r.id in owned]
             lost = {r.id for r in records} - owned
-            highest = connection.scalar(select(func.max(TABLE.c.nonce)).where(TABLE.c.signer == signer))
-            first = max(floor, 0 if highest is None else int(highest) + 1)
+            highest = self._highest_nonces(connection, list(by_signer))
             signed: list[tuple[TxRecord, int, str, str]] = []
-            for offset, record in enumerate(mine):
-                tx = template.sign(key, first + offset, record.gas_limit or 0, bytes.fromhex(record.to[2:]),
-                                   record.value, record.calldata)
-                signed.append((record, first + offset, "0x" + tx.raw.hex(), "0x" + tx.tx_hash.hex()))
+            for signer, group in by_signer.items():
+                stored = highest[signer]
+                first = max(floors[signer], 0 if stored is None else stored + 1)
+                for offset, record in enumerate(r for r in group if r.id in owned):
+                    tx = template.sign(keys[signer], first + offset, record.gas_limit or 0,
+                                       bytes.fromhex(record.to[2:]), record.value, record.calldata)
+                    signed.append((record, first + offset, "0x" + tx.raw.hex(), "0x" + tx.tx_hash.hex()))
             if signed:
                 connection.execute(
                     update(TABLE).where(TABLE.c.id == bindparam("row_id"), TABLE.c.status == OutboxStatus.QUEUED)
@@ -654,6 +664,15 @@ class Outbox:
             record.nonce, record.raw_tx, record.tx_hash = nonce, raw, tx_hash
             record.status = OutboxStatus.SIGNED
         self._reload(records, lost)
+
+    @staticmethod
+    def _highest_nonces(connection: Connection, signers: Sequence[str]) -> dict[str, int | None]:
+        """Each signer's highest stored nonce, in one statement of one index look-up per signer (a `max` per
+        signer, not a scan of their rows as `GROUP BY` would be)."""
+        row = connection.execute(select(*(
+            select(func.max(TABLE.c.nonce)).where(TABLE.c.signer == signer).scalar_subquery().label(f"n{i}")
+            for i, signer in enumerate(signers)))).one()
+        return {signer: None if n is None else int(n) for signer, n in zip(signers, row, strict=True)}
 
     def _signing_key(self, signer: str) -> PrivateKey:
         key = self._keys.get(signer)

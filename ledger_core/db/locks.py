@@ -41,10 +41,19 @@ class DatabaseLocks:
         with self._guard:
             return self._local.setdefault(name, threading.Lock())
 
-    def in_transaction(self, connection: Connection, name: str) -> None:
-        """Hold `name` until `connection`'s transaction ends (PostgreSQL; SQLite's writer lock serves)."""
-        if self.shared:
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(name)})
+    def in_transaction(self, connection: Connection, *names: str) -> None:
+        """Hold `names` until `connection`'s transaction ends (PostgreSQL; SQLite's writer lock serves). Several
+        are taken in one statement, in the order of their keys, so two transactions taking overlapping sets
+        cannot each hold what the other waits for (PostgreSQL evaluates a volatile function of the select list
+        after the ORDER BY)."""
+        if not self.shared or not names:
+            return
+        keys = sorted({lock_key(name) for name in names})
+        if len(keys) == 1:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": keys[0]})
+        else:
+            connection.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k) "
+                                    "ORDER BY k"), {"keys": keys})
 
     @contextmanager
     def role(self, name: str, wait: bool = False) -> Iterator[bool]:

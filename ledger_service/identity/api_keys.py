@@ -8,7 +8,7 @@ Keys found valid are remembered, so a request does not read its key's row again:
 rotated here is dropped at once, and expiry is checked on every use. Where other processes may change
 keys (`shared`, a database several service processes serve), every use first reads the audit log's last
 event id, one indexed value, and any new event empties the cache: a key revoked anywhere is refused on
-the next request.
+the next request. Concurrent requests share that read (each joins the next one that starts after it came).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_core.coalesce import Coalescer
 from ledger_core.db.models.identity import ApiKey, ApiKeyEvent
 from ledger_core.db.models.types import utc_aware, utc_now
 
@@ -74,6 +75,9 @@ class ApiKeys:
         self._seen_event: int | None = None  # the audit log's last event id when `_valid` was filled
         self._generation = 0  # moves on with every key dropped: a record read before then is not remembered
         self._lock = threading.Lock()
+        # Concurrent requests share one read of the audit log's last event: a caller joins the next read that
+        # starts after it arrives, so a key revoked before a request came is still seen by that request.
+        self._log_reads: Coalescer[None, int] = Coalescer(self._read_log)
 
     def issue(self, member: str, lifetime: timedelta, label: str = "", issued_by: str | None = None,
               secret: str | None = None, key_id: str | None = None, actor: str | None = None) -> IssuedKey:
@@ -120,19 +124,16 @@ class ApiKeys:
         if len(parts) != 3 or parts[0] != PREFIX:
             raise ApiKeyInvalid("malformed API key")
         key_id, secret_hash = parts[1], _hash(parts[2])
+        if self.shared:
+            self._note_log(self._log_reads.run((None,))[0])
+        with self._lock:
+            generation = self._generation
+            known = self._valid.get(key_id)
+        if known is not None and hmac.compare_digest(known[0], secret_hash):
+            if utc_aware(known[1].expires_at) > utc_now():
+                return known[1]
+            self.forget(key_id)
         with self.sessions() as session:
-            last_event = self._last_event(session) if self.shared else None
-            with self._lock:
-                if last_event != self._seen_event:
-                    self._valid.clear()
-                    self._seen_event = last_event
-                    self._generation += 1
-                generation = self._generation
-                known = self._valid.get(key_id)
-            if known is not None and hmac.compare_digest(known[0], secret_hash):
-                if utc_aware(known[1].expires_at) > utc_now():
-                    return known[1]
-                self.forget(key_id)
             row = session.get(ApiKey, key_id)
             if row is None or not hmac.compare_digest(row.secret_hash, secret_hash):
                 raise ApiKeyInvalid("unknown API key")
@@ -145,6 +146,21 @@ class ApiKeys:
             if generation == self._generation:  # no key was dropped while the row was read
                 self._valid[key_id] = (secret_hash, info)
         return info
+
+    def _note_log(self, last_event: int) -> None:
+        """Drop every remembered key when the audit log moved on since they were remembered (a key may have been
+        revoked or rotated by another process)."""
+        with self._lock:
+            if last_event != self._seen_event:
+                self._valid.clear()
+                self._seen_event = last_event
+                self._generation += 1
+
+    def _read_log(self, callers: list[None]) -> list[int]:
+        """The audit log's last event id, one read for every caller waiting (`_log_reads`)."""
+        with self.sessions() as session:
+            last = self._last_event(session)
+        return [last] * len(callers)
 
     @staticmethod
     def _last_event(session: Session) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import timedelta
 
@@ -208,3 +209,45 @@ def test_the_last_live_key_of_the_last_active_regulator_cannot_be_revoked(client
     refused = client.post(f"{V1}/api-keys/{last['key_id']}/revoke", headers=own)
     assert (refused.status_code, refused.json()["error"]) == (409, "LastRegulatorKey")
     assert client.get(ORG_PATH, headers=own).status_code == 200  # still in
+
+
+def test_on_a_shared_database_concurrent_requests_share_a_read_of_the_key_log_that_began_after_they_came(
+        cast: Cast, runtime: Runtime):
+    keys = ApiKeys(runtime.sessions, shared=True)
+    elsewhere = ApiKeys(runtime.sessions, shared=True)  # another service process on the same database
+    issued = keys.issue(cast.addresses["trader"], timedelta(days=1))
+    assert keys.authenticate(issued.token).key_id == issued.key_id  # remembered as valid
+    reads: list[int] = []
+    read_log, gate = keys._read_log, threading.Event()
+
+    def slow_read(callers: list[None]) -> list[int]:
+        found = read_log(callers)
+        reads.append(len(callers))
+        gate.wait(5)  # the first read is still on its way back when the other requests come
+        return found
+
+    keys._log_reads.batch = slow_read
+    answers: dict[str, str] = {}
+
+    def request(name: str) -> None:
+        try:
+            answers[name] = keys.authenticate(issued.token).key_id
+        except ApiKeyInvalid as exc:
+            answers[name] = str(exc)
+
+    first = threading.Thread(target=request, args=("first",))
+    first.start()
+    while not reads:
+        time.sleep(0.001)
+    elsewhere.revoke(issued.key_id)  # after the first read began: requests that come now must see it
+    later = [threading.Thread(target=request, args=(f"later {i}",)) for i in range(8)]
+    for thread in later:
+        thread.start()
+    time.sleep(0.2)
+    gate.set()
+    for thread in [first, *later]:
+        thread.join(10)
+
+    assert reads == [1, 8]  # one read for the eight requests that came during the first one
+    assert answers.pop("first") == issued.key_id  # its read began before the revocation
+    assert set(answers.values()) == {"API key revoked"} and len(answers) == 8

@@ -423,3 +423,28 @@ def test_a_pump_round_between_a_sender_s_signing_and_its_broadcast_leaves_those_
     assert broadcasts == [[nonce_before, nonce_before + 1, nonce_before + 2]]  # the sender's own, once
     assert [r.status for r in records] == ["mined"] * 3
     assert balance(client, cast, "trader") == 6
+
+
+def test_a_group_of_several_signers_is_signed_in_one_database_transaction_and_sent_in_one_batch(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    senders = ["enterprise_a", "enterprise_b", "enterprise_c"]
+    allocate(client, cast, {name: 10 for name in senders})
+    first = {name: runtime.chain.pending_nonce(cast.addresses[name]) for name in senders}
+    signings, posts = [], []
+    sign, send_raw = runtime.outbox._sign, runtime.chain.send_raw
+    monkeypatch.setattr(runtime.outbox, "_sign", lambda by_signer: (signings.append(sorted(by_signer)),
+                                                                     sign(by_signer))[1])
+    monkeypatch.setattr(runtime.chain, "send_raw", lambda raws, hashes: (posts.append(len(raws)),
+                                                                          send_raw(raws, hashes))[1])
+    intents = [Intent("AllowanceRegistry", "safeTransferFrom", (cast.addresses[name], cast.addresses["trader"],
+                                                                 YEAR, n, b""), cast.addresses[name])
+               for n in (1, 2) for name in senders]
+
+    records = runtime.outbox.submit(intents, preflight=False, wait=True)
+
+    assert signings == [sorted(cast.addresses[name] for name in senders)] and posts == [6]
+    assert [r.status for r in records] == ["mined"] * 6
+    for name in senders:  # each signer's transactions numbered on from its last, in the order asked
+        mine = [r for r in records if r.signer == cast.addresses[name]]
+        assert [r.nonce for r in mine] == [first[name], first[name] + 1]
+    assert balance(client, cast, "trader") == 3 * (1 + 2)

@@ -7,7 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
 
 from ledger_core.chain.compiler import Artifact
 from ledger_core.chain.outbox import Intent, Outbox
@@ -90,6 +91,45 @@ def test_one_process_at_a_time_plays_a_role_and_another_takes_it_over_when_the_h
                 assert taken
         with DatabaseLocks(second).role("outbox-pump") as free_again:
             assert free_again
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_locks_taken_together_hold_each_one_and_overlapping_sets_taken_in_any_order_do_not_deadlock(
+        postgres_url: str):
+    # A group's signers' nonce locks are taken in one statement: another process waits for any one of them,
+    # and two processes taking overlapping sets, named in opposite orders, take turns rather than deadlock.
+    first, second = make_engine(postgres_url), make_engine(postgres_url)
+    try:
+        with first.begin() as holder:
+            DatabaseLocks(first).in_transaction(holder, "nonce:a", "nonce:b", "nonce:c")
+            with second.connect() as other:
+                other.execute(text("SET lock_timeout = '100ms'"))
+                with pytest.raises(OperationalError, match="lock timeout"):
+                    DatabaseLocks(second).in_transaction(other, "nonce:b")
+                other.rollback()
+        with second.begin() as other:  # free once the holder's transaction ended
+            DatabaseLocks(second).in_transaction(other, "nonce:b")
+
+        errors: list[BaseException] = []
+
+        def take_turns(engine: Engine, names: list[str]) -> None:
+            for _ in range(60):
+                try:
+                    with engine.begin() as conn:
+                        DatabaseLocks(engine).in_transaction(conn, *names)
+                        conn.execute(text("SELECT pg_sleep(0.001)"))
+                except Exception as exc:  # a deadlock would be reported here
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=take_turns, args=(first, ["nonce:x", "nonce:y", "nonce:z"])),
+                   threading.Thread(target=take_turns, args=(second, ["nonce:z", "nonce:y", "nonce:x"]))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
     finally:
         first.dispose()
         second.dispose()
