@@ -7,7 +7,6 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, delete, func, select, update
+from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -32,14 +31,6 @@ from tests.service.metering import clear_meter_data
 from tests.service.test_transactions_api import signed_call
 
 TRANSFER = f"{V1}/allowances/transfers"
-
-
-@pytest.fixture(autouse=True)
-def _forget_keys(runtime: Runtime) -> Iterator[None]:
-    """Idempotency keys live in SQL, outside the chain snapshot."""
-    yield
-    with runtime.sessions.begin() as session:
-        session.execute(delete(IdempotencyRecord))
 
 
 @pytest.fixture
