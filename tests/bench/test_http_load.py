@@ -4,16 +4,13 @@ refuses what it does not read rather than guessing."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
 from bench.http_load import Connection, HttpError
-from ledger_core.chain.anvil import free_port
+from tests.support.serving import served_on_a_port
 
 
 async def serve(answers: list[bytes], seen: list[tuple[int, bytes]]) -> tuple[asyncio.Server, str]:
@@ -108,16 +105,8 @@ def uvicorn_url() -> Iterator[str]:
     async def echo(request: Request) -> dict[str, object]:
         return {"got": await request.json(), "auth": request.headers.get("authorization")}
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served_on_a_port(app) as url:
+        yield url
 
 
 def test_the_service_s_own_server_is_read_request_after_request(uvicorn_url: str):

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ledger_core.chain.anvil import free_port
 from ledger_core.chain.compiler import Artifact
 from ledger_core.config import Settings
 from ledger_core.db.models import ApiKey
@@ -21,6 +17,7 @@ from ledger_service.runtime import Runtime
 from tests.service.cast import Cast, admit_cast
 from tests.service.metering import clear_meter_data
 from tests.support import snapshots
+from tests.support.serving import served_on_a_port
 
 
 def service_settings(directory: Path, **overrides: object) -> Settings:
@@ -77,13 +74,5 @@ def keys_restored(runtime: Runtime) -> Iterator[None]:
 def served(runtime: Runtime) -> Iterator[str]:
     """The API on a real port, as `carbonledger serve` and the demo serve it (on the embedded chain its `/rpc`
     is the chain's node interface)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served_on_a_port(create_app(runtime)) as url:
+        yield url
