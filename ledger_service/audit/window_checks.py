@@ -34,6 +34,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
+from ledger_core.db.lists import in_values
 from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles.proofs import KeptLayers, RebuiltWindow, prove_kept, rebuild_window
 from oracles.trees import WindowTree
@@ -179,7 +180,7 @@ def batch_rows(session: Session, anchor_ids: Sequence[int]) -> list[BatchRow]:
     rows = session.execute(select(b.id, b.anchor_id, b.enterprise_org_id, b.window_start, b.window_end,
                                   b.factor_set, b.status, b.root, b.readings_revision, b.built_at, b.total_mg,
                                   b.reading_count)
-                           .where(b.anchor_id.in_(anchor_ids))).all()
+                           .where(in_values(session, b.anchor_id, anchor_ids))).all()
     return [BatchRow._make(row) for row in rows]
 
 

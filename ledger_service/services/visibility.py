@@ -30,10 +30,14 @@ class IndexedViews:
         """Bring the index up to the chain's head before a read."""
         self.index.index_up_to_date()
 
-    def viewer(self, caller: Caller) -> Viewer:
+    def viewer(self, caller: Caller, session: Session | None = None) -> Viewer:
         """What the caller may see of other organisations, from an index brought up to the chain's head; the
-        caller's organisation and roles are the chain's (already checked active)."""
+        caller's organisation and roles are the chain's (already checked active). Read in `session` when given: a
+        use case's own, which has not read yet (its transaction begins after the index is brought up here), so
+        that the request holds one connection and reads one state of the index."""
         self.fresh()
+        if session is not None:
+            return viewer_from(session, caller.address, caller.member.org_id, caller.member.roles)
         with self.sessions() as session:
             return viewer_from(session, caller.address, caller.member.org_id, caller.member.roles)
 
