@@ -101,9 +101,9 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
         .limit(limit)
     ).all()
     market = contract_address(session, MARKET)
-    txs = list({row.tx_hash for row in transfers if row.kind != "transfer"})
-    market_txs = list({row.tx_hash for row in transfers if market is not None and market in (
-        row.from_address, row.to_address)})
+    # Rows as plain tuples (by position): a page has hundreds, and a Row's attributes are looked up by name.
+    txs = list({row[5] for row in transfers if row[0] != "transfer"})
+    market_txs = list({row[5] for row in transfers if market is not None and market in (row[2], row[3])})
     rules = trace_rules(token)
     allocation_txs: set[str] = set()
     surrenders: dict[tuple[str, str], int] = {}

@@ -71,9 +71,13 @@ def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor
     ).order_by(ChainAnchor.anchor_id)))
 
 
+# Made once: an alias of the table builds a proxy of each of its columns (half a millisecond per trace).
+_TARGET_REPORT = aliased(ChainReport, name="target_report")
+
+
 def _versions_of(session: Session, report_id: int) -> list[ChainReport]:
     """Every version of the report (the same enterprise and year), in version order; none for no such report."""
-    target = aliased(ChainReport)
+    target = _TARGET_REPORT
     return list(session.scalars(select(ChainReport).join(target, (target.org_id == ChainReport.org_id) & (
         target.year == ChainReport.year)).where(target.report_id == report_id).order_by(ChainReport.version)))
 
