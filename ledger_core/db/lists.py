@@ -12,28 +12,20 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, LargeBinary, String, any_, bindparam
+from sqlalchemy import ColumnElement, Connection, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.types import TypeEngine
-
-_ELEMENT_TYPES: dict[str, TypeEngine[Any]] = {"int": BigInteger(), "str": String(), "bytes": LargeBinary()}
 
 
 def in_values(db: Session | Connection, column: InstrumentedAttribute[Any] | ColumnElement[Any],
               values: Collection[Any], name: str | None = None) -> ColumnElement[bool]:
-    """`column IN values`, as `column = ANY(:name)` on PostgreSQL. The values are ints, strs or bytes (one kind;
-    an empty collection matches nothing either way); `name` tells the parameter apart when one statement has
-    two such lists on the same column."""
+    """`column IN values`, as `column = ANY(:name)` on PostgreSQL (an array of the column's type; an empty
+    collection matches nothing either way). `name` tells the parameter apart when one statement has two such
+    lists on the same column."""
     if _dialect(db) != "postgresql":
         return column.in_(values)
-    ordered = sorted(values)
-    kind = type(ordered[0]).__name__ if ordered else "int"
-    element = _ELEMENT_TYPES.get(kind)
-    if element is None:
-        raise TypeError(f"in_values: values of {kind} have no array type here")
     key = name or f"{column.key}_values"
-    return column == any_(bindparam(key, ordered, type_=ARRAY(element)))
+    return column == any_(bindparam(key, sorted(values), type_=ARRAY(column.type)))
 
 
 def _dialect(db: Session | Connection) -> str:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Pool, select
 from sqlalchemy.orm import Session
 
 from ledger_core.db.lists import in_values
@@ -149,17 +149,19 @@ class _Kept:
             self.windows.pop(batch_id, None)
 
 
-_kept: weakref.WeakKeyDictionary[Engine, _Kept] = weakref.WeakKeyDictionary()
+# By the engine's pool: one database's, shared by the engine and its copies with other execution options (a read
+# use case's autocommit sessions on PostgreSQL, `IndexedViews.reading`).
+_kept: weakref.WeakKeyDictionary[Pool, _Kept] = weakref.WeakKeyDictionary()
 _kept_lock = threading.Lock()
 
 
 def _kept_for(session: Session) -> _Kept:
     bind = session.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
+    pool = (bind.engine if isinstance(bind, Connection) else bind).pool
     with _kept_lock:
-        kept = _kept.get(engine)
+        kept = _kept.get(pool)
         if kept is None:
-            kept = _kept[engine] = _Kept()
+            kept = _kept[pool] = _Kept()
         return kept
 
 

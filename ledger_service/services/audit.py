@@ -96,7 +96,7 @@ class AuditService:
         """A report's versions, anchors (each window rebuilt from its stored readings), sampled readings with
         proofs, devices and notarizations, and which checks failed; refused before any window is rebuilt when
         the caller may not see the enterprise."""
-        with self.views.sessions() as session:
+        with self.views.reading() as session:
             sees = self.views.viewer(caller, session)
             try:
                 # The report's enterprise and its park in one statement (an enterprise's park never changes).
@@ -153,7 +153,7 @@ class AuditService:
         """Every movement of an allowance vintage or a credit batch in chain order, and its holders; a member
         sees the hops its organisation's accounts took part in and its own holdings."""
         token = traced_contract(asset)
-        with self.views.sessions() as session:
+        with self.views.reading() as session:
             sees = self.views.viewer(caller, session)
             if sees.regulator:
                 trace = trace_asset(session, token, token_id, limit=offset + limit)
