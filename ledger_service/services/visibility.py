@@ -51,8 +51,8 @@ class IndexedViews:
     def viewer(self, caller: Caller, session: Session | None = None) -> Viewer:
         """What the caller may see of other organisations, from an index brought up to the chain's head; the
         caller's organisation and roles are the chain's (already checked active). Read in `session` when given: a
-        use case's own, which has not read yet (its transaction begins after the index is brought up here), so
-        that the request holds one connection and reads one state of the index."""
+        use case's own that has not read yet (its first statement, and on SQLite its snapshot, come after the
+        index is brought up here), so that a request takes one connection."""
         self.fresh()
         if session is not None:
             return viewer_from(session, caller.address, caller.member.org_id, caller.member.roles)
