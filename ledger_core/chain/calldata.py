@@ -111,6 +111,17 @@ _OVERLOADED = FunctionDef("", "", (), (), b"", "")
 
 def jsonable(value: Any) -> Any:
     """Arguments as JSON: bytes as 0x-hex, integers beyond 2^53 as decimal strings, tuples as lists."""
+    # The plain types first, by exact type: a trace's proof bundles are mostly strings and small ints already
+    # (a few hundred values each), and the checks below cost more than these.
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int:
+        return value if -(2**53) < value < 2**53 else str(value)
+    if kind is dict:
+        return {k: jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [jsonable(v) for v in value]
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     if isinstance(value, bool):

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from ledger_core.db.lists import in_values
 from ledger_core.db.models import ChainAnchor
 from oracles.anchor_records import AnchoredWindow, AnchorRecord, batch_proofs, batch_root
 
@@ -64,7 +65,7 @@ def indexed_windows(session: Session | Connection, anchors: Sequence[ChainAnchor
         rows = session.execute(
             select(a.batch_id, a.anchor_id, a.enterprise_org_id, a.measure, a.window_start, a.window_end, a.root,
                    a.total_mg, a.reading_count, a.factor_set_id, a.previous_anchor_id, a.oracle)
-            .where(a.batch_id.in_(batch_ids)).order_by(a.batch_id, a.anchor_id)
+            .where(in_values(session, a.batch_id, batch_ids)).order_by(a.batch_id, a.anchor_id)
         ).all()
         for _, members in groupby(rows, key=itemgetter(0)):
             paths.update(_batch_paths(tuple(tuple(row[1:]) for row in members)))

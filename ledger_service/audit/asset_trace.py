@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_core.assets import ALLOWANCE, TraceRules, by_contract
+from ledger_core.db.lists import in_values
 from ledger_core.db.models import (
     ChainBalance,
     ChainCreditCancellation,
@@ -44,15 +45,15 @@ def _credit_burns(session: Session, txs: list[str], token_id: int) -> dict[tuple
     """(tx, holder) -> what a burn of the batch was: retirement, cancellation or surrender."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for r in session.scalars(select(ChainCreditRetirement).where(
-            ChainCreditRetirement.tx_hash.in_(txs), ChainCreditRetirement.batch_id == token_id)):
+            in_values(session, ChainCreditRetirement.tx_hash, txs), ChainCreditRetirement.batch_id == token_id)):
         out[(r.tx_hash, r.holder)] = {"kind": "retirement", "serial_start": r.serial_start,
                                       "serial_end": r.serial_end, "retirement_id": r.retirement_id}
     for c in session.scalars(select(ChainCreditCancellation).where(
-            ChainCreditCancellation.tx_hash.in_(txs), ChainCreditCancellation.batch_id == token_id)):
+            in_values(session, ChainCreditCancellation.tx_hash, txs), ChainCreditCancellation.batch_id == token_id)):
         out[(c.tx_hash, c.holder)] = {"kind": "cancellation", "serial_start": c.serial_start,
                                       "serial_end": c.serial_end}
     for s in session.scalars(select(ChainCreditSurrender).where(
-            ChainCreditSurrender.tx_hash.in_(txs), ChainCreditSurrender.batch_id == token_id)):
+            in_values(session, ChainCreditSurrender.tx_hash, txs), ChainCreditSurrender.batch_id == token_id)):
         out[(s.tx_hash, s.holder)] = {"kind": "surrender", "serial_start": s.serial_start,
                                       "serial_end": s.serial_end, "compliance_year": s.year}
     return out
@@ -62,7 +63,7 @@ def _gec_consumptions(session: Session, txs: list[str], token_id: int) -> dict[t
     """(tx, holder) -> a consumption claim on the certificate batch, with the serials it consumed."""
     return {(c.tx_hash, c.holder): {"kind": "consumption", "serial_start": c.serial_start, "serial_end": c.serial_end}
             for c in session.scalars(select(ChainGecConsumption).where(
-                ChainGecConsumption.tx_hash.in_(txs), ChainGecConsumption.batch_id == token_id))}
+                in_values(session, ChainGecConsumption.tx_hash, txs), ChainGecConsumption.batch_id == token_id))}
 
 
 def _allocations(session: Session, txs: list[str], token_id: int) -> set[str]:
@@ -70,7 +71,7 @@ def _allocations(session: Session, txs: list[str], token_id: int) -> set[str]:
     # Selected by transaction only, the rest checked here: with the token in the condition too, SQLite's planner
     # walks every transfer of the vintage instead of the few rows of these transactions.
     rows = session.execute(select(ChainTransfer.tx_hash, ChainTransfer.token, ChainTransfer.kind,
-                                  ChainTransfer.token_id).where(ChainTransfer.tx_hash.in_(txs)))
+                                  ChainTransfer.token_id).where(in_values(session, ChainTransfer.tx_hash, txs)))
     return {tx for tx, token, kind, tid in rows if (token, kind, tid) == (ALLOWANCE.contract, "mint", token_id)}
 
 
@@ -100,9 +101,9 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
         .limit(limit)
     ).all()
     market = contract_address(session, MARKET)
-    txs = list({row.tx_hash for row in transfers if row.kind != "transfer"})
-    market_txs = list({row.tx_hash for row in transfers if market is not None and market in (
-        row.from_address, row.to_address)})
+    # Rows as plain tuples (by position): a page has hundreds, and a Row's attributes are looked up by name.
+    txs = list({row[5] for row in transfers if row[0] != "transfer"})
+    market_txs = list({row[5] for row in transfers if market is not None and market in (row[2], row[3])})
     rules = trace_rules(token)
     allocation_txs: set[str] = set()
     surrenders: dict[tuple[str, str], int] = {}
@@ -113,14 +114,14 @@ def trace_asset(session: Session, token: str, token_id: int, limit: int | None =
     if txs:
         surrenders = {(tx, holder): year for tx, holder, year in session.execute(
             select(ChainSurrender.tx_hash, ChainSurrender.holder, ChainSurrender.compliance_year).where(
-                ChainSurrender.tx_hash.in_(txs), ChainSurrender.token == token,
+                in_values(session, ChainSurrender.tx_hash, txs), ChainSurrender.token == token,
                 ChainSurrender.token_id == token_id))}
     if txs:
         for explainer in rules.explain_burns:
             burns.update(BURN_EXPLAINERS[explainer](session, txs, token_id))
     if market_txs:
         fills = {(f.tx_hash, f.buyer or ""): f for f in session.scalars(select(ChainOrderEvent).where(
-            ChainOrderEvent.tx_hash.in_(market_txs), ChainOrderEvent.kind == "filled",
+            in_values(session, ChainOrderEvent.tx_hash, market_txs), ChainOrderEvent.kind == "filled",
             ChainOrderEvent.token_id == token_id))}
     hops: list[AssetHop] = []
     totals = {"issued": 0, "surrendered": 0, "retired": 0, "cancelled": 0}

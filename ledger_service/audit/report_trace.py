@@ -14,6 +14,7 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from ledger_core.db.lists import in_values
 from ledger_core.db.models import (
     ChainAnchor,
     ChainDevice,
@@ -70,16 +71,20 @@ def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor
     ).order_by(ChainAnchor.anchor_id)))
 
 
+# Made once: an alias of the table builds a proxy of each of its columns (half a millisecond per trace).
+_TARGET_REPORT = aliased(ChainReport, name="target_report")
+
+
 def _versions_of(session: Session, report_id: int) -> list[ChainReport]:
     """Every version of the report (the same enterprise and year), in version order; none for no such report."""
-    target = aliased(ChainReport)
+    target = _TARGET_REPORT
     return list(session.scalars(select(ChainReport).join(target, (target.org_id == ChainReport.org_id) & (
         target.year == ChainReport.year)).where(target.report_id == report_id).order_by(ChainReport.version)))
 
 
 def _versions(session: Session, reports: list[ChainReport], names: dict[str, str]) -> list[ReportVersion]:
     events = session.scalars(select(ChainReportEvent).where(
-        ChainReportEvent.report_id.in_([r.report_id for r in reports]))
+        in_values(session, ChainReportEvent.report_id, [r.report_id for r in reports]))
         .order_by(ChainReportEvent.block_number, ChainReportEvent.log_index)).all()
     steps: dict[int, list[ReportStep]] = {r.report_id: [] for r in reports}
     for e in events:
@@ -229,7 +234,8 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
     facts = _anchor_facts(anchors, batches, windows, names)
     readings, checked = _readings(session, anchors, windows, sample_readings, seed, all_readings)
     documents = [v.document_hash for v in reports]
-    notes = session.scalars(select(ChainNotarization).where(ChainNotarization.document_hash.in_(documents))).all()
+    notes = session.scalars(select(ChainNotarization).where(
+        in_values(session, ChainNotarization.document_hash, documents))).all()
     return ReportTrace(
         report_id=report_id, org_id=report.org_id, year=report.year,
         versions=_versions(session, reports, names), commitment=commitment, anchors=facts,

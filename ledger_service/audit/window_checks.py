@@ -31,9 +31,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Pool, select
 from sqlalchemy.orm import Session
 
+from ledger_core.db.lists import in_values
 from ledger_core.db.models import BatchStatus, MeterBatch
 from oracles.proofs import KeptLayers, RebuiltWindow, prove_kept, rebuild_window
 from oracles.trees import WindowTree
@@ -148,17 +149,19 @@ class _Kept:
             self.windows.pop(batch_id, None)
 
 
-_kept: weakref.WeakKeyDictionary[Engine, _Kept] = weakref.WeakKeyDictionary()
+# By the engine's pool: one database's, shared by the engine and its copies with other execution options (a read
+# use case's autocommit sessions on PostgreSQL, `IndexedViews.reading`).
+_kept: weakref.WeakKeyDictionary[Pool, _Kept] = weakref.WeakKeyDictionary()
 _kept_lock = threading.Lock()
 
 
 def _kept_for(session: Session) -> _Kept:
     bind = session.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
+    pool = (bind.engine if isinstance(bind, Connection) else bind).pool
     with _kept_lock:
-        kept = _kept.get(engine)
+        kept = _kept.get(pool)
         if kept is None:
-            kept = _kept[engine] = _Kept()
+            kept = _kept[pool] = _Kept()
         return kept
 
 
@@ -179,7 +182,7 @@ def batch_rows(session: Session, anchor_ids: Sequence[int]) -> list[BatchRow]:
     rows = session.execute(select(b.id, b.anchor_id, b.enterprise_org_id, b.window_start, b.window_end,
                                   b.factor_set, b.status, b.root, b.readings_revision, b.built_at, b.total_mg,
                                   b.reading_count)
-                           .where(b.anchor_id.in_(anchor_ids))).all()
+                           .where(in_values(session, b.anchor_id, anchor_ids))).all()
     return [BatchRow._make(row) for row in rows]
 
 

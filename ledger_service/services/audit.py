@@ -16,7 +16,7 @@ from ledger_core.assets import asset_kind
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.suite import Suite
 from ledger_core.config import Settings
-from ledger_core.db.models import ChainReport, ChainTransfer
+from ledger_core.db.models import ChainOrganisation, ChainReport, ChainTransfer
 from ledger_service.audit import results as r
 from ledger_service.audit.access import (
     AccessDenied,
@@ -96,14 +96,19 @@ class AuditService:
         """A report's versions, anchors (each window rebuilt from its stored readings), sampled readings with
         proofs, devices and notarizations, and which checks failed; refused before any window is rebuilt when
         the caller may not see the enterprise."""
-        sees = self.views.viewer(caller)
-        with self.views.sessions() as session:
+        with self.views.reading() as session:
+            sees = self.views.viewer(caller, session)
             try:
-                org_id = session.scalar(select(ChainReport.org_id).where(ChainReport.report_id == report_id))
-                if org_id is not None:
-                    sees.require(org_id, park_of(session, org_id))
+                # The report's enterprise and its park in one statement (an enterprise's park never changes).
+                found = session.execute(select(ChainReport.org_id, ChainOrganisation.parent_id)
+                                        .outerjoin(ChainOrganisation, ChainOrganisation.org_id == ChainReport.org_id)
+                                        .where(ChainReport.report_id == report_id)).first()
+                if found is not None:
+                    sees.require(found.org_id, found.parent_id)
                 trace = trace_report(session, report_id, readings, seed=seed, all_readings=all_readings)
-                trace = report_trace_for(sees, trace, park_of(session, trace.org_id))
+                park = found.parent_id if found is not None and found.org_id == trace.org_id else park_of(
+                    session, trace.org_id)
+                trace = report_trace_for(sees, trace, park)
             except UnknownReport:
                 raise not_found(f"no report {report_id}", "UnknownReport", reportId=report_id) from None
             except AccessDenied as exc:
@@ -148,8 +153,8 @@ class AuditService:
         """Every movement of an allowance vintage or a credit batch in chain order, and its holders; a member
         sees the hops its organisation's accounts took part in and its own holdings."""
         token = traced_contract(asset)
-        sees = self.views.viewer(caller)
-        with self.views.sessions() as session:
+        with self.views.reading() as session:
+            sees = self.views.viewer(caller, session)
             if sees.regulator:
                 trace = trace_asset(session, token, token_id, limit=offset + limit)
                 total = session.scalar(select(func.count()).select_from(ChainTransfer).where(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_service.audit.access import AccessDenied, Viewer, member_orgs, require_in_park, shows_parties, viewer_from
@@ -26,14 +28,34 @@ class IndexedViews:
     index: Index
     sessions: sessionmaker[Session]
 
+    def reading(self) -> Session:
+        """A session for a use case that only reads. On PostgreSQL its statements run outside a transaction
+        (autocommit): at the server's READ COMMITTED each statement reads what was committed before it either
+        way, and the transaction's BEGIN and ROLLBACK were two more round trips per request. SQLite keeps its
+        transaction, which is its snapshot of the index. Like any session it takes a connection at its first
+        statement (after `viewer` has brought the index up)."""
+        return self.sessions() if self._autocommit is None else self.sessions(bind=self._autocommit)
+
+    @cached_property
+    def _autocommit(self) -> Engine | None:
+        """The sessions' engine with autocommit connections, on PostgreSQL (the same pool)."""
+        engine = self.sessions.kw.get("bind")
+        if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+            return None
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+
     def fresh(self) -> None:
         """Bring the index up to the chain's head before a read."""
         self.index.index_up_to_date()
 
-    def viewer(self, caller: Caller) -> Viewer:
+    def viewer(self, caller: Caller, session: Session | None = None) -> Viewer:
         """What the caller may see of other organisations, from an index brought up to the chain's head; the
-        caller's organisation and roles are the chain's (already checked active)."""
+        caller's organisation and roles are the chain's (already checked active). Read in `session` when given: a
+        use case's own that has not read yet (its first statement, and on SQLite its snapshot, come after the
+        index is brought up here), so that a request takes one connection."""
         self.fresh()
+        if session is not None:
+            return viewer_from(session, caller.address, caller.member.org_id, caller.member.roles)
         with self.sessions() as session:
             return viewer_from(session, caller.address, caller.member.org_id, caller.member.roles)
 

@@ -10,6 +10,8 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from ledger_core.chain.outbox import Intent
+from ledger_service.api.routers.audit import AssetTraceOut, HopOut, OnChainOut
+from ledger_service.audit.asset_trace import trace_asset
 from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_B, OTHER_PARK, PARK, Cast
 from tests.service.helpers import V1, allocate, sanction, submit, transfer, view
@@ -93,6 +95,26 @@ def test_a_regulator_pages_through_every_hop_of_a_vintage(client: TestClient, ca
                                                        cast.addresses["enterprise_c"]]
     assert first["issued"] == 300 and first["outstanding"] == 300 and len(first["holders"]) == 5
     assert first["holders"] == rest["holders"]
+
+
+def test_an_asset_traces_answer_is_its_documented_response_model(client: TestClient, cast: Cast, runtime: Runtime):
+    """The endpoint writes its answer from the typed results without validating them into `AssetTraceOut`: the
+    JSON is the model's, field for field, for a regulator's page and for a member's."""
+    _moves(client, cast)
+    reply = client.get(f"{AUDIT}/assets/allowance/{YEAR}/trace", headers=cast.auth("regulator"),
+                       params={"offset": 1, "limit": 3})
+    with runtime.sessions() as session:  # the index the request brought up; a regulator's page reads 1 + 3 hops
+        trace = trace_asset(session, "AllowanceRegistry", YEAR, limit=4)
+    documented = AssetTraceOut.model_validate({
+        "asset": "allowance", "token_id": YEAR, "issued": trace.issued, "surrendered": trace.surrendered,
+        "outstanding": trace.outstanding, "holders": trace.holders, "hops": trace.hops[1:4],
+        "page": {"offset": 1, "limit": 3, "total": 6}}, from_attributes=True).model_dump(mode="json")
+    assert reply.headers["content-type"] == "application/json" and len(documented["hops"]) == 3
+    assert reply.json() == documented
+    mine = client.get(f"{AUDIT}/assets/allowance/{YEAR}/trace", headers=cast.auth("trader")).json()
+    assert mine == AssetTraceOut.model_validate(mine).model_dump(mode="json")
+    assert set(mine["hops"][0]) == set(HopOut.model_fields) and set(mine["hops"][0]["at"]) == set(
+        OnChainOut.model_fields)
 
 
 def test_a_member_sees_only_the_hops_and_holdings_of_its_organisation(client: TestClient, cast: Cast):

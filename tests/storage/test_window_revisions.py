@@ -146,7 +146,8 @@ def test_a_schema_made_from_the_models_has_the_same_triggers_as_one_made_by_the_
 
 
 def test_a_kept_window_proves_each_of_its_readings_as_the_whole_rebuilt_window_does(engine):
-    """The rows of a proved reading's chunk are read in one query (on PostgreSQL with the ids as one array)."""
+    """The leaves of a proved reading's chunk are read in one query, the readings to re-encode in another (on
+    PostgreSQL with the ids as one array each)."""
     with session_factory(engine)() as session:
         batch = session.scalar(select(MeterBatch).where(MeterBatch.readings_revision.is_not(None))
                                .order_by(MeterBatch.id).limit(1))
@@ -155,3 +156,24 @@ def test_a_kept_window_proves_each_of_its_readings_as_the_whole_rebuilt_window_d
         proved = prove_kept(session, [(whole, KeptLayers.of(whole), reading_id) for reading_id in ids])
         assert len(ids) > 16, "more than one chunk of leaves"
         assert [window.proof(i) for window, i in zip(proved, ids, strict=True)] == [whole.proof(i) for i in ids]
+
+
+def test_a_kept_window_leaves_a_reading_whose_chunk_neighbour_was_edited_to_a_whole_rebuild(engine):
+    """A reading is re-paired with the stored leaf hashes of its chunk's other readings: one of them edited in
+    SQL no longer gives the chunk's kept node, so that reading is not proved from the kept layers (None: the
+    caller rebuilds the window); a reading of another chunk still is."""
+    with session_factory(engine)() as session:
+        batch = session.scalar(select(MeterBatch).where(MeterBatch.readings_revision.is_not(None))
+                               .order_by(MeterBatch.id).limit(1))
+        whole = rebuild_window(session, batch)
+    kept = KeptLayers.of(whole)
+    ids = sorted(whole.readings)
+    place = kept.chunk_of(ids[0])
+    assert place is not None
+    neighbour = next(r for r in place[2] if r != ids[0])
+    elsewhere = next(r for r in ids if r not in place[2])
+    edit(engine, "UPDATE readings SET leaf_hash = :leaf WHERE id = :id", leaf=b"\x01" * 32, id=neighbour)
+    with session_factory(engine)() as session:
+        proved = prove_kept(session, [(whole, kept, ids[0]), (whole, kept, elsewhere)])
+    assert proved[0] is None
+    assert proved[1] is not None and proved[1].proof(elsewhere) == whole.proof(elsewhere)

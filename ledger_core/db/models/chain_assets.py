@@ -23,7 +23,9 @@ class ChainTransfer(ChainEventRow, Base):
     __tablename__ = "chain_transfers"
     __table_args__ = (
         UniqueConstraint("tx_hash", "log_index", "sub_index"),
-        Index("ix_chain_transfers_token_id_block", "token", "token_id", "block_number", "log_index"),
+        # A trace's hops in chain order, read from the index alone: every column the trace reads is in it.
+        Index("ix_chain_transfers_token_hops", "token", "token_id", "block_number", "log_index", "sub_index", "kind",
+              "operator", "from_address", "to_address", "amount", "tx_hash", "block_time", "pending"),
     )
 
     token: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,71 @@
+"""The story's report and allowance year traced on SQLite and on PostgreSQL, whose trace statements take their
+lists of ids as one array (`ledger_core.db.lists`) and read a page of hops from the transfers' covering index:
+both databases give the same trace, and a trace from kept window verdicts proves what a rebuilt one proves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from ledger_core.db.migrate import upgrade_to_head
+from ledger_core.db.session import make_engine, session_factory
+from ledger_service.audit.asset_trace import trace_asset
+from ledger_service.audit.report_trace import trace_report
+from ledger_service.audit.window_checks import batch_rows, checked_window
+from ledger_service.services.visibility import IndexedViews
+from tests.indexer.conftest import indexer_for
+from tests.support.story import YEAR, Story, tell_story
+
+
+@pytest.fixture
+def told(ledger, database_url: str) -> Iterator[tuple[Story, Engine]]:
+    engine = make_engine(database_url)
+    upgrade_to_head(engine)
+    with session_factory(engine)() as session:
+        story = tell_story(ledger, session)
+    indexer_for(ledger, engine).sync()
+    yield story, engine
+    engine.dispose()
+
+
+def test_a_report_traces_alike_from_rebuilt_and_from_kept_windows(told):
+    story, engine = told
+    with session_factory(engine)() as session:
+        rebuilt = trace_report(session, story.report_id, sample_readings=6, seed=7)
+        kept = trace_report(session, story.report_id, sample_readings=6, seed=7)
+    assert rebuilt.verified and [a.anchor_id for a in rebuilt.anchors] == story.anchor_ids[11]
+    assert len(rebuilt.readings) == 6 and all(r.proof_valid for r in rebuilt.readings)
+    assert kept.readings == rebuilt.readings and kept.anchors == rebuilt.anchors
+    assert [s.kind for s in kept.versions[0].steps] == ["submitted", "verified", "finalized"]
+    assert [n.at.tx_hash for n in kept.notarizations] == [story.tx["notarize"]]
+    assert len(kept.devices) == 4 and kept.verified
+
+
+def test_an_allowance_year_is_traced_in_chain_order_with_its_surrender(ledger, told):
+    story, engine = told
+    with session_factory(engine)() as session:
+        trace = trace_asset(session, "AllowanceRegistry", YEAR)
+        first = trace_asset(session, "AllowanceRegistry", YEAR, limit=3)
+    assert [h.kind for h in trace.hops] == ["allocation", "allocation", "transfer", "transfer", "surrender"]
+    assert [h.at.tx_hash for h in trace.hops] == [story.tx[k] for k in (
+        "allocate", "allocate", "b_to_trader", "trader_to_a", "surrender")]
+    assert trace.hops[-1].compliance_year == YEAR and trace.surrendered == story.obligation_tonnes
+    assert all(h.at.block_time.tzinfo is not None for h in trace.hops)
+    assert first.hops == trace.hops[:3]
+
+
+def test_a_read_use_case_reads_outside_a_transaction_on_postgresql_and_keeps_verdicts_for_every_session(told):
+    """`IndexedViews.reading`: autocommit on PostgreSQL (READ COMMITTED reads each statement's committed state
+    either way), SQLite's own transaction there; the window verdicts a trace kept there are the database's,
+    found again by a session of the plain engine."""
+    story, engine = told
+    views = IndexedViews(index=None, sessions=session_factory(engine))  # type: ignore[arg-type]
+    with views.reading() as session:
+        assert trace_report(session, story.report_id).verified
+        if engine.dialect.name == "postgresql":
+            assert session.connection().connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+    with session_factory(engine)() as session:
+        rows = batch_rows(session, story.anchor_ids[11])
+        assert rows and all(checked_window(session, row).kept is not None for row in rows)
