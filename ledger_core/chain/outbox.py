@@ -262,16 +262,19 @@ class Outbox:
 
     def submit(
         self, intents: Sequence[Intent], preflight: bool = False, wait: bool = True, timeout: float = 60.0,
-        claim: RequestClaim | None = None,
+        claim: RequestClaim | None = None, sent_with_receipts: bool = False,
     ) -> list[TxRecord]:
         """Send `intents`; returns their records in order (mined/failed if `wait` and the chain mined them,
         rejected where the preflight found a revert). Raises DuplicateRequest when `claim`'s key is taken,
         SendDeferred when the chain or the database failed after the records were written (they are sent
-        later), and the database's own error when nothing could be written."""
+        later), and the database's own error when nothing could be written. `sent_with_receipts` (with `wait`):
+        the rows' move to sent is written with the receipts the first poll finds, as a group commit's is (one
+        commit fewer; see `dispatch`)."""
         written = self._write([(intents, claim)])[0]
         if isinstance(written, DuplicateRequest):
             raise written
-        self.dispatch(written, [preflight] * len(written), wait, timeout)
+        self.dispatch(written, [preflight] * len(written), wait, timeout,
+                      receipts_follow=[wait and sent_with_receipts] * len(written))
         return written
 
     def submit_grouped(

@@ -60,11 +60,14 @@ class Sender:
         self.require_custodial(caller)
         if preflight is None:
             preflight = self.preflights(batch)
-        grouped = self.settings.group_commit and not batch
-        submit = self.outbox.submit_grouped if grouped else self.outbox.submit
+        timeout = self.settings.receipt_timeout_seconds
         with _busy_when_deferred():
-            records = submit(intents, preflight=preflight, wait=wait, timeout=self.settings.receipt_timeout_seconds,
-                             claim=caller.idempotency)
+            if self.settings.group_commit and not batch:
+                records = self.outbox.submit_grouped(intents, preflight=preflight, wait=wait, timeout=timeout,
+                                                     claim=caller.idempotency)
+            else:  # a batch records "sent" with its receipts, as a group does
+                records = self.outbox.submit(intents, preflight=preflight, wait=wait, timeout=timeout,
+                                             claim=caller.idempotency, sent_with_receipts=batch)
         return _refused_if_one(records, caller) if refuse else records
 
     async def require_custodial_async(self, caller: Caller) -> None:

@@ -378,6 +378,70 @@ def test_a_waiting_single_request_records_sent_with_its_receipt(cast: Cast, runt
     assert (row.status, row.attempts, row.last_error) == ("mined", 1, None)
 
 
+def test_a_waiting_batch_records_sent_with_its_receipts(cast: Cast, runtime: Runtime, client: TestClient):
+    """A batch request's rows: written, signed (durable before they are sent), then sent and mined recorded in
+    one commit, as a group's are: three commits however many transfers."""
+    allocate(client, cast, {"enterprise_a": 100})
+    commits: list[int] = []
+
+    def listener(_connection: object) -> None:
+        commits.append(1)
+
+    event.listen(runtime.engine, "commit", listener)
+    try:
+        records = runtime.outbox.submit(transfers(cast, [1, 2, 3]), sent_with_receipts=True)
+    finally:
+        event.remove(runtime.engine, "commit", listener)
+    assert len(commits) == 3
+    assert [(r.status, r.attempts, r.last_error) for r in rows(runtime, [r.id for r in records])] == [
+        ("mined", 1, None)] * 3
+
+
+def test_a_batch_that_does_not_wait_is_recorded_as_sent_before_it_is_answered(cast: Cast, runtime: Runtime,
+                                                                               client: TestClient):
+    allocate(client, cast, {"enterprise_a": 100})
+    records = runtime.outbox.submit(transfers(cast, [1, 2]), wait=False, sent_with_receipts=True)
+    assert [(r.status, row.status, row.attempts) for r, row in zip(records, rows(runtime, [r.id for r in records]),
+                                                                  strict=True)] == [("sent", "sent", 1)] * 2
+
+
+def test_a_batch_whose_receipts_are_not_there_at_once_is_left_recorded_as_sent(cast: Cast, runtime: Runtime,
+                                                                               client: TestClient,
+                                                                               monkeypatch: pytest.MonkeyPatch):
+    allocate(client, cast, {"enterprise_a": 100})
+    monkeypatch.setattr(runtime.chain, "receipts", lambda hashes: [None] * len(hashes))
+    records = runtime.outbox.submit(transfers(cast, [1, 2]), timeout=0, sent_with_receipts=True)
+    assert [(r.status, row.status, row.attempts) for r, row in zip(records, rows(runtime, [r.id for r in records]),
+                                                                  strict=True)] == [("sent", "sent", 1)] * 2
+
+
+@pytest.mark.parametrize("stage", ["signed", "broadcast", "sent"])
+def test_a_batch_that_crashes_after_signing_is_finished_after_restart_exactly_once_with_its_own_bytes(
+        client: TestClient, cast: Cast, runtime: Runtime, stage: str):
+    """Recorded "sent" only with its receipts, a batch's rows still read signed after a crash once the node has
+    them: recovery hands the node the same bytes again, which it already holds or has mined."""
+    allocate(client, cast, {"enterprise_a": 100})
+    sender = cast.addresses["enterprise_a"]
+    nonce_before = runtime.chain.pending_nonce(sender)
+    runtime.outbox.faults = crash_at(stage)
+    with pytest.raises(SimulatedCrash):
+        runtime.outbox.submit(transfers(cast, [1, 2, 3]), sent_with_receipts=True)
+    runtime.outbox.faults = None
+    with runtime.sessions() as session:
+        crashed = list(session.scalars(select(OutboxTransaction).where(OutboxTransaction.requested_by == sender)))
+    assert {r.status for r in crashed} == {"signed"}
+    hashes_before = [r.tx_hash for r in crashed]
+
+    restarted(runtime).recover()
+
+    after = rows(runtime, [r.id for r in crashed])
+    assert [r.status for r in after] == ["mined"] * 3
+    assert [r.tx_hash for r in after] == hashes_before
+    assert [r.nonce for r in after] == [nonce_before, nonce_before + 1, nonce_before + 2]
+    assert runtime.chain.pending_nonce(sender) == nonce_before + 3
+    assert (balance(client, cast, "enterprise_a"), balance(client, cast, "trader")) == (94, 6)
+
+
 def test_a_request_that_does_not_wait_is_recorded_as_sent_before_it_is_answered(cast: Cast, runtime: Runtime,
                                                                                  client: TestClient):
     allocate(client, cast, {"enterprise_a": 100})

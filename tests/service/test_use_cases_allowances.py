@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import event
+
 from ledger_service.allowances import Transfer
 from ledger_service.runtime import Runtime
 from tests.service.acting import acting, refused, services
@@ -15,6 +17,25 @@ def test_allocated_allowances_are_transferred_in_a_batch_and_counted(runtime: Ru
     sent = use.transfer_batch(acting(runtime, cast, "enterprise_a"), [Transfer(b, YEAR, 30), Transfer(b, YEAR, 20)])
     assert (sent.mined, sent.failed, sent.pending) == (2, 0, 0)
     assert use.balances(acting(runtime, cast, "regulator"), a, [YEAR]) == (a, {YEAR: 50})
+
+
+def test_a_batch_is_written_signed_and_recorded_mined_in_three_commits(runtime: Runtime, cast: Cast):
+    """Written, signed (durable before anything is sent), then recorded sent and mined with the receipts."""
+    use = services(runtime).allowances
+    a, b = cast.addresses["enterprise_a"], cast.addresses["enterprise_b"]
+    use.allocate(acting(runtime, cast, "regulator"), YEAR, [(a, 100)])
+    caller = acting(runtime, cast, "enterprise_a")
+    commits: list[int] = []
+
+    def listener(_connection: object) -> None:
+        commits.append(1)
+
+    event.listen(runtime.engine, "commit", listener)
+    try:
+        sent = use.transfer_batch(caller, [Transfer(b, YEAR, 1)] * 5)
+    finally:
+        event.remove(runtime.engine, "commit", listener)
+    assert (sent.mined, len(commits)) == (5, 3)
 
 
 def test_balances_and_compliance_are_refused_to_other_organisations(runtime: Runtime, cast: Cast):
