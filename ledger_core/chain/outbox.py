@@ -83,6 +83,11 @@ STUCK_SECONDS = 3.0  # a sent transaction whose nonce is its signer's next and s
 # (anvil mines a transaction as it comes and sweeps its pool every second: three seconds are past both)
 UNSTICK_AFTER = 0.5  # a waiting caller's transactions unmined this long: is its signer's next one held? (anvil)
 UNSTICK_EVERY = 1.0  # and again this often while they stay unmined
+# A waiting caller's receipts (`Outbox.await_receipts`): where a signer has several, its last one is polled this
+# often, and all of them once it is mined, at the latest FIRST_POLL_AFTER after they were sent, then after pauses
+# that double from 10 ms to 0.5 s.
+LAST_POLL_EVERY = 0.001
+FIRST_POLL_AFTER = 0.05
 GAS_TOP_UP = "GasTreasury"  # the contract name of the treasury's plain ether transfers
 REPLACEMENT_BUMP = 10  # percent, as geth's and Besu's transaction pools require
 
@@ -838,11 +843,14 @@ class Outbox:
     # ------------------------------------------------------------------ receipts
 
     def await_receipts(self, records: Sequence[TxRecord], timeout: float = 60.0) -> None:
-        """Poll until every record is mined or `timeout` passes (records left pending stay `sent`)."""
+        """Poll until every record is mined or `timeout` passes (records left pending stay `sent`). Where a
+        signer has several, the wait before each poll of them all watches only each signer's last one (`_pause`):
+        a node mines a signer's transactions in nonce order, so one poll and one commit then find the others."""
         waiting = [r for r in records if r.tx_hash]
         deadline = time.monotonic() + timeout
         delay = 0.0
         while waiting:
+            self._pause(waiting, delay, deadline)
             receipts = self.chain.receipts([r.tx_hash or "" for r in waiting])
             found = [(r, rc) for r, rc in zip(waiting, receipts, strict=True) if rc is not None]
             self._apply_receipts(found)
@@ -851,7 +859,27 @@ class Outbox:
             if not waiting or time.monotonic() >= deadline:
                 return
             delay = min(max(delay * 2, 0.01), 0.5)
-            time.sleep(delay)
+
+    def _pause(self, waiting: Sequence[TxRecord], delay: float, deadline: float) -> None:
+        """The wait before a poll of `waiting`: `delay` (none before the first poll), never past `deadline`.
+        Where a signer has several, each signer's highest-nonce one is polled every `LAST_POLL_EVERY` meanwhile
+        (nothing recorded), the wait ending once all of those are mined, and lasting up to `FIRST_POLL_AFTER`
+        before the first poll."""
+        lasts: dict[str, TxRecord] = {}
+        for record in waiting:
+            last = lasts.get(record.signer)
+            if last is None or (record.nonce or 0) > (last.nonce or 0):
+                lasts[record.signer] = record
+        several = len(lasts) < len(waiting)
+        until = min(time.monotonic() + (FIRST_POLL_AFTER if several and not delay else delay), deadline)
+        if not several:
+            time.sleep(max(until - time.monotonic(), 0.0))
+            return
+        hashes = [r.tx_hash or "" for r in lasts.values()]
+        while time.monotonic() < until:
+            if all(self.chain.receipts(hashes)):
+                return
+            time.sleep(min(LAST_POLL_EVERY, max(until - time.monotonic(), 0.0)))
 
     def _apply_receipts(self, found: Sequence[tuple[TxRecord, dict[str, Any]]]) -> None:
         changes = []

@@ -442,6 +442,26 @@ def test_a_batch_that_crashes_after_signing_is_finished_after_restart_exactly_on
     assert (balance(client, cast, "enterprise_a"), balance(client, cast, "trader")) == (94, 6)
 
 
+def test_a_waiting_batch_watches_its_last_receipt_and_polls_them_all_once_it_is_mined(
+        cast: Cast, runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch):
+    """A node mines a signer's transactions in nonce order: until the last one is mined only its receipt is
+    asked for, then one poll (and one commit) finds them all."""
+    allocate(client, cast, {"enterprise_a": 100})
+    real = runtime.chain.receipts
+    asked: list[int] = []
+
+    def receipts(hashes):
+        asked.append(len(hashes))
+        if len(asked) <= 3:  # the node has not mined them yet
+            return [None] * len(hashes)
+        return real(hashes)
+
+    monkeypatch.setattr(runtime.chain, "receipts", receipts)
+    records = runtime.outbox.submit(transfers(cast, [1, 2, 3]), sent_with_receipts=True)
+    assert [r.status for r in records] == ["mined"] * 3
+    assert asked == [1, 1, 1, 1, 3]
+
+
 def test_a_request_that_does_not_wait_is_recorded_as_sent_before_it_is_answered(cast: Cast, runtime: Runtime,
                                                                                  client: TestClient):
     allocate(client, cast, {"enterprise_a": 100})
