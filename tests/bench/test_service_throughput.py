@@ -28,6 +28,7 @@ def test_the_command_line_measures_64_clients_and_the_service_processes_unless_t
     args = parser().parse_args(["--skip-traces", "--transfers", "20", "--anvil-transfers", "40"])
     assert (args.clients, args.skip_traces, args.skip_processes) == (64, True, False)
     assert (args.process_transfers, args.process_signers) == (1000, 1)
+    assert args.batch_rounds == 3  # the batch endpoint and the same-signer raw sends alternate, medians taken
     args = parser().parse_args(["--skip-processes", "--clients", "8", "--process-signers", "4"])
     assert (args.clients, args.skip_processes, args.process_signers) == (8, True, 4)
 
