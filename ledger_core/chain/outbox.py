@@ -309,7 +309,7 @@ class Outbox:
             self.sending -= ids
         with self.deferring(records):
             if wait:
-                self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout)
+                self.await_receipts([r for r in records if r.status == OutboxStatus.SENT], timeout, unstick=True)
 
     @contextmanager
     def deferring(self, records: Sequence[TxRecord]) -> Iterator[None]:
@@ -842,12 +842,17 @@ class Outbox:
 
     # ------------------------------------------------------------------ receipts
 
-    def await_receipts(self, records: Sequence[TxRecord], timeout: float = 60.0) -> None:
+    def await_receipts(self, records: Sequence[TxRecord], timeout: float = 60.0, unstick: bool = False) -> None:
         """Poll until every record is mined or `timeout` passes (records left pending stay `sent`). Where a
         signer has several, the wait before each poll of them all watches only each signer's last one (`_pause`):
-        a node mines a signer's transactions in nonce order, so one poll and one commit then find the others."""
+        a node mines a signer's transactions in nonce order, so one poll and one commit then find the others.
+        With `unstick` (a caller waiting for its answer, holding no signer's lock), records unmined
+        `UNSTICK_AFTER` after the call began, and every `UNSTICK_EVERY` after, have their signers freed if the
+        node holds their next transaction (`unstick`), as the receipt watcher does for the callers it follows;
+        the pump's rounds leave that to `STUCK_SECONDS`."""
         waiting = [r for r in records if r.tx_hash]
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline, unstick_at = started + timeout, started + UNSTICK_AFTER
         delay = 0.0
         while waiting:
             self._pause(waiting, delay, deadline)
@@ -856,8 +861,13 @@ class Outbox:
             self._apply_receipts(found)
             waiting = [r for r, rc in zip(waiting, receipts, strict=True) if rc is None]
             self._save_sent([r for r in waiting if r.sent_unsaved])
-            if not waiting or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if not waiting or now >= deadline:
                 return
+            if unstick and now >= unstick_at:
+                unstick_at = now + UNSTICK_EVERY
+                self.unstick({r.signer for r in waiting
+                              if r.status == OutboxStatus.SENT and r.origin == OutboxOrigin.CUSTODIAL})
             delay = min(max(delay * 2, 0.01), 0.5)
 
     def _pause(self, waiting: Sequence[TxRecord], delay: float, deadline: float) -> None:
@@ -1525,7 +1535,7 @@ class GroupCommit:
         try:
             with self.outbox.deferring(records):
                 self.outbox.await_receipts([r for r in records if r.status == OutboxStatus.SENT],
-                                           max(e.timeout for e in waiting))
+                                           max(e.timeout for e in waiting), unstick=True)
         except BaseException as exc:
             error = exc
         self._finish(waiting, error)

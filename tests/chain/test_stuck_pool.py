@@ -98,3 +98,21 @@ def test_a_waiting_caller_s_signer_is_freed_at_once_when_the_node_holds_its_next
     assert service.runtime is not None
     service.runtime.outbox.recover(wait=True, timeout=5)  # the pump's next round records its receipt
     assert status_of(service, row_id) == "mined"
+
+
+def test_a_waiting_batch_s_signer_is_freed_after_half_a_second_when_the_node_holds_its_next_transaction(
+    stuck: tuple[NodeService, int], monkeypatch: pytest.MonkeyPatch
+):
+    """A batch request waits for its receipts on its own thread: it too looks after half a second whether the
+    node holds its signer's next transaction, rather than waiting for the pump's round (an hour here)."""
+    service, row_id = stuck
+    monkeypatch.setattr(outbox_module, "STUCK_SECONDS", 3600.0)
+    started = time.monotonic()
+    transfers = [{"to": service.addresses["trader"], "year": YEAR, "amount": n} for n in (2, 3)]
+    reply = service.post("steel", "/allowances/transfers/batch", {"transfers": transfers})
+    assert time.monotonic() - started < outbox_module.UNSTICK_AFTER + 3
+    assert [tx["status"] for tx in reply["transactions"]] == ["mined", "mined"]
+    assert service.balances()["trader"] == 1 + 5 + 2 + 3  # the held transfer is mined too
+    assert service.runtime is not None
+    service.runtime.outbox.recover(wait=True, timeout=5)
+    assert status_of(service, row_id) == "mined"

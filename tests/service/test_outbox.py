@@ -289,10 +289,10 @@ def _mixed_group(outbox: Outbox, cast: Cast, monkeypatch: pytest.MonkeyPatch, wa
             release.wait(10)
         real_send(records, flags)
 
-    def held_await(records, timeout):
+    def held_await(records, timeout, **options):
         if hold_receipts is not None:
             hold_receipts.wait(10)
-        return real_await(records, timeout)
+        return real_await(records, timeout, **options)
 
     monkeypatch.setattr(outbox, "_preflight_sign_and_send", gated_send)
     monkeypatch.setattr(outbox, "await_receipts", held_await)
