@@ -58,6 +58,21 @@ def test_api_keys_expire_and_are_revoked(database_url: str):
     engine.dispose()
 
 
+def test_on_a_shared_database_a_key_revoked_by_another_process_is_refused_at_its_next_use(database_url: str):
+    engine = make_engine(database_url)
+    upgrade_to_head(engine)
+    here = ApiKeys(session_factory(engine), shared=True)
+    other = make_engine(database_url)
+    elsewhere = ApiKeys(session_factory(other), shared=True)  # another process: its own connections
+    live = here.issue("0x" + "11" * 20, timedelta(hours=1))
+    assert here.authenticate(live.token).key_id == live.key_id  # remembered as valid
+    elsewhere.revoke(live.key_id)
+    with pytest.raises(ApiKeyInvalid, match="revoked"):
+        here.authenticate(live.token)
+    engine.dispose()
+    other.dispose()
+
+
 class Crash(BaseException):
     pass
 
