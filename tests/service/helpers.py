@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from ledger_core.chain.outbox import Intent
 from ledger_service.runtime import Runtime
@@ -48,3 +51,18 @@ def submit(runtime: Runtime, *intents: Intent) -> list[str]:
 
 def view(runtime: Runtime, contract: str, function: str, *args: Any) -> Any:
     return runtime.chain.request(lambda: runtime.suite.function(contract, function, *args).call())
+
+
+@contextmanager
+def counted_commits(runtime: Runtime) -> Iterator[list[int]]:
+    """The database commits made in the block, counted (one entry each) in the list yielded."""
+    commits: list[int] = []
+
+    def listener(_connection: object) -> None:
+        commits.append(1)
+
+    event.listen(runtime.engine, "commit", listener)
+    try:
+        yield commits
+    finally:
+        event.remove(runtime.engine, "commit", listener)

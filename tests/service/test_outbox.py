@@ -7,14 +7,14 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from ledger_core.chain import outbox as outbox_module
 from ledger_core.chain.outbox import Intent, Outbox, SendDeferred
 from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
-from tests.service.helpers import V1, allocate, balance
+from tests.service.helpers import V1, allocate, balance, counted_commits
 
 STAGES = {
     "queued": "queued",  # intents written, nothing signed
@@ -364,16 +364,8 @@ def test_a_waiting_single_request_records_sent_with_its_receipt(cast: Cast, runt
                                                                 client: TestClient):
     """Written, signed (durable before it is sent), then sent and mined recorded in one commit: three commits."""
     allocate(client, cast, {"enterprise_a": 100})
-    commits: list[int] = []
-
-    def listener(_connection: object) -> None:
-        commits.append(1)
-
-    event.listen(runtime.engine, "commit", listener)
-    try:
+    with counted_commits(runtime) as commits:
         (record,) = runtime.outbox.submit_grouped(transfers(cast, [1]))
-    finally:
-        event.remove(runtime.engine, "commit", listener)
     assert len(commits) == 3
     (row,) = rows(runtime, [record.id])
     assert (row.status, row.attempts, row.last_error) == ("mined", 1, None)
@@ -383,16 +375,8 @@ def test_a_waiting_batch_records_sent_with_its_receipts(cast: Cast, runtime: Run
     """A batch request's rows: written, signed (durable before they are sent), then sent and mined recorded in
     one commit, as a group's are: three commits however many transfers."""
     allocate(client, cast, {"enterprise_a": 100})
-    commits: list[int] = []
-
-    def listener(_connection: object) -> None:
-        commits.append(1)
-
-    event.listen(runtime.engine, "commit", listener)
-    try:
+    with counted_commits(runtime) as commits:
         records = runtime.outbox.submit(transfers(cast, [1, 2, 3]), sent_with_receipts=True)
-    finally:
-        event.remove(runtime.engine, "commit", listener)
     assert len(commits) == 3
     assert [(r.status, r.attempts, r.last_error) for r in rows(runtime, [r.id for r in records])] == [
         ("mined", 1, None)] * 3

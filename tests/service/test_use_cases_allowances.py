@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from ledger_service.allowances import Transfer
 from ledger_service.runtime import Runtime
 from tests.service.acting import acting, refused, services
 from tests.service.cast import ENTERPRISE_A, ENTERPRISE_C, PARK, YEAR, Cast
+from tests.service.helpers import counted_commits
 
 
 def test_allocated_allowances_are_transferred_in_a_batch_and_counted(runtime: Runtime, cast: Cast):
@@ -25,16 +24,8 @@ def test_a_batch_is_written_signed_and_recorded_mined_in_three_commits(runtime: 
     a, b = cast.addresses["enterprise_a"], cast.addresses["enterprise_b"]
     use.allocate(acting(runtime, cast, "regulator"), YEAR, [(a, 100)])
     caller = acting(runtime, cast, "enterprise_a")
-    commits: list[int] = []
-
-    def listener(_connection: object) -> None:
-        commits.append(1)
-
-    event.listen(runtime.engine, "commit", listener)
-    try:
+    with counted_commits(runtime) as commits:
         sent = use.transfer_batch(caller, [Transfer(b, YEAR, 1)] * 5)
-    finally:
-        event.remove(runtime.engine, "commit", listener)
     assert (sent.mined, len(commits)) == (5, 3)
 
 
