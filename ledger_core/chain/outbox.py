@@ -866,8 +866,7 @@ class Outbox:
                 return
             if unstick and now >= unstick_at:
                 unstick_at = now + UNSTICK_EVERY
-                self.unstick({r.signer for r in waiting
-                              if r.status == OutboxStatus.SENT and r.origin == OutboxOrigin.CUSTODIAL})
+                self.unstick(_held_signers(waiting))
             delay = min(max(delay * 2, 0.01), 0.5)
 
     def _pause(self, waiting: Sequence[TxRecord], delay: float, deadline: float) -> None:
@@ -1574,10 +1573,7 @@ class _Watched:
         return not any(r.status == OutboxStatus.SENT for e in self.entries for r in e.records)
 
     def unmined_signers(self) -> set[str]:
-        """Signers of its unmined transactions whose keys the service keeps: a member signing its own may have
-        sent the node transactions the outbox does not hold, which emptying its pool would drop."""
-        return {r.signer for e in self.entries for r in e.records
-                if r.status == OutboxStatus.SENT and r.origin == OutboxOrigin.CUSTODIAL}
+        return _held_signers(r for e in self.entries for r in e.records)
 
 
 class ReceiptWatcher:
@@ -1671,6 +1667,13 @@ class ReceiptWatcher:
                 group.finish(group.entries, error)
                 answered.append(group)
         return answered
+
+
+def _held_signers(records: Iterable[TxRecord]) -> set[str]:
+    """Signers of unmined transactions whose keys the service keeps, the ones `Outbox.unstick` may free: a member
+    signing its own may have sent the node transactions the outbox does not hold, which emptying its pool would
+    drop."""
+    return {r.signer for r in records if r.status == OutboxStatus.SENT and r.origin == OutboxOrigin.CUSTODIAL}
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -73,6 +73,16 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def autocommit_engine(sessions: sessionmaker[Session]) -> Engine | None:
+    """The sessions' engine with autocommit connections (the same pool), on PostgreSQL; None elsewhere. For
+    reads: at the server's READ COMMITTED each statement reads what was committed before it either way, and a
+    transaction's BEGIN and ROLLBACK are two more round trips. SQLite keeps its transaction, its snapshot."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+        return None
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

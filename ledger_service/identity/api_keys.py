@@ -20,12 +20,13 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_core.coalesce import Coalescer
 from ledger_core.db.models.identity import ApiKey, ApiKeyEvent
 from ledger_core.db.models.types import utc_aware, utc_now
+from ledger_core.db.session import autocommit_engine
 
 PREFIX = "clk"
 
@@ -78,6 +79,7 @@ class ApiKeys:
         # Concurrent requests share one read of the audit log's last event: a caller joins the next read that
         # starts after it arrives, so a key revoked before a request came is still seen by that request.
         self._log_reads: Coalescer[None, int] = Coalescer(self._read_log)
+        self._log_engine = autocommit_engine(sessions)
 
     def issue(self, member: str, lifetime: timedelta, label: str = "", issued_by: str | None = None,
               secret: str | None = None, key_id: str | None = None, actor: str | None = None) -> IssuedKey:
@@ -157,16 +159,10 @@ class ApiKeys:
                 self._generation += 1
 
     def _read_log(self, callers: list[None]) -> list[int]:
-        """The audit log's last event id, one read for every caller waiting (`_log_reads`). Outside a transaction
-        (autocommit): one statement reads what was committed before it either way, and a BEGIN and a ROLLBACK
-        were two more round trips to the database per request."""
-        bind = self.sessions.kw.get("bind")
-        if not isinstance(bind, Engine):
-            with self.sessions() as session:
-                return [self._last_event(session)] * len(callers)
-        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            last = int(connection.scalar(select(func.max(ApiKeyEvent.id))) or 0)
-        return [last] * len(callers)
+        """The audit log's last event id, one read for every caller waiting (`_log_reads`), outside a transaction
+        on PostgreSQL (`autocommit_engine`: two round trips fewer per request)."""
+        with self.sessions() if self._log_engine is None else self.sessions(bind=self._log_engine) as session:
+            return [self._last_event(session)] * len(callers)
 
     @staticmethod
     def _last_event(session: Session) -> int:

@@ -11,6 +11,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_core.db.session import autocommit_engine
 from ledger_service.audit.access import AccessDenied, Viewer, member_orgs, require_in_park, shows_parties, viewer_from
 from ledger_service.membership import Directory, OrgKind
 from ledger_service.services.caller import Caller
@@ -29,20 +30,15 @@ class IndexedViews:
     sessions: sessionmaker[Session]
 
     def reading(self) -> Session:
-        """A session for a use case that only reads. On PostgreSQL its statements run outside a transaction
-        (autocommit): at the server's READ COMMITTED each statement reads what was committed before it either
-        way, and the transaction's BEGIN and ROLLBACK were two more round trips per request. SQLite keeps its
-        transaction, which is its snapshot of the index. Like any session it takes a connection at its first
-        statement (after `viewer` has brought the index up)."""
+        """A session for a use case that only reads: on PostgreSQL its statements run outside a transaction
+        (`autocommit_engine`), two round trips fewer per request; SQLite keeps its transaction, which is its
+        snapshot of the index. Like any session it takes a connection at its first statement (after `viewer` has
+        brought the index up)."""
         return self.sessions() if self._autocommit is None else self.sessions(bind=self._autocommit)
 
     @cached_property
     def _autocommit(self) -> Engine | None:
-        """The sessions' engine with autocommit connections, on PostgreSQL (the same pool)."""
-        engine = self.sessions.kw.get("bind")
-        if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
-            return None
-        return engine.execution_options(isolation_level="AUTOCOMMIT")
+        return autocommit_engine(self.sessions)
 
     def fresh(self) -> None:
         """Bring the index up to the chain's head before a read."""
