@@ -39,7 +39,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -58,6 +58,7 @@ from ledger_core.chain.errors import ContractRevert, RevertDecoder
 from ledger_core.chain.nonces import NonceManager
 from ledger_core.chain.rawtx import decode_signed
 from ledger_core.chain.signing import TxTemplate, signing_key
+from ledger_core.db.lists import in_values
 from ledger_core.db.locks import DatabaseLocks
 from ledger_core.db.models.outbox import (
     MINED_STATUSES,
@@ -466,9 +467,7 @@ class Outbox:
         """Records whose rows another owner moved on take the stored state."""
         if not ids:
             return
-        with self.sessions() as session:
-            stored = {r.id: TxRecord.from_row(r) for r in session.scalars(
-                select(OutboxTransaction).where(OutboxTransaction.id.in_(ids)))}
+        stored = {r.id: r for r in self.records(ids)}
         for record in records:
             if record.id in stored:
                 record.refresh(stored[record.id])
@@ -1054,27 +1053,37 @@ class Outbox:
 
     def check_provisional(self, limit: int = RECEIPT_PAGE) -> list[TxRecord]:
         """Check again the receipts of rows mined but not yet final: one deep enough becomes final, one whose
-        receipt vanished goes back to signed (re-broadcast next). Returns the rows sent back."""
+        receipt vanished goes back to signed (re-broadcast next). Returns the rows sent back. The pump runs
+        this every round over every transaction the service sends, so a row's id, hash and block are all it
+        reads; a row whose receipt is where it was is written only when it becomes final, and those that do
+        in one statement."""
         with self.sessions() as session:
-            rows = session.scalars(
-                select(OutboxTransaction).where(OutboxTransaction.status.in_(MINED_STATUSES),
-                                                OutboxTransaction.final.is_(False))
-                .order_by(OutboxTransaction.id).limit(limit)).all()
-            records = [TxRecord.from_row(r) for r in rows]
-        if not records:
+            rows = session.execute(
+                select(TABLE.c.id, TABLE.c.tx_hash, TABLE.c.block_number, TABLE.c.block_hash)
+                .where(TABLE.c.status.in_(MINED_STATUSES), TABLE.c.final.is_(False))
+                .order_by(TABLE.c.id).limit(limit)).all()
+        if not rows:
             return []
         head = self.chain.block_number()
-        receipts = self.chain.receipts([r.tx_hash or "" for r in records])
-        vanished = [r for r, rc in zip(records, receipts, strict=True) if rc is None]
-        changes = []
-        for record, receipt in zip(records, receipts, strict=True):
+        receipts = self.chain.receipts([r.tx_hash or "" for r in rows])
+        vanished, final, moved = [], [], []
+        for row, receipt in zip(rows, receipts, strict=True):
             if receipt is None:
+                vanished.append(row.id)
                 continue
-            block = receipt["blockNumber"]
-            changes.append({"id": record.id, "block_number": block, "block_hash": receipt.get("blockHash"),
-                            "final": head - block >= self.confirmations})
-        self._update(changes, MINED_STATUSES)
-        return self._rewind(vanished, "its receipt vanished from the chain")
+            block, block_hash = receipt["blockNumber"], receipt.get("blockHash")
+            deep = head - block >= self.confirmations
+            if (block, block_hash) != (row.block_number, row.block_hash):
+                moved.append({"id": row.id, "block_number": block, "block_hash": block_hash, "final": deep})
+            elif deep:
+                final.append(row.id)
+        self._update(moved, MINED_STATUSES)
+        if final:
+            with self.sessions.begin() as session:
+                session.connection().execute(
+                    update(TABLE).where(in_values(session, TABLE.c.id, final), TABLE.c.status.in_(MINED_STATUSES))
+                    .values(final=True, updated_at=utc_now()))
+        return self._rewind(self.records(vanished), "its receipt vanished from the chain")
 
     def settle_replaced(self, limit: int = RECEIPT_PAGE) -> None:
         """Follow replaced transactions until the chain decides. One the node mined before its replacement
@@ -1207,6 +1216,14 @@ class Outbox:
         with self.sessions() as session:
             row = session.get(OutboxTransaction, outbox_id)
             return None if row is None else TxRecord.from_row(row)
+
+    def records(self, ids: Collection[int]) -> list[TxRecord]:
+        """The stored rows with these ids, in id order."""
+        if not ids:
+            return []
+        with self.sessions() as session:
+            return [TxRecord.from_row(r) for r in session.scalars(
+                select(OutboxTransaction).where(OutboxTransaction.id.in_(ids)).order_by(OutboxTransaction.id))]
 
     def _admit_relayed(self, tx: RelayedTx, requested_by: str | None) -> TxRecord | None:
         """What a relayed transaction must pass before it is recorded, so that no member can jam the outbox: a

@@ -66,3 +66,19 @@ def counted_commits(runtime: Runtime) -> Iterator[list[int]]:
         yield commits
     finally:
         event.remove(runtime.engine, "commit", listener)
+
+
+@contextmanager
+def counted_statements(runtime: Runtime, verb: str) -> Iterator[list[str]]:
+    """The SQL statements beginning with `verb` (SELECT, UPDATE, ...) run in the block, in the list yielded."""
+    statements: list[str] = []
+
+    def listener(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith(verb):
+            statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", listener)

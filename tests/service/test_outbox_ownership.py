@@ -19,7 +19,7 @@ from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.membership import ROLE_IDS
 from ledger_service.runtime import Runtime
 from tests.service.cast import YEAR, Cast
-from tests.service.helpers import V1, allocate, balance
+from tests.service.helpers import V1, allocate, balance, counted_statements
 
 
 def transfers(cast: Cast, amounts: list[int], sender: str = "enterprise_a") -> list[Intent]:
@@ -147,6 +147,42 @@ def test_mined_is_provisional_until_the_block_is_deep_enough(cast: Cast, runtime
     runtime.outbox.submit(transfers(cast, [32, 33]))  # two more blocks on top
     runtime.outbox.check_provisional()
     assert stored(runtime, [record.id])[0].final is True
+
+
+def test_checking_provisional_rows_writes_the_ones_that_became_final_in_one_statement_and_leaves_the_rest(
+        cast: Cast, runtime: Runtime, funded: int):
+    """The pump checks every provisional row each round: a row whose receipt is where it was is not written
+    again until it is deep enough, and those that are become final together."""
+    runtime.outbox.confirmations = 3
+    deep = runtime.outbox.submit(transfers(cast, [51, 52]))
+    shallow = runtime.outbox.submit(transfers(cast, [53, 54]))  # the head is now deep[1]'s block + 2
+    before = {r.id: r.updated_at for r in stored(runtime, [r.id for r in deep + shallow])}
+    with counted_statements(runtime, "UPDATE") as updates:
+        assert runtime.outbox.check_provisional() == []
+    rows = {r.id: r for r in stored(runtime, [r.id for r in deep + shallow])}
+    assert [rows[r.id].final for r in deep + shallow] == [True, False, False, False]
+    assert len(updates) == 1
+    assert all(rows[r.id].updated_at == before[r.id] for r in deep[1:] + shallow)
+
+
+def test_a_provisional_row_mined_again_in_another_block_has_its_new_block_recorded(cast: Cast, runtime: Runtime,
+                                                                                    funded: int):
+    runtime.outbox.confirmations = 5
+    assert runtime.chain.embedded is not None
+    before = runtime.chain.embedded.snapshot()
+    (record,) = runtime.outbox.submit(transfers(cast, [61]))
+    (old,) = stored(runtime, [record.id])
+    runtime.chain.embedded.revert(before)  # the node forgets the block, then mines another there first
+    runtime.chain.forget_receipts()
+    runtime.chain.embedded.fund([cast.addresses["trader"]])
+    assert old.raw_tx is not None
+    runtime.chain.send_raw([old.raw_tx], [record.tx_hash])
+
+    assert runtime.outbox.check_provisional() == []
+    (row,) = stored(runtime, [record.id])
+    assert (row.status, row.block_number) == ("mined", old.block_number + 1)
+    assert row.block_hash != old.block_hash and row.final is False
+    assert on_chain(runtime, funded) == {61: 1}
 
 
 def test_a_provisional_receipt_that_vanished_is_sent_again_with_the_same_bytes(client: TestClient, cast: Cast,
