@@ -15,6 +15,11 @@ clock stops.
 - embedded: the service (single endpoint, then the batch endpoint with 200 transfers a
   request) against raw web3 on the same chain: transactions signed locally from
   pre-encoded calldata and sent one by one with `send_raw_transaction`.
+  On this chain the single endpoint's ratio to raw (`ratio_single_embedded`, `--clients`
+  clients) has a bound the run measures: a transfer run as a call (`embedded_call_ms`, the
+  group's simulation before anything is written) and sent and mined (`embedded_send_ms`)
+  both execute in this process, so the ratio is at most send / (send + call)
+  (`ratio_single_embedded_bound`) before any of the service's own work.
 - anvil: the service's batch endpoint against raw batched JSON-RPC: signed transactions
   posted as arrays of 200 `eth_sendRawTransaction`, then the last receipt awaited. The batch
   endpoint and the raw sends signed as the service signs alternate `--batch-rounds` times
@@ -210,6 +215,22 @@ def raw_embedded(runtime: Runtime, setup: dict[str, Any], n: int) -> float:
     return n / elapsed
 
 
+def embedded_call_ms(runtime: Runtime, setup: dict[str, Any], n: int) -> float:
+    """What bounds the single endpoint on the embedded chain, measured on it: a transfer run as a call (the
+    group's simulation before anything is written, which keeps a request that would revert from recording
+    anything) and one sent and mined (the raw side), in ms each. The chain runs in the service's process,
+    so a simulated transfer costs its own execution again: the single endpoint's ratio to raw is at most
+    send / (send + call), before any of the service's own work."""
+    account, receiver = setup["accounts"]["raw"], setup["accounts"]["receiver"].address
+    call = {"from": account.address, "to": runtime.deployment.addresses["AllowanceRegistry"], "gas": GAS,
+            "data": transfer_calldata(runtime, account.address, receiver)}
+    w3 = runtime.chain.w3
+    start = time.perf_counter()
+    for _ in range(n):
+        w3.eth.call(call)  # type: ignore[arg-type]
+    return (time.perf_counter() - start) * 1000 / n
+
+
 def raw_anvil(runtime: Runtime, setup: dict[str, Any], url: str, n: int, fast: bool = False) -> float:
     account, receiver = setup["accounts"]["raw"], setup["accounts"]["receiver"].address
     w3 = runtime.chain.w3
@@ -316,11 +337,14 @@ def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results:
     batch = service_batch(client, setup, n)
     stop_workers(runtime)
     raw = raw_embedded(runtime, setup, n)
+    call_ms, send_ms = embedded_call_ms(runtime, setup, min(n, 200)), 1000 / raw
     runtime.close()
     results.update(service_single_tx_per_s_embedded=round(single, 1),
                    service_single_concurrent_tx_per_s_embedded=round(concurrent, 1),
                    service_tx_per_s_embedded=round(batch, 1), raw_tx_per_s_embedded=round(raw, 1),
-                   ratio_embedded=round(batch / raw, 3))
+                   ratio_embedded=round(batch / raw, 3), ratio_single_embedded=round(concurrent / raw, 3),
+                   embedded_call_ms=round(call_ms, 2), embedded_send_ms=round(send_ms, 2),
+                   ratio_single_embedded_bound=round(send_ms / (send_ms + call_ms), 3))
 
 
 def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any],
