@@ -74,15 +74,14 @@ def transfer_intents(sender: str, transfers: Sequence[Transfer], requested_by: s
 
 
 def compliance_status(chain: ChainClient, suite: Suite, org_id: int, year: int) -> ComplianceStatus:
-    fn = suite.contract(LEDGER).functions.complianceStatus
-    obligation, allowances, credits, shortfall, finalized = chain.request(lambda: fn(org_id, year).call())
+    obligation, allowances, credits, shortfall, finalized = suite.view(chain, LEDGER, "complianceStatus", org_id, year)
     return ComplianceStatus(org_id, year, int(obligation), int(allowances), int(credits), int(shortfall),
                             bool(finalized))
 
 
 def window_open(chain: ChainClient, suite: Suite, year: int) -> bool:
     """Whether the regulator keeps the year's compliance window open (surrenders for it accepted)."""
-    return bool(chain.request(lambda: suite.call(LEDGER, "complianceWindowOpen", year)))
+    return bool(suite.view(chain, LEDGER, "complianceWindowOpen", year))
 
 
 def window_intent(signer: str, year: int, open_: bool) -> Intent:

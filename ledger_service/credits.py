@@ -152,13 +152,12 @@ def call(signer: str, function: str, *args: Any) -> Intent:
 
 def next_serial(chain: ChainClient, suite: Suite) -> int:
     """The first serial a new batch may start at."""
-    fn = suite.contract(REGISTRY).functions.lastSerialEnd
-    return int(chain.request(lambda: fn().call())) + 1
+    return int(suite.view(chain, REGISTRY, "lastSerialEnd")) + 1
 
 
 def project(chain: ChainClient, suite: Suite, project_id: bytes) -> Project:
     """A project from the chain; raises the contract's UnknownProject."""
-    p = chain.request(lambda: suite.call(REGISTRY, "project", project_id))
+    p = suite.view(chain, REGISTRY, "project", project_id)
     owner, status, last_end, document, methodology, location = p
     return Project(hex32(project_id), owner, PROJECT_STATUS[int(status)], int(last_end), hex32(document),
                    methodology, location)
@@ -166,8 +165,8 @@ def project(chain: ChainClient, suite: Suite, project_id: bytes) -> Project:
 
 def batch(chain: ChainClient, suite: Suite, batch_id: int) -> Batch:
     """A batch from the chain with its units in existence; raises the contract's UnknownBatch."""
-    b = chain.request(lambda: suite.call(REGISTRY, "batch", batch_id))
-    supply = chain.request(lambda: suite.function(REGISTRY, "totalSupply(uint256)", batch_id).call())
+    b = suite.view(chain, REGISTRY, "batch", batch_id)
+    supply = suite.view(chain, REGISTRY, "totalSupply(uint256)", batch_id)
     (project_id, vintage, start, end, verifier, statement, amount, serial_start, serial_end, next_serial_,
      retired, cancelled, surrendered) = b
     return Batch(batch_id, hex32(project_id), int(vintage), int(start), int(end), hex32(statement), int(amount),
@@ -176,8 +175,7 @@ def batch(chain: ChainClient, suite: Suite, batch_id: int) -> Batch:
 
 
 def balance(chain: ChainClient, suite: Suite, holder: str, batch_id: int) -> int:
-    fn = suite.contract(REGISTRY).functions.balanceOf
-    return int(chain.request(lambda: fn(holder, batch_id).call()))
+    return int(suite.view(chain, REGISTRY, "balanceOf", holder, batch_id))
 
 
 def retired_ids(chain: ChainClient, suite: Suite, tx_hash: str) -> list[int]:
@@ -261,5 +259,5 @@ def retirement_hash(cert: Certificate) -> bytes:
 
 def certificate_matches_chain(chain: ChainClient, suite: Suite, cert: Certificate) -> bool:
     """Whether the registry's commitment to retirement `id` is the hash of what the certificate states."""
-    commitment = chain.request(lambda: suite.call(REGISTRY, "retirement", cert.retirement_id))
+    commitment = suite.view(chain, REGISTRY, "retirement", cert.retirement_id)
     return bytes(commitment) == retirement_hash(cert)

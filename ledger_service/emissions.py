@@ -232,12 +232,12 @@ def indexed_blocks(db: Session | Connection, report_id: int, up_to: int | None =
 
 def versions(chain: ChainClient, suite: Suite, org_id: int, year: int) -> list[Report]:
     """Every version of the organisation's report for the year, oldest first."""
-    ids = chain.request(lambda: suite.call(REGISTRY, "reportVersions", org_id, year))
+    ids = suite.view(chain, REGISTRY, "reportVersions", org_id, year)
     return [get_report(chain, suite, int(i)) for i in ids]
 
 
 def latest_report_id(chain: ChainClient, suite: Suite, org_id: int, year: int) -> int:
-    return int(chain.request(lambda: suite.call(REGISTRY, "latestReportId", org_id, year)))
+    return int(suite.view(chain, REGISTRY, "latestReportId", org_id, year))
 
 
 def history(reports: list[Report]) -> list[HistoryEvent]:

@@ -243,7 +243,7 @@ def call(contract: str, signer: str, function: str, *args: Any) -> Intent:
 
 
 def _view(chain: ChainClient, suite: Suite, contract: str, function: str, *args: Any) -> Any:
-    return chain.request(lambda: suite.call(contract, function, *args))
+    return suite.view(chain, contract, function, *args)
 
 
 def latest_pcr_version(chain: ChainClient, suite: Suite, pcr: bytes) -> int:

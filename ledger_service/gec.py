@@ -146,7 +146,7 @@ def call(signer: str, function: str, *args: Any) -> Intent:
 
 
 def _view(chain: ChainClient, suite: Suite, function: str, *args: Any) -> Any:
-    return chain.request(lambda: suite.call(CONTRACT, function, *args))
+    return suite.view(chain, CONTRACT, function, *args)
 
 
 def next_serial(chain: ChainClient, suite: Suite) -> int:
@@ -166,7 +166,7 @@ def balance(chain: ChainClient, suite: Suite, holder: str, batch_id: int) -> int
 def chain_state(chain: ChainClient, suite: Suite, batch_id: int) -> tuple[int, int, int, int, int]:
     """(generator organisation, first serial, last serial, next serial, supply); raises UnknownBatch."""
     org, first, last, nxt = _view(chain, suite, "batch", batch_id)
-    supply = chain.request(lambda: suite.function(CONTRACT, "totalSupply(uint256)", batch_id).call())
+    supply = _view(chain, suite, "totalSupply(uint256)", batch_id)
     return int(org), int(first), int(last), int(nxt), int(supply)
 
 
@@ -174,7 +174,7 @@ def production(chain: ChainClient, suite: Suite, artifact_abi: list[dict[str, An
                anchor_ids: list[int]) -> list[Production]:
     """The production anchors as the contract GreenCertificates reads them (`IProductionAnchors.productionOf`);
     raises the anchor registry's NotProductionAnchor for an unknown or emissions anchor."""
-    source = chain.request(lambda: suite.call(CONTRACT, "productionAnchors"))
+    source = suite.view(chain, CONTRACT, "productionAnchors")
     anchors = suite.w3.eth.contract(address=source, abi=artifact_abi)
     out = []
     for anchor_id in anchor_ids:

@@ -144,8 +144,7 @@ def market_address(suite: Suite) -> str:
 def listing_approvals(chain: ChainClient, suite: Suite, seller: str, asset_contract: str) -> list[Intent]:
     """setApprovalForAll(market) on the asset contract, if the seller has not approved the market yet."""
     market = market_address(suite)
-    fn = suite.contract(asset_contract).functions.isApprovedForAll
-    if chain.request(lambda: fn(seller, market).call()):
+    if suite.view(chain, asset_contract, "isApprovedForAll", seller, market):
         return []
     return [Intent(asset_contract, "setApprovalForAll", (market, True), seller, requested_by=seller)]
 
@@ -153,8 +152,7 @@ def listing_approvals(chain: ChainClient, suite: Suite, seller: str, asset_contr
 def payment_approvals(chain: ChainClient, suite: Suite, buyer: str, payment: int) -> list[Intent]:
     """approve(market) on the settlement token, if the buyer's allowance to the market is below `payment`."""
     market = market_address(suite)
-    fn = suite.contract(SETTLEMENT).functions.allowance
-    if int(chain.request(lambda: fn(buyer, market).call())) >= payment:
+    if int(suite.view(chain, SETTLEMENT, "allowance", buyer, market)) >= payment:
         return []
     return [Intent(SETTLEMENT, "approve", (market, MAX_UINT), buyer, requested_by=buyer)]
 
@@ -168,14 +166,13 @@ def call(signer: str, function: str, *args: object) -> Intent:
 
 def order(chain: ChainClient, suite: Suite, order_id: int) -> Order:
     """An order as the market holds it; raises the contract's UnknownOrder."""
-    seller, expiry, status, asset, token_id, amount, remaining, price = chain.request(
-        lambda: suite.call(MARKET, "order", order_id))
+    seller, expiry, status, asset, token_id, amount, remaining, price = suite.view(chain, MARKET, "order", order_id)
     return Order(order_id, seller, asset, int(token_id), int(amount), int(remaining), int(price), int(expiry),
                  ORDER_STATUS[int(status)])
 
 
 def price_band(chain: ChainClient, suite: Suite, asset: str, token_id: int, amount: int) -> tuple[int, int]:
-    lower, upper = chain.request(lambda: suite.call(MARKET, "priceBand", asset, token_id, amount))
+    lower, upper = suite.view(chain, MARKET, "priceBand", asset, token_id, amount)
     return int(lower), int(upper)
 
 
@@ -190,8 +187,7 @@ def chain_time(chain: ChainClient) -> int:
 
 
 def settlement_balance(chain: ChainClient, suite: Suite, address: str) -> int:
-    fn = suite.contract(SETTLEMENT).functions.balanceOf
-    return int(chain.request(lambda: fn(address).call()))
+    return int(suite.view(chain, SETTLEMENT, "balanceOf", address))
 
 
 # ------------------------------------------------------------------ index views

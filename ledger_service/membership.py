@@ -34,6 +34,8 @@ ROLE_NAMES = ("REGULATOR", "VERIFIER", "ORACLE", "ENTERPRISE", "TRADER", "SETTLE
 ROLE_IDS = {name: keccak(text=name) for name in ROLE_NAMES}
 _MEMBER_OF = function_signature_to_4byte_selector("memberOf(address)")
 _HAS_ROLE = function_signature_to_4byte_selector("hasRole(bytes32,address)")
+_ORGANISATION_EXISTS = function_signature_to_4byte_selector("organisationExists(uint64)")
+_ORGANISATION = function_signature_to_4byte_selector("organisation(uint64)")
 
 
 class MemberStatus(IntEnum):
@@ -199,17 +201,18 @@ class Directory:
         cached = self._orgs.get(org_id)
         if cached is not None:
             return cached
-        fns = self.membership.functions
-
-        def read() -> OrgView | None:
-            if not fns.organisationExists(org_id).call():
-                return None
-            parent_id, kind, name = fns.organisation(org_id).call()
-            return OrgView(org_id, int(parent_id), OrgKind(kind), str(name))
-
-        view = self.chain.request(read)
-        if view is not None:
-            self._orgs[org_id] = view
+        # Both read together (one JSON-RPC batch on a node); the second reverts for an unknown organisation.
+        argument, to = abi_encode(["uint64"], [org_id]), str(self.membership.address)
+        exists, record = self.chain.calls([{"to": to, "data": _ORGANISATION_EXISTS + argument},
+                                           {"to": to, "data": _ORGANISATION + argument}])
+        if isinstance(exists, Exception):
+            raise exists
+        if not abi_decode(["bool"], exists)[0]:
+            return None
+        if isinstance(record, Exception):
+            raise record
+        parent_id, kind, name = abi_decode(["uint64", "uint8", "string"], record)
+        view = self._orgs[org_id] = OrgView(org_id, int(parent_id), OrgKind(kind), str(name))
         return view
 
     def ancestors(self, org_id: int) -> list[OrgView]:

@@ -57,7 +57,7 @@ class ChainDevice:
 def chain_device(chain: ChainClient, suite: Suite, device_hash: bytes) -> ChainDevice | None:
     """The device as MeterAnchor records it, None if it is not registered."""
     try:
-        raw = chain.request(lambda: suite.call(ANCHOR, "getDevice", device_hash))
+        raw = suite.view(chain, ANCHOR, "getDevice", device_hash)
     except ContractRevert as exc:
         if exc.error == "UnknownDevice":
             return None
@@ -94,7 +94,7 @@ def sql_device(session: Session, device_id: str) -> MeterDevice | None:
 
 
 def oracle_authorised(chain: ChainClient, suite: Suite, oracle: str, org_id: int) -> bool:
-    return bool(chain.request(lambda: suite.call(ANCHOR, "isOracleAuthorised", oracle, org_id)))
+    return bool(suite.view(chain, ANCHOR, "isOracleAuthorised", oracle, org_id))
 
 
 def device_owners(session: Session, names: Iterable[str]) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
 from ledger_core.chain.client import ChainClient
@@ -12,6 +13,7 @@ from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
 
 NOTARY = "Notary"
+_NOTARIZED = keccak(text="Notarized(bytes32,address,uint64,bytes32,bytes32)")
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,10 @@ def notarize_intent(signer: str, digest: bytes, kind: str, reference: str) -> In
 def lookup(chain: ChainClient, suite: Suite, digest: bytes) -> Notarization | None:
     """The chain's record of a document: who and when from the contract's slot, the organisation, kind and
     reference from the `Notarized` event of the block that slot names."""
-    contract = suite.contract(NOTARY)
-
-    def read() -> Notarization | None:
-        if not contract.functions.isNotarized(digest).call():
-            return None
-        notary, timestamp, block = contract.functions.getNotarization(digest).call()
-        logs = contract.events.Notarized.get_logs(from_block=block, to_block=block,
-                                                  argument_filters={"documentHash": digest})
-        event = logs[0]["args"]
-        return Notarization("0x" + digest.hex(), notary, int(event["orgId"]), "0x" + bytes(event["kind"]).hex(),
-                            "0x" + bytes(event["referenceId"]).hex(), int(timestamp), int(block))
-
-    return chain.request(read)
+    if not suite.view(chain, NOTARY, "isNotarized", digest):
+        return None
+    notary, timestamp, block = suite.view(chain, NOTARY, "getNotarization", digest)
+    (_, data), *_ = chain.logs(suite.deployment.addresses[NOTARY], [_NOTARIZED, digest], block, block)
+    org_id, kind, reference = abi_decode(["uint64", "bytes32", "bytes32"], data)
+    return Notarization("0x" + digest.hex(), notary, int(org_id), "0x" + kind.hex(), "0x" + reference.hex(),
+                        int(timestamp), int(block))

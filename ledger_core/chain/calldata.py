@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.grammar import ABIType, TupleType, parse
 from eth_utils import function_signature_to_4byte_selector
 
 from ledger_core.chain.abi_fast import tuple_encoder
@@ -35,6 +37,7 @@ class FunctionDef:
     arg_names: tuple[str, ...]
     selector: bytes
     mutability: str
+    outputs: tuple[str, ...] = ()
 
     @property
     def signature(self) -> str:
@@ -52,6 +55,13 @@ class FunctionDef:
         values = abi_decode(list(self.types), calldata[4:])
         return [_normalise(v, t) for v, t in zip(values, self.types, strict=True)]
 
+    def decode_result(self, data: bytes) -> Any:
+        """A call's answer as web3's contract call gives it: one output as itself, several as a list,
+        addresses checksummed, a struct as a tuple, an array as a list."""
+        values = [_as_web3(v, _parsed(t)) for v, t in zip(abi_decode(list(self.outputs), data), self.outputs,
+                                                           strict=True)]
+        return values[0] if len(values) == 1 else values
+
 
 def _normalise(value: Any, abi_type: str) -> Any:
     if abi_type == "address":
@@ -60,6 +70,22 @@ def _normalise(value: Any, abi_type: str) -> Any:
         return [to_checksum_address(v) for v in value]
     if isinstance(value, tuple):
         return list(value)
+    return value
+
+
+@cache
+def _parsed(abi_type: str) -> ABIType:
+    return parse(abi_type)
+
+
+def _as_web3(value: Any, abi_type: ABIType) -> Any:
+    if abi_type.is_array:
+        item = abi_type.item_type
+        return [_as_web3(v, item) for v in value]
+    if isinstance(abi_type, TupleType):
+        return tuple(_as_web3(v, t) for v, t in zip(value, abi_type.components, strict=True))
+    if abi_type.to_type_str() == "address":
+        return to_checksum_address(value)
     return value
 
 
@@ -83,6 +109,7 @@ class CallEncoder:
                     arg_names=tuple(str(i.get("name") or f"arg{n}") for n, i in enumerate(inputs)),
                     selector=function_signature_to_4byte_selector(signature),
                     mutability=str(item.get("stateMutability", "nonpayable")),
+                    outputs=tuple(_abi_type(o) for o in item.get("outputs", [])),
                 )
                 self._by_name[(contract, signature)] = fn
                 # A bare name resolves only when it is not overloaded.

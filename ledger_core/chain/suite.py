@@ -10,6 +10,8 @@ from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from ledger_core.chain.calldata import CallEncoder
+from ledger_core.chain.client import ChainClient, ChainUnavailable
 from ledger_core.chain.compiler import Artifact
 from ledger_core.chain.deploy import Deployment, bind
 from ledger_core.chain.errors import RevertDecoder
@@ -28,9 +30,9 @@ class Suite:
     def follow(self, deployment: Deployment) -> None:
         """Bind every contract to its current address in `deployment` (after an upgrade)."""
         self.deployment = deployment
-        self.contracts: dict[str, Contract] = bind(
-            self.w3, self.artifacts, deployment.addresses,
-            {name: deployment.artifact_of(name) for name in deployment.addresses})
+        artifact_of = {name: deployment.artifact_of(name) for name in deployment.addresses}
+        self.contracts: dict[str, Contract] = bind(self.w3, self.artifacts, deployment.addresses, artifact_of)
+        self.encoder = CallEncoder({name: self.artifacts[a] for name, a in artifact_of.items()}, list(artifact_of))
 
     def contract(self, name: str) -> Contract:
         return self.contracts[name]
@@ -47,8 +49,25 @@ class Suite:
         """Send `contract.function(*args)`; raises ContractRevert (by custom error) on a revert."""
         return sender.transact(self.function(contract, function, *args), value=value)
 
+    def view(self, chain: ChainClient, contract: str, function: str, *args: Any, block: int | str = "latest") -> Any:
+        """What `function(contract, function, *args).call()` answers, read in one bare eth_call: web3's contract
+        call spends about 3 ms of CPU formatting a request and its answer, this about 0.1 ms, which decides how
+        many concurrent requests that read the chain a process serves. Raises ContractRevert on a revert."""
+        fn = self.encoder.function(contract, function)
+        try:
+            data = chain.call_data(self.deployment.addresses[contract], fn.encode(args), block)
+        except ChainUnavailable:
+            raise
+        except Exception as exc:
+            revert = self.decoder.from_exception(exc)
+            if revert is None:
+                raise
+            raise revert from None
+        return fn.decode_result(data)
+
     def call(self, contract: str, function: str, *args: Any, sender: str | None = None) -> Any:
-        """Call a view; raises ContractRevert on a revert."""
+        """Call a view through web3 (scripts and tests; the service reads with `view`); raises ContractRevert
+        on a revert."""
         fn = self.function(contract, function, *args)
         try:
             return fn.call({"from": sender} if sender else {})

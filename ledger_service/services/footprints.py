@@ -544,7 +544,7 @@ class FootprintService:
         with self._session() as session:
             owner = session.scalar(select(ChainOrganisation.name).where(
                 ChainOrganisation.org_id == found.owner_org_id)) or f"organisation {found.owner_org_id}"
-        record = self.chain.request(lambda: self.suite.function(EPDS, "epd", epd_id).call())
+        record = self.suite.view(self.chain, EPDS, "epd", epd_id)
         matches = epd.chain_record(record) == epd.indexed_record(found)
         registry = self.suite.contract(EPDS).address
         return EpdPage(found, matches, render_epd(found, product, pcr, owner, registry, self.chain.chain_id, matches))

@@ -58,7 +58,7 @@ class ForecastService:
         viewer's check), surrenders and the credit cap from the chain."""
         if not org_ids:
             return []
-        cap_bps = int(self.chain.request(lambda: self.suite.call(allowances.LEDGER, "creditCapBps")))
+        cap_bps = int(self.suite.view(self.chain, allowances.LEDGER, "creditCapBps"))
         out = []
         with self.views.sessions() as session:
             for org_id in org_ids:

@@ -375,9 +375,8 @@ class MeterService:
                 f"root 0x{anchored.root.hex()}", proof.batch_id, proof.enterprise_org_id, proof.window_start,
                 proof.window_end, anchor_id))
         # The record (read from the chain's events) is checked by the contract against its kept commitment.
-        valid, subtotals = self.chain.request(lambda: self.suite.call(
-            meters.ANCHOR, "verifyReading", *window.proof_args(), proof.digest, proof.value_mg,
-            [s.as_tuple() for s in proof.steps]))
+        valid, subtotals = self.suite.view(self.chain, meters.ANCHOR, "verifyReading", *window.proof_args(),
+                                           proof.digest, proof.value_mg, [s.as_tuple() for s in proof.steps])
         return ProvenReading(proof, bool(valid), tuple((int(t[2]), int(t[3])) for t in subtotals), window)
 
     # ------------------------------------------------------------------ windows and anchors

@@ -82,4 +82,4 @@ class SupplierProofService:
             return False
         args = site.anchored.proof_args()
         chain, suite = self.footprints.chain, self.footprints.suite
-        return bool(chain.request(lambda: suite.function("MeterAnchor", "isAnchored", *args).call()))
+        return bool(suite.view(chain, "MeterAnchor", "isAnchored", *args))
