@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
-from ledger_core.db.lists import in_values
 from ledger_core.db.models import (
     ChainAnchor,
     ChainDevice,
@@ -40,7 +41,13 @@ from ledger_service.audit.results import (
     ReportVersion,
     Subtotal,
 )
-from ledger_service.audit.window_checks import BatchRow, CheckedWindow, batch_rows, checked_window, with_readings
+from ledger_service.audit.window_checks import (
+    BATCH_COLUMNS,
+    BatchRow,
+    CheckedWindow,
+    checked_window,
+    with_readings,
+)
 from oracles import merkle_sum as ms
 from oracles.anchor_records import AnchoredWindow, window_json
 from oracles.factors import get_factor_set
@@ -64,36 +71,81 @@ def year_window(year: int) -> tuple[int, int]:
 
 def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor]:
     """The enterprise's emissions anchors whose windows lie in the report year, in anchor order."""
+    return list(session.scalars(_anchors_of(org_id, year)))
+
+
+def _anchors_of(org_id: int, year: int) -> Select[ChainAnchor]:
     start, end = year_window(year)
-    return list(session.scalars(select(ChainAnchor).where(
+    return select(ChainAnchor).where(
         ChainAnchor.enterprise_org_id == org_id, ChainAnchor.window_start >= start, ChainAnchor.window_end <= end,
         ChainAnchor.measure == MEASURE_EMISSIONS,
-    ).order_by(ChainAnchor.anchor_id)))
+    ).order_by(ChainAnchor.anchor_id)
+
+
+def _anchors_with_batches(session: Session, org_id: int, year: int) -> tuple[list[ChainAnchor], list[BatchRow]]:
+    """`report_anchors` and the batches of those anchors (`window_checks.batch_rows`), in one statement."""
+    anchors: dict[int, ChainAnchor] = {}
+    batches = []
+    for anchor, *batch in session.execute(_anchors_of(org_id, year).add_columns(*BATCH_COLUMNS)
+                                          .outerjoin(MeterBatch, MeterBatch.anchor_id == ChainAnchor.anchor_id)):
+        anchors[anchor.anchor_id] = anchor  # once, however many batches name it
+        if batch[0] is not None:
+            batches.append(BatchRow._make(batch))
+    return list(anchors.values()), batches
 
 
 # Made once: an alias of the table builds a proxy of each of its columns (half a millisecond per trace).
 _TARGET_REPORT = aliased(ChainReport, name="target_report")
 
 
-def _versions_of(session: Session, report_id: int) -> list[ChainReport]:
-    """Every version of the report (the same enterprise and year), in version order; none for no such report."""
+@dataclass(frozen=True)
+class _Versions:
+    """A report's versions with their steps, the notarizations of their documents and its enterprise's park."""
+
+    reports: list[ChainReport]  # in version order
+    steps: dict[int, list[ChainReportEvent]]  # report id -> its events, in chain order
+    notarizations: list[ChainNotarization]
+    park: int | None
+
+
+def _versions_of(session: Session, report_id: int) -> _Versions:
+    """Every version of the report (the same enterprise and year), in version order, with what `_Versions` holds,
+    in one statement (a version has a few events and its document at most one notarization); none for no such
+    report."""
     target = _TARGET_REPORT
-    return list(session.scalars(select(ChainReport).join(target, (target.org_id == ChainReport.org_id) & (
-        target.year == ChainReport.year)).where(target.report_id == report_id).order_by(ChainReport.version)))
+    rows = session.execute(
+        select(ChainReport, ChainReportEvent, ChainNotarization, ChainOrganisation.parent_id)
+        .join(target, (target.org_id == ChainReport.org_id) & (target.year == ChainReport.year))
+        .outerjoin(ChainReportEvent, ChainReportEvent.report_id == ChainReport.report_id)
+        .outerjoin(ChainNotarization, ChainNotarization.document_hash == ChainReport.document_hash)
+        .outerjoin(ChainOrganisation, ChainOrganisation.org_id == ChainReport.org_id)
+        .where(target.report_id == report_id)
+        .order_by(ChainReport.version, ChainReport.report_id, ChainReportEvent.block_number,
+                  ChainReportEvent.log_index)).all()
+    reports: dict[int, ChainReport] = {}
+    steps: dict[int, list[ChainReportEvent]] = {}
+    notes: dict[int, ChainNotarization] = {}
+    for report, event, note, _ in rows:
+        reports[report.report_id] = report
+        found = steps.setdefault(report.report_id, [])
+        if event is not None:
+            found.append(event)
+        if note is not None:
+            notes[note.id] = note
+    return _Versions(list(reports.values()), steps, list(notes.values()), rows[0].parent_id if rows else None)
 
 
-def _versions(session: Session, reports: list[ChainReport], names: dict[str, str]) -> list[ReportVersion]:
-    events = session.scalars(select(ChainReportEvent).where(
-        in_values(session, ChainReportEvent.report_id, [r.report_id for r in reports]))
-        .order_by(ChainReportEvent.block_number, ChainReportEvent.log_index)).all()
-    steps: dict[int, list[ReportStep]] = {r.report_id: [] for r in reports}
-    for e in events:
-        note = e.statement_hash or e.reason_hash
-        steps[e.report_id].append(ReportStep(e.kind, e.actor, OnChain.of(e), e.verified_kg, e.obligation_tonnes,
-                                             _hex(note) if note else None, names.get(e.actor.lower())))
-    return [ReportVersion(r.report_id, r.version, r.previous_report_id, r.status, _hex(r.document_hash),
-                          r.reported_kg, _hex(r.anchors_root), r.anchored_mg, r.reading_count, steps[r.report_id])
-            for r in reports]
+def _versions(versions: _Versions, names: dict[str, str]) -> list[ReportVersion]:
+    out = []
+    for r in versions.reports:
+        steps = []
+        for e in versions.steps[r.report_id]:
+            note = e.statement_hash or e.reason_hash
+            steps.append(ReportStep(e.kind, e.actor, OnChain.of(e), e.verified_kg, e.obligation_tonnes,
+                                    _hex(note) if note else None, names.get(e.actor.lower())))
+        out.append(ReportVersion(r.report_id, r.version, r.previous_report_id, r.status, _hex(r.document_hash),
+                                 r.reported_kg, _hex(r.anchors_root), r.anchored_mg, r.reading_count, steps))
+    return out
 
 
 def _anchor_facts(anchors: list[ChainAnchor], batches: list[BatchRow], windows: dict[int, CheckedWindow],
@@ -209,17 +261,21 @@ def _devices(session: Session, org_id: int) -> list[DeviceFact]:
 
 
 def trace_report(session: Session, report_id: int, sample_readings: int = 4, seed: int | None = None,
-                 all_readings: bool = False) -> ReportTrace:
+                 all_readings: bool = False, admit: Callable[[int, int | None], object] | None = None) -> ReportTrace:
     """The report's whole story. Every anchor's window is checked against its stored readings (rebuilt from them,
     or its verdict kept since they last changed; with `all_readings`, rebuilt now and every reading checked);
     `sample_readings` readings, drawn with `seed` from every anchor (at least one each), come with proofs (any
     other reading is proved on demand with `oracles.proofs.prove_reading`).
-    Without a seed one is drawn; the trace shows it, so that the same sample can be checked again."""
-    reports = _versions_of(session, report_id)
-    report = next((r for r in reports if r.report_id == report_id), None)
+    Without a seed one is drawn; the trace shows it, so that the same sample can be checked again.
+    `admit` is called with the report's enterprise and its park as soon as the report is found, before anything
+    else is read (an access check: it raises to refuse)."""
+    versions = _versions_of(session, report_id)
+    report = next((r for r in versions.reports if r.report_id == report_id), None)
     if report is None:
         raise UnknownReport(f"no report {report_id} in the index")
-    anchors = report_anchors(session, report.org_id, report.year)
+    if admit is not None:
+        admit(report.org_id, versions.park)
+    anchors, batches = _anchors_with_batches(session, report.org_id, report.year)
     if anchors:
         node = period_node(report.org_id, [ms.Node(a.root, a.total_mg, a.reading_count) for a in anchors])
         expected = (_hex(node.hash), node.sum, node.count)
@@ -229,19 +285,15 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
                                  report.anchored_mg, report.reading_count)
     seed = secrets.randbelow(1 << 32) if seed is None else seed
     names = organisation_names(session)
-    batches = batch_rows(session, [a.anchor_id for a in anchors])
     windows = _windows(session, batches, all_readings)
     facts = _anchor_facts(anchors, batches, windows, names)
     readings, checked = _readings(session, anchors, windows, sample_readings, seed, all_readings)
-    documents = [v.document_hash for v in reports]
-    notes = session.scalars(select(ChainNotarization).where(
-        in_values(session, ChainNotarization.document_hash, documents))).all()
     return ReportTrace(
         report_id=report_id, org_id=report.org_id, year=report.year,
-        versions=_versions(session, reports, names), commitment=commitment, anchors=facts,
+        versions=_versions(versions, names), commitment=commitment, anchors=facts,
         readings=readings,
         devices=_devices(session, report.org_id),
         notarizations=[NotarizationFact(_hex(n.document_hash), n.notary, n.org_id, OnChain.of(n),
-                                        names.get(n.notary.lower())) for n in notes],
+                                        names.get(n.notary.lower())) for n in versions.notarizations],
         seed=seed, all_readings=all_readings, readings_checked=checked,
     )
