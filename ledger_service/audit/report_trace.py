@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from functools import lru_cache
+from operator import attrgetter
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Row, and_, literal_column, null, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ledger_core.db.models import (
@@ -28,7 +30,7 @@ from ledger_core.db.models import (
     MeterBatch,
     MeterDevice,
 )
-from ledger_service.audit.anchor_index import indexed_windows
+from ledger_service.audit.anchor_index import anchored_windows, batch_paths
 from ledger_service.audit.results import (
     AnchorFact,
     CommitmentCheck,
@@ -71,27 +73,53 @@ def year_window(year: int) -> tuple[int, int]:
 
 def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor]:
     """The enterprise's emissions anchors whose windows lie in the report year, in anchor order."""
-    return list(session.scalars(_anchors_of(org_id, year)))
+    return list(session.scalars(select(ChainAnchor).where(_in_report(ChainAnchor, org_id, year))
+                                .order_by(ChainAnchor.anchor_id)))
 
 
-def _anchors_of(org_id: int, year: int) -> Select[ChainAnchor]:
+@dataclass(frozen=True)
+class _Anchors:
+    """A report's anchors (index rows with every column of `chain_anchors`, in anchor order), the batches of those
+    anchors (`window_checks.batch_rows`) and each anchor's path to the root of the anchor batch it came in."""
+
+    rows: list[Row[Any]]
+    batches: list[BatchRow]
+    paths: dict[int, tuple[bytes, ...]]
+
+
+def _in_report(anchor: type[ChainAnchor], org_id: int, year: int) -> ColumnElement[bool]:
     start, end = year_window(year)
-    return select(ChainAnchor).where(
-        ChainAnchor.enterprise_org_id == org_id, ChainAnchor.window_start >= start, ChainAnchor.window_end <= end,
-        ChainAnchor.measure == MEASURE_EMISSIONS,
-    ).order_by(ChainAnchor.anchor_id)
+    return and_(anchor.enterprise_org_id == org_id, anchor.window_start >= start, anchor.window_end <= end,
+                anchor.measure == MEASURE_EMISSIONS)
 
 
-def _anchors_with_batches(session: Session, org_id: int, year: int) -> tuple[list[ChainAnchor], list[BatchRow]]:
-    """`report_anchors` and the batches of those anchors (`window_checks.batch_rows`), in one statement."""
-    anchors: dict[int, ChainAnchor] = {}
+# Made once, as `_TARGET_REPORT` below.
+_REPORTED = aliased(ChainAnchor, name="reported")
+_STORED = tuple(c.label(f"stored_{c.key}") for c in BATCH_COLUMNS)
+
+
+def _anchors_with_batches(session: Session, org_id: int, year: int) -> _Anchors:
+    """`report_anchors` with the batches of those anchors (`window_checks.batch_rows`), and every index row of the
+    anchor batches they came in (what `anchor_index.indexed_windows` reads): one statement, the report's rows
+    and the batches' rows in a UNION ALL, each part on its own index."""
+    a = ChainAnchor
+    own = (select(literal_column("1").label("own"), *a.__table__.c, *_STORED)
+           .outerjoin(MeterBatch, MeterBatch.anchor_id == a.anchor_id).where(_in_report(a, org_id, year)))
+    batched = (select(literal_column("0"), *a.__table__.c, *(null() for _ in _STORED))
+               .where(a.batch_id.in_(select(_REPORTED.batch_id).where(_in_report(_REPORTED, org_id, year)))))
+    anchors: dict[int, Row[Any]] = {}
     batches = []
-    for anchor, *batch in session.execute(_anchors_of(org_id, year).add_columns(*BATCH_COLUMNS)
-                                          .outerjoin(MeterBatch, MeterBatch.anchor_id == ChainAnchor.anchor_id)):
-        anchors[anchor.anchor_id] = anchor  # once, however many batches name it
-        if batch[0] is not None:
-            batches.append(BatchRow._make(batch))
-    return list(anchors.values()), batches
+    members = []
+    first_stored = 1 + len(a.__table__.c)
+    for row in session.execute(union_all(own, batched)):
+        if not row.own:
+            members.append(row)
+            continue
+        anchors[row.anchor_id] = row  # once, however many batches name it
+        if row.stored_id is not None:
+            batches.append(BatchRow._make(row[first_stored:]))
+    members.sort(key=attrgetter("batch_id", "anchor_id"))
+    return _Anchors(sorted(anchors.values(), key=attrgetter("anchor_id")), batches, batch_paths(members))
 
 
 # Made once: an alias of the table builds a proxy of each of its columns (half a millisecond per trace).
@@ -148,7 +176,7 @@ def _versions(versions: _Versions, names: dict[str, str]) -> list[ReportVersion]
     return out
 
 
-def _anchor_facts(anchors: list[ChainAnchor], batches: list[BatchRow], windows: dict[int, CheckedWindow],
+def _anchor_facts(anchors: list[Row[Any]], batches: list[BatchRow], windows: dict[int, CheckedWindow],
                   names: dict[str, str]) -> list[AnchorFact]:
     by_anchor = {b.anchor_id: b for b in batches}
     facts = []
@@ -210,12 +238,12 @@ def _evidence(window: RebuiltWindow, reading_id: int, anchored: AnchoredWindow) 
         problem=problem)
 
 
-def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, CheckedWindow], sample: int,
-              seed: int, every: bool) -> tuple[list[ReadingEvidence], int]:
+def _readings(session: Session, anchors: _Anchors, windows: dict[int, CheckedWindow], sample: int, seed: int,
+              every: bool) -> tuple[list[ReadingEvidence], int]:
     """Readings of every anchor, chosen at random with `seed` (at least one per anchor, `sample` in all when
     there are fewer anchors), with their proofs; with `every`, every reading is checked, and those that fail
     are listed besides the sample. Returns the evidence and how many readings were checked."""
-    covered = [a for a in anchors if a.anchor_id in windows]
+    covered = [a for a in anchors.rows if a.anchor_id in windows]
     out: list[ReadingEvidence] = []
     checked = 0
     if not covered or (sample <= 0 and not every):
@@ -230,7 +258,7 @@ def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, C
         chosen = set(rng.sample(ids, min(wanted, len(ids))))
         plan.append((a, window, ids if every else sorted(chosen), chosen))
     holding = with_readings(session, [(window, reading_id) for _, window, listed, _ in plan for reading_id in listed])
-    anchored = indexed_windows(session, covered)
+    anchored = anchored_windows(covered, anchors.paths)
     for a, window, listed, chosen in plan:
         for reading_id in listed:
             evidence = _evidence(holding[(window.check.batch_id, reading_id)], reading_id, anchored[a.anchor_id])
@@ -275,18 +303,18 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
         raise UnknownReport(f"no report {report_id} in the index")
     if admit is not None:
         admit(report.org_id, versions.park)
-    anchors, batches = _anchors_with_batches(session, report.org_id, report.year)
-    if anchors:
-        node = period_node(report.org_id, [ms.Node(a.root, a.total_mg, a.reading_count) for a in anchors])
+    anchors = _anchors_with_batches(session, report.org_id, report.year)
+    if anchors.rows:
+        node = period_node(report.org_id, [ms.Node(a.root, a.total_mg, a.reading_count) for a in anchors.rows])
         expected = (_hex(node.hash), node.sum, node.count)
     else:
         expected = ("", 0, 0)
-    commitment = CommitmentCheck([a.anchor_id for a in anchors], *expected, _hex(report.anchors_root),
+    commitment = CommitmentCheck([a.anchor_id for a in anchors.rows], *expected, _hex(report.anchors_root),
                                  report.anchored_mg, report.reading_count)
     seed = secrets.randbelow(1 << 32) if seed is None else seed
     names = organisation_names(session)
-    windows = _windows(session, batches, all_readings)
-    facts = _anchor_facts(anchors, batches, windows, names)
+    windows = _windows(session, anchors.batches, all_readings)
+    facts = _anchor_facts(anchors.rows, anchors.batches, windows, names)
     readings, checked = _readings(session, anchors, windows, sample_readings, seed, all_readings)
     return ReportTrace(
         report_id=report_id, org_id=report.org_id, year=report.year,
