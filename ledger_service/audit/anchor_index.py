@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import groupby
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -70,12 +70,16 @@ def indexed_windows(session: Session | Connection, anchors: Sequence[ChainAnchor
     return anchored_windows(anchors, batch_paths(rows))
 
 
-def batch_paths(rows: Iterable[Any]) -> dict[int, tuple[bytes, ...]]:
-    """Anchor id -> the path of its commitment to its batch's root, from every index row of those batches (with
-    `batch_id` and the record's columns as attributes), in batch and anchor order."""
+BATCH_RECORD_FIELDS = ("batch_id", *_RECORD_FIELDS)
+"""The columns of an index row `batch_paths` takes, in its order."""
+
+
+def batch_paths(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[bytes, ...]]:
+    """Anchor id -> the path of its commitment to its batch's root, from every index row of those batches
+    (`BATCH_RECORD_FIELDS`), in batch and anchor order."""
     paths: dict[int, tuple[bytes, ...]] = {}
-    for _, members in groupby(rows, key=attrgetter("batch_id")):
-        paths.update(_batch_paths(tuple(tuple(getattr(row, f) for f in _RECORD_FIELDS) for row in members)))
+    for _, members in groupby(rows, key=itemgetter(0)):
+        paths.update(_batch_paths(tuple(tuple(row[1:]) for row in members)))
     return paths
 
 

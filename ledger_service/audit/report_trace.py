@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from functools import lru_cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, literal_column, null, select, union_all
@@ -30,7 +30,7 @@ from ledger_core.db.models import (
     MeterBatch,
     MeterDevice,
 )
-from ledger_service.audit.anchor_index import anchored_windows, batch_paths
+from ledger_service.audit.anchor_index import BATCH_RECORD_FIELDS, anchored_windows, batch_paths
 from ledger_service.audit.results import (
     AnchorFact,
     CommitmentCheck,
@@ -96,6 +96,11 @@ def _in_report(anchor: type[ChainAnchor], org_id: int, year: int) -> ColumnEleme
 # Made once, as `_TARGET_REPORT` below.
 _REPORTED = aliased(ChainAnchor, name="reported")
 _STORED = tuple(c.label(f"stored_{c.key}") for c in BATCH_COLUMNS)
+_ANCHOR_COLUMNS = tuple(ChainAnchor.__table__.c)
+# A batch's other rows are read for their records alone (NULL in the other columns: nothing to decode), and taken
+# as `batch_paths` takes them.
+_RECORD_COLUMNS = tuple(c if c.key in BATCH_RECORD_FIELDS else null() for c in _ANCHOR_COLUMNS)
+_RECORD = itemgetter(*(1 + [c.key for c in _ANCHOR_COLUMNS].index(f) for f in BATCH_RECORD_FIELDS))
 
 
 def _anchors_with_batches(session: Session, org_id: int, year: int) -> _Anchors:
@@ -103,22 +108,22 @@ def _anchors_with_batches(session: Session, org_id: int, year: int) -> _Anchors:
     anchor batches they came in (what `anchor_index.indexed_windows` reads): one statement, the report's rows
     and the batches' rows in a UNION ALL, each part on its own index."""
     a = ChainAnchor
-    own = (select(literal_column("1").label("own"), *a.__table__.c, *_STORED)
+    own = (select(literal_column("1").label("own"), *_ANCHOR_COLUMNS, *_STORED)
            .outerjoin(MeterBatch, MeterBatch.anchor_id == a.anchor_id).where(_in_report(a, org_id, year)))
-    batched = (select(literal_column("0"), *a.__table__.c, *(null() for _ in _STORED))
+    batched = (select(literal_column("0"), *_RECORD_COLUMNS, *(null() for _ in _STORED))
                .where(a.batch_id.in_(select(_REPORTED.batch_id).where(_in_report(_REPORTED, org_id, year)))))
     anchors: dict[int, Row[Any]] = {}
     batches = []
     members = []
-    first_stored = 1 + len(a.__table__.c)
+    first_stored = 1 + len(_ANCHOR_COLUMNS)
     for row in session.execute(union_all(own, batched)):
-        if not row.own:
-            members.append(row)
+        if not row[0]:
+            members.append(_RECORD(row))
             continue
         anchors[row.anchor_id] = row  # once, however many batches name it
         if row.stored_id is not None:
             batches.append(BatchRow._make(row[first_stored:]))
-    members.sort(key=attrgetter("batch_id", "anchor_id"))
+    members.sort()  # by batch, then anchor (an anchor id is unique)
     return _Anchors(sorted(anchors.values(), key=attrgetter("anchor_id")), batches, batch_paths(members))
 
 
