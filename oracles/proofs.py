@@ -339,23 +339,28 @@ def prove_kept(session: Session, wanted: Sequence[tuple[RebuiltWindow, KeptLayer
                ) -> list[RebuiltWindow | None]:
     """For each (window, its kept layers, reading id) -- a window whose stored readings were found to give its
     tree, kept without its readings (only `tree.upper`) -- that window holding the reading with its steps to
-    the root. Two queries in all: the leaf hash and value of every reading in the wanted readings' chunks, and
-    the wanted readings' own rows (`_COLUMNS`) to re-encode.
+    the root. One statement: the leaf hash and value of every reading in the wanted readings' chunks, each joined
+    with its own row (`_COLUMNS`, to re-encode) when it is a wanted reading.
 
     Only the wanted readings are re-encoded; the other leaves of their chunks are their stored leaf hashes,
     which the check found equal to their re-encoded records, and each chunk must still give the node the check
     found. None, for a full rebuild instead, when it does not (or the reading is not in the window)."""
     places = [kept.chunk_of(reading_id) for _, kept, reading_id in wanted]
-    ids = {rid for place in places if place is not None for rid in place[2]}
-    # The neighbours' leaves only: decoding every column of every chunk's 16 rows was most of the statement's time.
-    leaves: dict[int, Node] = {rid: Node(leaf_hash, value_mg, 1) for rid, leaf_hash, value_mg in session.execute(
-        select(Reading.id, Reading.leaf_hash, Reading.value_mg).where(in_values(session, Reading.id, ids)))
-    } if ids else {}
+    ids = {rid for place in places if place is not None for rid in place[2]}  # each chunk holds its wanted reading
     proved = {reading_id for (_, _, reading_id), place in zip(wanted, places, strict=True) if place is not None}
-    rows = {row[0]: row for row in session.execute(
-        select(*_COLUMNS).join(MeterDevice, MeterDevice.id == Reading.device_pk)
-        .where(in_values(session, Reading.id, proved)))
-    } if proved else {}
+    leaves: dict[int, Node] = {}
+    rows: dict[int, Any] = {}
+    if ids:
+        # The neighbours' leaves only: decoding every column of every chunk's 16 rows was most of the statement's
+        # time, so the wanted readings' rows come joined to their leaves (NULL for the neighbours).
+        own = (select(*_COLUMNS).join(MeterDevice, MeterDevice.id == Reading.device_pk)
+               .where(in_values(session, Reading.id, proved, "proved_ids")).subquery())
+        for rid, leaf_hash, value_mg, *row in session.execute(
+                select(Reading.id, Reading.leaf_hash, Reading.value_mg, *own.c).outerjoin(own, own.c.id == Reading.id)
+                .where(in_values(session, Reading.id, ids))):
+            leaves[rid] = Node(leaf_hash, value_mg, 1)
+            if row[0] is not None:
+                rows[rid] = row
     out: list[RebuiltWindow | None] = []
     for (checked, kept, reading_id), place in zip(wanted, places, strict=True):
         found = None

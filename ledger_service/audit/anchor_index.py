@@ -25,8 +25,8 @@ _RECORD_FIELDS = ("anchor_id", "enterprise_org_id", "measure", "window_start", "
                   "reading_count", "factor_set_id", "previous_anchor_id", "oracle")
 
 
-def record_of(row: Mapping[str, Any] | ChainAnchor) -> AnchorRecord:
-    """The anchor record an index row states."""
+def record_of(row: Mapping[str, Any] | ChainAnchor | Any) -> AnchorRecord:
+    """The anchor record an index row states (a mapping, or its columns as attributes)."""
     get = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
     return AnchorRecord(int(get("anchor_id")), int(get("enterprise_org_id")), int(get("measure")),
                         int(get("window_start")), int(get("window_end")), bytes(get("root")), int(get("total_mg")),
@@ -60,15 +60,32 @@ def indexed_windows(session: Session | Connection, anchors: Sequence[ChainAnchor
     """`indexed_window` of each anchor (by anchor id), each batch read and its tree built once."""
     batch_ids = {int(a.batch_id) for a in anchors if a.batch_id is not None}
     a = ChainAnchor
-    paths: dict[int, tuple[bytes, ...]] = {}
+    rows: Sequence[Any] = []
     if batch_ids:  # the record's columns only, as tuples: a batch holds up to a hundred windows
         rows = session.execute(
             select(a.batch_id, a.anchor_id, a.enterprise_org_id, a.measure, a.window_start, a.window_end, a.root,
                    a.total_mg, a.reading_count, a.factor_set_id, a.previous_anchor_id, a.oracle)
             .where(in_values(session, a.batch_id, batch_ids)).order_by(a.batch_id, a.anchor_id)
         ).all()
-        for _, members in groupby(rows, key=itemgetter(0)):
-            paths.update(_batch_paths(tuple(tuple(row[1:]) for row in members)))
+    return anchored_windows(anchors, batch_paths(rows))
+
+
+BATCH_RECORD_FIELDS = ("batch_id", *_RECORD_FIELDS)
+"""The columns of an index row `batch_paths` takes, in its order."""
+
+
+def batch_paths(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[bytes, ...]]:
+    """Anchor id -> the path of its commitment to its batch's root, from every index row of those batches
+    (`BATCH_RECORD_FIELDS`), in batch and anchor order."""
+    paths: dict[int, tuple[bytes, ...]] = {}
+    for _, members in groupby(rows, key=itemgetter(0)):
+        paths.update(_batch_paths(tuple(tuple(row[1:]) for row in members)))
+    return paths
+
+
+def anchored_windows(anchors: Iterable[Any], paths: Mapping[int, tuple[bytes, ...]]) -> dict[int, AnchoredWindow]:
+    """`indexed_window` of each anchor (a `ChainAnchor` or an index row of all its columns), its batch's paths
+    given (`batch_paths`)."""
     out = {}
     for anchor in anchors:
         record = record_of(anchor)

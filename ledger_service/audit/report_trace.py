@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from functools import lru_cache
+from operator import attrgetter, itemgetter
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, and_, literal_column, null, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from ledger_core.db.lists import in_values
 from ledger_core.db.models import (
     ChainAnchor,
     ChainDevice,
@@ -27,7 +30,7 @@ from ledger_core.db.models import (
     MeterBatch,
     MeterDevice,
 )
-from ledger_service.audit.anchor_index import indexed_windows
+from ledger_service.audit.anchor_index import BATCH_RECORD_FIELDS, anchored_windows, batch_paths
 from ledger_service.audit.results import (
     AnchorFact,
     CommitmentCheck,
@@ -40,7 +43,13 @@ from ledger_service.audit.results import (
     ReportVersion,
     Subtotal,
 )
-from ledger_service.audit.window_checks import BatchRow, CheckedWindow, batch_rows, checked_window, with_readings
+from ledger_service.audit.window_checks import (
+    BATCH_COLUMNS,
+    BatchRow,
+    CheckedWindow,
+    checked_window,
+    with_readings,
+)
 from oracles import merkle_sum as ms
 from oracles.anchor_records import AnchoredWindow, window_json
 from oracles.factors import get_factor_set
@@ -64,39 +73,115 @@ def year_window(year: int) -> tuple[int, int]:
 
 def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor]:
     """The enterprise's emissions anchors whose windows lie in the report year, in anchor order."""
+    return list(session.scalars(select(ChainAnchor).where(_in_report(ChainAnchor, org_id, year))
+                                .order_by(ChainAnchor.anchor_id)))
+
+
+@dataclass(frozen=True)
+class _Anchors:
+    """A report's anchors (index rows with every column of `chain_anchors`, in anchor order), the batches of those
+    anchors (`window_checks.batch_rows`) and each anchor's path to the root of the anchor batch it came in."""
+
+    rows: list[Row[Any]]
+    batches: list[BatchRow]
+    paths: dict[int, tuple[bytes, ...]]
+
+
+def _in_report(anchor: type[ChainAnchor], org_id: int, year: int) -> ColumnElement[bool]:
     start, end = year_window(year)
-    return list(session.scalars(select(ChainAnchor).where(
-        ChainAnchor.enterprise_org_id == org_id, ChainAnchor.window_start >= start, ChainAnchor.window_end <= end,
-        ChainAnchor.measure == MEASURE_EMISSIONS,
-    ).order_by(ChainAnchor.anchor_id)))
+    return and_(anchor.enterprise_org_id == org_id, anchor.window_start >= start, anchor.window_end <= end,
+                anchor.measure == MEASURE_EMISSIONS)
+
+
+# Made once, as `_TARGET_REPORT` below.
+_REPORTED = aliased(ChainAnchor, name="reported")
+_STORED = tuple(c.label(f"stored_{c.key}") for c in BATCH_COLUMNS)
+_ANCHOR_COLUMNS = tuple(ChainAnchor.__table__.c)
+# A batch's other rows are read for their records alone (NULL in the other columns: nothing to decode), and taken
+# as `batch_paths` takes them.
+_RECORD_COLUMNS = tuple(c if c.key in BATCH_RECORD_FIELDS else null() for c in _ANCHOR_COLUMNS)
+_RECORD = itemgetter(*(1 + [c.key for c in _ANCHOR_COLUMNS].index(f) for f in BATCH_RECORD_FIELDS))
+
+
+def _anchors_with_batches(session: Session, org_id: int, year: int) -> _Anchors:
+    """`report_anchors` with the batches of those anchors (`window_checks.batch_rows`), and every index row of the
+    anchor batches they came in (what `anchor_index.indexed_windows` reads): one statement, the report's rows
+    and the batches' rows in a UNION ALL, each part on its own index."""
+    a = ChainAnchor
+    own = (select(literal_column("1").label("own"), *_ANCHOR_COLUMNS, *_STORED)
+           .outerjoin(MeterBatch, MeterBatch.anchor_id == a.anchor_id).where(_in_report(a, org_id, year)))
+    batched = (select(literal_column("0"), *_RECORD_COLUMNS, *(null() for _ in _STORED))
+               .where(a.batch_id.in_(select(_REPORTED.batch_id).where(_in_report(_REPORTED, org_id, year)))))
+    anchors: dict[int, Row[Any]] = {}
+    batches = []
+    members = []
+    first_stored = 1 + len(_ANCHOR_COLUMNS)
+    for row in session.execute(union_all(own, batched)):
+        if not row[0]:
+            members.append(_RECORD(row))
+            continue
+        anchors[row.anchor_id] = row  # once, however many batches name it
+        if row.stored_id is not None:
+            batches.append(BatchRow._make(row[first_stored:]))
+    members.sort()  # by batch, then anchor (an anchor id is unique)
+    return _Anchors(sorted(anchors.values(), key=attrgetter("anchor_id")), batches, batch_paths(members))
 
 
 # Made once: an alias of the table builds a proxy of each of its columns (half a millisecond per trace).
 _TARGET_REPORT = aliased(ChainReport, name="target_report")
 
 
-def _versions_of(session: Session, report_id: int) -> list[ChainReport]:
-    """Every version of the report (the same enterprise and year), in version order; none for no such report."""
+@dataclass(frozen=True)
+class _Versions:
+    """A report's versions with their steps, the notarizations of their documents and its enterprise's park."""
+
+    reports: list[ChainReport]  # in version order
+    steps: dict[int, list[ChainReportEvent]]  # report id -> its events, in chain order
+    notarizations: list[ChainNotarization]
+    park: int | None
+
+
+def _versions_of(session: Session, report_id: int) -> _Versions:
+    """Every version of the report (the same enterprise and year), in version order, with what `_Versions` holds,
+    in one statement (a version has a few events and its document at most one notarization); none for no such
+    report."""
     target = _TARGET_REPORT
-    return list(session.scalars(select(ChainReport).join(target, (target.org_id == ChainReport.org_id) & (
-        target.year == ChainReport.year)).where(target.report_id == report_id).order_by(ChainReport.version)))
+    rows = session.execute(
+        select(ChainReport, ChainReportEvent, ChainNotarization, ChainOrganisation.parent_id)
+        .join(target, (target.org_id == ChainReport.org_id) & (target.year == ChainReport.year))
+        .outerjoin(ChainReportEvent, ChainReportEvent.report_id == ChainReport.report_id)
+        .outerjoin(ChainNotarization, ChainNotarization.document_hash == ChainReport.document_hash)
+        .outerjoin(ChainOrganisation, ChainOrganisation.org_id == ChainReport.org_id)
+        .where(target.report_id == report_id)
+        .order_by(ChainReport.version, ChainReport.report_id, ChainReportEvent.block_number,
+                  ChainReportEvent.log_index)).all()
+    reports: dict[int, ChainReport] = {}
+    steps: dict[int, list[ChainReportEvent]] = {}
+    notes: dict[int, ChainNotarization] = {}
+    for report, event, note, _ in rows:
+        reports[report.report_id] = report
+        found = steps.setdefault(report.report_id, [])
+        if event is not None:
+            found.append(event)
+        if note is not None:
+            notes[note.id] = note
+    return _Versions(list(reports.values()), steps, list(notes.values()), rows[0].parent_id if rows else None)
 
 
-def _versions(session: Session, reports: list[ChainReport], names: dict[str, str]) -> list[ReportVersion]:
-    events = session.scalars(select(ChainReportEvent).where(
-        in_values(session, ChainReportEvent.report_id, [r.report_id for r in reports]))
-        .order_by(ChainReportEvent.block_number, ChainReportEvent.log_index)).all()
-    steps: dict[int, list[ReportStep]] = {r.report_id: [] for r in reports}
-    for e in events:
-        note = e.statement_hash or e.reason_hash
-        steps[e.report_id].append(ReportStep(e.kind, e.actor, OnChain.of(e), e.verified_kg, e.obligation_tonnes,
-                                             _hex(note) if note else None, names.get(e.actor.lower())))
-    return [ReportVersion(r.report_id, r.version, r.previous_report_id, r.status, _hex(r.document_hash),
-                          r.reported_kg, _hex(r.anchors_root), r.anchored_mg, r.reading_count, steps[r.report_id])
-            for r in reports]
+def _versions(versions: _Versions, names: dict[str, str]) -> list[ReportVersion]:
+    out = []
+    for r in versions.reports:
+        steps = []
+        for e in versions.steps[r.report_id]:
+            note = e.statement_hash or e.reason_hash
+            steps.append(ReportStep(e.kind, e.actor, OnChain.of(e), e.verified_kg, e.obligation_tonnes,
+                                    _hex(note) if note else None, names.get(e.actor.lower())))
+        out.append(ReportVersion(r.report_id, r.version, r.previous_report_id, r.status, _hex(r.document_hash),
+                                 r.reported_kg, _hex(r.anchors_root), r.anchored_mg, r.reading_count, steps))
+    return out
 
 
-def _anchor_facts(anchors: list[ChainAnchor], batches: list[BatchRow], windows: dict[int, CheckedWindow],
+def _anchor_facts(anchors: list[Row[Any]], batches: list[BatchRow], windows: dict[int, CheckedWindow],
                   names: dict[str, str]) -> list[AnchorFact]:
     by_anchor = {b.anchor_id: b for b in batches}
     facts = []
@@ -158,12 +243,12 @@ def _evidence(window: RebuiltWindow, reading_id: int, anchored: AnchoredWindow) 
         problem=problem)
 
 
-def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, CheckedWindow], sample: int,
-              seed: int, every: bool) -> tuple[list[ReadingEvidence], int]:
+def _readings(session: Session, anchors: _Anchors, windows: dict[int, CheckedWindow], sample: int, seed: int,
+              every: bool) -> tuple[list[ReadingEvidence], int]:
     """Readings of every anchor, chosen at random with `seed` (at least one per anchor, `sample` in all when
     there are fewer anchors), with their proofs; with `every`, every reading is checked, and those that fail
     are listed besides the sample. Returns the evidence and how many readings were checked."""
-    covered = [a for a in anchors if a.anchor_id in windows]
+    covered = [a for a in anchors.rows if a.anchor_id in windows]
     out: list[ReadingEvidence] = []
     checked = 0
     if not covered or (sample <= 0 and not every):
@@ -178,7 +263,7 @@ def _readings(session: Session, anchors: list[ChainAnchor], windows: dict[int, C
         chosen = set(rng.sample(ids, min(wanted, len(ids))))
         plan.append((a, window, ids if every else sorted(chosen), chosen))
     holding = with_readings(session, [(window, reading_id) for _, window, listed, _ in plan for reading_id in listed])
-    anchored = indexed_windows(session, covered)
+    anchored = anchored_windows(covered, anchors.paths)
     for a, window, listed, chosen in plan:
         for reading_id in listed:
             evidence = _evidence(holding[(window.check.batch_id, reading_id)], reading_id, anchored[a.anchor_id])
@@ -209,39 +294,39 @@ def _devices(session: Session, org_id: int) -> list[DeviceFact]:
 
 
 def trace_report(session: Session, report_id: int, sample_readings: int = 4, seed: int | None = None,
-                 all_readings: bool = False) -> ReportTrace:
+                 all_readings: bool = False, admit: Callable[[int, int | None], object] | None = None) -> ReportTrace:
     """The report's whole story. Every anchor's window is checked against its stored readings (rebuilt from them,
     or its verdict kept since they last changed; with `all_readings`, rebuilt now and every reading checked);
     `sample_readings` readings, drawn with `seed` from every anchor (at least one each), come with proofs (any
     other reading is proved on demand with `oracles.proofs.prove_reading`).
-    Without a seed one is drawn; the trace shows it, so that the same sample can be checked again."""
-    reports = _versions_of(session, report_id)
-    report = next((r for r in reports if r.report_id == report_id), None)
+    Without a seed one is drawn; the trace shows it, so that the same sample can be checked again.
+    `admit` is called with the report's enterprise and its park as soon as the report is found, before anything
+    else is read (an access check: it raises to refuse)."""
+    versions = _versions_of(session, report_id)
+    report = next((r for r in versions.reports if r.report_id == report_id), None)
     if report is None:
         raise UnknownReport(f"no report {report_id} in the index")
-    anchors = report_anchors(session, report.org_id, report.year)
-    if anchors:
-        node = period_node(report.org_id, [ms.Node(a.root, a.total_mg, a.reading_count) for a in anchors])
+    if admit is not None:
+        admit(report.org_id, versions.park)
+    anchors = _anchors_with_batches(session, report.org_id, report.year)
+    if anchors.rows:
+        node = period_node(report.org_id, [ms.Node(a.root, a.total_mg, a.reading_count) for a in anchors.rows])
         expected = (_hex(node.hash), node.sum, node.count)
     else:
         expected = ("", 0, 0)
-    commitment = CommitmentCheck([a.anchor_id for a in anchors], *expected, _hex(report.anchors_root),
+    commitment = CommitmentCheck([a.anchor_id for a in anchors.rows], *expected, _hex(report.anchors_root),
                                  report.anchored_mg, report.reading_count)
     seed = secrets.randbelow(1 << 32) if seed is None else seed
     names = organisation_names(session)
-    batches = batch_rows(session, [a.anchor_id for a in anchors])
-    windows = _windows(session, batches, all_readings)
-    facts = _anchor_facts(anchors, batches, windows, names)
+    windows = _windows(session, anchors.batches, all_readings)
+    facts = _anchor_facts(anchors.rows, anchors.batches, windows, names)
     readings, checked = _readings(session, anchors, windows, sample_readings, seed, all_readings)
-    documents = [v.document_hash for v in reports]
-    notes = session.scalars(select(ChainNotarization).where(
-        in_values(session, ChainNotarization.document_hash, documents))).all()
     return ReportTrace(
         report_id=report_id, org_id=report.org_id, year=report.year,
-        versions=_versions(session, reports, names), commitment=commitment, anchors=facts,
+        versions=_versions(versions, names), commitment=commitment, anchors=facts,
         readings=readings,
         devices=_devices(session, report.org_id),
         notarizations=[NotarizationFact(_hex(n.document_hash), n.notary, n.org_id, OnChain.of(n),
-                                        names.get(n.notary.lower())) for n in notes],
+                                        names.get(n.notary.lower())) for n in versions.notarizations],
         seed=seed, all_readings=all_readings, readings_checked=checked,
     )

@@ -176,13 +176,15 @@ def _summary(window: RebuiltWindow) -> RebuiltWindow:
     return replace(window, readings={}, device_order={}, tree=tree, positions={})
 
 
+BATCH_COLUMNS = (MeterBatch.id, MeterBatch.anchor_id, MeterBatch.enterprise_org_id, MeterBatch.window_start,
+                 MeterBatch.window_end, MeterBatch.factor_set, MeterBatch.status, MeterBatch.root,
+                 MeterBatch.readings_revision, MeterBatch.built_at, MeterBatch.total_mg, MeterBatch.reading_count)
+"""A `BatchRow`'s columns, in its order (a statement that joins batches to what it reads selects them)."""
+
+
 def batch_rows(session: Session, anchor_ids: Sequence[int]) -> list[BatchRow]:
     """The batches of these anchors (open ones too: see `BatchRow.built`), as the database holds them now."""
-    b = MeterBatch
-    rows = session.execute(select(b.id, b.anchor_id, b.enterprise_org_id, b.window_start, b.window_end,
-                                  b.factor_set, b.status, b.root, b.readings_revision, b.built_at, b.total_mg,
-                                  b.reading_count)
-                           .where(in_values(session, b.anchor_id, anchor_ids))).all()
+    rows = session.execute(select(*BATCH_COLUMNS).where(in_values(session, MeterBatch.anchor_id, anchor_ids))).all()
     return [BatchRow._make(row) for row in rows]
 
 

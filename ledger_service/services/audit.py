@@ -16,14 +16,13 @@ from ledger_core.assets import asset_kind
 from ledger_core.chain.client import ChainClient
 from ledger_core.chain.suite import Suite
 from ledger_core.config import Settings
-from ledger_core.db.models import ChainOrganisation, ChainReport, ChainTransfer
+from ledger_core.db.models import ChainTransfer
 from ledger_service.audit import results as r
 from ledger_service.audit.access import (
     AccessDenied,
     asset_trace_for,
     drill_down_for,
     member_orgs,
-    park_of,
     report_trace_for,
 )
 from ledger_service.audit.asset_lineage import Lineage, asset_lineage
@@ -98,17 +97,15 @@ class AuditService:
         the caller may not see the enterprise."""
         with self.views.reading() as session:
             sees = self.views.viewer(caller, session)
+            parks: dict[int, int | None] = {}
+
+            def admit(org_id: int, park: int | None) -> None:  # read with the report's versions
+                sees.require(org_id, park)
+                parks[org_id] = park
+
             try:
-                # The report's enterprise and its park in one statement (an enterprise's park never changes).
-                found = session.execute(select(ChainReport.org_id, ChainOrganisation.parent_id)
-                                        .outerjoin(ChainOrganisation, ChainOrganisation.org_id == ChainReport.org_id)
-                                        .where(ChainReport.report_id == report_id)).first()
-                if found is not None:
-                    sees.require(found.org_id, found.parent_id)
-                trace = trace_report(session, report_id, readings, seed=seed, all_readings=all_readings)
-                park = found.parent_id if found is not None and found.org_id == trace.org_id else park_of(
-                    session, trace.org_id)
-                trace = report_trace_for(sees, trace, park)
+                trace = trace_report(session, report_id, readings, seed=seed, all_readings=all_readings, admit=admit)
+                trace = report_trace_for(sees, trace, parks[trace.org_id])
             except UnknownReport:
                 raise not_found(f"no report {report_id}", "UnknownReport", reportId=report_id) from None
             except AccessDenied as exc:

@@ -1,16 +1,18 @@
 """The story's report and allowance year traced on SQLite and on PostgreSQL, whose trace statements take their
 lists of ids as one array (`ledger_core.db.lists`) and read a page of hops from the transfers' covering index:
-both databases give the same trace, and a trace from kept window verdicts proves what a rebuilt one proves."""
+both databases give the same trace, a trace from kept window verdicts proves what a rebuilt one proves, and it
+is five statements (each a round trip to a PostgreSQL server)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from ledger_core.db.migrate import upgrade_to_head
 from ledger_core.db.session import make_engine, session_factory
+from ledger_service.audit.access import AccessDenied, park_of
 from ledger_service.audit.asset_trace import trace_asset
 from ledger_service.audit.report_trace import trace_report
 from ledger_service.audit.window_checks import batch_rows, checked_window
@@ -41,6 +43,48 @@ def test_a_report_traces_alike_from_rebuilt_and_from_kept_windows(told):
     assert [s.kind for s in kept.versions[0].steps] == ["submitted", "verified", "finalized"]
     assert [n.at.tx_hash for n in kept.notarizations] == [story.tx["notarize"]]
     assert len(kept.devices) == 4 and kept.verified
+
+
+def statements_of(engine: Engine) -> list[str]:
+    """The statements sent on `engine` (and its copies with other execution options) from now on."""
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *_: seen.append(statement))
+    return seen
+
+
+def test_a_report_trace_from_kept_windows_is_five_statements(told):
+    """Its versions with their steps, notarizations and the enterprise's park; its anchors with their batches and
+    the records of the anchor batches they came in; the members' organisation names; the sampled readings' chunks
+    with their own rows; the enterprise's devices. However many readings are sampled from however many anchors
+    (at least one each)."""
+    story, engine = told
+    views = IndexedViews(index=None, sessions=session_factory(engine))  # type: ignore[arg-type]
+    with views.reading() as session:
+        assert trace_report(session, story.report_id).verified  # keeps every window's verdict
+    seen = statements_of(engine)
+    for sample in (1, 6):
+        with views.reading() as session:
+            trace = trace_report(session, story.report_id, sample_readings=sample, seed=7)
+        assert trace.verified and len(trace.readings) == max(sample, len(trace.anchors)) and len(trace.anchors) > 1
+        assert trace.notarizations and trace.devices
+        assert len(seen) == 5, seen
+        seen.clear()
+
+
+def test_a_report_trace_is_admitted_on_its_first_statement_before_anything_else_is_read(told):
+    story, engine = told
+    admitted: list[tuple[int, int | None]] = []
+
+    def refuse(org_id: int, park: int | None) -> None:
+        admitted.append((org_id, park))
+        raise AccessDenied("not this enterprise")
+
+    seen = statements_of(engine)
+    with session_factory(engine)() as session, pytest.raises(AccessDenied):
+        trace_report(session, story.report_id, admit=refuse)
+    assert len(seen) == 1 and "chain_reports" in seen[0]
+    with session_factory(engine)() as session:
+        assert admitted == [(11, park_of(session, 11))] and admitted[0][1] is not None
 
 
 def test_an_allowance_year_is_traced_in_chain_order_with_its_surrender(ledger, told):
