@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -328,6 +328,26 @@ class ServiceProcess:
             self.process.wait(timeout=20)
 
 
+def settings_env(settings: Mapping[str, object]) -> dict[str, str]:
+    """A service process's environment: the parent's without any CARBONLEDGER_ setting, then `settings` (by
+    field name, e.g. `database_url`), running this checkout's code."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARBONLEDGER_")}
+    env |= {f"CARBONLEDGER_{name.upper()}": str(value) for name, value in settings.items()}
+    env |= {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    return env
+
+
+@contextmanager
+def served(name: str, workdir: Path, env: dict[str, str], core: int | None) -> Iterator[ServiceProcess]:
+    """One service process started (answering /health), stopped on the way out."""
+    service = ServiceProcess(name, workdir, env, core)
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop()
+
+
 def throughput_env(node_url: str, workdir: Path, database_url: str, regulator: LocalAccount, token: str,
                    gas_limit: int | None) -> dict[str, str]:
     """The fault harness's service environment with the service's default timings (the harness shortens
@@ -522,23 +542,41 @@ def rpc(url: str, method: str, *params: Any) -> Any:
                       timeout=10).json().get("result")
 
 
+def world_cpu(services: Sequence[ServiceProcess], node: AnvilNode) -> dict[str, Any]:
+    """The parts of a world whose CPU time a load reads: each service process, the clients (this process) and
+    the node."""
+    parts: dict[str, Any] = {s.name: partial(cpu_seconds, s.pid) for s in services}
+    parts["clients (this process)"] = lambda: sum(os.times()[:2])
+    if node.process is not None:
+        parts["anvil"] = partial(cpu_seconds, node.process.pid)
+    return parts
+
+
+def metered_load(services: Sequence[ServiceProcess], tokens: Sequence[str], receiver: str, n: int, clients: int,
+                 parts: dict[str, Any],
+                 before: Callable[[], object] = lambda: None) -> tuple[LoadResult, dict[str, Any]]:
+    """`drive` against `services` with the CPU each of `parts` spent meanwhile (`CpuMeter.end`); `before` runs
+    just before the clock starts (a sampler started)."""
+    cpu = CpuMeter(parts)
+    before()
+    cpu.begin()
+    try:
+        load = drive([s.url for s in services], tokens, receiver, n, clients)
+    finally:
+        spent = cpu.end(n)
+    return load, spent
+
+
 def measure(w: World, tokens: Sequence[str], receiver: str, n: int, clients: int) -> dict[str, Any]:
     """One load against every running process, with what PostgreSQL saw meanwhile."""
     engine = create_engine(w.database_url, isolation_level="AUTOCOMMIT")
-    parts: dict[str, Any] = {s.name: partial(cpu_seconds, s.pid) for s in w.services}
-    parts |= {"clients (this process)": lambda: sum(os.times()[:2]), "postgresql": partial(postgres_cpu, w.postgres)}
-    if w.node.process is not None:
-        parts["anvil"] = partial(cpu_seconds, w.node.process.pid)
-    cpu = CpuMeter(parts)
+    parts = world_cpu(w.services, w.node) | {"postgresql": partial(postgres_cpu, w.postgres)}
     try:
         reset_statements(engine)
         sampler = WaitSampler(engine)
-        sampler.start()
-        cpu.begin()
         try:
-            load = drive([s.url for s in w.services], tokens, receiver, n, clients)
+            load, spent = metered_load(w.services, tokens, receiver, n, clients, parts, before=sampler.start)
         finally:
-            spent = cpu.end(n)
             sampler.stop()
         statements = statement_times(engine)
     finally:

@@ -6,11 +6,11 @@
         --process-transfers 600                           # about 3 minutes on 2 cores
 
 The API is the ASGI app served in-process (batches through Starlette's TestClient, single
-requests through httpx's AsyncClient; no sockets), so the figures are the service's own
-cost: authentication and membership checks, the balance check, the outbox rows (SQLite,
-WAL), signing, sending and receipts, with the outbox pump and the event index running
-beside it as `carbonledger serve` runs them. Every measured transfer is mined before its
-clock stops.
+requests through httpx's AsyncClient; no sockets), except the issue's single-endpoint keys on
+anvil (a served process, below), so the figures are the service's own cost: authentication
+and membership checks, the balance check, the outbox rows (SQLite, WAL), signing, sending and
+receipts, with the outbox pump and the event index running beside it as `carbonledger serve`
+runs them. Every measured transfer is mined before its clock stops.
 
 - embedded: the service (single endpoint, then the batch endpoint with 200 transfers a
   request) against raw web3 on the same chain: transactions signed locally from
@@ -31,17 +31,27 @@ and `ratio_*_same_signer` (extras) give the raw figure and the ratio with the ra
 signing the service's way too.
 - single endpoint: one client sending one request at a time (`service_single_tx_per_s_*`),
   and `--clients` concurrent clients (64 by default) each sending one request after another
-  (`service_single_concurrent_tx_per_s_*`), both through httpx's AsyncClient over the ASGI
-  app (Starlette's TestClient hands each request to an event loop in another thread, about
-  4 ms a request that is not the service's: measured alternately on one node, 70 against
-  100 tx/s for one client), which
+  (`service_single_concurrent_tx_per_s_*`, its p99 `service_single_concurrent_p99_ms_anvil`),
+  both through httpx's AsyncClient over the ASGI app in this process (Starlette's TestClient
+  hands each request to an event loop in another thread, about 4 ms a request that is not
+  the service's: measured alternately on one node, 70 against 100 tx/s for one client), which
   the service group-commits (one outbox write, one JSON-RPC batch and one receipt poll
-  for the requests that arrive while the previous group is being sent). On anvil the
-  issue's keys: `single_tx_per_s_anvil_64` and `single_p99_ms_anvil_64` (each request's
-  latency, waiting for its receipt; p50 too), `single_tx_per_s_anvil_1`, and the single
-  and batch rates over the same-signer raw rate (`ratio_single_anvil_same_signer`,
-  `ratio_batch_anvil_same_signer`). Another `--clients` count names its own keys and
-  leaves the 64-client ones null.
+  for the requests that arrive while the previous group is being sent).
+- the single endpoint as users meet it, on anvil (the issue's keys): once the runtime above
+  is closed, one `python -m ledger_service serve` process (uvicorn on uvloop and httptools,
+  not pinned to a core, as `carbonledger serve` runs: pinned, it answered faster on a quiet
+  machine and much slower when another job shared its core) over the same SQLite database
+  and node, and the clients in this process
+  over real sockets (`bench/http_load.py`, keep-alive, a tenth of a millisecond a request),
+  with `bench/service_processes.py`'s machinery: one client (`single_tx_per_s_anvil_1`), then
+  `--clients` (`single_tx_per_s_anvil_64`, `single_p99_ms_anvil_64`: each request's latency,
+  waiting for its receipt; p50 too), the CPU ms per transfer of the service process, the
+  clients, the node and everything else on the machine (`single_cpu_ms_per_transfer_anvil_64`),
+  and the single and batch rates over the same-signer raw rate
+  (`ratio_single_anvil_same_signer`, `ratio_batch_anvil_same_signer`). The API key's rate
+  limit is lifted for this process (`CARBONLEDGER_RATE_LIMIT_BURST`): one member sends every
+  transfer, more than the default 200 a second. Another `--clients` count names its own keys
+  and leaves the 64-client ones null.
 - the raw anvil path runs on a node that mines as the served node does (a block per
   transaction and, every second, a block of whatever waits); a transaction the node holds
   queued although its nonce has become the next is sent again after half a second, with
@@ -91,7 +101,17 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
-from bench.service_processes import GAS, ProcessBenchFailure, ProcessBenchUnavailable, report_lines, run_processes
+from bench.service_processes import (
+    GAS,
+    ProcessBenchFailure,
+    ProcessBenchUnavailable,
+    metered_load,
+    report_lines,
+    run_processes,
+    served,
+    settings_env,
+    world_cpu,
+)
 from bench.trace_latency import add_history_arguments, api_trace_latency, database, history_sizes, percentile
 from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_core.chain.compiler import Artifact, build
@@ -360,18 +380,19 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
 
         sender = TransactionSender(connect_rpc(node.url), deployer, RevertDecoder.from_artifacts(artifacts.values()))
         write_deployment(deploy_suite(sender, artifacts, network="bench"), workdir, overwrite=True)
-        settings = Settings(database_url=f"sqlite:///{workdir / 'anvil.db'}", chain=node.url, network="bench",
-                            deployments_dir=workdir, gas_limit=GAS, key_secret_file=key_secret_file(workdir),
-                            bootstrap_regulator_key="0x" + bytes(deployer.key).hex())  # type: ignore[arg-type]
-        runtime = Runtime.start(settings, artifacts=artifacts)
+        fields: dict[str, Any] = {"database_url": f"sqlite:///{workdir / 'anvil.db'}", "chain": node.url,
+                                  "network": "bench", "deployments_dir": workdir, "gas_limit": GAS,
+                                  "key_secret_file": key_secret_file(workdir),
+                                  "bootstrap_regulator_key": "0x" + bytes(deployer.key).hex()}
+        runtime = Runtime.start(Settings(**fields), artifacts=artifacts)
         setup = prepare(runtime, lambda addrs: [node.fund(a) for a in addrs], n * batch_rounds)
         serve_workers(runtime)
         app = create_app(runtime)
         freeze_heap()  # as `serve` does
         client = TestClient(app)
         service_batch(client, setup, BATCH)
-        single, _ = service_single_concurrent(app, setup, max(n // 5, 20), 1)
-        concurrent, latencies = service_single_concurrent(app, setup, max(n // 2, 4 * clients), clients)
+        in_process_single, _ = service_single_concurrent(app, setup, max(n // 5, 20), 1)
+        in_process, in_process_latencies = service_single_concurrent(app, setup, max(n // 2, 4 * clients), clients)
         rounds = []
         for _ in range(max(batch_rounds, 1)):
             serve_workers(runtime)
@@ -381,15 +402,40 @@ def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: di
             rounds.append((batch, raw_anvil(runtime, setup, node.url, n, fast=True)))
         raw = raw_anvil(runtime, setup, node.url, n)
         runtime.close()
+        single, concurrent, latencies, cpu = served_single(fields, workdir, node, setup, n, clients)
     batch = statistics.median(b for b, _ in rounds)
     raw_fast = statistics.median(r for _, r in rounds)
-    results.update(service_single_tx_per_s_anvil=round(single, 1),
-                   service_single_concurrent_tx_per_s_anvil=round(concurrent, 1),
+    results.update(service_single_tx_per_s_anvil=round(in_process_single, 1),
+                   service_single_concurrent_tx_per_s_anvil=round(in_process, 1),
+                   service_single_concurrent_p99_ms_anvil=round(percentile(in_process_latencies, 99), 1),
                    service_tx_per_s_anvil=round(batch, 1), raw_tx_per_s_anvil=round(raw, 1),
                    ratio_anvil=round(batch / raw, 3), raw_fast_sign_tx_per_s_anvil=round(raw_fast, 1),
                    ratio_anvil_same_signer=round(batch / raw_fast, 3))
     results.update(single_figures(single, concurrent, latencies, batch, raw_fast, clients))
+    results[f"single_cpu_ms_per_transfer_anvil_{clients}"] = cpu
     results["batch_rounds_anvil"] = [{"batch": round(b, 1), "raw_fast_sign": round(r, 1)} for b, r in rounds]
+
+
+def served_single(fields: dict[str, Any], workdir: Path, node: AnvilNode, setup: dict[str, Any], n: int,
+                  clients: int) -> tuple[float, float, list[float], dict[str, float]]:
+    """The single endpoint as its users meet it: one `python -m ledger_service serve` process (uvicorn, on no
+    core in particular) over the runtime's SQLite database and node, the runtime closed first, and the clients in this
+    process over real sockets (`bench.http_load`). One client, then `clients`: their rates, the latencies of the
+    second load (ms), and the CPU ms per transfer of the service process, the clients and the node in it."""
+    # One member sends every transfer, faster than the default per-key rate (200 a second): its bucket is lifted.
+    env = settings_env({**fields, "data_dir": workdir / "served", "api_host": "127.0.0.1",
+                        "rate_limit_burst": 10**9})
+    token = setup["headers"]["Authorization"].removeprefix("Bearer ")
+    receiver = setup["accounts"]["receiver"].address
+    with served("served", workdir, env, core=None) as service:
+        one, _ = metered_load([service], [token], receiver, max(n // 5, 20), 1, world_cpu([service], node))
+        many, spent = metered_load([service], [token], receiver, max(n // 2, 4 * clients), clients,
+                                   world_cpu([service], node))
+    for load in (one, many):
+        if load.statuses[200] != load.transfers:
+            raise BenchFailure(f"served single transfers: answered {dict(load.statuses)} of {load.transfers}; "
+                               f"the service's log: {workdir / 'served.log'}")
+    return one.tx_per_s, many.tx_per_s, many.latencies_ms, spent["ms_per_transfer"]
 
 
 def single_figures(single: float, concurrent: float, latencies_ms: list[float], batch: float, raw_fast: float,

@@ -1365,20 +1365,31 @@ class _Entry:
 
     def settle(self) -> None:
         """Set an async caller's answer on its event loop (unless it stopped waiting: its rows stay)."""
-        future = self.future
-        assert future is not None
-        records, error = self.records, self.error
+        _settle([self])
 
-        def answer() -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(records)
 
-        with suppress(RuntimeError):  # its loop has closed: nobody is waiting for the answer
-            future.get_loop().call_soon_threadsafe(answer)
+def _settle(entries: Sequence[_Entry]) -> None:
+    """Set async callers' answers on their event loops, one hand-over to each loop for all of its callers: a
+    group's answers wake the loop once, not once per caller. A caller that stopped waiting is skipped (its rows
+    stay)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[list[TxRecord]], list[TxRecord],
+                                                        BaseException | None]]] = defaultdict(list)
+    for entry in entries:
+        assert entry.future is not None
+        by_loop[entry.future.get_loop()].append((entry.future, entry.records, entry.error))
+    for loop, answers in by_loop.items():
+        def answer(answers: list[tuple[asyncio.Future[list[TxRecord]], list[TxRecord],
+                                       BaseException | None]] = answers) -> None:
+            for future, records, error in answers:
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(records)
+
+        with suppress(RuntimeError):  # its loop has closed: nobody is waiting for the answers
+            loop.call_soon_threadsafe(answer)
 
 
 class GroupCommit:
@@ -1568,10 +1579,9 @@ class GroupCommit:
                     entry.error = SendDeferred(str(error), [r.id for r in entry.records])
                 else:
                     entry.error = error
-            if entry.future is not None:
-                entry.settle()
-            elif not entry.lead and entry.follow is None:
+            if entry.future is None and not entry.lead and entry.follow is None:
                 entry.wake.set()
+        _settle([entry for entry in group if entry.future is not None])
 
 
 Finish = Callable[[Sequence["_Entry"], BaseException | None], None]  # answers a group's entries (`GroupCommit._finish`)

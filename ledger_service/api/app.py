@@ -75,9 +75,9 @@ class RequestMemory:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        keyed = scope["method"] == "POST" and "idempotency-key" in headers
-        if not keyed and "x-cl-signature" not in headers:
+        names = {name for name, _ in scope["headers"]}  # one pass; ASGI header names are lower case
+        keyed = scope["method"] == "POST" and b"idempotency-key" in names
+        if not keyed and b"x-cl-signature" not in names:
             await self.app(scope, receive, send)
             return
         read = await _read_body(receive, self.max_body)

@@ -25,6 +25,10 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per JSON-RPC post to the node
+    # uvicorn's access log writes a record per request; neither its format nor ours shows the calling frame,
+    # thread or process, so no record looks them up (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     settings = get_settings()
     try:
         runtime = Runtime.start(settings)

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,7 +73,8 @@ class ApiKeys:
     def __init__(self, sessions: sessionmaker[Session], shared: bool = False) -> None:
         self.sessions = sessions
         self.shared = shared
-        self._valid: dict[str, tuple[bytes, KeyInfo]] = {}  # key id -> its secret's hash and record
+        # key id -> its secret's hash, its record, and its expiry as a POSIX timestamp (compared on every request)
+        self._valid: dict[str, tuple[bytes, KeyInfo, float]] = {}
         self._seen_event: int | None = None  # the audit log's last event id when `_valid` was filled
         self._generation = 0  # moves on with every key dropped: a record read before then is not remembered
         self._lock = threading.Lock()
@@ -115,8 +117,7 @@ class ApiKeys:
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
         known = self._valid.get(parts[1])
-        if known is None or not hmac.compare_digest(known[0], _hash(parts[2])) or utc_aware(
-                known[1].expires_at) <= utc_now():
+        if known is None or not hmac.compare_digest(known[0], _hash(parts[2])) or known[2] <= time.time():
             return None
         return known[1]
 
@@ -132,7 +133,7 @@ class ApiKeys:
             generation = self._generation
             known = self._valid.get(key_id)
         if known is not None and hmac.compare_digest(known[0], secret_hash):
-            if utc_aware(known[1].expires_at) > utc_now():
+            if known[2] > time.time():
                 return known[1]
             self.forget(key_id)
         with self.sessions() as session:
@@ -146,7 +147,7 @@ class ApiKeys:
             info = KeyInfo.of(row)
         with self._lock:
             if generation == self._generation:  # no key was dropped while the row was read
-                self._valid[key_id] = (secret_hash, info)
+                self._valid[key_id] = (secret_hash, info, utc_aware(info.expires_at).timestamp())
         return info
 
     def _note_log(self, last_event: int) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from itertools import count
+from pathlib import Path
 
 import pytest
 
-from bench.service_processes import WaitSampler, statement_label
+from bench.service_processes import ROOT, WaitSampler, settings_env, statement_label
 from bench.service_throughput import (
     LAST_LINE_KEYS,
     BenchFailure,
@@ -18,6 +19,7 @@ from bench.service_throughput import (
     print_table,
     single_figures,
 )
+from ledger_core.config import Settings
 
 ISSUE_KEYS = ("single_tx_per_s_anvil_64", "single_p99_ms_anvil_64", "single_tx_per_s_anvil_1",
               "ratio_single_anvil_same_signer", "ratio_batch_anvil_same_signer", "two_process_tx_per_s_pg",
@@ -101,3 +103,15 @@ def test_a_transaction_the_node_holds_is_sent_again_and_its_receipt_then_waited_
     found = await_receipt(lambda: {"status": 1} if freed else None, "0xabc", timeout=5, interval=0.01,
                           unstick=lambda: freed.append(True))
     assert found == {"status": 1} and freed == [True]
+
+
+def test_a_served_process_gets_the_settings_by_field_name_and_none_the_parent_had(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CARBONLEDGER_CHAIN", "http://elsewhere:8545")
+    env = settings_env({"database_url": "sqlite:////tmp/bench/anvil.db", "gas_limit": 600_000,
+                        "deployments_dir": Path("/tmp/bench"), "rate_limit_burst": 10**9})
+    assert env["CARBONLEDGER_DATABASE_URL"] == "sqlite:////tmp/bench/anvil.db"
+    assert (env["CARBONLEDGER_GAS_LIMIT"], env["CARBONLEDGER_DEPLOYMENTS_DIR"]) == ("600000", "/tmp/bench")
+    assert "CARBONLEDGER_CHAIN" not in env  # the parent's setting would point the process elsewhere
+    named = {k.removeprefix("CARBONLEDGER_").lower() for k in env if k.startswith("CARBONLEDGER_")}
+    assert named <= set(Settings.model_fields)
+    assert env["PYTHONPATH"] == str(ROOT)  # this checkout's code, whatever is installed

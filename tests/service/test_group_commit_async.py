@@ -51,6 +51,34 @@ def test_concurrent_async_callers_share_groups_and_one_receipt_poll_each_answere
     assert group._leading is False
 
 
+def test_a_group_of_async_callers_is_answered_with_one_hand_over_to_their_event_loop(
+        client: TestClient, cast: Cast, runtime: Runtime):
+    """Each hand-over from the receipt watcher's thread wakes the loop; a group's answers share one."""
+    allocate(client, cast, {"enterprise_a": 100})
+    group = runtime.outbox.group
+    hand_overs: list[str] = []
+
+    async def run() -> tuple[list[list[TxRecord] | BaseException], int]:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counted(callback, *args, **kwargs):  # type: ignore[no-untyped-def]
+            hand_overs.append(threading.current_thread().name)
+            return original(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        groups_before = group.groups
+        results = await send_all(runtime, cast, list(range(1, 13)))
+        return results, group.groups - groups_before
+
+    results, groups = asyncio.run(run())
+
+    assert [rs[0].status for rs in results] == ["mined"] * 12  # type: ignore[index]
+    assert groups < 12  # callers that arrived while a group was out went in the next one
+    assert 1 <= len(hand_overs) <= groups  # one per group answered, not one per caller
+    assert balance(client, cast, "trader") == sum(range(1, 13))
+
+
 def test_an_async_caller_whose_transfer_would_revert_records_nothing_and_fails_no_one_else(
         client: TestClient, cast: Cast, runtime: Runtime):
     allocate(client, cast, {"enterprise_a": 10})
