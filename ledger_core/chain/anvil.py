@@ -11,6 +11,13 @@ after a dump ends before it starts the next. `state_interval_for` chooses the in
 the file's size so that dumps take at most a tenth of the node's time (`bench/anvil_state.py`
 measures the figures it uses). anvil keeps the interval it was started with, so the choice is
 made again only when the node (re)starts.
+
+anvil keeps the state of each of its recent blocks so that a call can be made at an older block (reconcile
+reads balances at a fixed block); beyond a few in memory it writes them to a directory on disk, one file
+of the whole state per block, and removes that directory only when it exits on its own. Left to itself it
+chooses a fresh directory under `~/.foundry/anvil/tmp` each time and a stopped or killed node leaves it
+behind (hundreds of megabytes per run). Each node here is given a directory of its own (`history_dir`),
+emptied when it starts and removed when it stops: a new process cannot read an old one's block states.
 """
 
 from __future__ import annotations
@@ -109,6 +116,12 @@ def anvil_binary() -> Path:
     raise AnvilUnavailable(f"anvil not found (looked in {', '.join(map(str, candidates))}); run `npm ci`")
 
 
+def fresh_history(path: Path) -> None:
+    """An empty directory for a starting node's block states (what a previous process left is unreadable)."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -127,7 +140,11 @@ class AnvilNode:
     # can leave ready transactions unmined when they arrive out of nonce order (foundry-rs/foundry#10122).
     # Off by default (a chain that moves only when sent to); on for the node that serves the service.
     sweep_seconds: int | None = None
+    # Where anvil writes its older blocks' states (see the module's docstring); None: a temporary
+    # directory made when the node starts.
+    history_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _own_history: bool = field(default=False, repr=False)
     # The node's own output goes to a file: an unread pipe would fill up and stall the node.
     log: IO[bytes] | None = field(default=None, repr=False)
 
@@ -149,6 +166,8 @@ class AnvilNode:
             # transact from accounts that hold no ether.
             *FREE_GAS,
         ]
+        if self.history_dir is not None:
+            cmd += ["--cache-path", str(self.history_dir)]
         if self.state_file is not None:
             cmd += ["--state", str(self.state_file)]
             if self.state_interval:
@@ -160,6 +179,10 @@ class AnvilNode:
         return cmd
 
     def start(self, timeout: float = 20.0) -> AnvilNode:
+        if self.history_dir is None:
+            self.history_dir, self._own_history = Path(tempfile.mkdtemp(prefix="anvil-history-")), True
+        else:
+            fresh_history(self.history_dir)
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(self.command(), stdout=self.log, stderr=self.log)
         try:
@@ -177,6 +200,7 @@ class AnvilNode:
         """Stop the node; `hard` kills it without letting it dump its state."""
         if self.process is None or self.process.poll() is not None:
             self._close_log()
+            self._remove_history()
             return
         if hard:
             self.process.kill()
@@ -190,6 +214,13 @@ class AnvilNode:
             self.process.kill()
             self.process.wait()
         self._close_log()
+        self._remove_history()
+
+    def _remove_history(self) -> None:
+        if self.history_dir is not None:
+            shutil.rmtree(self.history_dir, ignore_errors=True)
+            if self._own_history:
+                self.history_dir, self._own_history = None, False
 
     def _close_log(self) -> None:
         if self.log is not None:
@@ -259,6 +290,10 @@ class LocalNode:
     def state_file(self) -> Path:
         return self.data_dir / "anvil-state.json"
 
+    @property
+    def history_dir(self) -> Path:
+        return self.data_dir / "anvil-history"
+
     def record(self) -> dict[str, int | str] | None:
         if not self.record_path.exists():
             return None
@@ -294,7 +329,9 @@ class LocalNode:
             raise StateFileTruncated(f"{self.state_file} ends mid-way ({self.state_bytes():,} bytes): the node was "
                                      "killed while it rewrote its state, which anvil cannot load")
         interval = self.state_interval(state_interval)
-        node = AnvilNode(port, state_file=self.state_file, state_interval=interval, sweep_seconds=sweep_seconds)
+        node = AnvilNode(port, state_file=self.state_file, state_interval=interval, sweep_seconds=sweep_seconds,
+                         history_dir=self.history_dir)
+        fresh_history(self.history_dir)
         with (self.data_dir / "anvil.log").open("ab+") as log:
             process = subprocess.Popen(node.command(), stdout=log, stderr=log, start_new_session=True)
             # Loading the saved state takes time in proportion to its size as well.
@@ -319,6 +356,7 @@ class LocalNode:
                 time.sleep(0.05)
             stopped = True
         self.record_path.unlink(missing_ok=True)
+        shutil.rmtree(self.history_dir, ignore_errors=True)
         return stopped
 
 
