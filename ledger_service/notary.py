@@ -9,6 +9,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
 from ledger_core.chain.client import ChainClient
+from ledger_core.chain.errors import ContractRevert
 from ledger_core.chain.outbox import Intent
 from ledger_core.chain.suite import Suite
 
@@ -47,10 +48,14 @@ def notarize_intent(signer: str, digest: bytes, kind: str, reference: str) -> In
 
 def lookup(chain: ChainClient, suite: Suite, digest: bytes) -> Notarization | None:
     """The chain's record of a document: who and when from the contract's slot, the organisation, kind and
-    reference from the `Notarized` event of the block that slot names."""
-    if not suite.view(chain, NOTARY, "isNotarized", digest):
-        return None
-    notary, timestamp, block = suite.view(chain, NOTARY, "getNotarization", digest)
+    reference from the `Notarized` event of the block that slot names (two reads: the slot's getter refuses
+    a document never notarized)."""
+    try:
+        notary, timestamp, block = suite.view(chain, NOTARY, "getNotarization", digest)
+    except ContractRevert as revert:
+        if revert.error == "NotNotarized":
+            return None
+        raise
     (_, data), *_ = chain.logs(suite.deployment.addresses[NOTARY], [_NOTARIZED, digest], block, block)
     org_id, kind, reference = abi_decode(["uint64", "bytes32", "bytes32"], data)
     return Notarization("0x" + digest.hex(), notary, int(org_id), "0x" + kind.hex(), "0x" + reference.hex(),

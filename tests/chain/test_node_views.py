@@ -40,3 +40,6 @@ def test_views_read_bare_on_a_node_answer_what_web3_answers_and_a_notarized_docu
     assert (found["notary"], found["org_id"]) == (steel, STEEL)
     slot = suite.call("Notary", "getNotarization", bytes.fromhex(digest[2:]))
     assert (found["timestamp"], found["block_number"]) == (slot[1], slot[2])
+    unknown = client.get(f"/api/v1/notary/documents/0x{hashlib.sha256(b'never sent').hexdigest()}",
+                         headers=service.auth("cement"))
+    assert unknown.status_code == 404 and unknown.json()["error"] == "NotNotarized"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
+import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from ledger_core.db.models.outbox import OutboxTransaction
+from ledger_service.runtime import Runtime
 from tests.service.cast import ENTERPRISE_A, Cast
 from tests.service.helpers import V1, sanction
 
@@ -61,3 +66,38 @@ def test_a_document_is_required(client: TestClient, cast: Cast):
 
 def test_verifying_needs_authentication(client: TestClient):
     assert client.post(f"{V1}/notary/verifications", files={"document": ("r.txt", REPORT)}).status_code == 401
+
+
+def newest_row(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        return int(session.scalar(select(func.max(OutboxTransaction.id))) or 0)
+
+
+def test_concurrent_notarizations_share_groups_and_a_document_notarized_before_records_nothing(
+        served: str, client: TestClient, cast: Cast, runtime: Runtime):
+    """Notarizations are served on the event loop and join the group commit: each caller gets its own record,
+    and the one the chain would refuse is found by the group's simulation and refused before it takes a nonce
+    (recorded as rejected, as a blocking caller's is), failing no one else."""
+    assert notarize(client, cast, "enterprise_a").status_code == 201
+    documents = [f"board minutes {n}".encode() for n in range(6)] + [REPORT]
+    last_row, groups_before = newest_row(runtime), runtime.outbox.group.groups
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=served, timeout=60) as http:
+            return await asyncio.gather(*(
+                http.post(f"{V1}/notary/documents", headers=cast.auth("enterprise_b"),
+                          files={"document": ("d.txt", content)}, data={"kind": "MINUTES"}) for content in documents))
+
+    replies = asyncio.run(send_all())
+
+    assert [r.status_code for r in replies] == [201] * 6 + [409]
+    assert replies[-1].json()["error"] == "AlreadyNotarized"
+    assert [r.json()["record"]["document_hash"] for r in replies[:6]] == [
+        "0x" + hashlib.sha256(content).hexdigest() for content in documents[:6]]
+    assert {r.json()["record"]["notary"] for r in replies[:6]} == {cast.addresses["enterprise_b"]}
+    with runtime.sessions() as session:
+        written = session.execute(select(OutboxTransaction.status, OutboxTransaction.nonce)
+                                  .where(OutboxTransaction.id > last_row)).all()
+    assert sorted(status for status, _ in written) == ["mined"] * 6 + ["rejected"]
+    assert [nonce for status, nonce in written if status == "rejected"] == [None]
+    assert runtime.outbox.group.groups - groups_before < 6

@@ -46,7 +46,7 @@ async def notarize(document: Annotated[UploadFile, File()], caller: AnyMember, s
                    kind: Annotated[str, Form(max_length=66)] = "DOCUMENT",
                    reference: Annotated[str, Form(max_length=66)] = "") -> Notarized:
     content = await _read(document)
-    done = await run_in_threadpool(services.notary.notarize, caller, content, kind, reference)
+    done = await services.notary.notarize_async(caller, content, kind, reference)
     return Notarized(record=NotarizationOut.model_validate(done.notarization),
                      transaction=TxOut.model_validate(done.record))
 
