@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from eth_utils import keccak
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ SETTLEMENT = "SettlementToken"
 # "migrated": held by the market's next version since an upgrade (the old version's record only).
 ORDER_STATUS = {0: "none", 1: "open", 2: "filled", 3: "cancelled", 4: "expired", 5: "migrated"}
 MAX_UINT = 2**256 - 1
+_ORDER_LISTED = keccak(text="OrderListed(uint256,address,address,uint256,uint256,uint256,uint64)")
 CENT = Decimal("0.01")
 
 
@@ -176,9 +178,19 @@ def price_band(chain: ChainClient, suite: Suite, asset: str, token_id: int, amou
     return int(lower), int(upper)
 
 
-def listed_ids(chain: ChainClient, suite: Suite, tx_hash: str) -> list[int]:
-    receipt = chain.request(lambda: suite.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
-    return [int(e["orderId"]) for e in suite.events(receipt, MARKET, "OrderListed")]
+def listed_ids(chain: ChainClient, suite: Suite, tx_hash: str, block: int | None = None) -> list[int]:
+    """The orders a mined transaction listed (none for one not mined), from its `OrderListed` logs: those of its
+    `block` (read from its receipt when not given) that it emitted, where a group commit's other listings may
+    share the block."""
+    tx_hash = tx_hash.lower()
+    if block is None:
+        (receipt,) = chain.receipts([tx_hash])
+        if receipt is None:
+            return []
+        block = int(receipt["blockNumber"])
+    return [int.from_bytes(log.topics[1], "big")
+            for log in chain.logs(market_address(suite), [_ORDER_LISTED], block, block)
+            if log.transaction_hash == tx_hash]
 
 
 def chain_time(chain: ChainClient) -> int:

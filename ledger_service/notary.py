@@ -56,7 +56,7 @@ def lookup(chain: ChainClient, suite: Suite, digest: bytes) -> Notarization | No
         if revert.error == "NotNotarized":
             return None
         raise
-    (_, data), *_ = chain.logs(suite.deployment.addresses[NOTARY], [_NOTARIZED, digest], block, block)
-    org_id, kind, reference = abi_decode(["uint64", "bytes32", "bytes32"], data)
+    log, *_ = chain.logs(suite.deployment.addresses[NOTARY], [_NOTARIZED, digest], block, block)
+    org_id, kind, reference = abi_decode(["uint64", "bytes32", "bytes32"], log.data)
     return Notarization("0x" + digest.hex(), notary, int(org_id), "0x" + kind.hex(), "0x" + reference.hex(),
                         int(timestamp), int(block))

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, NamedTuple, TypeVar, overload
 
 import requests
 from eth.exceptions import BlockNotFound, HeaderNotFound, TransactionNotFound
@@ -36,6 +36,15 @@ EMBEDDED_GAS_LIMIT = 15_000_000
 KNOWN_TX_MARKERS = ("already known", "known transaction", "already imported", "transaction already exists")
 EXPECTED_NONCE = re.compile(r"nonce: expected (\d+), but got (\d+)")
 NONCE_TOO_LOW_MARKERS = ("nonce too low", "nonce is too low", "oldnonce", "nonce too small")
+
+
+class Log(NamedTuple):
+    """A log as `ChainClient.logs` gives it: its topics, its data and the transaction that emitted it (0x-hex,
+    lower case)."""
+
+    topics: list[bytes]
+    data: bytes
+    transaction_hash: str
 
 
 class ChainUnavailable(RuntimeError):
@@ -471,20 +480,21 @@ class ChainClient:
                                   coalesce=True)
         return [_call_result(reply, raise_failure=True) for reply in replies]
 
-    def logs(self, address: str, topics: Sequence[bytes | None], from_block: int, to_block: int
-             ) -> list[tuple[list[bytes], bytes]]:
-        """One contract's logs in a block range whose leading topics match `topics` (None: any), each as
-        (topics, data); on a node one bare eth_getLogs, decoded by the caller (web3's event filter formats and
-        decodes every log, milliseconds a request)."""
+    def logs(self, address: str, topics: Sequence[bytes | None], from_block: int, to_block: int) -> list[Log]:
+        """One contract's logs in a block range whose leading topics match `topics` (None: any); on a node one
+        bare eth_getLogs, decoded by the caller (web3's event filter formats and decodes every log, milliseconds
+        a request)."""
         params = {"address": address, "fromBlock": hex(from_block), "toBlock": hex(to_block),
                   "topics": [None if t is None else "0x" + t.hex() for t in topics]}
         if self._http is None:
             entries = self.request(lambda: self.w3.eth.get_logs(params))  # type: ignore[arg-type]
-            return [([bytes(t) for t in e["topics"]], bytes(e["data"])) for e in entries]
+            return [Log([bytes(t) for t in e["topics"]], bytes(e["data"]), "0x" + bytes(e["transactionHash"]).hex())
+                    for e in entries]
         (reply,) = self._rpc_batch([("eth_getLogs", [params])])
         if "result" not in reply:
             raise ChainUnavailable(f"the node gave no logs: {reply.get('error')}")
-        return [([bytes.fromhex(t[2:]) for t in e["topics"]], bytes.fromhex(e["data"][2:])) for e in reply["result"]]
+        return [Log([bytes.fromhex(t[2:]) for t in e["topics"]], bytes.fromhex(e["data"][2:]),
+                    str(e["transactionHash"]).lower()) for e in reply["result"]]
 
     def estimate_gas(self, tx: dict[str, Any]) -> int:
         return self.request(lambda: int(self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ role sees): parties and transaction of the rows the caller sees an organisation 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -96,32 +97,64 @@ class MarketService:
                    expiry: datetime, wait: bool = True) -> Sent[Order]:
         """List units for sale at a fixed price (units per tonne); they move into the market's escrow. The
         market's approval on the asset is sent first if the seller has not given it."""
+        approvals, listing = self._listing(caller, asset, token_id, amount, price_units, expiry, wait)
+        return self._listed(approvals, self.sender.send_one(caller, listing, wait=wait))
+
+    async def list_order_async(self, caller: Caller, asset: str, token_id: int, amount: int, price_units: int,
+                               expiry: datetime, wait: bool = True) -> Sent[Order]:
+        """`list_order` for a request served on the event loop: the listing joins the group commit without a
+        pool thread (`Sender.send_async`); the reads before and after it run in the pool."""
+        approvals, listing = await asyncio.to_thread(self._listing, caller, asset, token_id, amount, price_units,
+                                                     expiry, wait)
+        (record,) = await self.sender.send_async(caller, [listing], wait=wait)
+        return await asyncio.to_thread(self._listed, approvals, record)
+
+    def _listing(self, caller: Caller, asset: str, token_id: int, amount: int, price_units: int, expiry: datetime,
+                 wait: bool) -> tuple[list[TxRecord], Intent]:
+        """The approvals a listing needs, sent, and the listing itself."""
         self.sender.require_custodial(caller)
         contract = market.asset_contract(asset)
         expires = expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)
         approvals = self._approve(caller, market.listing_approvals(self.chain, self.suite, caller.address, contract),
                                   wait)
-        record = self.sender.send_one(caller, market.call(caller.address, "list", self._asset_address(asset), token_id,
-                                                          amount, price_units, int(expires.timestamp())), wait=wait)
+        return approvals, market.call(caller.address, "list", self._asset_address(asset), token_id, amount,
+                                      price_units, int(expires.timestamp()))
+
+    def _listed(self, approvals: list[TxRecord], record: TxRecord) -> Sent[Order]:
         if not mined(record):
             return Sent((*approvals, record))
-        (order_id,) = market.listed_ids(self.chain, self.suite, str(record.tx_hash))
+        (order_id,) = market.listed_ids(self.chain, self.suite, str(record.tx_hash), record.block_number)
         return self._after([*approvals, record], order_id)
 
     def fill_order(self, caller: Caller, order_id: int, amount: int, wait: bool = True) -> Sent[Order]:
         """Buy all or part of an open order: payment and delivery in one transaction (the settlement token's
         approval sent first if the buyer's allowance to the market is too small)."""
+        approvals, fill = self._filling(caller, order_id, amount, wait)
+        return self._after([*approvals, self.sender.send_one(caller, fill, wait=wait)], order_id)
+
+    async def fill_order_async(self, caller: Caller, order_id: int, amount: int, wait: bool = True) -> Sent[Order]:
+        """`fill_order` for a request served on the event loop (as `list_order_async`)."""
+        approvals, fill = await asyncio.to_thread(self._filling, caller, order_id, amount, wait)
+        (record,) = await self.sender.send_async(caller, [fill], wait=wait)
+        return await asyncio.to_thread(self._after, [*approvals, record], order_id)
+
+    def _filling(self, caller: Caller, order_id: int, amount: int, wait: bool) -> tuple[list[TxRecord], Intent]:
+        """The approval a fill needs, sent, and the fill itself; the contract's UnknownOrder for no such order."""
         self.sender.require_custodial(caller)
         current = market.order(self.chain, self.suite, order_id)
         approvals = self._approve(caller, market.payment_approvals(self.chain, self.suite, caller.address,
                                                                    amount * current.price_units), wait)
-        record = self.sender.send_one(caller, market.call(caller.address, "fill", order_id, amount), wait=wait)
-        return self._after([*approvals, record], order_id)
+        return approvals, market.call(caller.address, "fill", order_id, amount)
 
     def cancel_order(self, caller: Caller, order_id: int, wait: bool = True) -> Sent[Order]:
         """Cancel one's own open order; what remains in escrow returns to the seller."""
         record = self.sender.send_one(caller, market.call(caller.address, "cancel", order_id), wait=wait)
         return self._after([record], order_id)
+
+    async def cancel_order_async(self, caller: Caller, order_id: int, wait: bool = True) -> Sent[Order]:
+        """`cancel_order` for a request served on the event loop (as `list_order_async`)."""
+        (record,) = await self.sender.send_async(caller, [market.call(caller.address, "cancel", order_id)], wait=wait)
+        return await asyncio.to_thread(self._after, [record], order_id)
 
     def reclaim_order(self, caller: Caller, order_id: int, wait: bool = True) -> Sent[Order]:
         """Return an expired order's escrow to its seller (anyone may ask)."""

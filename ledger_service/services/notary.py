@@ -43,8 +43,8 @@ class NotaryService:
         """`notarize` for a request served on the event loop (see `Sender.send_async`): the contract's own
         refusal (a document notarized before) is what the simulation finds, so there is nothing to check first."""
         digest = notary.document_hash(content)
-        (record,) = await self.sender.send_async(
-            caller, [notary.notarize_intent(caller.address, digest, kind, reference)], check=lambda: None)
+        (record,) = await self.sender.send_async(caller, [notary.notarize_intent(caller.address, digest, kind,
+                                                                                 reference)])
         return Notarized(await asyncio.to_thread(self.lookup, digest), record)
 
     def lookup(self, digest: bytes) -> Notarization:

@@ -37,6 +37,10 @@ def _refused_if_one(records: list[TxRecord], caller: Caller) -> list[TxRecord]:
     return records
 
 
+def _nothing_to_check() -> None:
+    """The check of a use case whose only refusals are the contract's own."""
+
+
 @dataclass(frozen=True)
 class Sender:
     outbox: Outbox
@@ -75,13 +79,15 @@ class Sender:
         if not self.keystore.opened(caller.address):
             await asyncio.to_thread(self.require_custodial, caller)
 
-    async def send_async(self, caller: Caller, intents: Sequence[Intent], check: Callable[[], None],
+    async def send_async(self, caller: Caller, intents: Sequence[Intent], check: Callable[[], None] | None = None,
                          wait: bool = True) -> list[TxRecord]:
         """`send_checked` for a request served on the event loop: the intents join the group commit without a
         thread of their own and are simulated with the group's (one JSON-RPC batch) before anything is
         written. When one would revert, `check` and the usual send run in the thread pool, exactly as
-        `send_checked` does, so a refusal is answered the same way and records nothing."""
+        `send_checked` does, so a refusal is answered the same way. Without `check` (the contract's own
+        refusal is the answer) the usual send's preflight refuses the intents, as it would a blocking caller's."""
         await self.require_custodial_async(caller)
+        check = check or _nothing_to_check
         if not (self.settings.group_commit and self.preflights(batch=False)):
             return await asyncio.to_thread(self.send_checked, caller, intents, check, wait)
         try:

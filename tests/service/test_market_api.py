@@ -3,8 +3,10 @@ bands, expiry, cancellation, the order book, trade history and daily closes; the
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -387,3 +389,30 @@ def test_preparing_is_refused_as_doing_is_and_before_anything_is_signed(client: 
     assert unknown.status_code == 404, unknown.text
     assert client.post(f"{V1}/market/orders/prepare", headers=cast.auth("self_signer"),
                        json={**listing, "price": "50.001"}).status_code == 422
+
+
+def test_concurrent_listings_are_each_answered_with_their_own_order_and_a_refused_one_fails_no_other(
+        served: str, client: TestClient, cast: Cast, runtime: Runtime, market: int):
+    """Listings are served on the event loop and join the group commit; each caller's order is the one its own
+    transaction listed."""
+    assert list_credits(client, cast, runtime, amount=1).status_code == 201  # the approval, once
+    expiry = chain_now(runtime) + DAY
+    bodies = [{"asset": "credit", "token_id": 1, "amount": amount, "price": "50.00", "expiry": expiry}
+              for amount in (2, 3, 4, 5, 6)] + [{"asset": "credit", "token_id": 1, "amount": 7, "price": "500.00",
+                                                   "expiry": expiry}]
+    groups_before = runtime.outbox.group.groups
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=served, timeout=60) as http:
+            return await asyncio.gather(*(http.post(f"{V1}/market/orders", headers=cast.auth("enterprise_a"),
+                                                    json=body) for body in bodies))
+
+    replies = asyncio.run(send_all())
+
+    assert [r.status_code for r in replies] == [201] * 5 + [409], replies[-1].text
+    assert replies[-1].json()["error"] == "PriceOutOfBand"
+    orders = [r.json()["order"] for r in replies[:5]]
+    assert [o["amount"] for o in orders] == [2, 3, 4, 5, 6]
+    assert len({o["order_id"] for o in orders}) == 5
+    assert [[t["function"] for t in r.json()["transactions"]] for r in replies[:5]] == [["list"]] * 5
+    assert runtime.outbox.group.groups - groups_before < 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from ledger_service import market
 from ledger_service.runtime import Runtime
 from tests.service.acting import acting, refused, services
 from tests.service.cast import YEAR, Cast
@@ -37,3 +38,35 @@ def test_refusals_before_anything_is_sent(runtime: Runtime, cast: Cast):
             1, 5_000, expiry)
     refused(422, "InvalidRange", market.closes, "allowance", YEAR, date(2025, 3, 2), date(2025, 3, 1))
     refused(422, "InvalidRange", market.closes, "allowance", YEAR, date(2024, 1, 1), date(2025, 1, 1))
+
+
+def test_listings_mined_in_one_block_are_each_answered_with_the_order_they_listed(runtime: Runtime, cast: Cast):
+    """A network that mines blocks at an interval (Besu QBFT) puts a group's listings in one block: each
+    listing's order is the one its own transaction's log names."""
+    use = services(runtime)
+    sellers = ["enterprise_a", "enterprise_b", "enterprise_c"]
+    use.allowances.allocate(acting(runtime, cast, "regulator"), YEAR, [(cast.addresses[s], 100) for s in sellers])
+    use.market.set_reference_price(acting(runtime, cast, "regulator"), "allowance", YEAR, 5_000)
+    expiry = int(chain_now(runtime) + DAY)
+    for seller in sellers:  # each seller's first listing sends its approval of the market
+        use.market.list_order(acting(runtime, cast, seller), "allowance", YEAR, 1, 5_000,
+                              datetime.fromtimestamp(expiry, UTC))
+    registry = runtime.suite.deployment.addresses["AllowanceRegistry"]
+    listings = [market.call(cast.addresses[seller], "list", registry, YEAR, amount, 5_000, expiry)
+                for seller, amount in zip(sellers, (11, 12, 13), strict=True)]
+    assert runtime.chain.embedded is not None
+    tester = runtime.chain.embedded.tester
+    tester.disable_auto_mine_transactions()
+    try:
+        records = runtime.outbox.submit(listings, wait=False)
+        tester.mine_blocks(1)
+    finally:
+        tester.enable_auto_mine_transactions()
+    receipts = runtime.chain.receipts([str(r.tx_hash) for r in records])
+    assert None not in receipts and len({r["blockNumber"] for r in receipts if r is not None}) == 1
+
+    listed = [market.listed_ids(runtime.chain, runtime.suite, str(r.tx_hash)) for r in records]
+
+    assert sorted(ids[0] for ids in listed) == [4, 5, 6] and all(len(ids) == 1 for ids in listed)
+    assert [market.order(runtime.chain, runtime.suite, ids[0]).amount for ids in listed] == [11, 12, 13]
+    assert market.listed_ids(runtime.chain, runtime.suite, "0x" + "ab" * 32) == []  # not a mined transaction

@@ -167,26 +167,26 @@ def _order_tx(response: Response, sent: Sent[Order], done: int = status.HTTP_200
 
 
 @router.post("/orders", response_model=OrderTx, status_code=status.HTTP_201_CREATED)
-def list_order(body: ListIn, caller: Trader, services: ServicesDep, response: Response,
-               wait: Wait = True) -> OrderTx:
+async def list_order(body: ListIn, caller: Trader, services: ServicesDep, response: Response,
+                     wait: Wait = True) -> OrderTx:
     """List units for sale at a fixed price; they move into the market's escrow."""
-    return _order_tx(response, services.market.list_order(caller, body.asset, body.token_id, body.amount,
-                                                          market.to_units(body.price), body.expiry, wait),
+    return _order_tx(response, await services.market.list_order_async(
+        caller, body.asset, body.token_id, body.amount, market.to_units(body.price), body.expiry, wait),
                      done=status.HTTP_201_CREATED)
 
 
 @router.post("/orders/{order_id}/fill", response_model=OrderTx)
-def fill_order(order_id: ChainId64, body: FillIn, caller: Trader, services: ServicesDep,
-               response: Response, wait: Wait = True) -> OrderTx:
+async def fill_order(order_id: ChainId64, body: FillIn, caller: Trader, services: ServicesDep,
+                     response: Response, wait: Wait = True) -> OrderTx:
     """Buy all or part of an open order: payment and delivery in one transaction."""
-    return _order_tx(response, services.market.fill_order(caller, order_id, body.amount, wait))
+    return _order_tx(response, await services.market.fill_order_async(caller, order_id, body.amount, wait))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderTx)
-def cancel_order(order_id: ChainId64, caller: AnyMember, services: ServicesDep, response: Response,
-                 wait: Wait = True) -> OrderTx:
+async def cancel_order(order_id: ChainId64, caller: AnyMember, services: ServicesDep, response: Response,
+                       wait: Wait = True) -> OrderTx:
     """Cancel one's own open order; what remains in escrow returns to the seller."""
-    return _order_tx(response, services.market.cancel_order(caller, order_id, wait))
+    return _order_tx(response, await services.market.cancel_order_async(caller, order_id, wait))
 
 
 # ------------------------------------------------------------------ prepared for the member's own key
