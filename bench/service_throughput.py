@@ -89,8 +89,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,7 @@ from bench.service_processes import (
 from bench.trace_latency import add_history_arguments, api_trace_latency, database, history_sizes, percentile
 from ledger_core.chain.anvil import AnvilNode, AnvilUnavailable, free_port
 from ledger_core.chain.compiler import Artifact, build
+from ledger_core.chain.connect import connect_rpc
 from ledger_core.chain.deploy import deploy_suite, write_deployment
 from ledger_core.chain.errors import RevertDecoder
 from ledger_core.chain.outbox import UNSTICK_AFTER, UNSTICK_EVERY, Intent
@@ -163,7 +166,17 @@ def service_single_concurrent(app: Any, setup: dict[str, Any], n: int, clients: 
     """`clients` concurrent clients share `n` single-transfer requests; every one is answered 200 (mined).
     The rate, and each request's latency in ms (from sending it to its answer, which waits for the receipt)."""
     body = {"to": setup["accounts"]["receiver"].address, "year": YEAR, "amount": 1}
+    return concurrent_requests(
+        app, n, clients, "a single transfer", (200,),
+        lambda client, _: client.post("/api/v1/allowances/transfers", json=body, headers=setup["headers"]))
 
+
+def concurrent_requests(app: Any, n: int, clients: int, what: str, expected: tuple[int, ...],
+                        request: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+                        ) -> tuple[float, list[float]]:
+    """`clients` concurrent clients share `n` requests (`request(client, i)` makes the i-th) to the app in this
+    process; each must be answered with one of the `expected` statuses. The rate, and each request's latency in
+    ms (from sending it to its answer)."""
     # httpx's ASGI transport tries `import sniffio` on every request; where it is not installed, each
     # failed import searches sys.path again, time the clients in this process would take from the service.
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
@@ -171,16 +184,15 @@ def service_single_concurrent(app: Any, setup: dict[str, Any], n: int, clients: 
     async def run() -> tuple[float, list[float]]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
-            remaining = [n]
+            taken = count()
             latencies: list[float] = []
 
             async def worker() -> None:
-                while remaining[0] > 0:
-                    remaining[0] -= 1
+                while (i := next(taken)) < n:
                     t0 = time.perf_counter()
-                    reply = await client.post("/api/v1/allowances/transfers", json=body, headers=setup["headers"])
-                    if reply.status_code != 200:
-                        raise BenchFailure(f"a single transfer was answered {reply.status_code}: {reply.text[:300]}")
+                    reply = await request(client, i)
+                    if reply.status_code not in expected:
+                        raise BenchFailure(f"{what} was answered {reply.status_code}: {reply.text[:300]}")
                     latencies.append((time.perf_counter() - t0) * 1000)
 
             await client.get("/api/v1/health")
@@ -367,28 +379,40 @@ def run_embedded(artifacts: dict[str, Artifact], n: int, workdir: Path, results:
                    ratio_single_embedded_bound=round(send_ms / (send_ms + call_ms), 3))
 
 
+@contextmanager
+def anvil_service(artifacts: dict[str, Artifact], workdir: Path, transfers: int, **settings: Any
+                  ) -> Iterator[tuple[AnvilNode, dict[str, Any], Runtime, dict[str, Any], Any]]:
+    """A node that mines as the served node does, the suite deployed on it, a runtime over it and the
+    benchmark's SQLite database (`settings` added to its fields) with its workers running, `prepare`d for
+    `transfers`, and its app: (node, the runtime's settings fields, runtime, setup, app)."""
+    with AnvilNode(free_port(), sweep_seconds=1) as node:
+        deployer: LocalAccount = Account.create()
+        node.fund(deployer.address)
+        sender = TransactionSender(connect_rpc(node.url), deployer, RevertDecoder.from_artifacts(artifacts.values()))
+        write_deployment(deploy_suite(sender, artifacts, network="bench"), workdir, overwrite=True)
+        fields: dict[str, Any] = {"database_url": f"sqlite:///{workdir / 'anvil.db'}", "chain": node.url,
+                                  "network": "bench", "deployments_dir": workdir, "gas_limit": GAS,
+                                  "key_secret_file": key_secret_file(workdir),
+                                  "bootstrap_regulator_key": "0x" + bytes(deployer.key).hex(), **settings}
+        runtime = Runtime.start(Settings(**fields), artifacts=artifacts)
+        def fund(addresses: list[str]) -> None:
+            for address in addresses:
+                node.fund(address)
+
+        setup = prepare(runtime, fund, transfers)
+        serve_workers(runtime)
+        app = create_app(runtime)
+        freeze_heap()  # as `serve` does
+        yield node, fields, runtime, setup, app
+
+
 def run_anvil(artifacts: dict[str, Artifact], n: int, workdir: Path, results: dict[str, Any],
               clients: int, batch_rounds: int = 1) -> None:
     """The batch endpoint and the same-signer raw sends alternate `batch_rounds` times (each batch on an index
     brought up to the head first, each raw run with the workers stopped): their medians are the figures, each
     round's pair is kept (`batch_rounds_anvil`), so a burst of load elsewhere on the machine moves one round,
     not the ratio."""
-    with AnvilNode(free_port(), sweep_seconds=1) as node:
-        deployer: LocalAccount = Account.create()
-        node.fund(deployer.address)
-        from ledger_core.chain.connect import connect_rpc
-
-        sender = TransactionSender(connect_rpc(node.url), deployer, RevertDecoder.from_artifacts(artifacts.values()))
-        write_deployment(deploy_suite(sender, artifacts, network="bench"), workdir, overwrite=True)
-        fields: dict[str, Any] = {"database_url": f"sqlite:///{workdir / 'anvil.db'}", "chain": node.url,
-                                  "network": "bench", "deployments_dir": workdir, "gas_limit": GAS,
-                                  "key_secret_file": key_secret_file(workdir),
-                                  "bootstrap_regulator_key": "0x" + bytes(deployer.key).hex()}
-        runtime = Runtime.start(Settings(**fields), artifacts=artifacts)
-        setup = prepare(runtime, lambda addrs: [node.fund(a) for a in addrs], n * batch_rounds)
-        serve_workers(runtime)
-        app = create_app(runtime)
-        freeze_heap()  # as `serve` does
+    with anvil_service(artifacts, workdir, n * batch_rounds) as (node, fields, runtime, setup, app):
         client = TestClient(app)
         service_batch(client, setup, BATCH)
         in_process_single, _ = service_single_concurrent(app, setup, max(n // 5, 20), 1)
