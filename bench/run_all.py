@@ -37,6 +37,7 @@ BENCHMARKS = (
         quick=("--readings", "30000", "--enterprises", "2", "--devices", "5", "--skip-chain-devices"),
     ),
     Benchmark("service throughput", "service_throughput.py", quick=("--transfers", "200", "--anvil-transfers", "400")),
+    Benchmark("single endpoints", "single_endpoints.py", quick=("--requests", "100", "--rounds", "1")),
     Benchmark(
         "trace latency", "trace_latency.py", quick=("--readings", "20000", "--transfers", "2000", "--samples", "200")
     ),
