@@ -14,12 +14,13 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ledger_core.db.lists import in_values
+from ledger_core.db.lists import dialect_of, in_param
 from ledger_core.db.models import BatchStatus, MeterBatch, MeterDevice, Reading
 from oracles import merkle_sum as ms
 from oracles.canonical import ReadingRecord, factor_set_hash, record_digest
@@ -351,13 +352,8 @@ def prove_kept(session: Session, wanted: Sequence[tuple[RebuiltWindow, KeptLayer
     leaves: dict[int, Node] = {}
     rows: dict[int, Any] = {}
     if ids:
-        # The neighbours' leaves only: decoding every column of every chunk's 16 rows was most of the statement's
-        # time, so the wanted readings' rows come joined to their leaves (NULL for the neighbours).
-        own = (select(*_COLUMNS).join(MeterDevice, MeterDevice.id == Reading.device_pk)
-               .where(in_values(session, Reading.id, proved, "proved_ids")).subquery())
         for rid, leaf_hash, value_mg, *row in session.execute(
-                select(Reading.id, Reading.leaf_hash, Reading.value_mg, *own.c).outerjoin(own, own.c.id == Reading.id)
-                .where(in_values(session, Reading.id, ids))):
+                _chunk_rows(dialect_of(session)), {"proved_ids": sorted(proved), "chunk_ids": sorted(ids)}):
             leaves[rid] = Node(leaf_hash, value_mg, 1)
             if row[0] is not None:
                 rows[rid] = row
@@ -369,6 +365,17 @@ def prove_kept(session: Session, wanted: Sequence[tuple[RebuiltWindow, KeptLayer
             found = _with_chunk(checked, kept, place, reading_id, rows[reading_id], leaves)
         out.append(found)
     return out
+
+
+@cache
+def _chunk_rows(dialect: str) -> Select[Any]:
+    """`prove_kept`'s statement, built once per dialect (built anew, it and its cache key were CPU of every trace).
+    The neighbours' leaves only: decoding every column of every chunk's 16 rows was most of the statement's time,
+    so the wanted readings' rows come joined to their leaves (NULL for the neighbours)."""
+    own = (select(*_COLUMNS).join(MeterDevice, MeterDevice.id == Reading.device_pk)
+           .where(in_param(dialect, Reading.id, "proved_ids")).subquery())
+    return (select(Reading.id, Reading.leaf_hash, Reading.value_mg, *own.c).outerjoin(own, own.c.id == Reading.id)
+            .where(in_param(dialect, Reading.id, "chunk_ids")))
 
 
 def _with_chunk(checked: RebuiltWindow, kept: KeptLayers, place: tuple[int, int, list[int]], reading_id: int,

@@ -22,13 +22,22 @@ def in_values(db: Session | Connection, column: InstrumentedAttribute[Any] | Col
     """`column IN values`, as `column = ANY(:name)` on PostgreSQL (an array of the column's type; an empty
     collection matches nothing either way). `name` tells the parameter apart when one statement has two such
     lists on the same column."""
-    if _dialect(db) != "postgresql":
+    if dialect_of(db) != "postgresql":
         return column.in_(values)
     key = name or f"{column.key}_values"
     return column == any_(bindparam(key, sorted(values), type_=ARRAY(column.type)))
 
 
-def _dialect(db: Session | Connection) -> str:
+def in_param(dialect: str, column: InstrumentedAttribute[Any] | ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`in_values` for a statement built once for `dialect` and run many times: its values are given when it runs,
+    as parameter `name` (a list)."""
+    if dialect != "postgresql":
+        return column.in_(bindparam(name, expanding=True))
+    return column == any_(bindparam(name, type_=ARRAY(column.type)))
+
+
+def dialect_of(db: Session | Connection) -> str:
+    """The name of the database's dialect ("postgresql", "sqlite")."""
     if isinstance(db, Connection):
         return db.dialect.name
     return db.get_bind().dialect.name

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from functools import lru_cache
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, and_, literal_column, null, select, union_all
+from sqlalchemy import ColumnElement, Row, and_, bindparam, literal_column, null, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ledger_core.db.models import (
@@ -93,6 +93,17 @@ def _in_report(anchor: type[ChainAnchor], org_id: int, year: int) -> ColumnEleme
                 anchor.measure == MEASURE_EMISSIONS)
 
 
+def _in_report_given(anchor: type[ChainAnchor]) -> ColumnElement[bool]:
+    """`_in_report` with the enterprise and the year's window given when the statement runs (`_report_window`)."""
+    return and_(anchor.enterprise_org_id == bindparam("org_id"), anchor.window_start >= bindparam("start"),
+                anchor.window_end <= bindparam("end"), anchor.measure == MEASURE_EMISSIONS)
+
+
+def _report_window(org_id: int, year: int) -> dict[str, int]:
+    start, end = year_window(year)
+    return {"org_id": org_id, "start": start, "end": end}
+
+
 # Made once, as `_TARGET_REPORT` below.
 _REPORTED = aliased(ChainAnchor, name="reported")
 _STORED = tuple(c.label(f"stored_{c.key}") for c in BATCH_COLUMNS)
@@ -103,20 +114,24 @@ _RECORD_COLUMNS = tuple(c if c.key in BATCH_RECORD_FIELDS else null() for c in _
 _RECORD = itemgetter(*(1 + [c.key for c in _ANCHOR_COLUMNS].index(f) for f in BATCH_RECORD_FIELDS))
 
 
+# `report_anchors` with the batches of those anchors (`window_checks.batch_rows`), and every index row of the
+# anchor batches they came in (what `anchor_index.indexed_windows` reads): one statement, the report's rows and
+# the batches' rows in a UNION ALL, each part on its own index. Built once (as every statement of a trace: built
+# anew, a statement and its cache key were CPU of every trace), run with `_report_window`.
+_ANCHORS = union_all(
+    select(literal_column("1").label("own"), *_ANCHOR_COLUMNS, *_STORED)
+    .outerjoin(MeterBatch, MeterBatch.anchor_id == ChainAnchor.anchor_id).where(_in_report_given(ChainAnchor)),
+    select(literal_column("0"), *_RECORD_COLUMNS, *(null() for _ in _STORED))
+    .where(ChainAnchor.batch_id.in_(select(_REPORTED.batch_id).where(_in_report_given(_REPORTED)))))
+
+
 def _anchors_with_batches(session: Session, org_id: int, year: int) -> _Anchors:
-    """`report_anchors` with the batches of those anchors (`window_checks.batch_rows`), and every index row of the
-    anchor batches they came in (what `anchor_index.indexed_windows` reads): one statement, the report's rows
-    and the batches' rows in a UNION ALL, each part on its own index."""
-    a = ChainAnchor
-    own = (select(literal_column("1").label("own"), *_ANCHOR_COLUMNS, *_STORED)
-           .outerjoin(MeterBatch, MeterBatch.anchor_id == a.anchor_id).where(_in_report(a, org_id, year)))
-    batched = (select(literal_column("0"), *_RECORD_COLUMNS, *(null() for _ in _STORED))
-               .where(a.batch_id.in_(select(_REPORTED.batch_id).where(_in_report(_REPORTED, org_id, year)))))
+    """The report's anchors, their batches and their anchor batches' paths (`_ANCHORS`)."""
     anchors: dict[int, Row[Any]] = {}
     batches = []
     members = []
     first_stored = 1 + len(_ANCHOR_COLUMNS)
-    for row in session.execute(union_all(own, batched)):
+    for row in session.execute(_ANCHORS, _report_window(org_id, year)):
         if not row[0]:
             members.append(_RECORD(row))
             continue
@@ -127,45 +142,102 @@ def _anchors_with_batches(session: Session, org_id: int, year: int) -> _Anchors:
     return _Anchors(sorted(anchors.values(), key=attrgetter("anchor_id")), batches, batch_paths(members))
 
 
-# Made once: an alias of the table builds a proxy of each of its columns (half a millisecond per trace).
-_TARGET_REPORT = aliased(ChainReport, name="target_report")
+class _Report(NamedTuple):
+    """A version of a report as a trace reads it: columns of `chain_reports`, not ORM objects (nothing is
+    written; an entity costs its identity map entry and state to build and to detach)."""
+
+    report_id: int
+    org_id: int
+    year: int
+    version: int
+    previous_report_id: int
+    status: str
+    document_hash: bytes
+    reported_kg: int
+    anchors_root: bytes
+    anchored_mg: int
+    reading_count: int
+
+
+class _Step(NamedTuple):
+    """A report event (`chain_report_events`) as a trace shows it."""
+
+    id: int | None  # None: a version without events (the outer join's NULL row)
+    kind: str
+    actor: str
+    verified_kg: int | None
+    obligation_tonnes: int | None
+    statement_hash: bytes | None
+    reason_hash: bytes | None
+    tx_hash: str
+    block_number: int
+    log_index: int
+    block_time: datetime
+    pending: bool
+
+
+class _Notarization(NamedTuple):
+    """A notarization (`chain_notarizations`) of a version's document."""
+
+    id: int | None  # None: a document without notarization
+    document_hash: bytes
+    notary: str
+    org_id: int
+    tx_hash: str
+    block_number: int
+    log_index: int
+    block_time: datetime
+    pending: bool
+
+
+def _columns(entity: Any, fields: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(entity, f) for f in fields)
 
 
 @dataclass(frozen=True)
 class _Versions:
     """A report's versions with their steps, the notarizations of their documents and its enterprise's park."""
 
-    reports: list[ChainReport]  # in version order
-    steps: dict[int, list[ChainReportEvent]]  # report id -> its events, in chain order
-    notarizations: list[ChainNotarization]
+    reports: list[_Report]  # in version order
+    steps: dict[int, list[_Step]]  # report id -> its events, in chain order
+    notarizations: list[_Notarization]
     park: int | None
 
 
+_TARGET_REPORT = aliased(ChainReport, name="target_report")
+_STEP_AT = len(_Report._fields)
+_NOTE_AT = _STEP_AT + len(_Step._fields)
+_PARK_AT = _NOTE_AT + len(_Notarization._fields)
+# Every version of a report (the same enterprise and year) with its events, its document's notarization and its
+# enterprise's park: a version has a few events and its document at most one notarization. Run with `report_id`.
+_VERSIONS = (
+    select(*_columns(ChainReport, _Report._fields), *_columns(ChainReportEvent, _Step._fields),
+           *_columns(ChainNotarization, _Notarization._fields), ChainOrganisation.parent_id)
+    .select_from(ChainReport)
+    .join(_TARGET_REPORT, (_TARGET_REPORT.org_id == ChainReport.org_id) & (_TARGET_REPORT.year == ChainReport.year))
+    .outerjoin(ChainReportEvent, ChainReportEvent.report_id == ChainReport.report_id)
+    .outerjoin(ChainNotarization, ChainNotarization.document_hash == ChainReport.document_hash)
+    .outerjoin(ChainOrganisation, ChainOrganisation.org_id == ChainReport.org_id)
+    .where(_TARGET_REPORT.report_id == bindparam("report_id"))
+    .order_by(ChainReport.version, ChainReport.report_id, ChainReportEvent.block_number, ChainReportEvent.log_index))
+
+
 def _versions_of(session: Session, report_id: int) -> _Versions:
-    """Every version of the report (the same enterprise and year), in version order, with what `_Versions` holds,
-    in one statement (a version has a few events and its document at most one notarization); none for no such
-    report."""
-    target = _TARGET_REPORT
-    rows = session.execute(
-        select(ChainReport, ChainReportEvent, ChainNotarization, ChainOrganisation.parent_id)
-        .join(target, (target.org_id == ChainReport.org_id) & (target.year == ChainReport.year))
-        .outerjoin(ChainReportEvent, ChainReportEvent.report_id == ChainReport.report_id)
-        .outerjoin(ChainNotarization, ChainNotarization.document_hash == ChainReport.document_hash)
-        .outerjoin(ChainOrganisation, ChainOrganisation.org_id == ChainReport.org_id)
-        .where(target.report_id == report_id)
-        .order_by(ChainReport.version, ChainReport.report_id, ChainReportEvent.block_number,
-                  ChainReportEvent.log_index)).all()
-    reports: dict[int, ChainReport] = {}
-    steps: dict[int, list[ChainReportEvent]] = {}
-    notes: dict[int, ChainNotarization] = {}
-    for report, event, note, _ in rows:
+    """Every version of the report, in version order, with what `_Versions` holds, in one statement
+    (`_VERSIONS`); none for no such report."""
+    rows = session.execute(_VERSIONS, {"report_id": report_id}).all()
+    reports: dict[int, _Report] = {}
+    steps: dict[int, list[_Step]] = {}
+    notes: dict[int, _Notarization] = {}
+    for row in rows:
+        report = _Report._make(row[:_STEP_AT])
         reports[report.report_id] = report
         found = steps.setdefault(report.report_id, [])
-        if event is not None:
-            found.append(event)
-        if note is not None:
-            notes[note.id] = note
-    return _Versions(list(reports.values()), steps, list(notes.values()), rows[0].parent_id if rows else None)
+        if row[_STEP_AT] is not None:
+            found.append(_Step._make(row[_STEP_AT:_NOTE_AT]))
+        if row[_NOTE_AT] is not None:
+            notes[row[_NOTE_AT]] = _Notarization._make(row[_NOTE_AT:_PARK_AT])
+    return _Versions(list(reports.values()), steps, list(notes.values()), rows[0][_PARK_AT] if rows else None)
 
 
 def _versions(versions: _Versions, names: dict[str, str]) -> list[ReportVersion]:
@@ -273,22 +345,29 @@ def _readings(session: Session, anchors: _Anchors, windows: dict[int, CheckedWin
     return out, checked
 
 
+_NAMES = select(ChainMember.account, ChainOrganisation.name).join(
+    ChainOrganisation, ChainOrganisation.org_id == ChainMember.org_id)
+
+
 def organisation_names(session: Session) -> dict[str, str]:
     """Member address (lower case) -> its organisation's name."""
-    rows = session.execute(select(ChainMember.account, ChainOrganisation.name)
-                           .join(ChainOrganisation, ChainOrganisation.org_id == ChainMember.org_id))
-    return {account.lower(): name for account, name in rows}
+    return {account.lower(): name for account, name in session.execute(_NAMES)}
+
+
+# An enterprise's devices with their chain state and registration; columns, not entities: a report's enterprise
+# may have thousands of devices. Run with `org_id`.
+_DEVICES = (
+    select(MeterDevice.device_id, MeterDevice.device_hash, MeterDevice.facility, MeterDevice.workshop,
+           ChainDevice.active, ChainDeviceEvent.tx_hash, ChainDeviceEvent.block_number, ChainDeviceEvent.log_index,
+           ChainDeviceEvent.block_time, ChainDeviceEvent.pending)
+    .outerjoin(ChainDevice, ChainDevice.device_id == MeterDevice.device_hash)
+    .outerjoin(ChainDeviceEvent, (ChainDeviceEvent.device_id == MeterDevice.device_hash)
+               & (ChainDeviceEvent.kind == "registered"))
+    .where(MeterDevice.enterprise_org_id == bindparam("org_id")).order_by(MeterDevice.device_id))
 
 
 def _devices(session: Session, org_id: int) -> list[DeviceFact]:
-    e = ChainDeviceEvent
-    rows = session.execute(
-        select(MeterDevice.device_id, MeterDevice.device_hash, MeterDevice.facility, MeterDevice.workshop,
-               ChainDevice.active, e.tx_hash, e.block_number, e.log_index, e.block_time, e.pending)
-        .outerjoin(ChainDevice, ChainDevice.device_id == MeterDevice.device_hash)
-        .outerjoin(e, (e.device_id == MeterDevice.device_hash) & (e.kind == "registered"))
-        .where(MeterDevice.enterprise_org_id == org_id).order_by(MeterDevice.device_id)
-    ).all()  # columns, not entities: a report's enterprise may have thousands of devices
+    rows = session.execute(_DEVICES, {"org_id": org_id}).all()
     return [DeviceFact(r.device_id, _hex(r.device_hash), r.facility, r.workshop, r.active,
                        OnChain.of(r._mapping) if r.tx_hash is not None else None) for r in rows]
 
