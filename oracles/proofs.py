@@ -82,12 +82,19 @@ class ReadingProof:
     steps: list[Step]
     root: bytes
     subtotals: list[LabelledSubtotal]
+    # Where `steps` lead from the leaf of `digest` and `value_mg`, with the subtotals on the way, when the window
+    # that made the proof folded them to label its subtotals: `verify` compares that node with the root rather
+    # than hashing the same path again.
+    folded: tuple[Node, list[ms.Subtotal]] | None = field(default=None, compare=False, repr=False)
 
     def verify(self) -> list[ms.Subtotal] | None:
         """The subtotals on the path if the proof leads to the root, else None (pure Python)."""
         if record_digest(self.record) != self.digest:
             return None
-        return ms.verify(self.digest, self.value_mg, self.steps, self.root)
+        if self.folded is None:
+            return ms.verify(self.digest, self.value_mg, self.steps, self.root)
+        node, subtotals = self.folded
+        return subtotals if node.hash == self.root else None
 
     def record_json(self) -> dict[str, Any]:
         """The canonical reading record, so that anyone can recompute `digest` (contracts/COMMITMENTS.md)."""
@@ -204,7 +211,8 @@ class RebuiltWindow:
         assert self.tree is not None and self.committed_root is not None
         reading = self.readings[reading_id]
         steps = self.proved_steps.get(reading_id) or self.tree.proof(reading.device, self.positions[reading_id])
-        _, subtotals = ms.fold(ms.leaf(reading.digest, reading.record.value), steps)
+        folded = ms.fold(ms.leaf(reading.digest, reading.record.value), steps)
+        subtotals = folded[1]
         labels = {
             ms.LEVEL_DEVICE: reading.device,
             ms.LEVEL_WORKSHOP: reading.workshop,
@@ -227,6 +235,7 @@ class RebuiltWindow:
                 LabelledSubtotal(t.level, ms.LEVEL_NAMES[t.level], labels[t.level], t.id, t.sum, t.count)
                 for t in subtotals
             ],
+            folded=folded,
         )
 
 

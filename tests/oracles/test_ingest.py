@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -113,6 +114,21 @@ def test_a_proof_served_from_sql_is_the_proof_of_the_full_tree(session, factor_s
         assert json.loads(json.dumps(proof.as_json()))["subtotals"][3]["sum_mg"] == str(tree.root.sum)
     with pytest.raises(ReadingNotCommitted):
         prove_reading(session, 10**9)
+
+
+def test_a_served_proof_verifies_as_one_checked_afresh_and_fails_for_another_root(session, factor_set, registered):
+    """A proof from SQL keeps the node its steps fold to (it labels the subtotals with them): `verify` compares
+    that node with the root, as a proof without it (`folded=None`) hashes the path again and compares."""
+    ingest_messages(session, two_hours(registered), factor_set=factor_set, window_seconds=HOUR, now=LATER)
+    build_closed_batches(session, LATER)
+    for reading_id in (1, 77, 400):
+        proof = prove_reading(session, reading_id)
+        afresh = replace(proof, folded=None)
+        assert proof.folded is not None and proof.verify() == afresh.verify() is not None
+        other = bytes(32)
+        assert replace(proof, root=other).verify() is None and replace(afresh, root=other).verify() is None
+        edited = proof.record._replace(value=proof.record.value + 1)
+        assert replace(proof, record=edited).verify() is None and replace(afresh, record=edited).verify() is None
 
 
 def test_jsonl_and_csv_files_carry_the_same_messages(tmp_path, park):
