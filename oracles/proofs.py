@@ -361,7 +361,7 @@ def prove_kept(session: Session, wanted: Sequence[tuple[RebuiltWindow, KeptLayer
     leaves: dict[int, Node] = {}
     rows: dict[int, Any] = {}
     if ids:
-        for rid, leaf_hash, value_mg, *row in session.execute(
+        for rid, leaf_hash, value_mg, *row in session.connection().execute(
                 _chunk_rows(dialect_of(session)), {"proved_ids": sorted(proved), "chunk_ids": sorted(ids)}):
             leaves[rid] = Node(leaf_hash, value_mg, 1)
             if row[0] is not None:
@@ -378,9 +378,10 @@ def prove_kept(session: Session, wanted: Sequence[tuple[RebuiltWindow, KeptLayer
 
 @cache
 def _chunk_rows(dialect: str) -> Select[Any]:
-    """`prove_kept`'s statement, built once per dialect (built anew, it and its cache key were CPU of every trace).
-    The neighbours' leaves only: decoding every column of every chunk's 16 rows was most of the statement's time,
-    so the wanted readings' rows come joined to their leaves (NULL for the neighbours)."""
+    """`prove_kept`'s statement, built once per dialect (built anew, it and its cache key were CPU of every trace;
+    it is run on the session's connection, its rows taken without the ORM's result layer)."""
+    # The neighbours' leaves only: decoding every column of every chunk's 16 rows was most of the statement's time,
+    # so the wanted readings' rows come joined to their leaves (NULL for the neighbours).
     own = (select(*_COLUMNS).join(MeterDevice, MeterDevice.id == Reading.device_pk)
            .where(in_param(dialect, Reading.id, "proved_ids")).subquery())
     return (select(Reading.id, Reading.leaf_hash, Reading.value_mg, *own.c).outerjoin(own, own.c.id == Reading.id)

@@ -117,7 +117,8 @@ _RECORD = itemgetter(*(1 + [c.key for c in _ANCHOR_COLUMNS].index(f) for f in BA
 # `report_anchors` with the batches of those anchors (`window_checks.batch_rows`), and every index row of the
 # anchor batches they came in (what `anchor_index.indexed_windows` reads): one statement, the report's rows and
 # the batches' rows in a UNION ALL, each part on its own index. Built once (as every statement of a trace: built
-# anew, a statement and its cache key were CPU of every trace), run with `_report_window`.
+# anew, a statement and its cache key were CPU of every trace), run with `_report_window` on the session's
+# connection (as every statement of a trace that reads columns: a Core result, without the ORM's result layer).
 _ANCHORS = union_all(
     select(literal_column("1").label("own"), *_ANCHOR_COLUMNS, *_STORED)
     .outerjoin(MeterBatch, MeterBatch.anchor_id == ChainAnchor.anchor_id).where(_in_report_given(ChainAnchor)),
@@ -131,7 +132,7 @@ def _anchors_with_batches(session: Session, org_id: int, year: int) -> _Anchors:
     batches = []
     members = []
     first_stored = 1 + len(_ANCHOR_COLUMNS)
-    for row in session.execute(_ANCHORS, _report_window(org_id, year)):
+    for row in session.connection().execute(_ANCHORS, _report_window(org_id, year)):
         if not row[0]:
             members.append(_RECORD(row))
             continue
@@ -225,7 +226,7 @@ _VERSIONS = (
 def _versions_of(session: Session, report_id: int) -> _Versions:
     """Every version of the report, in version order, with what `_Versions` holds, in one statement
     (`_VERSIONS`); none for no such report."""
-    rows = session.execute(_VERSIONS, {"report_id": report_id}).all()
+    rows = session.connection().execute(_VERSIONS, {"report_id": report_id}).all()
     reports: dict[int, _Report] = {}
     steps: dict[int, list[_Step]] = {}
     notes: dict[int, _Notarization] = {}
@@ -351,7 +352,7 @@ _NAMES = select(ChainMember.account, ChainOrganisation.name).join(
 
 def organisation_names(session: Session) -> dict[str, str]:
     """Member address (lower case) -> its organisation's name."""
-    return {account.lower(): name for account, name in session.execute(_NAMES)}
+    return {account.lower(): name for account, name in session.connection().execute(_NAMES)}
 
 
 # An enterprise's devices with their chain state and registration; columns, not entities: a report's enterprise
@@ -367,7 +368,7 @@ _DEVICES = (
 
 
 def _devices(session: Session, org_id: int) -> list[DeviceFact]:
-    rows = session.execute(_DEVICES, {"org_id": org_id}).all()
+    rows = session.connection().execute(_DEVICES, {"org_id": org_id}).all()
     return [DeviceFact(r.device_id, _hex(r.device_hash), r.facility, r.workshop, r.active,
                        OnChain.of(r._mapping) if r.tx_hash is not None else None) for r in rows]
 
