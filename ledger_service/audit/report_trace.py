@@ -15,7 +15,7 @@ from functools import lru_cache
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, literal_column, null, select, union_all
+from sqlalchemy import ColumnElement, Row, and_, bindparam, cast, literal_column, null, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ledger_core.db.models import (
@@ -80,11 +80,14 @@ def report_anchors(session: Session, org_id: int, year: int) -> list[ChainAnchor
 @dataclass(frozen=True)
 class _Anchors:
     """A report's anchors (index rows with every column of `chain_anchors`, in anchor order), the batches of those
-    anchors (`window_checks.batch_rows`) and each anchor's path to the root of the anchor batch it came in."""
+    anchors (`window_checks.batch_rows`) and each anchor's path to the root of the anchor batch it came in; read
+    with its enterprise's devices and the members' organisation names (`_enterprise_rows`)."""
 
     rows: list[Row[Any]]
     batches: list[BatchRow]
     paths: dict[int, tuple[bytes, ...]]
+    devices: list[DeviceFact]
+    names: dict[str, str]  # member address (lower case) -> its organisation's name
 
 
 def _in_report(anchor: type[ChainAnchor], org_id: int, year: int) -> ColumnElement[bool]:
@@ -114,33 +117,74 @@ _RECORD_COLUMNS = tuple(c if c.key in BATCH_RECORD_FIELDS else null() for c in _
 _RECORD = itemgetter(*(1 + [c.key for c in _ANCHOR_COLUMNS].index(f) for f in BATCH_RECORD_FIELDS))
 
 
-# `report_anchors` with the batches of those anchors (`window_checks.batch_rows`), and every index row of the
-# anchor batches they came in (what `anchor_index.indexed_windows` reads): one statement, the report's rows and
-# the batches' rows in a UNION ALL, each part on its own index. Built once (as every statement of a trace: built
-# anew, a statement and its cache key were CPU of every trace), run with `_report_window` on the session's
-# connection (as every statement of a trace that reads columns: a Core result, without the ORM's result layer).
-_ANCHORS = union_all(
-    select(literal_column("1").label("own"), *_ANCHOR_COLUMNS, *_STORED)
+# An enterprise's devices with their chain state and registration, and the members' organisation names
+# (`organisation_names`), as parts of `_ENTERPRISE_ROWS`.
+_DEVICE_COLUMNS = (MeterDevice.device_id, MeterDevice.device_hash, MeterDevice.facility, MeterDevice.workshop,
+                   ChainDevice.active, ChainDeviceEvent.tx_hash, ChainDeviceEvent.block_number,
+                   ChainDeviceEvent.log_index, ChainDeviceEvent.block_time, ChainDeviceEvent.pending)
+_NAME_COLUMNS = (ChainMember.account, ChainOrganisation.name)
+_ANCHOR_PART = (_ANCHOR_COLUMNS, _STORED)
+_PARTS = (*_ANCHOR_PART, _DEVICE_COLUMNS, _NAME_COLUMNS)
+_OWN, _BATCHED, _DEVICE, _NAME = 1, 0, 2, 3  # what a row of `_ENTERPRISE_ROWS` is (its first column)
+_DEVICE_AT = 1 + len(_ANCHOR_COLUMNS) + len(_STORED)
+_NAME_AT = _DEVICE_AT + len(_DEVICE_COLUMNS)
+
+
+def _padding(*parts: tuple[Any, ...]) -> tuple[Any, ...]:
+    """NULL in the columns of `parts` (those of another part of the statement)."""
+    return tuple(null() for part in parts for _ in part)
+
+
+# `report_anchors` with the batches of those anchors (`window_checks.batch_rows`), every index row of the anchor
+# batches they came in (what `anchor_index.indexed_windows` reads), the enterprise's devices and the members'
+# organisation names: one statement, each part on its own index, in a UNION ALL whose rows hold the columns of
+# their own part (NULL in the others; in the first part, NULL cast to the type of the column it stands for, so that
+# PostgreSQL finds each column one type and it is read as its part's). The devices come in device order, as shown.
+# Built once (as every statement of a trace: built anew, a statement and its cache key were CPU of every trace),
+# run with `_report_window` on the session's connection (as every statement of a trace that reads columns: a Core
+# result, without the ORM's result layer).
+_ENTERPRISE_ROWS = union_all(
+    select(literal_column(str(_OWN)).label("part"), *_ANCHOR_COLUMNS, *_STORED,
+           *(cast(null(), c.type).label(f"device_{c.key}") for c in _DEVICE_COLUMNS),
+           *(cast(null(), c.type).label(f"member_{c.key}") for c in _NAME_COLUMNS))
     .outerjoin(MeterBatch, MeterBatch.anchor_id == ChainAnchor.anchor_id).where(_in_report_given(ChainAnchor)),
-    select(literal_column("0"), *_RECORD_COLUMNS, *(null() for _ in _STORED))
-    .where(ChainAnchor.batch_id.in_(select(_REPORTED.batch_id).where(_in_report_given(_REPORTED)))))
+    select(literal_column(str(_BATCHED)), *_RECORD_COLUMNS, *_padding(_STORED, _DEVICE_COLUMNS, _NAME_COLUMNS))
+    .where(ChainAnchor.batch_id.in_(select(_REPORTED.batch_id).where(_in_report_given(_REPORTED)))),
+    select(literal_column(str(_DEVICE)), *_padding(*_ANCHOR_PART), *_DEVICE_COLUMNS, *_padding(_NAME_COLUMNS))
+    .select_from(MeterDevice)
+    .outerjoin(ChainDevice, ChainDevice.device_id == MeterDevice.device_hash)
+    .outerjoin(ChainDeviceEvent, (ChainDeviceEvent.device_id == MeterDevice.device_hash)
+               & (ChainDeviceEvent.kind == "registered"))
+    .where(MeterDevice.enterprise_org_id == bindparam("org_id")),
+    select(literal_column(str(_NAME)), *_padding(*_ANCHOR_PART, _DEVICE_COLUMNS), *_NAME_COLUMNS)
+    .join(ChainOrganisation, ChainOrganisation.org_id == ChainMember.org_id),
+).order_by(literal_column("device_device_id"))
 
 
-def _anchors_with_batches(session: Session, org_id: int, year: int) -> _Anchors:
-    """The report's anchors, their batches and their anchor batches' paths (`_ANCHORS`)."""
+def _enterprise_rows(session: Session, org_id: int, year: int) -> _Anchors:
+    """The report's anchors, their batches and their anchor batches' paths, the enterprise's devices and the
+    members' organisation names (`_ENTERPRISE_ROWS`)."""
     anchors: dict[int, Row[Any]] = {}
     batches = []
     members = []
+    devices = []
+    names = {}
     first_stored = 1 + len(_ANCHOR_COLUMNS)
-    for row in session.connection().execute(_ANCHORS, _report_window(org_id, year)):
-        if not row[0]:
+    for row in session.connection().execute(_ENTERPRISE_ROWS, _report_window(org_id, year)):
+        part = row[0]
+        if part == _OWN:
+            anchors[row.anchor_id] = row  # once, however many batches name it
+            if row.stored_id is not None:
+                batches.append(BatchRow._make(row[first_stored:_DEVICE_AT]))
+        elif part == _BATCHED:
             members.append(_RECORD(row))
-            continue
-        anchors[row.anchor_id] = row  # once, however many batches name it
-        if row.stored_id is not None:
-            batches.append(BatchRow._make(row[first_stored:]))
+        elif part == _DEVICE:
+            devices.append(_device(_Device._make(row[_DEVICE_AT:_NAME_AT])))
+        else:
+            names[row[_NAME_AT].lower()] = row[_NAME_AT + 1]
     members.sort()  # by batch, then anchor (an anchor id is unique)
-    return _Anchors(sorted(anchors.values(), key=attrgetter("anchor_id")), batches, batch_paths(members))
+    return _Anchors(sorted(anchors.values(), key=attrgetter("anchor_id")), batches, batch_paths(members), devices,
+                    names)
 
 
 class _Report(NamedTuple):
@@ -346,8 +390,7 @@ def _readings(session: Session, anchors: _Anchors, windows: dict[int, CheckedWin
     return out, checked
 
 
-_NAMES = select(ChainMember.account, ChainOrganisation.name).join(
-    ChainOrganisation, ChainOrganisation.org_id == ChainMember.org_id)
+_NAMES = select(*_NAME_COLUMNS).join(ChainOrganisation, ChainOrganisation.org_id == ChainMember.org_id)
 
 
 def organisation_names(session: Session) -> dict[str, str]:
@@ -355,22 +398,24 @@ def organisation_names(session: Session) -> dict[str, str]:
     return {account.lower(): name for account, name in session.connection().execute(_NAMES)}
 
 
-# An enterprise's devices with their chain state and registration; columns, not entities: a report's enterprise
-# may have thousands of devices. Run with `org_id`.
-_DEVICES = (
-    select(MeterDevice.device_id, MeterDevice.device_hash, MeterDevice.facility, MeterDevice.workshop,
-           ChainDevice.active, ChainDeviceEvent.tx_hash, ChainDeviceEvent.block_number, ChainDeviceEvent.log_index,
-           ChainDeviceEvent.block_time, ChainDeviceEvent.pending)
-    .outerjoin(ChainDevice, ChainDevice.device_id == MeterDevice.device_hash)
-    .outerjoin(ChainDeviceEvent, (ChainDeviceEvent.device_id == MeterDevice.device_hash)
-               & (ChainDeviceEvent.kind == "registered"))
-    .where(MeterDevice.enterprise_org_id == bindparam("org_id")).order_by(MeterDevice.device_id))
+class _Device(NamedTuple):
+    """A device of the enterprise (columns, not entities: an enterprise may have thousands of devices)."""
+
+    device_id: str
+    device_hash: bytes
+    facility: str
+    workshop: str
+    active: bool | None
+    tx_hash: str | None  # its registration, when indexed
+    block_number: int | None
+    log_index: int | None
+    block_time: datetime | None
+    pending: bool | None
 
 
-def _devices(session: Session, org_id: int) -> list[DeviceFact]:
-    rows = session.connection().execute(_DEVICES, {"org_id": org_id}).all()
-    return [DeviceFact(r.device_id, _hex(r.device_hash), r.facility, r.workshop, r.active,
-                       OnChain.of(r._mapping) if r.tx_hash is not None else None) for r in rows]
+def _device(r: _Device) -> DeviceFact:
+    return DeviceFact(r.device_id, _hex(r.device_hash), r.facility, r.workshop, r.active,
+                      OnChain.of(r) if r.tx_hash is not None else None)
 
 
 def trace_report(session: Session, report_id: int, sample_readings: int = 4, seed: int | None = None,
@@ -388,7 +433,7 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
         raise UnknownReport(f"no report {report_id} in the index")
     if admit is not None:
         admit(report.org_id, versions.park)
-    anchors = _anchors_with_batches(session, report.org_id, report.year)
+    anchors = _enterprise_rows(session, report.org_id, report.year)
     if anchors.rows:
         node = period_node(report.org_id, [ms.Node(a.root, a.total_mg, a.reading_count) for a in anchors.rows])
         expected = (_hex(node.hash), node.sum, node.count)
@@ -397,7 +442,7 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
     commitment = CommitmentCheck([a.anchor_id for a in anchors.rows], *expected, _hex(report.anchors_root),
                                  report.anchored_mg, report.reading_count)
     seed = secrets.randbelow(1 << 32) if seed is None else seed
-    names = organisation_names(session)
+    names = anchors.names
     windows = _windows(session, anchors.batches, all_readings)
     facts = _anchor_facts(anchors.rows, anchors.batches, windows, names)
     readings, checked = _readings(session, anchors, windows, sample_readings, seed, all_readings)
@@ -405,7 +450,7 @@ def trace_report(session: Session, report_id: int, sample_readings: int = 4, see
         report_id=report_id, org_id=report.org_id, year=report.year,
         versions=_versions(versions, names), commitment=commitment, anchors=facts,
         readings=readings,
-        devices=_devices(session, report.org_id),
+        devices=anchors.devices,
         notarizations=[NotarizationFact(_hex(n.document_hash), n.notary, n.org_id, OnChain.of(n),
                                         names.get(n.notary.lower())) for n in versions.notarizations],
         seed=seed, all_readings=all_readings, readings_checked=checked,
