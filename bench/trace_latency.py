@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import json
+import os
 import random
 import shutil
 import statistics
@@ -350,8 +352,12 @@ def kept_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random, 
     if kept["sizes"] != wanted:
         raise SystemExit(f"{keep} holds a history of {kept['sizes']}, not {wanted}")
     # The node runs on a copy: it dumps its state again when stopped, and a dump cut short would spoil the kept one.
-    serving = keep / "anvil-state.serving.json"
+    # A copy of this run's own, removed when the run ends: with one copy for every run over the same kept history,
+    # another run's node dumping into it as it stops (hundreds of MB) or another run copying over it could cut it
+    # short while this run's node loaded it (anvil: "EOF while parsing").
+    serving = keep / f"anvil-state.serving-{os.getpid()}.json"
     shutil.copyfile(state, serving)
+    atexit.register(serving.unlink, missing_ok=True)
     node = AnvilNode(free_port(), state_file=serving).start(timeout=600)  # a large state loads slowly
     index = SyncReport(kept["head"], kept["head"], kept["head"], events=kept["events"])
     return History(node, engine, build(), load_deployment("bench", keep), bench_regulator(), vintages(sizes.years),
