@@ -395,19 +395,22 @@ def _with_chunk(checked: RebuiltWindow, kept: KeptLayers, place: tuple[int, int,
     stored = _stored(row, checked.factor_set, factor_set_hash(checked.factor_set))
     leaf = ms.leaf(stored.digest, stored.record.value)
     device = kept.devices[run]
-    if stored.changed or leaf.hash != leaves[reading_id].hash or stored.device != device:
+    # `stored.changed`, with the leaf hashed once
+    if (stored.digest != stored.stored_digest or leaf.hash != stored.stored_leaf or leaf.hash != leaves[reading_id].hash
+            or stored.device != device):
         return None
     chunk_layers = ms.layers([leaf if rid == reading_id else leaves[rid] for rid in chunk])
     index = position // CHUNK_LEAVES
     if chunk_layers[-1][0] != kept.chunks[run][index]:
         return None
     upper = ms.layers(kept.chunks[run])
-    node = ms.level_node(ms.LEVEL_DEVICE, ms.labelled_id(device), upper[-1][0])
+    device_id = ms.labelled_id(device)
+    node = ms.level_node(ms.LEVEL_DEVICE, device_id, upper[-1][0])
     held = checked.tree.upper.device_nodes.get(device)
     if held is None or (held.node, held.facility, held.workshop) != (node, stored.facility, stored.workshop):
         return None
     steps = [*ms.path(chunk_layers, position % CHUNK_LEAVES), *ms.path(upper, index),
-             Step(ms.STEP_LEVEL, ms.LEVEL_DEVICE, ms.labelled_id(device), 0, 0),
+             Step(ms.STEP_LEVEL, ms.LEVEL_DEVICE, device_id, 0, 0),
              *checked.tree.upper.steps_above(device)]
     return replace(checked, readings={reading_id: stored}, positions={reading_id: position},
                    proved_steps={reading_id: steps})
