@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -66,6 +66,16 @@ class LabelledSubtotal:
     count: int
 
 
+class _Folded(NamedTuple):
+    """`ms.fold` of a leaf along a proof's steps, with what it was folded from."""
+
+    digest: bytes
+    value_mg: int
+    steps: list[Step]
+    node: Node
+    subtotals: list[ms.Subtotal]
+
+
 @dataclass(frozen=True)
 class ReadingProof:
     """A reading's record digest and value, and the steps from its leaf to its anchor's root."""
@@ -84,17 +94,18 @@ class ReadingProof:
     subtotals: list[LabelledSubtotal]
     # Where `steps` lead from the leaf of `digest` and `value_mg`, with the subtotals on the way, when the window
     # that made the proof folded them to label its subtotals: `verify` compares that node with the root rather
-    # than hashing the same path again.
-    folded: tuple[Node, list[ms.Subtotal]] | None = field(default=None, compare=False, repr=False)
+    # than hashing the same path again, as long as the proof holds the digest, value and steps it was folded from.
+    folded: _Folded | None = field(default=None, compare=False, repr=False)
 
     def verify(self) -> list[ms.Subtotal] | None:
         """The subtotals on the path if the proof leads to the root, else None (pure Python)."""
         if record_digest(self.record) != self.digest:
             return None
-        if self.folded is None:
+        folded = self.folded
+        if folded is None or (folded.digest, folded.value_mg) != (self.digest, self.value_mg) or (
+                folded.steps is not self.steps):
             return ms.verify(self.digest, self.value_mg, self.steps, self.root)
-        node, subtotals = self.folded
-        return subtotals if node.hash == self.root else None
+        return folded.subtotals if folded.node.hash == self.root else None
 
     def record_json(self) -> dict[str, Any]:
         """The canonical reading record, so that anyone can recompute `digest` (contracts/COMMITMENTS.md)."""
@@ -211,8 +222,7 @@ class RebuiltWindow:
         assert self.tree is not None and self.committed_root is not None
         reading = self.readings[reading_id]
         steps = self.proved_steps.get(reading_id) or self.tree.proof(reading.device, self.positions[reading_id])
-        folded = ms.fold(ms.leaf(reading.digest, reading.record.value), steps)
-        subtotals = folded[1]
+        node, subtotals = ms.fold(ms.leaf(reading.digest, reading.record.value), steps)
         labels = {
             ms.LEVEL_DEVICE: reading.device,
             ms.LEVEL_WORKSHOP: reading.workshop,
@@ -235,7 +245,7 @@ class RebuiltWindow:
                 LabelledSubtotal(t.level, ms.LEVEL_NAMES[t.level], labels[t.level], t.id, t.sum, t.count)
                 for t in subtotals
             ],
-            folded=folded,
+            folded=_Folded(reading.digest, reading.record.value, steps, node, subtotals),
         )
 
 

@@ -118,7 +118,8 @@ def test_a_proof_served_from_sql_is_the_proof_of_the_full_tree(session, factor_s
 
 def test_a_served_proof_verifies_as_one_checked_afresh_and_fails_for_another_root(session, factor_set, registered):
     """A proof from SQL keeps the node its steps fold to (it labels the subtotals with them): `verify` compares
-    that node with the root, as a proof without it (`folded=None`) hashes the path again and compares."""
+    that node with the root, as a proof without it (`folded=None`) hashes the path again and compares; a proof
+    given other steps is folded again."""
     ingest_messages(session, two_hours(registered), factor_set=factor_set, window_seconds=HOUR, now=LATER)
     build_closed_batches(session, LATER)
     for reading_id in (1, 77, 400):
@@ -129,6 +130,9 @@ def test_a_served_proof_verifies_as_one_checked_afresh_and_fails_for_another_roo
         assert replace(proof, root=other).verify() is None and replace(afresh, root=other).verify() is None
         edited = proof.record._replace(value=proof.record.value + 1)
         assert replace(proof, record=edited).verify() is None and replace(afresh, record=edited).verify() is None
+        first = proof.steps[0]
+        steps = [first._replace(sum=first.sum + 1), *proof.steps[1:]]  # other steps than those it was folded along
+        assert replace(proof, steps=steps).verify() is None and replace(afresh, steps=steps).verify() is None
 
 
 def test_jsonl_and_csv_files_carry_the_same_messages(tmp_path, park):
