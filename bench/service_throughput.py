@@ -49,9 +49,9 @@ signing the service's way too.
   clients, the node and everything else on the machine (`single_cpu_ms_per_transfer_anvil_64`),
   and the single and batch rates over the same-signer raw rate
   (`ratio_single_anvil_same_signer`, `ratio_batch_anvil_same_signer`). The API key's rate
-  limit is lifted for the runtime and this process (`CARBONLEDGER_RATE_LIMIT_BURST`): one member sends every
-  transfer, more than the default 200 a second. Another `--clients` count names its own keys
-  and leaves the 64-client ones null.
+  limit is lifted for the runtime and this process (`CARBONLEDGER_RATE_LIMIT_BURST`): one
+  member sends every transfer, more than the default 200 a second. Another `--clients` count
+  names its own keys and leaves the 64-client ones null.
 - the raw anvil path runs on a node that mines as the served node does (a block per
   transaction and, every second, a block of whatever waits); a transaction the node holds
   queued although its nonce has become the next is sent again after half a second, with
@@ -398,6 +398,7 @@ def anvil_service(artifacts: dict[str, Artifact], workdir: Path, transfers: int,
                                   "bootstrap_regulator_key": "0x" + bytes(deployer.key).hex(),
                                   "rate_limit_burst": 10**9, **settings}
         runtime = Runtime.start(Settings(**fields), artifacts=artifacts)
+
         def fund(addresses: list[str]) -> None:
             for address in addresses:
                 node.fund(address)

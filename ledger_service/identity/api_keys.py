@@ -82,8 +82,7 @@ class ApiKeys:
         # Concurrent requests share one read of the audit log's last event: a caller joins the next read that
         # starts after it arrives, so a key revoked before a request came is still seen by that request.
         self._log_reads: Coalescer[None, int] = Coalescer(self._read_log)
-        bind = sessions.kw.get("bind")
-        self._log_engine = autocommit_engine(sessions) or (bind if isinstance(bind, Engine) else None)
+        self._log_engine: Engine = autocommit_engine(sessions) or sessions.kw["bind"]
 
     def issue(self, member: str, lifetime: timedelta, label: str = "", issued_by: str | None = None,
               secret: str | None = None, key_id: str | None = None, actor: str | None = None) -> IssuedKey:
@@ -165,9 +164,6 @@ class ApiKeys:
         """The audit log's last event id, one read for every caller waiting (`_log_reads`), outside a transaction
         on PostgreSQL (`autocommit_engine`: two round trips fewer per request), on a connection of the pool
         rather than a session (a session and its statement built for each read were half a millisecond)."""
-        if self._log_engine is None:
-            with self.sessions() as session:
-                return [int(session.scalar(_LAST_EVENT) or 0)] * len(callers)
         with self._log_engine.connect() as connection:
             return [int(connection.scalar(_LAST_EVENT) or 0)] * len(callers)
 
