@@ -23,10 +23,12 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from web3.types import TxReceipt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -79,11 +81,11 @@ class Bench:
     def addr(self, name: str) -> str:
         return str(self.accounts[name].address)
 
-    def tx(self, actor: str, contract: str, function: str, *args: object, key: str | None = None) -> dict:
+    def tx(self, actor: str, contract: str, function: str, *args: object, key: str | None = None) -> TxReceipt:
         receipt = self.suite.transact(self.senders[actor], contract, function, *args)
         if key:
             self.gas[key] = int(receipt["gasUsed"])
-        return dict(receipt)
+        return receipt
 
     def setup_members(self) -> None:
         orgs = [
@@ -162,7 +164,8 @@ class Bench:
         receipt = self.tx("oracle", "MeterAnchor", "anchor", ENT_A, EMISSIONS, start, start + 86_400, *window,
                           key="anchor")
         record = event_record(self.suite.events(receipt, "MeterAnchor", "Anchored")[0]).as_abi()
-        args = (record, record[0], [], h("reading-12345"), 1_000 + 12345, [s.as_tuple() for s in proof])
+        args: tuple[Any, ...] = (record, record[0], [], h("reading-12345"), 1_000 + 12345,
+                                 [s.as_tuple() for s in proof])
         valid, _ = self.suite.call("MeterAnchor", "verifyReading", *args)
         assert valid, "the depth-20 proof must verify"
         self.tx("oracle", "MeterAnchor", "verifyReading", *args, key="verify_proof_depth20")

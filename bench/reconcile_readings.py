@@ -104,9 +104,9 @@ def main() -> None:
         conn.execute(update(Reading).where(Reading.id == target).values(value_mg=Reading.value_mg + 1))
     with engine.connect() as conn:
         tampered = check_meter_data(conn, anchor_view, anchored)
-    named = {f[0]: f[5] for f in tampered.found}
-    assert named["meter_window"] and named["meter_window"]["reading_id"] == target, tampered.found
-    assert named["meter_reading"]["reading_id"] == target
+    named = {f[0]: f[5] or {} for f in tampered.found}
+    assert named["meter_window"].get("reading_id") == target, tampered.found
+    assert named["meter_reading"].get("reading_id") == target
 
     result = {
         "reconcile_readings": check.readings,

@@ -479,7 +479,7 @@ class World:
 def world(artifacts: dict[str, Artifact], workdir: Path, gas_limit: int | None) -> Iterator[World]:
     """PostgreSQL, the node with the suite deployed, no service process yet; everything stopped on the way out."""
     postgres, database_url = start_postgres()
-    node = AnvilNode(free_port(), sweep_seconds=1)
+    node = AnvilNode(free_port(), sweep_seconds=1, history="memory")  # as `bench/service_throughput.py`'s
     built: World | None = None
     try:
         node.start()

@@ -277,7 +277,8 @@ def build_history(engine: Engine, sizes: argparse.Namespace, rng: random.Random,
             for org, account in enterprise.items():
                 batches = session.scalars(select(MeterBatch).where(MeterBatch.enterprise_org_id == org)
                                           .order_by(MeterBatch.anchor_id)).all()
-                period = period_node(org, [ms.Node(b.root, b.total_mg, b.reading_count) for b in batches])
+                assert all(b.root is not None for b in batches), "every anchored window has its root"
+                period = period_node(org, [ms.Node(b.root or b"", b.total_mg, b.reading_count) for b in batches])
                 reports.append(tx(suite, account, "EmissionRegistry", "submitReport", YEAR, keccak(text=f"r{org}"),
                                   period.sum // 10**6, period.hash, period.sum, period.count))
         assert rpc.send_all(reports) == len(reports)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -13,6 +13,7 @@ from ledger_service.cli.output import console, emit, errors, explained
 app = typer.Typer(help="A local node (anvil) whose state is saved in the data directory.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+NodeHistory = Literal["disk", "memory"]
 
 
 def local_node() -> LocalNode:
@@ -38,6 +39,10 @@ def start(
     state_interval: Annotated[str, typer.Option(
         help="Seconds between state dumps, or `auto`: chosen from the state file's size so that dumps take at "
              "most a tenth of the node's time (fixed until the node restarts).")] = "auto",
+    history: Annotated[NodeHistory, typer.Option(
+        help="Where the node keeps older blocks' states, for calls at past blocks: `disk` (about 3,600 blocks back; "
+             "reconcile reads at the block the index has reached) or `memory` (500 blocks back and more memory, "
+             "for half the node's CPU per transaction under load).")] = "disk",
     as_json: JsonOption = False,
 ) -> None:
     """Start the node (it reloads its saved state); does nothing if it already runs."""
@@ -46,13 +51,14 @@ def start(
     with explained({StateFileTruncated: "restore the data directory from a backup, or move the file aside to start "
                                         "an empty chain (and deploy again)",
                     AnvilUnavailable: "install the toolchain with `./run setup` (npm package @foundry-rs/anvil)"}):
-        url = node.start(port=port, state_interval=interval)
+        url = node.start(port=port, state_interval=interval, history=history)
     state_mb = node.state_bytes() / 1_000_000
     if state_mb > RECOMMENDED_MAX_STATE_MB:
         errors.print(f"[yellow]warning:[/yellow] the state file holds {state_mb:,.0f} MB, more than the "
                      f"{RECOMMENDED_MAX_STATE_MB} MB the local node is recommended for (README, Chain modes)")
-    emit({"url": url, "state": str(node.state_file), "running": True,
-          "state_interval": (node.record() or {}).get("state_interval"), "state_mb": round(state_mb, 1)},
+    record = node.record() or {}
+    emit({"url": url, "state": str(node.state_file), "running": True, "state_interval": record.get("state_interval"),
+          "history": record.get("history"), "state_mb": round(state_mb, 1)},
          as_json, title="local node")
 
 
@@ -77,6 +83,7 @@ def status(as_json: JsonOption = False) -> None:
     emit(
         {"running": node.running(), "url": rec.get("url", ""), "state": str(node.state_file),
          "state_mb": round(node.state_bytes() / 1_000_000, 1), "state_interval": rec.get("state_interval"),
+         "history": rec.get("history"),
          # The file grows while the node runs; a restart chooses the interval again from its size.
          "state_interval_on_restart": node.state_interval()},
         as_json,

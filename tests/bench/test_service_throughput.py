@@ -7,13 +7,16 @@ import json
 from itertools import count
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.service_processes import ROOT, WaitSampler, settings_env, statement_label
 from bench.service_throughput import (
+    BATCH,
     LAST_LINE_KEYS,
     BenchFailure,
-    await_receipt,
+    RawSender,
+    await_until,
     last_line,
     parser,
     print_table,
@@ -84,25 +87,64 @@ def test_what_postgresql_waits_on_is_summarised_per_sample_by_statement():
     assert summary["active"] == {"Lock:advisory (SELECT pg_advisory_xact_lock($1))": 0.75}
 
 
-def test_a_receipt_that_never_comes_ends_the_raw_path_with_one_line_naming_the_transaction():
+def test_transfers_never_mined_end_the_raw_path_with_one_line_saying_which():
     with pytest.raises(BenchFailure) as failure:
-        await_receipt(lambda: None, "0xabc (the last of 200 raw transfers)", timeout=0.05, interval=0.01)
+        await_until(lambda: False, "the first 200 of 1000 raw transfers", timeout=0.05, interval=0.01)
     message = str(failure.value)
     assert "\n" not in message
-    assert message.startswith("raw anvil path: no receipt for 0xabc (the last of 200 raw transfers) within 0.05 s")
+    assert message.startswith("raw anvil path: the first 200 of 1000 raw transfers not mined within 0.05 s")
 
 
-def test_a_receipt_that_comes_late_is_waited_for():
+def test_transfers_mined_late_are_waited_for():
     polls = count()
-    assert await_receipt(lambda: {"status": 1} if next(polls) == 3 else None, "0xabc", timeout=5,
-                         interval=0.001) == {"status": 1}
+    await_until(lambda: next(polls) == 3, "the last", timeout=5, interval=0.001)
+    assert next(polls) == 4
 
 
-def test_a_transaction_the_node_holds_is_sent_again_and_its_receipt_then_waited_for():
-    freed = []  # the receipt comes only once the held transaction was sent again
-    found = await_receipt(lambda: {"status": 1} if freed else None, "0xabc", timeout=5, interval=0.01,
-                          unstick=lambda: freed.append(True))
-    assert found == {"status": 1} and freed == [True]
+def test_a_transaction_the_node_holds_is_sent_again_and_then_waited_for():
+    freed: list[bool] = []  # mined only once the held transaction was sent again
+    await_until(lambda: bool(freed), "the last", timeout=5, interval=0.01, unstick=lambda: freed.append(True))
+    assert freed == [True]
+
+
+class FakeNode:
+    """A node that mines `per_poll` of the pooled transfers each time it is asked for the sender's nonce."""
+
+    def __init__(self, per_poll: int = 150) -> None:
+        self.sent = self.mined = self.most_unmined = 0
+        self.per_poll = per_poll
+        self.methods: list[str] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        payload = json.loads(request.content)
+        calls = payload if isinstance(payload, list) else [payload]
+        self.methods += [c["method"] for c in calls]
+        if calls[0]["method"] == "eth_getTransactionCount":
+            self.mined = min(self.sent, self.mined + self.per_poll)
+            return httpx.Response(200, json={"jsonrpc": "2.0", "id": 0, "result": hex(7 + self.mined)})
+        self.sent += len(calls)
+        self.most_unmined = max(self.most_unmined, self.sent - self.mined)
+        return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": c["id"], "result": "0x" + "ab" * 32}
+                                         for c in calls])
+
+
+def test_the_raw_path_keeps_at_most_three_batches_unmined_and_ends_when_the_last_is_mined():
+    node = FakeNode()
+    with httpx.Client(transport=httpx.MockTransport(node.handle)) as http:
+        RawSender(http, "http://node", "0xsender", nonce=7, interval=0).send([b"\x01"] * 2400)
+    assert node.sent == node.mined == 2400
+    assert 3 * BATCH - BATCH < node.most_unmined <= 3 * BATCH
+    assert node.methods.count("eth_sendRawTransaction") == 2400
+
+
+def test_a_node_that_does_not_answer_ends_the_raw_path_with_one_line():
+    def silent(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(silent)) as http, pytest.raises(BenchFailure) as failure:
+        RawSender(http, "http://node", "0xsender", nonce=0).send([b"\x01"] * 10)
+    assert str(failure.value) == ("raw anvil path: the node did not answer eth_sendRawTransaction "
+                                  "(ReadTimeout: timed out)")
 
 
 def test_a_served_process_gets_the_settings_by_field_name_and_none_the_parent_had(monkeypatch: pytest.MonkeyPatch):

@@ -46,6 +46,7 @@ def test_a_deployment_on_the_local_node_survives_stopping_and_starting_it(data_d
     started = invoke("chain", "start", "--port", port)
     assert started["running"] is True
     assert started["state_interval"] == 1  # chosen from the state file's size: a new chain is dumped every second
+    assert started["history"] == "disk" == invoke("chain", "status")["history"]
     records = tmp_path / "deployments"
     deployed = invoke("deploy", "--network", "local", "--dev-key", "--deployments-dir", str(records))
     assert deployed["chainId"] == 31337 and (records / "local.json").exists()
@@ -62,7 +63,7 @@ def test_a_deployment_on_the_local_node_survives_stopping_and_starting_it(data_d
 
     assert invoke("chain", "stop")["stopped"] is True
     assert invoke("chain", "status")["running"] is False
-    invoke("chain", "start", "--port", port)
+    assert invoke("chain", "start", "--port", port, "--history", "memory")["history"] == "memory"
 
     w3 = connect_rpc(invoke("chain", "status")["url"])
     assert w3.eth.get_block(head["number"])["hash"] == head["hash"]
