@@ -32,7 +32,10 @@ def test_a_short_run_ends_with_the_figures_and_its_state_file_grows_with_the_tra
     assert set(figures) >= README_KEYS
     assert 0 < figures["state_mb_150"] < figures["state_mb_300"]
     assert figures["state_mb_per_1000_transfers"] > 0
-    assert figures["dump_ms_150"] > 0 and 0 < figures["dump_share_at_1s_interval_300"] < 1
+    # A dump of these 2 to 3 MB lasts a few ms, about the file system's timestamp granularity (seen here as 0 in
+    # two runs of three): the dumps seen from the file may round to nothing; the dump asked for by RPC is timed.
+    assert figures["dump_ms_150"] >= 0 and 0 <= figures["dump_share_at_1s_interval_300"] < 1
+    assert figures["dump_rpc_ms_per_100_mb"] > 0
     # Not measured in this run: left out rather than guessed.
     assert figures["state_kb_per_empty_block"] is None
     assert len(lines) == 1 + 2 + 1  # a header, a row per step, the JSON line
