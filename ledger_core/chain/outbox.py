@@ -89,6 +89,12 @@ UNSTICK_EVERY = 1.0  # and again this often while they stay unmined
 # that double from 10 ms to 0.5 s.
 LAST_POLL_EVERY = 0.001
 FIRST_POLL_AFTER = 0.05
+# On a local anvil node a signer's transactions are handed over with at most this many of them unmined, in chunks
+# of a third of it: with over a thousand of one sender's in its pool, anvil stopped mining them (ready, unmined,
+# for minutes, and emptying the pool did not help). A chunk waits for room at most POOL_ROOM_WAIT, then goes
+# (a transaction the node holds is then the receipt watcher's to free, which needs the signer's lock).
+LOCAL_POOL_WINDOW = 600
+POOL_ROOM_WAIT = 3.0
 GAS_TOP_UP = "GasTreasury"  # the contract name of the treasury's plain ether transfers
 REPLACEMENT_BUMP = 10  # percent, as geth's and Besu's transaction pools require
 
@@ -253,6 +259,7 @@ class Outbox:
         self.retry_seconds = retry_seconds
         self.treasury = treasury
         self._top_up_lock = threading.Lock()
+        self._mined_count: dict[str, int] = {}  # a signer's count on chain, as last asked (`_pool_chunks`)
         engine = sessions.kw["bind"]
         assert isinstance(engine, Engine)
         self.locks = DatabaseLocks(engine)
@@ -702,7 +709,9 @@ class Outbox:
         Records with `defer_sent` are sent in memory only, until `await_receipts` records them."""
         if not records:
             return
-        results = self.chain.send_raw([r.raw_tx or "" for r in records], [r.tx_hash or "" for r in records])
+        results: list[SendResult] = []
+        for chunk in self._pool_chunks(records):
+            results += self.chain.send_raw([r.raw_tx or "" for r in chunk], [r.tx_hash or "" for r in chunk])
         self._fault("broadcast")
         sent, refused = [], []
         for record, result in zip(records, results, strict=True):
@@ -717,6 +726,31 @@ class Outbox:
                 record.status, record.last_error, record.sent_unsaved = OutboxStatus.SENT, None, True
         if refused:
             self._settle_refused(refused)
+
+    def _pool_chunks(self, records: Sequence[TxRecord]) -> Iterator[Sequence[TxRecord]]:
+        """`records` as they go to the node: all at once, except on a local anvil node, where in chunks of a third
+        of `LOCAL_POOL_WINDOW`, each once its signers have room for it (what they have unmined, below the
+        chunk's nonces, and the chunk within the window). Their count on chain is asked only when what is known
+        of it leaves no room."""
+        if len(records) <= 1 or not self.chain.empties_stuck_pools():
+            yield records
+            return
+        size = max(LOCAL_POOL_WINDOW // 3, 1)
+        for first in range(0, len(records), size):
+            chunk = records[first:first + size]
+            highest: dict[str, int] = {}
+            for record in chunk:
+                if record.nonce is not None:
+                    highest[record.signer] = max(highest.get(record.signer, -1), record.nonce)
+            deadline = time.monotonic() + POOL_ROOM_WAIT
+            for signer, nonce in highest.items():
+                wanted = nonce + 1 - LOCAL_POOL_WINDOW  # the signer's count on chain that leaves room
+                while self._mined_count.get(signer, 0) < wanted:
+                    self._mined_count[signer] = self.chain.nonces([signer], "latest")[0]
+                    if self._mined_count[signer] >= wanted or time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.002)
+            yield chunk
 
     def _mark_sent(self, records: Sequence[TxRecord]) -> None:
         """Signed rows handed to the node become sent (a row already mined stays mined)."""
