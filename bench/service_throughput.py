@@ -126,7 +126,7 @@ from ledger_core.chain.compiler import Artifact, build
 from ledger_core.chain.connect import connect_rpc
 from ledger_core.chain.deploy import deploy_suite, write_deployment
 from ledger_core.chain.errors import RevertDecoder
-from ledger_core.chain.outbox import UNSTICK_AFTER, UNSTICK_EVERY, Intent
+from ledger_core.chain.outbox import LOCAL_POOL_WINDOW, UNSTICK_AFTER, UNSTICK_EVERY, Intent
 from ledger_core.chain.sender import FeePolicy, TransactionSender
 from ledger_core.chain.signing import TxTemplate, signing_key
 from ledger_core.config import Settings
@@ -288,15 +288,15 @@ class RawSender:
     sent at once, measured here), anvil's mining went wrong in most runs: ready transactions left unmined while
     it mined empty blocks, a resend that waited a minute for an answer, transactions dropped from its pool.
     With three batches in flight, 12 rounds of 2,400 were all mined, at 4,600 to 6,000 tx/s against 1,200 to
-    5,800 for the rounds of the same sends all at once that were mined at all. The service keeps no more in
-    flight per request (a batch is 200 at most). A node that stops answering or mining ends the benchmark with
-    one line (`BenchFailure`)."""
+    5,800 for the rounds of the same sends all at once that were mined at all. The window is the service's own
+    on an anvil node (`LOCAL_POOL_WINDOW`). A node that stops answering or mining ends the benchmark with one
+    line (`BenchFailure`)."""
 
     http: httpx.Client
     url: str
     sender: str
     nonce: int
-    window: int = 3 * BATCH
+    window: int = LOCAL_POOL_WINDOW
     timeout: float = RECEIPT_TIMEOUT
     interval: float = 0.002
 

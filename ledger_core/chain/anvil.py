@@ -131,6 +131,9 @@ def fresh_history(path: Path) -> None:
     path.mkdir(parents=True)
 
 
+NodeHistory = Literal["disk", "memory"]  # where a node keeps its older blocks' states (see the module's docstring)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -154,7 +157,7 @@ class AnvilNode:
     history_dir: Path | None = None
     # "disk": older block states written to `history_dir` (calls reach further back); "memory": kept in memory
     # only (the node spends half the CPU per transaction; see the module's docstring).
-    history: Literal["disk", "memory"] = "disk"
+    history: NodeHistory = "disk"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _own_history: bool = field(default=False, repr=False)
     # The node's own output goes to a file: an unread pipe would fill up and stall the node.
@@ -331,10 +334,11 @@ class LocalNode:
         return requested if requested is not None else state_interval_for(self.state_bytes())
 
     def start(self, port: int = 8545, state_interval: int | None = None, timeout: float = 20.0,
-              sweep_seconds: int | None = 1, history: Literal["disk", "memory"] = "disk") -> str:
+              sweep_seconds: int | None = 1, history: NodeHistory = "disk") -> str:
         """Start the node (loading its saved state) unless it already runs; returns its URL.
         `state_interval`: seconds between dumps (None: chosen from the state file's size, see
-        `state_interval_for`). `sweep_seconds`, `history`: see `AnvilNode` (None: blocks only for transactions)."""
+        `state_interval_for`). `sweep_seconds` (None: blocks only for transactions) and `history`: see
+        `AnvilNode`."""
         rec = self.record()
         if rec is not None and self.running():
             return str(rec["url"])

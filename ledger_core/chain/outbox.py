@@ -728,10 +728,11 @@ class Outbox:
             self._settle_refused(refused)
 
     def _pool_chunks(self, records: Sequence[TxRecord]) -> Iterator[Sequence[TxRecord]]:
-        """`records` as they go to the node: all at once, except on a local anvil node, where in chunks of a third
-        of `LOCAL_POOL_WINDOW`, each once its signers have room for it (what they have unmined, below the
-        chunk's nonces, and the chunk within the window). Their count on chain is asked only when what is known
-        of it leaves no room."""
+        """`records` in the parts they go to the node in: all at once, except on a local anvil node (see
+        `LOCAL_POOL_WINDOW`). There, a part of a third of the window goes once each of its signers would have at
+        most the window unmined with it: once the signer's count on chain has reached the part's highest nonce
+        + 1 - the window. The count is asked only when the one last seen is short of that (a count that went back,
+        on a node restored from an older state, loosens the window until it is asked again)."""
         if len(records) <= 1 or not self.chain.empties_stuck_pools():
             yield records
             return

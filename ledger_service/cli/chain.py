@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
-from ledger_core.chain.anvil import RECOMMENDED_MAX_STATE_MB, AnvilUnavailable, LocalNode, StateFileTruncated
+from ledger_core.chain.anvil import (
+    RECOMMENDED_MAX_STATE_MB,
+    AnvilUnavailable,
+    LocalNode,
+    NodeHistory,
+    StateFileTruncated,
+)
 from ledger_core.config import get_settings
 from ledger_service.cli.output import console, emit, errors, explained
 
 app = typer.Typer(help="A local node (anvil) whose state is saved in the data directory.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-NodeHistory = Literal["disk", "memory"]
 
 
 def local_node() -> LocalNode:

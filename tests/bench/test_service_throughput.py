@@ -22,6 +22,7 @@ from bench.service_throughput import (
     print_table,
     single_figures,
 )
+from ledger_core.chain.outbox import LOCAL_POOL_WINDOW
 from ledger_core.config import Settings
 
 ISSUE_KEYS = ("single_tx_per_s_anvil_64", "single_p99_ms_anvil_64", "single_tx_per_s_anvil_1",
@@ -128,12 +129,12 @@ class FakeNode:
                                          for c in calls])
 
 
-def test_the_raw_path_keeps_at_most_three_batches_unmined_and_ends_when_the_last_is_mined():
+def test_the_raw_path_keeps_at_most_the_services_window_unmined_and_ends_when_the_last_is_mined():
     node = FakeNode()
     with httpx.Client(transport=httpx.MockTransport(node.handle)) as http:
         RawSender(http, "http://node", "0xsender", nonce=7, interval=0).send([b"\x01"] * 2400)
     assert node.sent == node.mined == 2400
-    assert 3 * BATCH - BATCH < node.most_unmined <= 3 * BATCH
+    assert LOCAL_POOL_WINDOW - BATCH < node.most_unmined <= LOCAL_POOL_WINDOW == 3 * BATCH
     assert node.methods.count("eth_sendRawTransaction") == 2400
 
 

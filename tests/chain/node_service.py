@@ -146,6 +146,17 @@ class NodeService:
             self.addresses[name] = address
             self.tokens[name] = self.runtime.api_keys.issue(address, timedelta(hours=1), label=name).token
 
+    def serve_cast(self, steel_allowances: int = 0) -> None:
+        """The node started, the suite deployed, the service over them, the cast admitted and, if asked, steel
+        allocated `steel_allowances` of YEAR."""
+        self.start_node()
+        self.deploy()
+        self.start_service()
+        self.admit_cast()
+        if steel_allowances:
+            self.post("regulator", "/allowances/allocations",
+                      {"year": YEAR, "allocations": [{"holder": self.addresses["steel"], "amount": steel_allowances}]})
+
     def transfer(self, sender: str, receiver: str, amount: int) -> dict[str, Any]:
         tx = self.post(sender, "/allowances/transfers", {"to": self.addresses[receiver], "year": YEAR,
                                                          "amount": amount})

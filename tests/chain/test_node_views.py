@@ -14,10 +14,7 @@ from tests.chain.node_service import PARK, STEEL, NodeService
 
 def test_views_read_bare_on_a_node_answer_what_web3_answers_and_a_notarized_document_is_found(
         service: NodeService):
-    service.start_node()
-    service.deploy()
-    service.start_service()
-    service.admit_cast()
+    service.serve_cast()
     runtime, client = service.runtime, service.client
     assert runtime is not None and client is not None
     suite, chain, steel = runtime.suite, runtime.chain, service.addresses["steel"]

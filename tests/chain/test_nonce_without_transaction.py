@@ -24,12 +24,7 @@ def rpc(service: NodeService, method: str, *params: Any) -> Any:
 def spent_nonce(service: NodeService) -> tuple[NodeService, int]:
     """A transfer of steel's, signed but not yet sent, whose nonce the node's state then counts as spent with
     no transaction in any block (as a node restored from a dump whose state ran ahead of its blocks)."""
-    service.start_node()
-    service.deploy()
-    service.start_service()
-    service.admit_cast()
-    service.post("regulator", "/allowances/allocations",
-                 {"year": YEAR, "allocations": [{"holder": service.addresses["steel"], "amount": 100}]})
+    service.serve_cast(steel_allowances=100)
     runtime = service.runtime
     assert runtime is not None
     steel, trader = service.addresses["steel"], service.addresses["trader"]

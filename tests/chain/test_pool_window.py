@@ -20,12 +20,7 @@ from tests.chain.node_service import YEAR, NodeService
 
 @pytest.fixture
 def steel_holds_allowances(service: NodeService) -> NodeService:
-    service.start_node()
-    service.deploy()
-    service.start_service()
-    service.admit_cast()
-    service.post("regulator", "/allowances/allocations",
-                 {"year": YEAR, "allocations": [{"holder": service.addresses["steel"], "amount": 1_000}]})
+    service.serve_cast(steel_allowances=1_000)
     return service
 
 

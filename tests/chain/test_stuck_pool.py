@@ -40,12 +40,7 @@ def stuck_transfer(service: NodeService) -> int:
 
 @pytest.fixture
 def stuck(service: NodeService) -> tuple[NodeService, int]:
-    service.start_node()
-    service.deploy()
-    service.start_service()
-    service.admit_cast()
-    service.post("regulator", "/allowances/allocations",
-                 {"year": YEAR, "allocations": [{"holder": service.addresses["steel"], "amount": 100}]})
+    service.serve_cast(steel_allowances=100)
     return service, stuck_transfer(service)
 
 
