@@ -96,7 +96,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import count
 from pathlib import Path
@@ -299,6 +299,7 @@ class RawSender:
     window: int = LOCAL_POOL_WINDOW
     timeout: float = RECEIPT_TIMEOUT
     interval: float = 0.002
+    sent: int = field(default=0, init=False)  # how many of the transfers have been handed to the node
 
     def send(self, raws: list[bytes]) -> None:
         for first in range(0, len(raws), BATCH):
@@ -306,6 +307,7 @@ class RawSender:
             self.await_mined(first + len(batch) - self.window, raws)
             replies = self.rpc([{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction",
                                  "params": ["0x" + r.hex()]} for i, r in enumerate(batch, start=first)])
+            self.sent = first + len(batch)
             refused = [r.get("error") for r in replies if "result" not in r]
             if refused:
                 raise BenchFailure(f"the node refused {len(refused)} of {len(replies)} raw transfers, "
@@ -336,13 +338,13 @@ class RawSender:
         """As the service's receipt watcher does (`Outbox.unstick`): anvil may hold a transaction queued
         although its nonce has become the next; empty the pool and send what is unmined again, in order."""
         mined = self.mined()
-        sent = raws[mined:]  # at most the window: a batch is sent only once those before it are mined
-        if not sent:
+        unmined = raws[mined:self.sent]  # what was handed over only: the window still holds
+        if not unmined:
             return
         self.rpc({"jsonrpc": "2.0", "id": 0, "method": "anvil_removePoolTransactions", "params": [self.sender]})
-        for first in range(0, len(sent), BATCH):
+        for first in range(0, len(unmined), BATCH):
             self.rpc([{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x" + r.hex()]}
-                      for i, r in enumerate(sent[first:first + BATCH])])
+                      for i, r in enumerate(unmined[first:first + BATCH])])
         print(f"raw anvil path: the node held nonce {self.nonce + mined} unmined; the transfers from it sent again",
               file=sys.stderr)
 

@@ -138,6 +138,19 @@ def test_the_raw_path_keeps_at_most_the_services_window_unmined_and_ends_when_th
     assert node.methods.count("eth_sendRawTransaction") == 2400
 
 
+def test_a_held_transfer_is_sent_again_with_those_handed_over_after_it_and_none_not_yet_handed_over():
+    node = FakeNode(per_poll=0)  # mines nothing: the sender's first transfer is held
+    with httpx.Client(transport=httpx.MockTransport(node.handle)) as http:
+        sender = RawSender(http, "http://node", "0xsender", nonce=7, interval=0, timeout=0.05)
+        with pytest.raises(BenchFailure):
+            sender.send([b"\x01"] * 2400)
+        assert sender.sent == LOCAL_POOL_WINDOW  # then the window was full
+        node.methods.clear()
+        sender.send_held_again([b"\x01"] * 2400)
+    assert node.methods.count("anvil_removePoolTransactions") == 1
+    assert node.methods.count("eth_sendRawTransaction") == LOCAL_POOL_WINDOW
+
+
 def test_a_node_that_does_not_answer_ends_the_raw_path_with_one_line():
     def silent(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from ledger_core.chain import outbox as outbox_module
+from ledger_core.chain.client import SendResult
 from ledger_core.chain.outbox import Intent, Outbox, SendDeferred
 from ledger_core.db.models.outbox import OutboxTransaction
 from ledger_service.runtime import Runtime
@@ -163,6 +164,24 @@ def test_concurrent_requests_of_one_signer_get_distinct_consecutive_nonces(clien
     assert sorted(r.nonce for r in records) == list(range(first, first + 12))  # type: ignore[type-var]
     assert all(r.status == "mined" for r in records)
     assert balance(client, cast, "trader") == 12
+
+
+def test_a_chain_that_is_not_an_anvil_node_takes_a_signers_transactions_in_one_hand_over(
+        client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch):
+    """The pool window (`LOCAL_POOL_WINDOW`) is for anvil's pool only: elsewhere nothing waits or is split."""
+    allocate(client, cast, {"enterprise_a": 100})
+    monkeypatch.setattr(outbox_module, "LOCAL_POOL_WINDOW", 3)
+    handed: list[int] = []
+    real_send = runtime.chain.send_raw
+
+    def send_raw(raws: list[str], hashes: list[str]) -> list[SendResult]:
+        handed.append(len(raws))
+        return real_send(raws, hashes)
+
+    monkeypatch.setattr(runtime.chain, "send_raw", send_raw)
+    records = runtime.outbox.submit(transfers(cast, [1] * 12))
+    assert all(r.status == "mined" for r in records)
+    assert handed == [12]
 
 
 def test_a_revert_found_by_the_preflight_spends_no_nonce(cast: Cast, runtime: Runtime):
