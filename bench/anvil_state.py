@@ -86,7 +86,10 @@ def log(text: str) -> None:
 class Dump:
     """One periodic dump: it started `interval` after the previous one ended (`start_ns`, inferred) and
     ended when the file was last written (`end_ns`, its modification time); `write_start_ns`: when the
-    file was first seen changing (the rewrite itself)."""
+    file was first seen changing (the rewrite itself).
+
+    File times are as coarse as the kernel's clock tick (a few ms): a dump shorter than that can show its
+    end before its inferred start. It took no measurable time, so it counts as 0, never as negative."""
 
     start_ns: int
     write_start_ns: int
@@ -95,11 +98,11 @@ class Dump:
 
     @property
     def ms(self) -> float:
-        return (self.end_ns - self.start_ns) / 1e6
+        return max(0, self.end_ns - self.start_ns) / 1e6
 
     @property
     def write_ms(self) -> float:
-        return (self.end_ns - self.write_start_ns) / 1e6
+        return max(0, self.end_ns - self.write_start_ns) / 1e6
 
 
 class FileWatcher:
